@@ -1,0 +1,107 @@
+//! What an append returns, and the checks on an append that need no stored state.
+
+use std::collections::HashSet;
+
+use crate::error::AppendError;
+use crate::event::NewEvent;
+use crate::stream_id::StreamId;
+use crate::version::{Position, Version};
+
+/// The most events one append may carry.
+pub const MAX_EVENTS_PER_APPEND: usize = 1_000;
+
+/// Where an append's events landed. An idempotent retry gets the original append's outcome.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppendOutcome {
+    /// The stream appended to.
+    pub stream: StreamId,
+    /// The version of the first event appended.
+    pub first_version: Version,
+    /// The version of the last event appended; the stream's version after the append.
+    pub last_version: Version,
+    /// The global position of the first event appended.
+    pub first_position: Position,
+    /// The global position of the last event appended.
+    pub last_position: Position,
+}
+
+/// Checks what can be checked without reading the store: the stream is not reserved, there are
+/// 1 to [`MAX_EVENTS_PER_APPEND`] events, no id repeats and every metadata is an object.
+pub(crate) fn check_append(stream: &StreamId, events: &[NewEvent]) -> Result<(), AppendError> {
+    if stream.is_system() {
+        return Err(AppendError::ReservedStream(stream.clone()));
+    }
+    if events.is_empty() {
+        return Err(AppendError::NoEvents);
+    }
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(AppendError::TooManyEvents {
+            count: events.len(),
+            max: MAX_EVENTS_PER_APPEND,
+        });
+    }
+    let mut seen = HashSet::with_capacity(events.len());
+    for (index, event) in events.iter().enumerate() {
+        if !seen.insert(event.id) {
+            return Err(AppendError::DuplicateEventId { id: event.id });
+        }
+        if !event.metadata.is_object() {
+            return Err(AppendError::MetadataNotObject { index });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventType, Json};
+
+    fn event() -> NewEvent {
+        NewEvent::new(
+            EventType::new("Happened").expect("valid"),
+            Json::empty_object(),
+        )
+    }
+
+    fn stream(name: &str) -> StreamId {
+        StreamId::new(name).expect("valid")
+    }
+
+    #[test]
+    fn accepts_one_to_the_limit() {
+        assert!(check_append(&stream("s-1"), &[event()]).is_ok());
+        let full: Vec<_> = (0..MAX_EVENTS_PER_APPEND).map(|_| event()).collect();
+        assert!(check_append(&stream("s-1"), &full).is_ok());
+    }
+
+    #[test]
+    fn refuses_each_kind_of_bad_append() {
+        assert!(matches!(
+            check_append(&stream("$all"), &[event()]),
+            Err(AppendError::ReservedStream(_))
+        ));
+        assert!(matches!(
+            check_append(&stream("s-1"), &[]),
+            Err(AppendError::NoEvents)
+        ));
+        let over: Vec<_> = (0..=MAX_EVENTS_PER_APPEND).map(|_| event()).collect();
+        assert!(matches!(
+            check_append(&stream("s-1"), &over),
+            Err(AppendError::TooManyEvents {
+                count: 1001,
+                max: 1000
+            })
+        ));
+        let twin = event();
+        assert!(matches!(
+            check_append(&stream("s-1"), &[twin.clone(), event(), twin.clone()]),
+            Err(AppendError::DuplicateEventId { id }) if id == twin.id
+        ));
+        let array_metadata = event().with_metadata(Json::parse("[]").expect("valid"));
+        assert!(matches!(
+            check_append(&stream("s-1"), &[event(), array_metadata]),
+            Err(AppendError::MetadataNotObject { index: 1 })
+        ));
+    }
+}

@@ -1,0 +1,70 @@
+//! [`EventStore`]: the boundary between cairn and the storage backend.
+//!
+//! The runtime and the server use only this trait, so a second backend (PostgreSQL, for several
+//! nodes sharing one database) can be added without touching them.
+
+use crate::append::AppendOutcome;
+use crate::error::{AppendError, ReadError, SnapshotError};
+use crate::event::NewEvent;
+use crate::head::HeadWatch;
+use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
+use crate::snapshot::{Snapshot, SnapshotKey};
+use crate::stream_id::StreamId;
+use crate::version::{ExpectedVersion, Position};
+
+/// A durable event store with one stream per aggregate, optimistic concurrency and one global
+/// order.
+///
+/// What every backend promises:
+/// 1. An append is atomic (all of its events or none) and durable when it returns `Ok`.
+/// 2. Stream versions are 1-based and gap-free; global positions are 1-based and gap-free.
+/// 3. An append happens only if `expected` admits the stream's version at that moment; exactly
+///    one of several racing appends at the same expected version wins.
+/// 4. Event ids are unique across the store. An append whose ids are all stored already, in the
+///    same stream and order, returns the original outcome and stores nothing; one that
+///    overlaps only in part is refused.
+/// 5. Snapshots never change what a read of events returns.
+#[async_trait::async_trait]
+pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Appends `events` to `stream` if its version satisfies `expected`.
+    async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, AppendError>;
+
+    /// Reads part of a stream. A missing stream is version 0 with no events.
+    async fn read_stream(
+        &self,
+        stream: StreamId,
+        read: StreamRead,
+    ) -> Result<StreamSlice, ReadError>;
+
+    /// Reads the global log in position order.
+    async fn read_all(&self, read: AllRead) -> Result<AllSlice, ReadError>;
+
+    /// A stream's version and whether it exists.
+    async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError>;
+
+    /// Stores `snapshot` for `(stream, key)`, replacing any earlier one.
+    async fn put_snapshot(
+        &self,
+        stream: StreamId,
+        key: SnapshotKey,
+        snapshot: Snapshot,
+    ) -> Result<(), SnapshotError>;
+
+    /// The snapshot stored for `(stream, key)`, if any.
+    async fn get_snapshot(
+        &self,
+        stream: StreamId,
+        key: SnapshotKey,
+    ) -> Result<Option<Snapshot>, ReadError>;
+
+    /// The position of the newest event (0 for an empty store).
+    fn head(&self) -> Position;
+
+    /// A watch on the head, for waiting on new events.
+    fn watch_head(&self) -> HeadWatch;
+}

@@ -1,0 +1,116 @@
+//! The errors of the store's operations: one enum per operation, and [`StorageError`] for the
+//! failures of the storage underneath, which any operation can meet.
+
+use std::sync::Arc;
+
+use crate::event::EventId;
+use crate::stream_id::StreamId;
+use crate::version::{ExpectedVersion, Version};
+
+/// The storage under the store failed. The operation did not take effect.
+///
+/// It is `Clone` because one failed commit fails every append in its batch.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The backend (the database or the disk under it) reported an error.
+    #[error("storage failed: {0}")]
+    Backend(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The store was closed, or its writer stopped.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StorageError {
+    /// Wraps a backend's error.
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Arc::new(error))
+    }
+}
+
+/// Why an append was refused. Nothing of a refused append is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Streams whose names begin with `$` belong to the system.
+    #[error("stream '{0}' is reserved: names beginning with '$' belong to the system")]
+    ReservedStream(StreamId),
+    /// An append must carry at least one event.
+    #[error("an append needs at least one event")]
+    NoEvents,
+    /// An append carries more events than the limit.
+    #[error("an append holds at most {max} events; this one has {count}")]
+    TooManyEvents {
+        /// Events in the append.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// One event id appears twice in the same append.
+    #[error("event id {id} appears more than once in the append")]
+    DuplicateEventId {
+        /// The repeated id.
+        id: EventId,
+    },
+    /// An event's metadata is not a JSON object.
+    #[error("event {index} of the append: metadata must be a JSON object")]
+    MetadataNotObject {
+        /// The event's index in the append, from 0.
+        index: usize,
+    },
+    /// The stream's version is not what the writer expected (optimistic concurrency).
+    #[error("stream '{stream}' is at version {actual}, but the append expected {expected}")]
+    WrongExpectedVersion {
+        /// The stream.
+        stream: StreamId,
+        /// What the writer expected.
+        expected: ExpectedVersion,
+        /// The stream's version when the append was checked.
+        actual: Version,
+    },
+    /// Some of the append's event ids are stored already, but the append is not an exact retry
+    /// of the append that stored them (same stream, same ids, same order).
+    #[error(
+        "event id {id} is already stored, but this append is not an exact retry of the one that \
+         stored it: a retry must repeat the same events, in the same order, to stream '{stream}'"
+    )]
+    IdempotencyConflict {
+        /// The stream this append was for.
+        stream: StreamId,
+        /// The first of the append's ids that is already stored.
+        id: EventId,
+    },
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a snapshot could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// A snapshot cannot reflect events the stream does not have.
+    #[error(
+        "a snapshot of stream '{stream}' at version {snapshot} is ahead of the stream, which is \
+         at version {stream_version}"
+    )]
+    AheadOfStream {
+        /// The stream.
+        stream: StreamId,
+        /// The version the snapshot claims to reflect.
+        snapshot: Version,
+        /// The stream's version.
+        stream_version: Version,
+    },
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}

@@ -1,0 +1,55 @@
+//! cairn-store: the durable event store under cairn.
+//!
+//! One stream per aggregate, optimistic concurrency on every append, one gap-free global order,
+//! idempotency by event id, snapshots beside the streams, and a cheap wait for new events. This
+//! crate knows nothing of WebAssembly or HTTP; it builds and tests in seconds.
+//!
+//! Layout:
+//! - The domain types, checked once at construction: [`StreamId`] (`stream_id.rs`), [`Version`],
+//!   [`Position`] and [`ExpectedVersion`] (`version.rs`), [`NewEvent`], [`RecordedEvent`] and
+//!   their parts (`event.rs`), [`Json`] (`json.rs`), [`SnapshotKey`] and [`Snapshot`]
+//!   (`snapshot.rs`). `name.rs` holds the name rule they share.
+//! - `backend.rs`: [`EventStore`], the trait the rest of cairn uses, with the promises every
+//!   backend keeps.
+//! - `append.rs` and `read.rs`: what operations take and return; `error.rs`: one error enum
+//!   per operation.
+//! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
+//! - `redb_backend/`: [`RedbStore`], the embedded backend, with group commit on one writer thread.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use cairn_store::*;
+//! let store = RedbStore::open("data", RedbOptions::default()).await?;
+//! let stream = StreamId::new("customer-42")?;
+//! let event = NewEvent::new(EventType::new("CustomerCreated")?, Json::parse(r#"{"name":"Ada"}"#)?);
+//! store.append(stream.clone(), ExpectedVersion::NoStream, vec![event]).await?;
+//! let slice = store.read_stream(stream, StreamRead::forward()).await?;
+//! assert_eq!(slice.version, Version::new(1));
+//! # Ok(()) }
+//! ```
+
+mod append;
+mod backend;
+mod error;
+mod event;
+mod head;
+mod json;
+mod name;
+mod read;
+mod redb_backend;
+mod snapshot;
+mod stream_id;
+mod version;
+
+pub use append::{AppendOutcome, MAX_EVENTS_PER_APPEND};
+pub use backend::EventStore;
+pub use error::{AppendError, ReadError, SnapshotError, StorageError};
+pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
+pub use head::HeadWatch;
+pub use json::{Json, JsonError};
+pub use name::NameError;
+pub use read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
+pub use redb_backend::{OpenError, RedbOptions, RedbStore};
+pub use snapshot::{Snapshot, SnapshotKey};
+pub use stream_id::StreamId;
+pub use version::{ExpectedVersion, Position, Version};

@@ -1,0 +1,78 @@
+//! The one syntax check shared by every user-chosen name (streams, event types, snapshot keys).
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name has no bytes.
+    #[error("must not be empty")]
+    Empty,
+    /// The name is longer than the limit.
+    #[error("is {len} bytes long; the limit is {max}")]
+    TooLong {
+        /// The name's length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The name holds a control character (including NUL, tab and newline).
+    #[error("holds the control character U+{code:04X} at byte {at}")]
+    ControlCharacter {
+        /// The character's code point.
+        code: u32,
+        /// Its byte offset in the name.
+        at: usize,
+    },
+}
+
+/// Checks that `name` is 1 to `max` bytes of printable UTF-8: no control characters.
+pub(crate) fn check(name: &str, max: usize) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > max {
+        return Err(NameError::TooLong {
+            len: name.len(),
+            max,
+        });
+    }
+    match name.char_indices().find(|(_, c)| c.is_control()) {
+        Some((at, c)) => Err(NameError::ControlCharacter {
+            code: u32::from(c),
+            at,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_printable_unicode_up_to_the_limit() {
+        assert_eq!(check("account-42", 200), Ok(()));
+        assert_eq!(check("κύριος-ü €", 200), Ok(()));
+        assert_eq!(check(&"a".repeat(200), 200), Ok(()));
+    }
+
+    #[test]
+    fn refuses_empty_long_and_control_characters() {
+        assert_eq!(check("", 200), Err(NameError::Empty));
+        assert_eq!(
+            check(&"a".repeat(201), 200),
+            Err(NameError::TooLong { len: 201, max: 200 })
+        );
+        assert_eq!(
+            check("a\0b", 200),
+            Err(NameError::ControlCharacter { code: 0, at: 1 })
+        );
+        assert_eq!(
+            check("line\nbreak", 200),
+            Err(NameError::ControlCharacter { code: 10, at: 4 })
+        );
+        assert_eq!(
+            check("del\u{7f}", 200),
+            Err(NameError::ControlCharacter { code: 0x7f, at: 3 })
+        );
+    }
+}

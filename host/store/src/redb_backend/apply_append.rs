@@ -1,0 +1,161 @@
+//! One append inside the batch's write transaction: the idempotency check, the expected-version
+//! check, then the writes that keep the invariants listed in `tables.rs`.
+
+use redb::ReadableTable;
+
+use super::record::{self, Corrupt};
+use super::tables::WriteTables;
+use crate::append::AppendOutcome;
+use crate::error::{AppendError, StorageError};
+use crate::event::{NewEvent, Timestamp};
+use crate::stream_id::StreamId;
+use crate::version::{ExpectedVersion, Position, Version};
+
+/// An append waiting in the writer's queue. It has passed `append::check_append`.
+#[derive(Debug)]
+pub(crate) struct AppendRequest {
+    pub(crate) stream: StreamId,
+    pub(crate) expected: ExpectedVersion,
+    pub(crate) events: Vec<NewEvent>,
+}
+
+/// What the writer has allocated so far. A batch works on a copy, which replaces the original
+/// only when the batch commits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Allocated {
+    /// The position of the newest event (invariant 3 of `tables.rs`).
+    pub(crate) head: u64,
+    /// The newest stream id (invariant 1).
+    pub(crate) last_stream_id: u64,
+}
+
+/// Why an append did not apply.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    /// The append itself was refused. It wrote nothing, and the transaction stays usable.
+    Refused(AppendError),
+    /// The storage failed. The transaction may hold part of this append and must be dropped.
+    Storage(StorageError),
+}
+
+impl From<redb::StorageError> for ApplyError {
+    fn from(e: redb::StorageError) -> Self {
+        Self::Storage(StorageError::backend(e))
+    }
+}
+
+impl From<Corrupt> for ApplyError {
+    fn from(e: Corrupt) -> Self {
+        Self::Storage(StorageError::Corrupt(e.0))
+    }
+}
+
+/// Applies `request` at the end of the log.
+pub(crate) fn apply_append(
+    tables: &mut WriteTables<'_>,
+    allocated: &mut Allocated,
+    request: &AppendRequest,
+    now: Timestamp,
+) -> Result<AppendOutcome, ApplyError> {
+    let name = request.stream.as_str();
+    let current = tables.streams.get(name)?.map(|row| row.value());
+    if let Some(original) = find_retry(tables, request, current)? {
+        return Ok(original);
+    }
+    let actual = Version::new(current.map_or(0, |(_, version)| version));
+    if !request.expected.admits(actual) {
+        return Err(ApplyError::Refused(AppendError::WrongExpectedVersion {
+            stream: request.stream.clone(),
+            expected: request.expected,
+            actual,
+        }));
+    }
+    let stream_id = match current {
+        Some((id, _)) => id,
+        None => {
+            allocated.last_stream_id += 1;
+            tables.stream_names.insert(allocated.last_stream_id, name)?;
+            allocated.last_stream_id
+        }
+    };
+    let first_version = actual.get() + 1;
+    let first_position = allocated.head + 1;
+    for (offset, event) in (0u64..).zip(&request.events) {
+        let (version, position) = (first_version + offset, first_position + offset);
+        let record = record::encode_event(event, Position::new(position), now);
+        tables
+            .stream_events
+            .insert((stream_id, version), record.as_slice())?;
+        tables.log.insert(position, (stream_id, version))?;
+        tables
+            .event_ids
+            .insert(event.id.as_uuid().as_u128(), (stream_id, version))?;
+    }
+    let count = request.events.len() as u64;
+    let last_version = first_version + count - 1;
+    tables.streams.insert(name, (stream_id, last_version))?;
+    allocated.head += count;
+    Ok(AppendOutcome {
+        stream: request.stream.clone(),
+        first_version: Version::new(first_version),
+        last_version: Version::new(last_version),
+        first_position: Position::new(first_position),
+        last_position: Position::new(allocated.head),
+    })
+}
+
+/// If every event id of `request` is stored already, in this stream, at consecutive versions
+/// and in the same order, the request is a retry: returns the original outcome. If none is
+/// stored, returns `None`. Anything in between is a conflict.
+fn find_retry(
+    tables: &WriteTables<'_>,
+    request: &AppendRequest,
+    current: Option<(u64, u64)>,
+) -> Result<Option<AppendOutcome>, ApplyError> {
+    let mut stored = Vec::new();
+    for event in &request.events {
+        if let Some(row) = tables.event_ids.get(event.id.as_uuid().as_u128())? {
+            stored.push((event.id, row.value()));
+        }
+    }
+    let Some(&(first_id, (stream_id, first_version))) = stored.first() else {
+        return Ok(None);
+    };
+    let conflict = || {
+        ApplyError::Refused(AppendError::IdempotencyConflict {
+            stream: request.stream.clone(),
+            id: first_id,
+        })
+    };
+    let same_stream = current.is_some_and(|(id, _)| id == stream_id);
+    let in_order = (0u64..)
+        .zip(&stored)
+        .all(|(offset, (_, place))| *place == (stream_id, first_version + offset));
+    if stored.len() != request.events.len() || !same_stream || !in_order {
+        return Err(conflict());
+    }
+    let last_version = first_version + stored.len() as u64 - 1;
+    Ok(Some(AppendOutcome {
+        stream: request.stream.clone(),
+        first_version: Version::new(first_version),
+        last_version: Version::new(last_version),
+        first_position: stored_position(tables, stream_id, first_version)?,
+        last_position: stored_position(tables, stream_id, last_version)?,
+    }))
+}
+
+fn stored_position(
+    tables: &WriteTables<'_>,
+    stream_id: u64,
+    version: u64,
+) -> Result<Position, ApplyError> {
+    let row = tables
+        .stream_events
+        .get((stream_id, version))?
+        .ok_or_else(|| {
+            Corrupt(format!(
+                "event_ids points at missing event {stream_id}/{version}"
+            ))
+        })?;
+    Ok(record::decode_event(row.value())?.position)
+}

@@ -1,0 +1,262 @@
+//! The byte layout of stored values: event records and snapshots.
+//!
+//! An event record (the value of `stream_events`), all integers little-endian:
+//!
+//! ```text
+//! u8   format (1)
+//! [16] event id
+//! u64  global position
+//! u64  recorded_at (ms since the epoch)
+//! u32  type length,     then the type (UTF-8)
+//! u32  data length,     then the data (JSON text)
+//! u32  metadata length, then the metadata (JSON object text)
+//! ```
+//!
+//! A snapshot (the value of `snapshots`): `u8 format (1)`, `u64 version`, then the state bytes.
+//!
+//! Decoding checks every length against the bytes present and every text for UTF-8, so a damaged
+//! value is a [`Corrupt`] error, never a panic. Data and metadata are not parsed again: they were
+//! checked as JSON before they were written.
+
+use crate::event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
+use crate::json::Json;
+use crate::snapshot::Snapshot;
+use crate::stream_id::StreamId;
+use crate::version::{Position, Version};
+
+const RECORD_FORMAT: u8 = 1;
+const SNAPSHOT_FORMAT: u8 = 1;
+
+/// A stored value that cannot be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Corrupt(pub(crate) String);
+
+/// Encodes `event` as stored at `position`, written at `recorded_at`.
+pub(crate) fn encode_event(
+    event: &NewEvent,
+    position: Position,
+    recorded_at: Timestamp,
+) -> Vec<u8> {
+    let (ty, data, meta) = (
+        event.event_type.as_str().as_bytes(),
+        event.data.as_str().as_bytes(),
+        event.metadata.as_str().as_bytes(),
+    );
+    let mut out = Vec::with_capacity(1 + 16 + 8 + 8 + 12 + ty.len() + data.len() + meta.len());
+    out.push(RECORD_FORMAT);
+    out.extend_from_slice(event.id.as_uuid().as_bytes());
+    out.extend_from_slice(&position.get().to_le_bytes());
+    out.extend_from_slice(&recorded_at.as_millis().to_le_bytes());
+    for field in [ty, data, meta] {
+        let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(field);
+    }
+    out
+}
+
+/// A decoded record that still borrows the stored bytes, so filters can look at the type before
+/// anything is copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredEvent<'a> {
+    pub(crate) id: EventId,
+    pub(crate) position: Position,
+    pub(crate) recorded_at: Timestamp,
+    pub(crate) event_type: &'a str,
+    pub(crate) data: &'a str,
+    pub(crate) metadata: &'a str,
+}
+
+impl StoredEvent<'_> {
+    /// The owned event, given where it sits.
+    pub(crate) fn into_recorded(
+        self,
+        stream: StreamId,
+        version: Version,
+    ) -> Result<RecordedEvent, Corrupt> {
+        let event_type =
+            EventType::new(self.event_type).map_err(|e| Corrupt(format!("event type {e}")))?;
+        Ok(RecordedEvent {
+            id: self.id,
+            stream,
+            version,
+            position: self.position,
+            event_type,
+            data: Json::from_trusted(self.data),
+            metadata: Json::from_trusted(self.metadata),
+            recorded_at: self.recorded_at,
+        })
+    }
+}
+
+/// Decodes an event record.
+pub(crate) fn decode_event(bytes: &[u8]) -> Result<StoredEvent<'_>, Corrupt> {
+    let mut r = Reader { bytes, at: 0 };
+    let format = r.u8()?;
+    if format != RECORD_FORMAT {
+        return Err(Corrupt(format!("unknown event record format {format}")));
+    }
+    let id = EventId::from(uuid::Uuid::from_bytes(r.array()?));
+    let position = Position::new(r.u64()?);
+    let recorded_at = Timestamp::from_millis(r.u64()?);
+    let event_type = r.text("type")?;
+    let data = r.text("data")?;
+    let metadata = r.text("metadata")?;
+    if r.at != bytes.len() {
+        return Err(Corrupt(format!(
+            "{} stray bytes after the event record",
+            bytes.len() - r.at
+        )));
+    }
+    Ok(StoredEvent {
+        id,
+        position,
+        recorded_at,
+        event_type,
+        data,
+        metadata,
+    })
+}
+
+/// Encodes a snapshot.
+pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + snapshot.state.len());
+    out.push(SNAPSHOT_FORMAT);
+    out.extend_from_slice(&snapshot.version.get().to_le_bytes());
+    out.extend_from_slice(&snapshot.state);
+    out
+}
+
+/// Decodes a snapshot.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, Corrupt> {
+    let mut r = Reader { bytes, at: 0 };
+    let format = r.u8()?;
+    if format != SNAPSHOT_FORMAT {
+        return Err(Corrupt(format!("unknown snapshot format {format}")));
+    }
+    let version = Version::new(r.u64()?);
+    Ok(Snapshot {
+        version,
+        state: bytes[r.at..].to_vec(),
+    })
+}
+
+/// A cursor over a stored value that refuses to read past its end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Corrupt> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or_else(|| {
+                Corrupt(format!(
+                    "truncated: needs {n} bytes at offset {}, has {}",
+                    self.at,
+                    self.bytes.len()
+                ))
+            })?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Corrupt> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, Corrupt> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u64(&mut self) -> Result<u64, Corrupt> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn text(&mut self, field: &str) -> Result<&'a str, Corrupt> {
+        let len = u32::from_le_bytes(self.array()?);
+        let bytes = self.take(usize::try_from(len).unwrap_or(usize::MAX))?;
+        std::str::from_utf8(bytes).map_err(|e| Corrupt(format!("{field} is not UTF-8: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> NewEvent {
+        NewEvent::new(
+            EventType::new("CustomerCreated").expect("valid"),
+            Json::parse(r#"{"name": "Ada", "email": "ada@example.com"}"#).expect("valid"),
+        )
+        .with_metadata(Json::parse(r#"{"trace": "t-1"}"#).expect("valid"))
+    }
+
+    #[test]
+    fn an_event_round_trips() {
+        let event = sample();
+        let bytes = encode_event(&event, Position::new(42), Timestamp::from_millis(1_700));
+        let stored = decode_event(&bytes).expect("decodes");
+        assert_eq!(stored.id, event.id);
+        assert_eq!(stored.position, Position::new(42));
+        assert_eq!(stored.recorded_at, Timestamp::from_millis(1_700));
+        assert_eq!(stored.event_type, "CustomerCreated");
+        assert_eq!(stored.data, event.data.as_str());
+        assert_eq!(stored.metadata, event.metadata.as_str());
+    }
+
+    #[test]
+    fn every_truncation_and_extension_is_corrupt_not_a_panic() {
+        let bytes = encode_event(&sample(), Position::new(1), Timestamp::from_millis(0));
+        for cut in 0..bytes.len() {
+            assert!(decode_event(&bytes[..cut]).is_err(), "cut at {cut} decoded");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_event(&longer).is_err());
+    }
+
+    #[test]
+    fn a_wrong_format_or_bad_utf8_is_corrupt() {
+        let mut bytes = encode_event(&sample(), Position::new(1), Timestamp::from_millis(0));
+        bytes[0] = 9;
+        assert!(
+            decode_event(&bytes)
+                .expect_err("bad format")
+                .0
+                .contains("format 9")
+        );
+        let mut bytes = encode_event(&sample(), Position::new(1), Timestamp::from_millis(0));
+        let type_at = 1 + 16 + 8 + 8 + 4;
+        bytes[type_at] = 0xff;
+        assert!(
+            decode_event(&bytes)
+                .expect_err("bad utf-8")
+                .0
+                .contains("UTF-8")
+        );
+        let mut huge_length = bytes[..1 + 16 + 8 + 8].to_vec();
+        huge_length.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_event(&huge_length).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_round_trips_and_truncation_is_corrupt() {
+        let snapshot = Snapshot {
+            version: Version::new(7),
+            state: vec![1, 2, 3],
+        };
+        let bytes = encode_snapshot(&snapshot);
+        assert_eq!(decode_snapshot(&bytes).expect("decodes"), snapshot);
+        for cut in 0..9 {
+            assert!(decode_snapshot(&bytes[..cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! [`RedbStore`]: opening the database, starting the writer, and the async API.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use redb::{Database, ReadableTable, ReadableTableMetadata};
+use tokio::sync::oneshot;
+
+use super::apply_append::{Allocated, AppendRequest};
+use super::apply_snapshot::SnapshotRequest;
+use super::reads;
+use super::tables::{FORMAT, FORMAT_KEY, LOG, META, STREAM_NAMES, WriteTables};
+use super::writer::{self, Pending, WriteOp};
+use crate::append::{AppendOutcome, check_append};
+use crate::backend::EventStore;
+use crate::error::{AppendError, ReadError, SnapshotError, StorageError};
+use crate::event::NewEvent;
+use crate::head::{HeadSender, HeadWatch};
+use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
+use crate::snapshot::{Snapshot, SnapshotKey};
+use crate::stream_id::StreamId;
+use crate::version::{ExpectedVersion, Position};
+
+/// The database file inside the data directory.
+const DATABASE_FILE: &str = "cairn.redb";
+
+/// Settings for [`RedbStore::open`].
+#[derive(Clone, Debug, Default)]
+pub struct RedbOptions {
+    /// redb's page cache in bytes; `None` keeps redb's default.
+    pub cache_bytes: Option<usize>,
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// redb could not open the file (it may be open in another process, or damaged).
+    #[error("cannot open the database {path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// redb's reason.
+        source: Box<redb::DatabaseError>,
+    },
+    /// The file was written by a version of cairn with another layout.
+    #[error("the database {path} has layout {found}; this cairn reads layout {FORMAT}")]
+    UnknownFormat {
+        /// The database file.
+        path: PathBuf,
+        /// The layout it has.
+        found: u64,
+    },
+    /// Reading or preparing the file failed.
+    #[error("cannot prepare the database {path}: {source}")]
+    Storage {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: StorageError,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// The embedded event store: a redb file in a data directory, a writer thread doing group
+/// commit, and reads on tokio's blocking pool. Cloning is cheap and shares the store.
+#[derive(Clone, Debug)]
+pub struct RedbStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    ops: mpsc::Sender<WriteOp>,
+    db: Arc<Database>,
+    head: HeadWatch,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+}
+
+impl RedbStore {
+    /// Opens the store in `data_dir`, creating the directory and the database if needed.
+    pub async fn open(data_dir: impl AsRef<Path>, options: RedbOptions) -> Result<Self, OpenError> {
+        let data_dir = data_dir.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&data_dir, &options))
+            .await
+            .map_err(|e| OpenError::Thread(std::io::Error::other(e)))?
+    }
+
+    fn open_blocking(data_dir: &Path, options: &RedbOptions) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::CreateDirectory {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let mut builder = Database::builder();
+        if let Some(bytes) = options.cache_bytes {
+            builder.set_cache_size(bytes);
+        }
+        let db = builder
+            .create(&path)
+            .map_err(|source| OpenError::Database {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
+        let allocated = prepare(&db, &path)?;
+        let db = Arc::new(db);
+        let head = HeadSender::new(Position::new(allocated.head));
+        let watch = head.watch();
+        let (ops, receiver) = mpsc::channel();
+        let writer_db = Arc::clone(&db);
+        let writer = std::thread::Builder::new()
+            .name("cairn-store-writer".into())
+            .spawn(move || writer::run(writer_db, receiver, allocated, head))
+            .map_err(OpenError::Thread)?;
+        tracing::info!(path = %path.display(), head = allocated.head, "event store open");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                ops,
+                db,
+                head: watch,
+                writer: Mutex::new(Some(writer)),
+                path,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Finishes the writes queued so far, stops the writer, and releases the database file once
+    /// the last clone of this store is dropped. Writes sent after this fail with
+    /// [`StorageError::Closed`].
+    pub async fn close(self) {
+        let (done, finished) = oneshot::channel();
+        if self.inner.ops.send(WriteOp::Close(done)).is_ok() {
+            let _ = finished.await;
+        }
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(writer) = writer {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+    }
+
+    fn send(&self, op: WriteOp) -> Result<(), StorageError> {
+        self.inner.ops.send(op).map_err(|_| StorageError::Closed)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let db = Arc::clone(&self.inner.db);
+        tokio::task::spawn_blocking(move || read(&db))
+            .await
+            .map_err(StorageError::backend)?
+    }
+}
+
+/// Creates the tables, checks the layout, and reads back what the writer has allocated.
+fn prepare(db: &Database, path: &Path) -> Result<Allocated, OpenError> {
+    let storage = |e: redb::Error| OpenError::Storage {
+        path: path.to_path_buf(),
+        source: StorageError::backend(e),
+    };
+    let txn = db.begin_write().map_err(|e| storage(e.into()))?;
+    let allocated = {
+        let mut meta = txn.open_table(META).map_err(|e| storage(e.into()))?;
+        drop(WriteTables::open(&txn).map_err(|e| storage(e.into()))?);
+        let log = txn.open_table(LOG).map_err(|e| storage(e.into()))?;
+        let names = txn
+            .open_table(STREAM_NAMES)
+            .map_err(|e| storage(e.into()))?;
+        let format = meta
+            .get(FORMAT_KEY)
+            .map_err(|e| storage(e.into()))?
+            .map(|v| v.value());
+        match format {
+            Some(FORMAT) => {}
+            None if log.is_empty().map_err(|e| storage(e.into()))? => {
+                meta.insert(FORMAT_KEY, FORMAT)
+                    .map_err(|e| storage(e.into()))?;
+            }
+            found => {
+                return Err(OpenError::UnknownFormat {
+                    path: path.to_path_buf(),
+                    found: found.unwrap_or(0),
+                });
+            }
+        }
+        let last_key =
+            |last: Option<(redb::AccessGuard<'_, u64>, _)>| last.map_or(0, |(k, _)| k.value());
+        Allocated {
+            head: last_key(log.last().map_err(|e| storage(e.into()))?),
+            last_stream_id: names
+                .last()
+                .map_err(|e| storage(e.into()))?
+                .map_or(0, |(k, _)| k.value()),
+        }
+    };
+    txn.commit().map_err(|e| storage(e.into()))?;
+    Ok(allocated)
+}
+
+#[async_trait::async_trait]
+impl EventStore for RedbStore {
+    async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, AppendError> {
+        check_append(&stream, &events)?;
+        let (pending, reply) = Pending::new(AppendRequest {
+            stream,
+            expected,
+            events,
+        });
+        self.send(WriteOp::Append(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: StreamId,
+        read: StreamRead,
+    ) -> Result<StreamSlice, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::read_stream(db, &stream, read))
+            .await?)
+    }
+
+    async fn read_all(&self, read: AllRead) -> Result<AllSlice, ReadError> {
+        Ok(self.blocking(move |db| reads::read_all(db, &read)).await?)
+    }
+
+    async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::stream_info(db, &stream))
+            .await?)
+    }
+
+    async fn put_snapshot(
+        &self,
+        stream: StreamId,
+        key: SnapshotKey,
+        snapshot: Snapshot,
+    ) -> Result<(), SnapshotError> {
+        let (pending, reply) = Pending::new(SnapshotRequest {
+            stream,
+            key,
+            snapshot,
+        });
+        self.send(WriteOp::PutSnapshot(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn get_snapshot(
+        &self,
+        stream: StreamId,
+        key: SnapshotKey,
+    ) -> Result<Option<Snapshot>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::get_snapshot(db, &stream, &key))
+            .await?)
+    }
+
+    fn head(&self) -> Position {
+        self.inner.head.head()
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        self.inner.head.clone()
+    }
+}

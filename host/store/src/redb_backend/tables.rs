@@ -1,0 +1,65 @@
+//! The redb tables, and the invariants that tie them together.
+//!
+//! Streams get a dense numeric id when first written, so the large tables key on 16 fixed bytes
+//! rather than on names. A stream's events are stored under the stream (a stream read is one
+//! range scan), and the global log points at them.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `meta` | setting name | number |
+//! | `streams` | stream name | (stream id, version) |
+//! | `stream_names` | stream id | stream name |
+//! | `stream_events` | (stream id, version) | event record (see `record.rs`) |
+//! | `log` | global position | (stream id, version) |
+//! | `event_ids` | event id (UUID as u128) | (stream id, version) |
+//! | `snapshots` | (stream name, snapshot key) | snapshot (see `record.rs`) |
+//!
+//! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
+//! 1. `streams[name] = (id, v)` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ...
+//!    in order of each stream's first append.
+//! 2. A stream at version `v` has `stream_events[(id, 1..=v)]` and no other rows.
+//! 3. `log` holds positions `1..=head` with no gap, where head is its last key; `log[p] = (id, v)`
+//!    exactly when the record at `stream_events[(id, v)]` carries position `p`.
+//! 4. `event_ids[e] = (id, v)` exactly when the record at `stream_events[(id, v)]` has id `e`.
+//! 5. Snapshots live apart from events: nothing that reads events reads `snapshots`.
+
+use redb::{TableDefinition, TableError, WriteTransaction};
+
+/// Settings of the database itself; today only [`FORMAT_KEY`].
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const STREAMS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("streams");
+pub(crate) const STREAM_NAMES: TableDefinition<u64, &str> = TableDefinition::new("stream_names");
+pub(crate) const STREAM_EVENTS: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("stream_events");
+pub(crate) const LOG: TableDefinition<u64, (u64, u64)> = TableDefinition::new("log");
+pub(crate) const EVENT_IDS: TableDefinition<u128, (u64, u64)> = TableDefinition::new("event_ids");
+pub(crate) const SNAPSHOTS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("snapshots");
+
+/// The `meta` key holding the layout version of this file.
+pub(crate) const FORMAT_KEY: &str = "format";
+/// The layout this code reads and writes.
+pub(crate) const FORMAT: u64 = 1;
+
+/// Every table, opened in one write transaction.
+pub(crate) struct WriteTables<'txn> {
+    pub(crate) streams: redb::Table<'txn, &'static str, (u64, u64)>,
+    pub(crate) stream_names: redb::Table<'txn, u64, &'static str>,
+    pub(crate) stream_events: redb::Table<'txn, (u64, u64), &'static [u8]>,
+    pub(crate) log: redb::Table<'txn, u64, (u64, u64)>,
+    pub(crate) event_ids: redb::Table<'txn, u128, (u64, u64)>,
+    pub(crate) snapshots: redb::Table<'txn, (&'static str, &'static str), &'static [u8]>,
+}
+
+impl<'txn> WriteTables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Self, TableError> {
+        Ok(Self {
+            streams: txn.open_table(STREAMS)?,
+            stream_names: txn.open_table(STREAM_NAMES)?,
+            stream_events: txn.open_table(STREAM_EVENTS)?,
+            log: txn.open_table(LOG)?,
+            event_ids: txn.open_table(EVENT_IDS)?,
+            snapshots: txn.open_table(SNAPSHOTS)?,
+        })
+    }
+}

@@ -1,0 +1,166 @@
+//! The writer thread and group commit.
+//!
+//! redb allows one write transaction at a time, so one thread owns writing. It takes whatever
+//! operations are waiting when it is free (there is no delay window), applies them in arrival
+//! order inside one durable transaction, commits, publishes the new head, and only then replies.
+//!
+//! Invariants:
+//! 1. A reply of success is sent only after the commit that made it durable returned `Ok`.
+//! 2. An operation refused on its own merits (a wrong expected version, say) wrote nothing, so
+//!    its neighbours in the batch commit regardless.
+//! 3. If the storage fails anywhere in a batch, the whole transaction is dropped and every
+//!    operation in it gets the storage error, because a refusal in that batch may have been
+//!    judged against neighbours that were never committed.
+//! 4. The allocation counters (head, stream ids) advance only when a batch commits.
+
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use redb::{Database, Durability};
+use tokio::sync::oneshot;
+
+use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
+use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
+use super::tables::WriteTables;
+use crate::append::AppendOutcome;
+use crate::error::{AppendError, SnapshotError, StorageError};
+use crate::event::Timestamp;
+use crate::head::HeadSender;
+use crate::version::Position;
+
+/// The most operations one transaction takes, and the most events, so one commit stays short.
+const MAX_BATCH_OPS: usize = 1_024;
+const MAX_BATCH_EVENTS: usize = 16_384;
+
+/// An operation for the writer, with the channel its result goes back on.
+#[derive(Debug)]
+pub(crate) enum WriteOp {
+    Append(Pending<AppendRequest, AppendOutcome, AppendError>),
+    PutSnapshot(Pending<SnapshotRequest, (), SnapshotError>),
+    /// Finish the operations queued before this one, then stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// A request, its reply channel, and its result once applied.
+#[derive(Debug)]
+pub(crate) struct Pending<R, T, E> {
+    request: R,
+    reply: oneshot::Sender<Result<T, E>>,
+    result: Option<Result<T, E>>,
+}
+
+impl<R, T, E: From<StorageError>> Pending<R, T, E> {
+    pub(crate) fn new(request: R) -> (Self, oneshot::Receiver<Result<T, E>>) {
+        let (reply, receiver) = oneshot::channel();
+        let pending = Self {
+            request,
+            reply,
+            result: None,
+        };
+        (pending, receiver)
+    }
+
+    /// Sends the result, or `failure` if the batch did not commit. A caller that stopped waiting
+    /// is no error.
+    fn settle(self, failure: Option<&StorageError>) {
+        let result = match (failure, self.result) {
+            (Some(failure), _) => Err(E::from(failure.clone())),
+            (None, Some(result)) => result,
+            (None, None) => Err(E::from(StorageError::Closed)),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Runs the writer until every sender is gone or a [`WriteOp::Close`] arrives.
+pub(crate) fn run(
+    db: Arc<Database>,
+    ops: Receiver<WriteOp>,
+    mut allocated: Allocated,
+    head: HeadSender,
+) {
+    while let Ok(first) = ops.recv() {
+        let mut batch = vec![first];
+        let mut events = 0;
+        while batch.len() < MAX_BATCH_OPS && events < MAX_BATCH_EVENTS {
+            match ops.try_recv() {
+                Ok(op) => {
+                    if let WriteOp::Append(pending) = &op {
+                        events += pending.request.events.len();
+                    }
+                    batch.push(op);
+                }
+                Err(_) => break,
+            }
+        }
+        let close = match batch.iter().position(|op| matches!(op, WriteOp::Close(_))) {
+            Some(at) => batch.drain(at..).next(),
+            None => None,
+        };
+        if !batch.is_empty() {
+            commit_batch(&db, &mut allocated, &head, batch);
+        }
+        if let Some(WriteOp::Close(done)) = close {
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Applies and commits one batch, then replies to each operation in it.
+fn commit_batch(
+    db: &Database,
+    allocated: &mut Allocated,
+    head: &HeadSender,
+    mut batch: Vec<WriteOp>,
+) {
+    let mut next = *allocated;
+    let failure = apply_and_commit(db, &mut next, &mut batch).err();
+    if let Some(error) = &failure {
+        tracing::error!(%error, operations = batch.len(), "write batch failed; none of it is stored");
+    } else {
+        if next.head != allocated.head {
+            head.advance(Position::new(next.head));
+        }
+        *allocated = next;
+    }
+    for op in batch {
+        match op {
+            WriteOp::Append(pending) => pending.settle(failure.as_ref()),
+            WriteOp::PutSnapshot(pending) => pending.settle(failure.as_ref()),
+            WriteOp::Close(_) => {}
+        }
+    }
+}
+
+fn apply_and_commit(
+    db: &Database,
+    allocated: &mut Allocated,
+    batch: &mut [WriteOp],
+) -> Result<(), StorageError> {
+    let mut txn = db.begin_write().map_err(StorageError::backend)?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(StorageError::backend)?;
+    txn.set_two_phase_commit(true);
+    {
+        let mut tables = WriteTables::open(&txn).map_err(StorageError::backend)?;
+        let now = Timestamp::now();
+        for op in batch.iter_mut() {
+            match op {
+                WriteOp::Append(pending) => {
+                    let result = match apply_append(&mut tables, allocated, &pending.request, now) {
+                        Ok(outcome) => Ok(outcome),
+                        Err(ApplyError::Refused(refusal)) => Err(refusal),
+                        Err(ApplyError::Storage(error)) => return Err(error),
+                    };
+                    pending.result = Some(result);
+                }
+                WriteOp::PutSnapshot(pending) => {
+                    pending.result = Some(apply_snapshot(&mut tables, &pending.request)?);
+                }
+                WriteOp::Close(_) => {}
+            }
+        }
+    }
+    txn.commit().map_err(StorageError::backend)
+}
