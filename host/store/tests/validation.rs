@@ -1,0 +1,112 @@
+//! Bad input is a typed error, never a panic, and stores nothing.
+
+mod common;
+
+use cairn_store::{
+    AppendError, EventStore, EventType, ExpectedVersion, Json, MAX_EVENTS_PER_APPEND, NameError,
+    NewEvent, Position, StreamId,
+};
+
+#[test]
+fn bad_stream_names_are_typed_errors() {
+    assert_eq!(StreamId::new(""), Err(NameError::Empty));
+    assert_eq!(
+        StreamId::new(&"x".repeat(201)),
+        Err(NameError::TooLong { len: 201, max: 200 })
+    );
+    assert!(StreamId::new(&"x".repeat(200)).is_ok());
+    // The limit is in bytes: 100 two-byte characters fit, 101 do not.
+    assert!(StreamId::new(&"é".repeat(100)).is_ok());
+    assert!(matches!(
+        StreamId::new(&"é".repeat(101)),
+        Err(NameError::TooLong { len: 202, .. })
+    ));
+    for bad in [
+        "a\0b",
+        "tab\there",
+        "new\nline",
+        "\u{1b}[31mred",
+        "del\u{7f}",
+        "c1\u{85}",
+    ] {
+        assert!(
+            matches!(StreamId::new(bad), Err(NameError::ControlCharacter { .. })),
+            "{bad:?} accepted"
+        );
+    }
+    assert!(EventType::new("").is_err());
+    assert!(EventType::new("Bad\nType").is_err());
+}
+
+#[tokio::test]
+async fn refused_appends_store_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::open(dir.path()).await;
+    let ok_stream = common::stream("good-1");
+    for reserved in ["$", "$$", "$all", "$system-1"] {
+        let result = store
+            .append(
+                common::stream(reserved),
+                ExpectedVersion::Any,
+                vec![common::event("E", "{}")],
+            )
+            .await;
+        assert!(
+            matches!(result, Err(AppendError::ReservedStream(_))),
+            "{reserved}: {result:?}"
+        );
+    }
+    let result = store
+        .append(ok_stream.clone(), ExpectedVersion::Any, vec![])
+        .await;
+    assert!(matches!(result, Err(AppendError::NoEvents)));
+    let too_many: Vec<_> = (0..=MAX_EVENTS_PER_APPEND)
+        .map(|_| common::event("E", "{}"))
+        .collect();
+    let result = store
+        .append(ok_stream.clone(), ExpectedVersion::Any, too_many)
+        .await;
+    assert!(matches!(
+        result,
+        Err(AppendError::TooManyEvents {
+            count: 1_001,
+            max: 1_000
+        })
+    ));
+    let twice = common::event("E", "{}");
+    let result = store
+        .append(
+            ok_stream.clone(),
+            ExpectedVersion::Any,
+            vec![twice.clone(), twice],
+        )
+        .await;
+    assert!(matches!(result, Err(AppendError::DuplicateEventId { .. })));
+    let bad_meta = NewEvent::new(EventType::new("E").expect("valid"), Json::empty_object())
+        .with_metadata(Json::parse("42").expect("valid"));
+    let result = store
+        .append(ok_stream.clone(), ExpectedVersion::Any, vec![bad_meta])
+        .await;
+    assert!(matches!(
+        result,
+        Err(AppendError::MetadataNotObject { index: 0 })
+    ));
+    assert_eq!(store.head(), Position::START, "nothing was stored");
+    assert!(
+        !store
+            .stream_info(ok_stream.clone())
+            .await
+            .expect("info")
+            .exists()
+    );
+
+    // The limit itself is fine, and the store still works.
+    let full: Vec<_> = (0..MAX_EVENTS_PER_APPEND)
+        .map(|_| common::event("E", "{}"))
+        .collect();
+    store
+        .append(ok_stream, ExpectedVersion::NoStream, full)
+        .await
+        .expect("1,000 events");
+    assert_eq!(store.head(), Position::new(1_000));
+}
