@@ -6,10 +6,9 @@ use std::collections::hash_map::Entry;
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use super::record::{self, Corrupt};
+use super::record::{self, Corrupt, PageBuilder};
 use super::tables::{LOG, SNAPSHOTS, STREAM_EVENTS, STREAM_NAMES, STREAMS};
 use crate::error::StorageError;
-use crate::event::RecordedEvent;
 use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::{StreamId, category_of};
@@ -58,25 +57,30 @@ pub(crate) fn read_stream(
         Direction::Forward => (read.from.map_or(1, |v| v.get().max(1)), version),
         Direction::Backward => (1, read.from.map_or(version, |v| v.get().min(version))),
     };
-    let mut events = Vec::new();
+    let mut page = PageBuilder::default();
     if low <= high && read.limit > 0 {
+        let available = usize::try_from(high - low + 1).unwrap_or(usize::MAX);
+        page = PageBuilder::with_capacity(available.min(read.limit).min(65_536));
         let range = table
             .range((stream_id, low)..=(stream_id, high))
             .map_err(backend)?;
-        let decode = |entry| to_recorded(stream, entry);
-        events = match read.direction {
-            Direction::Forward => range.take(read.limit).map(decode).collect::<Result<_, _>>(),
-            Direction::Backward => range
-                .rev()
-                .take(read.limit)
-                .map(decode)
-                .collect::<Result<_, _>>(),
-        }?;
+        match read.direction {
+            Direction::Forward => {
+                for row in range.take(read.limit) {
+                    push_row(&mut page, stream, row)?;
+                }
+            }
+            Direction::Backward => {
+                for row in range.rev().take(read.limit) {
+                    push_row(&mut page, stream, row)?;
+                }
+            }
+        }
     }
     Ok(StreamSlice {
         stream: stream.clone(),
         version: Version::new(version),
-        events,
+        events: page.finish(),
     })
 }
 
@@ -86,13 +90,14 @@ type StreamEventRow<'a> = (
     redb::AccessGuard<'a, &'static [u8]>,
 );
 
-fn to_recorded(
+fn push_row(
+    page: &mut PageBuilder,
     stream: &StreamId,
     row: Result<StreamEventRow<'_>, redb::StorageError>,
-) -> Result<RecordedEvent, StorageError> {
+) -> Result<(), StorageError> {
     let (key, value) = row.map_err(backend)?;
-    record::decode_event(value.value())
-        .and_then(|stored| stored.into_recorded(stream.clone(), Version::new(key.value().1)))
+    let stored = record::decode_event(value.value()).map_err(corrupt)?;
+    page.push(stored, stream.clone(), Version::new(key.value().1))
         .map_err(corrupt)
 }
 
@@ -102,63 +107,69 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
     let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
     let names = txn.open_table(STREAM_NAMES).map_err(backend)?;
     let head = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value());
-    let mut slice = AllSlice {
-        events: Vec::new(),
-        scanned_to: read.after,
-        head: Position::new(head),
+    let mut page = PageBuilder::default();
+    // A scan looks at everything up to the head, unless the limit stops it early or is 0.
+    let mut scanned_to = match read.limit {
+        0 => read.after,
+        _ => Position::new(head.max(read.after.get())),
     };
-    if read.limit == 0 || read.after.get() >= head {
-        return Ok(slice);
-    }
-    // Stream id -> its name, or `None` when its category is filtered out.
-    let mut streams: HashMap<u64, Option<StreamId>> = HashMap::new();
-    for entry in log.range(read.after.get() + 1..).map_err(backend)? {
-        let (position, place) = entry.map_err(backend)?;
-        let (position, (stream_id, version)) = (position.value(), place.value());
-        slice.scanned_to = Position::new(position);
-        let stream = match streams.entry(stream_id) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => {
-                let row = names.get(stream_id).map_err(backend)?.ok_or_else(|| {
-                    StorageError::Corrupt(format!(
-                        "log position {position} names unknown stream {stream_id}"
-                    ))
+    if read.limit > 0 && read.after.get() < head {
+        page = PageBuilder::with_capacity(read.limit.min(4_096));
+        // Stream id -> its name, or `None` when its category is filtered out.
+        let mut streams: HashMap<u64, Option<StreamId>> = HashMap::new();
+        for entry in log.range(read.after.get() + 1..).map_err(backend)? {
+            let (position, place) = entry.map_err(backend)?;
+            let (position, (stream_id, version)) = (position.value(), place.value());
+            let stream = match streams.entry(stream_id) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => slot.insert(stream_if_wanted(&names, stream_id, read)?),
+            };
+            let Some(stream) = stream else { continue };
+            let row = table
+                .get((stream_id, version))
+                .map_err(backend)?
+                .ok_or_else(|| {
+                    StorageError::Corrupt(format!("log position {position} points at no event"))
                 })?;
-                let name = StreamId::new(row.value())
-                    .map_err(|e| StorageError::Corrupt(format!("stored stream name {e}")))?;
-                let wanted = read
-                    .category
-                    .as_deref()
-                    .is_none_or(|category| category_of(name.as_str()) == category);
-                slot.insert(wanted.then_some(name))
+            let stored = record::decode_event(row.value()).map_err(corrupt)?;
+            if read
+                .event_type
+                .as_ref()
+                .is_some_and(|wanted| wanted.as_str().as_bytes() != stored.event_type)
+            {
+                continue;
             }
-        };
-        let Some(stream) = stream else { continue };
-        let row = table
-            .get((stream_id, version))
-            .map_err(backend)?
-            .ok_or_else(|| {
-                StorageError::Corrupt(format!("log position {position} points at missing event"))
-            })?;
-        let stored = record::decode_event(row.value()).map_err(corrupt)?;
-        if read
-            .event_type
-            .as_ref()
-            .is_some_and(|wanted| wanted.as_str() != stored.event_type)
-        {
-            continue;
-        }
-        slice.events.push(
-            stored
-                .into_recorded(stream.clone(), Version::new(version))
-                .map_err(corrupt)?,
-        );
-        if slice.events.len() >= read.limit {
-            return Ok(slice);
+            page.push(stored, stream.clone(), Version::new(version))
+                .map_err(corrupt)?;
+            if page.len() >= read.limit {
+                scanned_to = Position::new(position);
+                break;
+            }
         }
     }
-    slice.scanned_to = Position::new(head);
-    Ok(slice)
+    Ok(AllSlice {
+        events: page.finish(),
+        scanned_to,
+        head: Position::new(head),
+    })
+}
+
+/// The name of stream `stream_id`, or `None` if `read` filters out its category.
+fn stream_if_wanted(
+    names: &redb::ReadOnlyTable<u64, &'static str>,
+    stream_id: u64,
+    read: &AllRead,
+) -> Result<Option<StreamId>, StorageError> {
+    let row = names.get(stream_id).map_err(backend)?.ok_or_else(|| {
+        StorageError::Corrupt(format!("the log names unknown stream {stream_id}"))
+    })?;
+    let name = StreamId::new(row.value())
+        .map_err(|e| StorageError::Corrupt(format!("stored stream name {e}")))?;
+    let wanted = read
+        .category
+        .as_deref()
+        .is_none_or(|category| category_of(name.as_str()) == category);
+    Ok(wanted.then_some(name))
 }
 
 pub(crate) fn get_snapshot(

@@ -63,34 +63,80 @@ pub(crate) struct StoredEvent<'a> {
     pub(crate) id: EventId,
     pub(crate) position: Position,
     pub(crate) recorded_at: Timestamp,
-    pub(crate) event_type: &'a str,
-    pub(crate) data: &'a str,
-    pub(crate) metadata: &'a str,
+    pub(crate) event_type: &'a [u8],
+    pub(crate) data: &'a [u8],
+    pub(crate) metadata: &'a [u8],
 }
 
-impl StoredEvent<'_> {
-    /// The owned event, given where it sits.
-    pub(crate) fn into_recorded(
-        self,
+/// Builds the events of one read.
+///
+/// Consecutive events usually repeat their type and metadata, so those are shared with the
+/// previous event (a reference count) rather than checked and allocated again.
+#[derive(Debug, Default)]
+pub(crate) struct PageBuilder {
+    events: Vec<RecordedEvent>,
+    last_type: Option<EventType>,
+    last_metadata: Option<Json>,
+}
+
+impl PageBuilder {
+    pub(crate) fn with_capacity(events: usize) -> Self {
+        Self {
+            events: Vec::with_capacity(events),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Adds `stored`, given where it sits.
+    pub(crate) fn push(
+        &mut self,
+        stored: StoredEvent<'_>,
         stream: StreamId,
         version: Version,
-    ) -> Result<RecordedEvent, Corrupt> {
-        let event_type =
-            EventType::new(self.event_type).map_err(|e| Corrupt(format!("event type {e}")))?;
-        Ok(RecordedEvent {
-            id: self.id,
+    ) -> Result<(), Corrupt> {
+        let event_type = match &self.last_type {
+            Some(last) if last.as_str().as_bytes() == stored.event_type => last.clone(),
+            _ => {
+                let fresh = EventType::new(utf8("type", stored.event_type)?)
+                    .map_err(|e| Corrupt(format!("event type {e}")))?;
+                self.last_type.insert(fresh).clone()
+            }
+        };
+        let metadata = match &self.last_metadata {
+            Some(last) if last.as_str().as_bytes() == stored.metadata => last.clone(),
+            _ => {
+                let fresh = Json::from_trusted(utf8("metadata", stored.metadata)?);
+                self.last_metadata.insert(fresh).clone()
+            }
+        };
+        self.events.push(RecordedEvent {
+            id: stored.id,
             stream,
             version,
-            position: self.position,
+            position: stored.position,
             event_type,
-            data: Json::from_trusted(self.data),
-            metadata: Json::from_trusted(self.metadata),
-            recorded_at: self.recorded_at,
-        })
+            data: Json::from_trusted(utf8("data", stored.data)?),
+            metadata,
+            recorded_at: stored.recorded_at,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Vec<RecordedEvent> {
+        self.events
     }
 }
 
-/// Decodes an event record.
+fn utf8<'a>(field: &str, bytes: &'a [u8]) -> Result<&'a str, Corrupt> {
+    std::str::from_utf8(bytes).map_err(|e| Corrupt(format!("{field} is not UTF-8: {e}")))
+}
+
+/// Decodes an event record. Text fields are checked for UTF-8 when they become events
+/// ([`PageBuilder`]), so filters can compare raw bytes first.
 pub(crate) fn decode_event(bytes: &[u8]) -> Result<StoredEvent<'_>, Corrupt> {
     let mut r = Reader { bytes, at: 0 };
     let format = r.u8()?;
@@ -100,9 +146,9 @@ pub(crate) fn decode_event(bytes: &[u8]) -> Result<StoredEvent<'_>, Corrupt> {
     let id = EventId::from(uuid::Uuid::from_bytes(r.array()?));
     let position = Position::new(r.u64()?);
     let recorded_at = Timestamp::from_millis(r.u64()?);
-    let event_type = r.text("type")?;
-    let data = r.text("data")?;
-    let metadata = r.text("metadata")?;
+    let event_type = r.field()?;
+    let data = r.field()?;
+    let metadata = r.field()?;
     if r.at != bytes.len() {
         return Err(Corrupt(format!(
             "{} stray bytes after the event record",
@@ -180,10 +226,10 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn text(&mut self, field: &str) -> Result<&'a str, Corrupt> {
+    /// A length-prefixed field.
+    fn field(&mut self) -> Result<&'a [u8], Corrupt> {
         let len = u32::from_le_bytes(self.array()?);
-        let bytes = self.take(usize::try_from(len).unwrap_or(usize::MAX))?;
-        std::str::from_utf8(bytes).map_err(|e| Corrupt(format!("{field} is not UTF-8: {e}")))
+        self.take(usize::try_from(len).unwrap_or(usize::MAX))
     }
 }
 
@@ -207,9 +253,24 @@ mod tests {
         assert_eq!(stored.id, event.id);
         assert_eq!(stored.position, Position::new(42));
         assert_eq!(stored.recorded_at, Timestamp::from_millis(1_700));
-        assert_eq!(stored.event_type, "CustomerCreated");
-        assert_eq!(stored.data, event.data.as_str());
-        assert_eq!(stored.metadata, event.metadata.as_str());
+        assert_eq!(stored.event_type, b"CustomerCreated");
+        assert_eq!(stored.data, event.data.as_str().as_bytes());
+        assert_eq!(stored.metadata, event.metadata.as_str().as_bytes());
+        let mut page = PageBuilder::default();
+        page.push(
+            stored,
+            StreamId::new("customer-1").expect("valid"),
+            Version::new(3),
+        )
+        .expect("decodes");
+        let recorded = page.finish().remove(0);
+        assert_eq!(recorded.event_type, event.event_type);
+        assert_eq!(recorded.data, event.data);
+        assert_eq!(recorded.metadata, event.metadata);
+        assert_eq!(
+            (recorded.version, recorded.position),
+            (Version::new(3), Position::new(42))
+        );
     }
 
     #[test]
@@ -236,12 +297,12 @@ mod tests {
         let mut bytes = encode_event(&sample(), Position::new(1), Timestamp::from_millis(0));
         let type_at = 1 + 16 + 8 + 8 + 4;
         bytes[type_at] = 0xff;
-        assert!(
-            decode_event(&bytes)
-                .expect_err("bad utf-8")
-                .0
-                .contains("UTF-8")
-        );
+        let stored = decode_event(&bytes).expect("the layout is intact");
+        let stream = StreamId::new("s").expect("valid");
+        let error = PageBuilder::default()
+            .push(stored, stream, Version::new(1))
+            .expect_err("bad utf-8");
+        assert!(error.0.contains("UTF-8"), "{error}");
         let mut huge_length = bytes[..1 + 16 + 8 + 8].to_vec();
         huge_length.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode_event(&huge_length).is_err());

@@ -1,0 +1,44 @@
+//! `cairn bench <scenario>`: standard workloads with figures a person can read, or one JSON
+//! object with `--json`.
+//!
+//! - `load.rs`: runs many concurrent workers and records each operation's latency.
+//! - `report.rs`: figures, their targets, and how they are printed.
+//! - `store.rs`: the `store` scenario.
+
+mod load;
+mod report;
+mod store;
+
+use crate::cli::{BenchArgs, Scenario};
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.scale > 0.0 && args.scale.is_finite(),
+        "--scale must be a positive number, not {}",
+        args.scale
+    );
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("cairn-bench-")
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot make a temporary directory in {}: {e}",
+                parent.display()
+            )
+        })?;
+    let report = match args.scenario {
+        Scenario::Store => store::run(dir.path(), args.scale, !args.json).await?,
+    };
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(())
+}
+
+/// `n` scaled by `scale`, at least 1.
+fn scaled(n: usize, scale: f64) -> usize {
+    ((n as f64 * scale).round() as usize).max(1)
+}
