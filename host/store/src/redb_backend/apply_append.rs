@@ -4,7 +4,7 @@
 use redb::ReadableTable;
 
 use super::record::{self, Corrupt};
-use super::tables::WriteTables;
+use super::tables::{StoredStream, WriteTables, locate_stream};
 use crate::append::AppendOutcome;
 use crate::error::{AppendError, StorageError};
 use crate::event::{NewEvent, Timestamp};
@@ -58,11 +58,11 @@ pub(crate) fn apply_append(
     now: Timestamp,
 ) -> Result<AppendOutcome, ApplyError> {
     let name = request.stream.as_str();
-    let current = tables.streams.get(name)?.map(|row| row.value());
+    let current = locate_stream(&tables.streams, &tables.stream_events, name)?;
     if let Some(original) = find_retry(tables, request, current)? {
         return Ok(original);
     }
-    let actual = Version::new(current.map_or(0, |(_, version)| version));
+    let actual = Version::new(current.map_or(0, |stream| stream.version));
     if !request.expected.admits(actual) {
         return Err(ApplyError::Refused(AppendError::WrongExpectedVersion {
             stream: request.stream.clone(),
@@ -71,9 +71,10 @@ pub(crate) fn apply_append(
         }));
     }
     let stream_id = match current {
-        Some((id, _)) => id,
+        Some(stream) => stream.id,
         None => {
             allocated.last_stream_id += 1;
+            tables.streams.insert(name, allocated.last_stream_id)?;
             tables.stream_names.insert(allocated.last_stream_id, name)?;
             allocated.last_stream_id
         }
@@ -93,7 +94,6 @@ pub(crate) fn apply_append(
     }
     let count = request.events.len() as u64;
     let last_version = first_version + count - 1;
-    tables.streams.insert(name, (stream_id, last_version))?;
     allocated.head += count;
     Ok(AppendOutcome {
         stream: request.stream.clone(),
@@ -110,7 +110,7 @@ pub(crate) fn apply_append(
 fn find_retry(
     tables: &WriteTables<'_>,
     request: &AppendRequest,
-    current: Option<(u64, u64)>,
+    current: Option<StoredStream>,
 ) -> Result<Option<AppendOutcome>, ApplyError> {
     let mut stored = Vec::new();
     for event in &request.events {
@@ -127,7 +127,7 @@ fn find_retry(
             id: first_id,
         })
     };
-    let same_stream = current.is_some_and(|(id, _)| id == stream_id);
+    let same_stream = current.is_some_and(|stream| stream.id == stream_id);
     let in_order = (0u64..)
         .zip(&stored)
         .all(|(offset, (_, place))| *place == (stream_id, first_version + offset));

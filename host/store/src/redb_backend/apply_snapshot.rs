@@ -1,9 +1,7 @@
 //! Storing one snapshot inside the batch's write transaction.
 
-use redb::ReadableTable;
-
 use super::record;
-use super::tables::WriteTables;
+use super::tables::{WriteTables, locate_stream};
 use crate::error::{SnapshotError, StorageError};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
@@ -25,11 +23,9 @@ pub(crate) fn apply_snapshot(
     request: &SnapshotRequest,
 ) -> Result<Result<(), SnapshotError>, StorageError> {
     let name = request.stream.as_str();
-    let stream_version = tables
-        .streams
-        .get(name)
+    let stream_version = locate_stream(&tables.streams, &tables.stream_events, name)
         .map_err(StorageError::backend)?
-        .map_or(Version::NONE, |row| Version::new(row.value().1));
+        .map_or(Version::NONE, |stream| Version::new(stream.version));
     if request.snapshot.version > stream_version {
         return Ok(Err(SnapshotError::AheadOfStream {
             stream: request.stream.clone(),

@@ -7,7 +7,9 @@ use std::collections::hash_map::Entry;
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::record::{self, Corrupt, PageBuilder};
-use super::tables::{LOG, SNAPSHOTS, STREAM_EVENTS, STREAM_NAMES, STREAMS};
+use super::tables::{
+    LOG, SNAPSHOTS, STREAM_EVENTS, STREAM_NAMES, STREAMS, StoredStream, locate_stream,
+};
 use crate::error::StorageError;
 use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
@@ -25,10 +27,10 @@ fn corrupt(e: Corrupt) -> StorageError {
 pub(crate) fn stream_info(db: &Database, stream: &StreamId) -> Result<StreamInfo, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
     let streams = txn.open_table(STREAMS).map_err(backend)?;
-    let version = streams
-        .get(stream.as_str())
+    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
+    let version = locate_stream(&streams, &table, stream.as_str())
         .map_err(backend)?
-        .map_or(0, |row| row.value().1);
+        .map_or(0, |stored| stored.version);
     Ok(StreamInfo {
         version: Version::new(version),
     })
@@ -41,10 +43,11 @@ pub(crate) fn read_stream(
 ) -> Result<StreamSlice, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
     let streams = txn.open_table(STREAMS).map_err(backend)?;
-    let Some((stream_id, version)) = streams
-        .get(stream.as_str())
-        .map_err(backend)?
-        .map(|r| r.value())
+    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
+    let Some(StoredStream {
+        id: stream_id,
+        version,
+    }) = locate_stream(&streams, &table, stream.as_str()).map_err(backend)?
     else {
         return Ok(StreamSlice {
             stream: stream.clone(),
@@ -52,7 +55,6 @@ pub(crate) fn read_stream(
             events: Vec::new(),
         });
     };
-    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
     let (low, high) = match read.direction {
         Direction::Forward => (read.from.map_or(1, |v| v.get().max(1)), version),
         Direction::Backward => (1, read.from.map_or(version, |v| v.get().min(version))),

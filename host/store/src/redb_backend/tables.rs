@@ -7,7 +7,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `meta` | setting name | number |
-//! | `streams` | stream name | (stream id, version) |
+//! | `streams` | stream name | stream id |
 //! | `stream_names` | stream id | stream name |
 //! | `stream_events` | (stream id, version) | event record (see `record.rs`) |
 //! | `log` | global position | (stream id, version) |
@@ -15,19 +15,21 @@
 //! | `snapshots` | (stream name, snapshot key) | snapshot (see `record.rs`) |
 //!
 //! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
-//! 1. `streams[name] = (id, v)` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ...
-//!    in order of each stream's first append.
-//! 2. A stream at version `v` has `stream_events[(id, 1..=v)]` and no other rows.
+//! 1. `streams[name] = id` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ... in
+//!    order of each stream's first append. Neither row changes after that append.
+//! 2. A stream at version `v` has `stream_events[(id, 1..=v)]` and no other rows, so its version
+//!    is its last key there ([`locate_stream`]). The version is stored nowhere else: an append
+//!    to an existing stream then dirties only pages it must write anyway.
 //! 3. `log` holds positions `1..=head` with no gap, where head is its last key; `log[p] = (id, v)`
 //!    exactly when the record at `stream_events[(id, v)]` carries position `p`.
 //! 4. `event_ids[e] = (id, v)` exactly when the record at `stream_events[(id, v)]` has id `e`.
 //! 5. Snapshots live apart from events: nothing that reads events reads `snapshots`.
 
-use redb::{TableDefinition, TableError, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 
 /// Settings of the database itself; today only [`FORMAT_KEY`].
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-pub(crate) const STREAMS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("streams");
+pub(crate) const STREAMS: TableDefinition<&str, u64> = TableDefinition::new("streams");
 pub(crate) const STREAM_NAMES: TableDefinition<u64, &str> = TableDefinition::new("stream_names");
 pub(crate) const STREAM_EVENTS: TableDefinition<(u64, u64), &[u8]> =
     TableDefinition::new("stream_events");
@@ -43,7 +45,7 @@ pub(crate) const FORMAT: u64 = 1;
 
 /// Every table, opened in one write transaction.
 pub(crate) struct WriteTables<'txn> {
-    pub(crate) streams: redb::Table<'txn, &'static str, (u64, u64)>,
+    pub(crate) streams: redb::Table<'txn, &'static str, u64>,
     pub(crate) stream_names: redb::Table<'txn, u64, &'static str>,
     pub(crate) stream_events: redb::Table<'txn, (u64, u64), &'static [u8]>,
     pub(crate) log: redb::Table<'txn, u64, (u64, u64)>,
@@ -62,4 +64,28 @@ impl<'txn> WriteTables<'txn> {
             snapshots: txn.open_table(SNAPSHOTS)?,
         })
     }
+}
+
+/// A stream as stored: its id and its version (invariants 1 and 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StoredStream {
+    pub(crate) id: u64,
+    pub(crate) version: u64,
+}
+
+/// Finds stream `name`, in a read or a write transaction. `None` if it has never been written.
+pub(crate) fn locate_stream(
+    streams: &impl ReadableTable<&'static str, u64>,
+    stream_events: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    name: &str,
+) -> Result<Option<StoredStream>, redb::StorageError> {
+    let Some(id) = streams.get(name)?.map(|row| row.value()) else {
+        return Ok(None);
+    };
+    let last = stream_events
+        .range((id, 0)..=(id, u64::MAX))?
+        .next_back()
+        .transpose()?;
+    let version = last.map_or(0, |(key, _)| key.value().1);
+    Ok(Some(StoredStream { id, version }))
 }
