@@ -1,15 +1,30 @@
 //! [`Json`]: a JSON text that is known to be valid, kept as text.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// One complete, valid JSON text (an object, array, string, number, `true`, `false` or `null`).
 ///
 /// Invariant: the text parses as JSON. It is checked when a `Json` is made from outside input,
 /// so the store never parses event payloads again: it keeps and returns the text as it was given.
-/// Cloning is cheap.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Json(Arc<str>);
+///
+/// Cloning is cheap (a reference count). Events read together share buffers of up to 64 KiB
+/// for their texts, so holding one event's text holds its buffer.
+#[derive(Clone)]
+pub struct Json(Text);
+
+#[derive(Clone)]
+enum Text {
+    /// `{}`, which needs no allocation.
+    EmptyObject,
+    /// `buffer[span]`. Invariant: `span` lies inside `buffer`, on character boundaries.
+    Shared {
+        buffer: Arc<str>,
+        span: Range<usize>,
+    },
+}
 
 /// Why a text is not JSON.
 #[derive(Debug, thiserror::Error)]
@@ -20,49 +35,74 @@ impl Json {
     /// Checks `text` and keeps it as it is.
     pub fn parse(text: &str) -> Result<Self, JsonError> {
         serde_json::from_str::<serde::de::IgnoredAny>(text)?;
-        Ok(Self(Arc::from(text)))
+        Ok(Self::whole(Arc::from(text)))
     }
 
     /// The JSON text of a serialisable value.
     pub fn from_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, JsonError> {
-        Ok(Self(Arc::from(serde_json::to_string(value)?)))
+        Ok(Self::whole(Arc::from(serde_json::to_string(value)?)))
     }
 
     /// `{}`.
     pub fn empty_object() -> Self {
-        Self(Arc::from("{}"))
+        Self(Text::EmptyObject)
     }
 
-    /// Text the store wrote itself, after it was checked on the way in.
-    pub(crate) fn from_trusted(text: &str) -> Self {
-        Self(Arc::from(text))
+    fn whole(buffer: Arc<str>) -> Self {
+        let span = 0..buffer.len();
+        Self(Text::Shared { buffer, span })
+    }
+
+    /// Text the store wrote itself, after it was checked on the way in: `buffer[span]`.
+    /// `span` must lie inside `buffer` on character boundaries.
+    pub(crate) fn from_trusted(buffer: Arc<str>, span: Range<usize>) -> Self {
+        debug_assert!(buffer.get(span.clone()).is_some(), "span off the buffer");
+        Self(Text::Shared { buffer, span })
     }
 
     /// The text, exactly as given.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Text::EmptyObject => "{}",
+            // Every constructor keeps `span` inside `buffer` on character boundaries.
+            Text::Shared { buffer, span } => &buffer[span.clone()],
+        }
     }
 
     /// Whether the value is a JSON object.
     pub fn is_object(&self) -> bool {
-        self.0.trim_start().starts_with('{')
+        self.as_str().trim_start().starts_with('{')
     }
 
     /// Parses the text into a typed value.
     pub fn to_value<T: serde::de::DeserializeOwned>(&self) -> Result<T, JsonError> {
-        Ok(serde_json::from_str(&self.0)?)
+        Ok(serde_json::from_str(self.as_str())?)
+    }
+}
+
+impl PartialEq for Json {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Json {}
+
+impl Hash for Json {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Debug for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -70,7 +110,7 @@ impl fmt::Display for Json {
 impl serde::Serialize for Json {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let raw: &serde_json::value::RawValue =
-            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+            serde_json::from_str(self.as_str()).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }
 }
@@ -78,7 +118,7 @@ impl serde::Serialize for Json {
 impl<'de> serde::Deserialize<'de> for Json {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        Ok(Self(Arc::from(raw.get())))
+        Ok(Self::whole(Arc::from(raw.get())))
     }
 }
 

@@ -18,6 +18,9 @@
 //! value is a [`Corrupt`] error, never a panic. Data and metadata are not parsed again: they were
 //! checked as JSON before they were written.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use crate::event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 use crate::json::Json;
 use crate::snapshot::Snapshot;
@@ -68,15 +71,26 @@ pub(crate) struct StoredEvent<'a> {
     pub(crate) metadata: &'a [u8],
 }
 
+/// How many bytes of text the events of one read share in one buffer.
+const TEXT_CHUNK: usize = 64 * 1024;
+
 /// Builds the events of one read.
 ///
-/// Consecutive events usually repeat their type and metadata, so those are shared with the
-/// previous event (a reference count) rather than checked and allocated again.
+/// Their data and metadata texts are copied into shared buffers of [`TEXT_CHUNK`] bytes, so a
+/// read makes one allocation per few hundred events rather than one per event: allocating and
+/// freeing per event was the largest cost of a read. Chunks stay small enough to come from the
+/// heap, not from fresh memory mappings. Consecutive events usually repeat their type, so a
+/// type is shared with the previous event.
 #[derive(Debug, Default)]
 pub(crate) struct PageBuilder {
+    /// Events whose texts are in sealed chunks are complete. The rest, from `first_open` on,
+    /// hold `{}` until their chunk is sealed.
     events: Vec<RecordedEvent>,
+    first_open: usize,
+    /// The chunk being filled, and where each open event's data and metadata lie in it.
+    open: String,
+    open_spans: Vec<(Range<usize>, Range<usize>)>,
     last_type: Option<EventType>,
-    last_metadata: Option<Json>,
 }
 
 impl PageBuilder {
@@ -106,27 +120,52 @@ impl PageBuilder {
                 self.last_type.insert(fresh).clone()
             }
         };
-        let metadata = match &self.last_metadata {
-            Some(last) if last.as_str().as_bytes() == stored.metadata => last.clone(),
-            _ => {
-                let fresh = Json::from_trusted(utf8("metadata", stored.metadata)?);
-                self.last_metadata.insert(fresh).clone()
-            }
-        };
+        let (data, metadata) = (
+            utf8("data", stored.data)?,
+            utf8("metadata", stored.metadata)?,
+        );
+        if !self.open.is_empty() && self.open.len() + data.len() + metadata.len() > TEXT_CHUNK {
+            self.seal();
+        }
+        if self.open.capacity() == 0 {
+            self.open
+                .reserve(TEXT_CHUNK.max(data.len() + metadata.len()));
+        }
+        let spans = (self.copy_text(data), self.copy_text(metadata));
+        self.open_spans.push(spans);
         self.events.push(RecordedEvent {
             id: stored.id,
             stream,
             version,
             position: stored.position,
             event_type,
-            data: Json::from_trusted(utf8("data", stored.data)?),
-            metadata,
+            data: Json::empty_object(),
+            metadata: Json::empty_object(),
             recorded_at: stored.recorded_at,
         });
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> Vec<RecordedEvent> {
+    /// Appends a whole `&str` to the open chunk, so the span lies on character boundaries.
+    fn copy_text(&mut self, text: &str) -> Range<usize> {
+        let start = self.open.len();
+        self.open.push_str(text);
+        start..self.open.len()
+    }
+
+    /// Turns the open chunk into a shared buffer and points its events' texts into it.
+    fn seal(&mut self) {
+        let chunk: Arc<str> = Arc::from(std::mem::take(&mut self.open));
+        let open_events = &mut self.events[self.first_open..];
+        for (event, (data, metadata)) in open_events.iter_mut().zip(self.open_spans.drain(..)) {
+            event.data = Json::from_trusted(Arc::clone(&chunk), data);
+            event.metadata = Json::from_trusted(Arc::clone(&chunk), metadata);
+        }
+        self.first_open = self.events.len();
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<RecordedEvent> {
+        self.seal();
         self.events
     }
 }
