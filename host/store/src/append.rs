@@ -10,6 +10,9 @@ use crate::version::{Position, Version};
 /// The most events one append may carry.
 pub const MAX_EVENTS_PER_APPEND: usize = 1_000;
 
+/// The largest event, in bytes of type, data and metadata together: 16 MiB.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
 /// Where an append's events landed. An idempotent retry gets the original append's outcome.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppendOutcome {
@@ -26,7 +29,9 @@ pub struct AppendOutcome {
 }
 
 /// Checks what can be checked without reading the store: the stream is not reserved, there are
-/// 1 to [`MAX_EVENTS_PER_APPEND`] events, no id repeats and every metadata is an object.
+/// 1 to [`MAX_EVENTS_PER_APPEND`] events, none over [`MAX_EVENT_BYTES`], no id repeats and every
+/// metadata is an object. (The size limit also keeps every stored length within the `u32` of
+/// the record layout.)
 pub(crate) fn check_append(stream: &StreamId, events: &[NewEvent]) -> Result<(), AppendError> {
     if stream.is_system() {
         return Err(AppendError::ReservedStream(stream.clone()));
@@ -47,6 +52,16 @@ pub(crate) fn check_append(stream: &StreamId, events: &[NewEvent]) -> Result<(),
         }
         if !event.metadata.is_object() {
             return Err(AppendError::MetadataNotObject { index });
+        }
+        let bytes = event.event_type.as_str().len()
+            + event.data.as_str().len()
+            + event.metadata.as_str().len();
+        if bytes > MAX_EVENT_BYTES {
+            return Err(AppendError::EventTooLarge {
+                index,
+                bytes,
+                max: MAX_EVENT_BYTES,
+            });
         }
     }
     Ok(())
@@ -97,6 +112,21 @@ mod tests {
         assert!(matches!(
             check_append(&stream("s-1"), &[twin.clone(), event(), twin.clone()]),
             Err(AppendError::DuplicateEventId { id }) if id == twin.id
+        ));
+        let huge = Json::from_value(&"x".repeat(MAX_EVENT_BYTES)).expect("serialises");
+        assert!(matches!(
+            check_append(
+                &stream("s-1"),
+                &[
+                    event(),
+                    NewEvent::new(EventType::new("Big").expect("valid"), huge)
+                ]
+            ),
+            Err(AppendError::EventTooLarge {
+                index: 1,
+                max: MAX_EVENT_BYTES,
+                ..
+            })
         ));
         let array_metadata = event().with_metadata(Json::parse("[]").expect("valid"));
         assert!(matches!(

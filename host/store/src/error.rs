@@ -53,6 +53,16 @@ pub enum AppendError {
         /// The repeated id.
         id: EventId,
     },
+    /// An event is larger than the limit.
+    #[error("event {index} of the append is {bytes} bytes; the limit is {max}")]
+    EventTooLarge {
+        /// The event's index in the append, from 0.
+        index: usize,
+        /// Its type, data and metadata together, in bytes.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// An event's metadata is not a JSON object.
     #[error("event {index} of the append: metadata must be a JSON object")]
     MetadataNotObject {

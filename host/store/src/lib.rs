@@ -41,7 +41,7 @@ mod snapshot;
 mod stream_id;
 mod version;
 
-pub use append::{AppendOutcome, MAX_EVENTS_PER_APPEND};
+pub use append::{AppendOutcome, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
 pub use backend::EventStore;
 pub use error::{AppendError, ReadError, SnapshotError, StorageError};
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};

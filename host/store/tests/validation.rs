@@ -91,6 +91,21 @@ async fn refused_appends_store_nothing() {
         result,
         Err(AppendError::MetadataNotObject { index: 0 })
     ));
+    let huge = Json::from_value(&"x".repeat(cairn_store::MAX_EVENT_BYTES)).expect("serialises");
+    let result = store
+        .append(
+            ok_stream.clone(),
+            ExpectedVersion::Any,
+            vec![
+                common::event("E", "{}"),
+                NewEvent::new(EventType::new("Big").expect("valid"), huge),
+            ],
+        )
+        .await;
+    assert!(
+        matches!(result, Err(AppendError::EventTooLarge { index: 1, .. })),
+        "{result:?}"
+    );
     assert_eq!(store.head(), Position::START, "nothing was stored");
     assert!(
         !store

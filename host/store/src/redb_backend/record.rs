@@ -52,6 +52,7 @@ pub(crate) fn encode_event(
     out.extend_from_slice(&position.get().to_le_bytes());
     out.extend_from_slice(&recorded_at.as_millis().to_le_bytes());
     for field in [ty, data, meta] {
+        // `check_append` bounds every event to `MAX_EVENT_BYTES`, far below `u32::MAX`.
         let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(field);
