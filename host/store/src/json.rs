@@ -20,8 +20,9 @@ enum Text {
     /// `{}`, which needs no allocation.
     EmptyObject,
     /// `buffer[span]`. Invariant: `span` lies inside `buffer`, on character boundaries.
+    /// (`Arc<String>` rather than `Arc<str>`, so a buffer is shared without being copied.)
     Shared {
-        buffer: Arc<str>,
+        buffer: Arc<String>,
         span: Range<usize>,
     },
 }
@@ -35,12 +36,12 @@ impl Json {
     /// Checks `text` and keeps it as it is.
     pub fn parse(text: &str) -> Result<Self, JsonError> {
         serde_json::from_str::<serde::de::IgnoredAny>(text)?;
-        Ok(Self::whole(Arc::from(text)))
+        Ok(Self::whole(text.to_owned()))
     }
 
     /// The JSON text of a serialisable value.
     pub fn from_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, JsonError> {
-        Ok(Self::whole(Arc::from(serde_json::to_string(value)?)))
+        Ok(Self::whole(serde_json::to_string(value)?))
     }
 
     /// `{}`.
@@ -48,14 +49,17 @@ impl Json {
         Self(Text::EmptyObject)
     }
 
-    fn whole(buffer: Arc<str>) -> Self {
-        let span = 0..buffer.len();
-        Self(Text::Shared { buffer, span })
+    fn whole(text: String) -> Self {
+        let span = 0..text.len();
+        Self(Text::Shared {
+            buffer: Arc::new(text),
+            span,
+        })
     }
 
     /// Text the store wrote itself, after it was checked on the way in: `buffer[span]`.
     /// `span` must lie inside `buffer` on character boundaries.
-    pub(crate) fn from_trusted(buffer: Arc<str>, span: Range<usize>) -> Self {
+    pub(crate) fn from_trusted(buffer: Arc<String>, span: Range<usize>) -> Self {
         debug_assert!(buffer.get(span.clone()).is_some(), "span off the buffer");
         Self(Text::Shared { buffer, span })
     }
@@ -118,7 +122,7 @@ impl serde::Serialize for Json {
 impl<'de> serde::Deserialize<'de> for Json {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        Ok(Self::whole(Arc::from(raw.get())))
+        Ok(Self::whole(String::from(Box::<str>::from(raw))))
     }
 }
 

@@ -156,7 +156,7 @@ impl PageBuilder {
 
     /// Turns the open chunk into a shared buffer and points its events' texts into it.
     fn seal(&mut self) {
-        let chunk: Arc<str> = Arc::from(std::mem::take(&mut self.open));
+        let chunk = Arc::new(std::mem::take(&mut self.open));
         let open_events = &mut self.events[self.first_open..];
         for (event, (data, metadata)) in open_events.iter_mut().zip(self.open_spans.drain(..)) {
             event.data = Json::from_trusted(Arc::clone(&chunk), data);
