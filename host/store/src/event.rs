@@ -1,10 +1,9 @@
 //! Events: what a writer appends ([`NewEvent`]) and what a reader gets back ([`RecordedEvent`]).
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::json::Json;
-use crate::name::{self, NameError};
+use crate::name::checked_name;
 use crate::stream_id::StreamId;
 use crate::version::{Position, Version};
 
@@ -52,51 +51,11 @@ impl fmt::Debug for EventId {
     }
 }
 
-/// An event's type name, such as `CustomerCreated`.
-///
-/// Invariant: 1 to [`EventType::MAX_LEN`] bytes of UTF-8 with no control characters.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventType(Arc<str>);
-
-impl EventType {
-    /// The longest type name, in bytes.
-    pub const MAX_LEN: usize = 200;
-
-    /// Validates `name` as an event type.
-    pub fn new(name: &str) -> Result<Self, NameError> {
-        name::check(name, Self::MAX_LEN)?;
-        Ok(Self(Arc::from(name)))
-    }
-
-    /// The type name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl serde::Serialize for EventType {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for EventType {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Self::new(&name).map_err(|e| serde::de::Error::custom(format_args!("event type {e}")))
-    }
+checked_name! {
+    /// An event's type name, such as `CustomerCreated`.
+    ///
+    /// Invariant: 1 to [`EventType::MAX_LEN`] bytes of UTF-8 with no control characters.
+    EventType, max = 200, what = "event type"
 }
 
 /// Milliseconds since the Unix epoch.

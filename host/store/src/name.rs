@@ -44,6 +44,61 @@ pub(crate) fn check(name: &str, max: usize) -> Result<(), NameError> {
     }
 }
 
+/// Defines a name type: an `Arc<str>` checked by [`check`] once, at construction, so every value
+/// of the type is valid. Cloning is a reference count. Serde reads and writes it as a string,
+/// checking it on the way in.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident, max = $max:expr, what = $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(std::sync::Arc<str>);
+
+        impl $name {
+            /// The longest value, in bytes.
+            pub const MAX_LEN: usize = $max;
+
+            #[doc = concat!("Checks `name` as ", $what, ".")]
+            pub fn new(name: &str) -> Result<Self, $crate::name::NameError> {
+                $crate::name::check(name, Self::MAX_LEN)?;
+                Ok(Self(std::sync::Arc::from(name)))
+            }
+
+            /// The name.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::new(&name)
+                    .map_err(|e| serde::de::Error::custom(format_args!(concat!($what, " {}"), e)))
+            }
+        }
+    };
+}
+
+pub(crate) use checked_name;
+
 #[cfg(test)]
 mod tests {
     use super::*;

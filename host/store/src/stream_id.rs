@@ -1,35 +1,18 @@
 //! [`StreamId`]: the validated name of a stream.
 
-use std::fmt;
-use std::sync::Arc;
+use crate::name::{NameError, checked_name};
 
-use crate::name::{self, NameError};
-
-/// The name of a stream.
-///
-/// Invariant: 1 to [`StreamId::MAX_LEN`] bytes of UTF-8 with no control characters. It is
-/// checked once, here, so every `StreamId` in the program is valid. Names beginning with `$` are
-/// well-formed but reserved for the system: appends refuse them (see [`StreamId::is_system`]).
-///
-/// Cloning is cheap (a reference count), because every event read from a stream carries its name.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StreamId(Arc<str>);
+checked_name! {
+    /// The name of a stream.
+    ///
+    /// Invariant: 1 to [`StreamId::MAX_LEN`] bytes of UTF-8 with no control characters. Names
+    /// beginning with `$` are well-formed but reserved for the system: appends refuse them (see
+    /// [`StreamId::is_system`]). Every event read from a stream carries its name, which is why
+    /// cloning one is only a reference count.
+    StreamId, max = 200, what = "stream name"
+}
 
 impl StreamId {
-    /// The longest name, in bytes.
-    pub const MAX_LEN: usize = 200;
-
-    /// Validates `name` as a stream name.
-    pub fn new(name: &str) -> Result<Self, NameError> {
-        name::check(name, Self::MAX_LEN)?;
-        Ok(Self(Arc::from(name)))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The category: the part of the name before the first `-`, or the whole name if it has
     /// none. `customer-42` is in category `customer`.
     pub fn category(&self) -> &str {
@@ -47,35 +30,10 @@ pub(crate) fn category_of(name: &str) -> &str {
     name.split_once('-').map_or(name, |(category, _)| category)
 }
 
-impl fmt::Display for StreamId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for StreamId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
 impl TryFrom<&str> for StreamId {
     type Error = NameError;
     fn try_from(name: &str) -> Result<Self, NameError> {
         Self::new(name)
-    }
-}
-
-impl serde::Serialize for StreamId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for StreamId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Self::new(&name).map_err(|e| serde::de::Error::custom(format_args!("stream name {e}")))
     }
 }
 
