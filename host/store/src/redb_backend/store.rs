@@ -176,47 +176,42 @@ impl RedbStore {
 
 /// Creates the tables, checks the layout, and reads back what the writer has allocated.
 fn prepare(db: &Database, path: &Path) -> Result<Allocated, OpenError> {
-    let storage = |e: redb::Error| OpenError::Storage {
-        path: path.to_path_buf(),
-        source: StorageError::backend(e),
-    };
-    let txn = db.begin_write().map_err(|e| storage(e.into()))?;
+    match prepare_tables(db) {
+        Ok(Ok(allocated)) => Ok(allocated),
+        Ok(Err(found)) => Err(OpenError::UnknownFormat {
+            path: path.to_path_buf(),
+            found,
+        }),
+        Err(e) => Err(OpenError::Storage {
+            path: path.to_path_buf(),
+            source: StorageError::backend(e),
+        }),
+    }
+}
+
+/// The inner `Err` is the layout found, when it is not [`FORMAT`]. Nothing is committed then.
+fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, redb::Error> {
+    let txn = db.begin_write()?;
     let allocated = {
-        let mut meta = txn.open_table(META).map_err(|e| storage(e.into()))?;
-        drop(WriteTables::open(&txn).map_err(|e| storage(e.into()))?);
-        let log = txn.open_table(LOG).map_err(|e| storage(e.into()))?;
-        let names = txn
-            .open_table(STREAM_NAMES)
-            .map_err(|e| storage(e.into()))?;
-        let format = meta
-            .get(FORMAT_KEY)
-            .map_err(|e| storage(e.into()))?
-            .map(|v| v.value());
+        let mut meta = txn.open_table(META)?;
+        drop(WriteTables::open(&txn)?);
+        let log = txn.open_table(LOG)?;
+        let names = txn.open_table(STREAM_NAMES)?;
+        let format = meta.get(FORMAT_KEY)?.map(|v| v.value());
         match format {
             Some(FORMAT) => {}
-            None if log.is_empty().map_err(|e| storage(e.into()))? => {
-                meta.insert(FORMAT_KEY, FORMAT)
-                    .map_err(|e| storage(e.into()))?;
+            None if log.is_empty()? => {
+                meta.insert(FORMAT_KEY, FORMAT)?;
             }
-            found => {
-                return Err(OpenError::UnknownFormat {
-                    path: path.to_path_buf(),
-                    found: found.unwrap_or(0),
-                });
-            }
+            found => return Ok(Err(found.unwrap_or(0))),
         }
-        let last_key =
-            |last: Option<(redb::AccessGuard<'_, u64>, _)>| last.map_or(0, |(k, _)| k.value());
         Allocated {
-            head: last_key(log.last().map_err(|e| storage(e.into()))?),
-            last_stream_id: names
-                .last()
-                .map_err(|e| storage(e.into()))?
-                .map_or(0, |(k, _)| k.value()),
+            head: log.last()?.map_or(0, |(k, _)| k.value()),
+            last_stream_id: names.last()?.map_or(0, |(k, _)| k.value()),
         }
     };
-    txn.commit().map_err(|e| storage(e.into()))?;
-    Ok(allocated)
+    txn.commit()?;
+    Ok(Ok(allocated))
 }
 
 #[async_trait::async_trait]
