@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use crate::error::AppendError;
 use crate::event::NewEvent;
+use crate::name::checked_name;
 use crate::stream_id::StreamId;
 use crate::version::{Position, Version};
 
@@ -12,6 +13,15 @@ pub const MAX_EVENTS_PER_APPEND: usize = 1_000;
 
 /// The largest event, in bytes of type, data and metadata together: 16 MiB.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+checked_name! {
+    /// A client's key for one command (the HTTP `Idempotency-Key`). An append made with a key
+    /// records it with its events; the same key on the same stream later gets the original
+    /// outcome, and nothing is appended again.
+    ///
+    /// Invariant: 1 to [`IdempotencyKey::MAX_LEN`] bytes of UTF-8 with no control characters.
+    IdempotencyKey, max = 200, what = "idempotency key"
+}
 
 /// Where an append's events landed. An idempotent retry gets the original append's outcome.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -3,10 +3,11 @@
 //! The runtime and the server use only this trait, so a second backend (PostgreSQL, for several
 //! nodes sharing one database) can be added without touching them.
 
-use crate::append::AppendOutcome;
-use crate::error::{AppendError, ReadError, SnapshotError};
+use crate::append::{AppendOutcome, IdempotencyKey};
+use crate::error::{AppendError, ReadError, SnapshotError, StorageError};
 use crate::event::NewEvent;
 use crate::head::HeadWatch;
+use crate::module::{ModulePut, ModuleRecord, NewModule};
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
@@ -33,6 +34,24 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, AppendError>;
+
+    /// Appends like [`EventStore::append`], and records `key` with the events in the same
+    /// transaction. If `key` is already recorded for the stream, returns the outcome it
+    /// recorded and appends nothing.
+    async fn append_keyed(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendOutcome, AppendError>;
+
+    /// The outcome recorded for `key` on `stream`, if an append made with it was stored.
+    async fn keyed_outcome(
+        &self,
+        stream: StreamId,
+        key: IdempotencyKey,
+    ) -> Result<Option<AppendOutcome>, ReadError>;
 
     /// Reads part of a stream. A missing stream is version 0 with no events.
     async fn read_stream(
@@ -61,6 +80,15 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
         stream: StreamId,
         key: SnapshotKey,
     ) -> Result<Option<Snapshot>, ReadError>;
+
+    /// Keeps a module. Bytes that differ from the name's latest version make a new version.
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, StorageError>;
+
+    /// The latest version of every module, by name.
+    async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError>;
+
+    /// The bytes of the module with this hash.
+    async fn module_bytes(&self, hash: String) -> Result<Option<Vec<u8>>, ReadError>;
 
     /// The position of the newest event (0 for an empty store).
     fn head(&self) -> Position;

@@ -14,6 +14,7 @@
 //! - `append.rs` and `read.rs`: what operations take and return; `error.rs`: one error enum
 //!   per operation.
 //! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
+//! - `module.rs`: modules kept as named, hashed, versioned blobs ([`ModuleRecord`]).
 //! - `redb_backend/`: [`RedbStore`], the embedded backend, with group commit on one writer thread.
 //!
 //! ```no_run
@@ -34,6 +35,7 @@ mod error;
 mod event;
 mod head;
 mod json;
+mod module;
 mod name;
 mod read;
 mod redb_backend;
@@ -41,12 +43,13 @@ mod snapshot;
 mod stream_id;
 mod version;
 
-pub use append::{AppendOutcome, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
+pub use append::{AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
 pub use backend::EventStore;
 pub use error::{AppendError, ReadError, SnapshotError, StorageError};
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;
 pub use json::{Json, JsonError};
+pub use module::{ModuleName, ModulePut, ModuleRecord, NewModule};
 pub use name::NameError;
 pub use read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 pub use redb_backend::{OpenError, RedbOptions, RedbStore};

@@ -4,8 +4,8 @@
 use redb::ReadableTable;
 
 use super::record::{self, Corrupt};
-use super::tables::{StoredStream, WriteTables, locate_stream};
-use crate::append::AppendOutcome;
+use super::tables::{StoredStream, WriteTables, keyed_outcome, locate_stream, stored_position};
+use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, StorageError};
 use crate::event::{NewEvent, Timestamp};
 use crate::stream_id::StreamId;
@@ -17,6 +17,9 @@ pub(crate) struct AppendRequest {
     pub(crate) stream: StreamId,
     pub(crate) expected: ExpectedVersion,
     pub(crate) events: Vec<NewEvent>,
+    /// Recorded with the events (invariant 6 of `tables.rs`); an append whose key is already
+    /// recorded for the stream gets the original outcome.
+    pub(crate) key: Option<IdempotencyKey>,
 }
 
 /// What the writer has allocated so far. A batch works on a copy, which replaces the original
@@ -44,6 +47,12 @@ impl From<redb::StorageError> for ApplyError {
     }
 }
 
+impl From<StorageError> for ApplyError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+
 impl From<Corrupt> for ApplyError {
     fn from(e: Corrupt) -> Self {
         Self::Storage(StorageError::Corrupt(e.0))
@@ -59,6 +68,18 @@ pub(crate) fn apply_append(
 ) -> Result<AppendOutcome, ApplyError> {
     let name = request.stream.as_str();
     let current = locate_stream(&tables.streams, &tables.stream_events, name)?;
+    if let (Some(stream), Some(key)) = (current, &request.key) {
+        let recorded = keyed_outcome(
+            &tables.commands,
+            &tables.stream_events,
+            &request.stream,
+            stream.id,
+            key,
+        )?;
+        if let Some(original) = recorded {
+            return Ok(original);
+        }
+    }
     if let Some(original) = find_retry(tables, request, current)? {
         return Ok(original);
     }
@@ -95,6 +116,11 @@ pub(crate) fn apply_append(
     let count = request.events.len() as u64;
     let last_version = first_version + count - 1;
     allocated.head += count;
+    if let Some(key) = &request.key {
+        tables
+            .commands
+            .insert((stream_id, key.as_str()), (first_version, last_version))?;
+    }
     Ok(AppendOutcome {
         stream: request.stream.clone(),
         first_version: Version::new(first_version),
@@ -139,23 +165,7 @@ fn find_retry(
         stream: request.stream.clone(),
         first_version: Version::new(first_version),
         last_version: Version::new(last_version),
-        first_position: stored_position(tables, stream_id, first_version)?,
-        last_position: stored_position(tables, stream_id, last_version)?,
+        first_position: stored_position(&tables.stream_events, stream_id, first_version)?,
+        last_position: stored_position(&tables.stream_events, stream_id, last_version)?,
     }))
-}
-
-fn stored_position(
-    tables: &WriteTables<'_>,
-    stream_id: u64,
-    version: u64,
-) -> Result<Position, ApplyError> {
-    let row = tables
-        .stream_events
-        .get((stream_id, version))?
-        .ok_or_else(|| {
-            Corrupt(format!(
-                "event_ids points at missing event {stream_id}/{version}"
-            ))
-        })?;
-    Ok(record::decode_event(row.value())?.position)
 }

@@ -3,11 +3,13 @@
 //! - `tables.rs`: the tables and the invariants between them.
 //! - `record.rs`: the byte layout of stored events and snapshots.
 //! - `writer.rs`: the writer thread and group commit.
-//! - `apply_append.rs`, `apply_snapshot.rs`: one operation inside a write transaction.
+//! - `apply_append.rs`, `apply_snapshot.rs`, `apply_module.rs`: one operation inside a write
+//!   transaction.
 //! - `reads.rs`: blocking reads, each in one read transaction.
 //! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation.
 
 mod apply_append;
+mod apply_module;
 mod apply_snapshot;
 mod reads;
 mod record;

@@ -8,9 +8,12 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::record::{self, Corrupt, PageBuilder};
 use super::tables::{
-    LOG, SNAPSHOTS, STREAM_EVENTS, STREAM_NAMES, STREAMS, StoredStream, locate_stream,
+    self, COMMANDS, LOG, MODULE_BLOBS, MODULES, SNAPSHOTS, STREAM_EVENTS, STREAM_NAMES, STREAMS,
+    StoredStream, locate_stream,
 };
+use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::StorageError;
+use crate::module::{ModuleName, ModuleRecord};
 use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::{StreamId, category_of};
@@ -186,4 +189,51 @@ pub(crate) fn get_snapshot(
         .map_err(backend)?;
     row.map(|row| record::decode_snapshot(row.value()).map_err(corrupt))
         .transpose()
+}
+
+pub(crate) fn keyed_outcome(
+    db: &Database,
+    stream: &StreamId,
+    key: &IdempotencyKey,
+) -> Result<Option<AppendOutcome>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let streams = txn.open_table(STREAMS).map_err(backend)?;
+    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
+    let commands = txn.open_table(COMMANDS).map_err(backend)?;
+    match locate_stream(&streams, &table, stream.as_str()).map_err(backend)? {
+        Some(stored) => tables::keyed_outcome(&commands, &table, stream, stored.id, key),
+        None => Ok(None),
+    }
+}
+
+/// The latest version of every module, by name.
+pub(crate) fn modules(db: &Database) -> Result<Vec<ModuleRecord>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = txn.open_table(MODULES).map_err(backend)?;
+    let mut latest: Vec<ModuleRecord> = Vec::new();
+    for row in table.iter().map_err(backend)? {
+        let (key, value) = row.map_err(backend)?;
+        let ((name, version), (kind, hash)) = (key.value(), value.value());
+        let name = ModuleName::new(name)
+            .map_err(|e| StorageError::Corrupt(format!("stored module name {e}")))?;
+        let record = ModuleRecord {
+            name,
+            version,
+            kind: kind.to_owned(),
+            hash: hash.to_owned(),
+        };
+        // Rows come in (name, version) order, so a name's last row is its latest version.
+        match latest.last_mut() {
+            Some(last) if last.name == record.name => *last = record,
+            _ => latest.push(record),
+        }
+    }
+    Ok(latest)
+}
+
+pub(crate) fn module_bytes(db: &Database, hash: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = txn.open_table(MODULE_BLOBS).map_err(backend)?;
+    let row = table.get(hash).map_err(backend)?;
+    Ok(row.map(|row| row.value().to_vec()))
 }

@@ -12,11 +12,12 @@ use super::apply_snapshot::SnapshotRequest;
 use super::reads;
 use super::tables::{FORMAT, FORMAT_KEY, LOG, META, STREAM_NAMES, WriteTables};
 use super::writer::{self, Pending, WriteOp};
-use crate::append::{AppendOutcome, check_append};
+use crate::append::{AppendOutcome, IdempotencyKey, check_append};
 use crate::backend::EventStore;
 use crate::error::{AppendError, ReadError, SnapshotError, StorageError};
 use crate::event::NewEvent;
 use crate::head::{HeadSender, HeadWatch};
+use crate::module::{ModulePut, ModuleRecord, NewModule};
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
@@ -159,6 +160,13 @@ impl RedbStore {
         }
     }
 
+    async fn send_append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        check_append(&request.stream, &request.events)?;
+        let (pending, reply) = Pending::new(request);
+        self.send(WriteOp::Append(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
     fn send(&self, op: WriteOp) -> Result<(), StorageError> {
         self.inner.ops.send(op).map_err(|_| StorageError::Closed)
     }
@@ -222,14 +230,39 @@ impl EventStore for RedbStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, AppendError> {
-        check_append(&stream, &events)?;
-        let (pending, reply) = Pending::new(AppendRequest {
+        self.send_append(AppendRequest {
             stream,
             expected,
             events,
-        });
-        self.send(WriteOp::Append(pending))?;
-        reply.await.map_err(|_| StorageError::Closed)?
+            key: None,
+        })
+        .await
+    }
+
+    async fn append_keyed(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.send_append(AppendRequest {
+            stream,
+            expected,
+            events,
+            key: Some(key),
+        })
+        .await
+    }
+
+    async fn keyed_outcome(
+        &self,
+        stream: StreamId,
+        key: IdempotencyKey,
+    ) -> Result<Option<AppendOutcome>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::keyed_outcome(db, &stream, &key))
+            .await?)
     }
 
     async fn read_stream(
@@ -274,6 +307,22 @@ impl EventStore for RedbStore {
     ) -> Result<Option<Snapshot>, ReadError> {
         Ok(self
             .blocking(move |db| reads::get_snapshot(db, &stream, &key))
+            .await?)
+    }
+
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, StorageError> {
+        let (pending, reply) = Pending::new(module);
+        self.send(WriteOp::PutModule(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError> {
+        Ok(self.blocking(reads::modules).await?)
+    }
+
+    async fn module_bytes(&self, hash: String) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::module_bytes(db, &hash))
             .await?)
     }
 

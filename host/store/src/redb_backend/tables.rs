@@ -13,6 +13,9 @@
 //! | `log` | global position | (stream id, version) |
 //! | `event_ids` | event id (UUID as u128) | (stream id, version) |
 //! | `snapshots` | (stream name, snapshot key) | snapshot (see `record.rs`) |
+//! | `commands` | (stream id, idempotency key) | (first version, last version) |
+//! | `modules` | (module name, version) | (kind, hash) |
+//! | `module_blobs` | hash | the module's bytes |
 //!
 //! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
 //! 1. `streams[name] = id` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ... in
@@ -24,8 +27,18 @@
 //!    exactly when the record at `stream_events[(id, v)]` carries position `p`.
 //! 4. `event_ids[e] = (id, v)` exactly when the record at `stream_events[(id, v)]` has id `e`.
 //! 5. Snapshots live apart from events: nothing that reads events reads `snapshots`.
+//! 6. `commands[(id, key)] = (first, last)` is written in the transaction that appended
+//!    versions `first..=last` of stream `id` with that key.
+//! 7. `modules[(name, 1..=n)]` exist for a name with `n` versions, each naming a hash that
+//!    `module_blobs` holds. Consecutive versions of a name have different hashes.
 
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
+
+use super::record;
+use crate::append::{AppendOutcome, IdempotencyKey};
+use crate::error::StorageError;
+use crate::stream_id::StreamId;
+use crate::version::{Position, Version};
 
 /// Settings of the database itself; today only [`FORMAT_KEY`].
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -37,6 +50,12 @@ pub(crate) const LOG: TableDefinition<u64, (u64, u64)> = TableDefinition::new("l
 pub(crate) const EVENT_IDS: TableDefinition<u128, (u64, u64)> = TableDefinition::new("event_ids");
 pub(crate) const SNAPSHOTS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("snapshots");
+
+pub(crate) const COMMANDS: TableDefinition<(u64, &str), (u64, u64)> =
+    TableDefinition::new("commands");
+pub(crate) const MODULES: TableDefinition<(&str, u64), (&str, &str)> =
+    TableDefinition::new("modules");
+pub(crate) const MODULE_BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("module_blobs");
 
 /// The `meta` key holding the layout version of this file.
 pub(crate) const FORMAT_KEY: &str = "format";
@@ -51,6 +70,9 @@ pub(crate) struct WriteTables<'txn> {
     pub(crate) log: redb::Table<'txn, u64, (u64, u64)>,
     pub(crate) event_ids: redb::Table<'txn, u128, (u64, u64)>,
     pub(crate) snapshots: redb::Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    pub(crate) commands: redb::Table<'txn, (u64, &'static str), (u64, u64)>,
+    pub(crate) modules: redb::Table<'txn, (&'static str, u64), (&'static str, &'static str)>,
+    pub(crate) module_blobs: redb::Table<'txn, &'static str, &'static [u8]>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -62,6 +84,9 @@ impl<'txn> WriteTables<'txn> {
             log: txn.open_table(LOG)?,
             event_ids: txn.open_table(EVENT_IDS)?,
             snapshots: txn.open_table(SNAPSHOTS)?,
+            commands: txn.open_table(COMMANDS)?,
+            modules: txn.open_table(MODULES)?,
+            module_blobs: txn.open_table(MODULE_BLOBS)?,
         })
     }
 }
@@ -88,4 +113,47 @@ pub(crate) fn locate_stream(
         .transpose()?;
     let version = last.map_or(0, |(key, _)| key.value().1);
     Ok(Some(StoredStream { id, version }))
+}
+
+/// The global position of event `version` of stream `stream_id`, from its record.
+pub(crate) fn stored_position(
+    stream_events: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    stream_id: u64,
+    version: u64,
+) -> Result<Position, StorageError> {
+    let row = stream_events
+        .get((stream_id, version))
+        .map_err(StorageError::backend)?
+        .ok_or_else(|| {
+            StorageError::Corrupt(format!(
+                "a reference to missing event {stream_id}/{version}"
+            ))
+        })?;
+    record::decode_event(row.value())
+        .map(|stored| stored.position)
+        .map_err(|e| StorageError::Corrupt(e.0))
+}
+
+/// The outcome recorded for `key` on stream `stream_id`, if any (invariant 6).
+pub(crate) fn keyed_outcome(
+    commands: &impl ReadableTable<(u64, &'static str), (u64, u64)>,
+    stream_events: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    stream: &StreamId,
+    stream_id: u64,
+    key: &IdempotencyKey,
+) -> Result<Option<AppendOutcome>, StorageError> {
+    let recorded = commands
+        .get((stream_id, key.as_str()))
+        .map_err(StorageError::backend)?
+        .map(|row| row.value());
+    let Some((first, last)) = recorded else {
+        return Ok(None);
+    };
+    Ok(Some(AppendOutcome {
+        stream: stream.clone(),
+        first_version: Version::new(first),
+        last_version: Version::new(last),
+        first_position: stored_position(stream_events, stream_id, first)?,
+        last_position: stored_position(stream_events, stream_id, last)?,
+    }))
 }

@@ -20,12 +20,14 @@ use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
+use super::apply_module::apply_module;
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
 use super::tables::WriteTables;
 use crate::append::AppendOutcome;
 use crate::error::{AppendError, SnapshotError, StorageError};
 use crate::event::Timestamp;
 use crate::head::HeadSender;
+use crate::module::{ModulePut, NewModule};
 use crate::version::Position;
 
 /// The most operations one transaction takes, and the most events, so one commit stays short.
@@ -37,6 +39,7 @@ const MAX_BATCH_EVENTS: usize = 16_384;
 pub(crate) enum WriteOp {
     Append(Pending<AppendRequest, AppendOutcome, AppendError>),
     PutSnapshot(Pending<SnapshotRequest, (), SnapshotError>),
+    PutModule(Pending<NewModule, ModulePut, StorageError>),
     /// Finish the operations queued before this one, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -128,6 +131,7 @@ fn commit_batch(
         match op {
             WriteOp::Append(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutSnapshot(pending) => pending.settle(failure.as_ref()),
+            WriteOp::PutModule(pending) => pending.settle(failure.as_ref()),
             WriteOp::Close(_) => {}
         }
     }
@@ -157,6 +161,9 @@ fn apply_and_commit(
                 }
                 WriteOp::PutSnapshot(pending) => {
                     pending.result = Some(apply_snapshot(&mut tables, &pending.request)?);
+                }
+                WriteOp::PutModule(pending) => {
+                    pending.result = Some(Ok(apply_module(&mut tables, &pending.request)?));
                 }
                 WriteOp::Close(_) => {}
             }
