@@ -1,0 +1,13 @@
+//! The generated bindings, from the worlds in `wit/` (read, never copied).
+
+/// The `aggregate-module` world.
+pub mod aggregate {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "aggregate-module",
+        runtime_path: "cairn_sdk::__wit_bindgen::rt",
+        default_bindings_module: "cairn_sdk::bindings::aggregate",
+        export_macro_name: "__export_aggregate_world",
+        pub_export_macro: true,
+    });
+}

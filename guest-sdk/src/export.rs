@@ -1,0 +1,61 @@
+//! [`export_aggregate!`](crate::export_aggregate): an aggregate, exported as a component.
+
+/// Exports `$aggregate` (a type implementing [`Aggregate`](crate::Aggregate)) as the
+/// `aggregate` interface of the `aggregate-module` world. Invoke it once, in the module's crate.
+///
+/// The exports exist only when building for WebAssembly: their symbol names (such as
+/// `cairn:module/aggregate@0.1.0#decide`) mean nothing to a native linker, and native builds
+/// are for tests, which call the same glue directly.
+#[macro_export]
+macro_rules! export_aggregate {
+    ($aggregate:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        pub struct __CairnAggregateExport;
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::aggregate::exports::cairn::module::aggregate as exports;
+            use $crate::bindings::aggregate::cairn::module::types::{Command, Event};
+
+            impl exports::Guest for __CairnAggregateExport {
+                fn init() -> ::std::vec::Vec<u8> {
+                    $crate::glue::init::<$aggregate>()
+                }
+
+                fn evolve(
+                    state: ::std::vec::Vec<u8>,
+                    events: ::std::vec::Vec<Event>,
+                ) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                    $crate::glue::evolve::<$aggregate>(
+                        &state,
+                        events.into_iter().map(|e| (e.event_type, e.data)),
+                    )
+                }
+
+                fn decide(
+                    state: ::std::vec::Vec<u8>,
+                    command: Command,
+                ) -> ::std::result::Result<::std::vec::Vec<Event>, exports::DecideError> {
+                    match $crate::glue::decide::<$aggregate>(&state, &command.command_type, &command.data) {
+                        Ok(events) => Ok(events
+                            .into_iter()
+                            .map(|(event_type, data)| Event { event_type, data })
+                            .collect()),
+                        Err($crate::glue::DecideError::Rejected(m)) => Err(exports::DecideError::Rejected(m)),
+                        Err($crate::glue::DecideError::Invalid(m)) => Err(exports::DecideError::Invalid(m)),
+                    }
+                }
+
+                fn state_json(
+                    state: ::std::vec::Vec<u8>,
+                ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+                    $crate::glue::state_json::<$aggregate>(&state)
+                }
+            }
+        };
+
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::aggregate::__export_aggregate_world!(__CairnAggregateExport with_types_in $crate::bindings::aggregate);
+    };
+}

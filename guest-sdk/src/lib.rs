@@ -1,0 +1,71 @@
+//! cairn-sdk: write cairn aggregates (and, later, projections) in plain Rust.
+//!
+//! An aggregate is three serde types and two functions:
+//!
+//! ```
+//! use cairn_sdk::{Aggregate, Rejection};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! pub struct Counter { value: u64 }
+//!
+//! #[derive(Deserialize)]
+//! #[serde(tag = "type", content = "data")]
+//! pub enum CounterCommand { Add { by: u64 } }
+//!
+//! #[derive(Serialize, Deserialize, PartialEq, Debug)]
+//! #[serde(tag = "type", content = "data")]
+//! pub enum CounterEvent { Added { by: u64 } }
+//!
+//! pub struct CounterAggregate;
+//!
+//! impl Aggregate for CounterAggregate {
+//!     type State = Counter;
+//!     type Command = CounterCommand;
+//!     type Event = CounterEvent;
+//!
+//!     fn decide(_: &Counter, command: CounterCommand) -> Result<Vec<CounterEvent>, Rejection> {
+//!         match command {
+//!             CounterCommand::Add { by: 0 } => Err(Rejection::new("add at least 1")),
+//!             CounterCommand::Add { by } => Ok(vec![CounterEvent::Added { by }]),
+//!         }
+//!     }
+//!
+//!     fn evolve(state: &mut Counter, event: &CounterEvent) {
+//!         match event {
+//!             CounterEvent::Added { by } => state.value += by,
+//!         }
+//!     }
+//! }
+//!
+//! // In the module's crate (crate-type = ["cdylib", "rlib"]):
+//! // cairn_sdk::export_aggregate!(CounterAggregate);
+//! ```
+//!
+//! Commands and events cross into the host as a type name and JSON data, so their enums are
+//! adjacently tagged: `#[serde(tag = "type", content = "data")]`. A `Deposited { amount: 5 }`
+//! event is stored as type `Deposited` with data `{"amount":5}`.
+//!
+//! Layout:
+//! - `aggregate.rs`: the [`Aggregate`] trait and [`Rejection`].
+//! - `glue.rs`: what the exported functions do, in plain Rust types, so it runs natively too.
+//! - `export.rs`: [`export_aggregate!`], which exports an aggregate as a component.
+//! - `log.rs`: [`log`], writing to the host's log.
+//! - `testing.rs`: given/when/then tests that run natively through the same glue.
+//! - `bindings.rs`: the generated bindings, hidden.
+
+extern crate self as cairn_sdk;
+
+mod aggregate;
+#[doc(hidden)]
+pub mod bindings;
+mod export;
+#[doc(hidden)]
+pub mod glue;
+pub mod log;
+pub mod testing;
+
+pub use aggregate::{Aggregate, Rejection};
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;

@@ -1,0 +1,254 @@
+//! [`LoadedAggregate`]: an aggregate module ready to run, and its four calls. Each call gets a
+//! fresh store from the cached `InstancePre`, so nothing one call does can be seen by the next.
+
+use std::sync::Arc;
+
+use cairn_store::{EventType, Json, MAX_EVENTS_PER_APPEND, ModuleName};
+use wasmtime::{Engine, Store, Trap};
+
+use crate::bindings::aggregate::cairn::module::types::{Command, Event};
+use crate::bindings::aggregate::exports::cairn::module::aggregate::DecideError;
+use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
+use crate::error::CallError;
+use crate::limits::Limits;
+use crate::module::ModuleHash;
+use crate::sandbox::{self, CallInput, DeadlineExceeded, Sandbox};
+
+/// An event `decide` produced, checked: a valid type name and valid JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecidedEvent {
+    pub event_type: EventType,
+    pub data: Json,
+}
+
+/// What `decide` answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The command causes these events (possibly none).
+    Events(Vec<DecidedEvent>),
+    /// The aggregate refused the command.
+    Rejected(String),
+    /// The module could not understand the command.
+    Invalid(String),
+}
+
+/// An aggregate module, compiled and linked.
+pub struct LoadedAggregate {
+    name: ModuleName,
+    hash: ModuleHash,
+    version: u64,
+    label: Arc<str>,
+    pre: AggregateModulePre<Sandbox>,
+    engine: Engine,
+    limits: Arc<Limits>,
+}
+
+impl std::fmt::Debug for LoadedAggregate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedAggregate")
+            .field("name", &self.name)
+            .field("hash", &self.hash)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedAggregate {
+    pub(crate) fn new(
+        name: ModuleName,
+        hash: ModuleHash,
+        version: u64,
+        pre: AggregateModulePre<Sandbox>,
+        engine: Engine,
+        limits: Arc<Limits>,
+    ) -> Self {
+        let label = Arc::from(name.as_str());
+        Self {
+            name,
+            hash,
+            version,
+            label,
+            pre,
+            engine,
+            limits,
+        }
+    }
+
+    pub fn name(&self) -> &ModuleName {
+        &self.name
+    }
+
+    pub fn hash(&self) -> &ModuleHash {
+        &self.hash
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The state of an aggregate with no events.
+    pub async fn init(&self, input: CallInput) -> Result<Vec<u8>, CallError> {
+        let fuel = self.limits.fuel_per_call;
+        let (mut store, instance) = self.instantiate(input, fuel).await?;
+        let result = instance
+            .cairn_module_aggregate()
+            .call_init(&mut store)
+            .await;
+        self.finish(&store, fuel, result)
+    }
+
+    /// Folds `events` (type name, JSON data), oldest first, into `state`.
+    pub async fn evolve(
+        &self,
+        state: Vec<u8>,
+        events: Vec<(String, String)>,
+        input: CallInput,
+    ) -> Result<Vec<u8>, CallError> {
+        let fuel = self.limits.fuel_for_batch(events.len());
+        let events: Vec<Event> = events
+            .into_iter()
+            .map(|(event_type, data)| Event { event_type, data })
+            .collect();
+        let (mut store, instance) = self.instantiate(input, fuel).await?;
+        let result = instance
+            .cairn_module_aggregate()
+            .call_evolve(&mut store, &state, &events)
+            .await;
+        self.finish(&store, fuel, result)?
+            .map_err(|message| CallError::BadOutput {
+                message: format!("evolve failed: {message}"),
+            })
+    }
+
+    /// Decides what a command (type name, JSON data) does given `state`.
+    pub async fn decide(
+        &self,
+        state: Vec<u8>,
+        command_type: String,
+        data: String,
+        input: CallInput,
+    ) -> Result<Decision, CallError> {
+        let fuel = self.limits.fuel_per_call;
+        let command = Command { command_type, data };
+        let (mut store, instance) = self.instantiate(input, fuel).await?;
+        let result = instance
+            .cairn_module_aggregate()
+            .call_decide(&mut store, &state, &command)
+            .await;
+        match self.finish(&store, fuel, result)? {
+            Ok(events) => check_events(events).map(Decision::Events),
+            Err(DecideError::Rejected(message)) => Ok(Decision::Rejected(message)),
+            Err(DecideError::Invalid(message)) => Ok(Decision::Invalid(message)),
+        }
+    }
+
+    /// The state as JSON.
+    pub async fn state_json(&self, state: Vec<u8>, input: CallInput) -> Result<Json, CallError> {
+        let fuel = self.limits.fuel_per_call;
+        let (mut store, instance) = self.instantiate(input, fuel).await?;
+        let result = instance
+            .cairn_module_aggregate()
+            .call_state_json(&mut store, &state)
+            .await;
+        let text = self
+            .finish(&store, fuel, result)?
+            .map_err(|message| CallError::BadOutput {
+                message: format!("state-json failed: {message}"),
+            })?;
+        Json::parse(&text).map_err(|e| CallError::BadOutput {
+            message: format!("state-json returned {e}"),
+        })
+    }
+
+    async fn instantiate(
+        &self,
+        input: CallInput,
+        fuel: u64,
+    ) -> Result<(Store<Sandbox>, AggregateModule), CallError> {
+        let mut store = sandbox::new_store(
+            &self.engine,
+            Arc::clone(&self.label),
+            input,
+            &self.limits,
+            fuel,
+        )
+        .map_err(|e| CallError::Trap {
+            message: format!("the sandbox could not be set up: {e}"),
+        })?;
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok((store, instance)),
+            Err(error) => Err(classify(error, &store, fuel, &self.limits)),
+        }
+    }
+
+    /// Logs the call's output and turns a failure into a [`CallError`].
+    fn finish<T>(
+        &self,
+        store: &Store<Sandbox>,
+        fuel: u64,
+        result: wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        store.data().flush_output();
+        result.map_err(|error| {
+            let error = classify(error, store, fuel, &self.limits);
+            tracing::warn!(module = %self.name, %error, "call failed");
+            error
+        })
+    }
+}
+
+/// Names what went wrong in a call.
+fn classify(
+    error: wasmtime::Error,
+    store: &Store<Sandbox>,
+    fuel: u64,
+    limits: &Limits,
+) -> CallError {
+    if store.data().memory_exceeded() {
+        return CallError::OutOfMemory {
+            limit: limits.memory_bytes,
+        };
+    }
+    if error.is::<DeadlineExceeded>() {
+        return CallError::DeadlineExceeded {
+            deadline: limits.deadline,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
+        Some(Trap::StackOverflow) => CallError::StackOverflow,
+        Some(Trap::Interrupt) => CallError::DeadlineExceeded {
+            deadline: limits.deadline,
+        },
+        _ => CallError::Trap {
+            message: format!("{error:#}"),
+        },
+    }
+}
+
+/// Checks what `decide` returned: at most the events one append may hold, each with a valid
+/// type name and valid JSON data.
+fn check_events(events: Vec<Event>) -> Result<Vec<DecidedEvent>, CallError> {
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(CallError::BadOutput {
+            message: format!(
+                "decide returned {} events; one command may produce at most {MAX_EVENTS_PER_APPEND}",
+                events.len()
+            ),
+        });
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let event_type =
+                EventType::new(&event.event_type).map_err(|e| CallError::BadOutput {
+                    message: format!("event {index}: type {e}"),
+                })?;
+            let data = Json::parse(&event.data).map_err(|e| CallError::BadOutput {
+                message: format!("event {index} ({event_type}): data is {e}"),
+            })?;
+            Ok(DecidedEvent { event_type, data })
+        })
+        .collect()
+}

@@ -1,0 +1,470 @@
+//! [`Aggregates`]: the command path.
+//!
+//! 1. Load the state: a cached state if this module version has one, else the latest snapshot
+//!    for the module's hash, then the events after it, folded in batches.
+//! 2. Call `decide`.
+//! 3. Append the new events at the loaded version, with provenance in their metadata.
+//! 4. On a conflict, load again and retry, a bounded number of times.
+//!
+//! Alongside: a snapshot every `snapshot_every` events, an LRU cache of hot states, and
+//! commands idempotent by key (the key is recorded atomically with the events).
+//!
+//! Event ids are derived from the command id, so one command id can never append twice: a
+//! retry that decides the same events is recognised by the store, and one that decides
+//! different events collides with the stored ids and is refused.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use cairn_store::{
+    AppendError, EventId, EventStore, ExpectedVersion, IdempotencyKey, Json, NameError, NewEvent,
+    RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead, Timestamp, Version,
+};
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+
+use crate::aggregate::{Decision, LoadedAggregate};
+use crate::error::{CallError, CommandError};
+use crate::registry::Registry;
+use crate::sandbox::CallInput;
+
+/// How the command path behaves.
+#[derive(Clone, Debug)]
+pub struct CommandConfig {
+    /// Take a snapshot when a command moves a stream past a multiple of this many events.
+    pub snapshot_every: u64,
+    /// How many times a command is tried again after losing a race.
+    pub max_retries: u32,
+    /// How many events one `evolve` call folds.
+    pub fold_batch: usize,
+    /// How many aggregate states the cache keeps.
+    pub cache_entries: NonZeroUsize,
+}
+
+impl Default for CommandConfig {
+    fn default() -> Self {
+        Self {
+            snapshot_every: 100,
+            max_retries: 16,
+            fold_batch: 1_000,
+            cache_entries: NonZeroUsize::new(10_000).unwrap_or(NonZeroUsize::MIN),
+        }
+    }
+}
+
+/// A command for an aggregate.
+#[derive(Clone, Debug)]
+pub struct Command {
+    /// The command's type name, such as `Withdraw`.
+    pub command_type: String,
+    /// Its payload.
+    pub data: Json,
+    /// If given, the aggregate must be at exactly this version, or the command is a conflict.
+    pub expected_version: Option<Version>,
+    /// If given, a retry with the same key gets the original result.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// What a command did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutcome {
+    pub stream: StreamId,
+    /// The aggregate's version after the command.
+    pub version: Version,
+    /// The events the command appended (none if it changed nothing).
+    pub events: Vec<RecordedEvent>,
+}
+
+/// An aggregate's current state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AggregateState {
+    pub stream: StreamId,
+    pub version: Version,
+    pub state: Json,
+}
+
+/// A state folded up to a version, by one module version.
+#[derive(Clone, Debug)]
+struct Loaded {
+    version: Version,
+    state: Vec<u8>,
+    /// When the last folded event was recorded, for the clock of the next fold.
+    last_time: Timestamp,
+}
+
+type CacheKey = (String, StreamId);
+
+/// Runs commands against aggregate modules.
+pub struct Aggregates {
+    registry: Arc<Registry>,
+    store: Arc<dyn EventStore>,
+    config: CommandConfig,
+    /// (module hash, stream) -> state, so a new module version never uses an old state.
+    cache: Mutex<LruCache<CacheKey, Loaded>>,
+}
+
+impl std::fmt::Debug for Aggregates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregates")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Aggregates {
+    pub fn new(registry: Arc<Registry>, store: Arc<dyn EventStore>, config: CommandConfig) -> Self {
+        let cache = Mutex::new(LruCache::new(config.cache_entries));
+        Self {
+            registry,
+            store,
+            config,
+            cache,
+        }
+    }
+
+    /// The registry whose modules this runs.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The stream of aggregate `id` of module `module`: `{module}-{id}`.
+    pub fn stream_of(module: &str, id: &str) -> Result<StreamId, NameError> {
+        StreamId::new(&format!("{module}-{id}"))
+    }
+
+    /// Runs `command` against aggregate `id` of module `module`.
+    pub async fn execute(
+        &self,
+        module: &str,
+        id: &str,
+        command: Command,
+    ) -> Result<CommandOutcome, CommandError> {
+        let aggregate = self.module(module)?;
+        let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
+        if let Some(key) = &command.idempotency_key
+            && let Some(outcome) = self
+                .store
+                .keyed_outcome(stream.clone(), key.clone())
+                .await?
+        {
+            let events = self
+                .read_range(&stream, outcome.first_version, outcome.last_version)
+                .await?;
+            return Ok(CommandOutcome {
+                stream,
+                version: outcome.last_version,
+                events,
+            });
+        }
+        let command_id = command_id(&command.idempotency_key);
+        let time = Timestamp::now();
+        let input = CallInput {
+            time_ms: time.as_millis(),
+            seed: Sha256::digest(command_id.as_bytes()).into(),
+        };
+        let mut attempt = 0;
+        loop {
+            let loaded = self.load(&aggregate, &stream).await?;
+            if let Some(expected) = command.expected_version
+                && expected != loaded.version
+            {
+                return Err(CommandError::Conflict(AppendError::WrongExpectedVersion {
+                    stream,
+                    expected: ExpectedVersion::Exact(expected),
+                    actual: loaded.version,
+                }));
+            }
+            let decision = aggregate
+                .decide(
+                    loaded.state.clone(),
+                    command.command_type.clone(),
+                    command.data.as_str().to_owned(),
+                    input,
+                )
+                .await?;
+            let decided = match decision {
+                Decision::Events(events) => events,
+                Decision::Rejected(message) => return Err(CommandError::Rejected(message)),
+                Decision::Invalid(message) => return Err(CommandError::InvalidCommand(message)),
+            };
+            if decided.is_empty() {
+                return Ok(CommandOutcome {
+                    stream,
+                    version: loaded.version,
+                    events: Vec::new(),
+                });
+            }
+            let metadata = provenance(&command_id, &aggregate, time)?;
+            let events: Vec<NewEvent> = decided
+                .into_iter()
+                .enumerate()
+                .map(|(index, e)| {
+                    NewEvent::new(e.event_type, e.data)
+                        .with_id(event_id(&command_id, index))
+                        .with_metadata(metadata.clone())
+                })
+                .collect();
+            let expected = ExpectedVersion::Exact(loaded.version);
+            let appended = match &command.idempotency_key {
+                Some(key) => {
+                    self.store
+                        .append_keyed(stream.clone(), expected, events.clone(), key.clone())
+                        .await
+                }
+                None => {
+                    self.store
+                        .append(stream.clone(), expected, events.clone())
+                        .await
+                }
+            };
+            match appended {
+                Ok(outcome) => {
+                    let recorded = self
+                        .read_range(&stream, outcome.first_version, outcome.last_version)
+                        .await?;
+                    self.remember(&aggregate, &stream, loaded, &recorded).await;
+                    return Ok(CommandOutcome {
+                        stream,
+                        version: outcome.last_version,
+                        events: recorded,
+                    });
+                }
+                Err(AppendError::WrongExpectedVersion { .. })
+                    if attempt < self.config.max_retries =>
+                {
+                    attempt += 1;
+                    self.forget(&aggregate, &stream);
+                }
+                Err(
+                    error @ (AppendError::WrongExpectedVersion { .. }
+                    | AppendError::IdempotencyConflict { .. }),
+                ) => {
+                    self.forget(&aggregate, &stream);
+                    return Err(CommandError::Conflict(error));
+                }
+                Err(AppendError::Storage(error)) => return Err(CommandError::Storage(error)),
+                Err(other) => {
+                    return Err(CommandError::Module(CallError::BadOutput {
+                        message: other.to_string(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The current state of aggregate `id` of module `module`, as JSON.
+    pub async fn state(&self, module: &str, id: &str) -> Result<AggregateState, CommandError> {
+        let aggregate = self.module(module)?;
+        let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
+        let loaded = self.load(&aggregate, &stream).await?;
+        let input = CallInput {
+            time_ms: loaded.last_time.as_millis(),
+            seed: [0; 32],
+        };
+        let state = aggregate.state_json(loaded.state, input).await?;
+        Ok(AggregateState {
+            stream,
+            version: loaded.version,
+            state,
+        })
+    }
+
+    fn module(&self, name: &str) -> Result<Arc<LoadedAggregate>, CommandError> {
+        self.registry
+            .aggregate(name)
+            .ok_or_else(|| CommandError::UnknownModule(name.to_owned()))
+    }
+
+    /// Loads the state: cached, else from the snapshot for this module version, then folding
+    /// whatever came after.
+    async fn load(
+        &self,
+        aggregate: &LoadedAggregate,
+        stream: &StreamId,
+    ) -> Result<Loaded, CommandError> {
+        let key = (aggregate.hash().as_str().to_owned(), stream.clone());
+        let cached = self.lock_cache().get(&key).cloned();
+        let mut loaded = match cached {
+            Some(loaded) => loaded,
+            None => self.load_snapshot(aggregate, stream).await?,
+        };
+        loop {
+            let from = Version::new(loaded.version.get() + 1);
+            let read = StreamRead::forward()
+                .from(from)
+                .limit(self.config.fold_batch);
+            let slice = self.store.read_stream(stream.clone(), read).await?;
+            let Some(last) = slice.events.last() else {
+                break;
+            };
+            let input = CallInput {
+                time_ms: last.recorded_at.as_millis(),
+                seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
+            };
+            let (version, time) = (last.version, last.recorded_at);
+            let events = slice
+                .events
+                .into_iter()
+                .map(|e| (e.event_type.as_str().to_owned(), e.data.as_str().to_owned()))
+                .collect();
+            loaded.state = aggregate.evolve(loaded.state, events, input).await?;
+            loaded.version = version;
+            loaded.last_time = time;
+        }
+        self.lock_cache().put(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    async fn load_snapshot(
+        &self,
+        aggregate: &LoadedAggregate,
+        stream: &StreamId,
+    ) -> Result<Loaded, CommandError> {
+        let key = snapshot_key(aggregate);
+        if let Some(snapshot) = self.store.get_snapshot(stream.clone(), key).await? {
+            return Ok(Loaded {
+                version: snapshot.version,
+                state: snapshot.state,
+                last_time: Timestamp::from_millis(0),
+            });
+        }
+        let input = CallInput {
+            time_ms: 0,
+            seed: [0; 32],
+        };
+        Ok(Loaded {
+            version: Version::NONE,
+            state: aggregate.init(input).await?,
+            last_time: Timestamp::from_millis(0),
+        })
+    }
+
+    /// Folds a command's own events into the state it was decided on, caches the result, and
+    /// snapshots it if the stream crossed a multiple of `snapshot_every`.
+    async fn remember(
+        &self,
+        aggregate: &LoadedAggregate,
+        stream: &StreamId,
+        before: Loaded,
+        events: &[RecordedEvent],
+    ) {
+        let Some(last) = events.last() else { return };
+        if events.first().map(|e| e.version.get()) != Some(before.version.get() + 1) {
+            // Not contiguous with what was loaded (an idempotent replay): load afresh next time.
+            self.forget(aggregate, stream);
+            return;
+        }
+        let input = CallInput {
+            time_ms: last.recorded_at.as_millis(),
+            seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
+        };
+        let batch = events
+            .iter()
+            .map(|e| (e.event_type.as_str().to_owned(), e.data.as_str().to_owned()))
+            .collect();
+        let state = match aggregate.evolve(before.state, batch, input).await {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(module = %aggregate.name(), %stream, %error, "folding a command's own events failed");
+                self.forget(aggregate, stream);
+                return;
+            }
+        };
+        let every = self.config.snapshot_every.max(1);
+        if before.version.get() / every != last.version.get() / every {
+            let snapshot = Snapshot {
+                version: last.version,
+                state: state.clone(),
+            };
+            if let Err(error) = self
+                .store
+                .put_snapshot(stream.clone(), snapshot_key(aggregate), snapshot)
+                .await
+            {
+                tracing::warn!(%stream, %error, "taking a snapshot failed");
+            }
+        }
+        let key = (aggregate.hash().as_str().to_owned(), stream.clone());
+        self.lock_cache().put(
+            key,
+            Loaded {
+                version: last.version,
+                state,
+                last_time: last.recorded_at,
+            },
+        );
+    }
+
+    fn forget(&self, aggregate: &LoadedAggregate, stream: &StreamId) {
+        self.lock_cache()
+            .pop(&(aggregate.hash().as_str().to_owned(), stream.clone()));
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<CacheKey, Loaded>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn read_range(
+        &self,
+        stream: &StreamId,
+        first: Version,
+        last: Version,
+    ) -> Result<Vec<RecordedEvent>, CommandError> {
+        let count = usize::try_from(last.get() + 1 - first.get()).unwrap_or(usize::MAX);
+        let read = StreamRead::forward().from(first).limit(count);
+        Ok(self.store.read_stream(stream.clone(), read).await?.events)
+    }
+}
+
+/// The snapshot key: the module's hash.
+fn snapshot_key(aggregate: &LoadedAggregate) -> SnapshotKey {
+    // A hex digest is always a valid key.
+    SnapshotKey::new(aggregate.hash().as_str())
+        .unwrap_or_else(|_| unreachable!("hex digests are valid keys"))
+}
+
+/// The command's id: derived from its idempotency key if it has one, so retries share it.
+fn command_id(key: &Option<IdempotencyKey>) -> uuid::Uuid {
+    match key {
+        Some(key) => {
+            let digest: [u8; 32] = Sha256::digest(key.as_str().as_bytes()).into();
+            let mut bytes = [0; 16];
+            bytes.copy_from_slice(&digest[..16]);
+            uuid::Uuid::new_v8(bytes)
+        }
+        None => uuid::Uuid::now_v7(),
+    }
+}
+
+/// Event `index` of command `command_id`.
+fn event_id(command_id: &uuid::Uuid, index: usize) -> EventId {
+    let mut hasher = Sha256::new();
+    hasher.update(command_id.as_bytes());
+    hasher.update((index as u64).to_le_bytes());
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    EventId::from(uuid::Uuid::new_v8(bytes))
+}
+
+/// Where an event came from, so it can be re-executed: the command id, the module's name and
+/// hash, and the command's time.
+fn provenance(
+    command_id: &uuid::Uuid,
+    aggregate: &LoadedAggregate,
+    time: Timestamp,
+) -> Result<Json, CommandError> {
+    let value = serde_json::json!({
+        "command_id": command_id.to_string(),
+        "module": aggregate.name().as_str(),
+        "module_hash": aggregate.hash().as_str(),
+        "command_time": time.as_millis(),
+    });
+    Json::from_value(&value).map_err(|e| {
+        CommandError::Module(CallError::BadOutput {
+            message: e.to_string(),
+        })
+    })
+}

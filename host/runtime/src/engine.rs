@@ -1,0 +1,77 @@
+//! The one wasmtime [`Engine`], configured for determinism and speed, and the ticker that
+//! drives its epoch deadlines.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
+
+use crate::limits::Limits;
+
+/// How often the epoch advances. A call's deadline is counted in these ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Builds the engine. Compiled modules are cached in `cache_dir`, keyed by a hash of their
+/// bytes and of this configuration, so a restart does not compile them again.
+pub(crate) fn build(limits: &Limits, cache_dir: &Path) -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        // Guests get no threads (wasmtime is built without its `threads` feature), no
+        // component-model concurrency (it costs about 250 ns a call), and NaNs with one bit
+        // pattern, so floating point replays exactly.
+        .concurrency_support(false)
+        .cranelift_nan_canonicalization(true)
+        .relaxed_simd_deterministic(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(limits.stack_bytes)
+        .async_stack_size(limits.stack_bytes + 256 * 1024);
+    let mut pool = PoolingAllocationConfig::default();
+    let instances = limits.concurrent_instances;
+    // A Rust component holds a few core instances (the program and its adapters).
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * 4)
+        .total_memories(instances * 2)
+        .total_tables(instances * 4)
+        .total_stacks(instances)
+        .max_memory_size(limits.memory_bytes)
+        .table_elements(limits.table_elements);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let mut cache = CacheConfig::new();
+    cache.with_directory(cache_dir);
+    config.cache(Some(Cache::new(cache)?));
+    Engine::new(&config)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+#[derive(Debug)]
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("cairn-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

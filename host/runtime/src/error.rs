@@ -1,0 +1,104 @@
+//! The runtime's errors: one enum per operation.
+
+use std::time::Duration;
+
+use cairn_store::{AppendError, NameError, ReadError, SnapshotError, StorageError};
+
+/// Why a call into a module failed. Nothing the call produced is used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The call used its whole fuel budget. Fuel is deterministic, so a replay fails the same way.
+    #[error("the module ran out of fuel (its budget was {fuel} units)")]
+    OutOfFuel { fuel: u64 },
+    /// The call ran past its wall-clock deadline.
+    #[error("the module ran past its deadline of {deadline:?}")]
+    DeadlineExceeded { deadline: Duration },
+    /// The module asked for more memory than its limit.
+    #[error("the module ran out of memory (its limit is {limit} bytes)")]
+    OutOfMemory { limit: usize },
+    /// The module's stack overflowed.
+    #[error("the module overflowed its stack")]
+    StackOverflow,
+    /// The module trapped: a panic, an `unreachable`, a bad memory access.
+    #[error("the module trapped: {message}")]
+    Trap { message: String },
+    /// The module returned something the host cannot use.
+    #[error("the module returned bad output: {message}")]
+    BadOutput { message: String },
+}
+
+/// Why a module was refused at upload (or could not be loaded back).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The module's name is not valid.
+    #[error("invalid module name: {0}")]
+    Name(#[from] NameError),
+    /// The bytes are not a WebAssembly component.
+    #[error("not a valid WebAssembly component: {reason}")]
+    Invalid { reason: String },
+    /// The bytes are a core module: it must be built as a component.
+    #[error(
+        "this is a core WebAssembly module, not a component; build it with \
+         `cargo build --target wasm32-wasip2`"
+    )]
+    CoreModule,
+    /// The component does not implement a cairn world.
+    #[error("the component does not implement a cairn world: {reason}")]
+    WrongWorld { reason: String },
+    /// The component imports something the sandbox does not provide.
+    #[error("the component imports what the sandbox does not provide: {reason}")]
+    BadImport { reason: String },
+    /// Storing or reading the module failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Reading the module back failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The host could not set up the engine or compile the module.
+    #[error("the runtime failed: {0}")]
+    Host(String),
+}
+
+/// Why a command produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// No aggregate module has this name.
+    #[error("no aggregate module is named '{0}'")]
+    UnknownModule(String),
+    /// The aggregate id cannot be part of a stream name.
+    #[error("invalid aggregate id: {0}")]
+    InvalidId(NameError),
+    /// The aggregate refused the command; the message is the module's.
+    #[error("{0}")]
+    Rejected(String),
+    /// The module could not understand the command (undecodable data, an unknown type).
+    #[error("the command is not valid for this aggregate: {0}")]
+    InvalidCommand(String),
+    /// The caller's expected version does not match, or writers kept racing past the retries.
+    #[error(transparent)]
+    Conflict(AppendError),
+    /// The module failed.
+    #[error(transparent)]
+    Module(#[from] CallError),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+impl From<ReadError> for CommandError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
+
+impl From<SnapshotError> for CommandError {
+    fn from(e: SnapshotError) -> Self {
+        match e {
+            SnapshotError::Storage(e) => Self::Storage(e),
+            // The runtime takes snapshots only of versions it has folded.
+            other => Self::Storage(StorageError::Corrupt(other.to_string())),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! cairn-runtime: runs authors' domain logic, compiled to WebAssembly components, in a
+//! deterministic sandbox.
+//!
+//! Layout:
+//! - `limits.rs`: [`Limits`], what one call may use (fuel, deadline, memory, stack).
+//! - `engine.rs`: the wasmtime engine (determinism, pooling, disk cache) and its epoch ticker.
+//! - `sandbox.rs`: the store of one call: deterministic WASI, memory limit, fuel, deadline.
+//! - `bindings.rs`: host bindings generated from `wit/`; `host_log.rs`: the log import.
+//! - `module.rs`: [`ModuleHash`] and [`ModuleKind`].
+//! - `aggregate.rs`: [`LoadedAggregate`], an aggregate module and its calls.
+//! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules.
+//! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry.
+//! - `error.rs`: one error enum per operation.
+//!
+//! This crate never imports axum: HTTP belongs to the server.
+
+mod aggregate;
+mod bindings;
+mod commands;
+mod engine;
+mod error;
+mod host_log;
+mod limits;
+mod module;
+mod registry;
+mod sandbox;
+
+pub use aggregate::{DecidedEvent, Decision, LoadedAggregate};
+pub use commands::{AggregateState, Aggregates, Command, CommandConfig, CommandOutcome};
+pub use error::{CallError, CommandError, LoadError};
+pub use limits::Limits;
+pub use module::{ModuleHash, ModuleKind};
+pub use registry::{Registry, Uploaded};
+pub use sandbox::CallInput;

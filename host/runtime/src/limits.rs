@@ -1,0 +1,50 @@
+//! [`Limits`]: what one call into a module may use.
+
+use std::time::Duration;
+
+/// What one call into a module may use. Every field is configurable; the defaults suit the
+/// example modules with a wide margin.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Fuel for one call, about one unit per WebAssembly instruction. Fuel is deterministic: a
+    /// call that runs out does so at the same point on every replay.
+    pub fuel_per_call: u64,
+    /// Extra fuel for each event in a batch passed to `evolve`.
+    pub fuel_per_event: u64,
+    /// The wall-clock backstop for one call.
+    pub deadline: Duration,
+    /// Linear memory for one instance, in bytes (64 MiB by default).
+    pub memory_bytes: usize,
+    /// Elements in one table.
+    pub table_elements: usize,
+    /// The WebAssembly stack, in bytes.
+    pub stack_bytes: usize,
+    /// How many instances may be alive at once (slots in the pooling allocator).
+    pub concurrent_instances: u32,
+    /// Bytes of a call's stdout and of its stderr kept for the log.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel_per_call: 50_000_000,
+            fuel_per_event: 200_000,
+            deadline: Duration::from_millis(100),
+            memory_bytes: 64 * 1024 * 1024,
+            table_elements: 20_000,
+            stack_bytes: 512 * 1024,
+            concurrent_instances: 256,
+            output_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// The fuel for an `evolve` call folding `events` events.
+    pub(crate) fn fuel_for_batch(&self, events: usize) -> u64 {
+        let events = u64::try_from(events).unwrap_or(u64::MAX);
+        self.fuel_per_call
+            .saturating_add(self.fuel_per_event.saturating_mul(events))
+    }
+}

@@ -1,0 +1,248 @@
+//! [`Registry`]: the modules the host runs. It validates a component against the cairn worlds,
+//! versions it by sha256, keeps it in the event store, compiles it once (wasmtime's disk cache
+//! keeps the machine code across restarts), and holds an `InstancePre` for each module. An
+//! upload of a new version swaps it in; calls already running finish on the old one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use cairn_store::{EventStore, ModuleName, ModulePut, ModuleRecord, NewModule};
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use crate::aggregate::LoadedAggregate;
+use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
+use crate::engine::{self, EpochTicker};
+use crate::error::LoadError;
+use crate::limits::Limits;
+use crate::module::{ModuleHash, ModuleKind};
+use crate::sandbox::Sandbox;
+
+const AGGREGATE_EXPORT: &str = "cairn:module/aggregate@0.1.0";
+const PROJECTION_EXPORT: &str = "cairn:module/projection@0.1.0";
+
+/// What an upload did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uploaded {
+    pub record: ModuleRecord,
+    pub kind: ModuleKind,
+    /// False when the name's latest version already had these bytes.
+    pub created: bool,
+}
+
+/// The modules the host runs, by name.
+pub struct Registry {
+    compiler: Arc<Compiler>,
+    limits: Arc<Limits>,
+    store: Arc<dyn EventStore>,
+    aggregates: RwLock<BTreeMap<ModuleName, Arc<LoadedAggregate>>>,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("aggregates", &self.list())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The engine and the linker every module is linked with.
+struct Compiler {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+}
+
+impl Registry {
+    /// Starts the runtime and loads every module kept in `store`. Compiled code is cached in
+    /// `cache_dir`. A kept module that no longer loads is logged and left out.
+    pub async fn open(
+        store: Arc<dyn EventStore>,
+        cache_dir: &Path,
+        limits: Limits,
+    ) -> Result<Self, LoadError> {
+        let host = |e: wasmtime::Error| LoadError::Host(format!("{e:#}"));
+        let engine = engine::build(&limits, cache_dir).map_err(host)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host)?;
+        AggregateModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
+            .map_err(host)?;
+        let ticker =
+            EpochTicker::start(engine.clone()).map_err(|e| LoadError::Host(e.to_string()))?;
+        let registry = Self {
+            compiler: Arc::new(Compiler { engine, linker }),
+            limits: Arc::new(limits),
+            store,
+            aggregates: RwLock::new(BTreeMap::new()),
+            _ticker: ticker,
+        };
+        for record in registry.store.modules().await? {
+            if let Err(error) = registry.load_kept(&record).await {
+                tracing::error!(module = %record.name, version = record.version, %error, "a kept module does not load; it is left out");
+            }
+        }
+        Ok(registry)
+    }
+
+    /// Validates, keeps and loads a module. The same bytes again change nothing.
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Uploaded, LoadError> {
+        let name = ModuleName::new(name)?;
+        let hash = ModuleHash::of(&bytes);
+        let (kind, pre) = self.prepare(bytes.clone()).await?;
+        let put = self
+            .store
+            .put_module(NewModule {
+                name: name.clone(),
+                kind: kind.as_str().to_owned(),
+                hash: hash.as_str().to_owned(),
+                bytes,
+            })
+            .await?;
+        let created = matches!(put, ModulePut::Created(_));
+        let record = put.record().clone();
+        self.install(record.clone(), hash, pre);
+        tracing::info!(module = %record.name, version = record.version, hash = %record.hash, created, "module loaded");
+        Ok(Uploaded {
+            record,
+            kind,
+            created,
+        })
+    }
+
+    /// The aggregate module named `name`, if one is loaded.
+    pub fn aggregate(&self, name: &str) -> Option<Arc<LoadedAggregate>> {
+        let aggregates = self
+            .aggregates
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        aggregates
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, module)| Arc::clone(module))
+    }
+
+    /// What is loaded: name, version and hash of each module.
+    pub fn list(&self) -> Vec<ModuleRecord> {
+        let aggregates = self
+            .aggregates
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        aggregates
+            .values()
+            .map(|m| ModuleRecord {
+                name: m.name().clone(),
+                version: m.version(),
+                kind: ModuleKind::Aggregate.as_str().to_owned(),
+                hash: m.hash().as_str().to_owned(),
+            })
+            .collect()
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    async fn load_kept(&self, record: &ModuleRecord) -> Result<(), LoadError> {
+        let bytes = self
+            .store
+            .module_bytes(record.hash.clone())
+            .await?
+            .ok_or_else(|| LoadError::Host(format!("the bytes of {} are missing", record.hash)))?;
+        let hash = ModuleHash::of(&bytes);
+        if hash.as_str() != record.hash {
+            return Err(LoadError::Host(format!(
+                "the bytes kept for {} have another hash",
+                record.hash
+            )));
+        }
+        let (_, pre) = self.prepare(bytes).await?;
+        self.install(record.clone(), hash, pre);
+        Ok(())
+    }
+
+    fn install(&self, record: ModuleRecord, hash: ModuleHash, pre: AggregateModulePre<Sandbox>) {
+        let loaded = LoadedAggregate::new(
+            record.name.clone(),
+            hash,
+            record.version,
+            pre,
+            self.compiler.engine.clone(),
+            Arc::clone(&self.limits),
+        );
+        let mut aggregates = self
+            .aggregates
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        aggregates.insert(record.name, Arc::new(loaded));
+    }
+
+    /// Compiles and validates on the blocking pool: compiling is heavy CPU work.
+    async fn prepare(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<(ModuleKind, AggregateModulePre<Sandbox>), LoadError> {
+        let compiler = Arc::clone(&self.compiler);
+        tokio::task::spawn_blocking(move || compiler.prepare(&bytes))
+            .await
+            .map_err(|e| LoadError::Host(e.to_string()))?
+    }
+}
+
+impl Compiler {
+    fn prepare(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(ModuleKind, AggregateModulePre<Sandbox>), LoadError> {
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => return Err(LoadError::CoreModule),
+            Some([0, b'a', b's', b'm', ..]) => {}
+            _ => {
+                return Err(LoadError::Invalid {
+                    reason: "the bytes do not begin with the WebAssembly magic number".into(),
+                });
+            }
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            reason: format!("{e:#}"),
+        })?;
+        let kind = world_of(&component, &self.engine)?;
+        if kind == ModuleKind::Projection {
+            return Err(LoadError::WrongWorld {
+                reason: "projection modules are not supported by this version of cairn yet".into(),
+            });
+        }
+        let instance_pre =
+            self.linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::BadImport {
+                    reason: format!("{e:#}"),
+                })?;
+        let pre = AggregateModulePre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
+            reason: format!("{e:#}"),
+        })?;
+        Ok((kind, pre))
+    }
+}
+
+/// Which cairn world `component` exports, judged by its exported interfaces.
+fn world_of(component: &Component, engine: &Engine) -> Result<ModuleKind, LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    let aggregate = exports.contains(&AGGREGATE_EXPORT);
+    let projection = exports.contains(&PROJECTION_EXPORT);
+    match (aggregate, projection) {
+        (true, false) => Ok(ModuleKind::Aggregate),
+        (false, true) => Ok(ModuleKind::Projection),
+        (true, true) => Err(LoadError::WrongWorld {
+            reason: "it exports both the aggregate and the projection interface; a module implements one world".into(),
+        }),
+        (false, false) => Err(LoadError::WrongWorld {
+            reason: format!(
+                "it exports {}, but a cairn module exports `{AGGREGATE_EXPORT}` or `{PROJECTION_EXPORT}`",
+                if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
+            ),
+        }),
+    }
+}

@@ -1,0 +1,179 @@
+//! The deterministic sandbox a call runs in: a fresh [`Store`] per call, holding a WASI context
+//! with no filesystem, network, environment or arguments, a clock that reads the call's time,
+//! random numbers seeded from the call's seed, stdout and stderr captured for the log, a memory
+//! limit, fuel and a wall-clock deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
+
+use crate::engine::EPOCH_TICK;
+use crate::limits::Limits;
+
+/// What makes a call deterministic: the time its clock reads and the seed of its randomness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallInput {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Seeds every random number generator the guest can reach.
+    pub seed: [u8; 32],
+}
+
+/// The state of one call's store.
+pub(crate) struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryLimit,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    /// The module's name, for the log.
+    pub(crate) module: Arc<str>,
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl Sandbox {
+    /// Whether the guest asked for more memory than its limit.
+    pub(crate) fn memory_exceeded(&self) -> bool {
+        self.memory.exceeded
+    }
+
+    /// Sends what the guest wrote to stdout and stderr to the log, tagged with its name.
+    pub(crate) fn flush_output(&self) {
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            for line in String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
+                tracing::info!(module = %self.module, stream, "{line}");
+            }
+        }
+    }
+}
+
+/// A new store for one call, with `fuel` and the deadline of `limits`.
+pub(crate) fn new_store(
+    engine: &Engine,
+    module: Arc<str>,
+    input: CallInput,
+    limits: &Limits,
+    fuel: u64,
+) -> wasmtime::Result<Store<Sandbox>> {
+    let stdout = MemoryOutputPipe::new(limits.output_bytes);
+    let stderr = MemoryOutputPipe::new(limits.output_bytes);
+    let mut insecure_seed = [0u8; 16];
+    insecure_seed.copy_from_slice(&input.seed[..16]);
+    let wasi = WasiCtxBuilder::new()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .wall_clock(FixedClock(Duration::from_millis(input.time_ms)))
+        .monotonic_clock(StoppedClock)
+        .secure_random(StdRng::from_seed(input.seed))
+        .insecure_random(StdRng::from_seed(input.seed))
+        .insecure_random_seed(u128::from_le_bytes(insecure_seed))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let sandbox = Sandbox {
+        wasi,
+        table: ResourceTable::new(),
+        memory: MemoryLimit {
+            max_bytes: limits.memory_bytes,
+            exceeded: false,
+        },
+        stdout,
+        stderr,
+        module,
+    };
+    let mut store = Store::new(engine, sandbox);
+    store.limiter(|sandbox| &mut sandbox.memory);
+    store.set_fuel(fuel)?;
+    let mut ticks_left = limits.deadline.as_millis() / EPOCH_TICK.as_millis().max(1);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if ticks_left == 0 {
+            return Err(wasmtime::Error::new(DeadlineExceeded));
+        }
+        ticks_left -= 1;
+        Ok(UpdateDeadline::Yield(1))
+    });
+    Ok(store)
+}
+
+/// The error a call ends with when it passes its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the call passed its deadline")]
+pub(crate) struct DeadlineExceeded;
+
+/// Refuses growth past the memory limit, and remembers that it did.
+struct MemoryLimit {
+    max_bytes: usize,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimit {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// A wall clock stopped at the call's time.
+struct FixedClock(Duration);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// A monotonic clock that never moves: elapsed time inside a call is always zero.
+struct StoppedClock;
+
+impl HostMonotonicClock for StoppedClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,80 @@
+//! An aggregate that misbehaves on command, for the runtime's tests. It implements the
+//! generated interface directly, below the SDK, so it can return what the SDK never would.
+//!
+//! Commands: `Loop`, `Bomb` (memory), `Panic`, `Recurse`, `Garbage` (invalid JSON data),
+//! `BadType` (an invalid event type), `Entropy` (reads the clock and randomness), and `Fine`.
+//! The state is the number of events folded, as JSON.
+
+#[cfg(target_arch = "wasm32")]
+mod guest {
+    use std::hash::{BuildHasher, Hasher};
+
+    use cairn_sdk::bindings::aggregate::cairn::module::types::{Command, Event};
+    use cairn_sdk::bindings::aggregate::exports::cairn::module::aggregate::{DecideError, Guest};
+
+    pub struct Misbehaving;
+
+    impl Guest for Misbehaving {
+        fn init() -> Vec<u8> {
+            b"0".to_vec()
+        }
+
+        fn evolve(state: Vec<u8>, events: Vec<Event>) -> Result<Vec<u8>, String> {
+            let count: u64 = std::str::from_utf8(&state)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or("state is not a count")?;
+            Ok((count + events.len() as u64).to_string().into_bytes())
+        }
+
+        fn decide(_state: Vec<u8>, command: Command) -> Result<Vec<Event>, DecideError> {
+            let event = |event_type: &str, data: String| Event {
+                event_type: event_type.into(),
+                data,
+            };
+            match command.command_type.as_str() {
+                "Loop" => loop {
+                    std::hint::black_box(0);
+                },
+                "Bomb" => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![1; 1 << 20]);
+                        std::hint::black_box(&hoard);
+                    }
+                }
+                "Panic" => panic!("deliberate panic in decide"),
+                "Recurse" => Ok(vec![event("Deep", deep(1).to_string())]),
+                "Garbage" => Ok(vec![event("Garbage", "{not json".into())]),
+                "BadType" => Ok(vec![event("bad\ntype", "{}".into())]),
+                "Entropy" => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis());
+                    // RandomState is keyed from the host's random source.
+                    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+                    hasher.write_u64(42);
+                    let random = hasher.finish();
+                    Ok(vec![event(
+                        "Entropy",
+                        format!(r#"{{"now":{now},"random":{random}}}"#),
+                    )])
+                }
+                "Fine" => Ok(vec![event("Fined", "{}".into())]),
+                other => Err(DecideError::Invalid(format!("unknown command {other}"))),
+            }
+        }
+
+        fn state_json(state: Vec<u8>) -> Result<String, String> {
+            String::from_utf8(state).map_err(|e| e.to_string())
+        }
+    }
+
+    /// Recursion with a frame that cannot be optimised away.
+    fn deep(n: u64) -> u64 {
+        let frame = std::hint::black_box([n; 32]);
+        deep(n + 1).wrapping_add(frame[7])
+    }
+
+    cairn_sdk::bindings::aggregate::__export_aggregate_world!(Misbehaving with_types_in cairn_sdk::bindings::aggregate);
+}

@@ -1,0 +1,14 @@
+//! Helpers for cairn's end-to-end tests: where the guests that `build.rs` built are.
+//!
+//! The tests themselves are in `tests/`:
+//! - `runtime.rs`: the example modules through the real runtime and store;
+//! - `sandbox.rs`: misbehaving guests, each stopped with a clear error and nothing appended;
+//! - `upload.rs`: what the registry refuses, and why.
+
+use std::path::PathBuf;
+
+/// The bytes of guest `name` (`bank-account`, `customers`, `misbehaving`, `wrong-world`).
+pub fn guest(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CAIRN_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}

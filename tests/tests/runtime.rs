@@ -1,0 +1,291 @@
+//! The example modules through the real runtime and store: commands, state, provenance,
+//! idempotency, races, snapshots and restarts.
+
+mod common;
+
+use std::sync::Arc;
+
+use cairn_runtime::{CommandConfig, CommandError, Limits};
+use cairn_store::{EventStore, StreamRead, Version};
+use common::{Host, command, keyed};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bank_account_takes_commands_and_keeps_its_rules() {
+    let host = Host::start().await;
+    host.upload("bank-account", "bank-account").await;
+    let bank = &host.aggregates;
+
+    let opened = bank
+        .execute("bank-account", "a1", command("Open", r#"{"owner":"Ada"}"#))
+        .await
+        .expect("open");
+    assert_eq!(opened.version, Version::new(1));
+    assert_eq!(opened.events[0].event_type.as_str(), "Opened");
+    assert_eq!(opened.events[0].data.as_str(), r#"{"owner":"Ada"}"#);
+    bank.execute(
+        "bank-account",
+        "a1",
+        command("Deposit", r#"{"amount":100}"#),
+    )
+    .await
+    .expect("deposit");
+    let rejected = bank
+        .execute(
+            "bank-account",
+            "a1",
+            command("Withdraw", r#"{"amount":101}"#),
+        )
+        .await;
+    assert!(
+        matches!(&rejected, Err(CommandError::Rejected(m)) if m.contains("insufficient funds")),
+        "{rejected:?}"
+    );
+    let invalid = bank
+        .execute(
+            "bank-account",
+            "a1",
+            command("Withdraw", r#"{"amount":"lots"}"#),
+        )
+        .await;
+    assert!(
+        matches!(invalid, Err(CommandError::InvalidCommand(_))),
+        "{invalid:?}"
+    );
+    let unknown = bank.execute("nope", "a1", command("Open", "{}")).await;
+    assert!(
+        matches!(unknown, Err(CommandError::UnknownModule(_))),
+        "{unknown:?}"
+    );
+
+    let state = bank.state("bank-account", "a1").await.expect("state");
+    assert_eq!(state.version, Version::new(2));
+    let state: serde_json::Value = state.state.to_value().expect("json");
+    assert_eq!(state, serde_json::json!({"owner": "Ada", "balance": 100}));
+
+    // Each event says where it came from.
+    let stream = host
+        .store
+        .read_stream(opened.stream.clone(), StreamRead::forward())
+        .await
+        .expect("read");
+    assert_eq!(
+        stream.events.len(),
+        2,
+        "the rejected and invalid commands appended nothing"
+    );
+    let metadata: serde_json::Value = stream.events[1].metadata.to_value().expect("json");
+    assert_eq!(metadata["module"], "bank-account");
+    assert_eq!(metadata["module_hash"].as_str().map(str::len), Some(64));
+    assert!(
+        metadata["command_id"].is_string() && metadata["command_time"].is_u64(),
+        "{metadata}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_command_runs_once() {
+    let host = Host::start().await;
+    host.upload("bank-account", "bank-account").await;
+    let bank = &host.aggregates;
+    bank.execute("bank-account", "k1", command("Open", r#"{"owner":"Ada"}"#))
+        .await
+        .expect("open");
+    let first = bank
+        .execute(
+            "bank-account",
+            "k1",
+            keyed("Deposit", r#"{"amount":10}"#, "pay-1"),
+        )
+        .await
+        .expect("deposit");
+    let again = bank
+        .execute(
+            "bank-account",
+            "k1",
+            keyed("Deposit", r#"{"amount":10}"#, "pay-1"),
+        )
+        .await
+        .expect("retry");
+    assert_eq!(again, first, "the retry gets the original result");
+    let state: serde_json::Value = bank
+        .state("bank-account", "k1")
+        .await
+        .expect("state")
+        .state
+        .to_value()
+        .expect("json");
+    assert_eq!(state["balance"], 10, "deposited once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_concurrent_withdrawals_never_overdraw() {
+    let host = Arc::new(Host::start().await);
+    host.upload("bank-account", "bank-account").await;
+    let bank = &host.aggregates;
+    bank.execute("bank-account", "hot", command("Open", r#"{"owner":"Ada"}"#))
+        .await
+        .expect("open");
+    bank.execute(
+        "bank-account",
+        "hot",
+        command("Deposit", r#"{"amount":1000}"#),
+    )
+    .await
+    .expect("deposit");
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move {
+                host.aggregates
+                    .execute(
+                        "bank-account",
+                        "hot",
+                        command("Withdraw", r#"{"amount":30}"#),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(outcome) => accepted.push(outcome),
+            Err(CommandError::Rejected(message)) => {
+                assert!(message.contains("insufficient funds"), "{message}")
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(accepted.len(), 33, "1000 / 30 = 33 withdrawals fit");
+    let state: serde_json::Value = bank
+        .state("bank-account", "hot")
+        .await
+        .expect("state")
+        .state
+        .to_value()
+        .expect("json");
+    assert_eq!(state["balance"], 1000 - 33 * 30);
+    let stream = host
+        .store
+        .read_stream(accepted[0].stream.clone(), StreamRead::forward())
+        .await
+        .expect("read");
+    assert_eq!(stream.events.len(), 2 + 33);
+    for outcome in &accepted {
+        let event = &outcome.events[0];
+        assert_eq!(
+            stream.events[event.version.get() as usize - 1],
+            *event,
+            "every accepted withdrawal is in the stream"
+        );
+    }
+}
+
+/// The same module with a custom section appended: valid, same logic, another hash.
+fn rebuilt(guest: &str) -> Vec<u8> {
+    let mut bytes = cairn_tests::guest(guest);
+    let name = b"cairn-test";
+    let payload = b"another build";
+    bytes.push(0); // custom section
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart() {
+    let config = CommandConfig {
+        snapshot_every: 10,
+        ..CommandConfig::default()
+    };
+    let host = Host::start_in(
+        tempfile::tempdir().expect("dir"),
+        Limits::default(),
+        config.clone(),
+    )
+    .await;
+    host.upload("bank-account", "bank-account").await;
+    let bank = &host.aggregates;
+    bank.execute("bank-account", "s1", command("Open", r#"{"owner":"Ada"}"#))
+        .await
+        .expect("open");
+    for _ in 0..24 {
+        bank.execute("bank-account", "s1", command("Deposit", r#"{"amount":1}"#))
+            .await
+            .expect("deposit");
+    }
+    let stream = cairn_runtime::Aggregates::stream_of("bank-account", "s1").expect("valid");
+    let old_hash = host
+        .registry()
+        .aggregate("bank-account")
+        .expect("loaded")
+        .hash()
+        .clone();
+    let key = cairn_store::SnapshotKey::new(old_hash.as_str()).expect("valid");
+    let snapshot = host
+        .store
+        .get_snapshot(stream.clone(), key.clone())
+        .await
+        .expect("read")
+        .expect("taken");
+    assert_eq!(
+        snapshot.version,
+        Version::new(20),
+        "taken when the stream passed 20"
+    );
+
+    // Plant a wrong snapshot for this module version: if loads use snapshots, they show it.
+    let planted = cairn_store::Snapshot {
+        version: Version::new(25),
+        state: br#"{"owner":"Ada","balance":999}"#.to_vec(),
+    };
+    host.store
+        .put_snapshot(stream.clone(), key, planted)
+        .await
+        .expect("plant");
+
+    // After a restart the module comes back from the store, and its snapshot with it.
+    let dir = host.stop().await;
+    let host = Host::start_in(dir, Limits::default(), config).await;
+    let loaded = host
+        .registry()
+        .aggregate("bank-account")
+        .expect("the module came back");
+    assert_eq!(loaded.hash(), &old_hash);
+    let state: serde_json::Value = host
+        .aggregates
+        .state("bank-account", "s1")
+        .await
+        .expect("state")
+        .state
+        .to_value()
+        .expect("json");
+    assert_eq!(
+        state["balance"], 999,
+        "the old module version loads from its snapshot"
+    );
+
+    // A new module version ignores the old version's snapshot and folds the events.
+    let uploaded = host
+        .registry()
+        .upload("bank-account", rebuilt("bank-account"))
+        .await
+        .expect("upload");
+    assert!(
+        uploaded.created && uploaded.record.version == 2,
+        "{uploaded:?}"
+    );
+    let state = host
+        .aggregates
+        .state("bank-account", "s1")
+        .await
+        .expect("state");
+    assert_eq!(state.version, Version::new(25));
+    let state: serde_json::Value = state.state.to_value().expect("json");
+    assert_eq!(
+        state["balance"], 24,
+        "the true balance, folded from the events"
+    );
+}
