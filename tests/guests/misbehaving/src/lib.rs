@@ -1,7 +1,8 @@
 //! An aggregate that misbehaves on command, for the runtime's tests. It implements the
 //! generated interface directly, below the SDK, so it can return what the SDK never would.
 //!
-//! Commands: `Loop`, `Bomb` (memory), `Panic`, `Recurse`, `Garbage` (invalid JSON data),
+//! Commands: `Loop`, `Bomb` (memory), `Panic`, `Recurse` (the engine's stack), `Smash` (Rust's
+//! shadow stack in linear memory), `Garbage` (invalid JSON data),
 //! `BadType` (an invalid event type), `Entropy` (reads the clock and randomness), and `Fine`.
 //! The state is the number of events folded, as JSON.
 
@@ -37,14 +38,16 @@ mod guest {
                     std::hint::black_box(0);
                 },
                 "Bomb" => {
+                    // Reserve without touching, so memory, not fuel, runs out first.
                     let mut hoard: Vec<Vec<u8>> = Vec::new();
                     loop {
-                        hoard.push(vec![1; 1 << 20]);
+                        hoard.push(Vec::with_capacity(16 << 20));
                         std::hint::black_box(&hoard);
                     }
                 }
                 "Panic" => panic!("deliberate panic in decide"),
                 "Recurse" => Ok(vec![event("Deep", deep(1).to_string())]),
+                "Smash" => Ok(vec![event("Deep", smash(1).to_string())]),
                 "Garbage" => Ok(vec![event("Garbage", "{not json".into())]),
                 "BadType" => Ok(vec![event("bad\ntype", "{}".into())]),
                 "Entropy" => {
@@ -70,10 +73,17 @@ mod guest {
         }
     }
 
-    /// Recursion with a frame that cannot be optimised away.
+    /// Recursion on WebAssembly's own stack: nothing is address-taken, so every frame is
+    /// native, and the engine's stack limit stops it.
     fn deep(n: u64) -> u64 {
+        std::hint::black_box(deep(std::hint::black_box(n + 1))) ^ n
+    }
+
+    /// Recursion on Rust's shadow stack in linear memory (the array's address is taken): it
+    /// runs off the bottom of memory and faults.
+    fn smash(n: u64) -> u64 {
         let frame = std::hint::black_box([n; 32]);
-        deep(n + 1).wrapping_add(frame[7])
+        smash(n + 1).wrapping_add(frame[7])
     }
 
     cairn_sdk::bindings::aggregate::__export_aggregate_world!(Misbehaving with_types_in cairn_sdk::bindings::aggregate);

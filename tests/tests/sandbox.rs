@@ -1,0 +1,155 @@
+//! Misbehaving guests through the real runtime: each is stopped with a clear, typed error,
+//! nothing is appended, and the host keeps serving. And determinism: the same module, state
+//! and input give the same bytes, whatever the guest reads from the clock or randomness.
+
+mod common;
+
+use cairn_runtime::{CallError, CallInput, CommandError, Decision};
+use cairn_store::{EventStore, StreamRead};
+use common::{Host, command};
+
+type Check = fn(&CallError) -> bool;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_misbehaviour_is_a_typed_error_and_nothing_is_appended() {
+    let host = Host::start().await;
+    host.upload("misbehaving", "misbehaving").await;
+    host.upload("bank-account", "bank-account").await;
+    let cases: [(&str, Check); 7] = [
+        ("Loop", |e| {
+            matches!(
+                e,
+                CallError::OutOfFuel { .. } | CallError::DeadlineExceeded { .. }
+            )
+        }),
+        ("Bomb", |e| matches!(e, CallError::OutOfMemory { .. })),
+        (
+            "Panic",
+            |e| matches!(e, CallError::Trap { message } if message.contains("unreachable")),
+        ),
+        ("Recurse", |e| matches!(e, CallError::StackOverflow)),
+        (
+            "Smash",
+            |e| matches!(e, CallError::Trap { message } if message.contains("out of bounds memory access")),
+        ),
+        (
+            "Garbage",
+            |e| matches!(e, CallError::BadOutput { message } if message.contains("not valid JSON")),
+        ),
+        (
+            "BadType",
+            |e| matches!(e, CallError::BadOutput { message } if message.contains("control character")),
+        ),
+    ];
+    for (misbehaviour, expected) in cases {
+        let head = host.store.head();
+        let result = host
+            .aggregates
+            .execute("misbehaving", "m1", command(misbehaviour, "{}"))
+            .await;
+        match &result {
+            Err(CommandError::Module(error)) => {
+                assert!(expected(error), "{misbehaviour}: unexpected error {error}")
+            }
+            other => panic!("{misbehaviour}: expected a module error, got {other:?}"),
+        }
+        assert_eq!(host.store.head(), head, "{misbehaviour} appended something");
+        // The host keeps serving: another module, and the same one.
+        host.aggregates
+            .execute(
+                "bank-account",
+                &format!("after-{misbehaviour}"),
+                command("Open", r#"{"owner":"Ada"}"#),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("after {misbehaviour}: {e}"));
+        host.aggregates
+            .execute(
+                "misbehaving",
+                &format!("fine-{misbehaviour}"),
+                command("Fine", "{}"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("after {misbehaviour}: {e}"));
+    }
+    let stream = cairn_runtime::Aggregates::stream_of("misbehaving", "m1").expect("valid");
+    let slice = host
+        .store
+        .read_stream(stream, StreamRead::forward())
+        .await
+        .expect("read");
+    assert!(
+        slice.events.is_empty(),
+        "no misbehaving command appended to its stream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_guest_is_stopped_by_fuel_or_deadline() {
+    let host = Host::start().await;
+    host.upload("misbehaving", "misbehaving").await;
+    let started = std::time::Instant::now();
+    let result = host
+        .aggregates
+        .execute("misbehaving", "loop", command("Loop", "{}"))
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(CommandError::Module(
+                CallError::OutOfFuel { .. } | CallError::DeadlineExceeded { .. }
+            ))
+        ),
+        "{result:?}"
+    );
+    // Not a timing assertion on speed: only that the loop ended at all, well inside a test's life.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_and_randomness_replay_identically_a_thousand_times() {
+    let host = Host::start().await;
+    host.upload("misbehaving", "misbehaving").await;
+    let module = host.registry().aggregate("misbehaving").expect("loaded");
+    let input = CallInput {
+        time_ms: 1_700_000_000_123,
+        seed: [7; 32],
+    };
+    let first = module
+        .decide(b"0".to_vec(), "Entropy".into(), "{}".into(), input)
+        .await
+        .expect("decides");
+    let Decision::Events(events) = &first else {
+        panic!("{first:?}")
+    };
+    let data: serde_json::Value = events[0].data.to_value().expect("json");
+    assert_eq!(
+        data["now"], 1_700_000_000_123u64,
+        "the clock reads the command's time"
+    );
+    for replay in 0..1_000 {
+        let again = module
+            .decide(b"0".to_vec(), "Entropy".into(), "{}".into(), input)
+            .await
+            .expect("decides");
+        assert_eq!(again, first, "replay {replay} differs");
+    }
+    let other_seed = CallInput {
+        seed: [8; 32],
+        ..input
+    };
+    let different = module
+        .decide(b"0".to_vec(), "Entropy".into(), "{}".into(), other_seed)
+        .await
+        .expect("decides");
+    assert_ne!(
+        different, first,
+        "another command id gives other random numbers"
+    );
+
+    let folded = module
+        .evolve(b"3".to_vec(), vec![("E".into(), "{}".into()); 5], input)
+        .await
+        .expect("folds");
+    assert_eq!(folded, b"8");
+}
