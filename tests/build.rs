@@ -7,7 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GUESTS: [&str; 4] = ["bank-account", "customers", "misbehaving", "wrong-world"];
+const GUESTS: [&str; 5] = [
+    "bank-account",
+    "customers",
+    "misbehaving",
+    "wrong-world",
+    "bad-import",
+];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {

@@ -7,7 +7,8 @@
 
 use std::path::PathBuf;
 
-/// The bytes of guest `name` (`bank-account`, `customers`, `misbehaving`, `wrong-world`).
+/// The bytes of guest `name` (`bank-account`, `customers`, `misbehaving`, `wrong-world`,
+/// `bad-import`).
 pub fn guest(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CAIRN_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))

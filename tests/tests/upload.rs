@@ -79,3 +79,18 @@ async fn the_same_bytes_twice_change_nothing_and_new_bytes_swap_in() {
     assert_eq!(loaded.hash().as_str(), swapped.record.hash);
     assert_eq!(registry.list().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_the_sandbox_does_not_provide_is_refused_by_name() {
+    let host = Host::start().await;
+    let error = host
+        .registry()
+        .upload("greedy", cairn_tests::guest("bad-import"))
+        .await
+        .expect_err("refused");
+    match &error {
+        LoadError::BadImport { reason } => assert!(reason.contains("steal-secrets"), "{reason}"),
+        other => panic!("expected BadImport, got {other:?}"),
+    }
+    assert!(host.registry().list().is_empty());
+}
