@@ -6,7 +6,8 @@
 //! 3. Append the new events at the loaded version, with provenance in their metadata.
 //! 4. On a conflict, load again and retry, a bounded number of times.
 //!
-//! Alongside: a snapshot every `snapshot_every` events, an LRU cache of hot states, and
+//! Alongside: a snapshot every `snapshot_every` events (when a command crosses a multiple of
+//! it, or a load folds at least that many events), an LRU cache of hot states, and
 //! commands idempotent by key (the key is recorded atomically with the events).
 //!
 //! Event ids are derived from the command id, so one command id can never append twice: a
@@ -17,8 +18,9 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use cairn_store::{
-    AppendError, EventId, EventStore, ExpectedVersion, IdempotencyKey, Json, NameError, NewEvent,
-    RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead, Timestamp, Version,
+    AppendError, AppendOutcome, EventId, EventStore, ExpectedVersion, IdempotencyKey, Json,
+    NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead,
+    Timestamp, Version,
 };
 use lru::LruCache;
 use sha2::{Digest, Sha256};
@@ -94,6 +96,13 @@ struct Loaded {
 
 type CacheKey = (String, StreamId);
 
+/// Whether a load may use a cached state as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Freshness {
+    TrustCache,
+    Read,
+}
+
 /// Runs commands against aggregate modules.
 pub struct Aggregates {
     registry: Arc<Registry>,
@@ -164,7 +173,13 @@ impl Aggregates {
         };
         let mut attempt = 0;
         loop {
-            let loaded = self.load(&aggregate, &stream).await?;
+            // A caller's expected version is checked against what is stored, not the cache.
+            let freshness = if attempt == 0 && command.expected_version.is_none() {
+                Freshness::TrustCache
+            } else {
+                Freshness::Read
+            };
+            let loaded = self.load(&aggregate, &stream, freshness).await?;
             if let Some(expected) = command.expected_version
                 && expected != loaded.version
             {
@@ -219,9 +234,18 @@ impl Aggregates {
             };
             match appended {
                 Ok(outcome) => {
-                    let recorded = self
-                        .read_range(&stream, outcome.first_version, outcome.last_version)
-                        .await?;
+                    let ours = outcome.first_version.get() == loaded.version.get() + 1
+                        && outcome.last_version.get() - outcome.first_version.get() + 1
+                            == events.len() as u64
+                        && outcome.first_position.get() + events.len() as u64 - 1
+                            == outcome.last_position.get();
+                    let recorded = if ours {
+                        recorded_from(&stream, events, &outcome)
+                    } else {
+                        // An earlier append with these ids or this key was recognised.
+                        self.read_range(&stream, outcome.first_version, outcome.last_version)
+                            .await?
+                    };
                     self.remember(&aggregate, &stream, loaded, &recorded).await;
                     return Ok(CommandOutcome {
                         stream,
@@ -256,7 +280,7 @@ impl Aggregates {
     pub async fn state(&self, module: &str, id: &str) -> Result<AggregateState, CommandError> {
         let aggregate = self.module(module)?;
         let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
-        let loaded = self.load(&aggregate, &stream).await?;
+        let loaded = self.load(&aggregate, &stream, Freshness::Read).await?;
         let input = CallInput {
             time_ms: loaded.last_time.as_millis(),
             seed: [0; 32],
@@ -269,6 +293,17 @@ impl Aggregates {
         })
     }
 
+    /// Loads aggregate `id` of module `module` (from the cache, a snapshot and the events after
+    /// it) and returns the version it is at.
+    pub async fn version(&self, module: &str, id: &str) -> Result<Version, CommandError> {
+        let aggregate = self.module(module)?;
+        let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
+        Ok(self
+            .load(&aggregate, &stream, Freshness::Read)
+            .await?
+            .version)
+    }
+
     fn module(&self, name: &str) -> Result<Arc<LoadedAggregate>, CommandError> {
         self.registry
             .aggregate(name)
@@ -276,18 +311,25 @@ impl Aggregates {
     }
 
     /// Loads the state: cached, else from the snapshot for this module version, then folding
-    /// whatever came after.
+    /// whatever came after. A command trusts a cached state without reading the stream (a stale
+    /// one makes its append conflict, and the retry loads afresh); `Freshness::Read` always
+    /// reads what came after.
     async fn load(
         &self,
         aggregate: &LoadedAggregate,
         stream: &StreamId,
+        freshness: Freshness,
     ) -> Result<Loaded, CommandError> {
         let key = (aggregate.hash().as_str().to_owned(), stream.clone());
         let cached = self.lock_cache().get(&key).cloned();
+        if let (Some(loaded), Freshness::TrustCache) = (&cached, freshness) {
+            return Ok(loaded.clone());
+        }
         let mut loaded = match cached {
             Some(loaded) => loaded,
             None => self.load_snapshot(aggregate, stream).await?,
         };
+        let start = loaded.version;
         loop {
             let from = Version::new(loaded.version.get() + 1);
             let read = StreamRead::forward()
@@ -311,8 +353,23 @@ impl Aggregates {
             loaded.version = version;
             loaded.last_time = time;
         }
+        // A load that folded more than a snapshot's worth leaves a snapshot behind.
+        if loaded.version.get() - start.get() >= self.config.snapshot_every.max(1) {
+            self.take_snapshot(aggregate, stream, &loaded).await;
+        }
         self.lock_cache().put(key, loaded.clone());
         Ok(loaded)
+    }
+
+    async fn take_snapshot(&self, aggregate: &LoadedAggregate, stream: &StreamId, loaded: &Loaded) {
+        let snapshot = Snapshot {
+            version: loaded.version,
+            state: loaded.state.clone(),
+        };
+        let key = snapshot_key(aggregate);
+        if let Err(error) = self.store.put_snapshot(stream.clone(), key, snapshot).await {
+            tracing::warn!(%stream, %error, "taking a snapshot failed");
+        }
     }
 
     async fn load_snapshot(
@@ -370,29 +427,17 @@ impl Aggregates {
                 return;
             }
         };
+        let after = Loaded {
+            version: last.version,
+            state,
+            last_time: last.recorded_at,
+        };
         let every = self.config.snapshot_every.max(1);
         if before.version.get() / every != last.version.get() / every {
-            let snapshot = Snapshot {
-                version: last.version,
-                state: state.clone(),
-            };
-            if let Err(error) = self
-                .store
-                .put_snapshot(stream.clone(), snapshot_key(aggregate), snapshot)
-                .await
-            {
-                tracing::warn!(%stream, %error, "taking a snapshot failed");
-            }
+            self.take_snapshot(aggregate, stream, &after).await;
         }
         let key = (aggregate.hash().as_str().to_owned(), stream.clone());
-        self.lock_cache().put(
-            key,
-            Loaded {
-                version: last.version,
-                state,
-                last_time: last.recorded_at,
-            },
-        );
+        self.lock_cache().put(key, after);
     }
 
     fn forget(&self, aggregate: &LoadedAggregate, stream: &StreamId) {
@@ -416,6 +461,29 @@ impl Aggregates {
         let read = StreamRead::forward().from(first).limit(count);
         Ok(self.store.read_stream(stream.clone(), read).await?.events)
     }
+}
+
+/// The events of `outcome` as stored: each append's events take consecutive versions and
+/// positions, recorded at one time.
+fn recorded_from(
+    stream: &StreamId,
+    events: Vec<NewEvent>,
+    outcome: &AppendOutcome,
+) -> Vec<RecordedEvent> {
+    events
+        .into_iter()
+        .zip(0u64..)
+        .map(|(event, offset)| RecordedEvent {
+            id: event.id,
+            stream: stream.clone(),
+            version: Version::new(outcome.first_version.get() + offset),
+            position: Position::new(outcome.first_position.get() + offset),
+            event_type: event.event_type,
+            data: event.data,
+            metadata: event.metadata,
+            recorded_at: outcome.recorded_at,
+        })
+        .collect()
 }
 
 /// The snapshot key: the module's hash.

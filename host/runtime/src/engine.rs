@@ -30,6 +30,9 @@ pub(crate) fn build(limits: &Limits, cache_dir: &Path) -> wasmtime::Result<Engin
         .consume_fuel(true)
         .epoch_interruption(true)
         .max_wasm_stack(limits.stack_bytes)
+        // Copy a module's data segments into a fresh instance rather than mapping its memory
+        // image: remapping on every call sends TLB shootdowns to every core.
+        .memory_init_cow(false)
         .async_stack_size(limits.stack_bytes + 256 * 1024);
     let mut pool = PoolingAllocationConfig::default();
     let instances = limits.concurrent_instances;
@@ -40,7 +43,11 @@ pub(crate) fn build(limits: &Limits, cache_dir: &Path) -> wasmtime::Result<Engin
         .total_tables(instances * 4)
         .total_stacks(instances)
         .max_memory_size(limits.memory_bytes)
-        .table_elements(limits.table_elements);
+        .table_elements(limits.table_elements)
+        // Return freed instances' memory to the kernel in batches: one `madvise` per batch
+        // rather than per call.
+        .decommit_batch_size(16)
+        .table_keep_resident(64 * 1024);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     let mut cache = CacheConfig::new();
     cache.with_directory(cache_dir);

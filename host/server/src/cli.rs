@@ -39,4 +39,8 @@ pub(crate) struct BenchArgs {
 pub(crate) enum Scenario {
     /// The event store alone: durable appends and reads.
     Store,
+    /// The WebAssembly runtime: folding, instantiation, loading with snapshots.
+    Runtime,
+    /// Durable commands in process: load, decide, append.
+    Commands,
 }

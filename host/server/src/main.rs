@@ -4,9 +4,11 @@
 //! - `cli.rs`: the command line (clap).
 //! - `bench/`: `cairn bench <scenario>`, the standard workloads whose figures go in
 //!   BENCHMARKS.md.
+//! - `guests.rs`: building this repository's example modules for `wasm32-wasip2`.
 
 mod bench;
 mod cli;
+mod guests;
 
 use clap::Parser;
 

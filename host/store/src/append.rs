@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::error::AppendError;
-use crate::event::NewEvent;
+use crate::event::{NewEvent, Timestamp};
 use crate::name::checked_name;
 use crate::stream_id::StreamId;
 use crate::version::{Position, Version};
@@ -36,6 +36,9 @@ pub struct AppendOutcome {
     pub first_position: Position,
     /// The global position of the last event appended.
     pub last_position: Position,
+    /// When the store wrote the events. (Not in the HTTP reply, whose fields design.md fixes.)
+    #[serde(skip_serializing, default)]
+    pub recorded_at: Timestamp,
 }
 
 /// Checks what can be checked without reading the store: the stream is not reserved, there are

@@ -3,10 +3,12 @@
 //!
 //! - `load.rs`: runs many concurrent workers and records each operation's latency.
 //! - `report.rs`: figures, their targets, and how they are printed.
-//! - `store.rs`: the `store` scenario.
+//! - `store.rs`, `runtime.rs`, `commands.rs`: the scenarios.
 
+mod commands;
 mod load;
 mod report;
+mod runtime;
 mod store;
 
 use crate::cli::{BenchArgs, Scenario};
@@ -29,6 +31,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })?;
     let report = match args.scenario {
         Scenario::Store => store::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Runtime => runtime::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Commands => commands::run(dir.path(), args.scale, !args.json).await?,
     };
     if args.json {
         println!("{}", report.to_json());

@@ -4,7 +4,7 @@
 use redb::ReadableTable;
 
 use super::record::{self, Corrupt};
-use super::tables::{StoredStream, WriteTables, keyed_outcome, locate_stream, stored_position};
+use super::tables::{StoredStream, WriteTables, keyed_outcome, locate_stream, stored_outcome};
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, StorageError};
 use crate::event::{NewEvent, Timestamp};
@@ -127,6 +127,7 @@ pub(crate) fn apply_append(
         last_version: Version::new(last_version),
         first_position: Position::new(first_position),
         last_position: Position::new(allocated.head),
+        recorded_at: now,
     })
 }
 
@@ -161,11 +162,12 @@ fn find_retry(
         return Err(conflict());
     }
     let last_version = first_version + stored.len() as u64 - 1;
-    Ok(Some(AppendOutcome {
-        stream: request.stream.clone(),
-        first_version: Version::new(first_version),
-        last_version: Version::new(last_version),
-        first_position: stored_position(&tables.stream_events, stream_id, first_version)?,
-        last_position: stored_position(&tables.stream_events, stream_id, last_version)?,
-    }))
+    let original = stored_outcome(
+        &tables.stream_events,
+        &request.stream,
+        stream_id,
+        first_version,
+        last_version,
+    )?;
+    Ok(Some(original))
 }

@@ -37,6 +37,7 @@ use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 use super::record;
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::StorageError;
+use crate::event::Timestamp;
 use crate::stream_id::StreamId;
 use crate::version::{Position, Version};
 
@@ -115,12 +116,13 @@ pub(crate) fn locate_stream(
     Ok(Some(StoredStream { id, version }))
 }
 
-/// The global position of event `version` of stream `stream_id`, from its record.
-pub(crate) fn stored_position(
+/// Where event `version` of stream `stream_id` sits in the global log, and when it was
+/// recorded, from its record.
+pub(crate) fn stored_place(
     stream_events: &impl ReadableTable<(u64, u64), &'static [u8]>,
     stream_id: u64,
     version: u64,
-) -> Result<Position, StorageError> {
+) -> Result<(Position, Timestamp), StorageError> {
     let row = stream_events
         .get((stream_id, version))
         .map_err(StorageError::backend)?
@@ -130,8 +132,28 @@ pub(crate) fn stored_position(
             ))
         })?;
     record::decode_event(row.value())
-        .map(|stored| stored.position)
+        .map(|stored| (stored.position, stored.recorded_at))
         .map_err(|e| StorageError::Corrupt(e.0))
+}
+
+/// The outcome of the append that stored versions `first..=last` of stream `stream_id`.
+pub(crate) fn stored_outcome(
+    stream_events: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    stream: &StreamId,
+    stream_id: u64,
+    first: u64,
+    last: u64,
+) -> Result<AppendOutcome, StorageError> {
+    let (first_position, recorded_at) = stored_place(stream_events, stream_id, first)?;
+    let (last_position, _) = stored_place(stream_events, stream_id, last)?;
+    Ok(AppendOutcome {
+        stream: stream.clone(),
+        first_version: Version::new(first),
+        last_version: Version::new(last),
+        first_position,
+        last_position,
+        recorded_at,
+    })
 }
 
 /// The outcome recorded for `key` on stream `stream_id`, if any (invariant 6).
@@ -149,11 +171,5 @@ pub(crate) fn keyed_outcome(
     let Some((first, last)) = recorded else {
         return Ok(None);
     };
-    Ok(Some(AppendOutcome {
-        stream: stream.clone(),
-        first_version: Version::new(first),
-        last_version: Version::new(last),
-        first_position: stored_position(stream_events, stream_id, first)?,
-        last_position: stored_position(stream_events, stream_id, last)?,
-    }))
+    stored_outcome(stream_events, stream, stream_id, first, last).map(Some)
 }

@@ -1,0 +1,136 @@
+//! `cairn bench commands`: durable commands in process (load, decide, append) on
+//! `bank-account`, from 64 concurrent clients over 10,000 accounts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cairn_runtime::{Aggregates, Command, CommandConfig, Limits, Registry};
+use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbOptions, RedbStore};
+
+use super::load::drive;
+use super::report::{Figure, Report, Target};
+use super::scaled;
+use crate::guests;
+
+const ACCOUNTS: usize = 10_000;
+const CLIENTS: usize = 64;
+
+pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
+    let say = |what: &str| {
+        if progress {
+            eprintln!("… {what}");
+        }
+    };
+    say("building bank-account for wasm32-wasip2");
+    let bytes = guests::build("bank-account")?;
+    let store = RedbStore::open(dir.join("data"), RedbOptions::default()).await?;
+    let shared: Arc<dyn EventStore> = Arc::new(store.clone());
+    let registry =
+        Arc::new(Registry::open(Arc::clone(&shared), &dir.join("cache"), Limits::default()).await?);
+    registry.upload("bank-account", bytes).await?;
+    let aggregates = Arc::new(Aggregates::new(
+        registry,
+        Arc::clone(&shared),
+        CommandConfig::default(),
+    ));
+
+    let accounts = scaled(ACCOUNTS, scale).max(CLIENTS);
+    say(&format!("opening {accounts} accounts"));
+    drive(CLIENTS, accounts.div_ceil(CLIENTS), {
+        let store = store.clone();
+        move |client, n| {
+            let store = store.clone();
+            async move {
+                let account = n * CLIENTS + client;
+                if account >= accounts {
+                    return Ok(());
+                }
+                let stream = Aggregates::stream_of("bank-account", &account.to_string())?;
+                let events = vec![
+                    NewEvent::new(
+                        EventType::new("Opened")?,
+                        Json::parse(r#"{"owner":"bench"}"#)?,
+                    ),
+                    NewEvent::new(
+                        EventType::new("Deposited")?,
+                        Json::parse(r#"{"amount":1000000000}"#)?,
+                    ),
+                ];
+                store
+                    .append(stream, ExpectedVersion::NoStream, events)
+                    .await?;
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    say("loading every account once (the cache holds them all)");
+    for account in 0..accounts {
+        aggregates
+            .version("bank-account", &account.to_string())
+            .await?;
+    }
+
+    say(&format!("{CLIENTS} clients sending commands"));
+    let per_client = scaled(600, scale);
+    let result = drive(CLIENTS, per_client, {
+        let aggregates = Arc::clone(&aggregates);
+        move |_, n| {
+            let aggregates = Arc::clone(&aggregates);
+            async move {
+                let account = fastrand::usize(..accounts).to_string();
+                let (command_type, data) = if n % 2 == 0 {
+                    ("Deposit", r#"{"amount":7}"#)
+                } else {
+                    ("Withdraw", r#"{"amount":5}"#)
+                };
+                let command = Command {
+                    command_type: command_type.into(),
+                    data: Json::parse(data)?,
+                    expected_version: None,
+                    idempotency_key: None,
+                };
+                aggregates
+                    .execute("bank-account", &account, command)
+                    .await?;
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    let workload = format!(
+        "{} commands (Deposit, Withdraw), {CLIENTS} clients, {accounts} accounts",
+        CLIENTS * per_client
+    );
+    let figures = vec![
+        Figure {
+            key: "commands_64_per_s",
+            value: result.per_second(1),
+            unit: "commands/s",
+            workload: workload.clone(),
+            target: Some(Target::AtLeast(20_000.0)),
+        },
+        Figure {
+            key: "commands_64_p50_ms",
+            value: result.quantile_ms(0.5),
+            unit: "ms",
+            workload: workload.clone(),
+            target: None,
+        },
+        Figure {
+            key: "commands_64_p99_ms",
+            value: result.quantile_ms(0.99),
+            unit: "ms",
+            workload,
+            target: Some(Target::AtMost(5.0)),
+        },
+    ];
+    drop(aggregates);
+    drop(shared);
+    store.close().await;
+    Ok(Report {
+        scenario: "commands",
+        scale,
+        figures,
+    })
+}
