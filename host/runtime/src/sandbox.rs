@@ -105,14 +105,22 @@ pub(crate) fn new_store(
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_fuel(fuel)?;
-    let mut ticks_left = limits.deadline.as_millis() / EPOCH_TICK.as_millis().max(1);
+    // At each epoch tick the call is checked: past its deadline it ends; after its first tick
+    // it yields to the executor at every tick, so a long call never holds a thread. Short calls
+    // (nearly all) run straight through.
+    let ticks = limits.deadline.as_millis() / EPOCH_TICK.as_millis().max(1);
+    let mut ticks_left = ticks;
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if ticks_left == 0 {
             return Err(wasmtime::Error::new(DeadlineExceeded));
         }
         ticks_left -= 1;
-        Ok(UpdateDeadline::Yield(1))
+        if ticks_left + 1 == ticks {
+            Ok(UpdateDeadline::Continue(1))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
     });
     Ok(store)
 }
