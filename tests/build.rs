@@ -49,7 +49,11 @@ fn main() {
             "--target-dir",
         ])
         .arg(&target_dir)
-        // What cargo sets for this build script is not meant for the guests' build.
+        // What cargo sets for this build script is not meant for the guests' build; under
+        // `cargo clippy` that includes clippy itself, with the caller's `-D warnings`.
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")

@@ -84,3 +84,40 @@ fn bad_arguments_fail_with_a_reason() {
         "{stderr}"
     );
 }
+
+/// The runtime and commands benches build and run the real `bank-account` module.
+#[test]
+fn bench_runtime_and_commands_run_the_real_example() {
+    let scenarios: [(&str, &[&str]); 2] = [
+        (
+            "runtime",
+            &[
+                "fold_events_per_s",
+                "instantiate_p50_us",
+                "load_100k_p99_ms",
+            ],
+        ),
+        ("commands", &["commands_64_per_s", "commands_64_p99_ms"]),
+    ];
+    for (scenario, keys) in scenarios {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir_arg = dir.path().to_str().expect("utf-8 path");
+        let output = cairn(&[
+            "bench", scenario, "--json", "--scale", "0.002", "--dir", dir_arg,
+        ]);
+        assert!(
+            output.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("one JSON object");
+        assert_eq!(report["scenario"], scenario);
+        for key in keys {
+            let value = report[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{key} missing: {report}"));
+            assert!(value > 0.0, "{scenario}: {key} = {value}");
+        }
+    }
+}

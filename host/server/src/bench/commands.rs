@@ -4,38 +4,29 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, Command, CommandConfig, Limits, Registry};
-use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbOptions, RedbStore};
+use cairn_runtime::{Aggregates, Command, CommandConfig};
+use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent};
 
+use super::bank::{BankHost, Progress};
 use super::load::drive;
 use super::report::{Figure, Report, Target};
 use super::scaled;
-use crate::guests;
 
 const ACCOUNTS: usize = 10_000;
 const CLIENTS: usize = 64;
 
 pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
-    let say = |what: &str| {
-        if progress {
-            eprintln!("… {what}");
-        }
-    };
-    say("building bank-account for wasm32-wasip2");
-    let bytes = guests::build("bank-account")?;
-    let store = RedbStore::open(dir.join("data"), RedbOptions::default()).await?;
-    let shared: Arc<dyn EventStore> = Arc::new(store.clone());
-    let registry =
-        Arc::new(Registry::open(Arc::clone(&shared), &dir.join("cache"), Limits::default()).await?);
-    registry.upload("bank-account", bytes).await?;
+    let progress = Progress(progress);
+    let host = BankHost::start(dir, progress).await?;
+    let store = host.store.clone();
     let aggregates = Arc::new(Aggregates::new(
-        registry,
-        Arc::clone(&shared),
+        Arc::clone(&host.registry),
+        Arc::clone(&host.shared),
         CommandConfig::default(),
     ));
 
     let accounts = scaled(ACCOUNTS, scale).max(CLIENTS);
-    say(&format!("opening {accounts} accounts"));
+    progress.say(&format!("opening {accounts} accounts"));
     drive(CLIENTS, accounts.div_ceil(CLIENTS), {
         let store = store.clone();
         move |client, n| {
@@ -64,14 +55,14 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         }
     })
     .await?;
-    say("loading every account once (the cache holds them all)");
+    progress.say("loading every account once (the cache holds them all)");
     for account in 0..accounts {
         aggregates
             .version("bank-account", &account.to_string())
             .await?;
     }
 
-    say(&format!("{CLIENTS} clients sending commands"));
+    progress.say(&format!("{CLIENTS} clients sending commands"));
     let per_client = scaled(600, scale);
     let result = drive(CLIENTS, per_client, {
         let aggregates = Arc::clone(&aggregates);
@@ -126,8 +117,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         },
     ];
     drop(aggregates);
-    drop(shared);
-    store.close().await;
+    host.stop().await;
     Ok(Report {
         scenario: "commands",
         scale,

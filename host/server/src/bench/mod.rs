@@ -3,8 +3,9 @@
 //!
 //! - `load.rs`: runs many concurrent workers and records each operation's latency.
 //! - `report.rs`: figures, their targets, and how they are printed.
-//! - `store.rs`, `runtime.rs`, `commands.rs`: the scenarios.
+//! - `store.rs`, `runtime.rs`, `commands.rs`: the scenarios; `bank.rs`, what the last two share.
 
+mod bank;
 mod commands;
 mod load;
 mod report;

@@ -4,29 +4,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_runtime::{Aggregates, CallInput, CommandConfig, Limits, Registry};
-use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbOptions, RedbStore};
+use cairn_runtime::{Aggregates, CallInput, CommandConfig};
+use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbStore};
 use hdrhistogram::Histogram;
 
+use super::bank::{BankHost, Progress};
 use super::report::{Figure, Report, Target};
 use super::scaled;
-use crate::guests;
 
 const BATCH: usize = 1_000;
 
 pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
-    let say = |what: &str| {
-        if progress {
-            eprintln!("… {what}");
-        }
-    };
-    say("building bank-account for wasm32-wasip2");
-    let bytes = guests::build("bank-account")?;
-    let store = RedbStore::open(dir.join("data"), RedbOptions::default()).await?;
-    let shared: Arc<dyn EventStore> = Arc::new(store.clone());
-    let registry =
-        Arc::new(Registry::open(Arc::clone(&shared), &dir.join("cache"), Limits::default()).await?);
-    registry.upload("bank-account", bytes).await?;
+    let progress = Progress(progress);
+    let host = BankHost::start(dir, progress).await?;
+    let (store, shared, registry) = (&host.store, &host.shared, &host.registry);
     let module = registry
         .aggregate("bank-account")
         .ok_or_else(|| anyhow::anyhow!("bank-account did not load"))?;
@@ -36,7 +27,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     };
     let mut figures = Vec::new();
 
-    say("folding deposits in batches");
+    progress.say("folding deposits in batches");
     let batches = scaled(300, scale);
     let batch: Vec<(String, String)> = (0..BATCH)
         .map(|i| {
@@ -67,7 +58,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         target: Some(Target::AtLeast(1_000_000.0)),
     });
 
-    say("fresh instances");
+    progress.say("fresh instances");
     let calls = scaled(5_000, scale);
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     for _ in 0..100 {
@@ -96,23 +87,23 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     });
 
     let length = scaled(100_000, scale);
-    say(&format!("writing two {length}-event accounts"));
+    progress.say(&format!("writing two {length}-event accounts"));
     for account in ["load-a", "load-b"] {
-        append_deposits(&store, account, length).await?;
+        append_deposits(store, account, length).await?;
     }
     // A cache of one, alternating two accounts: every load misses the cache.
     let config = CommandConfig {
         cache_entries: std::num::NonZeroUsize::MIN,
         ..CommandConfig::default()
     };
-    let aggregates = Aggregates::new(Arc::clone(&registry), Arc::clone(&shared), config);
-    say("first loads (folding everything, leaving snapshots)");
+    let aggregates = Aggregates::new(Arc::clone(registry), Arc::clone(shared), config);
+    progress.say("first loads (folding everything, leaving snapshots)");
     for account in ["load-a", "load-b"] {
         aggregates.version("bank-account", account).await?;
         // Events after the snapshot, as a live aggregate has.
-        append_more(&store, account, 50).await?;
+        append_more(store, account, 50).await?;
     }
-    say("loads from snapshots");
+    progress.say("loads from snapshots");
     let loads = scaled(1_000, scale).max(100);
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     for n in 0..loads {
@@ -142,9 +133,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         target: None,
     });
     drop(aggregates);
-    drop(registry);
-    drop(shared);
-    store.close().await;
+    host.stop().await;
     Ok(Report {
         scenario: "runtime",
         scale,

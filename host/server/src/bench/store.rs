@@ -12,6 +12,7 @@ use cairn_store::{
     RedbStore, StreamId, StreamRead, Version,
 };
 
+use super::bank::Progress;
 use super::load::drive;
 use super::report::{Figure, Report, Target};
 use super::scaled;
@@ -68,11 +69,8 @@ async fn read_whole_log(store: &RedbStore, len: u64) -> anyhow::Result<u64> {
 
 pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
     let store = Arc::new(RedbStore::open(dir, RedbOptions::default()).await?);
-    let say = |what: &str| {
-        if progress {
-            eprintln!("… {what}");
-        }
-    };
+    let progress = Progress(progress);
+    let say = |what: &str| progress.say(what);
     let mut figures = Vec::new();
 
     say("single-event appends, 1 writer");

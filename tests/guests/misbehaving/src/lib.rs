@@ -75,12 +75,20 @@ mod guest {
 
     /// Recursion on WebAssembly's own stack: nothing is address-taken, so every frame is
     /// native, and the engine's stack limit stops it.
+    #[allow(
+        unconditional_recursion,
+        reason = "it recurses until the stack runs out, on purpose"
+    )]
     fn deep(n: u64) -> u64 {
         std::hint::black_box(deep(std::hint::black_box(n + 1))) ^ n
     }
 
     /// Recursion on Rust's shadow stack in linear memory (the array's address is taken): it
     /// runs off the bottom of memory and faults.
+    #[allow(
+        unconditional_recursion,
+        reason = "it recurses until memory runs out, on purpose"
+    )]
     fn smash(n: u64) -> u64 {
         let frame = std::hint::black_box([n; 32]);
         smash(n + 1).wrapping_add(frame[7])

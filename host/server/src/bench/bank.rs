@@ -1,0 +1,57 @@
+//! What the runtime benches share: progress lines, and a store with `bank-account` loaded.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cairn_runtime::{Limits, Registry};
+use cairn_store::{EventStore, RedbOptions, RedbStore};
+
+use crate::guests;
+
+/// Prints what a bench is doing, unless it prints JSON.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Progress(pub(crate) bool);
+
+impl Progress {
+    pub(crate) fn say(self, what: &str) {
+        if self.0 {
+            eprintln!("… {what}");
+        }
+    }
+}
+
+/// A store in `dir` and a registry with this repository's `bank-account` module loaded.
+pub(crate) struct BankHost {
+    pub(crate) store: RedbStore,
+    pub(crate) shared: Arc<dyn EventStore>,
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl BankHost {
+    pub(crate) async fn start(dir: &Path, progress: Progress) -> anyhow::Result<Self> {
+        progress.say("building bank-account for wasm32-wasip2");
+        let bytes = guests::build("bank-account")?;
+        let store = RedbStore::open(dir.join("data"), RedbOptions::default()).await?;
+        let shared: Arc<dyn EventStore> = Arc::new(store.clone());
+        let registry =
+            Registry::open(Arc::clone(&shared), &dir.join("cache"), Limits::default()).await?;
+        registry.upload("bank-account", bytes).await?;
+        Ok(Self {
+            store,
+            shared,
+            registry: Arc::new(registry),
+        })
+    }
+
+    /// Drops the runtime and closes the store, releasing the database.
+    pub(crate) async fn stop(self) {
+        let Self {
+            store,
+            shared,
+            registry,
+        } = self;
+        drop(registry);
+        drop(shared);
+        store.close().await;
+    }
+}
