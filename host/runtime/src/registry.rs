@@ -116,10 +116,7 @@ impl Registry {
             .aggregates
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        aggregates
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, module)| Arc::clone(module))
+        aggregates.get(name).map(Arc::clone)
     }
 
     /// What is loaded: name, version and hash of each module.

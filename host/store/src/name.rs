@@ -69,6 +69,13 @@ macro_rules! checked_name {
             }
         }
 
+        /// Lookups by `&str` (equality, order and hash are the inner string's).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
