@@ -339,17 +339,8 @@ impl Aggregates {
             let Some(last) = slice.events.last() else {
                 break;
             };
-            let input = CallInput {
-                time_ms: last.recorded_at.as_millis(),
-                seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
-            };
             let (version, time) = (last.version, last.recorded_at);
-            let events = slice
-                .events
-                .into_iter()
-                .map(|e| (e.event_type.as_str().to_owned(), e.data.as_str().to_owned()))
-                .collect();
-            loaded.state = aggregate.evolve(loaded.state, events, input).await?;
+            loaded.state = fold(aggregate, loaded.state, &slice.events).await?;
             loaded.version = version;
             loaded.last_time = time;
         }
@@ -411,15 +402,7 @@ impl Aggregates {
             self.forget(aggregate, stream);
             return;
         }
-        let input = CallInput {
-            time_ms: last.recorded_at.as_millis(),
-            seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
-        };
-        let batch = events
-            .iter()
-            .map(|e| (e.event_type.as_str().to_owned(), e.data.as_str().to_owned()))
-            .collect();
-        let state = match aggregate.evolve(before.state, batch, input).await {
+        let state = match fold(aggregate, before.state, events).await {
             Ok(state) => state,
             Err(error) => {
                 tracing::warn!(module = %aggregate.name(), %stream, %error, "folding a command's own events failed");
@@ -486,6 +469,27 @@ fn recorded_from(
         .collect()
 }
 
+/// Folds `events` (at least one) into `state`. The call's clock reads the last event's time,
+/// and its randomness is seeded from the last event's id, so a replay folds identically.
+async fn fold(
+    aggregate: &LoadedAggregate,
+    state: Vec<u8>,
+    events: &[RecordedEvent],
+) -> Result<Vec<u8>, CallError> {
+    let input = match events.last() {
+        Some(last) => CallInput {
+            time_ms: last.recorded_at.as_millis(),
+            seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
+        },
+        None => return Ok(state),
+    };
+    let batch = events
+        .iter()
+        .map(|e| (e.event_type.as_str().to_owned(), e.data.as_str().to_owned()))
+        .collect();
+    aggregate.evolve(state, batch, input).await
+}
+
 /// The snapshot key: the module's hash.
 fn snapshot_key(aggregate: &LoadedAggregate) -> SnapshotKey {
     // A hex digest is always a valid key.
@@ -496,12 +500,7 @@ fn snapshot_key(aggregate: &LoadedAggregate) -> SnapshotKey {
 /// The command's id: derived from its idempotency key if it has one, so retries share it.
 fn command_id(key: &Option<IdempotencyKey>) -> uuid::Uuid {
     match key {
-        Some(key) => {
-            let digest: [u8; 32] = Sha256::digest(key.as_str().as_bytes()).into();
-            let mut bytes = [0; 16];
-            bytes.copy_from_slice(&digest[..16]);
-            uuid::Uuid::new_v8(bytes)
-        }
+        Some(key) => uuid_from_digest(Sha256::digest(key.as_str().as_bytes()).into()),
         None => uuid::Uuid::now_v7(),
     }
 }
@@ -511,10 +510,14 @@ fn event_id(command_id: &uuid::Uuid, index: usize) -> EventId {
     let mut hasher = Sha256::new();
     hasher.update(command_id.as_bytes());
     hasher.update((index as u64).to_le_bytes());
-    let digest: [u8; 32] = hasher.finalize().into();
+    EventId::from(uuid_from_digest(hasher.finalize().into()))
+}
+
+/// A UUIDv8 made of the first half of a sha256 digest.
+fn uuid_from_digest(digest: [u8; 32]) -> uuid::Uuid {
     let mut bytes = [0; 16];
     bytes.copy_from_slice(&digest[..16]);
-    EventId::from(uuid::Uuid::new_v8(bytes))
+    uuid::Uuid::new_v8(bytes)
 }
 
 /// Where an event came from, so it can be re-executed: the command id, the module's name and

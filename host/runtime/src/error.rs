@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cairn_store::{AppendError, NameError, ReadError, SnapshotError, StorageError};
+use cairn_store::{AppendError, NameError, ReadError, StorageError};
 
 /// Why a call into a module failed. Nothing the call produced is used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -89,16 +89,6 @@ impl From<ReadError> for CommandError {
     fn from(e: ReadError) -> Self {
         match e {
             ReadError::Storage(e) => Self::Storage(e),
-        }
-    }
-}
-
-impl From<SnapshotError> for CommandError {
-    fn from(e: SnapshotError) -> Self {
-        match e {
-            SnapshotError::Storage(e) => Self::Storage(e),
-            // The runtime takes snapshots only of versions it has folded.
-            other => Self::Storage(StorageError::Corrupt(other.to_string())),
         }
     }
 }
