@@ -69,13 +69,13 @@ fn encode_state<S: serde::Serialize>(state: &S) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("the state does not serialise as JSON: {e}"))
 }
 
-fn decode_state<A: Aggregate>(state: &[u8]) -> Result<A::State, String> {
+pub(crate) fn decode_state<A: Aggregate>(state: &[u8]) -> Result<A::State, String> {
     serde_json::from_slice(state).map_err(|e| format!("state does not decode: {e}"))
 }
 
 /// Decodes `{"type": name, "data": data}` without building an intermediate value: the object's
 /// text is written into `buffer` and parsed once.
-fn decode_tagged<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode_tagged<T: serde::de::DeserializeOwned>(
     buffer: &mut String,
     type_name: &str,
     data: &str,
@@ -93,7 +93,7 @@ fn decode_tagged<T: serde::de::DeserializeOwned>(
 
 /// Encodes an adjacently tagged value as `(type, data)`. A value with no content (a unit
 /// variant) has data `null`.
-fn encode_tagged<T: serde::Serialize>(value: &T) -> Result<Tagged, String> {
+pub(crate) fn encode_tagged<T: serde::Serialize>(value: &T) -> Result<Tagged, String> {
     let json =
         serde_json::to_value(value).map_err(|e| format!("an event does not serialise: {e}"))?;
     let serde_json::Value::Object(mut object) = json else {
