@@ -3,7 +3,9 @@
 //! The tests themselves are in `tests/`:
 //! - `runtime.rs`: the example modules through the real runtime and store;
 //! - `sandbox.rs`: misbehaving guests, each stopped with a clear error and nothing appended;
-//! - `upload.rs`: what the registry refuses, and why.
+//! - `upload.rs`: what the registry refuses, and why;
+//! - `http_streams.rs`, `http_aggregates.rs`, `http_live.rs`: the HTTP API against the real
+//!   server on 127.0.0.1:0 (`common/server.rs` starts it).
 
 use std::path::PathBuf;
 

@@ -53,7 +53,8 @@ pub(crate) fn build(limits: &Limits, cache_dir: &Path) -> wasmtime::Result<Engin
         .linear_memory_keep_resident(KEEP_RESIDENT);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     let mut cache = CacheConfig::new();
-    cache.with_directory(cache_dir);
+    // wasmtime wants an absolute path; a relative one is taken from the working directory.
+    cache.with_directory(std::path::absolute(cache_dir)?);
     config.cache(Some(Cache::new(cache)?));
     Engine::new(&config)
 }

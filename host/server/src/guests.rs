@@ -1,8 +1,7 @@
-//! Building the example modules of this repository for `wasm32-wasip2`, so `cairn bench` (and
-//! `cairn dev`) can run them. The guests get their own target directory: sharing the outer
-//! build's would wait on its lock.
+//! Building module crates for `wasm32-wasip2`. Cargo gets a target directory of its own:
+//! sharing the outer build's would wait forever on its lock.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The repository this binary was built from.
@@ -10,11 +9,27 @@ fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Builds example package `package` with the `guest` profile and returns the component.
-pub(crate) fn build(package: &str) -> anyhow::Result<Vec<u8>> {
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Wrappers of an outer build (clippy's, say) must not wrap the guest's.
+    for var in [
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Builds this repository's example package `package` with the `guest` profile and returns
+/// the component. Used by `cairn bench`.
+pub fn build(package: &str) -> anyhow::Result<Vec<u8>> {
     let repo = repository();
     let target_dir = repo.join("target").join("cairn-guests");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = cargo()
         .current_dir(&repo)
         .args([
             "build",
@@ -39,4 +54,87 @@ pub(crate) fn build(package: &str) -> anyhow::Result<Vec<u8>> {
         .join("wasm32-wasip2/guest")
         .join(format!("{}.wasm", package.replace('-', "_")));
     std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))
+}
+
+/// Why a module crate did not build.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Cargo could not be started.
+    #[error("cannot run cargo: {0}")]
+    Cargo(std::io::Error),
+    /// The crate's Cargo.toml could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+    /// The compiler refused the code; `output` is what cargo printed.
+    #[error("the build failed:\n{output}")]
+    Failed { output: String },
+    /// The build succeeded but left no component where expected.
+    #[error("the build made no {0}")]
+    Missing(PathBuf),
+}
+
+/// Builds the crate in `dir` for `wasm32-wasip2` (release, stripped) in `target_dir`, and
+/// returns the component.
+pub fn build_crate(dir: &Path, target_dir: &Path) -> Result<Vec<u8>, BuildError> {
+    let manifest = dir.join("Cargo.toml");
+    let lib = lib_name(&manifest)?;
+    let output = cargo()
+        .current_dir(dir)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--lib",
+            "--message-format",
+            "short",
+            "--config",
+            "profile.release.debug=false",
+            "--config",
+            "profile.release.strip=true",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .output()
+        .map_err(BuildError::Cargo)?;
+    if !output.status.success() {
+        let text = String::from_utf8_lossy(&output.stderr);
+        let mut shown: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("Compiling") && !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if shown.contains("wasm32-wasip2") && shown.contains("target may not be installed") {
+            shown.push_str("\nhint: run `rustup target add wasm32-wasip2`");
+        }
+        return Err(BuildError::Failed { output: shown });
+    }
+    let file = target_dir
+        .join("wasm32-wasip2/release")
+        .join(format!("{lib}.wasm"));
+    std::fs::read(&file).map_err(|_| BuildError::Missing(file))
+}
+
+/// The name of the library a crate builds: `[lib] name`, else the package's name with `_` for
+/// `-`.
+fn lib_name(manifest: &Path) -> Result<String, BuildError> {
+    let unreadable = |reason: String| BuildError::Manifest {
+        path: manifest.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(manifest).map_err(|e| unreadable(e.to_string()))?;
+    let value: toml::Table = toml::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+    let lib = value
+        .get("lib")
+        .and_then(|l| l.get("name"))
+        .and_then(|n| n.as_str());
+    let package = value
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str());
+    lib.or(package)
+        .map(|n| n.replace('-', "_"))
+        .ok_or_else(|| unreadable("it has no [package] name".into()))
 }

@@ -1,30 +1,49 @@
-//! cairn: an event store and a runtime for event-sourced domain logic, in one binary.
-//!
-//! Layout:
-//! - `cli.rs`: the command line (clap).
-//! - `bench/`: `cairn bench <scenario>`, the standard workloads whose figures go in
-//!   BENCHMARKS.md.
-//! - `guests.rs`: building this repository's example modules for `wasm32-wasip2`.
+//! The `cairn` binary: parses the command line and runs the command. Everything else is in the
+//! library (`lib.rs`).
 
-mod bench;
-mod cli;
-mod guests;
-
+use cairn::cli::{Cli, Command};
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
-    let cli = cli::Cli::parse();
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let default_filter = match cli.command {
+        Command::Serve(_) | Command::Dev(_) => "info,wasmtime=warn,cranelift=warn",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    match cli.command {
-        cli::Command::Bench(args) => runtime.block_on(bench::run(args)),
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => cairn::serve::run(args).await,
+            Command::Dev(args) => cairn::dev::run(args).await,
+            Command::Deploy(args) => cairn::client::deploy(args).await,
+            Command::Send(args) => cairn::client::send(args).await,
+            Command::Read(args) => cairn::client::read(args).await,
+            Command::Tail(args) => cairn::client::tail(args).await,
+            Command::State(args) => cairn::client::state(args).await,
+            Command::Bench(args) => cairn::bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! A store, a registry and the command path on a temporary directory.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod server;
+
 use std::sync::Arc;
 
 use cairn_runtime::{Aggregates, Command, CommandConfig, Limits, Registry};

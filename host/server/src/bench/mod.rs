@@ -6,6 +6,7 @@
 //! - `store.rs`, `runtime.rs`, `commands.rs`: the scenarios; `bank.rs`, what the last two share.
 
 mod bank;
+mod http;
 mod commands;
 mod load;
 mod report;
@@ -14,7 +15,7 @@ mod store;
 
 use crate::cli::{BenchArgs, Scenario};
 
-pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.scale > 0.0 && args.scale.is_finite(),
         "--scale must be a positive number, not {}",
@@ -34,6 +35,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Store => store::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Runtime => runtime::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Commands => commands::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Http => http::run(dir.path(), args.scale, !args.json).await?,
     };
     if args.json {
         println!("{}", report.to_json());

@@ -1,0 +1,97 @@
+//! [`Api`]: a client of one server.
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+
+use crate::cli::ClientArgs;
+
+/// A server's URL and API key.
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: Option<String>,
+}
+
+impl Api {
+    pub fn new(args: &ClientArgs) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: args.server.trim_end_matches('/').to_owned(),
+            key: args.api_key.clone(),
+        }
+    }
+
+    /// The server's URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A request to `path` (which starts with `/`), with the API key.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    /// Sends `request`; a reply that is not a success becomes an error that says what the
+    /// server said and what to do.
+    pub async fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let code = body["error"].as_str().unwrap_or("unknown");
+        let message = body["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| status.to_string());
+        let mut text = format!("{message} ({code}, HTTP {})", status.as_u16());
+        if let Some(hint) = hint(code) {
+            text.push_str("\nhint: ");
+            text.push_str(hint);
+        }
+        Err(anyhow::anyhow!(text))
+    }
+
+    /// Sends `request` and reads a JSON reply.
+    pub async fn json(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+        let response = self.send(request).await?;
+        Ok(response.json().await?)
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "cannot reach the cairn server at {}: {error}\nhint: start one with `cairn dev` or \
+             `cairn serve`, or point --server (or CAIRN_SERVER) at it",
+            self.base
+        )
+    }
+}
+
+/// What to do about an error, by its code.
+fn hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "unauthorized" => "pass the server's key with --api-key or CAIRN_API_KEY",
+        "unknown_module" => {
+            "upload it with `cairn deploy <file.wasm>`; `cairn dev` loads the modules of cairn.toml"
+        }
+        "wrong_expected_version" => {
+            "someone else wrote first: read the current version (`cairn state` or `cairn read`) and try again"
+        }
+        "invalid_command" => {
+            "check the command's type and data against the module's Command type"
+        }
+        "invalid_body" | "malformed_json" => {
+            "a command is JSON like {\"type\": \"Deposit\", \"data\": {\"amount\": 100}}"
+        }
+        "wrong_world" | "core_module" | "invalid_module" | "bad_import" => {
+            "build the module with the cairn SDK: `cargo build --release --target wasm32-wasip2`"
+        }
+        _ => return None,
+    })
+}

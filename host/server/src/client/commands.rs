@@ -1,0 +1,239 @@
+//! `cairn deploy`, `send`, `read`, `tail` and `state`.
+
+use std::path::Path;
+
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::cli::{DeployArgs, ReadArgs, SendArgs, StateArgs, TailArgs};
+use crate::client::api::Api;
+use crate::client::print::{event_line, pretty};
+use crate::guests;
+use crate::project::Project;
+
+/// Uploads a component, or builds and uploads every module of a cairn.toml.
+pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.client);
+    let is_toml = args.path.extension().is_some_and(|e| e == "toml");
+    let modules: Vec<(String, Vec<u8>)> = if is_toml {
+        anyhow::ensure!(
+            args.name.is_none(),
+            "--name is for one .wasm file; a cairn.toml names its modules"
+        );
+        let project = Project::load(&args.path)?;
+        let target_dir = project.root.join("target").join("cairn-dev");
+        let mut built = Vec::new();
+        for module in &project.modules {
+            eprintln!("building {} ({})", module.name, module.dir.display());
+            let bytes = tokio::task::block_in_place(|| guests::build_crate(&module.dir, &target_dir))
+                .map_err(|e| anyhow::anyhow!("module {}: {e}", module.name))?;
+            built.push((module.name.clone(), bytes));
+        }
+        built
+    } else {
+        let bytes = std::fs::read(&args.path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.path.display()))?;
+        let name = match args.name {
+            Some(name) => name,
+            None => name_of(&args.path)?,
+        };
+        vec![(name, bytes)]
+    };
+    for (name, bytes) in modules {
+        let reply = api
+            .json(
+                api.request(Method::PUT, &format!("/v1/modules/{}", encode(&name)))
+                    .header("content-type", "application/wasm")
+                    .body(bytes),
+            )
+            .await
+            .map_err(|e| e.context(format!("uploading {name}")))?;
+        if args.client.json {
+            println!("{reply}");
+        } else {
+            println!(
+                "{} {} version {} (sha256 {})",
+                reply["name"].as_str().unwrap_or(&name),
+                reply["kind"].as_str().unwrap_or("module"),
+                reply["version"],
+                reply["hash"].as_str().unwrap_or("?").get(..12).unwrap_or("?"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A module name from a file name: `customers.wasm` and `bank_account.wasm` give `customers`
+/// and `bank-account`.
+fn name_of(path: &Path) -> anyhow::Result<String> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .map(|s| s.replace('_', "-"))
+        .ok_or_else(|| anyhow::anyhow!("cannot name a module after {}; pass --name", path.display()))
+}
+
+/// Sends a command.
+pub async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.client);
+    let command: Value = serde_json::from_str(&args.command).map_err(|e| {
+        anyhow::anyhow!(
+            "the command is not JSON ({e}); write it like \
+             '{{\"type\": \"Deposit\", \"data\": {{\"amount\": 100}}}}'"
+        )
+    })?;
+    let mut path = format!(
+        "/v1/aggregates/{}/{}/commands",
+        encode(&args.aggregate),
+        encode(&args.id)
+    );
+    if let Some(version) = args.expected_version {
+        path.push_str(&format!("?expected_version={version}"));
+    }
+    let mut request = api.request(Method::POST, &path).json(&command);
+    if let Some(key) = &args.idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    let reply = api.json(request).await?;
+    if args.client.json {
+        println!("{reply}");
+        return Ok(());
+    }
+    let events = reply["events"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    println!(
+        "{} is at version {} ({} new event{})",
+        reply["stream"].as_str().unwrap_or("?"),
+        reply["version"],
+        events.len(),
+        if events.len() == 1 { "" } else { "s" }
+    );
+    for event in events {
+        println!("  {}", event_line(event));
+    }
+    Ok(())
+}
+
+/// Reads a stream.
+pub async fn read(args: ReadArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.client);
+    let mut query: Vec<(&str, String)> = Vec::new();
+    if let Some(from) = args.from {
+        query.push(("from", from.to_string()));
+    }
+    if let Some(limit) = args.limit {
+        query.push(("limit", limit.to_string()));
+    }
+    if args.backward {
+        query.push(("direction", "backward".into()));
+    }
+    let reply = api
+        .json(
+            api.request(Method::GET, &format!("/v1/streams/{}", encode(&args.stream)))
+                .query(&query),
+        )
+        .await?;
+    if args.client.json {
+        println!("{reply}");
+        return Ok(());
+    }
+    let events = reply["events"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    println!(
+        "{} is at version {}",
+        reply["stream"].as_str().unwrap_or(&args.stream),
+        reply["version"]
+    );
+    for event in events {
+        println!("{}", event_line(event));
+    }
+    Ok(())
+}
+
+/// Shows an aggregate's state.
+pub async fn state(args: StateArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.client);
+    let reply = api
+        .json(api.request(
+            Method::GET,
+            &format!("/v1/aggregates/{}/{}", encode(&args.aggregate), encode(&args.id)),
+        ))
+        .await?;
+    if args.client.json {
+        println!("{reply}");
+    } else {
+        println!(
+            "{} at version {}\n{}",
+            reply["stream"].as_str().unwrap_or("?"),
+            reply["version"],
+            pretty(&reply["state"])
+        );
+    }
+    Ok(())
+}
+
+/// Follows the global log over SSE, printing each event as it arrives.
+pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.client);
+    let after = match args.after {
+        Some(after) => after,
+        None => {
+            let health = api.json(api.request(Method::GET, "/healthz")).await?;
+            health["head"].as_u64().unwrap_or(0)
+        }
+    };
+    let mut query = vec![("after", after.to_string())];
+    if let Some(category) = &args.category {
+        query.push(("category", category.clone()));
+    }
+    if let Some(event_type) = &args.event_type {
+        query.push(("type", event_type.clone()));
+    }
+    let response = api
+        .send(api.request(Method::GET, "/v1/subscribe").query(&query))
+        .await?;
+    if !args.client.json {
+        eprintln!("following {} after position {after} (Ctrl-C stops)", api.base());
+    }
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut seen = 0u64;
+    while let Some(chunk) = body.next().await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk?));
+        while let Some(end) = buffer.find("\n\n") {
+            let message: String = buffer.drain(..end + 2).collect();
+            let data: Vec<&str> = message
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            if data.is_empty() {
+                continue; // a keep-alive comment
+            }
+            let data = data.join("\n");
+            if args.client.json {
+                println!("{data}");
+            } else {
+                let event: Value = serde_json::from_str(&data)?;
+                println!("{}", event_line(&event));
+            }
+            seen += 1;
+            if args.count.is_some_and(|count| seen >= count) {
+                return Ok(());
+            }
+        }
+    }
+    anyhow::bail!("the server closed the subscription (it may be shutting down)")
+}
+
+/// Percent-encodes a path segment.
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char);
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}

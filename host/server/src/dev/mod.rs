@@ -1,0 +1,81 @@
+//! `cairn dev`: the local dev server.
+//!
+//! It reads cairn.toml, opens an embedded store in `.cairn/` beside it, builds each module for
+//! `wasm32-wasip2` and loads it, serves the API, and watches the modules' sources. When a
+//! source changes, only that module is rebuilt and swapped in; events are kept. A build that
+//! fails is shown, and the version already loaded keeps serving.
+//!
+//! - `reload.rs`: building a module and swapping it in, with what is printed.
+//! - `watch.rs`: which modules changed on disk.
+
+mod reload;
+mod watch;
+
+use std::sync::Arc;
+
+use crate::cli::DevArgs;
+use crate::http::{self, AppState};
+use crate::node::Node;
+use crate::project::Project;
+use crate::serve::{bind, check_exposure, shutdown_signal};
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    check_exposure(args.listen, &args.key)?;
+    let project = Project::load(&args.config)?;
+    let data = project.root.join(".cairn");
+    if args.clean && data.exists() {
+        std::fs::remove_dir_all(&data)
+            .map_err(|e| anyhow::anyhow!("cannot delete {}: {e}", data.display()))?;
+        println!("deleted the dev store {}", data.display());
+    }
+    let target_dir = args
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| project.root.join("target").join("cairn-dev"));
+    let node = Node::open(&data).await?;
+    let reloader = Arc::new(reload::Reloader::new(
+        Arc::clone(node.registry()),
+        target_dir,
+    ));
+    for module in &project.modules {
+        reloader.reload(module).await;
+    }
+    let listener = bind(args.listen).await?;
+    let address = listener.local_addr()?;
+    println!();
+    println!("cairn dev is serving {} modules from {}", project.modules.len(), data.display());
+    println!("  API       http://{address}");
+    println!("  OpenAPI   http://{address}/openapi.json");
+    println!("  metrics   http://{address}/metrics");
+    for module in node.registry().list() {
+        println!(
+            "  module    {} v{} (sha256 {})",
+            module.name,
+            module.version,
+            module.hash.get(..12).unwrap_or(&module.hash)
+        );
+    }
+    println!("watching the modules' sources; Ctrl-C stops");
+    let watcher = watch::Watcher::start(&project)?;
+    let watching = tokio::spawn(watch_and_reload(watcher, project, reloader));
+    let state = AppState::new(&node, args.key.api_key);
+    let served = http::serve(listener, state, shutdown_signal()).await;
+    watching.abort();
+    node.close().await;
+    served?;
+    println!("cairn dev stopped; the store is kept in {}", data.display());
+    Ok(())
+}
+
+async fn watch_and_reload(
+    mut watcher: watch::Watcher,
+    project: Project,
+    reloader: Arc<reload::Reloader>,
+) {
+    while let Some(changed) = watcher.changed(&project).await {
+        for module in changed {
+            println!("{} changed: rebuilding", module.name);
+            reloader.reload(&module).await;
+        }
+    }
+}

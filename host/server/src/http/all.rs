@@ -1,0 +1,71 @@
+//! `GET /v1/all`: the global log after a position, in order, optionally filtered.
+
+use axum::Json;
+use axum::extract::State;
+use cairn_store::{AllRead, AllSlice, EventType, Position};
+use serde::Deserialize;
+
+use crate::http::error::ApiError;
+use crate::http::extract::QueryParams;
+use crate::http::state::AppState;
+use crate::http::streams::read_limit;
+
+/// Where a read of the global log starts, and which events it keeps.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AllQuery {
+    /// Return events after this position (default 0: from the start).
+    pub after: Option<u64>,
+    /// The most events to return (default 1,000, at most 10,000).
+    pub limit: Option<usize>,
+    /// Only events of streams in this category: the part of the stream name before the first
+    /// `-`.
+    pub category: Option<String>,
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+}
+
+/// The read a category and type filter make, after `after`.
+pub(super) fn filtered(
+    after: Position,
+    category: Option<String>,
+    event_type: Option<String>,
+) -> Result<AllRead, ApiError> {
+    let mut read = AllRead::after(after);
+    if let Some(category) = category {
+        read = read.category(category);
+    }
+    if let Some(event_type) = event_type {
+        let event_type = EventType::new(&event_type).map_err(|e| {
+            ApiError::bad_request("invalid_query", format!("invalid event type: {e}"))
+        })?;
+        read = read.event_type(event_type);
+    }
+    Ok(read)
+}
+
+/// Reads the global log.
+#[utoipa::path(
+    get,
+    path = "/v1/all",
+    params(AllQuery),
+    responses(
+        (status = 200, description = "The events after `after`, in position order; `scanned_to` is where the next page starts (past the last event when filters skipped some), `head` the newest position", body = crate::http::openapi::LogPage),
+        (status = 400, description = "Bad query", body = crate::http::error::ErrorBody),
+    ),
+    tag = "streams"
+)]
+pub(super) async fn read(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<AllQuery>,
+) -> Result<Json<AllSlice>, ApiError> {
+    let read = filtered(
+        Position::new(query.after.unwrap_or(0)),
+        query.category,
+        query.event_type,
+    )?
+    .limit(read_limit(query.limit)?);
+    Ok(Json(state.store.read_all(read).await?))
+}

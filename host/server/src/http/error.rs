@@ -1,0 +1,272 @@
+//! [`ApiError`]: every error the HTTP API returns, and the one `IntoResponse` that turns it into
+//! `{"error": "<code>", "message": "..."}`. The codes are stable snake_case; clients match on
+//! them, so a code is never renamed.
+
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cairn_runtime::{CallError, CommandError, LoadError};
+use cairn_store::{AppendError, ExpectedVersion, ReadError, StorageError, StreamId, Version};
+use serde::Serialize;
+
+/// An error reply: its status, stable code, message and any details.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    conflict: Option<Conflict>,
+}
+
+/// What a 409 for a wrong expected version adds to the body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Conflict {
+    /// The stream.
+    #[schema(value_type = String)]
+    pub stream: StreamId,
+    /// What the writer expected: `"any"`, `"no_stream"`, `"exists"` or a version.
+    #[schema(value_type = Object)]
+    pub expected: ExpectedVersion,
+    /// The stream's version when the write was checked.
+    #[schema(value_type = u64)]
+    pub actual: Version,
+}
+
+/// The body of every error reply.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code, such as `wrong_expected_version`.
+    pub error: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// With `wrong_expected_version`: the stream.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
+    pub conflict: Option<Conflict>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            conflict: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this server needs an API key: send `Authorization: Bearer <key>`",
+        )
+    }
+
+    /// The status of the reply.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code of the reply.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            conflict: self.conflict,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A rejection by one of axum's extractors, by its status: the status axum chose is right, the
+/// body becomes ours.
+fn rejection(status: StatusCode, text: String) -> ApiError {
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+        StatusCode::BAD_REQUEST => "malformed_json",
+        _ => "bad_request",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!("{text}; the request body is over the limit"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "send the body as JSON, with `Content-Type: application/json`".to_owned()
+        }
+        _ => text,
+    };
+    ApiError::new(status, code, message)
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::bad_request("invalid_path", r.body_text())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the store is closed: the server is shutting down",
+            ),
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage_failed",
+                    other.to_string(),
+                )
+            }
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(e: AppendError) -> Self {
+        let message = e.to_string();
+        match e {
+            AppendError::WrongExpectedVersion {
+                stream,
+                expected,
+                actual,
+            } => Self {
+                status: StatusCode::CONFLICT,
+                code: "wrong_expected_version",
+                message,
+                conflict: Some(Conflict {
+                    stream,
+                    expected,
+                    actual,
+                }),
+            },
+            AppendError::IdempotencyConflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "idempotency_conflict", message)
+            }
+            AppendError::ReservedStream(_) => Self::bad_request("reserved_stream", message),
+            AppendError::NoEvents => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "no_events", message)
+            }
+            AppendError::TooManyEvents { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_events", message)
+            }
+            AppendError::DuplicateEventId { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "duplicate_event_id",
+                message,
+            ),
+            AppendError::EventTooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "event_too_large", message)
+            }
+            AppendError::MetadataNotObject { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "metadata_not_object",
+                message,
+            ),
+            AppendError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(e: LoadError) -> Self {
+        let message = e.to_string();
+        match e {
+            LoadError::Name(_) => Self::bad_request("invalid_name", message),
+            LoadError::Invalid { .. } => Self::bad_request("invalid_module", message),
+            LoadError::CoreModule => Self::bad_request("core_module", message),
+            LoadError::WrongWorld { .. } => Self::bad_request("wrong_world", message),
+            LoadError::BadImport { .. } => Self::bad_request("bad_import", message),
+            LoadError::Storage(e) => e.into(),
+            LoadError::Read(e) => e.into(),
+            LoadError::Host(_) => {
+                tracing::error!(%message, "the runtime failed to load a module");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "runtime_failed", message)
+            }
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        let message = e.to_string();
+        match e {
+            CommandError::UnknownModule(_) => Self::not_found("unknown_module", message),
+            CommandError::InvalidId(_) => Self::bad_request("invalid_name", message),
+            CommandError::Rejected(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", message)
+            }
+            CommandError::InvalidCommand(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", message)
+            }
+            CommandError::Conflict(e) => e.into(),
+            CommandError::Module(e) => e.into(),
+            CommandError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<CallError> for ApiError {
+    /// A module that fails is the module's fault, not the caller's: a 500 with a code that says
+    /// how it failed. Nothing was appended.
+    fn from(e: CallError) -> Self {
+        let code = call_error_code(&e);
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string())
+    }
+}
+
+/// The stable code of a module failure; also the `kind` label of the traps metric.
+pub fn call_error_code(e: &CallError) -> &'static str {
+    match e {
+        CallError::OutOfFuel { .. } => "module_out_of_fuel",
+        CallError::DeadlineExceeded { .. } => "module_deadline_exceeded",
+        CallError::OutOfMemory { .. } => "module_out_of_memory",
+        CallError::StackOverflow => "module_stack_overflow",
+        CallError::Trap { .. } => "module_trapped",
+        CallError::BadOutput { .. } => "module_bad_output",
+    }
+}

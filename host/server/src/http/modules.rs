@@ -1,0 +1,132 @@
+//! `PUT /v1/modules/{name}` (upload a component) and `GET /v1/modules[/{name}]`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use cairn_store::ModuleRecord;
+
+use crate::http::error::ApiError;
+use crate::http::extract::PathParams;
+use crate::http::state::AppState;
+
+/// The largest module body.
+pub(super) const MAX_MODULE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A loaded module.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ModuleInfo {
+    pub name: String,
+    /// `aggregate` or `projection`.
+    pub kind: String,
+    /// The sha256 of the component, in hex.
+    pub hash: String,
+    /// Counts from 1; each distinct upload under the name is a new version.
+    pub version: u64,
+}
+
+/// Every loaded module.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ModuleList {
+    pub modules: Vec<ModuleInfo>,
+}
+
+impl From<ModuleRecord> for ModuleInfo {
+    fn from(r: ModuleRecord) -> Self {
+        Self {
+            name: r.name.to_string(),
+            kind: r.kind,
+            hash: r.hash,
+            version: r.version,
+        }
+    }
+}
+
+/// Uploads a module: validated against the cairn worlds, kept, compiled and swapped in.
+#[utoipa::path(
+    put,
+    path = "/v1/modules/{name}",
+    params(("name" = String, Path, description = "The module's name; an aggregate's streams are `{name}-{id}`")),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "A WebAssembly component built for wasm32-wasip2"),
+    responses(
+        (status = 201, description = "A new version, now serving", body = ModuleInfo),
+        (status = 200, description = "The same bytes as the latest version: nothing changed", body = ModuleInfo),
+        (status = 400, description = "Not a component, a wrong world or a bad import, with the reason", body = crate::http::error::ErrorBody),
+        (status = 413, description = "Over 16 MiB", body = crate::http::error::ErrorBody),
+        (status = 415, description = "Not `application/wasm`", body = crate::http::error::ErrorBody),
+    ),
+    tag = "modules"
+)]
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<ModuleInfo>), ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type != "application/wasm" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "a module is uploaded as `Content-Type: application/wasm`, not `{content_type}`"
+            ),
+        ));
+    }
+    let body = body?;
+    let uploaded = state
+        .aggregates
+        .registry()
+        .upload(&name, body.to_vec())
+        .await?;
+    let status = if uploaded.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(uploaded.record.into())))
+}
+
+/// Lists the loaded modules.
+#[utoipa::path(
+    get,
+    path = "/v1/modules",
+    responses((status = 200, description = "Every loaded module, latest version of each", body = ModuleList)),
+    tag = "modules"
+)]
+pub(super) async fn list(State(state): State<AppState>) -> Json<ModuleList> {
+    let modules = state.aggregates.registry().list();
+    Json(ModuleList {
+        modules: modules.into_iter().map(ModuleInfo::from).collect(),
+    })
+}
+
+/// Describes one loaded module.
+#[utoipa::path(
+    get,
+    path = "/v1/modules/{name}",
+    params(("name" = String, Path, description = "The module's name")),
+    responses(
+        (status = 200, description = "The module's latest version", body = ModuleInfo),
+        (status = 404, description = "No module has this name", body = crate::http::error::ErrorBody),
+    ),
+    tag = "modules"
+)]
+pub(super) async fn get(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<ModuleInfo>, ApiError> {
+    state
+        .aggregates
+        .registry()
+        .list()
+        .into_iter()
+        .find(|m| m.name.as_str() == name)
+        .map(|m| Json(m.into()))
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_module", format!("no module is named '{name}'"))
+        })
+}

@@ -1,0 +1,98 @@
+//! `GET /openapi.json`: the API description, generated from the handlers' annotations.
+//!
+//! The store's reply types (events, stream pages, log pages) live in cairn-store, which knows
+//! nothing of OpenAPI; the schemas below describe their JSON for the document only.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::http::{aggregates, all, error, modules, ops, streams, subscribe};
+
+/// The API description.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "cairn", description = "An event store and a runtime for event-sourced domain logic."),
+    paths(
+        streams::append, streams::read, all::read, subscribe::subscribe,
+        modules::upload, modules::list, modules::get,
+        aggregates::command, aggregates::state,
+        ops::healthz, ops::metrics, openapi_json,
+    ),
+    components(schemas(error::ErrorBody, EventDoc, StreamPage, LogPage)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    responses((status = 200, description = "This API's OpenAPI 3.1 description", content_type = "application/json", body = Object)),
+    tag = "operations"
+)]
+pub(super) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// A stored event.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Event)]
+#[allow(dead_code)]
+pub(super) struct EventDoc {
+    /// Its id (a UUID).
+    id: String,
+    /// The stream it belongs to.
+    stream: String,
+    /// Its version in the stream, from 1.
+    version: u64,
+    /// Its position in the global log, from 1.
+    position: u64,
+    /// Its type name.
+    #[schema(rename = "type")]
+    event_type: String,
+    /// Its payload.
+    data: Object,
+    /// Its metadata. Events a command appended carry `command_id`, `module`, `module_hash` and
+    /// `command_time`.
+    metadata: Object,
+    /// When it was stored, in milliseconds since the Unix epoch.
+    recorded_at: u64,
+}
+
+/// Any JSON object.
+type Object = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// Part of a stream.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct StreamPage {
+    stream: String,
+    /// The stream's version when it was read (0 if it does not exist).
+    version: u64,
+    events: Vec<EventDoc>,
+}
+
+/// Part of the global log.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct LogPage {
+    events: Vec<EventDoc>,
+    /// The last position examined: the next page starts after it.
+    scanned_to: u64,
+    /// The newest position when the page was read.
+    head: u64,
+}

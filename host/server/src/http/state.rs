@@ -1,0 +1,47 @@
+//! [`AppState`]: what every handler shares.
+
+use std::sync::Arc;
+
+use cairn_runtime::Aggregates;
+use cairn_store::EventStore;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::watch;
+
+use crate::node::Node;
+
+/// The store, the command path, the API key and the shutdown signal. Cloning is cheap.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) aggregates: Arc<Aggregates>,
+    pub(crate) api_key: Option<Arc<str>>,
+    pub(crate) metrics: PrometheusHandle,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl AppState {
+    /// The state for `node`. With `api_key`, every route but `/healthz` needs it as a bearer
+    /// token.
+    pub fn new(node: &Node, api_key: Option<String>) -> Self {
+        Self {
+            store: Arc::clone(node.store()),
+            aggregates: Arc::clone(node.aggregates()),
+            api_key: api_key.map(Arc::from),
+            metrics: crate::telemetry::prometheus(),
+            shutdown: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Tells long-lived responses (subscriptions) to end, so a graceful shutdown can finish.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Resolves once [`AppState::begin_shutdown`] has been called.
+    pub(crate) fn shutting_down(&self) -> impl Future<Output = ()> + Send + use<> {
+        let mut signal = self.shutdown.subscribe();
+        async move {
+            let _ = signal.wait_for(|stopping| *stopping).await;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `GET /v1/subscribe`: the global log as server-sent events, catch-up then live.
+//!
+//! Invariant: the subscription keeps one cursor, the last position examined, and every read
+//! starts after it, whether it is catching up or live. Switching from catch-up to live is only
+//! waiting for the head to pass the cursor, so no event is lost or repeated across the switch.
+//! Each event's SSE `id:` is its position; a client that reconnects with `Last-Event-ID`
+//! resumes right after the last event it saw.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use cairn_store::{AllRead, EventStore, HeadWatch, Position, RecordedEvent};
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+
+use crate::http::all::filtered;
+use crate::http::error::ApiError;
+use crate::http::extract::QueryParams;
+use crate::http::state::AppState;
+
+/// How many events one catch-up read fetches.
+const PAGE: usize = 500;
+
+/// Where a subscription starts, and which events it sends.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SubscribeQuery {
+    /// Send events after this position (default 0: from the start). `Last-Event-ID` wins over
+    /// it.
+    pub after: Option<u64>,
+    /// Only events of streams in this category.
+    pub category: Option<String>,
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+}
+
+/// Subscribes to the global log.
+#[utoipa::path(
+    get,
+    path = "/v1/subscribe",
+    params(
+        SubscribeQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this position"),
+    ),
+    responses(
+        (status = 200, description = "`text/event-stream`: one `message` per event, `id:` its position, `data:` the event as JSON", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Bad query or Last-Event-ID", body = crate::http::error::ErrorBody),
+    ),
+    tag = "streams"
+)]
+pub(super) async fn subscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryParams(query): QueryParams<SubscribeQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let after = match headers.get("last-event-id") {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_last_event_id",
+                    "Last-Event-ID must be the position of an event (a whole number)",
+                )
+            })?,
+        None => query.after.unwrap_or(0),
+    };
+    let read = filtered(Position::new(after), query.category, query.event_type)?.limit(PAGE);
+    let cursor = Cursor {
+        store: state.store.clone(),
+        head: state.store.watch_head(),
+        read,
+    };
+    let events = stream::unfold(cursor, Cursor::next_page)
+        .flat_map(stream::iter)
+        .take_until(state.shutting_down());
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A subscription's place in the log.
+struct Cursor {
+    store: std::sync::Arc<dyn EventStore>,
+    head: HeadWatch,
+    /// The next read: after the last position examined, with the filters.
+    read: AllRead,
+}
+
+impl Cursor {
+    /// The next events to send, waiting for new ones once caught up. Ends the stream when the
+    /// store closes or fails.
+    async fn next_page(mut self) -> Option<(Vec<Result<Event, Infallible>>, Self)> {
+        loop {
+            let slice = match self.store.read_all(self.read.clone()).await {
+                Ok(slice) => slice,
+                Err(error) => {
+                    tracing::warn!(%error, "a subscription ends: the store failed");
+                    return None;
+                }
+            };
+            self.read.after = slice.scanned_to.max(self.read.after);
+            if !slice.events.is_empty() {
+                let events = slice.events.iter().map(to_sse).collect();
+                return Some((events, self));
+            }
+            if self.head.wait_past(self.read.after).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+fn to_sse(event: &RecordedEvent) -> Result<Event, Infallible> {
+    let data = serde_json::to_string(event).unwrap_or_else(|e| {
+        tracing::error!(error = %e, position = event.position.get(), "an event does not serialise");
+        String::from("{}")
+    });
+    Ok(Event::default()
+        .id(event.position.get().to_string())
+        .data(data))
+}

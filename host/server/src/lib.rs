@@ -1,0 +1,27 @@
+//! cairn: an event store and a runtime for event-sourced domain logic, in one binary. This
+//! library is the binary's body, so end-to-end tests can start the real server in process.
+//!
+//! Layout:
+//! - `node.rs`: [`node::Node`], the store, the module registry and the command path, opened on
+//!   a data directory.
+//! - `http/`: the HTTP API (axum): `app(state) -> Router` and `serve(listener, state, signal)`.
+//! - `telemetry.rs`: the Prometheus recorder and what cairn counts.
+//! - `serve.rs`: `cairn serve`; `dev/`: `cairn dev` (build, load, watch, hot-swap);
+//!   `project.rs`: `cairn.toml`.
+//! - `client/`: the commands that talk to a running server (`deploy`, `send`, `read`, `tail`,
+//!   `state`).
+//! - `bench/`: `cairn bench <scenario>`, the standard workloads whose figures go in
+//!   BENCHMARKS.md.
+//! - `guests.rs`: building a module crate for `wasm32-wasip2`.
+//! - `cli.rs`: the command line (clap).
+
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod dev;
+pub mod guests;
+pub mod http;
+pub mod node;
+pub mod project;
+pub mod serve;
+pub mod telemetry;

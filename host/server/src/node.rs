@@ -1,0 +1,79 @@
+//! [`Node`]: one cairn instance on a data directory: the event store, the module registry
+//! (with its compiled-code cache) and the command path.
+//!
+//! A data directory holds `store/cairn.redb` (events, snapshots, modules) and `compiled/`
+//! (wasmtime's cache of machine code, safe to delete).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cairn_runtime::{Aggregates, CommandConfig, Limits, Registry};
+use cairn_store::{EventStore, RedbOptions, RedbStore};
+
+/// The store and the runtime of one data directory.
+#[derive(Debug)]
+pub struct Node {
+    store: RedbStore,
+    shared: Arc<dyn EventStore>,
+    aggregates: Arc<Aggregates>,
+    data_dir: PathBuf,
+}
+
+impl Node {
+    /// Opens (or creates) the data directory and loads the modules kept in it.
+    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        let store = RedbStore::open(data_dir.join("store"), RedbOptions::default()).await?;
+        let shared: Arc<dyn EventStore> = Arc::new(store.clone());
+        let registry = Registry::open(
+            Arc::clone(&shared),
+            &data_dir.join("compiled"),
+            Limits::default(),
+        )
+        .await?;
+        let aggregates = Arc::new(Aggregates::new(
+            Arc::new(registry),
+            Arc::clone(&shared),
+            CommandConfig::default(),
+        ));
+        Ok(Self {
+            store,
+            shared,
+            aggregates,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.shared
+    }
+
+    /// The command path (and, through it, the registry).
+    pub fn aggregates(&self) -> &Arc<Aggregates> {
+        &self.aggregates
+    }
+
+    /// The module registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        self.aggregates.registry()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Finishes the writes already queued, then closes the store. Call it after the HTTP server
+    /// has stopped taking requests; every append acknowledged before is already durable.
+    pub async fn close(self) {
+        let Self {
+            store,
+            shared,
+            aggregates,
+            ..
+        } = self;
+        drop(aggregates);
+        drop(shared);
+        store.close().await;
+    }
+}

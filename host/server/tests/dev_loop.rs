@@ -1,0 +1,213 @@
+//! The real `cairn` binary as a user runs it: `cairn dev` on a project of its own (a copy of
+//! the `customers` example), the CLI clients against it, a hot swap after a source change, a
+//! build error that leaves the old version serving, and a graceful stop. Also: `cairn serve`
+//! refuses a public address without an API key.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cairn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+}
+
+/// Runs a client command against `server`; returns (success, stdout, stderr).
+fn client(server: &str, args: &[&str]) -> (bool, String, String) {
+    let output = cairn()
+        .args(args)
+        .args(["--server", server])
+        .output()
+        .expect("cairn runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A standalone copy of the customers example, depending on this repository's SDK.
+fn customers_project(dir: &Path) -> PathBuf {
+    let module = dir.join("customers");
+    std::fs::create_dir_all(module.join("src")).expect("mkdir");
+    let sdk = repository().join("guest-sdk").canonicalize().expect("sdk path");
+    std::fs::write(
+        module.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"customers\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\n\
+             [dependencies]\ncairn-sdk = {{ path = {sdk:?} }}\n\
+             serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n"
+        ),
+    )
+    .expect("write manifest");
+    std::fs::copy(repository().join("Cargo.lock"), module.join("Cargo.lock")).expect("lock");
+    std::fs::copy(
+        repository().join("examples/customers/src/lib.rs"),
+        module.join("src/lib.rs"),
+    )
+    .expect("copy source");
+    std::fs::write(
+        dir.join("cairn.toml"),
+        "[[module]]\nname = \"customers\"\npath = \"customers\"\n",
+    )
+    .expect("write cairn.toml");
+    module
+}
+
+/// The lines a child prints on stdout and stderr, as they come.
+struct Output {
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Output {
+    fn of(child: &mut Child) -> Self {
+        let (sender, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        for stream in [Box::new(stdout) as Box<dyn std::io::Read + Send>, Box::new(stderr)] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Self {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `text`; returns it.
+    fn wait_for(&mut self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {text:?} within {limit:?}; printed so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
+    let project = tempfile::tempdir().expect("temp dir");
+    let module = customers_project(project.path());
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dev-loop-guests");
+    let mut dev = cairn()
+        .args(["dev", "--listen", "127.0.0.1:0", "--config"])
+        .arg(project.path().join("cairn.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn dev starts");
+    let mut output = Output::of(&mut dev);
+    output.wait_for("customers v1 loaded", Duration::from_secs(900));
+    let api = output.wait_for("API", Duration::from_secs(60));
+    let server = api.split_whitespace().last().expect("a URL").to_owned();
+    output.wait_for("watching", Duration::from_secs(10));
+
+    // The CLI against it.
+    let create = r#"{"type": "Create", "data": {"name": "Ada", "email": "ada@example.com"}}"#;
+    let (ok, out, err) = client(&server, &["send", "customers", "c1", create]);
+    assert!(ok, "{err}");
+    assert!(out.contains("customers-c1 is at version 1"), "{out}");
+    assert!(out.contains("CustomerCreated"), "{out}");
+    let (ok, out, err) = client(&server, &["state", "customers", "c1", "--json"]);
+    assert!(ok, "{err}");
+    let state: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(state["state"]["name"], "Ada");
+    let (ok, out, _) = client(&server, &["read", "customers-c1"]);
+    assert!(ok && out.contains("customers-c1@1 CustomerCreated"), "{out}");
+    let (ok, out, err) = client(&server, &["tail", "--after", "0", "--count", "1", "--json"]);
+    assert!(ok, "{err}");
+    let tailed: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(tailed["type"], "CustomerCreated");
+    let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
+    assert!(!ok && err.contains("already exists") && err.contains("rejected"), "{err}");
+    let (ok, _, err) = client(&server, &["send", "customers", "c1", "{not json"]);
+    assert!(!ok && err.contains("not JSON"), "{err}");
+    let (ok, _, err) = client(&server, &["send", "ledger", "c1", create]);
+    assert!(!ok && err.contains("unknown_module") && err.contains("hint"), "{err}");
+    let (ok, _, err) = client("http://127.0.0.1:9", &["state", "customers", "c1"]);
+    assert!(!ok && err.contains("cannot reach"), "{err}");
+
+    // A source change is rebuilt and swapped in; the events stay.
+    let source = module.join("src/lib.rs");
+    let original = std::fs::read_to_string(&source).expect("source");
+    let changed = original.replace(
+        "the customer already exists; a customer is created once",
+        "customer exists (rule v2)",
+    );
+    assert_ne!(changed, original, "the example's message is where the test expects it");
+    std::fs::write(&source, &changed).expect("edit");
+    output.wait_for("customers v2 loaded", Duration::from_secs(600));
+    let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
+    assert!(!ok && err.contains("customer exists (rule v2)"), "the new behaviour: {err}");
+    let (_, out, _) = client(&server, &["read", "customers-c1", "--json"]);
+    let read: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(read["version"], 1, "the events are kept: {read}");
+
+    // A build error is shown, and the loaded version keeps serving.
+    std::fs::write(&source, format!("{changed}\nfn broken( {{")).expect("break");
+    output.wait_for("did not build", Duration::from_secs(600));
+    let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
+    assert!(!ok && err.contains("rule v2"), "v2 still serves: {err}");
+
+    // `cairn deploy` uploads a component under a new name.
+    let wasm = target_dir.join("wasm32-wasip2/release/customers.wasm");
+    let (ok, out, err) = client(
+        &server,
+        &["deploy", wasm.to_str().expect("utf-8"), "--name", "people"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("people aggregate version 1"), "{out}");
+
+    // SIGTERM stops it gracefully.
+    let status = Command::new("kill")
+        .args(["-TERM", &dev.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    output.wait_for("cairn dev stopped", Duration::from_secs(30));
+    assert!(dev.wait().expect("exits").success());
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_a_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = cairn()
+        .args(["serve", "--listen", "0.0.0.0:0", "--data"])
+        .arg(dir.path())
+        .env_remove("CAIRN_API_KEY")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--api-key") && stderr.contains("--insecure"), "{stderr}");
+    assert!(
+        std::fs::read_dir(dir.path()).expect("dir").next().is_none(),
+        "nothing was created"
+    );
+}

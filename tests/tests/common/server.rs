@@ -1,0 +1,118 @@
+//! The real HTTP server (`cairn::http::serve`) on 127.0.0.1:0, on a temporary data directory,
+//! with this repository's example modules uploaded.
+
+use std::time::Duration;
+
+use cairn::http::{self, AppState};
+use cairn::node::Node;
+use serde_json::{Value, json};
+
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub node: Option<Node>,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// A server with `customers`, `bank-account` and `misbehaving` loaded and no API key.
+    pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    pub async fn start_with(api_key: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, api_key, &["customers", "bank-account", "misbehaving"]).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, api_key: Option<&str>, guests: &[&str]) -> Self {
+        let node = Node::open(dir.path()).await.expect("node opens");
+        for guest in guests {
+            node.registry()
+                .upload(guest, cairn_tests::guest(guest))
+                .await
+                .unwrap_or_else(|e| panic!("{guest} uploads: {e}"));
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let state = AppState::new(&node, api_key.map(str::to_owned));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(http::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            node: Some(node),
+            dir,
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request and returns the status and the body as JSON (`Null` if it is not).
+    pub async fn call(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(self.http.get(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    pub async fn append(&self, stream: &str, expected: Value, events: Value) -> (u16, Value) {
+        self.post(
+            &format!("/v1/streams/{stream}"),
+            json!({"expected_version": expected, "events": events}),
+        )
+        .await
+    }
+
+    pub async fn command(&self, module: &str, id: &str, command: Value) -> (u16, Value) {
+        self.post(&format!("/v1/aggregates/{module}/{id}/commands"), command)
+            .await
+    }
+
+    /// Shuts down gracefully and closes the store; gives back the data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("joins").expect("served cleanly");
+        }
+        if let Some(node) = self.node.take() {
+            node.close().await;
+        }
+        self.dir
+    }
+}
+
+/// Asserts an error reply: its status and stable code.
+#[track_caller]
+pub fn assert_error(reply: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(reply.0, status, "{}", reply.1);
+    assert_eq!(reply.1["error"], code, "{}", reply.1);
+    assert!(
+        reply.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "an error says what went wrong: {}",
+        reply.1
+    );
+}
