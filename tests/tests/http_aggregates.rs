@@ -12,41 +12,84 @@ use serde_json::json;
 async fn the_quickstart_works() {
     let server = Server::start().await;
     let created = server
-        .command("customers", "c1", json!({"type": "Create", "data": {"name": "Ada", "email": "ada@example.com"}}))
+        .command(
+            "customers",
+            "c1",
+            json!({"type": "Create", "data": {"name": "Ada", "email": "ada@example.com"}}),
+        )
         .await;
     assert_eq!(created.0, 200, "{}", created.1);
     assert_eq!(created.1["stream"], "customers-c1");
     assert_eq!(created.1["version"], 1);
     assert_eq!(created.1["events"][0]["type"], "CustomerCreated");
-    assert_eq!(created.1["events"][0]["data"], json!({"name": "Ada", "email": "ada@example.com"}));
+    assert_eq!(
+        created.1["events"][0]["data"],
+        json!({"name": "Ada", "email": "ada@example.com"})
+    );
     assert_eq!(created.1["events"][0]["metadata"]["module"], "customers");
 
     let updated = server
-        .command("customers", "c1", json!({"type": "Update", "data": {"email": "ada@lovelace.org"}}))
+        .command(
+            "customers",
+            "c1",
+            json!({"type": "Update", "data": {"email": "ada@lovelace.org"}}),
+        )
         .await;
     assert_eq!(updated.1["events"][0]["type"], "CustomerUpdated");
-    let deleted = server.command("customers", "c1", json!({"type": "Delete"})).await;
+    let deleted = server
+        .command("customers", "c1", json!({"type": "Delete"}))
+        .await;
     assert_eq!(deleted.1["version"], 3);
 
     let stream = server.get("/v1/streams/customers-c1").await;
-    let types: Vec<_> = stream.1["events"].as_array().expect("events").iter().map(|e| e["type"].clone()).collect();
-    assert_eq!(types, [json!("CustomerCreated"), json!("CustomerUpdated"), json!("CustomerDeleted")]);
+    let types: Vec<_> = stream.1["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            json!("CustomerCreated"),
+            json!("CustomerUpdated"),
+            json!("CustomerDeleted")
+        ]
+    );
     let state = server.get("/v1/aggregates/customers/c1").await;
     assert_eq!(
         state,
-        (200, json!({"stream": "customers-c1", "version": 3,
-                     "state": {"status": "deleted", "name": "Ada", "email": "ada@lovelace.org"}}))
+        (
+            200,
+            json!({"stream": "customers-c1", "version": 3,
+                     "state": {"status": "deleted", "name": "Ada", "email": "ada@lovelace.org"}})
+        )
     );
-    let deleted_customers = server.get("/v1/all?category=customers&type=CustomerDeleted").await;
+    let deleted_customers = server
+        .get("/v1/all?category=customers&type=CustomerDeleted")
+        .await;
     assert_eq!(deleted_customers.1["events"][0]["stream"], "customers-c1");
 
-    let again = server.command("customers", "c1", json!({"type": "Delete"})).await;
+    let again = server
+        .command("customers", "c1", json!({"type": "Delete"}))
+        .await;
     assert_error(&again, 422, "rejected");
     let bad_email = server
-        .command("customers", "c2", json!({"type": "Create", "data": {"name": "B", "email": "nope"}}))
+        .command(
+            "customers",
+            "c2",
+            json!({"type": "Create", "data": {"name": "B", "email": "nope"}}),
+        )
         .await;
     assert_error(&bad_email, 422, "rejected");
-    assert!(bad_email.1["message"].as_str().expect("message").contains("email"), "{}", bad_email.1);
+    assert!(
+        bad_email.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("email"),
+        "{}",
+        bad_email.1
+    );
     server.stop().await;
 }
 
@@ -65,36 +108,78 @@ async fn commands_are_idempotent_by_key_and_check_expected_versions() {
     let first = server.call(deposit()).await;
     assert_eq!(first.0, 200, "{}", first.1);
     let retry = server.call(deposit()).await;
-    assert_eq!(retry, first, "a retry with the key gets the original result");
+    assert_eq!(
+        retry, first,
+        "a retry with the key gets the original result"
+    );
     let state = server.get("/v1/aggregates/bank-account/a1").await;
-    assert_eq!(state.1["version"], 2, "the deposit was appended once: {}", state.1);
+    assert_eq!(
+        state.1["version"], 2,
+        "the deposit was appended once: {}",
+        state.1
+    );
 
     let stale = server
-        .post("/v1/aggregates/bank-account/a1/commands?expected_version=1", json!({"type": "Deposit", "data": {"amount": 1}}))
+        .post(
+            "/v1/aggregates/bank-account/a1/commands?expected_version=1",
+            json!({"type": "Deposit", "data": {"amount": 1}}),
+        )
         .await;
     assert_error(&stale, 409, "wrong_expected_version");
-    assert_eq!((stale.1["expected"].clone(), stale.1["actual"].clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (stale.1["expected"].clone(), stale.1["actual"].clone()),
+        (json!(1), json!(2))
+    );
     let current = server
-        .post("/v1/aggregates/bank-account/a1/commands?expected_version=2", json!({"type": "Withdraw", "data": {"amount": 100}}))
+        .post(
+            "/v1/aggregates/bank-account/a1/commands?expected_version=2",
+            json!({"type": "Withdraw", "data": {"amount": 100}}),
+        )
         .await;
     assert_eq!(current.0, 200, "{}", current.1);
 
-    let overdraw = server.command("bank-account", "a1", json!({"type": "Withdraw", "data": {"amount": 1000000}})).await;
+    let overdraw = server
+        .command(
+            "bank-account",
+            "a1",
+            json!({"type": "Withdraw", "data": {"amount": 1000000}}),
+        )
+        .await;
     assert_error(&overdraw, 422, "rejected");
-    let unknown = server.command("bank-account", "a1", json!({"type": "Launch", "data": {}})).await;
+    let unknown = server
+        .command("bank-account", "a1", json!({"type": "Launch", "data": {}}))
+        .await;
     assert_error(&unknown, 422, "invalid_command");
-    let shape = server.command("bank-account", "a1", json!({"kind": "Deposit"})).await;
+    let shape = server
+        .command("bank-account", "a1", json!({"kind": "Deposit"}))
+        .await;
     assert_error(&shape, 422, "invalid_body");
-    let no_module = server.command("ledger", "a1", json!({"type": "Open", "data": {}})).await;
+    let no_module = server
+        .command("ledger", "a1", json!({"type": "Open", "data": {}}))
+        .await;
     assert_error(&no_module, 404, "unknown_module");
-    assert_error(&server.get("/v1/aggregates/ledger/a1").await, 404, "unknown_module");
+    assert_error(
+        &server.get("/v1/aggregates/ledger/a1").await,
+        404,
+        "unknown_module",
+    );
     let bad_key = server
-        .call(server.http.post(server.url("/v1/aggregates/bank-account/a1/commands")).header("idempotency-key", "").json(&json!({"type": "Deposit", "data": {"amount": 1}})))
+        .call(
+            server
+                .http
+                .post(server.url("/v1/aggregates/bank-account/a1/commands"))
+                .header("idempotency-key", "")
+                .json(&json!({"type": "Deposit", "data": {"amount": 1}})),
+        )
         .await;
     assert_error(&bad_key, 400, "invalid_idempotency_key");
 
     let state = server.get("/v1/aggregates/bank-account/a1").await;
-    assert_eq!(state.1["version"], 3, "refused commands appended nothing: {}", state.1);
+    assert_eq!(
+        state.1["version"], 3,
+        "refused commands appended nothing: {}",
+        state.1
+    );
     server.stop().await;
 }
 
@@ -107,18 +192,39 @@ async fn a_module_that_fails_is_an_error_reply_and_the_server_keeps_serving() {
         ("Bomb", "module_out_of_memory"),
         ("Garbage", "module_bad_output"),
     ] {
-        let reply = server.command("misbehaving", "m1", json!({"type": command, "data": {}})).await;
+        let reply = server
+            .command("misbehaving", "m1", json!({"type": command, "data": {}}))
+            .await;
         assert_eq!(reply.0, 500, "{command}: {}", reply.1);
         assert!(
-            reply.1["error"] == code || (command == "Loop" && reply.1["error"] == "module_deadline_exceeded"),
+            reply.1["error"] == code
+                || (command == "Loop" && reply.1["error"] == "module_deadline_exceeded"),
             "{command}: {}",
             reply.1
         );
     }
-    assert_eq!(server.get("/v1/streams/misbehaving-m1").await.1["version"], 0, "nothing appended");
-    let fine = server.command("customers", "c1", json!({"type": "Create", "data": {"name": "A", "email": "a@b.co"}})).await;
+    assert_eq!(
+        server.get("/v1/streams/misbehaving-m1").await.1["version"],
+        0,
+        "nothing appended"
+    );
+    let fine = server
+        .command(
+            "customers",
+            "c1",
+            json!({"type": "Create", "data": {"name": "A", "email": "a@b.co"}}),
+        )
+        .await;
     assert_eq!(fine.0, 200, "the server keeps serving: {}", fine.1);
-    let metrics = server.http.get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
     assert!(metrics.contains("cairn_module_traps_total"), "{metrics}");
     assert!(metrics.contains("module_trapped"), "{metrics}");
     server.stop().await;
@@ -134,30 +240,91 @@ async fn uploads_are_validated_and_versioned() {
             .header("content-type", content_type)
             .body(bytes)
     };
-    let wrong = server.call(put("wrong", cairn_tests::guest("wrong-world"), "application/wasm")).await;
+    let wrong = server
+        .call(put(
+            "wrong",
+            cairn_tests::guest("wrong-world"),
+            "application/wasm",
+        ))
+        .await;
     assert_error(&wrong, 400, "wrong_world");
-    let garbage = server.call(put("garbage", b"\0asm but not really".to_vec(), "application/wasm")).await;
+    let garbage = server
+        .call(put(
+            "garbage",
+            b"\0asm but not really".to_vec(),
+            "application/wasm",
+        ))
+        .await;
     assert_eq!(garbage.0, 400, "{}", garbage.1);
-    assert!(garbage.1["message"].as_str().expect("message").len() > 20, "{}", garbage.1);
-    let bad_import = server.call(put("bad", cairn_tests::guest("bad-import"), "application/wasm")).await;
+    assert!(
+        garbage.1["message"].as_str().expect("message").len() > 20,
+        "{}",
+        garbage.1
+    );
+    let bad_import = server
+        .call(put(
+            "bad",
+            cairn_tests::guest("bad-import"),
+            "application/wasm",
+        ))
+        .await;
     assert_error(&bad_import, 400, "bad_import");
-    let json_type = server.call(put("customers", cairn_tests::guest("customers"), "application/json")).await;
+    let json_type = server
+        .call(put(
+            "customers",
+            cairn_tests::guest("customers"),
+            "application/json",
+        ))
+        .await;
     assert_error(&json_type, 415, "unsupported_media_type");
-    let huge = server.call(put("huge", vec![0; 16 * 1024 * 1024 + 1], "application/wasm")).await;
+    let huge = server
+        .call(put(
+            "huge",
+            vec![0; 16 * 1024 * 1024 + 1],
+            "application/wasm",
+        ))
+        .await;
     assert_error(&huge, 413, "body_too_large");
-    assert_eq!(server.get("/v1/modules").await, (200, json!({"modules": []})), "nothing refused was kept");
+    assert_eq!(
+        server.get("/v1/modules").await,
+        (200, json!({"modules": []})),
+        "nothing refused was kept"
+    );
 
-    let created = server.call(put("customers", cairn_tests::guest("customers"), "application/wasm")).await;
+    let created = server
+        .call(put(
+            "customers",
+            cairn_tests::guest("customers"),
+            "application/wasm",
+        ))
+        .await;
     assert_eq!(created.0, 201, "{}", created.1);
     assert_eq!(created.1["kind"], "aggregate");
     assert_eq!(created.1["version"], 1);
     assert_eq!(created.1["hash"].as_str().expect("hash").len(), 64);
-    let same = server.call(put("customers", cairn_tests::guest("customers"), "application/wasm")).await;
-    assert_eq!(same, (200, created.1.clone()), "the same bytes again change nothing");
+    let same = server
+        .call(put(
+            "customers",
+            cairn_tests::guest("customers"),
+            "application/wasm",
+        ))
+        .await;
+    assert_eq!(
+        same,
+        (200, created.1.clone()),
+        "the same bytes again change nothing"
+    );
     let listed = server.get("/v1/modules").await;
     assert_eq!(listed.1["modules"], json!([created.1.clone()]));
-    assert_eq!(server.get("/v1/modules/customers").await, (200, created.1.clone()));
-    assert_error(&server.get("/v1/modules/nobody").await, 404, "unknown_module");
+    assert_eq!(
+        server.get("/v1/modules/customers").await,
+        (200, created.1.clone())
+    );
+    assert_error(
+        &server.get("/v1/modules/nobody").await,
+        404,
+        "unknown_module",
+    );
 
     // Restarted on the same directory, the module is back without an upload.
     let dir = server.stop().await;
@@ -170,18 +337,42 @@ async fn uploads_are_validated_and_versioned() {
 async fn an_api_key_guards_everything_but_health() {
     let server = Server::start_with(Some("s3cret")).await;
     assert_eq!(server.get("/healthz").await.0, 200);
-    for path in ["/v1/streams/a-1", "/v1/all", "/v1/modules", "/metrics", "/openapi.json", "/v1/aggregates/customers/c1"] {
+    for path in [
+        "/v1/streams/a-1",
+        "/v1/all",
+        "/v1/modules",
+        "/metrics",
+        "/openapi.json",
+        "/v1/aggregates/customers/c1",
+    ] {
         assert_error(&server.get(path).await, 401, "unauthorized");
-        let wrong = server.call(server.http.get(server.url(path)).bearer_auth("guess")).await;
+        let wrong = server
+            .call(server.http.get(server.url(path)).bearer_auth("guess"))
+            .await;
         assert_error(&wrong, 401, "unauthorized");
     }
-    let write = server.append("a-1", json!("any"), json!([{"type": "E", "data": {}}])).await;
+    let write = server
+        .append("a-1", json!("any"), json!([{"type": "E", "data": {}}]))
+        .await;
     assert_error(&write, 401, "unauthorized");
     let with_key = server
-        .call(server.http.post(server.url("/v1/streams/a-1")).bearer_auth("s3cret").json(&json!({"events": [{"type": "E", "data": {}}]})))
+        .call(
+            server
+                .http
+                .post(server.url("/v1/streams/a-1"))
+                .bearer_auth("s3cret")
+                .json(&json!({"events": [{"type": "E", "data": {}}]})),
+        )
         .await;
     assert_eq!(with_key.0, 201, "{}", with_key.1);
-    let read = server.call(server.http.get(server.url("/v1/streams/a-1")).bearer_auth("s3cret")).await;
+    let read = server
+        .call(
+            server
+                .http
+                .get(server.url("/v1/streams/a-1"))
+                .bearer_auth("s3cret"),
+        )
+        .await;
     assert_eq!(read.1["version"], 1);
     server.stop().await;
 }
@@ -189,18 +380,46 @@ async fn an_api_key_guards_everything_but_health() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_and_the_api_description_are_served() {
     let server = Server::start().await;
-    server.append("m-1", json!("any"), json!([{"type": "E", "data": {}}])).await;
-    server.command("customers", "c9", json!({"type": "Create", "data": {"name": "N", "email": "n@x.io"}})).await;
-    let metrics = server.http.get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
-    for name in ["cairn_appends_total", "cairn_append_seconds", "cairn_commands_total", "cairn_command_seconds"] {
+    server
+        .append("m-1", json!("any"), json!([{"type": "E", "data": {}}]))
+        .await;
+    server
+        .command(
+            "customers",
+            "c9",
+            json!({"type": "Create", "data": {"name": "N", "email": "n@x.io"}}),
+        )
+        .await;
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "cairn_appends_total",
+        "cairn_append_seconds",
+        "cairn_commands_total",
+        "cairn_command_seconds",
+    ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
     let (status, doc) = server.get("/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
     for path in [
-        "/v1/streams/{stream}", "/v1/all", "/v1/subscribe", "/v1/modules", "/v1/modules/{name}",
-        "/v1/aggregates/{name}/{id}/commands", "/v1/aggregates/{name}/{id}", "/healthz", "/metrics",
+        "/v1/streams/{stream}",
+        "/v1/all",
+        "/v1/subscribe",
+        "/v1/modules",
+        "/v1/modules/{name}",
+        "/v1/aggregates/{name}/{id}/commands",
+        "/v1/aggregates/{name}/{id}",
+        "/healthz",
+        "/metrics",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not described");
     }

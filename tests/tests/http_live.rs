@@ -50,14 +50,24 @@ async fn read_events(
 async fn a_subscription_resumes_with_last_event_id_while_writes_continue() {
     let server = Arc::new(Server::start().await);
     for n in 0..50 {
-        server.append(&format!("feed-{}", n % 7), json!("any"), json!([{"type": "Tick", "data": {"n": n}}])).await;
+        server
+            .append(
+                &format!("feed-{}", n % 7),
+                json!("any"),
+                json!([{"type": "Tick", "data": {"n": n}}]),
+            )
+            .await;
     }
     let writer = tokio::spawn({
         let server = Arc::clone(&server);
         async move {
             for n in 50..250u64 {
                 let reply = server
-                    .append(&format!("feed-{}", n % 7), json!("any"), json!([{"type": "Tick", "data": {"n": n}}]))
+                    .append(
+                        &format!("feed-{}", n % 7),
+                        json!("any"),
+                        json!([{"type": "Tick", "data": {"n": n}}]),
+                    )
                     .await;
                 assert_eq!(reply.0, 201, "{}", reply.1);
                 if n % 20 == 0 {
@@ -66,9 +76,19 @@ async fn a_subscription_resumes_with_last_event_id_while_writes_continue() {
             }
         }
     });
-    let first = server.http.get(server.url("/v1/subscribe")).send().await.expect("subscribes");
+    let first = server
+        .http
+        .get(server.url("/v1/subscribe"))
+        .send()
+        .await
+        .expect("subscribes");
     assert_eq!(first.status(), 200);
-    assert!(first.headers()["content-type"].to_str().expect("ascii").starts_with("text/event-stream"));
+    assert!(
+        first.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/event-stream")
+    );
     let seen = read_events(first, |events| events.len() >= 100).await;
     let last = seen.last().expect("events").0;
     let resumed = server
@@ -83,17 +103,35 @@ async fn a_subscription_resumes_with_last_event_id_while_writes_continue() {
 
     let all: Vec<_> = seen.iter().chain(&rest).collect();
     let ids: Vec<u64> = all.iter().map(|e| e.0).collect();
-    assert_eq!(ids, (1..=250).collect::<Vec<_>>(), "every event exactly once, in order");
+    assert_eq!(
+        ids,
+        (1..=250).collect::<Vec<_>>(),
+        "every event exactly once, in order"
+    );
     for (id, event) in &all {
         assert_eq!(event["position"], json!(id), "the id is the position");
         assert_eq!(event["data"]["n"], json!(id - 1));
     }
 
     // A filtered subscription sees only its category, from the start and live.
-    let filtered = server.http.get(server.url("/v1/subscribe?category=feed&type=Tick&after=240")).send().await.expect("subscribes");
+    let filtered = server
+        .http
+        .get(server.url("/v1/subscribe?category=feed&type=Tick&after=240"))
+        .send()
+        .await
+        .expect("subscribes");
     let tail = read_events(filtered, |events| events.len() >= 10).await;
-    assert_eq!(tail.iter().map(|e| e.0).collect::<Vec<_>>(), (241..=250).collect::<Vec<_>>());
-    let bad = server.http.get(server.url("/v1/subscribe")).header("last-event-id", "yesterday").send().await.expect("answers");
+    assert_eq!(
+        tail.iter().map(|e| e.0).collect::<Vec<_>>(),
+        (241..=250).collect::<Vec<_>>()
+    );
+    let bad = server
+        .http
+        .get(server.url("/v1/subscribe"))
+        .header("last-event-id", "yesterday")
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(bad.status(), 400);
     drop(tail);
     let server = Arc::into_inner(server).expect("one owner");
@@ -107,7 +145,11 @@ async fn a_graceful_shutdown_under_load_loses_no_acknowledged_append() {
     let client = server.http.clone();
     let base = server.base.clone();
     // A subscriber stays connected: shutdown must end it, not wait for it.
-    let subscription = client.get(format!("{base}/v1/subscribe")).send().await.expect("subscribes");
+    let subscription = client
+        .get(format!("{base}/v1/subscribe"))
+        .send()
+        .await
+        .expect("subscribes");
     let writers: Vec<_> = (0..16)
         .map(|w| {
             let client = client.clone();
@@ -125,7 +167,11 @@ async fn a_graceful_shutdown_under_load_loses_no_acknowledged_append() {
                         Ok(reply) if reply.status() == 201 => {
                             let body: Value = reply.json().await.expect("json");
                             let version = body["last_version"].as_u64().expect("version");
-                            acknowledged.lock().expect("lock").push((format!("load-{w}"), version, id));
+                            acknowledged.lock().expect("lock").push((
+                                format!("load-{w}"),
+                                version,
+                                id,
+                            ));
                         }
                         // Refused or cut off by the shutdown: not acknowledged, so not promised.
                         _ => return,
@@ -150,11 +196,17 @@ async fn a_graceful_shutdown_under_load_loses_no_acknowledged_append() {
     for w in 0..16 {
         let stream = format!("load-{w}");
         let mine: Vec<_> = acknowledged.iter().filter(|a| a.0 == stream).collect();
-        let (_, read) = server.get(&format!("/v1/streams/{stream}?limit=10000")).await;
+        let (_, read) = server
+            .get(&format!("/v1/streams/{stream}?limit=10000"))
+            .await;
         let events = read["events"].as_array().expect("events");
         for (_, version, id) in &mine {
             let stored = &events[(*version - 1) as usize];
-            assert_eq!(stored["id"], json!(id), "acknowledged {stream}@{version} is stored");
+            assert_eq!(
+                stored["id"],
+                json!(id),
+                "acknowledged {stream}@{version} is stored"
+            );
         }
     }
     assert!(acknowledged.len() >= 300);

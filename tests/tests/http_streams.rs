@@ -36,7 +36,10 @@ async fn expected_versions_over_http() {
         .append("order-1", json!(0), json!([event("Paid", 3)]))
         .await;
     assert_error(&stale, 409, "wrong_expected_version");
-    assert_eq!((stale.1["expected"].clone(), stale.1["actual"].clone()), (json!(0), json!(1)));
+    assert_eq!(
+        (stale.1["expected"].clone(), stale.1["actual"].clone()),
+        (json!(0), json!(1))
+    );
 
     let missing = server
         .append("order-2", json!("exists"), json!([event("Paid", 4)]))
@@ -46,16 +49,28 @@ async fn expected_versions_over_http() {
     assert_eq!(missing.1["actual"], 0);
 
     let exact = server
-        .append("order-1", json!(1), json!([event("Paid", 5), event("Shipped", 6)]))
+        .append(
+            "order-1",
+            json!(1),
+            json!([event("Paid", 5), event("Shipped", 6)]),
+        )
         .await;
     assert_eq!(exact.0, 201, "{}", exact.1);
     assert_eq!(exact.1["last_version"], 3);
-    let any = server.append("order-1", json!("any"), json!([event("Noted", 7)])).await;
+    let any = server
+        .append("order-1", json!("any"), json!([event("Noted", 7)]))
+        .await;
     assert_eq!(any.1["last_version"], 4);
     let defaulted = server
-        .post("/v1/streams/order-1", json!({"events": [event("Noted", 8)]}))
+        .post(
+            "/v1/streams/order-1",
+            json!({"events": [event("Noted", 8)]}),
+        )
         .await;
-    assert_eq!(defaulted.1["last_version"], 5, "expected_version defaults to any");
+    assert_eq!(
+        defaulted.1["last_version"], 5,
+        "expected_version defaults to any"
+    );
 
     let read = server.get("/v1/streams/order-1").await;
     assert_eq!(read.0, 200);
@@ -75,7 +90,9 @@ async fn a_retry_with_the_same_ids_returns_the_original_result() {
     let server = Server::start().await;
     let id = uuid::Uuid::new_v4();
     let events = json!([{"id": id, "type": "Placed", "data": {}}]);
-    let first = server.append("order-9", json!("no_stream"), events.clone()).await;
+    let first = server
+        .append("order-9", json!("no_stream"), events.clone())
+        .await;
     assert_eq!(first.0, 201, "{}", first.1);
     let retry = server.append("order-9", json!("no_stream"), events).await;
     assert_eq!(retry, first, "a retry gets the original result");
@@ -84,7 +101,11 @@ async fn a_retry_with_the_same_ids_returns_the_original_result() {
     assert_eq!(read.1["events"][0]["id"], json!(id));
 
     let other = server
-        .append("order-10", json!("any"), json!([{"id": id, "type": "Placed", "data": {}}]))
+        .append(
+            "order-10",
+            json!("any"),
+            json!([{"id": id, "type": "Placed", "data": {}}]),
+        )
         .await;
     assert_error(&other, 409, "idempotency_conflict");
     server.stop().await;
@@ -94,33 +115,84 @@ async fn a_retry_with_the_same_ids_returns_the_original_result() {
 async fn reads_page_both_ways_and_the_global_log_filters() {
     let server = Server::start().await;
     for n in 1..=5 {
-        server.append("cart-a", json!("any"), json!([event("Added", n)])).await;
-        server.append("order-b", json!("any"), json!([event("Placed", n)])).await;
+        server
+            .append("cart-a", json!("any"), json!([event("Added", n)]))
+            .await;
+        server
+            .append("order-b", json!("any"), json!([event("Placed", n)]))
+            .await;
     }
     let missing = server.get("/v1/streams/nobody-here").await;
-    assert_eq!(missing, (200, json!({"stream": "nobody-here", "version": 0, "events": []})));
+    assert_eq!(
+        missing,
+        (
+            200,
+            json!({"stream": "nobody-here", "version": 0, "events": []})
+        )
+    );
 
     let page = server.get("/v1/streams/cart-a?from=2&limit=2").await;
-    let versions: Vec<_> = page.1["events"].as_array().expect("events").iter().map(|e| e["version"].as_u64()).collect();
+    let versions: Vec<_> = page.1["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["version"].as_u64())
+        .collect();
     assert_eq!(versions, [Some(2), Some(3)]);
-    let back = server.get("/v1/streams/cart-a?direction=backward&limit=2").await;
-    let versions: Vec<_> = back.1["events"].as_array().expect("events").iter().map(|e| e["version"].as_u64()).collect();
+    let back = server
+        .get("/v1/streams/cart-a?direction=backward&limit=2")
+        .await;
+    let versions: Vec<_> = back.1["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["version"].as_u64())
+        .collect();
     assert_eq!(versions, [Some(5), Some(4)]);
 
     let all = server.get("/v1/all?after=3&limit=4").await;
-    let positions: Vec<_> = all.1["events"].as_array().expect("events").iter().map(|e| e["position"].as_u64()).collect();
+    let positions: Vec<_> = all.1["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["position"].as_u64())
+        .collect();
     assert_eq!(positions, [Some(4), Some(5), Some(6), Some(7)]);
     assert_eq!(all.1["head"], 10);
     let carts = server.get("/v1/all?category=cart").await;
     assert_eq!(carts.1["events"].as_array().expect("events").len(), 5);
-    assert!(carts.1["events"].as_array().expect("events").iter().all(|e| e["stream"] == "cart-a"));
+    assert!(
+        carts.1["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["stream"] == "cart-a")
+    );
     let placed = server.get("/v1/all?type=Placed&limit=2").await;
     assert_eq!(placed.1["events"].as_array().expect("events").len(), 2);
-    assert!(placed.1["events"].as_array().expect("events").iter().all(|e| e["type"] == "Placed"));
+    assert!(
+        placed.1["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["type"] == "Placed")
+    );
 
-    assert_error(&server.get("/v1/streams/cart-a?limit=0").await, 400, "invalid_query");
-    assert_error(&server.get("/v1/streams/cart-a?limit=10001").await, 400, "invalid_query");
-    assert_error(&server.get("/v1/streams/cart-a?direction=sideways").await, 400, "invalid_query");
+    assert_error(
+        &server.get("/v1/streams/cart-a?limit=0").await,
+        400,
+        "invalid_query",
+    );
+    assert_error(
+        &server.get("/v1/streams/cart-a?limit=10001").await,
+        400,
+        "invalid_query",
+    );
+    assert_error(
+        &server.get("/v1/streams/cart-a?direction=sideways").await,
+        400,
+        "invalid_query",
+    );
     assert_error(&server.get("/v1/all?after=-1").await, 400, "invalid_query");
     server.stop().await;
 }
@@ -131,51 +203,107 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
     let one = json!([event("Placed", 1)]);
 
     // Bad stream names.
-    assert_error(&server.append("%24system", json!("any"), one.clone()).await, 400, "reserved_stream");
-    assert_error(&server.append("bad%07bell", json!("any"), one.clone()).await, 400, "invalid_stream");
+    assert_error(
+        &server.append("%24system", json!("any"), one.clone()).await,
+        400,
+        "reserved_stream",
+    );
+    assert_error(
+        &server.append("bad%07bell", json!("any"), one.clone()).await,
+        400,
+        "invalid_stream",
+    );
     let long = "s".repeat(201);
-    assert_error(&server.append(&long, json!("any"), one.clone()).await, 400, "invalid_stream");
-    assert_error(&server.get(&format!("/v1/streams/{long}")).await, 400, "invalid_stream");
+    assert_error(
+        &server.append(&long, json!("any"), one.clone()).await,
+        400,
+        "invalid_stream",
+    );
+    assert_error(
+        &server.get(&format!("/v1/streams/{long}")).await,
+        400,
+        "invalid_stream",
+    );
 
     // Malformed JSON, a wrong shape, a wrong content type.
     let malformed = server
-        .call(server.http.post(server.url("/v1/streams/s-1")).header("content-type", "application/json").body("{\"events\": ["))
+        .call(
+            server
+                .http
+                .post(server.url("/v1/streams/s-1"))
+                .header("content-type", "application/json")
+                .body("{\"events\": ["),
+        )
         .await;
     assert_error(&malformed, 400, "malformed_json");
-    let shape = server.post("/v1/streams/s-1", json!({"events": "none"})).await;
+    let shape = server
+        .post("/v1/streams/s-1", json!({"events": "none"}))
+        .await;
     assert_error(&shape, 422, "invalid_body");
-    let unknown_field = server.post("/v1/streams/s-1", json!({"events": [], "expected": 1})).await;
+    let unknown_field = server
+        .post("/v1/streams/s-1", json!({"events": [], "expected": 1}))
+        .await;
     assert_error(&unknown_field, 422, "invalid_body");
     let bad_expected = server.append("s-1", json!("sometimes"), one.clone()).await;
     assert_error(&bad_expected, 422, "invalid_body");
-    let bad_type = server.append("s-1", json!("any"), json!([{"type": "", "data": {}}])).await;
+    let bad_type = server
+        .append("s-1", json!("any"), json!([{"type": "", "data": {}}]))
+        .await;
     assert_error(&bad_type, 422, "invalid_body");
     let text = server
-        .call(server.http.post(server.url("/v1/streams/s-1")).header("content-type", "text/plain").body("{}"))
+        .call(
+            server
+                .http
+                .post(server.url("/v1/streams/s-1"))
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
         .await;
     assert_error(&text, 415, "unsupported_media_type");
 
     // What the store refuses.
-    assert_error(&server.append("s-1", json!("any"), json!([])).await, 422, "no_events");
+    assert_error(
+        &server.append("s-1", json!("any"), json!([])).await,
+        422,
+        "no_events",
+    );
     let many: Vec<_> = (0..1001).map(|n| event("E", n)).collect();
-    assert_error(&server.append("s-1", json!("any"), json!(many)).await, 422, "too_many_events");
+    assert_error(
+        &server.append("s-1", json!("any"), json!(many)).await,
+        422,
+        "too_many_events",
+    );
     let metadata = server
-        .append("s-1", json!("any"), json!([{"type": "E", "data": {}, "metadata": [1]}]))
+        .append(
+            "s-1",
+            json!("any"),
+            json!([{"type": "E", "data": {}, "metadata": [1]}]),
+        )
         .await;
     assert_error(&metadata, 422, "metadata_not_object");
     let id = uuid::Uuid::new_v4();
     let twice = server
-        .append("s-1", json!("any"), json!([{"id": id, "type": "E", "data": {}}, {"id": id, "type": "E", "data": {}}]))
+        .append(
+            "s-1",
+            json!("any"),
+            json!([{"id": id, "type": "E", "data": {}}, {"id": id, "type": "E", "data": {}}]),
+        )
         .await;
     assert_error(&twice, 422, "duplicate_event_id");
 
     // Over the 1 MiB body limit.
     let big = json!([{"type": "Big", "data": {"blob": "x".repeat(1024 * 1024)}}]);
-    assert_error(&server.append("s-1", json!("any"), big).await, 413, "body_too_large");
+    assert_error(
+        &server.append("s-1", json!("any"), big).await,
+        413,
+        "body_too_large",
+    );
 
     // Unknown routes and methods.
     assert_error(&server.get("/v2/streams/s-1").await, 404, "not_found");
-    let delete = server.call(server.http.delete(server.url("/v1/streams/s-1"))).await;
+    let delete = server
+        .call(server.http.delete(server.url("/v1/streams/s-1")))
+        .await;
     assert_error(&delete, 405, "method_not_allowed");
 
     let all = server.get("/v1/all").await;

@@ -13,7 +13,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let node = Node::open(&args.data).await?;
     let listener = bind(args.listen).await?;
     let address = listener.local_addr()?;
-    println!("cairn is serving {} on http://{address}", args.data.display());
+    println!(
+        "cairn is serving {} on http://{address}",
+        args.data.display()
+    );
     let state = AppState::new(&node, args.key.api_key);
     http::serve(listener, state, shutdown_signal()).await?;
     node.close().await;

@@ -35,7 +35,10 @@ fn client(server: &str, args: &[&str]) -> (bool, String, String) {
 fn customers_project(dir: &Path) -> PathBuf {
     let module = dir.join("customers");
     std::fs::create_dir_all(module.join("src")).expect("mkdir");
-    let sdk = repository().join("guest-sdk").canonicalize().expect("sdk path");
+    let sdk = repository()
+        .join("guest-sdk")
+        .canonicalize()
+        .expect("sdk path");
     std::fs::write(
         module.join("Cargo.toml"),
         format!(
@@ -71,7 +74,10 @@ impl Output {
         let (sender, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
-        for stream in [Box::new(stdout) as Box<dyn std::io::Read + Send>, Box::new(stderr)] {
+        for stream in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
             let sender = sender.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -139,17 +145,26 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     let state: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(state["state"]["name"], "Ada");
     let (ok, out, _) = client(&server, &["read", "customers-c1"]);
-    assert!(ok && out.contains("customers-c1@1 CustomerCreated"), "{out}");
+    assert!(
+        ok && out.contains("customers-c1@1 CustomerCreated"),
+        "{out}"
+    );
     let (ok, out, err) = client(&server, &["tail", "--after", "0", "--count", "1", "--json"]);
     assert!(ok, "{err}");
     let tailed: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
     assert_eq!(tailed["type"], "CustomerCreated");
     let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
-    assert!(!ok && err.contains("already exists") && err.contains("rejected"), "{err}");
+    assert!(
+        !ok && err.contains("already exists") && err.contains("rejected"),
+        "{err}"
+    );
     let (ok, _, err) = client(&server, &["send", "customers", "c1", "{not json"]);
     assert!(!ok && err.contains("not JSON"), "{err}");
     let (ok, _, err) = client(&server, &["send", "ledger", "c1", create]);
-    assert!(!ok && err.contains("unknown_module") && err.contains("hint"), "{err}");
+    assert!(
+        !ok && err.contains("unknown_module") && err.contains("hint"),
+        "{err}"
+    );
     let (ok, _, err) = client("http://127.0.0.1:9", &["state", "customers", "c1"]);
     assert!(!ok && err.contains("cannot reach"), "{err}");
 
@@ -160,11 +175,17 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
         "the customer already exists; a customer is created once",
         "customer exists (rule v2)",
     );
-    assert_ne!(changed, original, "the example's message is where the test expects it");
+    assert_ne!(
+        changed, original,
+        "the example's message is where the test expects it"
+    );
     std::fs::write(&source, &changed).expect("edit");
     output.wait_for("customers v2 loaded", Duration::from_secs(600));
     let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
-    assert!(!ok && err.contains("customer exists (rule v2)"), "the new behaviour: {err}");
+    assert!(
+        !ok && err.contains("customer exists (rule v2)"),
+        "the new behaviour: {err}"
+    );
     let (_, out, _) = client(&server, &["read", "customers-c1", "--json"]);
     let read: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(read["version"], 1, "the events are kept: {read}");
@@ -205,7 +226,10 @@ fn serve_refuses_a_public_address_without_a_key() {
         .expect("runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--api-key") && stderr.contains("--insecure"), "{stderr}");
+    assert!(
+        stderr.contains("--api-key") && stderr.contains("--insecure"),
+        "{stderr}"
+    );
     assert!(
         std::fs::read_dir(dir.path()).expect("dir").next().is_none(),
         "nothing was created"

@@ -37,7 +37,9 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         .pool_max_idle_per_host(CONNECTIONS)
         .build()?;
 
-    say(&format!("{CONNECTIONS} connections appending one event each"));
+    say(&format!(
+        "{CONNECTIONS} connections appending one event each"
+    ));
     let per_connection = scaled(500, scale);
     let appends = drive(CONNECTIONS, per_connection, {
         let client = client.clone();
@@ -65,13 +67,18 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     for account in 0..accounts {
         let stream = cairn_runtime::Aggregates::stream_of("bank-account", &account.to_string())?;
         let events = vec![
-            NewEvent::new(EventType::new("Opened")?, Json::parse(r#"{"owner":"bench"}"#)?),
+            NewEvent::new(
+                EventType::new("Opened")?,
+                Json::parse(r#"{"owner":"bench"}"#)?,
+            ),
             NewEvent::new(
                 EventType::new("Deposited")?,
                 Json::parse(r#"{"amount":1000000000}"#)?,
             ),
         ];
-        store.append(stream, ExpectedVersion::NoStream, events).await?;
+        store
+            .append(stream, ExpectedVersion::NoStream, events)
+            .await?;
         node.aggregates()
             .version("bank-account", &account.to_string())
             .await?;
@@ -117,13 +124,21 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         commands.operations
     );
     let mut figures = load_figures(
-        ["http_appends_64_per_s", "http_appends_64_p50_ms", "http_appends_64_p99_ms"],
+        [
+            "http_appends_64_per_s",
+            "http_appends_64_p50_ms",
+            "http_appends_64_p99_ms",
+        ],
         &appends,
         &append_work,
         15_000.0,
     );
     figures.extend(load_figures(
-        ["http_commands_64_per_s", "http_commands_64_p50_ms", "http_commands_64_p99_ms"],
+        [
+            "http_commands_64_per_s",
+            "http_commands_64_p50_ms",
+            "http_commands_64_p99_ms",
+        ],
         &commands,
         &command_work,
         12_000.0,
@@ -136,7 +151,12 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
 }
 
 /// Rate (target `rate`), p50, and p99 (target 10 ms) of one load, under `keys` in that order.
-fn load_figures(keys: [&'static str; 3], result: &LoadResult, workload: &str, rate: f64) -> Vec<Figure> {
+fn load_figures(
+    keys: [&'static str; 3],
+    result: &LoadResult,
+    workload: &str,
+    rate: f64,
+) -> Vec<Figure> {
     let [per_s, p50, p99] = keys;
     vec![
         Figure {

@@ -6,8 +6,8 @@
 //! - `store.rs`, `runtime.rs`, `commands.rs`: the scenarios; `bank.rs`, what the last two share.
 
 mod bank;
-mod http;
 mod commands;
+mod http;
 mod load;
 mod report;
 mod runtime;

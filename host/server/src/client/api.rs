@@ -83,9 +83,7 @@ fn hint(code: &str) -> Option<&'static str> {
         "wrong_expected_version" => {
             "someone else wrote first: read the current version (`cairn state` or `cairn read`) and try again"
         }
-        "invalid_command" => {
-            "check the command's type and data against the module's Command type"
-        }
+        "invalid_command" => "check the command's type and data against the module's Command type",
         "invalid_body" | "malformed_json" => {
             "a command is JSON like {\"type\": \"Deposit\", \"data\": {\"amount\": 100}}"
         }

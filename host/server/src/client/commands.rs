@@ -26,8 +26,9 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         let mut built = Vec::new();
         for module in &project.modules {
             eprintln!("building {} ({})", module.name, module.dir.display());
-            let bytes = tokio::task::block_in_place(|| guests::build_crate(&module.dir, &target_dir))
-                .map_err(|e| anyhow::anyhow!("module {}: {e}", module.name))?;
+            let bytes =
+                tokio::task::block_in_place(|| guests::build_crate(&module.dir, &target_dir))
+                    .map_err(|e| anyhow::anyhow!("module {}: {e}", module.name))?;
             built.push((module.name.clone(), bytes));
         }
         built
@@ -57,7 +58,11 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
                 reply["name"].as_str().unwrap_or(&name),
                 reply["kind"].as_str().unwrap_or("module"),
                 reply["version"],
-                reply["hash"].as_str().unwrap_or("?").get(..12).unwrap_or("?"),
+                reply["hash"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .get(..12)
+                    .unwrap_or("?"),
             );
         }
     }
@@ -70,7 +75,9 @@ fn name_of(path: &Path) -> anyhow::Result<String> {
     path.file_stem()
         .and_then(|s| s.to_str())
         .map(|s| s.replace('_', "-"))
-        .ok_or_else(|| anyhow::anyhow!("cannot name a module after {}; pass --name", path.display()))
+        .ok_or_else(|| {
+            anyhow::anyhow!("cannot name a module after {}; pass --name", path.display())
+        })
 }
 
 /// Sends a command.
@@ -128,8 +135,11 @@ pub async fn read(args: ReadArgs) -> anyhow::Result<()> {
     }
     let reply = api
         .json(
-            api.request(Method::GET, &format!("/v1/streams/{}", encode(&args.stream)))
-                .query(&query),
+            api.request(
+                Method::GET,
+                &format!("/v1/streams/{}", encode(&args.stream)),
+            )
+            .query(&query),
         )
         .await?;
     if args.client.json {
@@ -154,7 +164,11 @@ pub async fn state(args: StateArgs) -> anyhow::Result<()> {
     let reply = api
         .json(api.request(
             Method::GET,
-            &format!("/v1/aggregates/{}/{}", encode(&args.aggregate), encode(&args.id)),
+            &format!(
+                "/v1/aggregates/{}/{}",
+                encode(&args.aggregate),
+                encode(&args.id)
+            ),
         ))
         .await?;
     if args.client.json {
@@ -191,7 +205,10 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
         .send(api.request(Method::GET, "/v1/subscribe").query(&query))
         .await?;
     if !args.client.json {
-        eprintln!("following {} after position {after} (Ctrl-C stops)", api.base());
+        eprintln!(
+            "following {} after position {after} (Ctrl-C stops)",
+            api.base()
+        );
     }
     let mut body = response.bytes_stream();
     let mut buffer = String::new();

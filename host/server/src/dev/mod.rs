@@ -43,7 +43,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let listener = bind(args.listen).await?;
     let address = listener.local_addr()?;
     println!();
-    println!("cairn dev is serving {} modules from {}", project.modules.len(), data.display());
+    println!(
+        "cairn dev is serving {} modules from {}",
+        project.modules.len(),
+        data.display()
+    );
     println!("  API       http://{address}");
     println!("  OpenAPI   http://{address}/openapi.json");
     println!("  metrics   http://{address}/metrics");

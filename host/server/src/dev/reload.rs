@@ -33,11 +33,16 @@ impl Reloader {
         let started = std::time::Instant::now();
         let dir = module.dir.clone();
         let target_dir = self.target_dir.clone();
-        let built = tokio::task::spawn_blocking(move || guests::build_crate(&dir, &target_dir)).await;
+        let built =
+            tokio::task::spawn_blocking(move || guests::build_crate(&dir, &target_dir)).await;
         let bytes = match built {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(error)) => {
-                eprintln!("✗ {} did not build; {}.\n{error}", module.name, self.serving(module));
+                eprintln!(
+                    "✗ {} did not build; {}.\n{error}",
+                    module.name,
+                    self.serving(module)
+                );
                 return;
             }
             Err(error) => {
@@ -51,7 +56,11 @@ impl Reloader {
                 module.name,
                 uploaded.record.version,
                 started.elapsed().as_millis(),
-                uploaded.record.hash.get(..12).unwrap_or(&uploaded.record.hash)
+                uploaded
+                    .record
+                    .hash
+                    .get(..12)
+                    .unwrap_or(&uploaded.record.hash)
             ),
             Ok(uploaded) => println!(
                 "✓ {} v{} is unchanged",

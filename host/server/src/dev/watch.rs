@@ -21,11 +21,12 @@ pub(super) struct Watcher {
 impl Watcher {
     pub(super) fn start(project: &Project) -> anyhow::Result<Self> {
         let (sender, events) = mpsc::unbounded_channel();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event {
-                let _ = sender.send(event);
-            }
-        })?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event {
+                    let _ = sender.send(event);
+                }
+            })?;
         for module in &project.modules {
             watcher
                 .watch(&module.dir, RecursiveMode::Recursive)

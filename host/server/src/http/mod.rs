@@ -37,13 +37,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The API's routes.
 pub fn app(state: AppState) -> Router {
     let modules = Router::new()
-        .route(
-            "/v1/modules/{name}",
-            get(modules::get).put(modules::upload),
-        )
+        .route("/v1/modules/{name}", get(modules::get).put(modules::upload))
         .layer(DefaultBodyLimit::max(modules::MAX_MODULE_BYTES));
     Router::new()
-        .route("/v1/streams/{stream}", post(streams::append).get(streams::read))
+        .route(
+            "/v1/streams/{stream}",
+            post(streams::append).get(streams::read),
+        )
         .route("/v1/all", get(all::read))
         .route("/v1/subscribe", get(subscribe::subscribe))
         .route("/v1/modules", get(modules::list))

@@ -79,9 +79,8 @@ pub(super) struct ReadQuery {
 
 /// A stream name from a path, or a 400 `invalid_stream`.
 pub(super) fn stream_name(name: &str) -> Result<StreamId, ApiError> {
-    StreamId::new(name).map_err(|e| {
-        ApiError::bad_request("invalid_stream", format!("invalid stream name: {e}"))
-    })
+    StreamId::new(name)
+        .map_err(|e| ApiError::bad_request("invalid_stream", format!("invalid stream name: {e}")))
 }
 
 /// A `limit` parameter: the default when missing, a 400 `invalid_query` when out of range.
