@@ -10,16 +10,33 @@ use std::time::Duration;
 
 use cairn_runtime::{CallError, CommandError, CommandOutcome};
 use cairn_store::{AppendError, AppendOutcome};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::http::call_error_code;
+
+/// Latency buckets, in seconds: 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    10.0,
+];
 
 /// The process's Prometheus recorder, installed on first use.
 pub fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Buckets make latencies Prometheus histograms (cheap to record, and they add up
+            // across servers) rather than summaries.
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS);
+            let recorder = match builder {
+                Ok(builder) => builder,
+                Err(error) => {
+                    tracing::warn!(%error, "latency buckets refused; latencies are summaries");
+                    PrometheusBuilder::new()
+                }
+            }
+            .build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("another metrics recorder is installed; /metrics will be empty");

@@ -205,6 +205,23 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     assert!(ok, "{err}");
     assert!(out.contains("people aggregate version 1"), "{out}");
 
+    // `cairn deploy cairn.toml` builds the project's modules and uploads them.
+    std::fs::write(&source, &changed).expect("repair");
+    let (ok, out, err) = client(
+        &server,
+        &[
+            "deploy",
+            project.path().join("cairn.toml").to_str().expect("utf-8"),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("customers aggregate version"), "{out}");
+    let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
+    assert!(
+        !ok && err.contains("rule v2"),
+        "the deployed build has the v2 source: {err}"
+    );
+
     // SIGTERM stops it gracefully.
     let status = Command::new("kill")
         .args(["-TERM", &dev.id().to_string()])
