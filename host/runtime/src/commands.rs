@@ -10,9 +10,10 @@
 //! it, or a load folds at least that many events), an LRU cache of hot states, and
 //! commands idempotent by key (the key is recorded atomically with the events).
 //!
-//! Event ids are derived from the command id, so one command id can never append twice: a
-//! retry that decides the same events is recognised by the store, and one that decides
-//! different events collides with the stored ids and is refused.
+//! Event ids are derived from the command id and its time, so the attempts of one command
+//! (retries after a conflict) carry the same ids: one that decides the same events is
+//! recognised by the store, and one that decides different events collides with the stored
+//! ids and is refused. A keyed command is recognised by its key, recorded with its events.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -215,7 +216,7 @@ impl Aggregates {
                 .enumerate()
                 .map(|(index, e)| {
                     NewEvent::new(e.event_type, e.data)
-                        .with_id(event_id(&command_id, index))
+                        .with_id(event_id(&command_id, time, index))
                         .with_metadata(metadata.clone())
                 })
                 .collect();
@@ -505,12 +506,21 @@ fn command_id(key: &Option<IdempotencyKey>) -> uuid::Uuid {
     }
 }
 
-/// Event `index` of command `command_id`.
-fn event_id(command_id: &uuid::Uuid, index: usize) -> EventId {
+/// Event `index` of command `command_id`, decided at `time`.
+///
+/// The first 48 bits are the command's time in milliseconds, as in a UUIDv7, so the ids of new
+/// events sort by time: the store's index of event ids then grows at its end instead of
+/// dirtying a random page for every event. The other bits come from the command id and the
+/// index, so every attempt of one command (its retries after a conflict) has the same ids.
+fn event_id(command_id: &uuid::Uuid, time: Timestamp, index: usize) -> EventId {
     let mut hasher = Sha256::new();
     hasher.update(command_id.as_bytes());
     hasher.update((index as u64).to_le_bytes());
-    EventId::from(uuid_from_digest(hasher.finalize().into()))
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut bytes = [0; 16];
+    bytes[..6].copy_from_slice(&time.as_millis().to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&digest[..10]);
+    EventId::from(uuid::Uuid::new_v8(bytes))
 }
 
 /// A UUIDv8 made of the first half of a sha256 digest.
@@ -538,4 +548,26 @@ fn provenance(
             message: e.to_string(),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_repeat_per_attempt_and_sort_by_time() {
+        let command = uuid::Uuid::now_v7();
+        let at = Timestamp::from_millis(1_795_000_000_000);
+        assert_eq!(event_id(&command, at, 0), event_id(&command, at, 0));
+        assert_ne!(event_id(&command, at, 0), event_id(&command, at, 1));
+        assert_ne!(
+            event_id(&command, at, 0),
+            event_id(&uuid::Uuid::now_v7(), at, 0)
+        );
+        let later = Timestamp::from_millis(at.as_millis() + 1);
+        for _ in 0..100 {
+            let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            assert!(event_id(&a, at, 7) < event_id(&b, later, 0));
+        }
+    }
 }
