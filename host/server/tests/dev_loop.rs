@@ -230,6 +230,82 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     assert!(status.success());
     output.wait_for("cairn dev stopped", Duration::from_secs(30));
     assert!(dev.wait().expect("exits").success());
+
+    // `--clean` starts again from an empty store.
+    let mut dev = cairn()
+        .args(["dev", "--clean", "--listen", "127.0.0.1:0", "--config"])
+        .arg(project.path().join("cairn.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn dev starts");
+    let mut output = Output::of(&mut dev);
+    output.wait_for("deleted the dev store", Duration::from_secs(30));
+    output.wait_for("customers v1 loaded", Duration::from_secs(600));
+    let api = output.wait_for("API", Duration::from_secs(60));
+    let server = api.split_whitespace().last().expect("a URL").to_owned();
+    let (_, out, _) = client(&server, &["read", "customers-c1", "--json"]);
+    let read: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(read["version"], 0, "the store was wiped: {read}");
+    Command::new("kill")
+        .args(["-TERM", &dev.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(dev.wait().expect("exits").success());
+}
+
+#[test]
+fn serve_with_a_key_answers_only_with_it_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut serve = cairn()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "k3y",
+            "--data",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn serve starts");
+    let mut output = Output::of(&mut serve);
+    let line = output.wait_for("cairn is serving", Duration::from_secs(60));
+    let server = line.split_whitespace().last().expect("a URL").to_owned();
+    let (ok, _, err) = client(&server, &["read", "orders-1"]);
+    assert!(
+        !ok && err.contains("unauthorized") && err.contains("--api-key"),
+        "{err}"
+    );
+    let (ok, out, err) = client(&server, &["read", "orders-1", "--api-key", "k3y"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("orders-1 is at version 0"), "{out}");
+    let (ok, _, err) = client(
+        &server,
+        &[
+            "send",
+            "customers",
+            "c1",
+            r#"{"type": "Delete"}"#,
+            "--api-key",
+            "k3y",
+        ],
+    );
+    assert!(
+        !ok && err.contains("unknown_module") && err.contains("cairn deploy"),
+        "{err}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .expect("kill runs");
+    output.wait_for("cairn stopped", Duration::from_secs(30));
+    assert!(serve.wait().expect("exits").success());
+    assert!(dir.path().join("store/cairn.redb").is_file());
 }
 
 #[test]
