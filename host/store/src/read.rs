@@ -82,6 +82,10 @@ pub struct AllRead {
     pub category: Option<String>,
     /// Only events of this type.
     pub event_type: Option<EventType>,
+    /// The most positions to examine. With filters, a read that examines this many returns
+    /// what it found so far, and `scanned_to` says where to go on; a filter that matches
+    /// nothing then costs a bounded amount of work per read, not a scan of the whole log.
+    pub scan_limit: usize,
 }
 
 impl AllRead {
@@ -92,6 +96,15 @@ impl AllRead {
             limit: usize::MAX,
             category: None,
             event_type: None,
+            scan_limit: usize::MAX,
+        }
+    }
+
+    /// Examines at most `positions` positions of the log.
+    pub fn scan_limit(self, positions: usize) -> Self {
+        Self {
+            scan_limit: positions,
+            ..self
         }
     }
 
@@ -122,8 +135,8 @@ impl AllRead {
 pub struct AllSlice {
     /// The matching events, in position order.
     pub events: Vec<RecordedEvent>,
-    /// The last position examined. With filters it can be past the last event returned; the
-    /// next read continues after it.
+    /// The last position examined. With filters it can be past the last event returned, and
+    /// with a scan limit it can be short of the head; the next read continues after it.
     pub scanned_to: Position,
     /// The head of the log when it was read.
     pub head: Position,

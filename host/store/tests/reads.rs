@@ -161,6 +161,61 @@ async fn the_global_log_filters_by_category_and_type_and_says_how_far_it_looked(
 }
 
 #[tokio::test]
+async fn a_scan_limit_bounds_the_work_of_a_filtered_read() {
+    let (_dir, store) = seeded().await;
+    // Positions 1, 2, 4 and 5 are in category "cust"; 3 and 6 are not.
+    let first = store
+        .read_all(
+            AllRead::after(Position::START)
+                .category("cust")
+                .scan_limit(3),
+        )
+        .await
+        .expect("r");
+    assert_eq!(positions(&first.events), [1, 2]);
+    assert_eq!(
+        first.scanned_to,
+        Position::new(3),
+        "looked at 1, 2 and 3 only"
+    );
+    assert_eq!(first.head, Position::new(6));
+    let next = store
+        .read_all(
+            AllRead::after(first.scanned_to)
+                .category("cust")
+                .scan_limit(3),
+        )
+        .await
+        .expect("r");
+    assert_eq!(positions(&next.events), [4, 5]);
+    assert_eq!(next.scanned_to, Position::new(6));
+    let nothing = store
+        .read_all(
+            AllRead::after(Position::START)
+                .category("nothing")
+                .scan_limit(2),
+        )
+        .await
+        .expect("r");
+    assert!(nothing.events.is_empty());
+    assert_eq!(
+        nothing.scanned_to,
+        Position::new(2),
+        "a miss still moves the cursor"
+    );
+    let limited = store
+        .read_all(AllRead::after(Position::START).limit(1).scan_limit(5))
+        .await
+        .expect("r");
+    assert_eq!(positions(&limited.events), [1]);
+    assert_eq!(
+        limited.scanned_to,
+        Position::new(1),
+        "the event limit stops first"
+    );
+}
+
+#[tokio::test]
 async fn a_head_watcher_wakes_on_append_and_not_before() {
     let (_dir, store) = seeded().await;
     let mut watch = store.watch_head();

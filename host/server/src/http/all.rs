@@ -10,6 +10,10 @@ use crate::http::extract::QueryParams;
 use crate::http::state::AppState;
 use crate::http::streams::read_limit;
 
+/// The most log positions one read examines. A filter that matches little then costs bounded
+/// work per request; the reply's `scanned_to` says where the next read goes on.
+pub(crate) const SCAN_LIMIT: usize = 100_000;
+
 /// Where a read of the global log starts, and which events it keeps.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +37,7 @@ pub(super) fn filtered(
     category: Option<String>,
     event_type: Option<String>,
 ) -> Result<AllRead, ApiError> {
-    let mut read = AllRead::after(after);
+    let mut read = AllRead::after(after).scan_limit(SCAN_LIMIT);
     if let Some(category) = category {
         read = read.category(category);
     }

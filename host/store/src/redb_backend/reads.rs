@@ -113,7 +113,7 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
     let names = txn.open_table(STREAM_NAMES).map_err(backend)?;
     let head = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value());
     let mut page = PageBuilder::default();
-    // A scan looks at everything up to the head, unless the limit stops it early or is 0.
+    // A scan looks at everything up to the head, unless a limit stops it early or is 0.
     let mut scanned_to = match read.limit {
         0 => read.after,
         _ => Position::new(head.max(read.after.get())),
@@ -122,9 +122,18 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
         page = PageBuilder::with_capacity(read.limit.min(4_096));
         // Stream id -> its name, or `None` when its category is filtered out.
         let mut streams: HashMap<u64, Option<StreamId>> = HashMap::new();
-        for entry in log.range(read.after.get() + 1..).map_err(backend)? {
+        for (examined, entry) in log
+            .range(read.after.get() + 1..)
+            .map_err(backend)?
+            .enumerate()
+        {
             let (position, place) = entry.map_err(backend)?;
             let (position, (stream_id, version)) = (position.value(), place.value());
+            if examined >= read.scan_limit {
+                // Bounded work: report how far the scan got; the caller goes on from there.
+                scanned_to = Position::new(position - 1);
+                break;
+            }
             let stream = match streams.entry(stream_id) {
                 Entry::Occupied(known) => known.into_mut(),
                 Entry::Vacant(slot) => slot.insert(stream_if_wanted(&names, stream_id, read)?),
