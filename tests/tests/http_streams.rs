@@ -311,3 +311,54 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
     assert_eq!(all.1["head"], 0);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rare_filter_is_read_in_bounded_scans() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &[]).await;
+    // 100,000 events of category "busy", then one of category "rare".
+    for batch in 0..100 {
+        let events: Vec<_> = (0..1000).map(|n| event("Tick", batch * 1000 + n)).collect();
+        let reply = server
+            .append(&format!("busy-{batch}"), json!("any"), json!(events))
+            .await;
+        assert_eq!(reply.0, 201, "{}", reply.1);
+    }
+    server
+        .append("rare-1", json!("any"), json!([event("Seen", 1)]))
+        .await;
+
+    let first = server.get("/v1/all?category=rare").await;
+    assert_eq!(
+        first.1["events"],
+        json!([]),
+        "the first read stops after its scan limit"
+    );
+    assert_eq!(first.1["scanned_to"], 100_000);
+    assert_eq!(first.1["head"], 100_001);
+    let next = server.get("/v1/all?category=rare&after=100000").await;
+    assert_eq!(next.1["events"][0]["stream"], "rare-1");
+
+    // A subscription goes on through the bounded scans by itself.
+    let response = server
+        .http
+        .get(server.url("/v1/subscribe?category=rare"))
+        .send()
+        .await
+        .expect("subscribes");
+    let mut body = futures_util::StreamExt::boxed(response.bytes_stream());
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            futures_util::StreamExt::next(&mut body),
+        )
+        .await
+        .expect("the rare event arrives")
+        .expect("the stream goes on")
+        .expect("a chunk");
+        text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+    }
+    assert!(text.contains("id: 100001"), "{text}");
+    drop(body);
+    server.stop().await;
+}
