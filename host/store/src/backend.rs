@@ -4,11 +4,12 @@
 //! nodes sharing one database) can be added without touching them.
 
 use crate::append::{AppendOutcome, IdempotencyKey};
-use crate::error::{AppendError, ReadError, SnapshotError, StorageError};
+use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
 use crate::event::NewEvent;
 use crate::head::HeadWatch;
 use crate::module::{ModulePut, ModuleRecord, NewModule};
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
+use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
 use crate::version::{ExpectedVersion, Position};
@@ -25,6 +26,8 @@ use crate::version::{ExpectedVersion, Position};
 ///    same stream and order, returns the original outcome and stores nothing; one that
 ///    overlaps only in part is refused.
 /// 5. Snapshots never change what a read of events returns.
+/// 6. A read model's writes and its checkpoint commit together or not at all, and its
+///    checkpoint only grows.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `events` to `stream` if its version satisfies `expected`.
@@ -89,6 +92,17 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The bytes of the module with this hash.
     async fn module_bytes(&self, hash: String) -> Result<Option<Vec<u8>>, ReadError>;
+
+    /// Applies a read model's writes and moves its checkpoint, atomically. Refused if the
+    /// checkpoint is not past the model's.
+    async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError>;
+
+    /// Removes a read model: its entries and its checkpoint.
+    async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError>;
+
+    /// A consistent view of a read model (empty, with no checkpoint, if it was never
+    /// committed). This blocks on the database: call it from a blocking thread.
+    fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError>;
 
     /// The position of the newest event (0 for an empty store).
     fn head(&self) -> Position;

@@ -124,3 +124,33 @@ pub enum SnapshotError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
+
+/// Why a read model's commit was refused. Nothing of a refused commit is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The commit's checkpoint is not past the model's: the batch was committed already, or a
+    /// second runner is writing the same model.
+    #[error(
+        "read model '{model}' is at position {stored}; a commit must move it past that, not to \
+         {given}"
+    )]
+    CheckpointNotAhead {
+        model: crate::read_model::ReadModelName,
+        stored: crate::version::Position,
+        given: crate::version::Position,
+    },
+    /// A key or a value is larger than the limit.
+    #[error(
+        "read model '{model}': a key is at most {max_key} bytes and a value at most {max_value}; one write has a {key} byte key and a {value} byte value"
+    )]
+    TooLarge {
+        model: crate::read_model::ReadModelName,
+        key: usize,
+        value: usize,
+        max_key: usize,
+        max_value: usize,
+    },
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}

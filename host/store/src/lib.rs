@@ -38,6 +38,7 @@ mod json;
 mod module;
 mod name;
 mod read;
+mod read_model;
 mod redb_backend;
 mod snapshot;
 mod stream_id;
@@ -45,13 +46,16 @@ mod version;
 
 pub use append::{AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
 pub use backend::EventStore;
-pub use error::{AppendError, ReadError, SnapshotError, StorageError};
+pub use error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;
 pub use json::{Json, JsonError};
 pub use module::{ModuleName, ModulePut, ModuleRecord, NewModule};
 pub use name::NameError;
 pub use read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
+pub use read_model::{
+    MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelCommit, ModelEntry, ModelRead, ModelWrite, ReadModelName,
+};
 pub use redb_backend::{OpenError, RedbOptions, RedbStore};
 pub use snapshot::{Snapshot, SnapshotKey};
 pub use stream_id::StreamId;

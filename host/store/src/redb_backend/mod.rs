@@ -9,8 +9,10 @@
 //! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation.
 
 mod apply_append;
+mod apply_model;
 mod apply_module;
 mod apply_snapshot;
+mod model_reads;
 mod reads;
 mod record;
 mod store;

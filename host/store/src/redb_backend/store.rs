@@ -9,16 +9,18 @@ use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest};
 use super::apply_snapshot::SnapshotRequest;
+use super::model_reads::RedbModelRead;
 use super::reads;
 use super::tables::{FORMAT, FORMAT_KEY, LOG, META, STREAM_NAMES, WriteTables};
 use super::writer::{self, Pending, WriteOp};
 use crate::append::{AppendOutcome, IdempotencyKey, check_append};
 use crate::backend::EventStore;
-use crate::error::{AppendError, ReadError, SnapshotError, StorageError};
+use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
 use crate::event::NewEvent;
 use crate::head::{HeadSender, HeadWatch};
 use crate::module::{ModulePut, ModuleRecord, NewModule};
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
+use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
 use crate::version::{ExpectedVersion, Position};
@@ -324,6 +326,22 @@ impl EventStore for RedbStore {
         Ok(self
             .blocking(move |db| reads::module_bytes(db, &hash))
             .await?)
+    }
+
+    async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
+        let (pending, reply) = Pending::new(commit);
+        self.send(WriteOp::CommitModel(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError> {
+        let (pending, reply) = Pending::new(model);
+        self.send(WriteOp::DropModel(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError> {
+        Ok(Box::new(RedbModelRead::open(&self.inner.db, model)?))
     }
 
     fn head(&self) -> Position {

@@ -16,6 +16,8 @@
 //! | `commands` | (stream id, idempotency key) | (first version, last version) |
 //! | `modules` | (module name, version) | (kind, hash) |
 //! | `module_blobs` | hash | the module's bytes |
+//! | `models` | read model name | (model id, checkpoint position) |
+//! | `model_entries` | (model id, key) | value |
 //!
 //! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
 //! 1. `streams[name] = id` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ... in
@@ -31,6 +33,9 @@
 //!    versions `first..=last` of stream `id` with that key.
 //! 7. `modules[(name, 1..=n)]` exist for a name with `n` versions, each naming a hash that
 //!    `module_blobs` holds. Consecutive versions of a name have different hashes.
+//! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
+//!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
+//!    checkpoint only grows. Dropping a model removes its entries and its row together.
 
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 
@@ -57,6 +62,9 @@ pub(crate) const COMMANDS: TableDefinition<(u64, &str), (u64, u64)> =
 pub(crate) const MODULES: TableDefinition<(&str, u64), (&str, &str)> =
     TableDefinition::new("modules");
 pub(crate) const MODULE_BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("module_blobs");
+pub(crate) const MODELS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("models");
+pub(crate) const MODEL_ENTRIES: TableDefinition<(u64, &[u8]), &[u8]> =
+    TableDefinition::new("model_entries");
 
 /// The `meta` key holding the layout version of this file.
 pub(crate) const FORMAT_KEY: &str = "format";
@@ -74,6 +82,8 @@ pub(crate) struct WriteTables<'txn> {
     pub(crate) commands: redb::Table<'txn, (u64, &'static str), (u64, u64)>,
     pub(crate) modules: redb::Table<'txn, (&'static str, u64), (&'static str, &'static str)>,
     pub(crate) module_blobs: redb::Table<'txn, &'static str, &'static [u8]>,
+    pub(crate) models: redb::Table<'txn, &'static str, (u64, u64)>,
+    pub(crate) model_entries: redb::Table<'txn, (u64, &'static [u8]), &'static [u8]>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -88,6 +98,8 @@ impl<'txn> WriteTables<'txn> {
             commands: txn.open_table(COMMANDS)?,
             modules: txn.open_table(MODULES)?,
             module_blobs: txn.open_table(MODULE_BLOBS)?,
+            models: txn.open_table(MODELS)?,
+            model_entries: txn.open_table(MODEL_ENTRIES)?,
         })
     }
 }

@@ -20,14 +20,16 @@ use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
+use super::apply_model::{apply_model_commit, apply_model_drop};
 use super::apply_module::apply_module;
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
 use super::tables::WriteTables;
 use crate::append::AppendOutcome;
-use crate::error::{AppendError, SnapshotError, StorageError};
+use crate::error::{AppendError, ModelError, SnapshotError, StorageError};
 use crate::event::Timestamp;
 use crate::head::HeadSender;
 use crate::module::{ModulePut, NewModule};
+use crate::read_model::{ModelCommit, ReadModelName};
 use crate::version::Position;
 
 /// The most operations one transaction takes, and the most events, so one commit stays short.
@@ -40,6 +42,8 @@ pub(crate) enum WriteOp {
     Append(Pending<AppendRequest, AppendOutcome, AppendError>),
     PutSnapshot(Pending<SnapshotRequest, (), SnapshotError>),
     PutModule(Pending<NewModule, ModulePut, StorageError>),
+    CommitModel(Pending<ModelCommit, (), ModelError>),
+    DropModel(Pending<ReadModelName, (), StorageError>),
     /// Finish the operations queued before this one, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -132,6 +136,8 @@ fn commit_batch(
             WriteOp::Append(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutSnapshot(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutModule(pending) => pending.settle(failure.as_ref()),
+            WriteOp::CommitModel(pending) => pending.settle(failure.as_ref()),
+            WriteOp::DropModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::Close(_) => {}
         }
     }
@@ -164,6 +170,13 @@ fn apply_and_commit(
                 }
                 WriteOp::PutModule(pending) => {
                     pending.result = Some(Ok(apply_module(&mut tables, &pending.request)?));
+                }
+                WriteOp::CommitModel(pending) => {
+                    pending.result = Some(apply_model_commit(&mut tables, &pending.request)?);
+                }
+                WriteOp::DropModel(pending) => {
+                    apply_model_drop(&mut tables, &pending.request)?;
+                    pending.result = Some(Ok(()));
                 }
                 WriteOp::Close(_) => {}
             }

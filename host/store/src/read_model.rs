@@ -1,0 +1,94 @@
+//! Read models: the key-value tables that projections keep in the store, each with a
+//! checkpoint.
+//!
+//! A projection folds the global log into its read model. Its writes for a batch of events and
+//! the position it has folded up to commit in one transaction ([`ModelCommit`]), so after a
+//! crash the read model is exactly the fold of the log up to its checkpoint: no event is
+//! applied twice and none is missed.
+
+use crate::error::StorageError;
+use crate::name::checked_name;
+use crate::version::Position;
+
+checked_name! {
+    /// A read model's name, such as `customer-directory#2` (a projection's name and a
+    /// generation, so a rebuild can fill a new model beside the one still serving).
+    ///
+    /// Invariant: 1 to [`ReadModelName::MAX_LEN`] bytes of UTF-8 with no control characters.
+    ReadModelName, max = 200, what = "read model name"
+}
+
+/// The longest key of a read model, in bytes.
+pub const MAX_MODEL_KEY: usize = 1024;
+/// The largest value of a read model, in bytes.
+pub const MAX_MODEL_VALUE: usize = 1024 * 1024;
+
+/// One change to a read model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelWrite {
+    /// Sets `key` to `value`.
+    Put { key: Vec<u8>, value: Vec<u8> },
+    /// Removes `key` (nothing if it is not there).
+    Delete { key: Vec<u8> },
+}
+
+/// The writes of one batch of events and the position the model then reflects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelCommit {
+    pub model: ReadModelName,
+    /// Applied in order: a later write to a key wins.
+    pub writes: Vec<ModelWrite>,
+    /// The position of the last event the writes reflect. It must be past the model's
+    /// checkpoint, so a batch can never be committed twice.
+    pub checkpoint: Position,
+}
+
+/// A read model's entry: its key and its value.
+pub type ModelEntry = (Vec<u8>, Vec<u8>);
+
+/// A consistent view of one read model, read synchronously.
+///
+/// Reads block on the database (usually its page cache): call them from a blocking thread, such
+/// as a projection's runner, never from an async task.
+pub trait ModelRead: Send + std::fmt::Debug {
+    /// The position the model reflects; `None` for a model that has never committed.
+    fn checkpoint(&self) -> Option<Position>;
+
+    /// The value of `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Entries whose key starts with `prefix`, in key order, after `start_after` if given, at
+    /// most `limit` of them.
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ModelEntry>, StorageError>;
+}
+
+/// The key after every key that starts with `prefix`, or `None` if there is none (a prefix of
+/// only `0xff` bytes, or an empty one).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn the_end_of_a_prefix_is_the_next_key_after_it() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! Committing a read model's writes with its checkpoint, and dropping a read model, inside the
+//! batch's write transaction (invariant 8 of `tables.rs`).
+
+use redb::ReadableTable;
+
+use super::tables::WriteTables;
+use crate::error::{ModelError, StorageError};
+use crate::read_model::{MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelCommit, ModelWrite, ReadModelName};
+use crate::version::Position;
+
+/// Applies `commit`'s writes and moves its checkpoint, or refuses it whole.
+///
+/// The outer error is a storage failure (drop the transaction); the inner one a refusal.
+pub(crate) fn apply_model_commit(
+    tables: &mut WriteTables<'_>,
+    commit: &ModelCommit,
+) -> Result<Result<(), ModelError>, StorageError> {
+    for write in &commit.writes {
+        let (key, value) = match write {
+            ModelWrite::Put { key, value } => (key.len(), value.len()),
+            ModelWrite::Delete { key } => (key.len(), 0),
+        };
+        if key > MAX_MODEL_KEY || value > MAX_MODEL_VALUE {
+            return Ok(Err(ModelError::TooLarge {
+                model: commit.model.clone(),
+                key,
+                value,
+                max_key: MAX_MODEL_KEY,
+                max_value: MAX_MODEL_VALUE,
+            }));
+        }
+    }
+    let name = commit.model.as_str();
+    let stored = tables
+        .models
+        .get(name)
+        .map_err(StorageError::backend)?
+        .map(|row| row.value());
+    let id = match stored {
+        Some((_, checkpoint)) if commit.checkpoint.get() <= checkpoint => {
+            return Ok(Err(ModelError::CheckpointNotAhead {
+                model: commit.model.clone(),
+                stored: Position::new(checkpoint),
+                given: commit.checkpoint,
+            }));
+        }
+        Some((id, _)) => id,
+        None => next_model_id(tables)?,
+    };
+    for write in &commit.writes {
+        match write {
+            ModelWrite::Put { key, value } => {
+                tables
+                    .model_entries
+                    .insert((id, key.as_slice()), value.as_slice())
+                    .map_err(StorageError::backend)?;
+            }
+            ModelWrite::Delete { key } => {
+                tables
+                    .model_entries
+                    .remove((id, key.as_slice()))
+                    .map_err(StorageError::backend)?;
+            }
+        }
+    }
+    tables
+        .models
+        .insert(name, (id, commit.checkpoint.get()))
+        .map_err(StorageError::backend)?;
+    Ok(Ok(()))
+}
+
+/// Removes a read model: its entries and its checkpoint. Nothing if it does not exist.
+pub(crate) fn apply_model_drop(
+    tables: &mut WriteTables<'_>,
+    model: &ReadModelName,
+) -> Result<(), StorageError> {
+    let Some(id) = tables
+        .models
+        .remove(model.as_str())
+        .map_err(StorageError::backend)?
+        .map(|row| row.value().0)
+    else {
+        return Ok(());
+    };
+    let start: (u64, &[u8]) = (id, &[]);
+    let end: (u64, &[u8]) = (id + 1, &[]);
+    tables
+        .model_entries
+        .retain_in(start..end, |_, _| false)
+        .map_err(StorageError::backend)
+}
+
+/// An id no model has: one past the largest in use. Models are few, so this scans them.
+fn next_model_id(tables: &WriteTables<'_>) -> Result<u64, StorageError> {
+    let mut largest = 0;
+    for row in tables.models.iter().map_err(StorageError::backend)? {
+        let (_, value) = row.map_err(StorageError::backend)?;
+        largest = largest.max(value.value().0);
+    }
+    Ok(largest + 1)
+}
