@@ -1,16 +1,17 @@
 //! The store against an in-memory reference model (proptest state machine): random appends with
 //! every expected-version kind, exact and partial retries, reads of streams and of the global
-//! log with filters, snapshots, and closing and reopening the database between steps. After each
-//! step the store must answer exactly as the model does.
+//! log with filters and scan limits, snapshots, read models (commits with checkpoints, drops and
+//! scans), and closing and reopening the database between steps. After each step the store must
+//! answer exactly as the model does.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cairn_store::{
     AllRead, AppendError, AppendOutcome, Direction, EventId, EventStore, EventType,
-    ExpectedVersion, Json, NewEvent, Position, RecordedEvent, RedbStore, Snapshot, SnapshotError,
-    SnapshotKey, StreamRead, Version,
+    ExpectedVersion, Json, ModelCommit, ModelError, ModelWrite, NewEvent, Position, ReadModelName,
+    RecordedEvent, RedbStore, Snapshot, SnapshotError, SnapshotKey, StreamRead, Version,
 };
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
@@ -18,6 +19,11 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state
 const STREAMS: [&str; 4] = ["acct-1", "acct-2", "cust-1", "solo"];
 const CATEGORIES: [&str; 4] = ["acct", "cust", "solo", "none"];
 const TYPES: [&str; 3] = ["Opened", "Deposited", "Withdrawn"];
+const MODELS: [&str; 2] = ["blue", "green"];
+const KEYS: [&[u8]; 5] = [b"a", b"ab", b"abc", b"b", b"\xff"];
+
+/// A read model in the reference: its checkpoint and its entries.
+type ModelState = (u64, BTreeMap<Vec<u8>, Vec<u8>>);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ModelEvent {
@@ -54,6 +60,22 @@ enum Transition {
         limit: usize,
         category: Option<usize>,
         event_type: Option<usize>,
+        scan_limit: usize,
+    },
+    CommitModel {
+        model: usize,
+        /// (key, value); no value is a delete.
+        writes: Vec<(usize, Option<u8>)>,
+        checkpoint: u64,
+    },
+    DropModel {
+        model: usize,
+    },
+    ScanModel {
+        model: usize,
+        prefix: usize,
+        start_after: Option<usize>,
+        limit: usize,
     },
     PutSnapshot {
         stream: usize,
@@ -90,6 +112,9 @@ enum Expected {
     },
     SnapshotStored,
     SnapshotAhead,
+    ModelCommitted,
+    ModelNotAhead,
+    ModelEntries(Vec<(Vec<u8>, Vec<u8>)>),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -98,6 +123,7 @@ struct Model {
     streams: HashMap<usize, Vec<u64>>, // stream -> positions, in version order
     ids: HashMap<u128, u64>,           // event id -> position
     snapshots: HashMap<usize, (u64, Vec<u8>)>,
+    models: HashMap<usize, ModelState>,
     last: Option<Expected>,
     appends: Vec<(usize, Vec<EventSpec>)>, // every append attempted, for retries
 }
@@ -218,8 +244,11 @@ impl Model {
         limit: usize,
         category: Option<usize>,
         event_type: Option<usize>,
+        scan_limit: usize,
     ) -> Expected {
         let head = self.log.len() as u64;
+        // The positions a read may examine: `after + 1 ..= window_end`.
+        let window_end = after.saturating_add(scan_limit as u64).min(head);
         let matches = |e: &&ModelEvent| {
             category.is_none_or(|c| STREAMS[e.stream].split('-').next() == Some(CATEGORIES[c]))
                 && event_type.is_none_or(|t| e.event_type == t)
@@ -227,7 +256,7 @@ impl Model {
         let events: Vec<ModelEvent> = self
             .log
             .iter()
-            .filter(|e| e.position > after)
+            .filter(|e| e.position > after && e.position <= window_end)
             .filter(matches)
             .take(limit)
             .cloned()
@@ -237,13 +266,60 @@ impl Model {
         } else if events.len() == limit {
             events.last().expect("limit > 0").position
         } else {
-            head
+            window_end
         };
         Expected::All {
             events,
             scanned_to,
             head,
         }
+    }
+}
+
+impl Model {
+    fn commit_model(
+        &mut self,
+        model: usize,
+        writes: &[(usize, Option<u8>)],
+        checkpoint: u64,
+    ) -> Expected {
+        let entry = self.models.entry(model);
+        let (stored, entries) = match entry {
+            std::collections::hash_map::Entry::Occupied(found) => {
+                if checkpoint <= found.get().0 {
+                    return Expected::ModelNotAhead;
+                }
+                found.into_mut()
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert((0, BTreeMap::new())),
+        };
+        for (key, value) in writes {
+            match value {
+                Some(v) => entries.insert(KEYS[*key].to_vec(), vec![*v]),
+                None => entries.remove(KEYS[*key]),
+            };
+        }
+        *stored = checkpoint;
+        Expected::ModelCommitted
+    }
+
+    fn scan_model(
+        &self,
+        model: usize,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let Some((_, entries)) = self.models.get(&model) else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| start_after.is_none_or(|after| k.as_slice() > after))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 }
 
@@ -320,16 +396,49 @@ impl ReferenceStateMachine for StoreModel {
             });
         let read_all = (
             0..=head + 1,
-            limit,
+            limit.clone(),
             proptest::option::of(0..CATEGORIES.len()),
             proptest::option::of(0..TYPES.len()),
+            prop_oneof![0usize..5, Just(usize::MAX)],
         )
-            .prop_map(|(after, limit, category, event_type)| Transition::ReadAll {
-                after,
-                limit,
-                category,
-                event_type,
+            .prop_map(|(after, limit, category, event_type, scan_limit)| {
+                Transition::ReadAll {
+                    after,
+                    limit,
+                    category,
+                    event_type,
+                    scan_limit,
+                }
             });
+        let checkpoints: Vec<u64> = (0..MODELS.len())
+            .map(|m| state.models.get(&m).map_or(0, |(c, _)| *c))
+            .collect();
+        let commit_model = (
+            0..MODELS.len(),
+            proptest::collection::vec((0..KEYS.len(), proptest::option::of(any::<u8>())), 0..4),
+            0u64..3,
+        )
+            .prop_map(move |(model, writes, step)| Transition::CommitModel {
+                model,
+                writes,
+                // One behind, equal to, or one past the checkpoint.
+                checkpoint: (checkpoints[model] + step).saturating_sub(1),
+            });
+        let drop_model = (0..MODELS.len()).prop_map(|model| Transition::DropModel { model });
+        let scan_model = (
+            0..MODELS.len(),
+            0..KEYS.len() + 1,
+            proptest::option::of(0..KEYS.len()),
+            limit.clone(),
+        )
+            .prop_map(
+                |(model, prefix, start_after, limit)| Transition::ScanModel {
+                    model,
+                    prefix,
+                    start_after,
+                    limit,
+                },
+            );
         let snapshot = (
             0..STREAMS.len(),
             0u64..6,
@@ -345,6 +454,9 @@ impl ReferenceStateMachine for StoreModel {
             (2, read_stream.boxed()),
             (2, read_all.boxed()),
             (1, snapshot.boxed()),
+            (2, commit_model.boxed()),
+            (1, drop_model.boxed()),
+            (1, scan_model.boxed()),
             (1, Just(Transition::Reopen).boxed()),
         ];
         if !state.appends.is_empty() {
@@ -407,7 +519,28 @@ impl ReferenceStateMachine for StoreModel {
                 limit,
                 category,
                 event_type,
-            } => state.read_all(*after, *limit, *category, *event_type),
+                scan_limit,
+            } => state.read_all(*after, *limit, *category, *event_type, *scan_limit),
+            Transition::CommitModel {
+                model,
+                writes,
+                checkpoint,
+            } => state.commit_model(*model, writes, *checkpoint),
+            Transition::DropModel { model } => {
+                state.models.remove(model);
+                Expected::Nothing
+            }
+            Transition::ScanModel {
+                model,
+                prefix,
+                start_after,
+                limit,
+            } => Expected::ModelEntries(state.scan_model(
+                *model,
+                prefix_of(*prefix),
+                start_after.map(|k| KEYS[k]),
+                *limit,
+            )),
             Transition::PutSnapshot {
                 stream,
                 version,
@@ -425,6 +558,15 @@ impl ReferenceStateMachine for StoreModel {
         state.last = Some(outcome);
         state
     }
+}
+
+/// Prefix `n` of the generated ones: a key, or (past the last key) the empty prefix.
+fn prefix_of(n: usize) -> &'static [u8] {
+    KEYS.get(n).copied().unwrap_or(b"")
+}
+
+fn model_name(model: usize) -> ReadModelName {
+    ReadModelName::new(MODELS[model]).expect("valid")
 }
 
 struct System {
@@ -550,8 +692,11 @@ impl StateMachineTest for StoreModel {
                 limit,
                 category,
                 event_type,
+                scan_limit,
             } => {
-                let mut read = AllRead::after(Position::new(after)).limit(limit);
+                let mut read = AllRead::after(Position::new(after))
+                    .limit(limit)
+                    .scan_limit(scan_limit);
                 if let Some(c) = category {
                     read = read.category(CATEGORIES[c]);
                 }
@@ -588,6 +733,51 @@ impl StateMachineTest for StoreModel {
                     Err(other) => panic!("unexpected snapshot error: {other}"),
                 }
             }
+            Transition::CommitModel {
+                model,
+                writes,
+                checkpoint,
+            } => {
+                let commit = ModelCommit {
+                    model: model_name(model),
+                    writes: writes
+                        .iter()
+                        .map(|(key, value)| match value {
+                            Some(v) => ModelWrite::Put {
+                                key: KEYS[*key].to_vec(),
+                                value: vec![*v],
+                            },
+                            None => ModelWrite::Delete {
+                                key: KEYS[*key].to_vec(),
+                            },
+                        })
+                        .collect(),
+                    checkpoint: Position::new(checkpoint),
+                };
+                match sys.runtime.block_on(sys.store().commit_model(commit)) {
+                    Ok(()) => Expected::ModelCommitted,
+                    Err(ModelError::CheckpointNotAhead { .. }) => Expected::ModelNotAhead,
+                    Err(other) => panic!("unexpected model error: {other}"),
+                }
+            }
+            Transition::DropModel { model } => {
+                sys.runtime
+                    .block_on(sys.store().drop_model(model_name(model)))
+                    .expect("drops");
+                Expected::Nothing
+            }
+            Transition::ScanModel {
+                model,
+                prefix,
+                start_after,
+                limit,
+            } => {
+                let view = sys.store().read_model(&model_name(model)).expect("view");
+                Expected::ModelEntries(
+                    view.scan(prefix_of(prefix), start_after.map(|k| KEYS[k]), limit)
+                        .expect("scan"),
+                )
+            }
             Transition::Reopen => {
                 let store = sys.store.take().expect("open");
                 sys.runtime.block_on(store.close());
@@ -622,6 +812,20 @@ impl StateMachineTest for StoreModel {
                 state: s.clone(),
             });
             assert_eq!(snapshot, expected, "snapshot of {name}");
+        }
+        for (index, name) in MODELS.iter().enumerate() {
+            let view = store.read_model(&model_name(index)).expect("view");
+            let reference = model.models.get(&index);
+            assert_eq!(
+                view.checkpoint().map(|p| p.get()),
+                reference.map(|(c, _)| *c),
+                "checkpoint of {name}"
+            );
+            assert_eq!(
+                view.scan(b"", None, usize::MAX).expect("scan"),
+                model.scan_model(index, b"", None, usize::MAX),
+                "entries of {name}"
+            );
         }
     }
 
