@@ -11,3 +11,15 @@ pub mod aggregate {
         pub_export_macro: true,
     });
 }
+
+/// The `projection-module` world.
+pub mod projection {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "projection-module",
+        runtime_path: "cairn_sdk::__wit_bindgen::rt",
+        default_bindings_module: "cairn_sdk::bindings::projection",
+        export_macro_name: "__export_projection_world",
+        pub_export_macro: true,
+    });
+}

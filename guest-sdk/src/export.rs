@@ -59,3 +59,55 @@ macro_rules! export_aggregate {
         $crate::bindings::aggregate::__export_aggregate_world!(__CairnAggregateExport with_types_in $crate::bindings::aggregate);
     };
 }
+
+/// Exports `$projection` (a type implementing [`Projection`](crate::Projection)) as the
+/// `projection` interface of the `projection-module` world. Invoke it once, in the module's
+/// crate. Like [`export_aggregate!`](crate::export_aggregate), it exports only on WebAssembly.
+#[macro_export]
+macro_rules! export_projection {
+    ($projection:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        pub struct __CairnProjectionExport;
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::projection::exports::cairn::module::projection as exports;
+
+            impl exports::Guest for __CairnProjectionExport {
+                fn subscription() -> exports::Filter {
+                    let s = $crate::projection_glue::subscription::<$projection>();
+                    exports::Filter {
+                        categories: s.categories,
+                        event_types: s.event_types,
+                    }
+                }
+
+                fn apply(
+                    events: ::std::vec::Vec<exports::RecordedEvent>,
+                ) -> ::std::result::Result<(), exports::ApplyError> {
+                    let events = events.into_iter().map(|e| $crate::projection_glue::RawEvent {
+                        stream: e.stream_name,
+                        version: e.version,
+                        position: e.position,
+                        event_type: e.event_type,
+                        data: e.data,
+                        metadata: e.metadata,
+                        recorded_at: e.recorded_at,
+                    });
+                    $crate::projection_glue::apply::<$projection>(&mut $crate::read_model::HostKv, events)
+                        .map_err(|(index, message)| exports::ApplyError { index, message })
+                }
+
+                fn query(
+                    request: ::std::string::String,
+                ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+                    $crate::projection_glue::query::<$projection>(&mut $crate::read_model::HostKv, &request)
+                }
+            }
+        };
+
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::projection::__export_projection_world!(__CairnProjectionExport with_types_in $crate::bindings::projection);
+    };
+}

@@ -1,4 +1,4 @@
-//! cairn-sdk: write cairn aggregates (and, later, projections) in plain Rust.
+//! cairn-sdk: write cairn aggregates and projections in plain Rust.
 //!
 //! An aggregate is three serde types and two functions:
 //!
@@ -50,6 +50,10 @@
 //! - `aggregate.rs`: the [`Aggregate`] trait and [`Rejection`].
 //! - `glue.rs`: what the exported functions do, in plain Rust types, so it runs natively too.
 //! - `export.rs`: [`export_aggregate!`], which exports an aggregate as a component.
+//! - `projection.rs`: the [`Projection`] trait, [`Recorded`] events, [`Subscription`].
+//! - `read_model.rs`: [`ReadModel`], a projection's key-value table with JSON helpers, over the
+//!   host's table or (in tests) a map in memory.
+//! - `projection_glue.rs`: what an exported projection does; [`export_projection!`] exports it.
 //! - `log.rs`: [`log`], writing to the host's log.
 //! - `testing.rs`: given/when/then tests that run natively through the same glue.
 //! - `bindings.rs`: the generated bindings, hidden.
@@ -63,9 +67,15 @@ mod export;
 #[doc(hidden)]
 pub mod glue;
 pub mod log;
+mod projection;
+#[doc(hidden)]
+pub mod projection_glue;
+pub mod read_model;
 pub mod testing;
 
 pub use aggregate::{Aggregate, Rejection};
+pub use projection::{Projection, ProjectionError, Recorded, Subscription};
+pub use read_model::ReadModel;
 
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;

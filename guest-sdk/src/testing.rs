@@ -1,4 +1,5 @@
-//! Given/when/then tests for aggregates, run natively.
+//! Given/when/then tests for aggregates, run natively. Projections have theirs in
+//! [`projection`].
 //!
 //! They go through the same glue and the same JSON encoding as a module in the host, so a
 //! test that passes here exercises what the host will run. Every `given` also checks that
@@ -33,6 +34,8 @@
 //!
 //! given::<CounterAggregate>([]).when(Command::Add { by: 0 }).then_rejected("at least 1");
 //! ```
+
+pub mod projection;
 
 use std::fmt::Debug;
 

@@ -1,0 +1,136 @@
+//! The [`Projection`] trait: a read model folded from the global log and queried with JSON.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::read_model::ReadModel;
+
+/// A projection: it folds events, in global order, into its read model, and answers queries
+/// from it.
+///
+/// `Event` is adjacently tagged, like an aggregate's (`#[serde(tag = "type", content =
+/// "data")]`). It names only the events the projection uses: events of other types are
+/// skipped. `subscription` tells the host which categories and types to deliver at all.
+pub trait Projection {
+    /// The events this projection folds.
+    type Event: DeserializeOwned;
+    /// The questions it answers, decoded from the request JSON.
+    type Query: DeserializeOwned;
+    /// Its answers, encoded as the response JSON.
+    type Answer: Serialize;
+
+    /// Which events the host delivers; everything by default.
+    fn subscription() -> Subscription {
+        Subscription::everything()
+    }
+
+    /// Folds one event into the read model. An error stops the projection at this event (it is
+    /// marked faulted, and the batch's writes are discarded) until a fixed module is uploaded.
+    fn apply(
+        model: &mut ReadModel<'_>,
+        event: Recorded<Self::Event>,
+    ) -> Result<(), ProjectionError>;
+
+    /// Answers a query. The read model is read-only here.
+    fn query(model: &ReadModel<'_>, query: Self::Query) -> Result<Self::Answer, ProjectionError>;
+}
+
+/// An event from the global log, with where and when it was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded<E> {
+    /// Its stream, such as `customers-c1`.
+    pub stream: String,
+    /// Its version in the stream, from 1.
+    pub version: u64,
+    /// Its position in the global log, from 1.
+    pub position: u64,
+    /// When it was stored, in milliseconds since the Unix epoch.
+    pub recorded_at: u64,
+    /// Its metadata, a JSON object as text.
+    pub metadata: String,
+    /// The event.
+    pub event: E,
+}
+
+impl<E> Recorded<E> {
+    /// The part of the stream name after its category: `c1` for `customers-c1`.
+    pub fn id(&self) -> &str {
+        self.stream
+            .split_once('-')
+            .map_or(self.stream.as_str(), |(_, id)| id)
+    }
+}
+
+/// Which events a projection receives. An empty list lets everything through.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subscription {
+    /// Stream categories: the part of a stream name before the first `-`.
+    pub categories: Vec<String>,
+    /// Event type names.
+    pub event_types: Vec<String>,
+}
+
+impl Subscription {
+    /// Every event.
+    pub fn everything() -> Self {
+        Self::default()
+    }
+
+    /// Only events of streams in `category` (add more with `and_category`).
+    pub fn category(category: &str) -> Self {
+        Self::default().and_category(category)
+    }
+
+    /// Events of streams in `category` too.
+    pub fn and_category(mut self, category: &str) -> Self {
+        self.categories.push(category.to_owned());
+        self
+    }
+
+    /// Only events of these types.
+    pub fn event_types<'a>(mut self, types: impl IntoIterator<Item = &'a str>) -> Self {
+        self.event_types
+            .extend(types.into_iter().map(str::to_owned));
+        self
+    }
+
+    /// Whether an event of `event_type` in `stream` gets through.
+    pub fn admits(&self, stream: &str, event_type: &str) -> bool {
+        let category = stream.split_once('-').map_or(stream, |(c, _)| c);
+        (self.categories.is_empty() || self.categories.iter().any(|c| c == category))
+            && (self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type))
+    }
+}
+
+/// Why a projection could not apply an event or answer a query. The message is shown in the
+/// projection's status, or returned to the caller of a query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectionError(String);
+
+impl ProjectionError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProjectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for ProjectionError {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<String> for ProjectionError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
