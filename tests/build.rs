@@ -7,9 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GUESTS: [&str; 5] = [
+const GUESTS: [&str; 7] = [
     "bank-account",
     "customers",
+    "customer-directory",
+    "account-balances",
     "misbehaving",
     "wrong-world",
     "bad-import",

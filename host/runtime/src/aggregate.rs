@@ -198,7 +198,7 @@ impl LoadedAggregate {
 }
 
 /// Names what went wrong in a call.
-fn classify(
+pub(crate) fn classify(
     error: wasmtime::Error,
     store: &Store<Sandbox>,
     fuel: u64,

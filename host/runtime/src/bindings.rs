@@ -7,3 +7,14 @@ pub(crate) mod aggregate {
         exports: { default: async },
     });
 }
+
+pub(crate) mod projection {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "projection-module",
+        exports: { default: async },
+        with: {
+            "cairn:module/log": crate::bindings::aggregate::cairn::module::log,
+        },
+    });
+}

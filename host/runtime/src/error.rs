@@ -54,6 +54,9 @@ pub enum LoadError {
     /// Reading the module back failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The module failed in the call the host makes when it loads it.
+    #[error("the module failed when it was loaded: {0}")]
+    Module(CallError),
     /// The host could not set up the engine or compile the module.
     #[error("the runtime failed: {0}")]
     Host(String),

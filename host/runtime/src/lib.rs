@@ -10,6 +10,8 @@
 //! - `aggregate.rs`: [`LoadedAggregate`], an aggregate module and its calls.
 //! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules.
 //! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry.
+//! - `projection.rs`: [`LoadedProjection`], a projection module and its calls;
+//!   `kv_session.rs`: its read model during a call, behind the `kv` import.
 //! - `error.rs`: one error enum per operation.
 //!
 //! This crate never imports axum: HTTP belongs to the server.
@@ -20,8 +22,10 @@ mod commands;
 mod engine;
 mod error;
 mod host_log;
+mod kv_session;
 mod limits;
 mod module;
+mod projection;
 mod registry;
 mod sandbox;
 
@@ -30,5 +34,6 @@ pub use commands::{AggregateState, Aggregates, Command, CommandConfig, CommandOu
 pub use error::{CallError, CommandError, LoadError};
 pub use limits::Limits;
 pub use module::{ModuleHash, ModuleKind};
+pub use projection::{ApplyError, LoadedProjection, ProjectionFilter};
 pub use registry::{Registry, Uploaded};
 pub use sandbox::CallInput;

@@ -13,10 +13,12 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::aggregate::LoadedAggregate;
 use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
+use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
 use crate::engine::{self, EpochTicker};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::module::{ModuleHash, ModuleKind};
+use crate::projection::LoadedProjection;
 use crate::sandbox::Sandbox;
 
 const AGGREGATE_EXPORT: &str = "cairn:module/aggregate@0.1.0";
@@ -48,11 +50,22 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// The engine and the linker every module is linked with.
+/// The engine, and the linker of each world (both import `log`, so they cannot share one).
 struct Compiler {
     engine: Engine,
     linker: Linker<Sandbox>,
+    projection_linker: Linker<Sandbox>,
 }
+
+/// A component, validated and linked against its world.
+enum Prepared {
+    Aggregate(AggregateModulePre<Sandbox>),
+    Projection(ProjectionModulePre<Sandbox>),
+}
+
+/// Until projections are run, a projection upload is refused with this.
+const PROJECTIONS_NOT_RUN: &str =
+    "projection modules are not run by this version of cairn yet (see docs/projections.md)";
 
 impl Registry {
     /// Starts the runtime and loads every module kept in `store`. Compiled code is cached in
@@ -68,10 +81,18 @@ impl Registry {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host)?;
         AggregateModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
             .map_err(host)?;
+        let mut projection_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut projection_linker).map_err(host)?;
+        ProjectionModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut projection_linker, |s| s)
+            .map_err(host)?;
         let ticker =
             EpochTicker::start(engine.clone()).map_err(|e| LoadError::Host(e.to_string()))?;
         let registry = Self {
-            compiler: Arc::new(Compiler { engine, linker }),
+            compiler: Arc::new(Compiler {
+                engine,
+                linker,
+                projection_linker,
+            }),
             limits: Arc::new(limits),
             store,
             aggregates: RwLock::new(BTreeMap::new()),
@@ -89,7 +110,15 @@ impl Registry {
     pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Uploaded, LoadError> {
         let name = ModuleName::new(name)?;
         let hash = ModuleHash::of(&bytes);
-        let (kind, pre) = self.prepare(bytes.clone()).await?;
+        let pre = match self.prepare(bytes.clone()).await? {
+            Prepared::Aggregate(pre) => pre,
+            Prepared::Projection(_) => {
+                return Err(LoadError::WrongWorld {
+                    reason: PROJECTIONS_NOT_RUN.into(),
+                });
+            }
+        };
+        let kind = ModuleKind::Aggregate;
         let put = self
             .store
             .put_module(NewModule {
@@ -154,8 +183,14 @@ impl Registry {
                 record.hash
             )));
         }
-        let (_, pre) = self.prepare(bytes).await?;
-        self.install(record.clone(), hash, pre);
+        match self.prepare(bytes).await? {
+            Prepared::Aggregate(pre) => self.install(record.clone(), hash, pre),
+            Prepared::Projection(_) => {
+                return Err(LoadError::WrongWorld {
+                    reason: PROJECTIONS_NOT_RUN.into(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -175,11 +210,36 @@ impl Registry {
         aggregates.insert(record.name, Arc::new(loaded));
     }
 
-    /// Compiles and validates on the blocking pool: compiling is heavy CPU work.
-    async fn prepare(
+    /// Validates, compiles and links a projection module, without keeping it: the projection
+    /// runner (not built yet) will keep and run projections; until then this is how the
+    /// runtime's projection calls are reached.
+    pub async fn compile_projection(
         &self,
+        name: &str,
         bytes: Vec<u8>,
-    ) -> Result<(ModuleKind, AggregateModulePre<Sandbox>), LoadError> {
+    ) -> Result<Arc<LoadedProjection>, LoadError> {
+        let name = ModuleName::new(name)?;
+        let hash = ModuleHash::of(&bytes);
+        let Prepared::Projection(pre) = self.prepare(bytes).await? else {
+            return Err(LoadError::WrongWorld {
+                reason: "this is an aggregate module, not a projection".into(),
+            });
+        };
+        let loaded = LoadedProjection::new(
+            name,
+            hash,
+            0,
+            pre,
+            self.compiler.engine.clone(),
+            Arc::clone(&self.limits),
+        )
+        .await
+        .map_err(LoadError::Module)?;
+        Ok(Arc::new(loaded))
+    }
+
+    /// Compiles and validates on the blocking pool: compiling is heavy CPU work.
+    async fn prepare(&self, bytes: Vec<u8>) -> Result<Prepared, LoadError> {
         let compiler = Arc::clone(&self.compiler);
         tokio::task::spawn_blocking(move || compiler.prepare(&bytes))
             .await
@@ -188,10 +248,7 @@ impl Registry {
 }
 
 impl Compiler {
-    fn prepare(
-        &self,
-        bytes: &[u8],
-    ) -> Result<(ModuleKind, AggregateModulePre<Sandbox>), LoadError> {
+    fn prepare(&self, bytes: &[u8]) -> Result<Prepared, LoadError> {
         match bytes.get(..8) {
             Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => return Err(LoadError::CoreModule),
             Some([0, b'a', b's', b'm', ..]) => {}
@@ -205,21 +262,27 @@ impl Compiler {
             reason: format!("{e:#}"),
         })?;
         let kind = world_of(&component, &self.engine)?;
-        if kind == ModuleKind::Projection {
-            return Err(LoadError::WrongWorld {
-                reason: "projection modules are not supported by this version of cairn yet".into(),
-            });
-        }
+        let linker = match kind {
+            ModuleKind::Aggregate => &self.linker,
+            ModuleKind::Projection => &self.projection_linker,
+        };
         let instance_pre =
-            self.linker
+            linker
                 .instantiate_pre(&component)
                 .map_err(|e| LoadError::BadImport {
                     reason: format!("{e:#}"),
                 })?;
-        let pre = AggregateModulePre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
             reason: format!("{e:#}"),
-        })?;
-        Ok((kind, pre))
+        };
+        Ok(match kind {
+            ModuleKind::Aggregate => {
+                Prepared::Aggregate(AggregateModulePre::new(instance_pre).map_err(wrong_world)?)
+            }
+            ModuleKind::Projection => {
+                Prepared::Projection(ProjectionModulePre::new(instance_pre).map_err(wrong_world)?)
+            }
+        })
     }
 }
 

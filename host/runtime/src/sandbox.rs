@@ -36,6 +36,8 @@ pub(crate) struct Sandbox {
     stderr: MemoryOutputPipe,
     /// The module's name, for the log.
     pub(crate) module: Arc<str>,
+    /// A projection call's read model; `None` in aggregate calls.
+    pub(crate) kv: Option<crate::kv_session::KvSession>,
 }
 
 impl WasiView for Sandbox {
@@ -101,6 +103,7 @@ pub(crate) fn new_store(
         stdout,
         stderr,
         module,
+        kv: None,
     };
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);

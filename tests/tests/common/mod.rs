@@ -75,3 +75,10 @@ pub fn keyed(command_type: &str, data: &str, key: &str) -> Command {
         ..command(command_type, data)
     }
 }
+
+pub fn new_event(event_type: &str, data: &str) -> cairn_store::NewEvent {
+    cairn_store::NewEvent::new(
+        cairn_store::EventType::new(event_type).expect("valid type"),
+        Json::parse(data).expect("test data is JSON"),
+    )
+}

@@ -221,6 +221,7 @@ impl From<LoadError> for ApiError {
             LoadError::CoreModule => Self::bad_request("core_module", message),
             LoadError::WrongWorld { .. } => Self::bad_request("wrong_world", message),
             LoadError::BadImport { .. } => Self::bad_request("bad_import", message),
+            LoadError::Module(_) => Self::bad_request("module_failed", message),
             LoadError::Storage(e) => e.into(),
             LoadError::Read(e) => e.into(),
             LoadError::Host(_) => {

@@ -1,0 +1,234 @@
+//! [`KvSession`]: a projection call's view of its read model, behind the `kv` import.
+//!
+//! Reads see the committed model (one consistent [`ModelRead`] view) with the call's own
+//! writes laid over it; writes are collected, in order, for the caller to commit with the
+//! checkpoint. A query's session is read-only: a write there fails the call.
+//!
+//! The view reads redb synchronously, so a call with a session runs on a blocking thread.
+
+use std::collections::BTreeMap;
+
+use cairn_store::{ModelEntry, ModelRead, ModelWrite, StorageError};
+
+use crate::bindings::projection::cairn::module::kv::Host;
+use crate::sandbox::Sandbox;
+
+/// The most entries one `scan` returns, whatever the guest asks.
+const MAX_SCAN: u32 = 10_000;
+
+/// A read model during one call.
+#[derive(Debug)]
+pub(crate) struct KvSession {
+    view: Box<dyn ModelRead>,
+    /// key -> its new value, or `None` if deleted in this call.
+    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: Vec<ModelWrite>,
+    read_only: bool,
+    /// What went wrong that the guest could not be told: a storage failure, or a write in a
+    /// query. The call fails with it.
+    pub(crate) failure: Option<String>,
+}
+
+impl KvSession {
+    pub(crate) fn new(view: Box<dyn ModelRead>, read_only: bool) -> Self {
+        Self {
+            view,
+            overlay: BTreeMap::new(),
+            writes: Vec::new(),
+            read_only,
+            failure: None,
+        }
+    }
+
+    /// The writes of the call, in order.
+    pub(crate) fn into_writes(self) -> Vec<ModelWrite> {
+        self.writes
+    }
+
+    fn fail(&mut self, why: String) {
+        self.failure.get_or_insert(why);
+    }
+
+    fn stored<T>(&mut self, result: Result<T, StorageError>, empty: T) -> T {
+        result.unwrap_or_else(|e| {
+            self.fail(format!("reading the read model failed: {e}"));
+            empty
+        })
+    }
+
+    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        if self.read_only {
+            self.fail("a query wrote to its read model; queries only read".into());
+            return;
+        }
+        self.writes.push(match &value {
+            Some(value) => ModelWrite::Put {
+                key: key.clone(),
+                value: value.clone(),
+            },
+            None => ModelWrite::Delete { key: key.clone() },
+        });
+        self.overlay.insert(key, value);
+    }
+
+    /// The committed entries under `prefix` after `after`, merged with the overlay, at most
+    /// `limit`.
+    fn merged_scan(
+        &mut self,
+        prefix: &[u8],
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Vec<ModelEntry> {
+        let mut found: Vec<ModelEntry> = Vec::new();
+        let mut cursor = after.clone();
+        // Committed entries come in chunks; an overlay's deletes can hide some of a chunk.
+        loop {
+            let chunk = self.view.scan(prefix, cursor.as_deref(), limit.max(1));
+            let chunk = self.stored(chunk, Vec::new());
+            let full = chunk.len() >= limit.max(1);
+            let last = chunk.last().map(|(k, _)| k.clone());
+            found.extend(
+                chunk
+                    .into_iter()
+                    .filter(|(k, _)| !self.overlay.contains_key(k)),
+            );
+            // Past the chunk's last key the overlay may have entries the next chunk will meet.
+            if !full || found.len() >= limit {
+                break;
+            }
+            cursor = last;
+        }
+        for (key, value) in self.overlay.range(prefix.to_vec()..) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if after.as_ref().is_some_and(|a| key <= a) {
+                continue;
+            }
+            if let Some(value) = value {
+                found.push((key.clone(), value.clone()));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.truncate(limit);
+        found
+    }
+}
+
+impl Host for Sandbox {
+    fn get(&mut self, key: Vec<u8>) -> Option<Vec<u8>> {
+        let session = self.kv.as_mut()?;
+        if let Some(value) = session.overlay.get(&key) {
+            return value.clone();
+        }
+        let read = session.view.get(&key);
+        session.stored(read, None)
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        if let Some(session) = self.kv.as_mut() {
+            session.write(key, Some(value));
+        }
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        if let Some(session) = self.kv.as_mut() {
+            session.write(key, None);
+        }
+    }
+
+    fn scan(
+        &mut self,
+        prefix: Vec<u8>,
+        start_after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Vec<ModelEntry> {
+        let Some(session) = self.kv.as_mut() else {
+            return Vec::new();
+        };
+        session.merged_scan(&prefix, start_after, limit.min(MAX_SCAN) as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_store::Position;
+
+    use super::*;
+
+    /// A committed model in memory.
+    #[derive(Debug)]
+    struct Committed(BTreeMap<Vec<u8>, Vec<u8>>);
+
+    impl ModelRead for Committed {
+        fn checkpoint(&self) -> Option<Position> {
+            None
+        }
+
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+            Ok(self.0.get(key).cloned())
+        }
+
+        fn scan(
+            &self,
+            prefix: &[u8],
+            start_after: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<ModelEntry>, StorageError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .filter(|(k, _)| start_after.is_none_or(|a| k.as_slice() > a))
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        }
+    }
+
+    fn session(keys: &[&str]) -> KvSession {
+        let committed = keys
+            .iter()
+            .map(|k| (k.as_bytes().to_vec(), b"old".to_vec()))
+            .collect();
+        KvSession::new(Box::new(Committed(committed)), false)
+    }
+
+    fn keys(entries: Vec<ModelEntry>) -> Vec<String> {
+        entries
+            .into_iter()
+            .map(|(k, _)| String::from_utf8(k).expect("utf-8"))
+            .collect()
+    }
+
+    #[test]
+    fn a_scan_sees_the_calls_own_writes_over_the_committed_model() {
+        let mut s = session(&["a1", "a2", "a3", "a4", "b1"]);
+        s.write(b"a2".to_vec(), None);
+        s.write(b"a3".to_vec(), None);
+        s.write(b"a25".to_vec(), Some(b"new".to_vec()));
+        s.write(b"a9".to_vec(), Some(b"new".to_vec()));
+        assert_eq!(
+            keys(s.merged_scan(b"a", None, 10)),
+            ["a1", "a25", "a4", "a9"]
+        );
+        assert_eq!(keys(s.merged_scan(b"a", None, 2)), ["a1", "a25"]);
+        assert_eq!(keys(s.merged_scan(b"a", Some(b"a25".to_vec()), 1)), ["a4"]);
+        assert_eq!(keys(s.merged_scan(b"", None, 10)).len(), 5);
+        // Deletes that hide a whole chunk of committed keys do not end the scan early.
+        assert_eq!(keys(s.merged_scan(b"a2", None, 1)), ["a25"]);
+        assert_eq!(s.into_writes().len(), 4);
+    }
+
+    #[test]
+    fn a_query_cannot_write() {
+        let mut s = KvSession::new(Box::new(Committed(BTreeMap::new())), true);
+        s.write(b"k".to_vec(), Some(b"v".to_vec()));
+        assert!(
+            s.failure
+                .as_deref()
+                .is_some_and(|f| f.contains("only read"))
+        );
+        assert!(s.into_writes().is_empty());
+    }
+}

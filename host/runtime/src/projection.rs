@@ -1,0 +1,273 @@
+//! [`LoadedProjection`]: a projection module ready to run, and its calls. Like an aggregate's,
+//! each call gets a fresh store from the cached `InstancePre`.
+//!
+//! `apply` and `query` read the read model through the `kv` import, which reads redb
+//! synchronously; they run on the blocking pool, never on the async executor's threads.
+
+use std::sync::Arc;
+
+use cairn_store::{Json, ModelRead, ModelWrite, ModuleName, RecordedEvent};
+use wasmtime::{Engine, Store};
+
+use crate::aggregate::classify;
+use crate::bindings::projection::exports::cairn::module::projection::RecordedEvent as WitEvent;
+use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
+use crate::error::CallError;
+use crate::kv_session::KvSession;
+use crate::limits::Limits;
+use crate::module::ModuleHash;
+use crate::sandbox::{self, CallInput, Sandbox};
+
+/// Which events a projection wants. An empty list lets everything through.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProjectionFilter {
+    pub categories: Vec<String>,
+    pub event_types: Vec<String>,
+}
+
+impl ProjectionFilter {
+    /// Whether `event` gets through.
+    pub fn admits(&self, event: &RecordedEvent) -> bool {
+        (self.categories.is_empty() || self.categories.iter().any(|c| c == event.stream.category()))
+            && (self.event_types.is_empty()
+                || self
+                    .event_types
+                    .iter()
+                    .any(|t| t == event.event_type.as_str()))
+    }
+}
+
+/// Why `apply` did not take a batch. Its writes are discarded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The module refused the event at `index` of the batch.
+    #[error("the projection failed at event {index} of the batch: {message}")]
+    Refused { index: usize, message: String },
+    /// The call failed (trap, fuel, memory, deadline, bad output).
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// A projection module, compiled and linked.
+pub struct LoadedProjection {
+    name: ModuleName,
+    hash: ModuleHash,
+    version: u64,
+    label: Arc<str>,
+    pre: ProjectionModulePre<Sandbox>,
+    engine: Engine,
+    limits: Arc<Limits>,
+    filter: ProjectionFilter,
+}
+
+impl std::fmt::Debug for LoadedProjection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedProjection")
+            .field("name", &self.name)
+            .field("hash", &self.hash)
+            .field("version", &self.version)
+            .field("filter", &self.filter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedProjection {
+    /// Links the module and asks it for its filter.
+    pub(crate) async fn new(
+        name: ModuleName,
+        hash: ModuleHash,
+        version: u64,
+        pre: ProjectionModulePre<Sandbox>,
+        engine: Engine,
+        limits: Arc<Limits>,
+    ) -> Result<Self, CallError> {
+        let mut loaded = Self {
+            label: Arc::from(name.as_str()),
+            name,
+            hash,
+            version,
+            pre,
+            engine,
+            limits,
+            filter: ProjectionFilter::default(),
+        };
+        let fuel = loaded.limits.fuel_per_call;
+        let input = CallInput {
+            time_ms: 0,
+            seed: [0; 32],
+        };
+        let (mut store, instance) = loaded.instantiate(input, fuel, None).await?;
+        let result = instance
+            .cairn_module_projection()
+            .call_subscription(&mut store)
+            .await;
+        let filter = loaded.finish(&store, fuel, result)?;
+        loaded.filter = ProjectionFilter {
+            categories: filter.categories,
+            event_types: filter.event_types,
+        };
+        Ok(loaded)
+    }
+
+    pub fn name(&self) -> &ModuleName {
+        &self.name
+    }
+
+    pub fn hash(&self) -> &ModuleHash {
+        &self.hash
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The events the module asked for.
+    pub fn filter(&self) -> &ProjectionFilter {
+        &self.filter
+    }
+
+    /// Applies `events` over the read model `view`, and returns the writes to commit with the
+    /// batch's checkpoint. The clock reads the last event's time.
+    pub async fn apply(
+        self: &Arc<Self>,
+        view: Box<dyn ModelRead>,
+        events: Vec<RecordedEvent>,
+    ) -> Result<Vec<ModelWrite>, ApplyError> {
+        let Some(last) = events.last() else {
+            return Ok(Vec::new());
+        };
+        let input = CallInput {
+            time_ms: last.recorded_at.as_millis(),
+            seed: seed_of(last),
+        };
+        let fuel = self.limits.fuel_for_batch(events.len());
+        let batch: Vec<WitEvent> = events.into_iter().map(to_wit).collect();
+        let this = Arc::clone(self);
+        let handle = tokio::runtime::Handle::current();
+        let call = tokio::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                let session = KvSession::new(view, false);
+                let (mut store, instance) = this.instantiate(input, fuel, Some(session)).await?;
+                let result = instance
+                    .cairn_module_projection()
+                    .call_apply(&mut store, &batch)
+                    .await;
+                let answer = this.finish(&store, fuel, result)?;
+                let session = take_session(&mut store)?;
+                match answer {
+                    Ok(()) => Ok(session.into_writes()),
+                    Err(refusal) => Err(ApplyError::Refused {
+                        index: refusal.index as usize,
+                        message: refusal.message,
+                    }),
+                }
+            })
+        });
+        call.await.map_err(|e| {
+            ApplyError::Call(CallError::Trap {
+                message: format!("the call's thread failed: {e}"),
+            })
+        })?
+    }
+
+    /// Answers the JSON `request` from the read model `view` (reads only).
+    pub async fn query(
+        self: &Arc<Self>,
+        view: Box<dyn ModelRead>,
+        request: Json,
+    ) -> Result<Result<Json, String>, CallError> {
+        let fuel = self.limits.fuel_per_call;
+        let input = CallInput {
+            time_ms: 0,
+            seed: [0; 32],
+        };
+        let this = Arc::clone(self);
+        let handle = tokio::runtime::Handle::current();
+        let call = tokio::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                let session = KvSession::new(view, true);
+                let (mut store, instance) = this.instantiate(input, fuel, Some(session)).await?;
+                let result = instance
+                    .cairn_module_projection()
+                    .call_query(&mut store, request.as_str())
+                    .await;
+                let answer = this.finish(&store, fuel, result)?;
+                take_session(&mut store)?;
+                Ok(answer.and_then(|text| {
+                    Json::parse(&text).map_err(|e| format!("the module answered {e}"))
+                }))
+            })
+        });
+        call.await.map_err(|e| CallError::Trap {
+            message: format!("the call's thread failed: {e}"),
+        })?
+    }
+
+    async fn instantiate(
+        &self,
+        input: CallInput,
+        fuel: u64,
+        session: Option<KvSession>,
+    ) -> Result<(Store<Sandbox>, ProjectionModule), CallError> {
+        let mut store = sandbox::new_store(
+            &self.engine,
+            Arc::clone(&self.label),
+            input,
+            &self.limits,
+            fuel,
+        )
+        .map_err(|e| CallError::Trap {
+            message: format!("the sandbox could not be set up: {e}"),
+        })?;
+        store.data_mut().kv = session;
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok((store, instance)),
+            Err(error) => Err(classify(error, &store, fuel, &self.limits)),
+        }
+    }
+
+    fn finish<T>(
+        &self,
+        store: &Store<Sandbox>,
+        fuel: u64,
+        result: wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        store.data().flush_output();
+        result.map_err(|error| {
+            let error = classify(error, store, fuel, &self.limits);
+            tracing::warn!(module = %self.name, %error, "call failed");
+            error
+        })
+    }
+}
+
+/// The call's session, or the failure the guest could not be told about.
+fn take_session(store: &mut Store<Sandbox>) -> Result<KvSession, CallError> {
+    let session = store.data_mut().kv.take().ok_or_else(|| CallError::Trap {
+        message: "the call lost its read model".into(),
+    })?;
+    match &session.failure {
+        Some(why) => Err(CallError::BadOutput {
+            message: why.clone(),
+        }),
+        None => Ok(session),
+    }
+}
+
+fn to_wit(event: RecordedEvent) -> WitEvent {
+    WitEvent {
+        stream_name: event.stream.to_string(),
+        version: event.version.get(),
+        position: event.position.get(),
+        event_type: event.event_type.to_string(),
+        data: event.data.as_str().to_owned(),
+        metadata: event.metadata.as_str().to_owned(),
+        recorded_at: event.recorded_at.as_millis(),
+    }
+}
+
+/// Randomness in `apply` is seeded from the batch's last event id, so a replay is identical.
+fn seed_of(event: &RecordedEvent) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(event.id.as_uuid().as_bytes()).into()
+}

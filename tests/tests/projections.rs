@@ -1,0 +1,259 @@
+//! The example projections through the runtime's projection calls and the store's read
+//! models: a batch's writes commit with its checkpoint, queries read the committed model, a
+//! refusal names its event and commits nothing, and a checkpoint cannot be committed twice.
+//! (The runner that does this continuously is not built yet; these tests drive the calls.)
+
+mod common;
+
+use std::sync::Arc;
+
+use cairn_runtime::{ApplyError, LoadError, LoadedProjection};
+use cairn_store::{
+    AllRead, EventStore, ExpectedVersion, Json, ModelCommit, ModelError, Position, ReadModelName,
+};
+use common::Host;
+use serde_json::{Value, json};
+
+async fn command(host: &Host, id: &str, command: Value) {
+    let command = common::command(
+        command["type"].as_str().expect("type"),
+        &command["data"].to_string(),
+    );
+    host.aggregates
+        .execute("customers", id, command)
+        .await
+        .unwrap_or_else(|e| panic!("command on {id}: {e}"));
+}
+
+/// Applies every admitted event after the model's checkpoint in one batch, and commits.
+async fn catch_up(
+    host: &Host,
+    projection: &Arc<LoadedProjection>,
+    model: &ReadModelName,
+) -> Result<u64, ApplyError> {
+    let view = host.store.read_model(model).expect("view");
+    let after = view.checkpoint().unwrap_or(Position::START);
+    let slice = host
+        .store
+        .read_all(AllRead::after(after))
+        .await
+        .expect("read");
+    let events: Vec<_> = slice
+        .events
+        .into_iter()
+        .filter(|e| projection.filter().admits(e))
+        .collect();
+    let writes = projection.apply(view, events).await?;
+    host.store
+        .commit_model(ModelCommit {
+            model: model.clone(),
+            writes,
+            checkpoint: slice.scanned_to,
+        })
+        .await
+        .expect("commits");
+    Ok(slice.scanned_to.get())
+}
+
+async fn query(
+    host: &Host,
+    projection: &Arc<LoadedProjection>,
+    model: &ReadModelName,
+    request: Value,
+) -> Value {
+    let view = host.store.read_model(model).expect("view");
+    let answer = projection
+        .query(view, Json::from_value(&request).expect("json"))
+        .await
+        .expect("the call runs")
+        .expect("the query is answered");
+    answer.to_value().expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customer_directory_answers_from_committed_batches() {
+    let host = Host::start().await;
+    host.upload("customers", "customers").await;
+    let directory = host
+        .registry()
+        .compile_projection(
+            "customer-directory",
+            cairn_tests::guest("customer-directory"),
+        )
+        .await
+        .expect("compiles");
+    assert_eq!(directory.filter().categories, ["customers"]);
+    let model = ReadModelName::new("customer-directory#1").expect("name");
+
+    for (id, name) in [("c1", "Ada"), ("c2", "Bob"), ("c3", "Cy")] {
+        command(
+            &host,
+            id,
+            json!({"type": "Create", "data": {"name": name, "email": format!("{id}@example.com")}}),
+        )
+        .await;
+    }
+    // Events of other categories are filtered out before the module sees them.
+    host.store
+        .append(
+            cairn_store::StreamId::new("orders-1").expect("name"),
+            ExpectedVersion::Any,
+            vec![common::new_event("Placed", "{}")],
+        )
+        .await
+        .expect("append");
+    command(&host, "c2", json!({"type": "Delete"})).await;
+    let checkpoint = catch_up(&host, &directory, &model).await.expect("applies");
+    assert_eq!(checkpoint, 5);
+
+    assert_eq!(
+        query(&host, &directory, &model, json!({"type": "count"})).await,
+        json!({"active": 2, "deleted": 1})
+    );
+    let deleted = query(
+        &host,
+        &directory,
+        &model,
+        json!({"type": "list", "status": "deleted"}),
+    )
+    .await;
+    assert_eq!(deleted["customers"][0]["id"], "c2");
+    assert_eq!(deleted["next"], Value::Null);
+    let page = query(
+        &host,
+        &directory,
+        &model,
+        json!({"type": "list", "status": "active", "limit": 1}),
+    )
+    .await;
+    assert_eq!(
+        (page["customers"][0]["id"].clone(), page["next"].clone()),
+        (json!("c1"), json!("c1"))
+    );
+
+    // Live: a later batch moves the model on from its checkpoint.
+    command(
+        &host,
+        "c1",
+        json!({"type": "Update", "data": {"email": "ada@lovelace.org"}}),
+    )
+    .await;
+    assert_eq!(
+        catch_up(&host, &directory, &model).await.expect("applies"),
+        6
+    );
+    let found = query(
+        &host,
+        &directory,
+        &model,
+        json!({"type": "by_email", "email": "ada@lovelace.org"}),
+    )
+    .await;
+    assert_eq!(found["id"], "c1");
+
+    // The same checkpoint cannot be committed twice.
+    let again = host
+        .store
+        .commit_model(ModelCommit {
+            model: model.clone(),
+            writes: Vec::new(),
+            checkpoint: Position::new(6),
+        })
+        .await
+        .expect_err("not ahead");
+    assert!(
+        matches!(again, ModelError::CheckpointNotAhead { .. }),
+        "{again:?}"
+    );
+
+    let refused = directory
+        .query(
+            host.store.read_model(&model).expect("view"),
+            Json::parse(r#"{"type":"everything"}"#).expect("json"),
+        )
+        .await
+        .expect("the call runs");
+    assert!(refused.expect_err("refused").contains("unknown variant"));
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_event_names_its_index_and_nothing_is_committed() {
+    let host = Host::start().await;
+    let balances = host
+        .registry()
+        .compile_projection("account-balances", cairn_tests::guest("account-balances"))
+        .await
+        .expect("compiles");
+    let model = ReadModelName::new("account-balances#1").expect("name");
+    let stream = cairn_store::StreamId::new("bank-account-7").expect("name");
+    host.store
+        .append(
+            stream,
+            ExpectedVersion::Any,
+            vec![
+                common::new_event("Opened", r#"{"owner":"ada"}"#),
+                common::new_event("Deposited", r#"{"amount":500}"#),
+            ],
+        )
+        .await
+        .expect("append");
+    assert_eq!(
+        catch_up(&host, &balances, &model).await.expect("applies"),
+        2
+    );
+    host.store
+        .append(
+            cairn_store::StreamId::new("bank-account-8").expect("name"),
+            ExpectedVersion::Any,
+            vec![common::new_event("Deposited", r#"{"amount":1}"#)],
+        )
+        .await
+        .expect("append");
+    let refused = catch_up(&host, &balances, &model)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&refused, ApplyError::Refused { index: 0, message } if message.contains("before it was opened")),
+        "{refused:?}"
+    );
+    let view = host.store.read_model(&model).expect("view");
+    assert_eq!(
+        view.checkpoint(),
+        Some(Position::new(2)),
+        "the refused batch committed nothing"
+    );
+    assert_eq!(
+        query(&host, &balances, &model, json!({"type": "total_deposits"})).await,
+        json!({"total_deposits": 500})
+    );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn projections_are_not_uploaded_until_they_can_run() {
+    let host = Host::start().await;
+    let refused = host
+        .registry()
+        .upload(
+            "customer-directory",
+            cairn_tests::guest("customer-directory"),
+        )
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(refused, LoadError::WrongWorld { .. }),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("not run"), "{refused}");
+    let aggregate = host
+        .registry()
+        .compile_projection("customers", cairn_tests::guest("customers"))
+        .await
+        .expect_err("an aggregate is not a projection");
+    assert!(
+        matches!(aggregate, LoadError::WrongWorld { .. }),
+        "{aggregate:?}"
+    );
+    host.stop().await;
+}
