@@ -1,7 +1,7 @@
 //! The example projections through the runtime's projection calls and the store's read
 //! models: a batch's writes commit with its checkpoint, queries read the committed model, a
 //! refusal names its event and commits nothing, and a checkpoint cannot be committed twice.
-//! (The runner that does this continuously is not built yet; these tests drive the calls.)
+//! These tests drive the calls by hand; `http_projections.rs` runs the real runner.
 
 mod common;
 
@@ -231,21 +231,25 @@ async fn a_refused_event_names_its_index_and_nothing_is_committed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn projections_are_not_uploaded_until_they_can_run() {
+async fn a_name_keeps_its_kind_and_compile_projection_refuses_aggregates() {
     let host = Host::start().await;
+    host.upload("customers", "customers").await;
     let refused = host
+        .registry()
+        .upload("customers", cairn_tests::guest("customer-directory"))
+        .await
+        .expect_err("refused");
+    assert!(refused.to_string().contains("keeps its kind"), "{refused}");
+    let uploaded = host
         .registry()
         .upload(
             "customer-directory",
             cairn_tests::guest("customer-directory"),
         )
         .await
-        .expect_err("refused");
-    assert!(
-        matches!(refused, LoadError::WrongWorld { .. }),
-        "{refused:?}"
-    );
-    assert!(refused.to_string().contains("not run"), "{refused}");
+        .expect("a projection uploads");
+    assert_eq!(uploaded.kind, cairn_runtime::ModuleKind::Projection);
+    assert!(host.registry().projection("customer-directory").is_some());
     let aggregate = host
         .registry()
         .compile_projection("customers", cairn_tests::guest("customers"))

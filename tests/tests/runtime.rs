@@ -182,18 +182,6 @@ async fn sixty_four_concurrent_withdrawals_never_overdraw() {
 }
 
 /// The same module with a custom section appended: valid, same logic, another hash.
-fn rebuilt(guest: &str) -> Vec<u8> {
-    let mut bytes = cairn_tests::guest(guest);
-    let name = b"cairn-test";
-    let payload = b"another build";
-    bytes.push(0); // custom section
-    bytes.push((1 + name.len() + payload.len()) as u8);
-    bytes.push(name.len() as u8);
-    bytes.extend_from_slice(name);
-    bytes.extend_from_slice(payload);
-    bytes
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart() {
     let config = CommandConfig {
@@ -270,7 +258,7 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
     // A new module version ignores the old version's snapshot and folds the events.
     let uploaded = host
         .registry()
-        .upload("bank-account", rebuilt("bank-account"))
+        .upload("bank-account", cairn_tests::rebuilt("bank-account"))
         .await
         .expect("upload");
     assert!(

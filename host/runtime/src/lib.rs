@@ -12,6 +12,8 @@
 //! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry.
 //! - `projection.rs`: [`LoadedProjection`], a projection module and its calls;
 //!   `kv_session.rs`: its read model during a call, behind the `kv` import.
+//! - `projection_runner.rs`: [`Projections`], which runs every projection over the log, builds
+//!   new versions beside the serving one, and answers queries.
 //! - `error.rs`: one error enum per operation.
 //!
 //! This crate never imports axum: HTTP belongs to the server.
@@ -26,6 +28,7 @@ mod kv_session;
 mod limits;
 mod module;
 mod projection;
+mod projection_runner;
 mod registry;
 mod sandbox;
 
@@ -35,5 +38,8 @@ pub use error::{CallError, CommandError, LoadError};
 pub use limits::Limits;
 pub use module::{ModuleHash, ModuleKind};
 pub use projection::{ApplyError, LoadedProjection, ProjectionFilter};
+pub use projection_runner::{
+    Fault, GenerationStatus, ProjectionStatus, Projections, QueryError, RunState, RunnerConfig,
+};
 pub use registry::{Registry, Uploaded};
 pub use sandbox::CallInput;

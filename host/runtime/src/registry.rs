@@ -39,6 +39,9 @@ pub struct Registry {
     limits: Arc<Limits>,
     store: Arc<dyn EventStore>,
     aggregates: RwLock<BTreeMap<ModuleName, Arc<LoadedAggregate>>>,
+    projections: RwLock<BTreeMap<ModuleName, Arc<LoadedProjection>>>,
+    /// Counts projection installs, so the projection runner learns of new versions.
+    projection_installs: tokio::sync::watch::Sender<u64>,
     _ticker: EpochTicker,
 }
 
@@ -63,9 +66,14 @@ enum Prepared {
     Projection(ProjectionModulePre<Sandbox>),
 }
 
-/// Until projections are run, a projection upload is refused with this.
-const PROJECTIONS_NOT_RUN: &str =
-    "projection modules are not run by this version of cairn yet (see docs/projections.md)";
+impl Prepared {
+    fn kind(&self) -> ModuleKind {
+        match self {
+            Prepared::Aggregate(_) => ModuleKind::Aggregate,
+            Prepared::Projection(_) => ModuleKind::Projection,
+        }
+    }
+}
 
 impl Registry {
     /// Starts the runtime and loads every module kept in `store`. Compiled code is cached in
@@ -96,6 +104,8 @@ impl Registry {
             limits: Arc::new(limits),
             store,
             aggregates: RwLock::new(BTreeMap::new()),
+            projections: RwLock::new(BTreeMap::new()),
+            projection_installs: tokio::sync::watch::Sender::new(0),
             _ticker: ticker,
         };
         for record in registry.store.modules().await? {
@@ -110,15 +120,19 @@ impl Registry {
     pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Uploaded, LoadError> {
         let name = ModuleName::new(name)?;
         let hash = ModuleHash::of(&bytes);
-        let pre = match self.prepare(bytes.clone()).await? {
-            Prepared::Aggregate(pre) => pre,
-            Prepared::Projection(_) => {
-                return Err(LoadError::WrongWorld {
-                    reason: PROJECTIONS_NOT_RUN.into(),
-                });
-            }
+        let prepared = self.prepare(bytes.clone()).await?;
+        let kind = prepared.kind();
+        let other_kind = match kind {
+            ModuleKind::Aggregate => self.projection(name.as_str()).is_some(),
+            ModuleKind::Projection => self.aggregate(name.as_str()).is_some(),
         };
-        let kind = ModuleKind::Aggregate;
+        if other_kind {
+            return Err(LoadError::WrongWorld {
+                reason: format!(
+                    "a module named '{name}' is loaded as the other kind; a name keeps its kind"
+                ),
+            });
+        }
         let put = self
             .store
             .put_module(NewModule {
@@ -130,7 +144,7 @@ impl Registry {
             .await?;
         let created = matches!(put, ModulePut::Created(_));
         let record = put.record().clone();
-        self.install(record.clone(), hash, pre);
+        self.install(record.clone(), hash, prepared).await?;
         tracing::info!(module = %record.name, version = record.version, hash = %record.hash, created, "module loaded");
         Ok(Uploaded {
             record,
@@ -154,7 +168,11 @@ impl Registry {
             .aggregates
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        aggregates
+        let projections = self
+            .projections
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut list: Vec<ModuleRecord> = aggregates
             .values()
             .map(|m| ModuleRecord {
                 name: m.name().clone(),
@@ -162,7 +180,39 @@ impl Registry {
                 kind: ModuleKind::Aggregate.as_str().to_owned(),
                 hash: m.hash().as_str().to_owned(),
             })
+            .chain(projections.values().map(|m| ModuleRecord {
+                name: m.name().clone(),
+                version: m.version(),
+                kind: ModuleKind::Projection.as_str().to_owned(),
+                hash: m.hash().as_str().to_owned(),
+            }))
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// The projection module named `name`, if one is loaded.
+    pub fn projection(&self, name: &str) -> Option<Arc<LoadedProjection>> {
+        self.projections
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .map(Arc::clone)
+    }
+
+    /// Every loaded projection module.
+    pub fn projections(&self) -> Vec<Arc<LoadedProjection>> {
+        self.projections
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(Arc::clone)
             .collect()
+    }
+
+    /// Changes whenever a projection module is installed.
+    pub fn watch_projections(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.projection_installs.subscribe()
     }
 
     /// The limits calls run under.
@@ -183,18 +233,37 @@ impl Registry {
                 record.hash
             )));
         }
-        match self.prepare(bytes).await? {
-            Prepared::Aggregate(pre) => self.install(record.clone(), hash, pre),
-            Prepared::Projection(_) => {
-                return Err(LoadError::WrongWorld {
-                    reason: PROJECTIONS_NOT_RUN.into(),
-                });
-            }
-        }
-        Ok(())
+        let prepared = self.prepare(bytes).await?;
+        self.install(record.clone(), hash, prepared).await
     }
 
-    fn install(&self, record: ModuleRecord, hash: ModuleHash, pre: AggregateModulePre<Sandbox>) {
+    async fn install(
+        &self,
+        record: ModuleRecord,
+        hash: ModuleHash,
+        prepared: Prepared,
+    ) -> Result<(), LoadError> {
+        let pre = match prepared {
+            Prepared::Aggregate(pre) => pre,
+            Prepared::Projection(pre) => {
+                let loaded = LoadedProjection::new(
+                    record.name.clone(),
+                    hash,
+                    record.version,
+                    pre,
+                    self.compiler.engine.clone(),
+                    Arc::clone(&self.limits),
+                )
+                .await
+                .map_err(LoadError::Module)?;
+                self.projections
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(record.name, Arc::new(loaded));
+                self.projection_installs.send_modify(|n| *n += 1);
+                return Ok(());
+            }
+        };
         let loaded = LoadedAggregate::new(
             record.name.clone(),
             hash,
@@ -208,6 +277,7 @@ impl Registry {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         aggregates.insert(record.name, Arc::new(loaded));
+        Ok(())
     }
 
     /// Validates, compiles and links a projection module, without keeping it: the projection

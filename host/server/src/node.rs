@@ -1,5 +1,5 @@
 //! [`Node`]: one cairn instance on a data directory: the event store, the module registry
-//! (with its compiled-code cache) and the command path.
+//! (with its compiled-code cache), the command path and the projection runners.
 //!
 //! A data directory holds `store/cairn.redb` (events, snapshots, modules) and `compiled/`
 //! (wasmtime's cache of machine code, safe to delete).
@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, CommandConfig, Limits, Registry};
+use cairn_runtime::{Aggregates, CommandConfig, Limits, Projections, Registry, RunnerConfig};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
 
 /// The store and the runtime of one data directory.
@@ -16,6 +16,7 @@ pub struct Node {
     store: RedbStore,
     shared: Arc<dyn EventStore>,
     aggregates: Arc<Aggregates>,
+    projections: Projections,
     data_dir: PathBuf,
 }
 
@@ -30,8 +31,14 @@ impl Node {
             Limits::default(),
         )
         .await?;
+        let registry = Arc::new(registry);
+        let projections = Projections::start(
+            Arc::clone(&shared),
+            Arc::clone(&registry),
+            RunnerConfig::default(),
+        );
         let aggregates = Arc::new(Aggregates::new(
-            Arc::new(registry),
+            registry,
             Arc::clone(&shared),
             CommandConfig::default(),
         ));
@@ -39,6 +46,7 @@ impl Node {
             store,
             shared,
             aggregates,
+            projections,
             data_dir: data_dir.to_path_buf(),
         })
     }
@@ -51,6 +59,11 @@ impl Node {
     /// The command path (and, through it, the registry).
     pub fn aggregates(&self) -> &Arc<Aggregates> {
         &self.aggregates
+    }
+
+    /// The projection runners.
+    pub fn projections(&self) -> &Projections {
+        &self.projections
     }
 
     /// The module registry.
@@ -70,8 +83,10 @@ impl Node {
             store,
             shared,
             aggregates,
+            projections,
             ..
         } = self;
+        projections.stop();
         drop(aggregates);
         drop(shared);
         store.close().await;

@@ -6,7 +6,8 @@
 //! - `extract.rs`: axum's extractors with our error replies.
 //! - `auth.rs`: bearer-token auth.
 //! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE.
-//! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state.
+//! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state;
+//!   `projections.rs`: projection status and queries.
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
 
 mod aggregates;
@@ -17,6 +18,7 @@ mod extract;
 mod modules;
 mod openapi;
 mod ops;
+mod projections;
 mod state;
 mod streams;
 mod subscribe;
@@ -52,6 +54,9 @@ pub fn app(state: AppState) -> Router {
             post(aggregates::command),
         )
         .route("/v1/aggregates/{name}/{id}", get(aggregates::state))
+        .route("/v1/projections", get(projections::list))
+        .route("/v1/projections/{name}", get(projections::status))
+        .route("/v1/projections/{name}/query", post(projections::query))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::openapi_json))

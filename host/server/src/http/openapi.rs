@@ -6,7 +6,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::http::{aggregates, all, error, modules, ops, streams, subscribe};
+use crate::http::{aggregates, all, error, modules, ops, projections, streams, subscribe};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -16,9 +16,10 @@ use crate::http::{aggregates, all, error, modules, ops, streams, subscribe};
         streams::append, streams::read, all::read, subscribe::subscribe,
         modules::upload, modules::list, modules::get,
         aggregates::command, aggregates::state,
+        projections::list, projections::status, projections::query,
         ops::healthz, ops::metrics, openapi_json,
     ),
-    components(schemas(error::ErrorBody, EventDoc, StreamPage, LogPage)),
+    components(schemas(error::ErrorBody, EventDoc, StreamPage, LogPage, ProjectionStatusDoc)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -95,4 +96,30 @@ pub(super) struct LogPage {
     scanned_to: u64,
     /// The newest position when the page was read.
     head: u64,
+}
+
+/// A projection's status.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ProjectionStatus)]
+#[allow(dead_code)]
+pub(crate) struct ProjectionStatusDoc {
+    name: String,
+    /// The module version whose read model serves queries.
+    version: u64,
+    /// That read model's name.
+    model: String,
+    /// `catching_up`, `live` or `faulted`.
+    state: String,
+    /// The position the read model reflects.
+    position: u64,
+    /// The newest position when the runner last looked.
+    head: u64,
+    lag_events: u64,
+    /// How old the last event reflected is, while catching up.
+    lag_ms: u64,
+    events_per_s: f64,
+    /// When faulted: `error`, `position` and `event_type`.
+    fault: Option<Object>,
+    /// A newer version building beside this one, with the same fields.
+    rebuilding: Option<Object>,
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cairn_runtime::Aggregates;
+use cairn_runtime::{Aggregates, Projections};
 use cairn_store::EventStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
@@ -14,6 +14,7 @@ use crate::node::Node;
 pub struct AppState {
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) aggregates: Arc<Aggregates>,
+    pub(crate) projections: Projections,
     pub(crate) api_key: Option<Arc<str>>,
     pub(crate) metrics: PrometheusHandle,
     shutdown: Arc<watch::Sender<bool>>,
@@ -26,6 +27,7 @@ impl AppState {
         Self {
             store: Arc::clone(node.store()),
             aggregates: Arc::clone(node.aggregates()),
+            projections: node.projections().clone(),
             api_key: api_key.map(Arc::from),
             metrics: crate::telemetry::prometheus(),
             shutdown: Arc::new(watch::Sender::new(false)),

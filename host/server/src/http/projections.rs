@@ -1,0 +1,92 @@
+//! `GET /v1/projections`, `GET /v1/projections/{name}` and `POST /v1/projections/{name}/query`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use cairn_runtime::{ProjectionStatus, QueryError};
+use cairn_store::Json as JsonText;
+
+use crate::http::error::ApiError;
+use crate::http::extract::{JsonBody, PathParams};
+use crate::http::state::AppState;
+
+/// Every projection's status.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ProjectionList {
+    #[schema(value_type = Vec<crate::http::openapi::ProjectionStatusDoc>)]
+    pub(crate) projections: Vec<ProjectionStatus>,
+}
+
+/// Lists the projections and where each is.
+#[utoipa::path(
+    get,
+    path = "/v1/projections",
+    responses((status = 200, description = "Every projection: position, head, lag, state, and a rebuild in progress", body = ProjectionList)),
+    tag = "projections"
+)]
+pub(crate) async fn list(State(state): State<AppState>) -> Json<ProjectionList> {
+    Json(ProjectionList {
+        projections: state.projections.list(),
+    })
+}
+
+/// One projection's status.
+#[utoipa::path(
+    get,
+    path = "/v1/projections/{name}",
+    params(("name" = String, Path, description = "The projection module")),
+    responses(
+        (status = 200, description = "Position, head, lag in events and ms, state (`catching_up`, `live`, `faulted` with the error, position and event type), events per second", body = crate::http::openapi::ProjectionStatusDoc),
+        (status = 404, description = "No projection has this name", body = crate::http::error::ErrorBody),
+    ),
+    tag = "projections"
+)]
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<ProjectionStatus>, ApiError> {
+    state
+        .projections
+        .status(&name)
+        .map(Json)
+        .ok_or_else(|| unknown(&name))
+}
+
+/// Asks a projection a question.
+#[utoipa::path(
+    post,
+    path = "/v1/projections/{name}/query",
+    params(("name" = String, Path, description = "The projection module")),
+    request_body(content = Object, description = "The request, as the module's Query type reads it, such as {\"type\": \"count\"}"),
+    responses(
+        (status = 200, description = "The module's answer", body = Object),
+        (status = 404, description = "No projection has this name", body = crate::http::error::ErrorBody),
+        (status = 422, description = "`query_refused`: the module could not answer, with its reason", body = crate::http::error::ErrorBody),
+        (status = 500, description = "The module failed", body = crate::http::error::ErrorBody),
+    ),
+    tag = "projections"
+)]
+pub(crate) async fn query(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+    JsonBody(request): JsonBody<JsonText>,
+) -> Result<Json<JsonText>, ApiError> {
+    match state.projections.query(&name, request).await {
+        Ok(answer) => Ok(Json(answer)),
+        Err(QueryError::UnknownProjection(_)) => Err(unknown(&name)),
+        Err(QueryError::Refused(message)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "query_refused",
+            message,
+        )),
+        Err(QueryError::Module(e)) => Err(e.into()),
+        Err(QueryError::Storage(e)) => Err(e.into()),
+    }
+}
+
+fn unknown(name: &str) -> ApiError {
+    ApiError::not_found(
+        "unknown_projection",
+        format!("no projection is named '{name}'"),
+    )
+}
