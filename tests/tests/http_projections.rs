@@ -116,7 +116,10 @@ async fn a_projection_catches_up_follows_live_rebuilds_and_restarts() {
     )
     .await;
     assert_eq!(deleted["customers"].as_array().expect("page").len(), 3);
-    assert_eq!(deleted["next"], "c2", "the deleted are c0 to c9, in id order");
+    assert_eq!(
+        deleted["next"], "c2",
+        "the deleted are c0 to c9, in id order"
+    );
 
     // Live events show up.
     customer(&server, "c20", json!({"type": "Delete"})).await;

@@ -112,6 +112,7 @@ struct Generation {
     model: ReadModelName,
     status: Arc<Mutex<GenerationStatus>>,
     stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Generation {
@@ -131,6 +132,8 @@ struct Inner {
     registry: Arc<Registry>,
     config: RunnerConfig,
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Generations replaced or stopped, whose tasks may still be finishing.
+    retired: Mutex<Vec<Arc<Generation>>>,
 }
 
 /// Runs the registry's projections. Dropping it stops nothing; call [`Projections::stop`].
@@ -138,6 +141,7 @@ struct Inner {
 pub struct Projections {
     inner: Arc<Inner>,
     stop: watch::Sender<bool>,
+    supervisor: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Projections {
@@ -160,11 +164,12 @@ impl Projections {
             registry,
             config,
             entries: Mutex::new(BTreeMap::new()),
+            retired: Mutex::new(Vec::new()),
         });
         let (stop, mut stopped) = watch::channel(false);
         let mut installs = inner.registry.watch_projections();
         let supervisor = Arc::clone(&inner);
-        tokio::spawn(async move {
+        let supervisor = tokio::spawn(async move {
             loop {
                 sync(&supervisor);
                 tokio::select! {
@@ -173,16 +178,32 @@ impl Projections {
                 }
             }
         });
-        Self { inner, stop }
+        Self {
+            inner,
+            stop,
+            supervisor: Arc::new(Mutex::new(Some(supervisor))),
+        }
     }
 
-    /// Stops every runner. Commits already made stay; nothing half-applied is committed.
-    pub fn stop(&self) {
+    /// Stops every runner and waits for them to finish, so none holds the store afterwards.
+    /// Commits already made stay; nothing half-applied is committed.
+    pub async fn stop(&self) {
         self.stop.send_replace(true);
-        let entries = lock(&self.inner.entries);
-        for entry in entries.values() {
-            for generation in entry.serving.iter().chain(entry.building.iter()) {
-                generation.stop.send_replace(true);
+        let supervisor = lock(&self.supervisor).take();
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
+        let mut generations: Vec<Arc<Generation>> = std::mem::take(&mut *lock(&self.inner.retired));
+        for entry in lock(&self.inner.entries).values() {
+            generations.extend(entry.serving.iter().chain(entry.building.iter()).cloned());
+        }
+        for generation in &generations {
+            generation.stop.send_replace(true);
+        }
+        for generation in generations {
+            let task = lock(&generation.task).take();
+            if let Some(task) = task {
+                let _ = task.await;
             }
         }
     }
@@ -252,6 +273,7 @@ fn sync(inner: &Arc<Inner>) {
             entry.serving = Some(generation);
         } else if let Some(old) = entry.building.replace(generation) {
             old.stop.send_replace(true);
+            lock(&inner.retired).push(old);
         }
     }
 }
@@ -277,8 +299,10 @@ fn spawn_generation(inner: &Arc<Inner>, projection: Arc<LoadedProjection>) -> Ar
         model,
         status,
         stop,
+        task: Mutex::new(None),
     });
-    tokio::spawn(run(Arc::clone(inner), Arc::clone(&generation), stopped));
+    let task = tokio::spawn(run(Arc::clone(inner), Arc::clone(&generation), stopped));
+    *lock(&generation.task) = Some(task);
     generation
 }
 
@@ -453,6 +477,7 @@ async fn promote_if_building(inner: &Inner, name: &str, generation: &Arc<Generat
     };
     if let Some(old) = old {
         old.stop.send_replace(true);
+        lock(&inner.retired).push(Arc::clone(&old));
         tracing::info!(projection = name, from = %old.model, to = %generation.model, "a rebuilt read model takes over");
         if let Err(error) = inner.store.drop_model(old.model.clone()).await {
             tracing::warn!(projection = name, %error, "dropping the old read model failed");

@@ -86,7 +86,7 @@ impl Node {
             projections,
             ..
         } = self;
-        projections.stop();
+        projections.stop().await;
         drop(aggregates);
         drop(shared);
         store.close().await;
