@@ -33,6 +33,10 @@ pub enum Command {
     Tail(TailArgs),
     /// Show an aggregate's current state.
     State(StateArgs),
+    /// Ask a projection a question.
+    Query(QueryArgs),
+    /// Show the projections and where each is.
+    Projections(ProjectionsArgs),
     /// Run a standard workload and print its figures.
     Bench(BenchArgs),
 }
@@ -164,6 +168,38 @@ pub struct StateArgs {
     pub id: String,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// The projection, such as `customer-directory`.
+    pub projection: String,
+    /// The request as JSON, such as '{"type": "count"}'.
+    pub request: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProjectionsArgs {
+    #[command(subcommand)]
+    pub command: ProjectionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Every projection: state, position, lag.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// One projection in full, with its fault or the rebuild in progress.
+    Status {
+        /// The projection.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -41,6 +41,8 @@ fn main() -> std::process::ExitCode {
             Command::Read(args) => cairn::client::read(args).await,
             Command::Tail(args) => cairn::client::tail(args).await,
             Command::State(args) => cairn::client::state(args).await,
+            Command::Query(args) => cairn::client::query(args).await,
+            Command::Projections(args) => cairn::client::projections(args).await,
             Command::Bench(args) => cairn::bench::run(args).await,
         }
     });

@@ -31,9 +31,9 @@ fn client(server: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// A standalone copy of the customers example, depending on this repository's SDK.
-fn customers_project(dir: &Path) -> PathBuf {
-    let module = dir.join("customers");
+/// A standalone copy of example `name`, depending on this repository's SDK.
+fn copy_example(dir: &Path, name: &str) -> PathBuf {
+    let module = dir.join(name);
     std::fs::create_dir_all(module.join("src")).expect("mkdir");
     let sdk = repository()
         .join("guest-sdk")
@@ -42,7 +42,7 @@ fn customers_project(dir: &Path) -> PathBuf {
     std::fs::write(
         module.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"customers\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+            "[package]\nname = {name:?}\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
              [lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\n\
              [dependencies]\ncairn-sdk = {{ path = {sdk:?} }}\n\
              serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n"
@@ -51,16 +51,44 @@ fn customers_project(dir: &Path) -> PathBuf {
     .expect("write manifest");
     std::fs::copy(repository().join("Cargo.lock"), module.join("Cargo.lock")).expect("lock");
     std::fs::copy(
-        repository().join("examples/customers/src/lib.rs"),
+        repository().join("examples").join(name).join("src/lib.rs"),
         module.join("src/lib.rs"),
     )
     .expect("copy source");
+    module
+}
+
+/// A project of its own: copies of the customers aggregate and the customer-directory
+/// projection. Returns the aggregate's directory.
+fn customers_project(dir: &Path) -> PathBuf {
+    let module = copy_example(dir, "customers");
+    copy_example(dir, "customer-directory");
     std::fs::write(
         dir.join("cairn.toml"),
-        "[[module]]\nname = \"customers\"\npath = \"customers\"\n",
+        "[[module]]\nname = \"customers\"\npath = \"customers\"\n\n\
+         [[module]]\nname = \"customer-directory\"\npath = \"customer-directory\"\n",
     )
     .expect("write cairn.toml");
     module
+}
+
+/// Waits until `cairn projections status NAME --json` satisfies `check`.
+fn wait_for_projection(server: &str, name: &str, check: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out, err) = client(server, &["projections", "status", name, "--json"]);
+        if ok {
+            let status: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+            if check(&status) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never got there: {out} {err}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The lines a child prints on stdout and stderr, as they come.
@@ -130,6 +158,7 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
         .expect("cairn dev starts");
     let mut output = Output::of(&mut dev);
     output.wait_for("customers v1 loaded", Duration::from_secs(900));
+    output.wait_for("customer-directory v1 loaded", Duration::from_secs(900));
     let api = output.wait_for("API", Duration::from_secs(60));
     let server = api.split_whitespace().last().expect("a URL").to_owned();
     output.wait_for("watching", Duration::from_secs(10));
@@ -156,6 +185,28 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
     assert!(
         !ok && err.contains("already exists") && err.contains("rejected"),
+        "{err}"
+    );
+
+    // The projection follows, and the CLI asks it.
+    wait_for_projection(&server, "customer-directory", |s| {
+        s["position"] == 1 && s["state"] == "live"
+    });
+    let (ok, out, err) = client(
+        &server,
+        &["query", "customer-directory", r#"{"type": "count"}"#],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("\"active\": 1"), "{out}");
+    let (ok, out, err) = client(&server, &["projections", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("customer-directory v1 live at 1 of 1"),
+        "{out}"
+    );
+    let (ok, _, err) = client(&server, &["query", "nobody", r#"{"type": "count"}"#]);
+    assert!(
+        !ok && err.contains("unknown_projection") && err.contains("cairn projections list"),
         "{err}"
     );
     let (ok, _, err) = client(&server, &["send", "customers", "c1", "{not json"]);

@@ -87,6 +87,9 @@ fn hint(code: &str) -> Option<&'static str> {
         "invalid_body" | "malformed_json" => {
             "a command is JSON like {\"type\": \"Deposit\", \"data\": {\"amount\": 100}}"
         }
+        "unknown_projection" => {
+            "list them with `cairn projections list`; upload one with `cairn deploy`"
+        }
         "wrong_world" | "core_module" | "invalid_module" | "bad_import" => {
             "build the module with the cairn SDK: `cargo build --release --target wasm32-wasip2`"
         }

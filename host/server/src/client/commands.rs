@@ -242,7 +242,7 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
 }
 
 /// Percent-encodes a path segment.
-fn encode(segment: &str) -> String {
+pub(super) fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {

@@ -1,13 +1,16 @@
-//! The commands that talk to a running server over HTTP: `deploy`, `send`, `read`, `tail`
-//! and `state`.
+//! The commands that talk to a running server over HTTP: `deploy`, `send`, `read`, `tail`,
+//! `state`, `query` and `projections`.
 //!
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
-//! - `commands.rs`: the commands; `print.rs`: their output for people.
+//! - `commands.rs`: the commands on streams and aggregates; `projections.rs`, those on
+//!   projections; `print.rs`: their output for people.
 
 mod api;
 mod commands;
 mod print;
+mod projections;
 
 pub use api::Api;
 pub use commands::{deploy, read, send, state, tail};
+pub use projections::{projections, query};

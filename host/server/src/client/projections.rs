@@ -1,0 +1,114 @@
+//! `cairn query` and `cairn projections list|status`.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::cli::{ProjectionsArgs, ProjectionsCommand, QueryArgs};
+use crate::client::api::Api;
+use crate::client::commands::encode;
+use crate::client::print::pretty;
+
+/// Asks a projection a question and prints the answer.
+pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.client);
+    let request: Value = serde_json::from_str(&args.request).map_err(|e| {
+        anyhow::anyhow!("the request is not JSON ({e}); write it like '{{\"type\": \"count\"}}'")
+    })?;
+    let answer = api
+        .json(
+            api.request(
+                Method::POST,
+                &format!("/v1/projections/{}/query", encode(&args.projection)),
+            )
+            .json(&request),
+        )
+        .await?;
+    if args.client.json {
+        println!("{answer}");
+    } else {
+        println!("{}", pretty(&answer));
+    }
+    Ok(())
+}
+
+/// Lists the projections, or shows one.
+pub async fn projections(args: ProjectionsArgs) -> anyhow::Result<()> {
+    match args.command {
+        ProjectionsCommand::List { client } => {
+            let api = Api::new(&client);
+            let reply = api
+                .json(api.request(Method::GET, "/v1/projections"))
+                .await?;
+            if client.json {
+                println!("{reply}");
+                return Ok(());
+            }
+            let list = reply["projections"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            if list.is_empty() {
+                println!("no projections are loaded; `cairn deploy` uploads one");
+            }
+            for status in list {
+                println!("{}", summary(status));
+            }
+        }
+        ProjectionsCommand::Status { name, client } => {
+            let api = Api::new(&client);
+            let status = api
+                .json(api.request(Method::GET, &format!("/v1/projections/{}", encode(&name))))
+                .await?;
+            if client.json {
+                println!("{status}");
+                return Ok(());
+            }
+            println!("{}", summary(&status));
+            println!(
+                "  read model {}, {} events/s in the last batch",
+                status["model"].as_str().unwrap_or("?"),
+                status["events_per_s"]
+                    .as_f64()
+                    .map_or("?".into(), |r| format!("{r:.0}"))
+            );
+            if let Some(fault) = status["fault"].as_object() {
+                println!(
+                    "  faulted at position {} ({}): {}",
+                    fault.get("position").unwrap_or(&Value::Null),
+                    fault
+                        .get("event_type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    fault.get("error").and_then(Value::as_str).unwrap_or("?"),
+                );
+                println!("  upload a fixed version: it rebuilds beside this one and takes over");
+            }
+            if status["rebuilding"].is_object() {
+                println!("  rebuilding: {}", summary(&status["rebuilding"]));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line: name (if any), version, state, position of head, lag, and progress.
+fn summary(status: &Value) -> String {
+    let position = status["position"].as_u64().unwrap_or(0);
+    let head = status["head"].as_u64().unwrap_or(0);
+    let progress = if head == 0 {
+        100.0
+    } else {
+        position as f64 * 100.0 / head as f64
+    };
+    format!(
+        "{}v{} {} at {position} of {head} ({progress:.1}%), lag {} events, {} ms",
+        status["name"]
+            .as_str()
+            .map(|n| format!("{n} "))
+            .unwrap_or_default(),
+        status["version"],
+        status["state"].as_str().unwrap_or("?"),
+        status["lag_events"],
+        status["lag_ms"],
+    )
+}
