@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use cairn_store::{EventType, Json, MAX_EVENTS_PER_APPEND, ModuleName};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store};
 
 use crate::bindings::aggregate::cairn::module::types::{Command, Event};
 use crate::bindings::aggregate::exports::cairn::module::aggregate::DecideError;
 use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
+use crate::call::{call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::limits::Limits;
 use crate::module::ModuleHash;
-use crate::sandbox::{self, CallInput, DeadlineExceeded, Sandbox};
+use crate::sandbox::{CallInput, Sandbox};
 
 /// An event `decide` produced, checked: a valid type name and valid JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,64 +166,20 @@ impl LoadedAggregate {
         input: CallInput,
         fuel: u64,
     ) -> Result<(Store<Sandbox>, AggregateModule), CallError> {
-        let mut store = sandbox::new_store(
-            &self.engine,
-            Arc::clone(&self.label),
-            input,
-            &self.limits,
-            fuel,
-        )
-        .map_err(|e| CallError::Trap {
-            message: format!("the sandbox could not be set up: {e}"),
-        })?;
+        let mut store = call_store(&self.engine, &self.label, input, &self.limits, fuel)?;
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(error) => Err(classify(error, &store, fuel, &self.limits)),
         }
     }
 
-    /// Logs the call's output and turns a failure into a [`CallError`].
     fn finish<T>(
         &self,
         store: &Store<Sandbox>,
         fuel: u64,
         result: wasmtime::Result<T>,
     ) -> Result<T, CallError> {
-        store.data().flush_output();
-        result.map_err(|error| {
-            let error = classify(error, store, fuel, &self.limits);
-            tracing::warn!(module = %self.name, %error, "call failed");
-            error
-        })
-    }
-}
-
-/// Names what went wrong in a call.
-pub(crate) fn classify(
-    error: wasmtime::Error,
-    store: &Store<Sandbox>,
-    fuel: u64,
-    limits: &Limits,
-) -> CallError {
-    if store.data().memory_exceeded() {
-        return CallError::OutOfMemory {
-            limit: limits.memory_bytes,
-        };
-    }
-    if error.is::<DeadlineExceeded>() {
-        return CallError::DeadlineExceeded {
-            deadline: limits.deadline,
-        };
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
-        Some(Trap::StackOverflow) => CallError::StackOverflow,
-        Some(Trap::Interrupt) => CallError::DeadlineExceeded {
-            deadline: limits.deadline,
-        },
-        _ => CallError::Trap {
-            message: format!("{error:#}"),
-        },
+        finish_call(store, fuel, &self.limits, result)
     }
 }
 

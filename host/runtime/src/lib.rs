@@ -4,7 +4,8 @@
 //! Layout:
 //! - `limits.rs`: [`Limits`], what one call may use (fuel, deadline, memory, stack).
 //! - `engine.rs`: the wasmtime engine (determinism, pooling, disk cache) and its epoch ticker.
-//! - `sandbox.rs`: the store of one call: deterministic WASI, memory limit, fuel, deadline.
+//! - `sandbox.rs`: the store of one call: deterministic WASI, memory limit, fuel, deadline;
+//!   `call.rs`: making that store, and naming a call's failure.
 //! - `bindings.rs`: host bindings generated from `wit/`; `host_log.rs`: the log import.
 //! - `module.rs`: [`ModuleHash`] and [`ModuleKind`].
 //! - `aggregate.rs`: [`LoadedAggregate`], an aggregate module and its calls.
@@ -20,6 +21,7 @@
 
 mod aggregate;
 mod bindings;
+mod call;
 mod commands;
 mod engine;
 mod error;

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use cairn_store::{Json, ModelRead, ModelWrite, ModuleName, RecordedEvent};
 use wasmtime::{Engine, Store};
 
-use crate::aggregate::classify;
 use crate::bindings::projection::exports::cairn::module::projection::RecordedEvent as WitEvent;
 use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
+use crate::call::{call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::kv_session::KvSession;
 use crate::limits::Limits;
 use crate::module::ModuleHash;
-use crate::sandbox::{self, CallInput, Sandbox};
+use crate::sandbox::{CallInput, Sandbox};
 
 /// Which events a projection wants. An empty list lets everything through.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -209,16 +209,7 @@ impl LoadedProjection {
         fuel: u64,
         session: Option<KvSession>,
     ) -> Result<(Store<Sandbox>, ProjectionModule), CallError> {
-        let mut store = sandbox::new_store(
-            &self.engine,
-            Arc::clone(&self.label),
-            input,
-            &self.limits,
-            fuel,
-        )
-        .map_err(|e| CallError::Trap {
-            message: format!("the sandbox could not be set up: {e}"),
-        })?;
+        let mut store = call_store(&self.engine, &self.label, input, &self.limits, fuel)?;
         store.data_mut().kv = session;
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
@@ -232,12 +223,7 @@ impl LoadedProjection {
         fuel: u64,
         result: wasmtime::Result<T>,
     ) -> Result<T, CallError> {
-        store.data().flush_output();
-        result.map_err(|error| {
-            let error = classify(error, store, fuel, &self.limits);
-            tracing::warn!(module = %self.name, %error, "call failed");
-            error
-        })
+        finish_call(store, fuel, &self.limits, result)
     }
 }
 

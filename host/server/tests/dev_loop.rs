@@ -142,21 +142,29 @@ impl Output {
     }
 }
 
+/// Starts `cairn dev` on `project`, building into `target_dir`, with `extra` arguments.
+fn start_dev(project: &Path, target_dir: &Path, extra: &[&str]) -> (Child, Output) {
+    let mut dev = cairn()
+        .arg("dev")
+        .args(extra)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(project.join("cairn.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn dev starts");
+    let output = Output::of(&mut dev);
+    (dev, output)
+}
+
 #[test]
 fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     let project = tempfile::tempdir().expect("temp dir");
     let module = customers_project(project.path());
     let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dev-loop-guests");
-    let mut dev = cairn()
-        .args(["dev", "--listen", "127.0.0.1:0", "--config"])
-        .arg(project.path().join("cairn.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn dev starts");
-    let mut output = Output::of(&mut dev);
+    let (mut dev, mut output) = start_dev(project.path(), &target_dir, &[]);
     output.wait_for("customers v1 loaded", Duration::from_secs(900));
     output.wait_for("customer-directory v1 loaded", Duration::from_secs(900));
     let api = output.wait_for("API", Duration::from_secs(60));
@@ -283,16 +291,7 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     assert!(dev.wait().expect("exits").success());
 
     // `--clean` starts again from an empty store.
-    let mut dev = cairn()
-        .args(["dev", "--clean", "--listen", "127.0.0.1:0", "--config"])
-        .arg(project.path().join("cairn.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn dev starts");
-    let mut output = Output::of(&mut dev);
+    let (mut dev, mut output) = start_dev(project.path(), &target_dir, &["--clean"]);
     output.wait_for("deleted the dev store", Duration::from_secs(30));
     output.wait_for("customers v1 loaded", Duration::from_secs(600));
     let api = output.wait_for("API", Duration::from_secs(60));

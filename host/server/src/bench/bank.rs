@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_runtime::{Limits, Registry};
-use cairn_store::{EventStore, RedbOptions, RedbStore};
+use cairn_runtime::{Aggregates, Limits, Registry};
+use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbOptions, RedbStore};
 
 use crate::guests;
 
@@ -54,4 +54,39 @@ impl BankHost {
         drop(shared);
         store.close().await;
     }
+}
+
+/// Opens accounts `0..accounts` of `bank-account`, each with a large deposit, by appending
+/// `Opened` and `Deposited` directly from `clients` concurrent writers.
+pub(crate) async fn open_accounts(
+    store: Arc<dyn EventStore>,
+    accounts: usize,
+    clients: usize,
+) -> anyhow::Result<()> {
+    super::load::drive(clients, accounts.div_ceil(clients), move |client, n| {
+        let store = Arc::clone(&store);
+        async move {
+            let account = n * clients + client;
+            if account >= accounts {
+                return Ok(());
+            }
+            let stream = Aggregates::stream_of("bank-account", &account.to_string())?;
+            let events = vec![
+                NewEvent::new(
+                    EventType::new("Opened")?,
+                    Json::parse(r#"{"owner":"bench"}"#)?,
+                ),
+                NewEvent::new(
+                    EventType::new("Deposited")?,
+                    Json::parse(r#"{"amount":1000000000}"#)?,
+                ),
+            ];
+            store
+                .append(stream, ExpectedVersion::NoStream, events)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(())
 }

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cairn_runtime::{Aggregates, Command, CommandConfig};
-use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent};
+use cairn_store::Json;
 
-use super::bank::{BankHost, Progress};
+use super::bank::{BankHost, Progress, open_accounts};
 use super::load::drive;
 use super::report::{Figure, Report, Target};
 use super::scaled;
@@ -18,7 +18,6 @@ const CLIENTS: usize = 64;
 pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
     let progress = Progress(progress);
     let host = BankHost::start(dir, progress).await?;
-    let store = host.store.clone();
     let aggregates = Arc::new(Aggregates::new(
         Arc::clone(&host.registry),
         Arc::clone(&host.shared),
@@ -27,34 +26,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
 
     let accounts = scaled(ACCOUNTS, scale).max(CLIENTS);
     progress.say(&format!("opening {accounts} accounts"));
-    drive(CLIENTS, accounts.div_ceil(CLIENTS), {
-        let store = store.clone();
-        move |client, n| {
-            let store = store.clone();
-            async move {
-                let account = n * CLIENTS + client;
-                if account >= accounts {
-                    return Ok(());
-                }
-                let stream = Aggregates::stream_of("bank-account", &account.to_string())?;
-                let events = vec![
-                    NewEvent::new(
-                        EventType::new("Opened")?,
-                        Json::parse(r#"{"owner":"bench"}"#)?,
-                    ),
-                    NewEvent::new(
-                        EventType::new("Deposited")?,
-                        Json::parse(r#"{"amount":1000000000}"#)?,
-                    ),
-                ];
-                store
-                    .append(stream, ExpectedVersion::NoStream, events)
-                    .await?;
-                Ok(())
-            }
-        }
-    })
-    .await?;
+    open_accounts(Arc::clone(&host.shared), accounts, CLIENTS).await?;
     progress.say("loading every account once (the cache holds them all)");
     for account in 0..accounts {
         aggregates

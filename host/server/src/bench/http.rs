@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_store::{EventType, ExpectedVersion, Json, NewEvent};
-
+use super::bank::open_accounts;
 use super::load::{LoadResult, drive};
 use super::report::{Figure, Report, Target};
 use super::scaled;
@@ -63,22 +62,8 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
 
     let accounts = scaled(ACCOUNTS, scale).max(CONNECTIONS);
     say(&format!("opening {accounts} accounts"));
-    let store = Arc::clone(node.store());
+    open_accounts(Arc::clone(node.store()), accounts, CONNECTIONS).await?;
     for account in 0..accounts {
-        let stream = cairn_runtime::Aggregates::stream_of("bank-account", &account.to_string())?;
-        let events = vec![
-            NewEvent::new(
-                EventType::new("Opened")?,
-                Json::parse(r#"{"owner":"bench"}"#)?,
-            ),
-            NewEvent::new(
-                EventType::new("Deposited")?,
-                Json::parse(r#"{"amount":1000000000}"#)?,
-            ),
-        ];
-        store
-            .append(stream, ExpectedVersion::NoStream, events)
-            .await?;
         node.aggregates()
             .version("bank-account", &account.to_string())
             .await?;
