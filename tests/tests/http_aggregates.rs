@@ -233,27 +233,20 @@ async fn a_module_that_fails_is_an_error_reply_and_the_server_keeps_serving() {
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_are_validated_and_versioned() {
     let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &[]).await;
-    let put = |name: &str, bytes: Vec<u8>, content_type: &str| {
-        server
-            .http
-            .put(server.url(&format!("/v1/modules/{name}")))
-            .header("content-type", content_type)
-            .body(bytes)
-    };
     let wrong = server
-        .call(put(
+        .put_module(
             "wrong",
             cairn_tests::guest("wrong-world"),
             "application/wasm",
-        ))
+        )
         .await;
     assert_error(&wrong, 400, "wrong_world");
     let garbage = server
-        .call(put(
+        .put_module(
             "garbage",
             b"\0asm but not really".to_vec(),
             "application/wasm",
-        ))
+        )
         .await;
     assert_eq!(garbage.0, 400, "{}", garbage.1);
     assert!(
@@ -262,27 +255,19 @@ async fn uploads_are_validated_and_versioned() {
         garbage.1
     );
     let bad_import = server
-        .call(put(
-            "bad",
-            cairn_tests::guest("bad-import"),
-            "application/wasm",
-        ))
+        .put_module("bad", cairn_tests::guest("bad-import"), "application/wasm")
         .await;
     assert_error(&bad_import, 400, "bad_import");
     let json_type = server
-        .call(put(
+        .put_module(
             "customers",
             cairn_tests::guest("customers"),
             "application/json",
-        ))
+        )
         .await;
     assert_error(&json_type, 415, "unsupported_media_type");
     let huge = server
-        .call(put(
-            "huge",
-            vec![0; 16 * 1024 * 1024 + 1],
-            "application/wasm",
-        ))
+        .put_module("huge", vec![0; 16 * 1024 * 1024 + 1], "application/wasm")
         .await;
     assert_error(&huge, 413, "body_too_large");
     assert_eq!(
@@ -292,22 +277,22 @@ async fn uploads_are_validated_and_versioned() {
     );
 
     let created = server
-        .call(put(
+        .put_module(
             "customers",
             cairn_tests::guest("customers"),
             "application/wasm",
-        ))
+        )
         .await;
     assert_eq!(created.0, 201, "{}", created.1);
     assert_eq!(created.1["kind"], "aggregate");
     assert_eq!(created.1["version"], 1);
     assert_eq!(created.1["hash"].as_str().expect("hash").len(), 64);
     let same = server
-        .call(put(
+        .put_module(
             "customers",
             cairn_tests::guest("customers"),
             "application/wasm",
-        ))
+        )
         .await;
     assert_eq!(
         same,

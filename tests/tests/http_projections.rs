@@ -12,15 +12,7 @@ use common::server::{Server, assert_error};
 use serde_json::{Value, json};
 
 async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> Value {
-    let (status, body) = server
-        .call(
-            server
-                .http
-                .put(server.url(&format!("/v1/modules/{name}")))
-                .header("content-type", "application/wasm")
-                .body(bytes),
-        )
-        .await;
+    let (status, body) = server.put_module(name, bytes, "application/wasm").await;
     assert!(status == 201 || status == 200, "{status}: {body}");
     body
 }

@@ -85,6 +85,17 @@ impl Server {
         .await
     }
 
+    /// `PUT /v1/modules/{name}` with `bytes` as `content_type`.
+    pub async fn put_module(&self, name: &str, bytes: Vec<u8>, content_type: &str) -> (u16, Value) {
+        self.call(
+            self.http
+                .put(self.url(&format!("/v1/modules/{name}")))
+                .header("content-type", content_type)
+                .body(bytes),
+        )
+        .await
+    }
+
     pub async fn command(&self, module: &str, id: &str, command: Value) -> (u16, Value) {
         self.post(&format!("/v1/aggregates/{module}/{id}/commands"), command)
             .await
