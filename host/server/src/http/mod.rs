@@ -25,6 +25,7 @@ mod subscribe;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -93,6 +94,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let router = app(state.clone());
     let stopping = state.clone();
+    // Replies are small and go out whole; Nagle's algorithm would only hold them back.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY could not be set");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             signal.await;
