@@ -312,3 +312,70 @@ async fn a_failing_projection_is_faulted_and_the_others_stay_live() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_projection_stops_between_batches_and_resumes_from_its_checkpoint() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &["customers"]).await;
+    upload(
+        &server,
+        "customer-directory",
+        cairn_tests::guest("customer-directory"),
+    )
+    .await;
+    customer(
+        &server,
+        "c1",
+        json!({"type": "Create", "data": {"name": "A", "email": "a@b.co"}}),
+    )
+    .await;
+    wait_for(&server, "customer-directory", "caught up", |s| {
+        s["position"] == 1 && s["state"] == "live"
+    })
+    .await;
+
+    let (status, _) = server
+        .post("/v1/projections/customer-directory/pause", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    wait_for(&server, "customer-directory", "paused", |s| {
+        s["state"] == "paused"
+    })
+    .await;
+    customer(
+        &server,
+        "c2",
+        json!({"type": "Create", "data": {"name": "B", "email": "b@b.co"}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, paused) = server.get("/v1/projections/customer-directory").await;
+    assert_eq!(
+        (paused["state"].clone(), paused["position"].clone()),
+        (json!("paused"), json!(1)),
+        "{paused}"
+    );
+    assert_eq!(
+        query(&server, "customer-directory", json!({"type": "count"})).await,
+        json!({"active": 1, "deleted": 0}),
+        "queries are answered while paused"
+    );
+
+    let (status, _) = server
+        .post("/v1/projections/customer-directory/resume", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    wait_for(&server, "customer-directory", "resumed", |s| {
+        s["position"] == 2 && s["state"] == "live"
+    })
+    .await;
+    assert_eq!(
+        query(&server, "customer-directory", json!({"type": "count"})).await,
+        json!({"active": 2, "deleted": 0})
+    );
+    assert_error(
+        &server.post("/v1/projections/nobody/pause", json!({})).await,
+        404,
+        "unknown_projection",
+    );
+    server.stop().await;
+}

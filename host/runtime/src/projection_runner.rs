@@ -10,7 +10,8 @@
 //! A new version builds its generation beside the one serving queries; once it has caught up
 //! it takes over, and the old generation stops and its model is dropped. A module that fails
 //! on an event stops only its own runner, which reports the error, the event's position and
-//! its type; uploading a fixed version builds a new generation that takes over.
+//! its type; uploading a fixed version builds a new generation that takes over. A paused
+//! projection's runners stop between batches; queries are still answered.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +52,7 @@ pub enum RunState {
     CatchingUp,
     Live,
     Faulted,
+    Paused,
 }
 
 /// Why a runner stopped.
@@ -134,6 +136,8 @@ struct Inner {
     entries: Mutex<BTreeMap<String, Entry>>,
     /// Generations replaced or stopped, whose tasks may still be finishing.
     retired: Mutex<Vec<Arc<Generation>>>,
+    /// Whether each projection is paused (all its generations).
+    paused: Mutex<BTreeMap<String, watch::Sender<bool>>>,
 }
 
 /// Runs the registry's projections. Dropping it stops nothing; call [`Projections::stop`].
@@ -165,6 +169,7 @@ impl Projections {
             config,
             entries: Mutex::new(BTreeMap::new()),
             retired: Mutex::new(Vec::new()),
+            paused: Mutex::new(BTreeMap::new()),
         });
         let (stop, mut stopped) = watch::channel(false);
         let mut installs = inner.registry.watch_projections();
@@ -206,6 +211,25 @@ impl Projections {
                 let _ = task.await;
             }
         }
+    }
+
+    /// Pauses projection `name`: its runners stop after the batch in hand, and queries go on
+    /// being answered. False if there is no such projection. (Not kept across a restart.)
+    pub fn pause(&self, name: &str) -> bool {
+        self.set_paused(name, true)
+    }
+
+    /// Resumes projection `name` from its checkpoint. False if there is no such projection.
+    pub fn resume(&self, name: &str) -> bool {
+        self.set_paused(name, false)
+    }
+
+    fn set_paused(&self, name: &str, paused: bool) -> bool {
+        if !lock(&self.inner.entries).contains_key(name) {
+            return false;
+        }
+        pause_flag(&self.inner, name).send_replace(paused);
+        true
     }
 
     /// Every projection's status, by name.
@@ -306,6 +330,14 @@ fn spawn_generation(inner: &Arc<Inner>, projection: Arc<LoadedProjection>) -> Ar
     generation
 }
 
+/// The pause flag of projection `name`.
+fn pause_flag(inner: &Inner, name: &str) -> watch::Sender<bool> {
+    lock(&inner.paused)
+        .entry(name.to_owned())
+        .or_insert_with(|| watch::Sender::new(false))
+        .clone()
+}
+
 async fn open_view(
     store: &Arc<dyn EventStore>,
     model: &ReadModelName,
@@ -321,9 +353,25 @@ async fn open_view(
 async fn run(inner: Arc<Inner>, generation: Arc<Generation>, mut stopped: watch::Receiver<bool>) {
     let name = generation.projection.name().to_string();
     let mut head = inner.store.watch_head();
+    let mut paused = pause_flag(&inner, &name).subscribe();
     loop {
         if *stopped.borrow() {
             return;
+        }
+        if *paused.borrow_and_update() {
+            let before = {
+                let mut status = lock(&generation.status);
+                std::mem::replace(&mut status.state, RunState::Paused)
+            };
+            tokio::select! {
+                _ = paused.wait_for(|p| !*p) => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            let mut status = lock(&generation.status);
+            if status.state == RunState::Paused {
+                status.state = before;
+            }
+            continue;
         }
         match step(&inner, &generation).await {
             Ok(Step::Progressed) => {}
@@ -331,6 +379,7 @@ async fn run(inner: Arc<Inner>, generation: Arc<Generation>, mut stopped: watch:
                 promote_if_building(&inner, &name, &generation).await;
                 tokio::select! {
                     waited = head.wait_past(position) => if waited.is_err() { return },
+                    _ = paused.changed() => {}
                     _ = stopped.wait_for(|s| *s) => return,
                 }
             }

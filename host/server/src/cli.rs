@@ -200,6 +200,20 @@ pub enum ProjectionsCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Stop a projection between batches (queries are still answered).
+    Pause {
+        /// The projection.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Resume a paused projection from its checkpoint.
+    Resume {
+        /// The projection.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -206,6 +206,17 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     );
     assert!(ok, "{err}");
     assert!(out.contains("\"active\": 1"), "{out}");
+    let (ok, out, err) = client(&server, &["projections", "pause", "customer-directory"]);
+    assert!(
+        ok && out.contains("customer-directory paused"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = client(&server, &["projections", "resume", "customer-directory"]);
+    assert!(
+        ok && out.contains("customer-directory resumed"),
+        "{out}{err}"
+    );
+    wait_for_projection(&server, "customer-directory", |s| s["state"] == "live");
     let (ok, out, err) = client(&server, &["projections", "list"]);
     assert!(ok, "{err}");
     assert!(

@@ -31,9 +31,15 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lists the projections, or shows one.
+/// Lists the projections, shows one, or pauses or resumes one.
 pub async fn projections(args: ProjectionsArgs) -> anyhow::Result<()> {
     match args.command {
+        ProjectionsCommand::Pause { name, client } => {
+            switch(&name, "pause", &client).await?;
+        }
+        ProjectionsCommand::Resume { name, client } => {
+            switch(&name, "resume", &client).await?;
+        }
         ProjectionsCommand::List { client } => {
             let api = Api::new(&client);
             let reply = api
@@ -87,6 +93,28 @@ pub async fn projections(args: ProjectionsArgs) -> anyhow::Result<()> {
                 println!("  rebuilding: {}", summary(&status["rebuilding"]));
             }
         }
+    }
+    Ok(())
+}
+
+/// Pauses or resumes projection `name`.
+async fn switch(name: &str, action: &str, client: &crate::cli::ClientArgs) -> anyhow::Result<()> {
+    let api = Api::new(client);
+    let status = api
+        .json(api.request(
+            Method::POST,
+            &format!("/v1/projections/{}/{action}", encode(name)),
+        ))
+        .await?;
+    if client.json {
+        println!("{status}");
+    } else {
+        let done = if action == "pause" {
+            "paused"
+        } else {
+            "resumed"
+        };
+        println!("{name} {done} at position {}", status["position"]);
     }
     Ok(())
 }

@@ -58,6 +58,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/{name}", get(projections::status))
         .route("/v1/projections/{name}/query", post(projections::query))
+        .route("/v1/projections/{name}/pause", post(projections::pause))
+        .route("/v1/projections/{name}/resume", post(projections::resume))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::openapi_json))

@@ -17,6 +17,7 @@ use crate::http::{aggregates, all, error, modules, ops, projections, streams, su
         modules::upload, modules::list, modules::get,
         aggregates::command, aggregates::state,
         projections::list, projections::status, projections::query,
+        projections::pause, projections::resume,
         ops::healthz, ops::metrics, openapi_json,
     ),
     components(schemas(error::ErrorBody, EventDoc, StreamPage, LogPage, ProjectionStatusDoc)),
@@ -108,7 +109,7 @@ pub(crate) struct ProjectionStatusDoc {
     version: u64,
     /// That read model's name.
     model: String,
-    /// `catching_up`, `live` or `faulted`.
+    /// `catching_up`, `live`, `faulted` or `paused`.
     state: String,
     /// The position the read model reflects.
     position: u64,

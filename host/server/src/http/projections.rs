@@ -90,3 +90,45 @@ fn unknown(name: &str) -> ApiError {
         format!("no projection is named '{name}'"),
     )
 }
+
+/// Pauses a projection: its runner stops between batches; queries are still answered.
+#[utoipa::path(
+    post,
+    path = "/v1/projections/{name}/pause",
+    params(("name" = String, Path, description = "The projection module")),
+    responses(
+        (status = 200, description = "Paused; the status", body = crate::http::openapi::ProjectionStatusDoc),
+        (status = 404, description = "No projection has this name", body = crate::http::error::ErrorBody),
+    ),
+    tag = "projections"
+)]
+pub(crate) async fn pause(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<ProjectionStatus>, ApiError> {
+    if !state.projections.pause(&name) {
+        return Err(unknown(&name));
+    }
+    status(State(state), PathParams(name)).await
+}
+
+/// Resumes a paused projection from its checkpoint.
+#[utoipa::path(
+    post,
+    path = "/v1/projections/{name}/resume",
+    params(("name" = String, Path, description = "The projection module")),
+    responses(
+        (status = 200, description = "Resumed; the status", body = crate::http::openapi::ProjectionStatusDoc),
+        (status = 404, description = "No projection has this name", body = crate::http::error::ErrorBody),
+    ),
+    tag = "projections"
+)]
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<ProjectionStatus>, ApiError> {
+    if !state.projections.resume(&name) {
+        return Err(unknown(&name));
+    }
+    status(State(state), PathParams(name)).await
+}
