@@ -526,7 +526,12 @@ async fn promote_if_building(inner: &Inner, name: &str, generation: &Arc<Generat
     };
     if let Some(old) = old {
         old.stop.send_replace(true);
-        lock(&inner.retired).push(Arc::clone(&old));
+        // Wait for the old runner to finish its batch, so no commit of it can come after the
+        // drop and leave an orphan model behind.
+        let task = lock(&old.task).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
         tracing::info!(projection = name, from = %old.model, to = %generation.model, "a rebuilt read model takes over");
         if let Err(error) = inner.store.drop_model(old.model.clone()).await {
             tracing::warn!(projection = name, %error, "dropping the old read model failed");
