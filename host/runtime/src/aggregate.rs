@@ -95,7 +95,7 @@ impl LoadedAggregate {
             .cairn_module_aggregate()
             .call_init(&mut store)
             .await;
-        self.finish(&store, fuel, result)
+        finish_call(&store, fuel, &self.limits, result)
     }
 
     /// Folds `events` (type name, JSON data), oldest first, into `state`.
@@ -115,10 +115,9 @@ impl LoadedAggregate {
             .cairn_module_aggregate()
             .call_evolve(&mut store, &state, &events)
             .await;
-        self.finish(&store, fuel, result)?
-            .map_err(|message| CallError::BadOutput {
-                message: format!("evolve failed: {message}"),
-            })
+        finish_call(&store, fuel, &self.limits, result)?.map_err(|message| CallError::BadOutput {
+            message: format!("evolve failed: {message}"),
+        })
     }
 
     /// Decides what a command (type name, JSON data) does given `state`.
@@ -136,7 +135,7 @@ impl LoadedAggregate {
             .cairn_module_aggregate()
             .call_decide(&mut store, &state, &command)
             .await;
-        match self.finish(&store, fuel, result)? {
+        match finish_call(&store, fuel, &self.limits, result)? {
             Ok(events) => check_events(events).map(Decision::Events),
             Err(DecideError::Rejected(message)) => Ok(Decision::Rejected(message)),
             Err(DecideError::Invalid(message)) => Ok(Decision::Invalid(message)),
@@ -151,11 +150,11 @@ impl LoadedAggregate {
             .cairn_module_aggregate()
             .call_state_json(&mut store, &state)
             .await;
-        let text = self
-            .finish(&store, fuel, result)?
-            .map_err(|message| CallError::BadOutput {
+        let text = finish_call(&store, fuel, &self.limits, result)?.map_err(|message| {
+            CallError::BadOutput {
                 message: format!("state-json failed: {message}"),
-            })?;
+            }
+        })?;
         Json::parse(&text).map_err(|e| CallError::BadOutput {
             message: format!("state-json returned {e}"),
         })
@@ -171,15 +170,6 @@ impl LoadedAggregate {
             Ok(instance) => Ok((store, instance)),
             Err(error) => Err(classify(error, &store, fuel, &self.limits)),
         }
-    }
-
-    fn finish<T>(
-        &self,
-        store: &Store<Sandbox>,
-        fuel: u64,
-        result: wasmtime::Result<T>,
-    ) -> Result<T, CallError> {
-        finish_call(store, fuel, &self.limits, result)
     }
 }
 

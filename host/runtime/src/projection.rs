@@ -101,7 +101,7 @@ impl LoadedProjection {
             .cairn_module_projection()
             .call_subscription(&mut store)
             .await;
-        let filter = loaded.finish(&store, fuel, result)?;
+        let filter = finish_call(&store, fuel, &loaded.limits, result)?;
         loaded.filter = ProjectionFilter {
             categories: filter.categories,
             event_types: filter.event_types,
@@ -152,7 +152,7 @@ impl LoadedProjection {
                     .cairn_module_projection()
                     .call_apply(&mut store, &batch)
                     .await;
-                let answer = this.finish(&store, fuel, result)?;
+                let answer = finish_call(&store, fuel, &this.limits, result)?;
                 let session = take_session(&mut store)?;
                 match answer {
                     Ok(()) => Ok(session.into_writes()),
@@ -191,7 +191,7 @@ impl LoadedProjection {
                     .cairn_module_projection()
                     .call_query(&mut store, request.as_str())
                     .await;
-                let answer = this.finish(&store, fuel, result)?;
+                let answer = finish_call(&store, fuel, &this.limits, result)?;
                 take_session(&mut store)?;
                 Ok(answer.and_then(|text| {
                     Json::parse(&text).map_err(|e| format!("the module answered {e}"))
@@ -215,15 +215,6 @@ impl LoadedProjection {
             Ok(instance) => Ok((store, instance)),
             Err(error) => Err(classify(error, &store, fuel, &self.limits)),
         }
-    }
-
-    fn finish<T>(
-        &self,
-        store: &Store<Sandbox>,
-        fuel: u64,
-        result: wasmtime::Result<T>,
-    ) -> Result<T, CallError> {
-        finish_call(store, fuel, &self.limits, result)
     }
 }
 

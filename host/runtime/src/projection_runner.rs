@@ -429,9 +429,7 @@ async fn step(inner: &Inner, generation: &Generation) -> Result<Step, StorageErr
         .filter(|e| generation.projection.filter().admits(e))
         .collect();
     let applied = events.len();
-    let first = events
-        .first()
-        .map(|e| (e.position.get(), e.event_type.to_string()));
+    // Where each event is, to name the one a fault happened at.
     let places: Vec<(u64, String)> = events
         .iter()
         .map(|e| (e.position.get(), e.event_type.to_string()))
@@ -442,20 +440,11 @@ async fn step(inner: &Inner, generation: &Generation) -> Result<Step, StorageErr
         match generation.projection.apply(view, events).await {
             Ok(writes) => writes,
             Err(error) => {
-                let (position, event_type) = match &error {
-                    ApplyError::Refused { index, .. } => places.get(*index).cloned(),
-                    ApplyError::Call(_) => first.clone(),
-                }
-                .unwrap_or_default();
-                tracing::warn!(projection = %generation.projection.name(), position, %event_type, %error, "projection faulted");
-                let mut status = lock(&generation.status);
-                status.state = RunState::Faulted;
-                status.fault = Some(Fault {
-                    error: error.to_string(),
-                    position,
-                    event_type,
-                });
-                return Ok(Step::Faulted);
+                let at = match &error {
+                    ApplyError::Refused { index, .. } => *index,
+                    ApplyError::Call(_) => 0,
+                };
+                return Ok(fault(generation, error.to_string(), places.get(at)));
             }
         }
     };
@@ -472,14 +461,7 @@ async fn step(inner: &Inner, generation: &Generation) -> Result<Step, StorageErr
         }
         Err(ModelError::Storage(e)) => return Err(e),
         Err(error @ ModelError::TooLarge { .. }) => {
-            let mut status = lock(&generation.status);
-            status.state = RunState::Faulted;
-            status.fault = Some(Fault {
-                error: error.to_string(),
-                position: first.as_ref().map_or(0, |f| f.0),
-                event_type: first.map(|f| f.1).unwrap_or_default(),
-            });
-            return Ok(Step::Faulted);
+            return Ok(fault(generation, error.to_string(), places.first()));
         }
     }
     let position = slice.scanned_to.get();
@@ -505,6 +487,20 @@ async fn step(inner: &Inner, generation: &Generation) -> Result<Step, StorageErr
         status.events_per_s = applied as f64 / seconds;
     }
     Ok(Step::Progressed)
+}
+
+/// Marks `generation` faulted with `error`, at the event `place` (position, type) if known.
+fn fault(generation: &Generation, error: String, place: Option<&(u64, String)>) -> Step {
+    let (position, event_type) = place.cloned().unwrap_or_default();
+    tracing::warn!(projection = %generation.projection.name(), position, %event_type, %error, "projection faulted");
+    let mut status = lock(&generation.status);
+    status.state = RunState::Faulted;
+    status.fault = Some(Fault {
+        error,
+        position,
+        event_type,
+    });
+    Step::Faulted
 }
 
 /// A building generation that has caught up takes over from the serving one.
