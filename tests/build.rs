@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GUESTS: [&str; 7] = [
+const GUESTS: [&str; 9] = [
     "bank-account",
     "customers",
     "customer-directory",
@@ -15,6 +15,8 @@ const GUESTS: [&str; 7] = [
     "misbehaving",
     "wrong-world",
     "bad-import",
+    "picky-projection",
+    "picky-projection-fixed",
 ];
 const TARGET: &str = "wasm32-wasip2";
 

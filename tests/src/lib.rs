@@ -12,7 +12,8 @@
 use std::path::PathBuf;
 
 /// The bytes of guest `name` (`bank-account`, `customers`, `customer-directory`,
-/// `account-balances`, `misbehaving`, `wrong-world`, `bad-import`).
+/// `account-balances`, `misbehaving`, `wrong-world`, `bad-import`, `picky-projection` and its
+/// fix `picky-projection-fixed`).
 pub fn guest(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CAIRN_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))

@@ -379,3 +379,251 @@ async fn a_paused_projection_stops_between_batches_and_resumes_from_its_checkpoi
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploading_a_fix_resumes_a_faulted_projection() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &[]).await;
+    upload(&server, "picky", cairn_tests::guest("picky-projection")).await;
+    for (stream, event_type) in [("s-1", "A"), ("s-2", "B"), ("s-1", "Poison"), ("s-2", "A")] {
+        let (status, body) = server
+            .append(
+                stream,
+                json!("any"),
+                json!([{"type": event_type, "data": {}}]),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let faulted = wait_for(&server, "picky", "faulted", |s| s["state"] == "faulted").await;
+    assert_eq!(
+        (
+            faulted["fault"]["position"].clone(),
+            faulted["fault"]["event_type"].clone(),
+            faulted["position"].clone()
+        ),
+        (json!(3), json!("Poison"), json!(2)),
+        "{faulted}"
+    );
+    let count = |event_type: &str| json!({"type": "count", "event_type": event_type});
+    assert_eq!(
+        query(&server, "picky", count("A")).await,
+        json!({"count": 1})
+    );
+
+    upload(
+        &server,
+        "picky",
+        cairn_tests::guest("picky-projection-fixed"),
+    )
+    .await;
+    let fixed = wait_for(&server, "picky", "resumed with the fix", |s| {
+        s["version"] == 2 && s["state"] == "live" && s["position"] == 4
+    })
+    .await;
+    assert_eq!(fixed["fault"], Value::Null, "{fixed}");
+    assert_eq!(fixed["rebuilding"], Value::Null, "{fixed}");
+    for (event_type, n) in [("A", 2), ("B", 1), ("Poison", 1)] {
+        assert_eq!(
+            query(&server, "picky", count(event_type)).await,
+            json!({"count": n}),
+            "{event_type}"
+        );
+    }
+    server.stop().await;
+}
+
+/// Active plus deleted customers, as the serving read model counts them.
+async fn customers_counted(server: &Server) -> i64 {
+    let counts = query(server, "customer-directory", json!({"type": "count"})).await;
+    counts["active"].as_i64().expect("n") + counts["deleted"].as_i64().expect("n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_rebuilds_beside_the_serving_model_and_takes_over_under_writes() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &["customers"]).await;
+    for n in 0..300 {
+        customer(
+            &server,
+            &format!("c{n}"),
+            json!({"type": "Create", "data": {"name": "N", "email": format!("c{n}@example.com")}}),
+        )
+        .await;
+    }
+    upload(
+        &server,
+        "customer-directory",
+        cairn_tests::guest("customer-directory"),
+    )
+    .await;
+    let first = wait_for(&server, "customer-directory", "caught up", |s| {
+        s["state"] == "live" && s["position"] == 300
+    })
+    .await;
+    assert_eq!(first["generation"], 1);
+
+    let writer = {
+        let http = server.http.clone();
+        let base = server.url("/v1/aggregates/customers");
+        tokio::spawn(async move {
+            for n in 300..400 {
+                let reply = http
+                    .post(format!("{base}/c{n}/commands"))
+                    .json(&json!({"type": "Create", "data": {"name": "W", "email": format!("c{n}@example.com")}}))
+                    .send()
+                    .await
+                    .expect("sent");
+                assert_eq!(reply.status(), 200);
+            }
+        })
+    };
+    let (status, started) = server
+        .post("/v1/projections/customer-directory/reset", json!({}))
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["generation"], 1, "the old model still serves");
+    assert_eq!(started["rebuilding"]["generation"], 2, "{started}");
+    assert_eq!(started["rebuilding"]["version"], 1, "{started}");
+
+    // Queries never fail and never see a half-built model: the count never goes down.
+    let mut seen = 300;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let total = customers_counted(&server).await;
+        assert!(
+            total >= seen,
+            "a query saw a half-built model: {total} after {seen}"
+        );
+        seen = total;
+        let (_, status) = server.get("/v1/projections/customer-directory").await;
+        if status["generation"] == 2 && status["state"] == "live" && status["rebuilding"].is_null()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reset never took over: {status}"
+        );
+    }
+    writer.await.expect("the writer finished");
+    wait_for(&server, "customer-directory", "saw every write", |s| {
+        s["position"] == 400
+    })
+    .await;
+    assert_eq!(
+        query(&server, "customer-directory", json!({"type": "count"})).await,
+        counts_from_the_log(&server).await
+    );
+    assert_error(
+        &server.post("/v1/projections/nobody/reset", json!({})).await,
+        404,
+        "unknown_projection",
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pause_and_a_rebuild_in_progress_are_kept_across_a_restart() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &["customers"]).await;
+    upload(
+        &server,
+        "customer-directory",
+        cairn_tests::guest("customer-directory"),
+    )
+    .await;
+    for n in 0..3 {
+        customer(
+            &server,
+            &format!("c{n}"),
+            json!({"type": "Create", "data": {"name": "N", "email": format!("c{n}@example.com")}}),
+        )
+        .await;
+    }
+    wait_for(&server, "customer-directory", "caught up", |s| {
+        s["state"] == "live" && s["position"] == 3
+    })
+    .await;
+    let (status, _) = server
+        .post("/v1/projections/customer-directory/pause", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    // A new version while paused: built beside the serving one, and paused too.
+    upload(
+        &server,
+        "customer-directory",
+        cairn_tests::rebuilt("customer-directory"),
+    )
+    .await;
+    let before = wait_for(&server, "customer-directory", "building v2", |s| {
+        s["rebuilding"]["version"] == 2 && s["rebuilding"]["state"] == "paused"
+    })
+    .await;
+    assert_eq!(
+        (before["version"].clone(), before["generation"].clone()),
+        (json!(1), json!(1))
+    );
+
+    let dir = server.stop().await;
+    let server = Server::start_in(dir, None, &[]).await;
+    let after = wait_for(&server, "customer-directory", "restored", |s| {
+        s["state"] == "paused" && s["rebuilding"]["state"] == "paused"
+    })
+    .await;
+    assert_eq!(
+        (
+            after["version"].clone(),
+            after["generation"].clone(),
+            after["position"].clone(),
+            after["rebuilding"]["version"].clone(),
+            after["rebuilding"]["generation"].clone(),
+            after["rebuilding"]["position"].clone()
+        ),
+        (json!(1), json!(1), json!(3), json!(2), json!(2), json!(0)),
+        "the old version serves and the new one waits: {after}"
+    );
+    assert_eq!(
+        query(&server, "customer-directory", json!({"type": "count"})).await,
+        json!({"active": 3, "deleted": 0}),
+        "version 1, loaded again from the store, answers"
+    );
+    customer(
+        &server,
+        "c3",
+        json!({"type": "Create", "data": {"name": "N", "email": "c3@example.com"}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, still) = server.get("/v1/projections/customer-directory").await;
+    assert_eq!(still["position"], 3, "still paused: {still}");
+
+    let (status, _) = server
+        .post("/v1/projections/customer-directory/resume", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let resumed = wait_for(&server, "customer-directory", "taken over by v2", |s| {
+        s["version"] == 2 && s["state"] == "live" && s["position"] == 4 && s["rebuilding"].is_null()
+    })
+    .await;
+    assert_eq!(resumed["generation"], 2);
+    assert_eq!(
+        query(&server, "customer-directory", json!({"type": "count"})).await,
+        json!({"active": 4, "deleted": 0})
+    );
+
+    // The resume is kept too.
+    let dir = server.stop().await;
+    let server = Server::start_in(dir, None, &[]).await;
+    customer(
+        &server,
+        "c4",
+        json!({"type": "Create", "data": {"name": "N", "email": "c4@example.com"}}),
+    )
+    .await;
+    wait_for(
+        &server,
+        "customer-directory",
+        "live after the restart",
+        |s| s["generation"] == 2 && s["state"] == "live" && s["position"] == 5,
+    )
+    .await;
+    server.stop().await;
+}

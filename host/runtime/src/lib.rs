@@ -13,8 +13,9 @@
 //! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry.
 //! - `projection.rs`: [`LoadedProjection`], a projection module and its calls;
 //!   `kv_session.rs`: its read model during a call, behind the `kv` import.
-//! - `projection_runner.rs`: [`Projections`], which runs every projection over the log, builds
-//!   new versions beside the serving one, and answers queries.
+//! - `projection_runner/`: [`Projections`], which runs every projection over the log, builds
+//!   new versions and resets beside the serving one, keeps that lifecycle across restarts, and
+//!   answers queries.
 //! - `error.rs`: one error enum per operation.
 //!
 //! This crate never imports axum: HTTP belongs to the server.
@@ -41,7 +42,8 @@ pub use limits::Limits;
 pub use module::{ModuleHash, ModuleKind};
 pub use projection::{ApplyError, LoadedProjection, ProjectionFilter};
 pub use projection_runner::{
-    Fault, GenerationStatus, ProjectionStatus, Projections, QueryError, RunState, RunnerConfig,
+    ControlError, Fault, GenerationStatus, ProjectionStatus, Projections, QueryError, RunState,
+    RunnerConfig,
 };
 pub use registry::{Registry, Uploaded};
 pub use sandbox::CallInput;

@@ -280,15 +280,47 @@ impl Registry {
         Ok(())
     }
 
-    /// Validates, compiles and links a projection module, without keeping it: the projection
-    /// runner (not built yet) will keep and run projections; until then this is how the
-    /// runtime's projection calls are reached.
+    /// Validates, compiles and links a projection module, without keeping it (version 0).
     pub async fn compile_projection(
         &self,
         name: &str,
         bytes: Vec<u8>,
     ) -> Result<Arc<LoadedProjection>, LoadError> {
         let name = ModuleName::new(name)?;
+        self.load_projection(name, 0, bytes).await
+    }
+
+    /// Version `version` of the kept projection `name`, loaded apart from the installed one:
+    /// after a restart, the generation that was serving may belong to an older version than
+    /// the one installed, and it goes on serving until the newer one has caught up.
+    pub async fn kept_projection(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Arc<LoadedProjection>, LoadError> {
+        if let Some(installed) = self.projection(name).filter(|p| p.version() == version) {
+            return Ok(installed);
+        }
+        let name = ModuleName::new(name)?;
+        let record = self
+            .store
+            .module_version(name.clone(), version)
+            .await?
+            .ok_or_else(|| LoadError::Host(format!("version {version} of {name} is not kept")))?;
+        let bytes = self
+            .store
+            .module_bytes(record.hash.clone())
+            .await?
+            .ok_or_else(|| LoadError::Host(format!("the bytes of {} are missing", record.hash)))?;
+        self.load_projection(name, version, bytes).await
+    }
+
+    async fn load_projection(
+        &self,
+        name: ModuleName,
+        version: u64,
+        bytes: Vec<u8>,
+    ) -> Result<Arc<LoadedProjection>, LoadError> {
         let hash = ModuleHash::of(&bytes);
         let Prepared::Projection(pre) = self.prepare(bytes).await? else {
             return Err(LoadError::WrongWorld {
@@ -298,7 +330,7 @@ impl Registry {
         let loaded = LoadedProjection::new(
             name,
             hash,
-            0,
+            version,
             pre,
             self.compiler.engine.clone(),
             Arc::clone(&self.limits),

@@ -214,6 +214,17 @@ pub enum ProjectionsCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Rebuild a projection from position 0 beside the serving read model, which answers
+    /// queries until the new one has caught up. Shows progress until it takes over.
+    Reset {
+        /// The projection.
+        name: String,
+        /// Return once the rebuild has started, without following it.
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]

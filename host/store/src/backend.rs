@@ -7,7 +7,7 @@ use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
 use crate::event::NewEvent;
 use crate::head::HeadWatch;
-use crate::module::{ModulePut, ModuleRecord, NewModule};
+use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
@@ -28,6 +28,7 @@ use crate::version::{ExpectedVersion, Position};
 /// 5. Snapshots never change what a read of events returns.
 /// 6. A read model's writes and its checkpoint commit together or not at all, and its
 ///    checkpoint only grows.
+/// 7. A module's state changes together with the dropping of the read models it lets go.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `events` to `stream` if its version satisfies `expected`.
@@ -92,6 +93,20 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The bytes of the module with this hash.
     async fn module_bytes(&self, hash: String) -> Result<Option<Vec<u8>>, ReadError>;
+
+    /// Version `version` of module `name`, if it was kept.
+    async fn module_version(
+        &self,
+        name: ModuleName,
+        version: u64,
+    ) -> Result<Option<ModuleRecord>, ReadError>;
+
+    /// Replaces the runtime's state for a module, and drops the read models it names to drop,
+    /// atomically.
+    async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError>;
+
+    /// The state last put for module `name`.
+    async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError>;
 
     /// Applies a read model's writes and moves its checkpoint, atomically. Refused if the
     /// checkpoint is not past the model's.

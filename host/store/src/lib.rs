@@ -14,7 +14,9 @@
 //! - `append.rs` and `read.rs`: what operations take and return; `error.rs`: one error enum
 //!   per operation.
 //! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
-//! - `module.rs`: modules kept as named, hashed, versioned blobs ([`ModuleRecord`]).
+//! - `module.rs`: modules kept as named, hashed, versioned blobs ([`ModuleRecord`]), and the
+//!   runtime's opaque state for each ([`ModuleState`]).
+//! - `read_model.rs`: projections' key-value read models, each with a checkpoint.
 //! - `redb_backend/`: [`RedbStore`], the embedded backend, with group commit on one writer thread.
 //!
 //! ```no_run
@@ -50,7 +52,7 @@ pub use error::{AppendError, ModelError, ReadError, SnapshotError, StorageError}
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;
 pub use json::{Json, JsonError};
-pub use module::{ModuleName, ModulePut, ModuleRecord, NewModule};
+pub use module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
 pub use name::NameError;
 pub use read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 pub use read_model::{

@@ -3,6 +3,7 @@
 //! belongs to the runtime.
 
 use crate::name::checked_name;
+use crate::read_model::ReadModelName;
 
 checked_name! {
     /// A module's name, such as `bank-account`.
@@ -46,4 +47,17 @@ impl ModulePut {
             ModulePut::Created(record) | ModulePut::Unchanged(record) => record,
         }
     }
+}
+
+/// The runtime's own bookkeeping for a module (for a projection: which read model serves, which
+/// is being built, whether it is paused), kept as opaque bytes the store never reads.
+///
+/// Read models that the new state no longer names are dropped in the same transaction, so a
+/// crash never leaves the bookkeeping naming a dropped model, nor a model nothing names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleState {
+    pub module: ModuleName,
+    pub state: Vec<u8>,
+    /// Read models to drop with this change: their entries and checkpoints.
+    pub drop_models: Vec<ReadModelName>,
 }

@@ -11,11 +11,12 @@ use crate::name::checked_name;
 use crate::version::Position;
 
 checked_name! {
-    /// A read model's name, such as `customer-directory#2` (a projection's name and a
-    /// generation, so a rebuild can fill a new model beside the one still serving).
+    /// A read model's name, such as `customer-directory#g2` (a projection's name and a
+    /// generation, so a rebuild can fill a new model beside the one still serving). Room is
+    /// left past the longest module name for the generation.
     ///
     /// Invariant: 1 to [`ReadModelName::MAX_LEN`] bytes of UTF-8 with no control characters.
-    ReadModelName, max = 200, what = "read model name"
+    ReadModelName, max = 240, what = "read model name"
 }
 
 /// The longest key of a read model, in bytes.

@@ -56,4 +56,12 @@ async fn new_bytes_make_a_new_version_and_the_same_bytes_change_nothing() {
         Some(b"two".to_vec())
     );
     assert_eq!(store.module_bytes("nope".into()).await.expect("read"), None);
+    let bank = ModuleName::new("bank").expect("valid");
+    let second = store
+        .module_version(bank.clone(), 2)
+        .await
+        .expect("read")
+        .expect("version 2 is kept");
+    assert_eq!((second.version, second.hash.as_str()), (2, "h2"));
+    assert_eq!(store.module_version(bank, 4).await.expect("read"), None);
 }

@@ -4,7 +4,8 @@
 mod common;
 
 use cairn_store::{
-    EventStore, MAX_MODEL_KEY, ModelCommit, ModelError, ModelWrite, Position, ReadModelName,
+    EventStore, MAX_MODEL_KEY, ModelCommit, ModelError, ModelWrite, ModuleName, ModuleState,
+    Position, ReadModelName,
 };
 
 fn name(n: &str) -> ReadModelName {
@@ -210,4 +211,54 @@ async fn models_are_kept_apart_dropped_whole_and_survive_a_reopen() {
         2,
         "red did not touch green"
     );
+}
+
+#[tokio::test]
+async fn a_module_state_replaces_the_last_and_drops_the_models_it_lets_go_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::open(dir.path()).await;
+    let module = ModuleName::new("directory").expect("valid");
+    assert_eq!(
+        store.module_state(module.clone()).await.expect("read"),
+        None
+    );
+    for model in ["directory#g1", "directory#g2"] {
+        store
+            .commit_model(commit(model, vec![put("k", "v")], 4))
+            .await
+            .expect("commits");
+    }
+    store
+        .put_module_state(ModuleState {
+            module: module.clone(),
+            state: b"serving g1".to_vec(),
+            drop_models: vec![],
+        })
+        .await
+        .expect("puts");
+    store
+        .put_module_state(ModuleState {
+            module: module.clone(),
+            state: b"serving g2".to_vec(),
+            drop_models: vec![name("directory#g1"), name("never-there")],
+        })
+        .await
+        .expect("puts");
+    store.close().await;
+
+    let store = common::open(dir.path()).await;
+    assert_eq!(
+        store.module_state(module).await.expect("read"),
+        Some(b"serving g2".to_vec())
+    );
+    let dropped = store.read_model(&name("directory#g1")).expect("view");
+    assert_eq!(
+        (
+            dropped.checkpoint(),
+            dropped.scan(b"", None, 10).expect("scan")
+        ),
+        (None, vec![])
+    );
+    let kept = store.read_model(&name("directory#g2")).expect("view");
+    assert_eq!(kept.checkpoint(), Some(Position::new(4)));
 }

@@ -1,4 +1,4 @@
-//! `cairn query` and `cairn projections list|status`.
+//! `cairn query` and `cairn projections list|status|pause|resume|reset`.
 
 use reqwest::Method;
 use serde_json::Value;
@@ -40,6 +40,11 @@ pub async fn projections(args: ProjectionsArgs) -> anyhow::Result<()> {
         ProjectionsCommand::Resume { name, client } => {
             switch(&name, "resume", &client).await?;
         }
+        ProjectionsCommand::Reset {
+            name,
+            no_wait,
+            client,
+        } => reset(&name, no_wait, &client).await?,
         ProjectionsCommand::List { client } => {
             let api = Api::new(&client);
             let reply = api
@@ -117,6 +122,76 @@ async fn switch(name: &str, action: &str, client: &crate::cli::ClientArgs) -> an
         println!("{name} {done} at position {}", status["position"]);
     }
     Ok(())
+}
+
+/// Starts a rebuild of `name`, then (unless `no_wait`) prints its progress until the new
+/// generation serves.
+async fn reset(name: &str, no_wait: bool, client: &crate::cli::ClientArgs) -> anyhow::Result<()> {
+    let api = Api::new(client);
+    let path = format!("/v1/projections/{}", encode(name));
+    let started = api
+        .json(api.request(Method::POST, &format!("{path}/reset")))
+        .await?;
+    let building = if started["rebuilding"].is_object() {
+        &started["rebuilding"]
+    } else {
+        &started
+    };
+    let generation = building["generation"].as_u64().unwrap_or(0);
+    if !client.json {
+        println!(
+            "{name}: rebuilding from position 0 as {}; {} keeps answering queries",
+            building["model"].as_str().unwrap_or("?"),
+            started["model"].as_str().unwrap_or("?"),
+        );
+    }
+    if no_wait {
+        if client.json {
+            println!("{started}");
+        }
+        return Ok(());
+    }
+    let mut last_line = String::new();
+    loop {
+        let status = api.json(api.request(Method::GET, &path)).await?;
+        let serving_new = status["generation"].as_u64() == Some(generation);
+        let progress = if serving_new {
+            &status
+        } else if status["rebuilding"]["generation"].as_u64() == Some(generation) {
+            &status["rebuilding"]
+        } else {
+            anyhow::bail!("the rebuild was replaced (another reset or a new version)");
+        };
+        if progress["state"] == "faulted" {
+            anyhow::bail!(
+                "the rebuild faulted at position {}: {}",
+                progress["fault"]["position"],
+                progress["fault"]["error"].as_str().unwrap_or("?")
+            );
+        }
+        if progress["state"] == "paused" {
+            anyhow::bail!(
+                "{name} is paused; `cairn projections resume {name}` lets the rebuild go on"
+            );
+        }
+        let done = serving_new && status["state"] == "live";
+        if !client.json {
+            let line = summary(progress);
+            if line != last_line {
+                println!("  {line}");
+                last_line = line;
+            }
+        }
+        if done {
+            if client.json {
+                println!("{status}");
+            } else {
+                println!("{name}: the rebuilt read model serves");
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 /// One line: name (if any), version, state, position of head, lag, and progress.

@@ -7,7 +7,7 @@
 //! - `auth.rs`: bearer-token auth.
 //! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE.
 //! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state;
-//!   `projections.rs`: projection status and queries.
+//!   `projections.rs`: projection status, queries, reset, pause and resume.
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
 
 mod aggregates;
@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/projections/{name}/query", post(projections::query))
         .route("/v1/projections/{name}/pause", post(projections::pause))
         .route("/v1/projections/{name}/resume", post(projections::resume))
+        .route("/v1/projections/{name}/reset", post(projections::reset))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::openapi_json))

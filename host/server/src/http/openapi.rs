@@ -17,7 +17,7 @@ use crate::http::{aggregates, all, error, modules, ops, projections, streams, su
         modules::upload, modules::list, modules::get,
         aggregates::command, aggregates::state,
         projections::list, projections::status, projections::query,
-        projections::pause, projections::resume,
+        projections::pause, projections::resume, projections::reset,
         ops::healthz, ops::metrics, openapi_json,
     ),
     components(schemas(error::ErrorBody, EventDoc, StreamPage, LogPage, ProjectionStatusDoc)),
@@ -107,7 +107,9 @@ pub(crate) struct ProjectionStatusDoc {
     name: String,
     /// The module version whose read model serves queries.
     version: u64,
-    /// That read model's name.
+    /// The read model's generation: each new version and each reset starts the next.
+    generation: u64,
+    /// That read model's name, `{name}#g{generation}`.
     model: String,
     /// `catching_up`, `live`, `faulted` or `paused`.
     state: String,
@@ -121,6 +123,7 @@ pub(crate) struct ProjectionStatusDoc {
     events_per_s: f64,
     /// When faulted: `error`, `position` and `event_type`.
     fault: Option<Object>,
-    /// A newer version building beside this one, with the same fields.
+    /// A generation being built beside this one (a new version or a reset), with the same
+    /// fields but `name`; it takes over when it has caught up.
     rebuilding: Option<Object>,
 }

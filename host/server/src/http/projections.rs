@@ -1,9 +1,10 @@
-//! `GET /v1/projections`, `GET /v1/projections/{name}` and `POST /v1/projections/{name}/query`.
+//! `GET /v1/projections`, `GET /v1/projections/{name}`, and `POST /v1/projections/{name}/`
+//! `query`, `reset`, `pause` and `resume`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use cairn_runtime::{ProjectionStatus, QueryError};
+use cairn_runtime::{ControlError, ProjectionStatus, QueryError};
 use cairn_store::Json as JsonText;
 
 use crate::http::error::ApiError;
@@ -91,7 +92,17 @@ fn unknown(name: &str) -> ApiError {
     )
 }
 
-/// Pauses a projection: its runner stops between batches; queries are still answered.
+impl From<ControlError> for ApiError {
+    fn from(error: ControlError) -> Self {
+        match error {
+            ControlError::UnknownProjection(name) => unknown(&name),
+            ControlError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Pauses a projection: its runners stop between batches; queries are still answered. The
+/// pause is kept across restarts.
 #[utoipa::path(
     post,
     path = "/v1/projections/{name}/pause",
@@ -106,10 +117,7 @@ pub(crate) async fn pause(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ProjectionStatus>, ApiError> {
-    if !state.projections.pause(&name) {
-        return Err(unknown(&name));
-    }
-    status(State(state), PathParams(name)).await
+    Ok(Json(state.projections.pause(&name).await?))
 }
 
 /// Resumes a paused projection from its checkpoint.
@@ -127,8 +135,28 @@ pub(crate) async fn resume(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ProjectionStatus>, ApiError> {
-    if !state.projections.resume(&name) {
-        return Err(unknown(&name));
-    }
-    status(State(state), PathParams(name)).await
+    Ok(Json(state.projections.resume(&name).await?))
+}
+
+/// Rebuilds a projection from position 0. The new read model is built beside the serving one,
+/// which answers queries until the new one has caught up; then it takes over. Progress shows
+/// under `rebuilding` in the status.
+#[utoipa::path(
+    post,
+    path = "/v1/projections/{name}/reset",
+    params(("name" = String, Path, description = "The projection module")),
+    responses(
+        (status = 202, description = "The rebuild has started; the status, with the new generation under `rebuilding` (or serving, if nothing served)", body = crate::http::openapi::ProjectionStatusDoc),
+        (status = 404, description = "No projection has this name", body = crate::http::error::ErrorBody),
+    ),
+    tag = "projections"
+)]
+pub(crate) async fn reset(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<(StatusCode, Json<ProjectionStatus>), ApiError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(state.projections.reset(&name).await?),
+    ))
 }

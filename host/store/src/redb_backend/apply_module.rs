@@ -1,10 +1,12 @@
-//! Keeping one module inside the batch's write transaction (invariant 7 of `tables.rs`).
+//! Keeping one module, or the runtime's state for one, inside the batch's write transaction
+//! (invariants 7 and 9 of `tables.rs`).
 
 use redb::ReadableTable;
 
+use super::apply_model::apply_model_drop;
 use super::tables::WriteTables;
 use crate::error::StorageError;
-use crate::module::{ModulePut, ModuleRecord, NewModule};
+use crate::module::{ModulePut, ModuleRecord, ModuleState, NewModule};
 
 pub(crate) fn apply_module(
     tables: &mut WriteTables<'_>,
@@ -56,4 +58,19 @@ pub(crate) fn apply_module(
         kind: module.kind.clone(),
         hash: module.hash.clone(),
     }))
+}
+
+/// Replaces a module's state and drops the read models it names to drop.
+pub(crate) fn apply_module_state(
+    tables: &mut WriteTables<'_>,
+    update: &ModuleState,
+) -> Result<(), StorageError> {
+    for model in &update.drop_models {
+        apply_model_drop(tables, model)?;
+    }
+    tables
+        .module_states
+        .insert(update.module.as_str(), update.state.as_slice())
+        .map_err(StorageError::backend)?;
+    Ok(())
 }

@@ -8,8 +8,8 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::record::{self, Corrupt, PageBuilder};
 use super::tables::{
-    self, COMMANDS, LOG, MODULE_BLOBS, MODULES, SNAPSHOTS, STREAM_EVENTS, STREAM_NAMES, STREAMS,
-    StoredStream, locate_stream,
+    self, COMMANDS, LOG, MODULE_BLOBS, MODULE_STATES, MODULES, SNAPSHOTS, STREAM_EVENTS,
+    STREAM_NAMES, STREAMS, StoredStream, locate_stream,
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::StorageError;
@@ -244,5 +244,34 @@ pub(crate) fn module_bytes(db: &Database, hash: &str) -> Result<Option<Vec<u8>>,
     let txn = db.begin_read().map_err(backend)?;
     let table = txn.open_table(MODULE_BLOBS).map_err(backend)?;
     let row = table.get(hash).map_err(backend)?;
+    Ok(row.map(|row| row.value().to_vec()))
+}
+
+pub(crate) fn module_version(
+    db: &Database,
+    name: &ModuleName,
+    version: u64,
+) -> Result<Option<ModuleRecord>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = txn.open_table(MODULES).map_err(backend)?;
+    let row = table.get((name.as_str(), version)).map_err(backend)?;
+    Ok(row.map(|row| {
+        let (kind, hash) = row.value();
+        ModuleRecord {
+            name: name.clone(),
+            version,
+            kind: kind.to_owned(),
+            hash: hash.to_owned(),
+        }
+    }))
+}
+
+pub(crate) fn module_state(
+    db: &Database,
+    name: &ModuleName,
+) -> Result<Option<Vec<u8>>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = txn.open_table(MODULE_STATES).map_err(backend)?;
+    let row = table.get(name.as_str()).map_err(backend)?;
     Ok(row.map(|row| row.value().to_vec()))
 }

@@ -18,7 +18,7 @@ use crate::backend::EventStore;
 use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
 use crate::event::NewEvent;
 use crate::head::{HeadSender, HeadWatch};
-use crate::module::{ModulePut, ModuleRecord, NewModule};
+use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
@@ -325,6 +325,28 @@ impl EventStore for RedbStore {
     async fn module_bytes(&self, hash: String) -> Result<Option<Vec<u8>>, ReadError> {
         Ok(self
             .blocking(move |db| reads::module_bytes(db, &hash))
+            .await?)
+    }
+
+    async fn module_version(
+        &self,
+        name: ModuleName,
+        version: u64,
+    ) -> Result<Option<ModuleRecord>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::module_version(db, &name, version))
+            .await?)
+    }
+
+    async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError> {
+        let (pending, reply) = Pending::new(state);
+        self.send(WriteOp::PutModuleState(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::module_state(db, &name))
             .await?)
     }
 

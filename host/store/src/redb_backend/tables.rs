@@ -18,6 +18,7 @@
 //! | `module_blobs` | hash | the module's bytes |
 //! | `models` | read model name | (model id, checkpoint position) |
 //! | `model_entries` | (model id, key) | value |
+//! | `module_states` | module name | the runtime's bookkeeping for it (opaque bytes) |
 //!
 //! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
 //! 1. `streams[name] = id` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ... in
@@ -36,6 +37,8 @@
 //! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
 //!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
 //!    checkpoint only grows. Dropping a model removes its entries and its row together.
+//! 9. `module_states[name]` is replaced whole, in the transaction that drops the read models
+//!    the new state stops naming (`apply_module.rs`). The store never reads the value.
 
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 
@@ -65,6 +68,8 @@ pub(crate) const MODULE_BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::n
 pub(crate) const MODELS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("models");
 pub(crate) const MODEL_ENTRIES: TableDefinition<(u64, &[u8]), &[u8]> =
     TableDefinition::new("model_entries");
+pub(crate) const MODULE_STATES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("module_states");
 
 /// The `meta` key holding the layout version of this file.
 pub(crate) const FORMAT_KEY: &str = "format";
@@ -84,6 +89,7 @@ pub(crate) struct WriteTables<'txn> {
     pub(crate) module_blobs: redb::Table<'txn, &'static str, &'static [u8]>,
     pub(crate) models: redb::Table<'txn, &'static str, (u64, u64)>,
     pub(crate) model_entries: redb::Table<'txn, (u64, &'static [u8]), &'static [u8]>,
+    pub(crate) module_states: redb::Table<'txn, &'static str, &'static [u8]>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -100,6 +106,7 @@ impl<'txn> WriteTables<'txn> {
             module_blobs: txn.open_table(MODULE_BLOBS)?,
             models: txn.open_table(MODELS)?,
             model_entries: txn.open_table(MODEL_ENTRIES)?,
+            module_states: txn.open_table(MODULE_STATES)?,
         })
     }
 }

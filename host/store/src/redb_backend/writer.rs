@@ -21,14 +21,14 @@ use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
 use super::apply_model::{apply_model_commit, apply_model_drop};
-use super::apply_module::apply_module;
+use super::apply_module::{apply_module, apply_module_state};
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
 use super::tables::WriteTables;
 use crate::append::AppendOutcome;
 use crate::error::{AppendError, ModelError, SnapshotError, StorageError};
 use crate::event::Timestamp;
 use crate::head::HeadSender;
-use crate::module::{ModulePut, NewModule};
+use crate::module::{ModulePut, ModuleState, NewModule};
 use crate::read_model::{ModelCommit, ReadModelName};
 use crate::version::Position;
 
@@ -44,6 +44,7 @@ pub(crate) enum WriteOp {
     PutModule(Pending<NewModule, ModulePut, StorageError>),
     CommitModel(Pending<ModelCommit, (), ModelError>),
     DropModel(Pending<ReadModelName, (), StorageError>),
+    PutModuleState(Pending<ModuleState, (), StorageError>),
     /// Finish the operations queued before this one, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -138,6 +139,7 @@ fn commit_batch(
             WriteOp::PutModule(pending) => pending.settle(failure.as_ref()),
             WriteOp::CommitModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::DropModel(pending) => pending.settle(failure.as_ref()),
+            WriteOp::PutModuleState(pending) => pending.settle(failure.as_ref()),
             WriteOp::Close(_) => {}
         }
     }
@@ -176,6 +178,10 @@ fn apply_and_commit(
                 }
                 WriteOp::DropModel(pending) => {
                     apply_model_drop(&mut tables, &pending.request)?;
+                    pending.result = Some(Ok(()));
+                }
+                WriteOp::PutModuleState(pending) => {
+                    apply_module_state(&mut tables, &pending.request)?;
                     pending.result = Some(Ok(()));
                 }
                 WriteOp::Close(_) => {}

@@ -1,0 +1,257 @@
+//! [`Generation`]: one read model being folded from the log by its runner task.
+//!
+//! The runner reads after the model's checkpoint in bounded scans, keeps the events the
+//! module's filter admits, applies them in batches, and commits each batch's writes with the
+//! position the scan reached. The store refuses a checkpoint that does not move ahead, so a
+//! batch is never applied twice, and a crash leaves the model equal to the fold up to its
+//! checkpoint. Caught up, a generation being built takes over (`lifecycle.rs`), and the runner
+//! waits on the head. A module that fails on an event stops only this runner, which reports
+//! the error, the event's position and its type. A paused projection's runner stops between
+//! batches.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use cairn_store::{AllRead, ModelCommit, ModelError, Position, ReadModelName, StorageError};
+use tokio::sync::watch;
+
+use super::lifecycle::{Slot, take_over};
+use super::status::{Fault, GenerationStatus, RunState};
+use super::{Inner, lock, open_view, pause_flag};
+use crate::projection::{ApplyError, LoadedProjection};
+
+/// A running generation.
+pub(super) struct Generation {
+    pub(super) slot: Slot,
+    pub(super) projection: Arc<LoadedProjection>,
+    pub(super) model: ReadModelName,
+    status: Mutex<GenerationStatus>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Generation {
+    /// Starts the runner of generation `slot` of `projection`.
+    pub(super) fn spawn(
+        inner: &Arc<Inner>,
+        projection: Arc<LoadedProjection>,
+        slot: Slot,
+    ) -> Arc<Self> {
+        let model = slot.model(projection.name().as_str());
+        let status = Mutex::new(GenerationStatus {
+            version: slot.version,
+            generation: slot.generation,
+            model: model.to_string(),
+            state: RunState::CatchingUp,
+            position: 0,
+            head: inner.store.head().get(),
+            lag_events: 0,
+            lag_ms: 0,
+            events_per_s: 0.0,
+            fault: None,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let generation = Arc::new(Self {
+            slot,
+            projection,
+            model,
+            status,
+            stop,
+            task: Mutex::new(None),
+        });
+        let task = tokio::spawn(run(Arc::clone(inner), Arc::clone(&generation), stopped));
+        *lock(&generation.task) = Some(task);
+        generation
+    }
+
+    pub(super) fn status(&self) -> GenerationStatus {
+        lock(&self.status).clone()
+    }
+
+    /// Tells the runner to stop after the batch in hand.
+    pub(super) fn signal_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Stops the runner and waits for it to finish, so nothing of it commits afterwards.
+    pub(super) async fn stop_and_wait(&self) {
+        self.signal_stop();
+        let task = lock(&self.task).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The runner of one generation.
+async fn run(inner: Arc<Inner>, generation: Arc<Generation>, mut stopped: watch::Receiver<bool>) {
+    let name = generation.projection.name().to_string();
+    let mut head = inner.store.watch_head();
+    let mut paused = pause_flag(&inner, &name).subscribe();
+    // Report where the model stands before the first batch (a paused one may not run one).
+    if let Ok(view) = open_view(&inner.store, &generation.model).await {
+        let position = view.checkpoint().unwrap_or(Position::START).get();
+        let head = inner.store.head().get();
+        let mut status = lock(&generation.status);
+        status.position = position;
+        status.head = head;
+        status.lag_events = head.saturating_sub(position);
+    }
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        if *paused.borrow_and_update() {
+            let before = {
+                let mut status = lock(&generation.status);
+                std::mem::replace(&mut status.state, RunState::Paused)
+            };
+            tokio::select! {
+                _ = paused.wait_for(|p| !*p) => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            let mut status = lock(&generation.status);
+            if status.state == RunState::Paused {
+                status.state = before;
+            }
+            continue;
+        }
+        match step(&inner, &generation).await {
+            Ok(Step::Progressed) => {}
+            Ok(Step::CaughtUp(position)) => {
+                if is_building(&inner, &name, &generation) {
+                    take_over(&inner, &generation, &mut stopped).await;
+                }
+                tokio::select! {
+                    waited = head.wait_past(position) => if waited.is_err() { return },
+                    _ = paused.changed() => {}
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+            }
+            Ok(Step::Faulted) => {
+                // Stopped until a new version replaces this generation.
+                let _ = stopped.wait_for(|s| *s).await;
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(projection = %name, %error, "a projection runner stops: the store failed");
+                return;
+            }
+        }
+    }
+}
+
+enum Step {
+    Progressed,
+    CaughtUp(Position),
+    Faulted,
+}
+
+/// Reads, applies and commits one batch.
+async fn step(inner: &Inner, generation: &Generation) -> Result<Step, StorageError> {
+    let started = Instant::now();
+    let view = open_view(&inner.store, &generation.model).await?;
+    let after = view.checkpoint().unwrap_or(Position::START);
+    let read = AllRead::after(after)
+        .limit(inner.config.batch)
+        .scan_limit(inner.config.scan_limit);
+    let slice = inner.store.read_all(read).await.map_err(|e| match e {
+        cairn_store::ReadError::Storage(e) => e,
+    })?;
+    if slice.scanned_to <= after {
+        let mut status = lock(&generation.status);
+        status.state = RunState::Live;
+        status.position = after.get();
+        status.head = slice.head.get();
+        status.lag_events = slice.head.get().saturating_sub(after.get());
+        status.lag_ms = 0;
+        return Ok(Step::CaughtUp(after));
+    }
+    let newest_time = slice.events.last().map(|e| e.recorded_at.as_millis());
+    let events: Vec<_> = slice
+        .events
+        .into_iter()
+        .filter(|e| generation.projection.filter().admits(e))
+        .collect();
+    let applied = events.len();
+    // Where each event is, to name the one a fault happened at.
+    let places: Vec<(u64, String)> = events
+        .iter()
+        .map(|e| (e.position.get(), e.event_type.to_string()))
+        .collect();
+    let writes = if events.is_empty() {
+        Vec::new()
+    } else {
+        match generation.projection.apply(view, events).await {
+            Ok(writes) => writes,
+            Err(error) => {
+                let at = match &error {
+                    ApplyError::Refused { index, .. } => *index,
+                    ApplyError::Call(_) => 0,
+                };
+                return Ok(fault(generation, error.to_string(), places.get(at)));
+            }
+        }
+    };
+    let commit = ModelCommit {
+        model: generation.model.clone(),
+        writes,
+        checkpoint: slice.scanned_to,
+    };
+    match inner.store.commit_model(commit).await {
+        Ok(()) => {}
+        Err(ModelError::CheckpointNotAhead { .. }) => {
+            // Another writer moved it (a runner being replaced); read again.
+            return Ok(Step::Progressed);
+        }
+        Err(ModelError::Storage(e)) => return Err(e),
+        Err(error @ ModelError::TooLarge { .. }) => {
+            return Ok(fault(generation, error.to_string(), places.first()));
+        }
+    }
+    let position = slice.scanned_to.get();
+    let head = slice.head.get();
+    let mut status = lock(&generation.status);
+    status.position = position;
+    status.head = head;
+    status.lag_events = head.saturating_sub(position);
+    status.state = if position >= head {
+        RunState::Live
+    } else {
+        RunState::CatchingUp
+    };
+    // Behind the head, the lag in time is how old the last event reflected is.
+    status.lag_ms = match (status.state, newest_time) {
+        (RunState::CatchingUp, Some(time)) => cairn_store::Timestamp::now()
+            .as_millis()
+            .saturating_sub(time),
+        _ => 0,
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    if applied > 0 && seconds > 0.0 {
+        status.events_per_s = applied as f64 / seconds;
+    }
+    Ok(Step::Progressed)
+}
+
+/// Marks `generation` faulted with `error`, at the event `place` (position, type) if known.
+fn fault(generation: &Generation, error: String, place: Option<&(u64, String)>) -> Step {
+    let (position, event_type) = place.cloned().unwrap_or_default();
+    tracing::warn!(projection = %generation.projection.name(), position, %event_type, %error, "projection faulted");
+    let mut status = lock(&generation.status);
+    status.state = RunState::Faulted;
+    status.fault = Some(Fault {
+        error,
+        position,
+        event_type,
+    });
+    Step::Faulted
+}
+
+/// Whether `generation` is the one being built for projection `name`.
+fn is_building(inner: &Inner, name: &str, generation: &Arc<Generation>) -> bool {
+    lock(&inner.entries)
+        .get(name)
+        .and_then(|entry| entry.building.as_ref())
+        .is_some_and(|building| Arc::ptr_eq(building, generation))
+}
