@@ -1,13 +1,15 @@
 //! The example projections through the runtime's projection calls and the store's read
 //! models: a batch's writes commit with its checkpoint, queries read the committed model, a
 //! refusal names its event and commits nothing, and a checkpoint cannot be committed twice.
-//! These tests drive the calls by hand; `http_projections.rs` runs the real runner.
+//! These tests drive the calls by hand, except the last, which runs the real runner in tiny
+//! batches (each applied while the one before is still being committed) against a fold in
+//! one batch; `http_projections.rs` runs the runner through the server.
 
 mod common;
 
 use std::sync::Arc;
 
-use cairn_runtime::{ApplyError, LoadError, LoadedProjection};
+use cairn_runtime::{ApplyError, LoadError, LoadedProjection, Projections, RunState, RunnerConfig};
 use cairn_store::{
     AllRead, EventStore, ExpectedVersion, Json, ModelCommit, ModelError, Position, ReadModelName,
 };
@@ -260,4 +262,73 @@ async fn a_name_keeps_its_kind_and_compile_projection_refuses_aggregates() {
         "{aggregate:?}"
     );
     host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runner_in_tiny_batches_builds_the_model_one_batch_would() {
+    let host = Host::start().await;
+    host.upload("customers", "customers").await;
+    for round in 0..3 {
+        for n in 0..12 {
+            let id = format!("c{n}");
+            let email = format!("c{n}.{round}@example.com");
+            let data = json!({"name": format!("N{n}"), "email": email});
+            let kind = if round == 0 { "Create" } else { "Update" };
+            command(&host, &id, json!({"type": kind, "data": data})).await;
+            if round == 2 && n % 3 == 0 {
+                command(&host, &id, json!({"type": "Delete"})).await;
+            }
+        }
+    }
+    host.upload("customer-directory", "customer-directory")
+        .await;
+    let head = host.store.head().get();
+
+    // Batches of two events, and reads that stop after three positions.
+    let shared: Arc<dyn EventStore> = Arc::new(host.store.clone());
+    let projections = Projections::start(
+        shared,
+        Arc::clone(host.aggregates.registry()),
+        RunnerConfig {
+            batch: 2,
+            scan_limit: 3,
+        },
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        let status = projections.status("customer-directory");
+        if let Some(status) = status.filter(|s| s.serving.position == head) {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "never caught up");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!(status.serving.state, RunState::Live);
+    projections.stop().await;
+
+    let reference = ReadModelName::new("reference").expect("name");
+    let projection = host
+        .registry()
+        .projection("customer-directory")
+        .expect("loaded");
+    catch_up(&host, &projection, &reference)
+        .await
+        .expect("applies");
+    let everything = |model: &str| {
+        let view = host
+            .store
+            .read_model(&ReadModelName::new(model).expect("name"))
+            .expect("view");
+        (
+            view.checkpoint(),
+            view.scan(b"", None, 100_000).expect("scan"),
+        )
+    };
+    let (checkpoint, built) = everything(&status.serving.model);
+    assert_eq!(checkpoint, Some(Position::new(head)));
+    assert_eq!(built, everything("reference").1);
+    assert_eq!(
+        query(&host, &projection, &reference, json!({"type": "count"})).await,
+        json!({"active": 8, "deleted": 4})
+    );
 }

@@ -1,16 +1,16 @@
 //! [`KvSession`]: a projection call's view of its read model, behind the `kv` import.
 //!
 //! Reads see the committed model (one consistent [`ModelRead`] view) with the call's own
-//! writes laid over it; writes are collected, in order, for the caller to commit with the
-//! checkpoint. A query's session is read-only: a write there fails the call.
+//! writes laid over it; the writes are collected for the caller to commit with the checkpoint,
+//! one per key touched (its last value, or a delete), in key order. A query's session is
+//! read-only: a write there fails the call.
 //!
 //! The view reads redb synchronously, so a call with a session runs on a blocking thread.
-
-use std::collections::BTreeMap;
 
 use cairn_store::{ModelEntry, ModelRead, ModelWrite, StorageError};
 
 use crate::bindings::projection::cairn::module::kv::Host;
+use crate::model_overlay::{self, Overlay};
 use crate::sandbox::Sandbox;
 
 /// The most entries one `scan` returns, whatever the guest asks.
@@ -21,8 +21,7 @@ const MAX_SCAN: u32 = 10_000;
 pub(crate) struct KvSession {
     view: Box<dyn ModelRead>,
     /// key -> its new value, or `None` if deleted in this call.
-    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    writes: Vec<ModelWrite>,
+    overlay: Overlay,
     read_only: bool,
     /// What went wrong that the guest could not be told: a storage failure, or a write in a
     /// query. The call fails with it.
@@ -33,16 +32,22 @@ impl KvSession {
     pub(crate) fn new(view: Box<dyn ModelRead>, read_only: bool) -> Self {
         Self {
             view,
-            overlay: BTreeMap::new(),
-            writes: Vec::new(),
+            overlay: Overlay::new(),
             read_only,
             failure: None,
         }
     }
 
-    /// The writes of the call, in order.
+    /// The writes of the call: for each key it touched, the last value or a delete, in key
+    /// order. Committing them gives the same model as committing every write in call order.
     pub(crate) fn into_writes(self) -> Vec<ModelWrite> {
-        self.writes
+        self.overlay
+            .into_iter()
+            .map(|(key, value)| match value {
+                Some(value) => ModelWrite::Put { key, value },
+                None => ModelWrite::Delete { key },
+            })
+            .collect()
     }
 
     fn fail(&mut self, why: String) {
@@ -61,13 +66,6 @@ impl KvSession {
             self.fail("a query wrote to its read model; queries only read".into());
             return;
         }
-        self.writes.push(match &value {
-            Some(value) => ModelWrite::Put {
-                key: key.clone(),
-                value: value.clone(),
-            },
-            None => ModelWrite::Delete { key: key.clone() },
-        });
         self.overlay.insert(key, value);
     }
 
@@ -79,49 +77,16 @@ impl KvSession {
         after: Option<Vec<u8>>,
         limit: usize,
     ) -> Vec<ModelEntry> {
-        let mut found: Vec<ModelEntry> = Vec::new();
-        let mut cursor = after.clone();
-        // Committed entries come in chunks; an overlay's deletes can hide some of a chunk.
-        loop {
-            let chunk = self.view.scan(prefix, cursor.as_deref(), limit.max(1));
-            let chunk = self.stored(chunk, Vec::new());
-            let full = chunk.len() >= limit.max(1);
-            let last = chunk.last().map(|(k, _)| k.clone());
-            found.extend(
-                chunk
-                    .into_iter()
-                    .filter(|(k, _)| !self.overlay.contains_key(k)),
-            );
-            // Past the chunk's last key the overlay may have entries the next chunk will meet.
-            if !full || found.len() >= limit {
-                break;
-            }
-            cursor = last;
-        }
-        for (key, value) in self.overlay.range(prefix.to_vec()..) {
-            if !key.starts_with(prefix) {
-                break;
-            }
-            if after.as_ref().is_some_and(|a| key <= a) {
-                continue;
-            }
-            if let Some(value) = value {
-                found.push((key.clone(), value.clone()));
-            }
-        }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found.truncate(limit);
-        found
+        let found =
+            model_overlay::scan(&*self.view, &self.overlay, prefix, after.as_deref(), limit);
+        self.stored(found, Vec::new())
     }
 }
 
 impl Host for Sandbox {
     fn get(&mut self, key: Vec<u8>) -> Option<Vec<u8>> {
         let session = self.kv.as_mut()?;
-        if let Some(value) = session.overlay.get(&key) {
-            return value.clone();
-        }
-        let read = session.view.get(&key);
+        let read = model_overlay::get(&*session.view, &session.overlay, &key);
         session.stored(read, None)
     }
 
@@ -152,6 +117,8 @@ impl Host for Sandbox {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use cairn_store::Position;
 
     use super::*;

@@ -12,7 +12,8 @@
 //! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules.
 //! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry.
 //! - `projection.rs`: [`LoadedProjection`], a projection module and its calls;
-//!   `kv_session.rs`: its read model during a call, behind the `kv` import.
+//!   `kv_session.rs`: its read model during a call, behind the `kv` import;
+//!   `model_overlay.rs`: uncommitted writes laid over a committed read model.
 //! - `projection_runner/`: [`Projections`], which runs every projection over the log, builds
 //!   new versions and resets beside the serving one, keeps that lifecycle across restarts, and
 //!   answers queries.
@@ -29,6 +30,7 @@ mod error;
 mod host_log;
 mod kv_session;
 mod limits;
+mod model_overlay;
 mod module;
 mod projection;
 mod projection_runner;

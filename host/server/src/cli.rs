@@ -254,4 +254,6 @@ pub enum Scenario {
     Commands,
     /// The server over real HTTP: appends and commands from 64 connections.
     Http,
+    /// Projections: replaying a million events into a read model, and lag behind live appends.
+    Projections,
 }

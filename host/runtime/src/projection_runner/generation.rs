@@ -4,7 +4,9 @@
 //! module's filter admits, applies them in batches, and commits each batch's writes with the
 //! position the scan reached. The store refuses a checkpoint that does not move ahead, so a
 //! batch is never applied twice, and a crash leaves the model equal to the fold up to its
-//! checkpoint. Caught up, a generation being built takes over (`lifecycle.rs`), and the runner
+//! checkpoint. While one batch's commit is in flight, the next is read and applied over the
+//! model as of that batch (`PendingView`), so the store's writer and the module run at once;
+//! commits still land in order, each before the next is sent. Caught up, a generation being built takes over (`lifecycle.rs`), and the runner
 //! waits on the head. A module that fails on an event stops only this runner, which reports
 //! the error, the event's position and its type. A paused projection's runner stops between
 //! batches.
@@ -12,12 +14,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cairn_store::{AllRead, ModelCommit, ModelError, Position, ReadModelName, StorageError};
+use cairn_store::{
+    AllRead, ModelCommit, ModelError, ModelRead, Position, ReadModelName, StorageError,
+};
 use tokio::sync::watch;
 
 use super::lifecycle::{Slot, take_over};
 use super::status::{Fault, GenerationStatus, RunState};
 use super::{Inner, lock, open_view, pause_flag};
+use crate::model_overlay::{Overlay, PendingView, overlay_of};
 use crate::projection::{ApplyError, LoadedProjection};
 
 /// A running generation.
@@ -97,11 +102,18 @@ async fn run(inner: Arc<Inner>, generation: Arc<Generation>, mut stopped: watch:
         status.head = head;
         status.lag_events = head.saturating_sub(position);
     }
+    // A batch being committed while the next is read and applied.
+    let mut in_flight: Option<InFlight> = None;
     loop {
         if *stopped.borrow() {
+            let _ = land(&generation, in_flight.take()).await;
             return;
         }
         if *paused.borrow_and_update() {
+            if let Err(error) = land(&generation, in_flight.take()).await {
+                tracing::warn!(projection = %name, %error, "a projection runner stops: the store failed");
+                return;
+            }
             let before = {
                 let mut status = lock(&generation.status);
                 std::mem::replace(&mut status.state, RunState::Paused)
@@ -116,7 +128,7 @@ async fn run(inner: Arc<Inner>, generation: Arc<Generation>, mut stopped: watch:
             }
             continue;
         }
-        match step(&inner, &generation).await {
+        match step(&inner, &generation, &mut in_flight).await {
             Ok(Step::Progressed) => {}
             Ok(Step::CaughtUp(position)) => {
                 if is_building(&inner, &name, &generation) {
@@ -147,70 +159,56 @@ enum Step {
     Faulted,
 }
 
-/// Reads, applies and commits one batch.
-async fn step(inner: &Inner, generation: &Generation) -> Result<Step, StorageError> {
-    let started = Instant::now();
-    let view = open_view(&inner.store, &generation.model).await?;
-    let after = view.checkpoint().unwrap_or(Position::START);
-    let read = AllRead::after(after)
-        .limit(inner.config.batch)
-        .scan_limit(inner.config.scan_limit);
-    let slice = inner.store.read_all(read).await.map_err(|e| match e {
-        cairn_store::ReadError::Storage(e) => e,
-    })?;
-    if slice.scanned_to <= after {
-        let mut status = lock(&generation.status);
-        status.state = RunState::Live;
-        status.position = after.get();
-        status.head = slice.head.get();
-        status.lag_events = slice.head.get().saturating_sub(after.get());
-        status.lag_ms = 0;
-        return Ok(Step::CaughtUp(after));
-    }
-    let newest_time = slice.events.last().map(|e| e.recorded_at.as_millis());
-    let events: Vec<_> = slice
-        .events
-        .into_iter()
-        .filter(|e| generation.projection.filter().admits(e))
-        .collect();
-    let applied = events.len();
-    // Where each event is, to name the one a fault happened at.
-    let places: Vec<(u64, String)> = events
-        .iter()
-        .map(|e| (e.position.get(), e.event_type.to_string()))
-        .collect();
-    let writes = if events.is_empty() {
-        Vec::new()
-    } else {
-        match generation.projection.apply(view, events).await {
-            Ok(writes) => writes,
-            Err(error) => {
-                let at = match &error {
-                    ApplyError::Refused { index, .. } => *index,
-                    ApplyError::Call(_) => 0,
-                };
-                return Ok(fault(generation, error.to_string(), places.get(at)));
-            }
-        }
+/// A batch's commit, sent to the store while the runner goes on to the next batch.
+struct InFlight {
+    commit: tokio::task::JoinHandle<Result<(), ModelError>>,
+    /// Its writes, laid over the committed model for the next batch's reads.
+    writes: Arc<Overlay>,
+    checkpoint: Position,
+    head: Position,
+    /// When the newest event it covers was recorded.
+    newest_time: Option<u64>,
+    applied: usize,
+    /// When its batch began to be read.
+    started: Instant,
+    /// Where its batch's first event is, to name a commit the store refuses.
+    first: Option<(u64, String)>,
+}
+
+/// How a commit in flight ended.
+enum Landed {
+    /// Nothing was in flight, or it committed; the status shows it.
+    Done,
+    /// The store refused it because the checkpoint had moved (a runner being replaced): read
+    /// again from the store.
+    Superseded,
+    /// The store refused it for good: the generation is faulted.
+    Faulted,
+}
+
+/// Waits for the commit in flight, if any, and reports it in the status.
+async fn land(
+    generation: &Generation,
+    in_flight: Option<InFlight>,
+) -> Result<Landed, StorageError> {
+    let Some(in_flight) = in_flight else {
+        return Ok(Landed::Done);
     };
-    let commit = ModelCommit {
-        model: generation.model.clone(),
-        writes,
-        checkpoint: slice.scanned_to,
-    };
-    match inner.store.commit_model(commit).await {
+    let committed = in_flight
+        .commit
+        .await
+        .map_err(|e| StorageError::backend(std::io::Error::other(e.to_string())))?;
+    match committed {
         Ok(()) => {}
-        Err(ModelError::CheckpointNotAhead { .. }) => {
-            // Another writer moved it (a runner being replaced); read again.
-            return Ok(Step::Progressed);
-        }
+        Err(ModelError::CheckpointNotAhead { .. }) => return Ok(Landed::Superseded),
         Err(ModelError::Storage(e)) => return Err(e),
         Err(error @ ModelError::TooLarge { .. }) => {
-            return Ok(fault(generation, error.to_string(), places.first()));
+            fault(generation, error.to_string(), in_flight.first.as_ref());
+            return Ok(Landed::Faulted);
         }
     }
-    let position = slice.scanned_to.get();
-    let head = slice.head.get();
+    let position = in_flight.checkpoint.get();
+    let head = in_flight.head.get();
     let mut status = lock(&generation.status);
     status.position = position;
     status.head = head;
@@ -221,16 +219,114 @@ async fn step(inner: &Inner, generation: &Generation) -> Result<Step, StorageErr
         RunState::CatchingUp
     };
     // Behind the head, the lag in time is how old the last event reflected is.
-    status.lag_ms = match (status.state, newest_time) {
+    status.lag_ms = match (status.state, in_flight.newest_time) {
         (RunState::CatchingUp, Some(time)) => cairn_store::Timestamp::now()
             .as_millis()
             .saturating_sub(time),
         _ => 0,
     };
-    let seconds = started.elapsed().as_secs_f64();
-    if applied > 0 && seconds > 0.0 {
-        status.events_per_s = applied as f64 / seconds;
+    let seconds = in_flight.started.elapsed().as_secs_f64();
+    if in_flight.applied > 0 && seconds > 0.0 {
+        status.events_per_s = in_flight.applied as f64 / seconds;
     }
+    Ok(Landed::Done)
+}
+
+/// Reads and applies one batch over the model as of the batch in flight, then waits for that
+/// one to land and sends this one's commit.
+async fn step(
+    inner: &Inner,
+    generation: &Generation,
+    in_flight: &mut Option<InFlight>,
+) -> Result<Step, StorageError> {
+    let started = Instant::now();
+    let committed = open_view(&inner.store, &generation.model).await?;
+    let (after, view): (Position, Box<dyn ModelRead>) = match in_flight.as_ref() {
+        Some(pending) => (
+            pending.checkpoint,
+            Box::new(PendingView {
+                view: committed,
+                pending: Arc::clone(&pending.writes),
+                checkpoint: pending.checkpoint,
+            }),
+        ),
+        None => (committed.checkpoint().unwrap_or(Position::START), committed),
+    };
+    let read = AllRead::after(after)
+        .limit(inner.config.batch)
+        .scan_limit(inner.config.scan_limit);
+    let slice = inner.store.read_all(read).await.map_err(|e| match e {
+        cairn_store::ReadError::Storage(e) => e,
+    })?;
+    if slice.scanned_to <= after {
+        return Ok(match land(generation, in_flight.take()).await? {
+            Landed::Done => {
+                let mut status = lock(&generation.status);
+                status.state = RunState::Live;
+                status.position = after.get();
+                status.head = slice.head.get();
+                status.lag_events = slice.head.get().saturating_sub(after.get());
+                status.lag_ms = 0;
+                Step::CaughtUp(after)
+            }
+            Landed::Superseded => Step::Progressed,
+            Landed::Faulted => Step::Faulted,
+        });
+    }
+    let newest_time = slice.events.last().map(|e| e.recorded_at.as_millis());
+    let events: Vec<_> = slice
+        .events
+        .into_iter()
+        .filter(|e| generation.projection.filter().admits(e))
+        .collect();
+    let applied = events.len();
+    let first = events
+        .first()
+        .map(|e| (e.position.get(), e.event_type.to_string()));
+    // Where each event is, to name the one a fault happened at.
+    let places: Vec<(u64, String)> = events
+        .iter()
+        .map(|e| (e.position.get(), e.event_type.to_string()))
+        .collect();
+    let applied_writes = if events.is_empty() {
+        Ok(Vec::new())
+    } else {
+        generation.projection.apply(view, events).await
+    };
+    // The batch before this one lands first: commits go in order, and a fault below is
+    // reported at the position the model then reflects.
+    match land(generation, in_flight.take()).await? {
+        Landed::Done => {}
+        Landed::Superseded => return Ok(Step::Progressed),
+        Landed::Faulted => return Ok(Step::Faulted),
+    }
+    let writes = match applied_writes {
+        Ok(writes) => writes,
+        Err(error) => {
+            let at = match &error {
+                ApplyError::Refused { index, .. } => *index,
+                ApplyError::Call(_) => 0,
+            };
+            return Ok(fault(generation, error.to_string(), places.get(at)));
+        }
+    };
+    let overlay = Arc::new(overlay_of(&writes));
+    let commit = ModelCommit {
+        model: generation.model.clone(),
+        writes,
+        checkpoint: slice.scanned_to,
+    };
+    let store = Arc::clone(&inner.store);
+    *in_flight = Some(InFlight {
+        commit: tokio::spawn(async move { store.commit_model(commit).await }),
+        writes: overlay,
+        checkpoint: slice.scanned_to,
+        head: slice.head,
+        newest_time,
+        applied,
+        started,
+        first,
+    });
     Ok(Step::Progressed)
 }
 

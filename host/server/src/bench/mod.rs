@@ -3,12 +3,14 @@
 //!
 //! - `load.rs`: runs many concurrent workers and records each operation's latency.
 //! - `report.rs`: figures, their targets, and how they are printed.
-//! - `store.rs`, `runtime.rs`, `commands.rs`: the scenarios; `bank.rs`, what the last two share.
+//! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`: the scenarios;
+//!   `bank.rs`, what the runtime ones share.
 
 mod bank;
 mod commands;
 mod http;
 mod load;
+mod projections;
 mod report;
 mod runtime;
 mod store;
@@ -36,6 +38,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Runtime => runtime::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Commands => commands::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Http => http::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Projections => projections::run(dir.path(), args.scale, !args.json).await?,
     };
     if args.json {
         println!("{}", report.to_json());
