@@ -148,7 +148,7 @@ async fn write_history(store: Arc<dyn EventStore>, customers: usize) -> anyhow::
             let details = |round: usize| {
                 format!(r#"{{"name":"Customer {id}","email":"c{id}.{round}@example.com"}}"#)
             };
-            let last = if id % 2 == 0 {
+            let last = if id.is_multiple_of(2) {
                 event("CustomerDeleted", "null".into())?
             } else {
                 event("CustomerUpdated", details(3))?
