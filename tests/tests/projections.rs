@@ -284,14 +284,16 @@ async fn the_runner_in_tiny_batches_builds_the_model_one_batch_would() {
         .await;
     let head = host.store.head().get();
 
-    // Batches of two events, and reads that stop after three positions.
+    // Batches of at most three events and 150 bytes (so often one), and reads that stop
+    // after five positions.
     let shared: Arc<dyn EventStore> = Arc::new(host.store.clone());
     let projections = Projections::start(
         shared,
         Arc::clone(host.aggregates.registry()),
         RunnerConfig {
-            batch: 2,
-            scan_limit: 3,
+            batch: 3,
+            batch_bytes: 150,
+            scan_limit: 5,
         },
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

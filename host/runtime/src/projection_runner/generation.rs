@@ -273,12 +273,21 @@ async fn step(
             Landed::Faulted => Step::Faulted,
         });
     }
-    let newest_time = slice.events.last().map(|e| e.recorded_at.as_millis());
-    let events: Vec<_> = slice
+    let mut events: Vec<_> = slice
         .events
         .into_iter()
         .filter(|e| generation.projection.filter().admits(e))
         .collect();
+    // A batch also stops at a size in bytes (after its first event), so large events never
+    // make one call too big for the module's memory; the checkpoint is then its last event.
+    let mut checkpoint = slice.scanned_to;
+    if let Some(keep) = within_bytes(&events, inner.config.batch_bytes) {
+        events.truncate(keep);
+        if let Some(last) = events.last() {
+            checkpoint = last.position;
+        }
+    }
+    let newest_time = events.last().map(|e| e.recorded_at.as_millis());
     let applied = events.len();
     let first = events
         .first()
@@ -314,13 +323,13 @@ async fn step(
     let commit = ModelCommit {
         model: generation.model.clone(),
         writes,
-        checkpoint: slice.scanned_to,
+        checkpoint,
     };
     let store = Arc::clone(&inner.store);
     *in_flight = Some(InFlight {
         commit: tokio::spawn(async move { store.commit_model(commit).await }),
         writes: overlay,
-        checkpoint: slice.scanned_to,
+        checkpoint,
         head: slice.head,
         newest_time,
         applied,
@@ -342,6 +351,21 @@ fn fault(generation: &Generation, error: String, place: Option<&(u64, String)>) 
         event_type,
     });
     Step::Faulted
+}
+
+/// How many of `events` fit in `bytes` (the first always does), or `None` if all do.
+fn within_bytes(events: &[cairn_store::RecordedEvent], bytes: usize) -> Option<usize> {
+    let mut total = 0;
+    for (index, event) in events.iter().enumerate() {
+        total += event.data.as_str().len()
+            + event.metadata.as_str().len()
+            + event.stream.as_str().len()
+            + event.event_type.as_str().len();
+        if index > 0 && total > bytes {
+            return Some(index);
+        }
+    }
+    None
 }
 
 /// Whether `generation` is the one being built for projection `name`.

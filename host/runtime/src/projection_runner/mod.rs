@@ -33,6 +33,9 @@ pub use status::{Fault, GenerationStatus, ProjectionStatus, RunState};
 pub struct RunnerConfig {
     /// The most events one `apply` call takes.
     pub batch: usize,
+    /// The most bytes of events (data, metadata, stream and type) one `apply` call takes,
+    /// after its first event: the events are copied into the module's memory.
+    pub batch_bytes: usize,
     /// The most log positions one read examines.
     pub scan_limit: usize,
 }
@@ -40,7 +43,8 @@ pub struct RunnerConfig {
 impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
-            batch: 500,
+            batch: 2_000,
+            batch_bytes: 4 * 1024 * 1024,
             scan_limit: 100_000,
         }
     }
