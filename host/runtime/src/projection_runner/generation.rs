@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use cairn_store::{
-    AllRead, ModelCommit, ModelError, ModelRead, Position, ReadModelName, StorageError,
+    AllRead, AllSlice, EventStore, ModelCommit, ModelError, ModelRead, Position, ReadModelName,
+    StorageError,
 };
 use tokio::sync::watch;
 
@@ -104,6 +105,8 @@ async fn run(inner: Arc<Inner>, generation: Arc<Generation>, mut stopped: watch:
     }
     // A batch being committed while the next is read and applied.
     let mut in_flight: Option<InFlight> = None;
+    // While catching up, the next batch's read, made during this batch's apply.
+    let mut prefetch: Option<Prefetch> = None;
     loop {
         if *stopped.borrow() {
             let _ = land(&generation, in_flight.take()).await;
@@ -128,7 +131,7 @@ async fn run(inner: Arc<Inner>, generation: Arc<Generation>, mut stopped: watch:
             }
             continue;
         }
-        match step(&inner, &generation, &mut in_flight).await {
+        match step(&inner, &generation, &mut in_flight, &mut prefetch).await {
             Ok(Step::Progressed) => {}
             Ok(Step::CaughtUp(position)) => {
                 if is_building(&inner, &name, &generation) {
@@ -173,6 +176,38 @@ struct InFlight {
     started: Instant,
     /// Where its batch's first event is, to name a commit the store refuses.
     first: Option<(u64, String)>,
+}
+
+/// A read of the log started ahead of time, while the batch before it is applied.
+struct Prefetch {
+    after: Position,
+    slice: tokio::task::JoinHandle<Result<AllSlice, StorageError>>,
+}
+
+impl Prefetch {
+    fn start(inner: &Inner, after: Position) -> Self {
+        let store = Arc::clone(&inner.store);
+        let read = AllRead::after(after)
+            .limit(inner.config.batch)
+            .scan_limit(inner.config.scan_limit);
+        Self {
+            after,
+            slice: tokio::spawn(async move { read_log(&*store, read).await }),
+        }
+    }
+}
+
+async fn read_after(inner: &Inner, after: Position) -> Result<AllSlice, StorageError> {
+    let read = AllRead::after(after)
+        .limit(inner.config.batch)
+        .scan_limit(inner.config.scan_limit);
+    read_log(&*inner.store, read).await
+}
+
+async fn read_log(store: &dyn EventStore, read: AllRead) -> Result<AllSlice, StorageError> {
+    store.read_all(read).await.map_err(|e| match e {
+        cairn_store::ReadError::Storage(e) => e,
+    })
 }
 
 /// How a commit in flight ended.
@@ -238,6 +273,7 @@ async fn step(
     inner: &Inner,
     generation: &Generation,
     in_flight: &mut Option<InFlight>,
+    prefetch: &mut Option<Prefetch>,
 ) -> Result<Step, StorageError> {
     let started = Instant::now();
     let committed = open_view(&inner.store, &generation.model).await?;
@@ -252,12 +288,18 @@ async fn step(
         ),
         None => (committed.checkpoint().unwrap_or(Position::START), committed),
     };
-    let read = AllRead::after(after)
-        .limit(inner.config.batch)
-        .scan_limit(inner.config.scan_limit);
-    let slice = inner.store.read_all(read).await.map_err(|e| match e {
-        cairn_store::ReadError::Storage(e) => e,
-    })?;
+    let slice = match prefetch.take() {
+        Some(read) if read.after == after => read
+            .slice
+            .await
+            .map_err(|e| StorageError::backend(std::io::Error::other(e.to_string())))??,
+        stale => {
+            if let Some(stale) = stale {
+                stale.slice.abort();
+            }
+            read_after(inner, after).await?
+        }
+    };
     if slice.scanned_to <= after {
         return Ok(match land(generation, in_flight.take()).await? {
             Landed::Done => {
@@ -286,6 +328,10 @@ async fn step(
         if let Some(last) = events.last() {
             checkpoint = last.position;
         }
+    }
+    if checkpoint < slice.head {
+        // Behind the head: read on while this batch is applied.
+        *prefetch = Some(Prefetch::start(inner, checkpoint));
     }
     let newest_time = events.last().map(|e| e.recorded_at.as_millis());
     let applied = events.len();
