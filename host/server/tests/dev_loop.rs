@@ -3,33 +3,13 @@
 //! build error that leaves the old version serving, and a graceful stop. Also: `cairn serve`
 //! refuses a public address without an API key.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cairn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-}
-
-/// Runs a client command against `server`; returns (success, stdout, stderr).
-fn client(server: &str, args: &[&str]) -> (bool, String, String) {
-    let output = cairn()
-        .args(args)
-        .args(["--server", server])
-        .output()
-        .expect("cairn runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::{Output, cairn, client, repository};
 
 /// A standalone copy of example `name`, depending on this repository's SDK.
 fn copy_example(dir: &Path, name: &str) -> PathBuf {
@@ -88,57 +68,6 @@ fn wait_for_projection(server: &str, name: &str, check: impl Fn(&serde_json::Val
             "{name} never got there: {out} {err}"
         );
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The lines a child prints on stdout and stderr, as they come.
-struct Output {
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Output {
-    fn of(child: &mut Child) -> Self {
-        let (sender, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        for stream in [
-            Box::new(stdout) as Box<dyn std::io::Read + Send>,
-            Box::new(stderr),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Self {
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a line containing `text`; returns it.
-    fn wait_for(&mut self, text: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {text:?} within {limit:?}; printed so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
     }
 }
 
