@@ -46,13 +46,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     let projections = Projections::start(
         Arc::clone(&shared),
         Arc::clone(&registry),
-        RunnerConfig {
-            batch: std::env::var("CAIRN_BATCH")
-                .ok()
-                .and_then(|b| b.parse().ok())
-                .unwrap_or(500),
-            ..RunnerConfig::default()
-        },
+        RunnerConfig::default(),
     );
     loop {
         let status = projections.status(PROJECTION);
