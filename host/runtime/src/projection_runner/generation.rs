@@ -44,14 +44,16 @@ impl Generation {
         slot: Slot,
     ) -> Arc<Self> {
         let model = slot.model(projection.name().as_str());
+        // Until the runner has read its checkpoint, the model is taken to be empty.
+        let head = inner.store.head().get();
         let status = Mutex::new(GenerationStatus {
             version: slot.version,
             generation: slot.generation,
             model: model.to_string(),
             state: RunState::CatchingUp,
             position: 0,
-            head: inner.store.head().get(),
-            lag_events: 0,
+            head,
+            lag_events: head,
             lag_ms: 0,
             events_per_s: 0.0,
             fault: None,
