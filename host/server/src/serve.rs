@@ -13,15 +13,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let node = Node::open(&args.data).await?;
     let listener = bind(args.listen).await?;
     let address = listener.local_addr()?;
-    println!(
+    announce(format_args!(
         "cairn is serving {} on http://{address}",
         args.data.display()
-    );
+    ));
     let state = AppState::new(&node, args.key.api_key);
     http::serve(listener, state, shutdown_signal()).await?;
     node.close().await;
-    println!("cairn stopped; every acknowledged write is on disk");
+    announce(format_args!(
+        "cairn stopped; every acknowledged write is on disk"
+    ));
     Ok(())
+}
+
+/// Prints a line for the person running the server. A server outlives whoever reads its
+/// output, so a closed stdout (a pipe whose reader went away) is ignored, not a crash, as
+/// `println!` would make it.
+pub(crate) fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Like [`announce`], on stderr: a problem the person should see.
+pub(crate) fn complain(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Refuses to serve a non-loopback address with no API key, unless told `--insecure`.

@@ -318,3 +318,47 @@ fn serve_refuses_a_public_address_without_a_key() {
         "nothing was created"
     );
 }
+
+#[test]
+fn serve_keeps_serving_when_its_output_is_closed() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut serve = cairn()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn serve starts");
+    let mut lines = BufReader::new(serve.stdout.take().expect("stdout")).lines();
+    let server = loop {
+        let line = lines.next().expect("a line").expect("text");
+        if line.contains("cairn is serving") {
+            break line.split_whitespace().last().expect("a URL").to_owned();
+        }
+    };
+    // Whoever read the output goes away: both pipes close.
+    drop(lines);
+    drop(serve.stderr.take());
+    for n in 0..20 {
+        let (ok, _, err) = client(
+            &server,
+            &[
+                "send",
+                "customers",
+                &format!("c{n}"),
+                r#"{"type": "Delete"}"#,
+            ],
+        );
+        assert!(!ok && err.contains("unknown_module"), "{err}");
+        let (ok, out, err) = client(&server, &["read", "orders-1"]);
+        assert!(ok, "the server still answers: {err}");
+        assert!(out.contains("orders-1 is at version 0"), "{out}");
+    }
+    Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(serve.wait().expect("exits").success());
+}

@@ -26,7 +26,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     if args.clean && data.exists() {
         std::fs::remove_dir_all(&data)
             .map_err(|e| anyhow::anyhow!("cannot delete {}: {e}", data.display()))?;
-        println!("deleted the dev store {}", data.display());
+        crate::serve::announce(format_args!("deleted the dev store {}", data.display()));
     }
     let target_dir = args
         .target_dir
@@ -42,24 +42,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     let listener = bind(args.listen).await?;
     let address = listener.local_addr()?;
-    println!();
-    println!(
+    crate::serve::announce(format_args!(""));
+    crate::serve::announce(format_args!(
         "cairn dev is serving {} modules from {}",
         project.modules.len(),
         data.display()
-    );
-    println!("  API       http://{address}");
-    println!("  OpenAPI   http://{address}/openapi.json");
-    println!("  metrics   http://{address}/metrics");
+    ));
+    crate::serve::announce(format_args!("  API       http://{address}"));
+    crate::serve::announce(format_args!("  OpenAPI   http://{address}/openapi.json"));
+    crate::serve::announce(format_args!("  metrics   http://{address}/metrics"));
     for module in node.registry().list() {
-        println!(
+        crate::serve::announce(format_args!(
             "  module    {} v{} (sha256 {})",
             module.name,
             module.version,
             module.hash.get(..12).unwrap_or(&module.hash)
-        );
+        ));
     }
-    println!("watching the modules' sources; Ctrl-C stops");
+    crate::serve::announce(format_args!("watching the modules' sources; Ctrl-C stops"));
     let watcher = watch::Watcher::start(&project)?;
     let watching = tokio::spawn(watch_and_reload(watcher, project, reloader));
     let state = AppState::new(&node, args.key.api_key);
@@ -67,7 +67,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     watching.abort();
     node.close().await;
     served?;
-    println!("cairn dev stopped; the store is kept in {}", data.display());
+    crate::serve::announce(format_args!(
+        "cairn dev stopped; the store is kept in {}",
+        data.display()
+    ));
     Ok(())
 }
 
@@ -78,7 +81,7 @@ async fn watch_and_reload(
 ) {
     while let Some(changed) = watcher.changed(&project).await {
         for module in changed {
-            println!("{} changed: rebuilding", module.name);
+            crate::serve::announce(format_args!("{} changed: rebuilding", module.name));
             reloader.reload(&module).await;
         }
     }

@@ -38,20 +38,20 @@ impl Reloader {
         let bytes = match built {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(error)) => {
-                eprintln!(
+                crate::serve::complain(format_args!(
                     "✗ {} did not build; {}.\n{error}",
                     module.name,
                     self.serving(module)
-                );
+                ));
                 return;
             }
             Err(error) => {
-                eprintln!("✗ building {} stopped: {error}", module.name);
+                crate::serve::complain(format_args!("✗ building {} stopped: {error}", module.name));
                 return;
             }
         };
         match self.registry.upload(&module.name, bytes).await {
-            Ok(uploaded) if uploaded.created => println!(
+            Ok(uploaded) if uploaded.created => crate::serve::announce(format_args!(
                 "✓ {} v{} loaded ({} ms, sha256 {})",
                 module.name,
                 uploaded.record.version,
@@ -61,16 +61,16 @@ impl Reloader {
                     .hash
                     .get(..12)
                     .unwrap_or(&uploaded.record.hash)
-            ),
-            Ok(uploaded) => println!(
+            )),
+            Ok(uploaded) => crate::serve::announce(format_args!(
                 "✓ {} v{} is unchanged",
                 module.name, uploaded.record.version
-            ),
-            Err(error) => eprintln!(
+            )),
+            Err(error) => crate::serve::complain(format_args!(
                 "✗ {} built but was refused; {}: {error}",
                 module.name,
                 self.serving(module)
-            ),
+            )),
         }
     }
 

@@ -47,10 +47,10 @@ impl Output {
         ] {
             let sender = sender.clone();
             std::thread::spawn(move || {
+                // Read to the end even when nobody listens any more: a child whose output
+                // pipe is closed fails its next write.
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if sender.send(line).is_err() {
-                        break;
-                    }
+                    let _ = sender.send(line);
                 }
             });
         }
