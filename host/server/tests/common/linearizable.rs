@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 /// What an append expected of the stream's version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expected {
+pub(crate) enum Expected {
     Any,
     NoStream,
     Exists,
@@ -30,7 +30,7 @@ impl Expected {
 
 /// What an operation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// An append of events with these ids; its reply: `Some(Ok(first version))`,
     /// `Some(Err(actual version))` for a 409, or `None` when it never came.
     Append {
@@ -43,27 +43,27 @@ pub enum Action {
 }
 
 #[derive(Clone, Debug)]
-pub struct Operation {
-    pub invoked: u128,
+pub(crate) struct Operation {
+    pub(crate) invoked: u128,
     /// `None`: no reply came.
-    pub completed: Option<u128>,
-    pub action: Action,
+    pub(crate) completed: Option<u128>,
+    pub(crate) action: Action,
 }
 
 /// Why a history is not linearizable.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Anomaly(pub String);
+pub(crate) struct Anomaly(pub(crate) String);
 
 /// Checks `history` against the stream model, given the stream's final content `last`.
-pub fn check(history: &[Operation], last: &[String]) -> Result<(), Anomaly> {
+pub(crate) fn check(history: &[Operation], last: &[String]) -> Result<(), Anomaly> {
     // Reads whose contents are not a prefix of the final stream are anomalies on their own.
     for op in history {
-        if let Action::Read { version, ids } = &op.action {
-            if last.get(..*version as usize) != Some(ids.as_slice()) {
-                return Err(Anomaly(format!(
-                    "a read at version {version} saw {ids:?}, not the stream's first events"
-                )));
-            }
+        if let Action::Read { version, ids } = &op.action
+            && last.get(..*version as usize) != Some(ids.as_slice())
+        {
+            return Err(Anomaly(format!(
+                "a read at version {version} saw {ids:?}, not the stream's first events"
+            )));
         }
     }
     let mut written = HashSet::new();
