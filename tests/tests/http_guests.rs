@@ -1,0 +1,116 @@
+//! Misbehaving guests over HTTP, under concurrent load: a loop, a memory bomb, a panic, stack
+//! overflows and garbage output, many at once, beside well-behaved `bank-account` commands.
+//! Each misbehaving command gets its documented 500 code with nothing appended, the others all
+//! succeed with nothing lost, and the server keeps serving. (How fast a loop is stopped, and
+//! what the load does to other commands' latency, are figures for `cairn bench`, not tests.)
+
+mod common;
+
+use common::server::{Server, assert_error};
+use serde_json::{Value, json};
+
+/// Each misbehaving command and the codes it may get.
+const ROGUES: [(&str, &[&str]); 6] = [
+    ("Loop", &["module_out_of_fuel", "module_deadline_exceeded"]),
+    ("Bomb", &["module_out_of_memory"]),
+    ("Panic", &["module_trapped"]),
+    ("Recurse", &["module_stack_overflow"]),
+    ("Smash", &["module_trapped"]),
+    ("Garbage", &["module_bad_output"]),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn misbehaving_guests_under_load_fail_alone_and_the_rest_is_served() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &["bank-account"]).await;
+    let (status, body) = server
+        .put_module(
+            "rogue",
+            cairn_tests::guest("misbehaving"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let mut tasks = Vec::new();
+    // 8 loops at once, and every other kind of failure, repeatedly.
+    for (n, (command, codes)) in ROGUES.iter().cycle().take(8 + ROGUES.len() * 3).enumerate() {
+        let command = if n < 8 { "Loop" } else { command };
+        let codes: &'static [&'static str] = if n < 8 { ROGUES[0].1 } else { codes };
+        let http = server.http.clone();
+        let url = server.url(&format!("/v1/aggregates/rogue/r{n}/commands"));
+        tasks.push(tokio::spawn(async move {
+            let reply = http
+                .post(url)
+                .json(&json!({"type": command, "data": {}}))
+                .send()
+                .await
+                .expect("the server answers");
+            let status = reply.status().as_u16();
+            let body: Value = reply.json().await.expect("JSON");
+            assert_eq!(status, 500, "{command}: {body}");
+            assert!(
+                codes.contains(&body["error"].as_str().unwrap_or_default()),
+                "{command}: {body}"
+            );
+            0u64
+        }));
+    }
+    // Meanwhile, 8 clients of a well-behaved module.
+    for client in 0..8 {
+        let http = server.http.clone();
+        let base = server.url(&format!("/v1/aggregates/bank-account/b{client}/commands"));
+        tasks.push(tokio::spawn(async move {
+            let open = http
+                .post(&base)
+                .json(&json!({"type": "Open", "data": {"owner": "o"}}))
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(open.status(), 200);
+            for _ in 0..25 {
+                let reply = http
+                    .post(&base)
+                    .json(&json!({"type": "Deposit", "data": {"amount": 4}}))
+                    .send()
+                    .await
+                    .expect("answers");
+                assert_eq!(reply.status(), 200);
+            }
+            100
+        }));
+    }
+    let mut deposited = 0;
+    for task in tasks {
+        deposited += task.await.expect("a client failed");
+    }
+    assert_eq!(deposited, 800);
+
+    for client in 0..8 {
+        let (status, state) = server
+            .get(&format!("/v1/aggregates/bank-account/b{client}"))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(state["state"]["balance"], 100, "{state}");
+    }
+    let (_, rogue) = server.get("/v1/all?category=rogue").await;
+    assert_eq!(
+        rogue["events"],
+        json!([]),
+        "no failed command appended anything"
+    );
+    let (_, all) = server.get("/v1/all?limit=1").await;
+    assert_eq!(all["head"], 8 * 26, "every good command's event, once");
+    // Still serving, the bad module included.
+    let (status, body) = server
+        .command("rogue", "fine", json!({"type": "Fine", "data": {}}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_error(
+        &server
+            .command("rogue", "again", json!({"type": "Panic", "data": {}}))
+            .await,
+        500,
+        "module_trapped",
+    );
+    server.stop().await;
+}
