@@ -256,4 +256,7 @@ pub enum Scenario {
     Http,
     /// Projections: replaying a million events into a read model, and lag behind live appends.
     Projections,
+    /// The sandbox over HTTP: how fast a looping guest is stopped, and what 8 of them do to
+    /// other commands.
+    Sandbox,
 }

@@ -3,7 +3,8 @@
 //!
 //! - `load.rs`: runs many concurrent workers and records each operation's latency.
 //! - `report.rs`: figures, their targets, and how they are printed.
-//! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`: the scenarios;
+//! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`: the
+//!   scenarios;
 //!   `bank.rs`, what the runtime ones share.
 
 mod bank;
@@ -13,6 +14,7 @@ mod load;
 mod projections;
 mod report;
 mod runtime;
+mod sandbox;
 mod store;
 
 use crate::cli::{BenchArgs, Scenario};
@@ -39,6 +41,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Commands => commands::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Http => http::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Projections => projections::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Sandbox => sandbox::run(dir.path(), args.scale, !args.json).await?,
     };
     if args.json {
         println!("{}", report.to_json());

@@ -106,16 +106,39 @@ impl RedbStore {
             source,
         })?;
         let path = data_dir.join(DATABASE_FILE);
-        let mut builder = Database::builder();
-        if let Some(bytes) = options.cache_bytes {
-            builder.set_cache_size(bytes);
-        }
-        let db = builder
+        let db = builder(options)
             .create(&path)
             .map_err(|source| OpenError::Database {
                 path: path.clone(),
                 source: Box::new(source),
             })?;
+        Self::start(db, path)
+    }
+
+    /// Opens the store on a redb storage backend of the caller's: one that injects I/O errors
+    /// (the store's fault tests use one), or redb's in-memory backend. `label` stands for the
+    /// file in errors and logs.
+    pub async fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        label: impl Into<PathBuf>,
+        options: RedbOptions,
+    ) -> Result<Self, OpenError> {
+        let path = label.into();
+        tokio::task::spawn_blocking(move || {
+            let db = builder(&options)
+                .create_with_backend(backend)
+                .map_err(|source| OpenError::Database {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?;
+            Self::start(db, path)
+        })
+        .await
+        .map_err(|e| OpenError::Thread(std::io::Error::other(e)))?
+    }
+
+    /// Prepares the tables and starts the writer thread.
+    fn start(db: Database, path: PathBuf) -> Result<Self, OpenError> {
         let allocated = prepare(&db, &path)?;
         let db = Arc::new(db);
         let head = HeadSender::new(Position::new(allocated.head));
@@ -182,6 +205,14 @@ impl RedbStore {
             .await
             .map_err(StorageError::backend)?
     }
+}
+
+fn builder(options: &RedbOptions) -> redb::Builder {
+    let mut builder = Database::builder();
+    if let Some(bytes) = options.cache_bytes {
+        builder.set_cache_size(bytes);
+    }
+    builder
 }
 
 /// Creates the tables, checks the layout, and reads back what the writer has allocated.

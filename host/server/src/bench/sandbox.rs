@@ -1,0 +1,185 @@
+//! `cairn bench sandbox`: how fast the sandbox stops a looping guest, and what looping guests
+//! do to everyone else, over HTTP. The test guest `misbehaving` (as `rogue`) loops on `Loop`;
+//! `bank-account` serves 8 clients depositing into 1,000 accounts.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::bank::open_accounts;
+use super::load::drive;
+use super::report::{Figure, Report, Target};
+use super::scaled;
+use crate::guests;
+use crate::http::{self, AppState};
+use crate::node::Node;
+
+const CLIENTS: usize = 8;
+const LOOPS: usize = 8;
+const ACCOUNTS: usize = 1_000;
+
+pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
+    let say = |what: &str| {
+        if progress {
+            eprintln!("… {what}");
+        }
+    };
+    say("building bank-account and the misbehaving test guest for wasm32-wasip2");
+    let bank = guests::build("bank-account")?;
+    let rogue = guests::build("misbehaving")?;
+    let node = Node::open(dir).await?;
+    node.registry().upload("bank-account", bank).await?;
+    node.registry().upload("rogue", rogue).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let state = AppState::new(&node, None);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    open_accounts(Arc::clone(node.store()), ACCOUNTS, CLIENTS).await?;
+    for account in 0..ACCOUNTS {
+        node.aggregates()
+            .version("bank-account", &account.to_string())
+            .await?;
+    }
+    let per_client = scaled(1_000, scale);
+    let deposits = |client: reqwest::Client, base: String| {
+        move |_, _| {
+            let client = client.clone();
+            let url = format!(
+                "{base}/v1/aggregates/bank-account/{}/commands",
+                fastrand::usize(..ACCOUNTS)
+            );
+            async move {
+                let reply = client
+                    .post(url)
+                    .json(&serde_json::json!({"type": "Deposit", "data": {"amount": 1}}))
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    reply.status() == 200,
+                    "a deposit answered {}",
+                    reply.status()
+                );
+                Ok(())
+            }
+        }
+    };
+
+    say(&format!("{CLIENTS} clients depositing, alone"));
+    let alone = drive(CLIENTS, per_client, deposits(client.clone(), base.clone())).await?;
+
+    say("looping commands, one at a time");
+    let mut stopped_after = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for n in 0..scaled(50, scale).max(5) {
+        stopped_after.saturating_record(loop_once(&client, &base, n).await?.as_micros() as u64);
+    }
+
+    say(&format!(
+        "{CLIENTS} clients depositing while {LOOPS} looping commands run at all times"
+    ));
+    let looping = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let loops: Vec<_> = (0..LOOPS)
+        .map(|worker| {
+            let client = client.clone();
+            let base = base.clone();
+            let looping = Arc::clone(&looping);
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                let mut n = 1_000 * (worker + 1);
+                while looping.load(std::sync::atomic::Ordering::Relaxed) {
+                    times.push(loop_once(&client, &base, n).await?);
+                    n += 1;
+                }
+                Ok::<_, anyhow::Error>(times)
+            })
+        })
+        .collect();
+    let loaded = drive(CLIENTS, per_client, deposits(client.clone(), base.clone())).await?;
+    looping.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut stopped_under_load = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for task in loops {
+        for time in task.await?? {
+            stopped_under_load.saturating_record(time.as_micros() as u64);
+        }
+    }
+
+    let _ = stop.send(());
+    server.await??;
+    node.close().await;
+
+    let baseline = alone.quantile_ms(0.99);
+    let with_loops = loaded.quantile_ms(0.99);
+    let workload = format!(
+        "{CLIENTS} clients, {} Deposit commands each over HTTP, {ACCOUNTS} accounts",
+        per_client
+    );
+    Ok(Report {
+        scenario: "sandbox",
+        scale,
+        figures: vec![
+            Figure {
+                key: "loop_stopped_p99_ms",
+                value: stopped_after.value_at_quantile(0.99) as f64 / 1_000.0,
+                unit: "ms",
+                workload: format!(
+                    "{} looping commands one at a time: from sending to the 500 reply",
+                    stopped_after.len()
+                ),
+                target: Some(Target::AtMost(100.0)),
+            },
+            Figure {
+                key: "loop_stopped_under_load_p99_ms",
+                value: stopped_under_load.value_at_quantile(0.99) as f64 / 1_000.0,
+                unit: "ms",
+                workload: format!(
+                    "{} looping commands, {LOOPS} at a time, beside the deposits",
+                    stopped_under_load.len()
+                ),
+                target: Some(Target::AtMost(100.0)),
+            },
+            Figure {
+                key: "commands_p99_ms",
+                value: baseline,
+                unit: "ms",
+                workload: workload.clone(),
+                target: None,
+            },
+            Figure {
+                key: "commands_with_8_loops_p99_ms",
+                value: with_loops,
+                unit: "ms",
+                workload: format!("the same, while {LOOPS} looping commands run at all times"),
+                target: None,
+            },
+            Figure {
+                key: "commands_p99_ratio_with_8_loops",
+                value: with_loops / baseline,
+                unit: "×",
+                workload: "the p99 with the loops over the p99 alone".into(),
+                target: Some(Target::AtMost(2.0)),
+            },
+        ],
+    })
+}
+
+/// Sends one looping command; returns how long until the sandbox stopped it and replied.
+async fn loop_once(client: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<Duration> {
+    let began = Instant::now();
+    let reply = client
+        .post(format!("{base}/v1/aggregates/rogue/loop-{n}/commands"))
+        .json(&serde_json::json!({"type": "Loop", "data": {}}))
+        .send()
+        .await?;
+    let took = began.elapsed();
+    anyhow::ensure!(
+        reply.status() == 500,
+        "a looping command answered {}",
+        reply.status()
+    );
+    Ok(took)
+}
