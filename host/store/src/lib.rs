@@ -58,6 +58,8 @@ pub use read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice
 pub use read_model::{
     MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelCommit, ModelEntry, ModelRead, ModelWrite, ReadModelName,
 };
+#[doc(hidden)]
+pub use redb_backend::fuzzing;
 pub use redb_backend::{OpenError, RedbOptions, RedbStore};
 pub use snapshot::{Snapshot, SnapshotKey};
 pub use stream_id::StreamId;

@@ -7,11 +7,13 @@
 //!   transaction.
 //! - `reads.rs`: blocking reads, each in one read transaction.
 //! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation.
+//! - `fuzzing.rs`: the decoders of stored values, for the fuzz targets in `fuzz/`.
 
 mod apply_append;
 mod apply_model;
 mod apply_module;
 mod apply_snapshot;
+pub mod fuzzing;
 mod model_reads;
 mod reads;
 mod record;
