@@ -122,6 +122,11 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// The position of the newest event (0 for an empty store).
     fn head(&self) -> Position;
 
+    /// Why writes are failing, if the last write failed (a full disk, an I/O error); `None`
+    /// once one commits again. With redb, a failed commit fails every later one until the
+    /// store is reopened.
+    fn write_failure(&self) -> Option<String>;
+
     /// A watch on the head, for waiting on new events.
     fn watch_head(&self) -> HeadWatch;
 }

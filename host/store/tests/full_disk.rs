@@ -2,7 +2,8 @@
 //! A failed write is never acknowledged; after the fault clears, the store reopens consistent:
 //! the log runs 1, 2, 3, ... with each event once, every acknowledged append is there at the
 //! versions and positions it was given, an append that failed is there whole or not at all,
-//! and new appends succeed.
+//! and new appends succeed. While writes fail, the store says why (`write_failure`, which
+//! `/healthz` reports); a failed commit fails every later one until the store is reopened.
 //!
 //! The disk is a redb storage backend over the real file that refuses to grow the file past a
 //! limit (as a full filesystem does) or fails every write and sync after a countdown.
@@ -248,6 +249,7 @@ async fn a_full_disk_fails_appends_acknowledges_none_and_the_store_reopens_consi
     let store = open_faulty(dir.path(), &faults).await;
     let mut seen = append_until_failing(&store, 20, 100, usize::MAX, 50).await;
     assert_eq!(seen.failed.len(), 0, "the disk had room");
+    assert_eq!(store.write_failure(), None);
     // The disk fills: the file cannot grow any more.
     let full = std::fs::metadata(dir.path().join("cairn.redb"))
         .expect("stat")
@@ -257,6 +259,24 @@ async fn a_full_disk_fails_appends_acknowledges_none_and_the_store_reopens_consi
     assert!(more.failed.len() >= 20, "the disk never filled");
     seen.acked.extend(more.acked);
     seen.failed.extend(more.failed);
+    let failure = store
+        .write_failure()
+        .expect("the store says its writes fail");
+    assert!(
+        failure.contains("space") || failure.contains("I/O"),
+        "{failure}"
+    );
+    // Freeing space is not enough: the store needs reopening.
+    faults.capacity.store(u64::MAX, Ordering::SeqCst);
+    let after = store
+        .append(
+            common::stream("disk-probe"),
+            ExpectedVersion::Any,
+            vec![common::event("Probe", "{}")],
+        )
+        .await;
+    assert!(matches!(after, Err(AppendError::Storage(_))), "{after:?}");
+    assert!(store.write_failure().is_some());
     store.close().await;
     check_reopened(dir.path(), &seen).await;
 }

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
@@ -10,25 +11,46 @@ use crate::http::state::AppState;
 /// The server's health.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(super) struct Health {
-    /// `ok`.
+    /// `ok`, or `writes_failing` when the store cannot write (a full disk, an I/O error).
     pub status: &'static str,
     /// The position of the newest event.
     pub head: u64,
+    /// Why writes fail, when they do. The store needs a restart once the cause is fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
-/// Says the server is up. Needs no API key.
+/// Says whether the server is up and can write. Needs no API key.
 #[utoipa::path(
     get,
     path = "/healthz",
-    responses((status = 200, description = "The server is up", body = Health)),
+    responses(
+        (status = 200, description = "The server is up and its store writes", body = Health),
+        (status = 503, description = "The store's writes fail (`writes_failing`, with the error): fix the cause, then restart", body = Health),
+    ),
     security(()),
     tag = "operations"
 )]
-pub(super) async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        head: state.store.head().get(),
-    })
+pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let head = state.store.head().get();
+    match state.store.write_failure() {
+        None => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                head,
+                error: None,
+            }),
+        ),
+        Some(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "writes_failing",
+                head,
+                error: Some(error),
+            }),
+        ),
+    }
 }
 
 /// Prometheus metrics: appends, commands, their latencies, module traps.

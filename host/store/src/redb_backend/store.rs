@@ -85,6 +85,7 @@ pub struct RedbStore {
 #[derive(Debug)]
 struct Inner {
     ops: mpsc::Sender<WriteOp>,
+    failure: writer::WriteFailure,
     db: Arc<Database>,
     head: HeadWatch,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -144,15 +145,20 @@ impl RedbStore {
         let head = HeadSender::new(Position::new(allocated.head));
         let watch = head.watch();
         let (ops, receiver) = mpsc::channel();
+        let failure: writer::WriteFailure = Arc::default();
         let writer_db = Arc::clone(&db);
         let writer = std::thread::Builder::new()
             .name("cairn-store-writer".into())
-            .spawn(move || writer::run(writer_db, receiver, allocated, head))
+            .spawn({
+                let failure = Arc::clone(&failure);
+                move || writer::run(writer_db, receiver, allocated, head, failure)
+            })
             .map_err(OpenError::Thread)?;
         tracing::info!(path = %path.display(), head = allocated.head, "event store open");
         Ok(Self {
             inner: Arc::new(Inner {
                 ops,
+                failure,
                 db,
                 head: watch,
                 writer: Mutex::new(Some(writer)),
@@ -399,6 +405,14 @@ impl EventStore for RedbStore {
 
     fn head(&self) -> Position {
         self.inner.head.head()
+    }
+
+    fn write_failure(&self) -> Option<String> {
+        self.inner
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn watch_head(&self) -> HeadWatch {

@@ -80,12 +80,16 @@ impl<R, T, E: From<StorageError>> Pending<R, T, E> {
     }
 }
 
+/// Why the last batch failed, while batches are failing; the next batch that commits clears it.
+pub(crate) type WriteFailure = Arc<std::sync::Mutex<Option<String>>>;
+
 /// Runs the writer until every sender is gone or a [`WriteOp::Close`] arrives.
 pub(crate) fn run(
     db: Arc<Database>,
     ops: Receiver<WriteOp>,
     mut allocated: Allocated,
     head: HeadSender,
+    failure: WriteFailure,
 ) {
     while let Ok(first) = ops.recv() {
         let mut batch = vec![first];
@@ -106,7 +110,7 @@ pub(crate) fn run(
             None => None,
         };
         if !batch.is_empty() {
-            commit_batch(&db, &mut allocated, &head, batch);
+            commit_batch(&db, &mut allocated, &head, &failure, batch);
         }
         if let Some(WriteOp::Close(done)) = close {
             let _ = done.send(());
@@ -120,10 +124,15 @@ fn commit_batch(
     db: &Database,
     allocated: &mut Allocated,
     head: &HeadSender,
+    last_failure: &WriteFailure,
     mut batch: Vec<WriteOp>,
 ) {
     let mut next = *allocated;
     let failure = apply_and_commit(db, &mut next, &mut batch).err();
+    *last_failure
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        failure.as_ref().map(ToString::to_string);
     if let Some(error) = &failure {
         tracing::error!(%error, operations = batch.len(), "write batch failed; none of it is stored");
     } else {
