@@ -14,16 +14,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cairn_store::{
-    AllRead, AllSlice, EventStore, ModelCommit, ModelError, ModelRead, Position, ReadModelName,
-    StorageError,
-};
+use cairn_store::{ModelCommit, ModelRead, Position, ReadModelName, StorageError};
 use tokio::sync::watch;
 
+use super::in_flight::{InFlight, Landed, land};
 use super::lifecycle::{Slot, take_over};
+use super::prefetch::{Prefetch, read_after};
 use super::status::{Fault, GenerationStatus, RunState};
 use super::{Inner, lock, open_view, pause_flag};
-use crate::model_overlay::{Overlay, PendingView, overlay_of};
+use crate::model_overlay::{PendingView, overlay_of};
 use crate::projection::{ApplyError, LoadedProjection};
 
 /// A running generation.
@@ -74,6 +73,11 @@ impl Generation {
 
     pub(super) fn status(&self) -> GenerationStatus {
         lock(&self.status).clone()
+    }
+
+    /// Changes the status in place.
+    pub(super) fn update_status(&self, change: impl FnOnce(&mut GenerationStatus)) {
+        change(&mut lock(&self.status));
     }
 
     /// Tells the runner to stop after the batch in hand.
@@ -162,111 +166,6 @@ enum Step {
     Progressed,
     CaughtUp(Position),
     Faulted,
-}
-
-/// A batch's commit, sent to the store while the runner goes on to the next batch.
-struct InFlight {
-    commit: tokio::task::JoinHandle<Result<(), ModelError>>,
-    /// Its writes, laid over the committed model for the next batch's reads.
-    writes: Arc<Overlay>,
-    checkpoint: Position,
-    head: Position,
-    /// When the newest event it covers was recorded.
-    newest_time: Option<u64>,
-    applied: usize,
-    /// When its batch began to be read.
-    started: Instant,
-    /// Where its batch's first event is, to name a commit the store refuses.
-    first: Option<(u64, String)>,
-}
-
-/// A read of the log started ahead of time, while the batch before it is applied.
-struct Prefetch {
-    after: Position,
-    slice: tokio::task::JoinHandle<Result<AllSlice, StorageError>>,
-}
-
-impl Prefetch {
-    fn start(inner: &Inner, after: Position) -> Self {
-        let store = Arc::clone(&inner.store);
-        let read = AllRead::after(after)
-            .limit(inner.config.batch)
-            .scan_limit(inner.config.scan_limit);
-        Self {
-            after,
-            slice: tokio::spawn(async move { read_log(&*store, read).await }),
-        }
-    }
-}
-
-async fn read_after(inner: &Inner, after: Position) -> Result<AllSlice, StorageError> {
-    let read = AllRead::after(after)
-        .limit(inner.config.batch)
-        .scan_limit(inner.config.scan_limit);
-    read_log(&*inner.store, read).await
-}
-
-async fn read_log(store: &dyn EventStore, read: AllRead) -> Result<AllSlice, StorageError> {
-    store.read_all(read).await.map_err(|e| match e {
-        cairn_store::ReadError::Storage(e) => e,
-    })
-}
-
-/// How a commit in flight ended.
-enum Landed {
-    /// Nothing was in flight, or it committed; the status shows it.
-    Done,
-    /// The store refused it because the checkpoint had moved (a runner being replaced): read
-    /// again from the store.
-    Superseded,
-    /// The store refused it for good: the generation is faulted.
-    Faulted,
-}
-
-/// Waits for the commit in flight, if any, and reports it in the status.
-async fn land(
-    generation: &Generation,
-    in_flight: Option<InFlight>,
-) -> Result<Landed, StorageError> {
-    let Some(in_flight) = in_flight else {
-        return Ok(Landed::Done);
-    };
-    let committed = in_flight
-        .commit
-        .await
-        .map_err(|e| StorageError::backend(std::io::Error::other(e.to_string())))?;
-    match committed {
-        Ok(()) => {}
-        Err(ModelError::CheckpointNotAhead { .. }) => return Ok(Landed::Superseded),
-        Err(ModelError::Storage(e)) => return Err(e),
-        Err(error @ ModelError::TooLarge { .. }) => {
-            fault(generation, error.to_string(), in_flight.first.as_ref());
-            return Ok(Landed::Faulted);
-        }
-    }
-    let position = in_flight.checkpoint.get();
-    let head = in_flight.head.get();
-    let mut status = lock(&generation.status);
-    status.position = position;
-    status.head = head;
-    status.lag_events = head.saturating_sub(position);
-    status.state = if position >= head {
-        RunState::Live
-    } else {
-        RunState::CatchingUp
-    };
-    // Behind the head, the lag in time is how old the last event reflected is.
-    status.lag_ms = match (status.state, in_flight.newest_time) {
-        (RunState::CatchingUp, Some(time)) => cairn_store::Timestamp::now()
-            .as_millis()
-            .saturating_sub(time),
-        _ => 0,
-    };
-    let seconds = in_flight.started.elapsed().as_secs_f64();
-    if in_flight.applied > 0 && seconds > 0.0 {
-        status.events_per_s = in_flight.applied as f64 / seconds;
-    }
-    Ok(Landed::Done)
 }
 
 /// Reads and applies one batch over the model as of the batch in flight, then waits for that
@@ -364,7 +263,8 @@ async fn step(
                 ApplyError::Refused { index, .. } => *index,
                 ApplyError::Call(_) => 0,
             };
-            return Ok(fault(generation, error.to_string(), places.get(at)));
+            fault(generation, error.to_string(), places.get(at));
+            return Ok(Step::Faulted);
         }
     };
     let overlay = Arc::new(overlay_of(&writes));
@@ -388,17 +288,17 @@ async fn step(
 }
 
 /// Marks `generation` faulted with `error`, at the event `place` (position, type) if known.
-fn fault(generation: &Generation, error: String, place: Option<&(u64, String)>) -> Step {
+pub(super) fn fault(generation: &Generation, error: String, place: Option<&(u64, String)>) {
     let (position, event_type) = place.cloned().unwrap_or_default();
     tracing::warn!(projection = %generation.projection.name(), position, %event_type, %error, "projection faulted");
-    let mut status = lock(&generation.status);
-    status.state = RunState::Faulted;
-    status.fault = Some(Fault {
-        error,
-        position,
-        event_type,
+    generation.update_status(|status| {
+        status.state = RunState::Faulted;
+        status.fault = Some(Fault {
+            error,
+            position,
+            event_type,
+        });
     });
-    Step::Faulted
 }
 
 /// How many of `events` fit in `bytes` (the first always does), or `None` if all do.

@@ -2,7 +2,9 @@
 //!
 //! Layout:
 //! - `generation.rs`: one generation (a read model `{name}#g{n}`) and its runner task, which
-//!   folds the log into the model batch by batch, each batch committed with its checkpoint.
+//!   folds the log into the model batch by batch, each batch committed with its checkpoint;
+//!   `in_flight.rs`, a batch's commit landing while the next is applied; `prefetch.rs`, the
+//!   next read made meanwhile.
 //! - `lifecycle.rs`: which generation serves and which is being built, kept in the store;
 //!   starting a generation (a new version, or a reset), taking over once one has caught up,
 //!   pausing, and restoring all of it after a restart.
@@ -13,7 +15,9 @@
 //! never see a half-built model and never stop being answered.
 
 mod generation;
+mod in_flight;
 mod lifecycle;
+mod prefetch;
 mod status;
 
 use std::collections::BTreeMap;
