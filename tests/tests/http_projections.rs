@@ -144,23 +144,18 @@ async fn a_projection_catches_up_follows_live_rebuilds_and_restarts() {
             assert_eq!(reply.status(), 200);
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let counts = query(&server, "customer-directory", json!({"type": "count"})).await;
-        let total = counts["active"].as_i64().expect("n") + counts["deleted"].as_i64().expect("n");
-        assert!(
-            total == 40 || total == 41,
-            "a query saw a half-built model: {counts}"
-        );
-        let (_, status) = server.get("/v1/projections/customer-directory").await;
-        if status["version"] == 2 && status["state"] == "live" && status["rebuilding"].is_null() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "version 2 never took over: {status}"
-        );
-    }
+    count_until_taken_over(
+        &server,
+        "version 2",
+        |total| {
+            assert!(
+                total == 40 || total == 41,
+                "a query saw a half-built model: {total}"
+            )
+        },
+        |status| status["version"] == 2,
+    )
+    .await;
     writer.await.expect("the writer finished");
     wait_for(&server, "customer-directory", "saw c99", |s| {
         s["position"] == 52
@@ -432,6 +427,28 @@ async fn uploading_a_fix_resumes_a_faulted_projection() {
     server.stop().await;
 }
 
+/// Asks the directory for its count, handing each total to `check`, until a rebuilt model that
+/// `rebuilt` accepts serves and is live. Every query must be answered.
+async fn count_until_taken_over(
+    server: &Server,
+    what: &str,
+    mut check: impl FnMut(i64),
+    rebuilt: impl Fn(&Value) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        check(customers_counted(server).await);
+        let (_, status) = server.get("/v1/projections/customer-directory").await;
+        if rebuilt(&status) && status["state"] == "live" && status["rebuilding"].is_null() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} never took over: {status}"
+        );
+    }
+}
+
 /// Active plus deleted customers, as the serving read model counts them.
 async fn customers_counted(server: &Server) -> i64 {
     let counts = query(server, "customer-directory", json!({"type": "count"})).await;
@@ -486,24 +503,19 @@ async fn a_reset_rebuilds_beside_the_serving_model_and_takes_over_under_writes()
 
     // Queries never fail and never see a half-built model: the count never goes down.
     let mut seen = 300;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let total = customers_counted(&server).await;
-        assert!(
-            total >= seen,
-            "a query saw a half-built model: {total} after {seen}"
-        );
-        seen = total;
-        let (_, status) = server.get("/v1/projections/customer-directory").await;
-        if status["generation"] == 2 && status["state"] == "live" && status["rebuilding"].is_null()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the reset never took over: {status}"
-        );
-    }
+    count_until_taken_over(
+        &server,
+        "the reset",
+        |total| {
+            assert!(
+                total >= seen,
+                "a query saw a half-built model: {total} after {seen}"
+            );
+            seen = total;
+        },
+        |status| status["generation"] == 2,
+    )
+    .await;
     writer.await.expect("the writer finished");
     wait_for(&server, "customer-directory", "saw every write", |s| {
         s["position"] == 400

@@ -24,7 +24,6 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,7 +32,7 @@ use cairn_sdk::read_model::{Kv, MemoryKv};
 use cairn_store::{
     AllRead, EventStore, ModuleName, Position, ReadModelName, RedbOptions, RedbStore,
 };
-use common::{Output, cairn};
+use common::{kill, serve};
 use serde_json::{Value, json};
 
 const LEDGER_STREAMS: usize = 900;
@@ -82,30 +81,6 @@ fn record(shared: &Shared) -> std::sync::MutexGuard<'_, Record> {
     shared
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Starts `cairn serve` on `data`; returns the child and its URL.
-fn serve(data: &Path) -> (Child, String) {
-    let mut child = cairn()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn serve starts");
-    let mut output = Output::of(&mut child);
-    let line = output.wait_for("cairn is serving", Duration::from_secs(120));
-    let url = line.split_whitespace().last().expect("a URL").to_owned();
-    (child, url)
-}
-
-fn kill(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    child.wait().expect("the killed server is reaped");
 }
 
 /// The stream's version, or `None` if the server is gone.
@@ -316,6 +291,16 @@ async fn check_store(data: &Path) {
     store.close().await;
 }
 
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url)
+        .send()
+        .await
+        .expect("reads")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 /// Checks what was acknowledged against the restarted server at `url`.
 async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_from: usize) {
     let (appends, commands, in_doubt) = {
@@ -333,14 +318,7 @@ async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_
         .chain(in_doubt.iter().map(|(s, _)| s))
         .collect();
     for stream in touched {
-        let body: Value = http
-            .get(format!("{url}/v1/streams/{stream}?limit=10000"))
-            .send()
-            .await
-            .expect("reads")
-            .json()
-            .await
-            .expect("JSON");
+        let body: Value = get_json(http, format!("{url}/v1/streams/{stream}?limit=10000")).await;
         streams.insert(
             stream.clone(),
             body["events"].as_array().expect("events").clone(),
@@ -390,16 +368,11 @@ async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_
         balances.entry(ack.account.clone()).or_insert(0);
     }
     for (account, fold) in &mut balances {
-        let body: Value = http
-            .get(format!(
-                "{url}/v1/streams/bank-account-{account}?limit=10000"
-            ))
-            .send()
-            .await
-            .expect("reads")
-            .json()
-            .await
-            .expect("JSON");
+        let body: Value = get_json(
+            http,
+            format!("{url}/v1/streams/bank-account-{account}?limit=10000"),
+        )
+        .await;
         for event in body["events"].as_array().expect("events") {
             let amount = event["data"]["amount"].as_i64().unwrap_or(0);
             match event["type"].as_str() {
@@ -409,14 +382,8 @@ async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_
             }
             assert!(*fold >= 0, "{account} went negative");
         }
-        let state: Value = http
-            .get(format!("{url}/v1/aggregates/bank-account/{account}"))
-            .send()
-            .await
-            .expect("reads")
-            .json()
-            .await
-            .expect("JSON");
+        let state: Value =
+            get_json(http, format!("{url}/v1/aggregates/bank-account/{account}")).await;
         assert_eq!(
             state["state"]["balance"],
             json!(*fold),

@@ -10,12 +10,10 @@ mod common;
 #[path = "common/linearizable.rs"]
 mod linearizable;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Output, cairn};
+use common::{serve, signal};
 use linearizable::{Action, Expected, Operation, check};
 use serde_json::{Value, json};
 
@@ -23,27 +21,6 @@ const CLIENTS: usize = 16;
 const STREAMS: usize = 3;
 /// Runs of the storm; the server is killed after each but the last, and restarted.
 const RUNS: usize = 3;
-
-fn serve(data: &Path) -> (Child, String) {
-    let mut child = cairn()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn serve starts");
-    let mut output = Output::of(&mut child);
-    let line = output.wait_for("cairn is serving", Duration::from_secs(120));
-    let url = line.split_whitespace().last().expect("a URL").to_owned();
-    (child, url)
-}
-
-fn signal(child: &Child, signal: &str) {
-    Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-}
 
 type Histories = Arc<Mutex<Vec<Vec<Operation>>>>;
 

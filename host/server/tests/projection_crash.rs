@@ -11,42 +11,18 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cairn_store::{
     AllRead, EventStore, ModuleName, Position, ReadModelName, RedbOptions, RedbStore,
 };
-use common::{Output, cairn};
+use common::{kill, serve};
 use serde_json::{Value, json};
 
 const KILLS: usize = 20;
 const EVENTS: usize = 60_000;
 const TYPES: [&str; 3] = ["Opened", "Moved", "Closed"];
-
-/// Starts `cairn serve` on `data`; returns the child and its URL.
-fn serve(data: &Path) -> (Child, String) {
-    let mut child = cairn()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn serve starts");
-    let mut output = Output::of(&mut child);
-    let line = output.wait_for("cairn is serving", Duration::from_secs(120));
-    let url = line.split_whitespace().last().expect("a URL").to_owned();
-    (child, url)
-}
-
-fn kill(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    child.wait().expect("the killed server is reaped");
-}
 
 /// Counts by event type of the log up to each position: `counts[p]` covers `1..=p`.
 async fn counts_by_position(store: &RedbStore) -> Vec<BTreeMap<String, i64>> {

@@ -8,9 +8,8 @@ use super::bank::open_accounts;
 use super::load::{LoadResult, drive};
 use super::report::{Figure, Report, Target};
 use super::scaled;
+use super::served::Served;
 use crate::guests;
-use crate::http::{self, AppState};
-use crate::node::Node;
 
 const CONNECTIONS: usize = 64;
 const ACCOUNTS: usize = 10_000;
@@ -23,15 +22,8 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     };
     say("building bank-account for wasm32-wasip2");
     let module = guests::build("bank-account")?;
-    let node = Node::open(dir).await?;
-    node.registry().upload("bank-account", module).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(&node, None);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(dir, vec![("bank-account", module)]).await?;
+    let (node, base) = (&served.node, served.base.clone());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
         .build()?;
@@ -97,9 +89,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     })
     .await?;
 
-    let _ = stop.send(());
-    server.await??;
-    node.close().await;
+    served.stop().await?;
     let append_work = format!(
         "{} single-event appends over HTTP, {CONNECTIONS} connections",
         appends.operations

@@ -5,7 +5,7 @@
 //! - `report.rs`: figures, their targets, and how they are printed.
 //! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`: the
 //!   scenarios;
-//!   `bank.rs`, what the runtime ones share.
+//!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive.
 
 mod bank;
 mod commands;
@@ -15,6 +15,7 @@ mod projections;
 mod report;
 mod runtime;
 mod sandbox;
+mod served;
 mod store;
 
 use crate::cli::{BenchArgs, Scenario};

@@ -12,9 +12,8 @@ use super::bank::open_accounts;
 use super::load::drive;
 use super::report::{Figure, Report, Target};
 use super::scaled;
+use super::served::Served;
 use crate::guests;
-use crate::http::{self, AppState};
-use crate::node::Node;
 
 const CLIENTS: usize = 8;
 const LOOPS: usize = 8;
@@ -29,16 +28,8 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     say("building bank-account and the misbehaving test guest for wasm32-wasip2");
     let bank = guests::build("bank-account")?;
     let rogue = guests::build("misbehaving")?;
-    let node = Node::open(dir).await?;
-    node.registry().upload("bank-account", bank).await?;
-    node.registry().upload("rogue", rogue).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(&node, None);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(dir, vec![("bank-account", bank), ("rogue", rogue)]).await?;
+    let (node, base) = (&served.node, served.base.clone());
     let client = reqwest::Client::new();
     open_accounts(Arc::clone(node.store()), ACCOUNTS, CLIENTS).await?;
     for account in 0..ACCOUNTS {
@@ -108,9 +99,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         }
     }
 
-    let _ = stop.send(());
-    server.await??;
-    node.close().await;
+    served.stop().await?;
 
     let baseline = alone.quantile_ms(0.99);
     let with_loops = loaded.quantile_ms(0.99);

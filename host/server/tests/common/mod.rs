@@ -3,8 +3,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -79,4 +79,34 @@ impl Output {
             }
         }
     }
+}
+
+/// Starts `cairn serve` on 127.0.0.1:0 with data in `data`; returns the child and its URL.
+pub fn serve(data: &Path) -> (Child, String) {
+    let mut child = cairn()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn serve starts");
+    let mut output = Output::of(&mut child);
+    let line = output.wait_for("cairn is serving", Duration::from_secs(120));
+    let url = line.split_whitespace().last().expect("a URL").to_owned();
+    (child, url)
+}
+
+/// Sends `signal` (such as `-KILL` or `-TERM`) to `child`.
+pub fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} failed");
+}
+
+/// Kills `child` with SIGKILL and reaps it.
+pub fn kill(mut child: Child) {
+    signal(&child, "-KILL");
+    child.wait().expect("the killed process is reaped");
 }
