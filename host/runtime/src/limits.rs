@@ -11,6 +11,10 @@ pub struct Limits {
     pub fuel_per_call: u64,
     /// Extra fuel for each event in a batch passed to `evolve`.
     pub fuel_per_event: u64,
+    /// A call yields to the executor each time it has used this much fuel (about 10 µs of
+    /// work by default), so a few guests that run long cannot hold the executor's threads
+    /// from everyone else's requests. A call that uses less never yields.
+    pub fuel_yield_interval: u64,
     /// The wall-clock backstop for one call.
     pub deadline: Duration,
     /// Linear memory for one instance, in bytes (64 MiB by default).
@@ -30,6 +34,7 @@ impl Default for Limits {
         Self {
             fuel_per_call: 50_000_000,
             fuel_per_event: 200_000,
+            fuel_yield_interval: 100_000,
             deadline: Duration::from_millis(100),
             memory_bytes: 64 * 1024 * 1024,
             table_elements: 20_000,

@@ -108,6 +108,8 @@ pub(crate) fn new_store(
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_fuel(fuel)?;
+    // Long calls take turns with other work on the executor (`Limits::fuel_yield_interval`).
+    store.fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))?;
     // At each epoch tick the call is checked: past its deadline it ends; after its first tick
     // it yields to the executor at every tick, so a long call never holds a thread. Short calls
     // (nearly all) run straight through.
