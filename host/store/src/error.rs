@@ -104,6 +104,14 @@ pub enum ReadError {
     Storage(#[from] StorageError),
 }
 
+impl From<ReadError> for StorageError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Storage(e) => e,
+        }
+    }
+}
+
 /// Why a snapshot could not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {

@@ -190,10 +190,7 @@ async fn step(
         None => (committed.checkpoint().unwrap_or(Position::START), committed),
     };
     let slice = match prefetch.take() {
-        Some(read) if read.after == after => read
-            .slice
-            .await
-            .map_err(|e| StorageError::backend(std::io::Error::other(e.to_string())))??,
+        Some(read) if read.after == after => read.slice.await.map_err(StorageError::backend)??,
         stale => {
             if let Some(stale) = stale {
                 stale.slice.abort();
@@ -236,14 +233,12 @@ async fn step(
     }
     let newest_time = events.last().map(|e| e.recorded_at.as_millis());
     let applied = events.len();
-    let first = events
-        .first()
-        .map(|e| (e.position.get(), e.event_type.to_string()));
     // Where each event is, to name the one a fault happened at.
     let places: Vec<(u64, String)> = events
         .iter()
         .map(|e| (e.position.get(), e.event_type.to_string()))
         .collect();
+    let first = places.first().cloned();
     let applied_writes = if events.is_empty() {
         Ok(Vec::new())
     } else {

@@ -45,10 +45,7 @@ pub(super) async fn land(
     let Some(in_flight) = in_flight else {
         return Ok(Landed::Done);
     };
-    let committed = in_flight
-        .commit
-        .await
-        .map_err(|e| StorageError::backend(std::io::Error::other(e.to_string())))?;
+    let committed = in_flight.commit.await.map_err(StorageError::backend)?;
     match committed {
         Ok(()) => {}
         Err(ModelError::CheckpointNotAhead { .. }) => return Ok(Landed::Superseded),

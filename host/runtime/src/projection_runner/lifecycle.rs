@@ -46,12 +46,7 @@ impl Slot {
 
 impl Lifecycle {
     async fn load(store: &dyn EventStore, name: &ModuleName) -> Result<Self, StorageError> {
-        let kept = store
-            .module_state(name.clone())
-            .await
-            .map_err(|e| match e {
-                cairn_store::ReadError::Storage(e) => e,
-            })?;
+        let kept = store.module_state(name.clone()).await?;
         match kept {
             None => Ok(Self::default()),
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {

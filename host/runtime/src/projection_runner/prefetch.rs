@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cairn_store::{AllRead, AllSlice, EventStore, Position, StorageError};
+use cairn_store::{AllRead, AllSlice, Position, StorageError};
 
 use super::Inner;
 
@@ -16,25 +16,22 @@ pub(super) struct Prefetch {
 impl Prefetch {
     pub(super) fn start(inner: &Inner, after: Position) -> Self {
         let store = Arc::clone(&inner.store);
-        let read = AllRead::after(after)
-            .limit(inner.config.batch)
-            .scan_limit(inner.config.scan_limit);
+        let read = batch_read(inner, after);
         Self {
             after,
-            slice: tokio::spawn(async move { read_log(&*store, read).await }),
+            slice: tokio::spawn(async move { Ok(store.read_all(read).await?) }),
         }
     }
 }
 
+/// Reads the batch after `after` now.
 pub(super) async fn read_after(inner: &Inner, after: Position) -> Result<AllSlice, StorageError> {
-    let read = AllRead::after(after)
-        .limit(inner.config.batch)
-        .scan_limit(inner.config.scan_limit);
-    read_log(&*inner.store, read).await
+    Ok(inner.store.read_all(batch_read(inner, after)).await?)
 }
 
-async fn read_log(store: &dyn EventStore, read: AllRead) -> Result<AllSlice, StorageError> {
-    store.read_all(read).await.map_err(|e| match e {
-        cairn_store::ReadError::Storage(e) => e,
-    })
+/// The read of one batch: at most `batch` events, scanning at most `scan_limit` positions.
+fn batch_read(inner: &Inner, after: Position) -> AllRead {
+    AllRead::after(after)
+        .limit(inner.config.batch)
+        .scan_limit(inner.config.scan_limit)
 }
