@@ -503,3 +503,34 @@ async fn uploads_during_a_command_storm_answer_every_command_as_documented() {
     assert_eq!(all["head"], created, "every command's event is stored once");
     server.stop().await;
 }
+
+/// A body over the limit is left unread, so the server closes that connection after its 413;
+/// the reply says so, and the client's next request goes down a new connection and is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_over_the_limit_closes_its_connection_and_says_so() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &["customers"]).await;
+    for _ in 0..20 {
+        let reply = server
+            .http
+            .post(server.url("/v1/streams/s-1"))
+            .header("content-type", "application/json")
+            .body(append_body(
+                json!("any"),
+                json!([{"type": "E", "data": "x".repeat(2 * 1024 * 1024)}]),
+            ))
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(reply.status(), 413);
+        assert_eq!(
+            reply
+                .headers()
+                .get("connection")
+                .and_then(|v| v.to_str().ok()),
+            Some("close")
+        );
+        let (health, _) = server.get("/healthz").await;
+        assert_eq!(health, 200);
+    }
+    server.stop().await;
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use cairn_runtime::{CallError, CallInput, CommandError, Decision};
+use cairn_runtime::{CallError, CallInput, CommandConfig, CommandError, Decision, Limits};
 use cairn_store::{EventStore, StreamRead};
 use common::{Host, command};
 
@@ -12,7 +12,19 @@ type Check = fn(&CallError) -> bool;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_misbehaviour_is_a_typed_error_and_nothing_is_appended() {
-    let host = Host::start().await;
+    // After the loop the module is on probation and its calls run only on idle CPU; a long
+    // deadline keeps the checks below from depending on how busy the machine running the
+    // tests is (the loop itself still ends by fuel).
+    let limits = Limits {
+        deadline: std::time::Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let host = Host::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        limits,
+        CommandConfig::default(),
+    )
+    .await;
     host.upload("misbehaving", "misbehaving").await;
     host.upload("bank-account", "bank-account").await;
     let cases: [(&str, Check); 7] = [
@@ -104,6 +116,89 @@ async fn a_looping_guest_is_stopped_by_fuel_or_deadline() {
     );
     // Not a timing assertion on speed: only that the loop ended at all, well inside a test's life.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// After a loop the module is on probation (runtime `call_gate.rs`): its calls take turns on the
+/// slow lane, and one whose turn does not come before its deadline fails without running.
+/// Taking turns never changes what a call that runs answers, and other modules are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_on_probation_takes_turns_and_others_are_untouched() {
+    let host = std::sync::Arc::new(Host::start().await);
+    // The default deadline of 50 ms applies: a good call waiting behind the loops may pass it
+    // (so it is allowed below, and `call.rs` tests that path on its own).
+    host.upload("misbehaving", "misbehaving").await;
+    host.upload("bank-account", "bank-account").await;
+    let looped = host
+        .aggregates
+        .execute("misbehaving", "first-loop", command("Loop", "{}"))
+        .await;
+    assert!(matches!(looped, Err(CommandError::Module(_))), "{looped:?}");
+
+    let calls: Vec<_> = (0..12)
+        .map(|n| {
+            let host = std::sync::Arc::clone(&host);
+            tokio::spawn(async move {
+                let (module, kind, data) = match n % 3 {
+                    0 => ("misbehaving", "Loop", "{}"),
+                    1 => ("misbehaving", "Fine", "{}"),
+                    _ => ("bank-account", "Open", r#"{"owner":"Ada"}"#),
+                };
+                let id = format!("probation-{n}");
+                let result = host
+                    .aggregates
+                    .execute(module, &id, command(kind, data))
+                    .await;
+                (module, id, kind, result)
+            })
+        })
+        .collect();
+    let mut fine_timed_out = Vec::new();
+    for call in calls {
+        let (module, id, kind, result) = call.await.expect("the call's task");
+        match (kind, result) {
+            (
+                "Loop",
+                Err(CommandError::Module(
+                    CallError::OutOfFuel { .. } | CallError::DeadlineExceeded { .. },
+                )),
+            ) => {}
+            ("Fine", Ok(_)) | ("Open", Ok(_)) => {}
+            // Waiting behind the loops, a good call of the same module may pass its deadline.
+            ("Fine", Err(CommandError::Module(CallError::DeadlineExceeded { .. }))) => {
+                fine_timed_out.push((module, id));
+            }
+            (kind, result) => panic!("{kind} on {module}: {result:?}"),
+        }
+    }
+    for (module, id) in fine_timed_out {
+        let stream = cairn_runtime::Aggregates::stream_of(module, &id).expect("valid");
+        let slice = host
+            .store
+            .read_stream(stream, StreamRead::forward())
+            .await
+            .expect("read");
+        assert!(slice.events.is_empty(), "{id} timed out but appended");
+    }
+    // A good call of the module on probation runs and answers as before once the CPU is free
+    // (on a busy machine one may still pass its deadline waiting).
+    let mut attempts = 0;
+    loop {
+        let result = host
+            .aggregates
+            .execute(
+                "misbehaving",
+                &format!("after-{attempts}"),
+                command("Fine", "{}"),
+            )
+            .await;
+        match result {
+            Ok(_) => break,
+            Err(CommandError::Module(CallError::DeadlineExceeded { .. })) if attempts < 100 => {
+                attempts += 1;
+            }
+            other => panic!("a good call on probation: {other:?}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! [`LoadedAggregate`]: an aggregate module ready to run, and its four calls. Each call gets a
-//! fresh store from the cached `InstancePre`, so nothing one call does can be seen by the next.
+//! fresh store from the cached `InstancePre`, so nothing one call does can be seen by the next,
+//! and runs where and when the module's `Callee` says (the slow lane while it is on probation).
 
 use std::sync::Arc;
 
@@ -9,11 +10,12 @@ use wasmtime::{Engine, Store};
 use crate::bindings::aggregate::cairn::module::types::{Command, Event};
 use crate::bindings::aggregate::exports::cairn::module::aggregate::DecideError;
 use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
-use crate::call::{call_store, classify, finish_call};
+use crate::call::{CallDeadline, Callee, call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::limits::Limits;
 use crate::module::ModuleHash;
 use crate::sandbox::{CallInput, Sandbox};
+use crate::slow_lane::SlowLane;
 
 /// An event `decide` produced, checked: a valid type name and valid JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,10 +40,12 @@ pub struct LoadedAggregate {
     name: ModuleName,
     hash: ModuleHash,
     version: u64,
-    label: Arc<str>,
+    callee: Callee,
     pre: AggregateModulePre<Sandbox>,
     engine: Engine,
     limits: Arc<Limits>,
+    /// `init`'s answer, once asked for (see [`LoadedAggregate::initial_state`]).
+    initial_state: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl std::fmt::Debug for LoadedAggregate {
@@ -62,16 +66,17 @@ impl LoadedAggregate {
         pre: AggregateModulePre<Sandbox>,
         engine: Engine,
         limits: Arc<Limits>,
+        slow_lane: Arc<SlowLane>,
     ) -> Self {
-        let label = Arc::from(name.as_str());
         Self {
+            callee: Callee::new(name.as_str(), slow_lane),
             name,
             hash,
             version,
-            label,
             pre,
             engine,
             limits,
+            initial_state: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -87,85 +92,137 @@ impl LoadedAggregate {
         self.version
     }
 
-    /// The state of an aggregate with no events.
-    pub async fn init(&self, input: CallInput) -> Result<Vec<u8>, CallError> {
+    /// The state of every aggregate with no events: `init` with the clock at 0 and randomness
+    /// seeded with zeros, so the same bytes every time. Computed by the first call that needs
+    /// it, then kept for the life of the loaded module.
+    pub async fn initial_state(self: &Arc<Self>) -> Result<Vec<u8>, CallError> {
+        let input = CallInput {
+            time_ms: 0,
+            seed: [0; 32],
+        };
+        self.initial_state
+            .get_or_try_init(|| self.init(input))
+            .await
+            .cloned()
+    }
+
+    /// The state of an aggregate with no events, from a call of `init` with `input`.
+    pub async fn init(self: &Arc<Self>, input: CallInput) -> Result<Vec<u8>, CallError> {
         let fuel = self.limits.fuel_per_call;
-        let (mut store, instance) = self.instantiate(input, fuel).await?;
-        let result = instance
-            .cairn_module_aggregate()
-            .call_init(&mut store)
-            .await;
-        finish_call(&store, fuel, &self.limits, result)
+        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let this = Arc::clone(self);
+        self.callee
+            .run(deadline, async move {
+                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_init(&mut store)
+                    .await;
+                finish_call(&store, fuel, &this.limits, result)
+            })
+            .await
     }
 
     /// Folds `events` (type name, JSON data), oldest first, into `state`.
     pub async fn evolve(
-        &self,
+        self: &Arc<Self>,
         state: Vec<u8>,
         events: Vec<(String, String)>,
         input: CallInput,
     ) -> Result<Vec<u8>, CallError> {
         let fuel = self.limits.fuel_for_batch(events.len());
-        let events: Vec<Event> = events
-            .into_iter()
-            .map(|(event_type, data)| Event { event_type, data })
-            .collect();
-        let (mut store, instance) = self.instantiate(input, fuel).await?;
-        let result = instance
-            .cairn_module_aggregate()
-            .call_evolve(&mut store, &state, &events)
-            .await;
-        finish_call(&store, fuel, &self.limits, result)?.map_err(|message| CallError::BadOutput {
-            message: format!("evolve failed: {message}"),
-        })
+        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let this = Arc::clone(self);
+        self.callee
+            .run(deadline, async move {
+                let events: Vec<Event> = events
+                    .into_iter()
+                    .map(|(event_type, data)| Event { event_type, data })
+                    .collect();
+                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_evolve(&mut store, &state, &events)
+                    .await;
+                finish_call(&store, fuel, &this.limits, result)?.map_err(|message| {
+                    CallError::BadOutput {
+                        message: format!("evolve failed: {message}"),
+                    }
+                })
+            })
+            .await
     }
 
     /// Decides what a command (type name, JSON data) does given `state`.
     pub async fn decide(
-        &self,
+        self: &Arc<Self>,
         state: Vec<u8>,
         command_type: String,
         data: String,
         input: CallInput,
     ) -> Result<Decision, CallError> {
         let fuel = self.limits.fuel_per_call;
-        let command = Command { command_type, data };
-        let (mut store, instance) = self.instantiate(input, fuel).await?;
-        let result = instance
-            .cairn_module_aggregate()
-            .call_decide(&mut store, &state, &command)
-            .await;
-        match finish_call(&store, fuel, &self.limits, result)? {
-            Ok(events) => check_events(events).map(Decision::Events),
-            Err(DecideError::Rejected(message)) => Ok(Decision::Rejected(message)),
-            Err(DecideError::Invalid(message)) => Ok(Decision::Invalid(message)),
-        }
+        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let this = Arc::clone(self);
+        self.callee
+            .run(deadline, async move {
+                let command = Command { command_type, data };
+                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_decide(&mut store, &state, &command)
+                    .await;
+                match finish_call(&store, fuel, &this.limits, result)? {
+                    Ok(events) => check_events(events).map(Decision::Events),
+                    Err(DecideError::Rejected(message)) => Ok(Decision::Rejected(message)),
+                    Err(DecideError::Invalid(message)) => Ok(Decision::Invalid(message)),
+                }
+            })
+            .await
     }
 
     /// The state as JSON.
-    pub async fn state_json(&self, state: Vec<u8>, input: CallInput) -> Result<Json, CallError> {
+    pub async fn state_json(
+        self: &Arc<Self>,
+        state: Vec<u8>,
+        input: CallInput,
+    ) -> Result<Json, CallError> {
         let fuel = self.limits.fuel_per_call;
-        let (mut store, instance) = self.instantiate(input, fuel).await?;
-        let result = instance
-            .cairn_module_aggregate()
-            .call_state_json(&mut store, &state)
-            .await;
-        let text = finish_call(&store, fuel, &self.limits, result)?.map_err(|message| {
-            CallError::BadOutput {
-                message: format!("state-json failed: {message}"),
-            }
-        })?;
-        Json::parse(&text).map_err(|e| CallError::BadOutput {
-            message: format!("state-json returned {e}"),
-        })
+        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let this = Arc::clone(self);
+        self.callee
+            .run(deadline, async move {
+                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_state_json(&mut store, &state)
+                    .await;
+                let text = finish_call(&store, fuel, &this.limits, result)?.map_err(|message| {
+                    CallError::BadOutput {
+                        message: format!("state-json failed: {message}"),
+                    }
+                })?;
+                Json::parse(&text).map_err(|e| CallError::BadOutput {
+                    message: format!("state-json returned {e}"),
+                })
+            })
+            .await
     }
 
     async fn instantiate(
         &self,
         input: CallInput,
         fuel: u64,
+        deadline: CallDeadline,
     ) -> Result<(Store<Sandbox>, AggregateModule), CallError> {
-        let mut store = call_store(&self.engine, &self.label, input, &self.limits, fuel)?;
+        let mut store = call_store(
+            &self.engine,
+            &self.callee,
+            input,
+            &self.limits,
+            fuel,
+            deadline,
+        )?;
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(error) => Err(classify(error, &store, fuel, &self.limits)),

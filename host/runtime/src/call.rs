@@ -1,26 +1,107 @@
-//! What every module call shares, whatever its world: a store made for the call, and the
-//! call's failure named as a [`CallError`].
+//! What every module call shares, whatever its world: the module as a [`Callee`] (where and
+//! when its calls run), a store made for the call, and the call's failure named as a
+//! [`CallError`].
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, Store, Trap};
 
+use crate::call_gate::CallGate;
 use crate::error::CallError;
 use crate::limits::Limits;
 use crate::sandbox::{self, CallInput, DeadlineExceeded, Sandbox};
+use crate::slow_lane::SlowLane;
 
-/// A fresh store for one call of module `label`, with `fuel`.
+/// When a call must be over, counted from when it was asked for: a wait for its turn at the
+/// gate counts, so a caller hears back within the deadline even while the module is on
+/// probation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallDeadline {
+    pub(crate) at: Instant,
+    allowed: Duration,
+}
+
+impl CallDeadline {
+    /// The deadline of a call asked for now with `fuel`.
+    pub(crate) fn from_now(limits: &Limits, fuel: u64) -> Self {
+        let allowed = limits.deadline_for(fuel);
+        Self {
+            at: Instant::now() + allowed,
+            allowed,
+        }
+    }
+
+    fn exceeded(self) -> CallError {
+        CallError::DeadlineExceeded {
+            deadline: self.allowed,
+        }
+    }
+}
+
+/// A loaded module as its calls see it: its name for the log, its [`CallGate`], and the
+/// [`SlowLane`] its calls move to while it is on probation.
+#[derive(Debug)]
+pub(crate) struct Callee {
+    pub(crate) label: Arc<str>,
+    pub(crate) gate: Arc<CallGate>,
+    slow_lane: Arc<SlowLane>,
+}
+
+impl Callee {
+    pub(crate) fn new(label: &str, slow_lane: Arc<SlowLane>) -> Self {
+        Self {
+            label: Arc::from(label),
+            gate: Arc::new(CallGate::new()),
+            slow_lane,
+        }
+    }
+
+    /// Runs `call`, a whole call of this module: here and at once, or, while the module is on
+    /// probation, on the slow lane when its turn comes. A call whose turn does not come before
+    /// `deadline` fails without running.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        deadline: CallDeadline,
+        call: impl Future<Output = Result<T, CallError>> + Send + 'static,
+    ) -> Result<T, CallError> {
+        if !self.gate.on_probation() {
+            return call.await;
+        }
+        let turn = tokio::time::timeout_at(deadline.at.into(), self.gate.take_turn())
+            .await
+            .map_err(|_| deadline.exceeded())?;
+        let result = self.slow_lane.run(call).await;
+        drop(turn);
+        result.unwrap_or_else(|| {
+            Err(CallError::Trap {
+                message: "the runtime stopped during the call".into(),
+            })
+        })
+    }
+}
+
+/// A fresh store for one call of `callee`, with `fuel`, that ends at `deadline`.
 pub(crate) fn call_store(
     engine: &Engine,
-    label: &Arc<str>,
+    callee: &Callee,
     input: CallInput,
     limits: &Limits,
     fuel: u64,
+    deadline: CallDeadline,
 ) -> Result<Store<Sandbox>, CallError> {
-    sandbox::new_store(engine, Arc::clone(label), input, limits, fuel).map_err(|e| {
-        CallError::Trap {
-            message: format!("the sandbox could not be set up: {e}"),
-        }
+    sandbox::new_store(
+        engine,
+        Arc::clone(&callee.label),
+        Arc::clone(&callee.gate),
+        input,
+        limits,
+        fuel,
+        deadline.at,
+    )
+    .map_err(|e| CallError::Trap {
+        message: format!("the sandbox could not be set up: {e}"),
     })
 }
 
@@ -39,8 +120,25 @@ pub(crate) fn finish_call<T>(
     })
 }
 
-/// Names what went wrong in a call.
+/// Names what went wrong in a call. A call that ran out of fuel or time puts its module on
+/// probation at its gate.
 pub(crate) fn classify(
+    error: wasmtime::Error,
+    store: &Store<Sandbox>,
+    fuel: u64,
+    limits: &Limits,
+) -> CallError {
+    let error = name_failure(error, store, fuel, limits);
+    if matches!(
+        error,
+        CallError::OutOfFuel { .. } | CallError::DeadlineExceeded { .. }
+    ) {
+        store.data().gate.offended();
+    }
+    error
+}
+
+fn name_failure(
     error: wasmtime::Error,
     store: &Store<Sandbox>,
     fuel: u64,
@@ -53,17 +151,71 @@ pub(crate) fn classify(
     }
     if error.is::<DeadlineExceeded>() {
         return CallError::DeadlineExceeded {
-            deadline: limits.deadline,
+            deadline: limits.deadline_for(fuel),
         };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
         Some(Trap::StackOverflow) => CallError::StackOverflow,
         Some(Trap::Interrupt) => CallError::DeadlineExceeded {
-            deadline: limits.deadline,
+            deadline: limits.deadline_for(fuel),
         },
         _ => CallError::Trap {
             message: format!("{error:#}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::slow_lane::on_the_lane;
+
+    fn callee() -> Callee {
+        Callee::new("m", Arc::new(SlowLane::start().expect("the lane starts")))
+    }
+
+    #[tokio::test]
+    async fn a_call_runs_here_until_its_module_is_on_probation_then_on_the_slow_lane() {
+        let callee = callee();
+        let deadline = CallDeadline::from_now(&Limits::default(), 1);
+        let here = callee.run(deadline, async { Ok(on_the_lane()) }).await;
+        assert_eq!(here.ok(), Some(false));
+
+        callee.gate.offended();
+        let deadline = CallDeadline::from_now(&Limits::default(), 1);
+        let there = callee.run(deadline, async { Ok(on_the_lane()) }).await;
+        assert_eq!(there.ok(), Some(true));
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_turn_does_not_come_before_its_deadline_fails_without_running() {
+        let callee = callee();
+        callee.gate.offended();
+        let held = callee.gate.take_turn().await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let allowed = Duration::from_millis(20);
+        let deadline = CallDeadline {
+            at: Instant::now() + allowed,
+            allowed,
+        };
+        let result = callee
+            .run(deadline, async move {
+                flag.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(result, Err(CallError::DeadlineExceeded { deadline }) if deadline == allowed),
+            "{result:?}"
+        );
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "the call ran after its deadline"
+        );
+        drop(held);
     }
 }

@@ -317,7 +317,7 @@ impl Aggregates {
     /// reads what came after.
     async fn load(
         &self,
-        aggregate: &LoadedAggregate,
+        aggregate: &Arc<LoadedAggregate>,
         stream: &StreamId,
         freshness: Freshness,
     ) -> Result<Loaded, CommandError> {
@@ -353,7 +353,12 @@ impl Aggregates {
         Ok(loaded)
     }
 
-    async fn take_snapshot(&self, aggregate: &LoadedAggregate, stream: &StreamId, loaded: &Loaded) {
+    async fn take_snapshot(
+        &self,
+        aggregate: &Arc<LoadedAggregate>,
+        stream: &StreamId,
+        loaded: &Loaded,
+    ) {
         let snapshot = Snapshot {
             version: loaded.version,
             state: loaded.state.clone(),
@@ -366,7 +371,7 @@ impl Aggregates {
 
     async fn load_snapshot(
         &self,
-        aggregate: &LoadedAggregate,
+        aggregate: &Arc<LoadedAggregate>,
         stream: &StreamId,
     ) -> Result<Loaded, CommandError> {
         let key = snapshot_key(aggregate);
@@ -377,13 +382,9 @@ impl Aggregates {
                 last_time: Timestamp::from_millis(0),
             });
         }
-        let input = CallInput {
-            time_ms: 0,
-            seed: [0; 32],
-        };
         Ok(Loaded {
             version: Version::NONE,
-            state: aggregate.init(input).await?,
+            state: aggregate.initial_state().await?,
             last_time: Timestamp::from_millis(0),
         })
     }
@@ -392,7 +393,7 @@ impl Aggregates {
     /// snapshots it if the stream crossed a multiple of `snapshot_every`.
     async fn remember(
         &self,
-        aggregate: &LoadedAggregate,
+        aggregate: &Arc<LoadedAggregate>,
         stream: &StreamId,
         before: Loaded,
         events: &[RecordedEvent],
@@ -424,7 +425,7 @@ impl Aggregates {
         self.lock_cache().put(key, after);
     }
 
-    fn forget(&self, aggregate: &LoadedAggregate, stream: &StreamId) {
+    fn forget(&self, aggregate: &Arc<LoadedAggregate>, stream: &StreamId) {
         self.lock_cache()
             .pop(&(aggregate.hash().as_str().to_owned(), stream.clone()));
     }
@@ -473,7 +474,7 @@ fn recorded_from(
 /// Folds `events` (at least one) into `state`. The call's clock reads the last event's time,
 /// and its randomness is seeded from the last event's id, so a replay folds identically.
 async fn fold(
-    aggregate: &LoadedAggregate,
+    aggregate: &Arc<LoadedAggregate>,
     state: Vec<u8>,
     events: &[RecordedEvent],
 ) -> Result<Vec<u8>, CallError> {
@@ -492,7 +493,7 @@ async fn fold(
 }
 
 /// The snapshot key: the module's hash.
-fn snapshot_key(aggregate: &LoadedAggregate) -> SnapshotKey {
+fn snapshot_key(aggregate: &Arc<LoadedAggregate>) -> SnapshotKey {
     // A hex digest is always a valid key.
     SnapshotKey::new(aggregate.hash().as_str())
         .unwrap_or_else(|_| unreachable!("hex digests are valid keys"))
@@ -534,7 +535,7 @@ fn uuid_from_digest(digest: [u8; 32]) -> uuid::Uuid {
 /// hash, and the command's time.
 fn provenance(
     command_id: &uuid::Uuid,
-    aggregate: &LoadedAggregate,
+    aggregate: &Arc<LoadedAggregate>,
     time: Timestamp,
 ) -> Result<Json, CommandError> {
     let value = serde_json::json!({

@@ -18,7 +18,7 @@ use crate::limits::Limits;
 const KEEP_RESIDENT: usize = 512 * 1024;
 
 /// How often the epoch advances. A call's deadline is counted in these ticks.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Builds the engine. Compiled modules are cached in `cache_dir`, keyed by a hash of their
 /// bytes and of this configuration, so a restart does not compile them again.

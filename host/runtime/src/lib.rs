@@ -5,7 +5,9 @@
 //! - `limits.rs`: [`Limits`], what one call may use (fuel, deadline, memory, stack).
 //! - `engine.rs`: the wasmtime engine (determinism, pooling, disk cache) and its epoch ticker.
 //! - `sandbox.rs`: the store of one call: deterministic WASI, memory limit, fuel, deadline;
-//!   `call.rs`: making that store, and naming a call's failure.
+//!   `call.rs`: where a call runs, making its store, and naming its failure;
+//!   `call_gate.rs`: a module whose calls run out of fuel or time is put on probation, and
+//!   `slow_lane.rs`: the low-priority threads where its calls then run, a few at a time.
 //! - `bindings.rs`: host bindings generated from `wit/`; `host_log.rs`: the log import.
 //! - `module.rs`: [`ModuleHash`] and [`ModuleKind`].
 //! - `aggregate.rs`: [`LoadedAggregate`], an aggregate module and its calls.
@@ -24,6 +26,7 @@
 mod aggregate;
 mod bindings;
 mod call;
+mod call_gate;
 mod commands;
 mod engine;
 mod error;
@@ -36,6 +39,7 @@ mod projection;
 mod projection_runner;
 mod registry;
 mod sandbox;
+mod slow_lane;
 
 pub use aggregate::{DecidedEvent, Decision, LoadedAggregate};
 pub use commands::{AggregateState, Aggregates, Command, CommandConfig, CommandOutcome};

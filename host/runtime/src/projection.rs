@@ -11,12 +11,13 @@ use wasmtime::{Engine, Store};
 
 use crate::bindings::projection::exports::cairn::module::projection::RecordedEvent as WitEvent;
 use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
-use crate::call::{call_store, classify, finish_call};
+use crate::call::{CallDeadline, Callee, call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::kv_session::KvSession;
 use crate::limits::Limits;
 use crate::module::ModuleHash;
 use crate::sandbox::{CallInput, Sandbox};
+use crate::slow_lane::SlowLane;
 
 /// Which events a projection wants. An empty list lets everything through.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,7 +54,7 @@ pub struct LoadedProjection {
     name: ModuleName,
     hash: ModuleHash,
     version: u64,
-    label: Arc<str>,
+    callee: Callee,
     pre: ProjectionModulePre<Sandbox>,
     engine: Engine,
     limits: Arc<Limits>,
@@ -80,9 +81,10 @@ impl LoadedProjection {
         pre: ProjectionModulePre<Sandbox>,
         engine: Engine,
         limits: Arc<Limits>,
+        slow_lane: Arc<SlowLane>,
     ) -> Result<Self, CallError> {
         let mut loaded = Self {
-            label: Arc::from(name.as_str()),
+            callee: Callee::new(name.as_str(), slow_lane),
             name,
             hash,
             version,
@@ -96,7 +98,8 @@ impl LoadedProjection {
             time_ms: 0,
             seed: [0; 32],
         };
-        let (mut store, instance) = loaded.instantiate(input, fuel, None).await?;
+        let deadline = CallDeadline::from_now(&loaded.limits, fuel);
+        let (mut store, instance) = loaded.instantiate(input, fuel, deadline, None).await?;
         let result = instance
             .cairn_module_projection()
             .call_subscription(&mut store)
@@ -141,13 +144,16 @@ impl LoadedProjection {
             seed: seed_of(last),
         };
         let fuel = self.limits.fuel_for_batch(events.len());
+        let deadline = CallDeadline::from_now(&self.limits, fuel);
         let batch: Vec<WitEvent> = events.into_iter().map(to_wit).collect();
         let this = Arc::clone(self);
         let handle = tokio::runtime::Handle::current();
         let call = tokio::task::spawn_blocking(move || {
             handle.block_on(async move {
                 let session = KvSession::new(view, false);
-                let (mut store, instance) = this.instantiate(input, fuel, Some(session)).await?;
+                let (mut store, instance) = this
+                    .instantiate(input, fuel, deadline, Some(session))
+                    .await?;
                 let result = instance
                     .cairn_module_projection()
                     .call_apply(&mut store, &batch)
@@ -170,7 +176,8 @@ impl LoadedProjection {
         })?
     }
 
-    /// Answers the JSON `request` from the read model `view` (reads only).
+    /// Answers the JSON `request` from the read model `view` (reads only). Queries run where
+    /// the module's `Callee` says: the slow lane while the module is on probation.
     pub async fn query(
         self: &Arc<Self>,
         view: Box<dyn ModelRead>,
@@ -181,35 +188,52 @@ impl LoadedProjection {
             time_ms: 0,
             seed: [0; 32],
         };
+        let deadline = CallDeadline::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
-        let handle = tokio::runtime::Handle::current();
-        let call = tokio::task::spawn_blocking(move || {
-            handle.block_on(async move {
-                let session = KvSession::new(view, true);
-                let (mut store, instance) = this.instantiate(input, fuel, Some(session)).await?;
-                let result = instance
-                    .cairn_module_projection()
-                    .call_query(&mut store, request.as_str())
-                    .await;
-                let answer = finish_call(&store, fuel, &this.limits, result)?;
-                take_session(&mut store)?;
-                Ok(answer.and_then(|text| {
-                    Json::parse(&text).map_err(|e| format!("the module answered {e}"))
-                }))
+        self.callee
+            .run(deadline, async move {
+                // The runtime the call runs on: the executor's, or the slow lane's (whose
+                // blocking threads inherit its priority).
+                let handle = tokio::runtime::Handle::current();
+                let call = tokio::task::spawn_blocking(move || {
+                    handle.block_on(async move {
+                        let session = KvSession::new(view, true);
+                        let (mut store, instance) = this
+                            .instantiate(input, fuel, deadline, Some(session))
+                            .await?;
+                        let result = instance
+                            .cairn_module_projection()
+                            .call_query(&mut store, request.as_str())
+                            .await;
+                        let answer = finish_call(&store, fuel, &this.limits, result)?;
+                        take_session(&mut store)?;
+                        Ok(answer.and_then(|text| {
+                            Json::parse(&text).map_err(|e| format!("the module answered {e}"))
+                        }))
+                    })
+                });
+                call.await.map_err(|e| CallError::Trap {
+                    message: format!("the call's thread failed: {e}"),
+                })?
             })
-        });
-        call.await.map_err(|e| CallError::Trap {
-            message: format!("the call's thread failed: {e}"),
-        })?
+            .await
     }
 
     async fn instantiate(
         &self,
         input: CallInput,
         fuel: u64,
+        deadline: CallDeadline,
         session: Option<KvSession>,
     ) -> Result<(Store<Sandbox>, ProjectionModule), CallError> {
-        let mut store = call_store(&self.engine, &self.label, input, &self.limits, fuel)?;
+        let mut store = call_store(
+            &self.engine,
+            &self.callee,
+            input,
+            &self.limits,
+            fuel,
+            deadline,
+        )?;
         store.data_mut().kv = session;
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),

@@ -20,6 +20,7 @@ use crate::limits::Limits;
 use crate::module::{ModuleHash, ModuleKind};
 use crate::projection::LoadedProjection;
 use crate::sandbox::Sandbox;
+use crate::slow_lane::SlowLane;
 
 const AGGREGATE_EXPORT: &str = "cairn:module/aggregate@0.1.0";
 const PROJECTION_EXPORT: &str = "cairn:module/projection@0.1.0";
@@ -42,6 +43,8 @@ pub struct Registry {
     projections: RwLock<BTreeMap<ModuleName, Arc<LoadedProjection>>>,
     /// Counts projection installs, so the projection runner learns of new versions.
     projection_installs: tokio::sync::watch::Sender<u64>,
+    /// Where the calls of modules on probation run.
+    slow_lane: Arc<SlowLane>,
     _ticker: EpochTicker,
 }
 
@@ -95,6 +98,7 @@ impl Registry {
             .map_err(host)?;
         let ticker =
             EpochTicker::start(engine.clone()).map_err(|e| LoadError::Host(e.to_string()))?;
+        let slow_lane = SlowLane::start().map_err(|e| LoadError::Host(e.to_string()))?;
         let registry = Self {
             compiler: Arc::new(Compiler {
                 engine,
@@ -106,6 +110,7 @@ impl Registry {
             aggregates: RwLock::new(BTreeMap::new()),
             projections: RwLock::new(BTreeMap::new()),
             projection_installs: tokio::sync::watch::Sender::new(0),
+            slow_lane: Arc::new(slow_lane),
             _ticker: ticker,
         };
         for record in registry.store.modules().await? {
@@ -253,6 +258,7 @@ impl Registry {
                     pre,
                     self.compiler.engine.clone(),
                     Arc::clone(&self.limits),
+                    Arc::clone(&self.slow_lane),
                 )
                 .await
                 .map_err(LoadError::Module)?;
@@ -271,6 +277,7 @@ impl Registry {
             pre,
             self.compiler.engine.clone(),
             Arc::clone(&self.limits),
+            Arc::clone(&self.slow_lane),
         );
         let mut aggregates = self
             .aggregates
@@ -334,6 +341,7 @@ impl Registry {
             pre,
             self.compiler.engine.clone(),
             Arc::clone(&self.limits),
+            Arc::clone(&self.slow_lane),
         )
         .await
         .map_err(LoadError::Module)?;

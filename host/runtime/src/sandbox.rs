@@ -4,7 +4,7 @@
 //! limit, fuel and a wall-clock deadline.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -15,7 +15,7 @@ use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
-use crate::engine::EPOCH_TICK;
+use crate::call_gate::CallGate;
 use crate::limits::Limits;
 
 /// What makes a call deterministic: the time its clock reads and the seed of its randomness.
@@ -38,6 +38,8 @@ pub(crate) struct Sandbox {
     pub(crate) module: Arc<str>,
     /// A projection call's read model; `None` in aggregate calls.
     pub(crate) kv: Option<crate::kv_session::KvSession>,
+    /// The module's gate, told when the call runs out of fuel or time.
+    pub(crate) gate: Arc<CallGate>,
 }
 
 impl WasiView for Sandbox {
@@ -69,13 +71,15 @@ impl Sandbox {
     }
 }
 
-/// A new store for one call, with `fuel` and the deadline of `limits`.
+/// A new store for one call of `module`, with `fuel`, that ends at `deadline`.
 pub(crate) fn new_store(
     engine: &Engine,
     module: Arc<str>,
+    gate: Arc<CallGate>,
     input: CallInput,
     limits: &Limits,
     fuel: u64,
+    deadline: Instant,
 ) -> wasmtime::Result<Store<Sandbox>> {
     let stdout = MemoryOutputPipe::new(limits.output_bytes);
     let stderr = MemoryOutputPipe::new(limits.output_bytes);
@@ -104,24 +108,28 @@ pub(crate) fn new_store(
         stderr,
         module,
         kv: None,
+        gate,
     };
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_fuel(fuel)?;
     // Long calls take turns with other work on the executor (`Limits::fuel_yield_interval`).
-    store.fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))?;
-    // At each epoch tick the call is checked: past its deadline it ends; after its first tick
-    // it yields to the executor at every tick, so a long call never holds a thread. Short calls
-    // (nearly all) run straight through.
-    let ticks = limits.deadline.as_millis() / EPOCH_TICK.as_millis().max(1);
-    let mut ticks_left = ticks;
+    // On the slow lane they need not: its threads serve nothing else, and the kernel preempts
+    // them for everyone else's.
+    if !crate::slow_lane::on_the_lane() {
+        store.fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))?;
+    }
+    // At each epoch tick the call is checked: past its deadline (a moment in wall time, so a
+    // call starved of CPU still ends) it stops; after its first tick it yields to the executor
+    // at every tick, so a long call never holds a thread. Short calls (nearly all) run straight
+    // through.
+    let mut first_tick = true;
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        if ticks_left == 0 {
+        if Instant::now() >= deadline {
             return Err(wasmtime::Error::new(DeadlineExceeded));
         }
-        ticks_left -= 1;
-        if ticks_left + 1 == ticks {
+        if std::mem::take(&mut first_tick) {
             Ok(UpdateDeadline::Continue(1))
         } else {
             Ok(UpdateDeadline::Yield(1))

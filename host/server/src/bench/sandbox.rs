@@ -37,7 +37,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
             .version("bank-account", &account.to_string())
             .await?;
     }
-    let per_client = scaled(1_000, scale);
+    let per_client = scaled(4_000, scale);
     let deposits = |client: reqwest::Client, base: String| {
         move |_, _| {
             let client = client.clone();

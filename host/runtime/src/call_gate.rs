@@ -1,0 +1,100 @@
+//! [`CallGate`]: how many calls of one loaded module may run at once.
+//!
+//! A module's calls run side by side until one of them runs out of fuel or passes its deadline.
+//! From then until [`PROBATION`] has passed without another such call, the module is on
+//! probation: its calls take turns, one at a time in arrival order, on the slow lane. A guest
+//! that loops, however many callers ask it to, then gets only the CPU time nothing else wants.
+//!
+//! The gate decides only when a call starts, never what it does: a call that waits its turn
+//! gets the same fuel, the same input and so the same result.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How long a module's calls take turns after the last one that ran out of fuel or time.
+pub(crate) const PROBATION: Duration = Duration::from_secs(10);
+
+/// The gate of one loaded module (one version of it: a new upload starts with a fresh gate).
+#[derive(Debug)]
+pub(crate) struct CallGate {
+    turns: Arc<Semaphore>,
+    born: Instant,
+    /// Milliseconds from `born` to the end of the last call that ran out of fuel or time, plus
+    /// one; zero if none has.
+    last_offence: AtomicU64,
+}
+
+impl CallGate {
+    pub(crate) fn new() -> Self {
+        Self {
+            turns: Arc::new(Semaphore::new(1)),
+            born: Instant::now(),
+            last_offence: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits for a turn, which the call holds until it ends. Calls take turns only while the
+    /// module is [on probation](Self::on_probation); otherwise they need none.
+    pub(crate) async fn take_turn(&self) -> Option<OwnedSemaphorePermit> {
+        // The semaphore is never closed, so acquiring fails only if that changes.
+        Arc::clone(&self.turns).acquire_owned().await.ok()
+    }
+
+    /// Records that a call ran out of fuel or passed its deadline.
+    pub(crate) fn offended(&self) {
+        let now = self.millis_since_born().saturating_add(1);
+        self.last_offence.store(now, Ordering::Relaxed);
+    }
+
+    /// Whether a call ran out of fuel or time within the last [`PROBATION`].
+    pub(crate) fn on_probation(&self) -> bool {
+        match self.last_offence.load(Ordering::Relaxed) {
+            0 => false,
+            at => {
+                let since = self.millis_since_born().saturating_sub(at - 1);
+                u128::from(since) < PROBATION.as_millis()
+            }
+        }
+    }
+
+    fn millis_since_born(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_need_no_turn_until_one_offends_then_take_turns_one_at_a_time() {
+        let gate = CallGate::new();
+        assert!(!gate.on_probation());
+
+        gate.offended();
+        assert!(gate.on_probation());
+        let first = gate.take_turn().await.expect("a turn");
+        let second = tokio::time::timeout(Duration::from_millis(50), gate.take_turn()).await;
+        assert!(second.is_err(), "a second call started beside the first");
+        drop(first);
+        let next = tokio::time::timeout(Duration::from_secs(5), gate.take_turn())
+            .await
+            .expect("the next call starts once the turn ends");
+        assert!(next.is_some());
+    }
+
+    #[test]
+    fn probation_ends_after_its_time() {
+        let gate = CallGate {
+            turns: Arc::new(Semaphore::new(1)),
+            born: Instant::now() - PROBATION * 2,
+            last_offence: AtomicU64::new(1),
+        };
+        assert!(!gate.on_probation());
+        gate.offended();
+        assert!(gate.on_probation());
+    }
+}
