@@ -59,8 +59,10 @@ impl Callee {
     }
 
     /// Runs `call`, a whole call of this module: here and at once, or, while the module is on
-    /// probation, on the slow lane when its turn comes. A call whose turn does not come before
-    /// `deadline` fails without running.
+    /// probation, on the slow lane when its turn comes. There the caller keeps the deadline
+    /// itself, because a call starved of CPU is not running to check it: a call whose turn
+    /// does not come in time fails without running, and one still running at its deadline
+    /// fails at once and is cancelled at its next yield (holding its turn until then).
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         deadline: CallDeadline,
@@ -72,13 +74,23 @@ impl Callee {
         let turn = tokio::time::timeout_at(deadline.at.into(), self.gate.take_turn())
             .await
             .map_err(|_| deadline.exceeded())?;
-        let result = self.slow_lane.run(call).await;
-        drop(turn);
-        result.unwrap_or_else(|| {
-            Err(CallError::Trap {
-                message: "the runtime stopped during the call".into(),
+        let stopped = || CallError::Trap {
+            message: "the runtime stopped during the call".into(),
+        };
+        let mut running = self
+            .slow_lane
+            .spawn(async move {
+                let _turn = turn;
+                call.await
             })
-        })
+            .ok_or_else(stopped)?;
+        match tokio::time::timeout_at(deadline.at.into(), &mut running).await {
+            Ok(ended) => ended.unwrap_or_else(|_| Err(stopped())),
+            Err(_) => {
+                running.abort();
+                Err(deadline.exceeded())
+            }
+        }
     }
 }
 
@@ -217,5 +229,33 @@ mod tests {
             "the call ran after its deadline"
         );
         drop(held);
+    }
+
+    #[tokio::test]
+    async fn a_call_still_running_on_the_lane_at_its_deadline_fails_then() {
+        let callee = callee();
+        callee.gate.offended();
+        let allowed = Duration::from_millis(20);
+        let deadline = CallDeadline {
+            at: Instant::now() + allowed,
+            allowed,
+        };
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+        let result = callee
+            .run(deadline, async move {
+                // Stands for a call the lane cannot finish in time; it ends when cancelled.
+                let _ended = ended_tx;
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(result, Err(CallError::DeadlineExceeded { .. })),
+            "{result:?}"
+        );
+        // The cancelled call lets its turn go only when it has ended.
+        let _ = ended_rx.await;
+        let next = tokio::time::timeout(Duration::from_secs(10), callee.gate.take_turn()).await;
+        assert!(next.is_ok(), "the turn was never given back");
     }
 }

@@ -18,6 +18,7 @@
 use std::future::Future;
 
 use tokio::runtime::{Builder, Runtime};
+use tokio::task::JoinHandle;
 
 thread_local! {
     /// Whether this thread is a slow lane's.
@@ -52,12 +53,12 @@ impl SlowLane {
         })
     }
 
-    /// Runs `call` on the lane and waits for it. `None` if the lane stopped first.
-    pub(crate) async fn run<T: Send + 'static>(
+    /// Starts `call` on the lane. `None` if the lane has stopped.
+    pub(crate) fn spawn<T: Send + 'static>(
         &self,
         call: impl Future<Output = T> + Send + 'static,
-    ) -> Option<T> {
-        self.runtime.as_ref()?.spawn(call).await.ok()
+    ) -> Option<JoinHandle<T>> {
+        Some(self.runtime.as_ref()?.spawn(call))
     }
 }
 
@@ -98,9 +99,10 @@ mod tests {
         let lane = SlowLane::start().expect("the lane starts");
         let here = std::thread::current().id();
         let (result, there) = lane
-            .run(async { (6 * 7, std::thread::current().id()) })
+            .spawn(async { (6 * 7, std::thread::current().id()) })
+            .expect("the lane is running")
             .await
-            .expect("the lane is running");
+            .expect("the call ends");
         assert_eq!(result, 42);
         assert_ne!(there, here);
     }
@@ -114,9 +116,10 @@ mod tests {
         };
         let lane = SlowLane::start().expect("the lane starts");
         let (policy, _) = lane
-            .run(async { thread_schedule_policy_param(thread_native_id()) })
-            .await
+            .spawn(async { thread_schedule_policy_param(thread_native_id()) })
             .expect("the lane is running")
+            .await
+            .expect("the call ends")
             .expect("the policy reads");
         assert_eq!(
             policy,
