@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy,
 };
 
 use crate::limits::Limits;
@@ -16,6 +17,10 @@ use crate::limits::Limits;
 /// release instead of being handed back to the kernel, so the next call neither faults it in
 /// again nor makes the kernel flush every core's TLB.
 const KEEP_RESIDENT: usize = 512 * 1024;
+
+/// Set, this environment variable makes the engine write `/tmp/perf-<pid>.map`, so `perf`
+/// can name the functions of the guests it samples.
+const PERF_MAP_VAR: &str = "CAIRN_PERF_MAP";
 
 /// How often the epoch advances. A call's deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -52,6 +57,10 @@ pub(crate) fn build(limits: &Limits, cache_dir: &Path) -> wasmtime::Result<Engin
         .table_keep_resident(64 * 1024)
         .linear_memory_keep_resident(KEEP_RESIDENT);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // `CAIRN_PERF_MAP=1` names the guests' compiled functions for `perf` (docs/runtime.md).
+    if std::env::var_os(PERF_MAP_VAR).is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     let mut cache = CacheConfig::new();
     // wasmtime wants an absolute path; a relative one is taken from the working directory.
     cache.with_directory(std::path::absolute(cache_dir)?);
