@@ -639,3 +639,47 @@ async fn a_pause_and_a_rebuild_in_progress_are_kept_across_a_restart() {
     .await;
     server.stop().await;
 }
+
+/// A projection of one category (read with the store's category filter) reads past the events
+/// of others and reaches the head, though the log ends on them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_projection_of_one_category_reads_past_the_others_to_the_head() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &["customers"]).await;
+    for n in 0..30 {
+        customer(&server, &format!("c{n}"), json!({"type": "Create", "data": {"name": format!("N{n}"), "email": format!("c{n}@example.com")}})).await;
+        let events: Vec<Value> = (0..n % 4)
+            .map(|k| json!({"type": "Placed", "data": {"k": k}}))
+            .collect();
+        if !events.is_empty() {
+            let (status, body) = server
+                .append(&format!("orders-{n}"), json!("any"), json!(events))
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+    let (status, body) = server
+        .append(
+            "orders-last",
+            json!("any"),
+            json!([{"type": "Placed", "data": {}}]),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, all) = server.get("/v1/all?limit=1").await;
+    let head = all["head"].clone();
+    upload(
+        &server,
+        "customer-directory",
+        cairn_tests::guest("customer-directory"),
+    )
+    .await;
+    wait_for(&server, "customer-directory", "reached the head", |s| {
+        s["state"] == "live" && s["position"] == head
+    })
+    .await;
+    assert_eq!(
+        query(&server, "customer-directory", json!({"type": "count"})).await,
+        json!({"active": 30, "deleted": 0})
+    );
+    server.stop().await;
+}

@@ -195,7 +195,7 @@ async fn step(
             if let Some(stale) = stale {
                 stale.slice.abort();
             }
-            read_after(inner, after).await?
+            read_after(inner, generation.projection.filter(), after).await?
         }
     };
     if slice.scanned_to <= after {
@@ -229,7 +229,11 @@ async fn step(
     }
     if checkpoint < slice.head {
         // Behind the head: read on while this batch is applied.
-        *prefetch = Some(Prefetch::start(inner, checkpoint));
+        *prefetch = Some(Prefetch::start(
+            inner,
+            generation.projection.filter(),
+            checkpoint,
+        ));
     }
     let newest_time = events.last().map(|e| e.recorded_at.as_millis());
     let applied = events.len();

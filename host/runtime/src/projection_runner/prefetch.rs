@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cairn_store::{AllRead, AllSlice, Position, StorageError};
 
 use super::Inner;
+use crate::projection::ProjectionFilter;
 
 /// A read of the log started ahead of time, while the batch before it is applied.
 pub(super) struct Prefetch {
@@ -14,9 +15,9 @@ pub(super) struct Prefetch {
 }
 
 impl Prefetch {
-    pub(super) fn start(inner: &Inner, after: Position) -> Self {
+    pub(super) fn start(inner: &Inner, filter: &ProjectionFilter, after: Position) -> Self {
         let store = Arc::clone(&inner.store);
-        let read = batch_read(inner, after);
+        let read = batch_read(inner, filter, after);
         Self {
             after,
             slice: tokio::spawn(async move { Ok(store.read_all(read).await?) }),
@@ -25,13 +26,26 @@ impl Prefetch {
 }
 
 /// Reads the batch after `after` now.
-pub(super) async fn read_after(inner: &Inner, after: Position) -> Result<AllSlice, StorageError> {
-    Ok(inner.store.read_all(batch_read(inner, after)).await?)
+pub(super) async fn read_after(
+    inner: &Inner,
+    filter: &ProjectionFilter,
+    after: Position,
+) -> Result<AllSlice, StorageError> {
+    Ok(inner
+        .store
+        .read_all(batch_read(inner, filter, after))
+        .await?)
 }
 
 /// The read of one batch: at most `batch` events, scanning at most `scan_limit` positions.
-fn batch_read(inner: &Inner, after: Position) -> AllRead {
-    AllRead::after(after)
+/// A projection of one category has the store skip the others' events without decoding them
+/// (the store filters by one category at most; any other filter is applied after the read).
+fn batch_read(inner: &Inner, filter: &ProjectionFilter, after: Position) -> AllRead {
+    let read = AllRead::after(after)
         .limit(inner.config.batch)
-        .scan_limit(inner.config.scan_limit)
+        .scan_limit(inner.config.scan_limit);
+    match filter.categories.as_slice() {
+        [category] => read.category(category.clone()),
+        _ => read,
+    }
 }
