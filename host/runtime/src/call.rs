@@ -61,8 +61,9 @@ impl Callee {
     /// Runs `call`, a whole call of this module: here and at once, or, while the module is on
     /// probation, on the slow lane when its turn comes. There the caller keeps the deadline
     /// itself, because a call starved of CPU is not running to check it: a call whose turn
-    /// does not come in time fails without running, and one still running at its deadline
-    /// fails at once and is cancelled at its next yield (holding its turn until then).
+    /// does not come in time fails without running (`NoTurnBeforeDeadline`), and one still
+    /// running at its deadline fails at once and is cancelled at its next yield (holding its
+    /// turn until then).
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         deadline: CallDeadline,
@@ -73,7 +74,9 @@ impl Callee {
         }
         let turn = tokio::time::timeout_at(deadline.at.into(), self.gate.take_turn())
             .await
-            .map_err(|_| deadline.exceeded())?;
+            .map_err(|_| CallError::NoTurnBeforeDeadline {
+                deadline: deadline.allowed,
+            })?;
         let stopped = || CallError::Trap {
             message: "the runtime stopped during the call".into(),
         };
@@ -221,7 +224,7 @@ mod tests {
             })
             .await;
         assert!(
-            matches!(result, Err(CallError::DeadlineExceeded { deadline }) if deadline == allowed),
+            matches!(result, Err(CallError::NoTurnBeforeDeadline { deadline }) if deadline == allowed),
             "{result:?}"
         );
         assert!(

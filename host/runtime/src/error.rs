@@ -13,6 +13,13 @@ pub enum CallError {
     /// The call ran past its wall-clock deadline.
     #[error("the module ran past its deadline of {deadline:?}")]
     DeadlineExceeded { deadline: Duration },
+    /// The module is on probation (a recent call ran out of fuel or time), and this call's turn
+    /// did not come before its deadline, so it never ran. Retrying later may succeed.
+    #[error(
+        "the module is on probation after a call that ran out of fuel or time, and this call's \
+         turn did not come within its deadline of {deadline:?}; it did not run"
+    )]
+    NoTurnBeforeDeadline { deadline: Duration },
     /// The module asked for more memory than its limit.
     #[error("the module ran out of memory (its limit is {limit} bytes)")]
     OutOfMemory { limit: usize },

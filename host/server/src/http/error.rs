@@ -275,7 +275,9 @@ impl From<CallError> for ApiError {
 pub fn call_error_code(e: &CallError) -> &'static str {
     match e {
         CallError::OutOfFuel { .. } => "module_out_of_fuel",
-        CallError::DeadlineExceeded { .. } => "module_deadline_exceeded",
+        CallError::DeadlineExceeded { .. } | CallError::NoTurnBeforeDeadline { .. } => {
+            "module_deadline_exceeded"
+        }
         CallError::OutOfMemory { .. } => "module_out_of_memory",
         CallError::StackOverflow => "module_stack_overflow",
         CallError::Trap { .. } => "module_trapped",
