@@ -51,17 +51,25 @@ impl CallGate {
 
     /// Whether a call ran out of fuel or time within the last [`PROBATION`].
     pub(crate) fn on_probation(&self) -> bool {
+        self.on_probation_at(Instant::now())
+    }
+
+    fn on_probation_at(&self, now: Instant) -> bool {
         match self.last_offence.load(Ordering::Relaxed) {
             0 => false,
             at => {
-                let since = self.millis_since_born().saturating_sub(at - 1);
+                let since = self.millis_at(now).saturating_sub(at - 1);
                 u128::from(since) < PROBATION.as_millis()
             }
         }
     }
 
     fn millis_since_born(&self) -> u64 {
-        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.millis_at(Instant::now())
+    }
+
+    fn millis_at(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX)
     }
 }
 
@@ -88,13 +96,11 @@ mod tests {
 
     #[test]
     fn probation_ends_after_its_time() {
-        let gate = CallGate {
-            turns: Arc::new(Semaphore::new(1)),
-            born: Instant::now() - PROBATION * 2,
-            last_offence: AtomicU64::new(1),
-        };
-        assert!(!gate.on_probation());
+        let gate = CallGate::new();
         gate.offended();
-        assert!(gate.on_probation());
+        let now = Instant::now();
+        assert!(gate.on_probation_at(now));
+        assert!(gate.on_probation_at(now + PROBATION - Duration::from_secs(1)));
+        assert!(!gate.on_probation_at(now + PROBATION + Duration::from_secs(1)));
     }
 }
