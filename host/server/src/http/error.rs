@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_runtime::{CallError, CommandError, LoadError};
 use cairn_store::{AppendError, ExpectedVersion, ReadError, StorageError, StreamId, Version};
@@ -90,26 +90,15 @@ impl IntoResponse for ApiError {
             message: self.message,
             conflict: self.conflict,
         };
-        let mut response = (self.status, Json(body)).into_response();
-        if self.code == BODY_TOO_LARGE {
-            // The body over the limit is left unread, so the connection cannot carry another
-            // request; saying so keeps a client from sending its next one down it.
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        response
+        (self.status, Json(body)).into_response()
     }
 }
-
-/// The code of a request whose body is over the limit.
-const BODY_TOO_LARGE: &str = "body_too_large";
 
 /// A rejection by one of axum's extractors, by its status: the status axum chose is right, the
 /// body becomes ours.
 fn rejection(status: StatusCode, text: String) -> ApiError {
     let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => BODY_TOO_LARGE,
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
         StatusCode::BAD_REQUEST => "malformed_json",
