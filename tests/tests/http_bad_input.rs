@@ -427,7 +427,28 @@ async fn every_bad_request_gets_its_code_and_changes_nothing() {
             .request(case.method.clone(), server.url(&case.path))
             .header("content-type", case.content_type)
             .body(case.body.clone());
-        let reply = server.call(request).await;
+        let reply = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let text = response.text().await.expect("a body");
+                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            }
+            // Refusing a body over the limit, the server may close the connection before the
+            // client has sent it all (hyper does no lingering close): the client then sees a
+            // broken pipe instead of the 413. The checks below still run.
+            Err(error) if case.status == 413 && cut_off(&error) => {
+                let (health, _) = server.get("/healthz").await;
+                assert_eq!(health, 200, "{}: the server stopped serving", case.what);
+                assert_eq!(
+                    state_of(&server).await,
+                    before,
+                    "{}: something changed",
+                    case.what
+                );
+                continue;
+            }
+            Err(error) => panic!("{}: the server answers: {error}", case.what),
+        };
         assert_eq!(reply.0, case.status, "{}: {}", case.what, reply.1);
         assert_eq!(reply.1["error"], case.code, "{}: {}", case.what, reply.1);
         assert!(
@@ -511,4 +532,19 @@ async fn uploads_during_a_command_storm_answer_every_command_as_documented() {
     let (_, all) = server.get("/v1/all?limit=1").await;
     assert_eq!(all["head"], created, "every command's event is stored once");
     server.stop().await;
+}
+
+/// Whether sending failed because the server closed the connection while the body was going out.
+fn cut_off(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            );
+        }
+        source = e.source();
+    }
+    false
 }
