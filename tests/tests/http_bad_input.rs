@@ -431,32 +431,24 @@ async fn every_bad_request_gets_its_code_and_changes_nothing() {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let text = response.text().await.expect("a body");
-                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+                Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
             }
             // Refusing a body over the limit, the server may close the connection before the
             // client has sent it all (hyper does no lingering close): the client then sees a
             // broken pipe instead of the 413. The checks below still run.
-            Err(error) if case.status == 413 && cut_off(&error) => {
-                let (health, _) = server.get("/healthz").await;
-                assert_eq!(health, 200, "{}: the server stopped serving", case.what);
-                assert_eq!(
-                    state_of(&server).await,
-                    before,
-                    "{}: something changed",
-                    case.what
-                );
-                continue;
-            }
+            Err(error) if case.status == 413 && cut_off(&error) => None,
             Err(error) => panic!("{}: the server answers: {error}", case.what),
         };
-        assert_eq!(reply.0, case.status, "{}: {}", case.what, reply.1);
-        assert_eq!(reply.1["error"], case.code, "{}: {}", case.what, reply.1);
-        assert!(
-            reply.1["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{}: an error says what went wrong: {}",
-            case.what,
-            reply.1
-        );
+        if let Some((status, body)) = reply {
+            assert_eq!(status, case.status, "{}: {}", case.what, body);
+            assert_eq!(body["error"], case.code, "{}: {}", case.what, body);
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{}: an error says what went wrong: {}",
+                case.what,
+                body
+            );
+        }
         let (health, _) = server.get("/healthz").await;
         assert_eq!(health, 200, "{}: the server stopped serving", case.what);
         assert_eq!(
