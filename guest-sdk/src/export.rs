@@ -95,14 +95,19 @@ macro_rules! export_projection {
                         metadata: e.metadata,
                         recorded_at: e.recorded_at,
                     });
-                    $crate::projection_glue::apply::<$projection>(&mut $crate::read_model::HostKv, events)
-                        .map_err(|(index, message)| exports::ApplyError { index, message })
+                    // The writes go to the host in one call, and only if the batch is taken.
+                    let mut kv = $crate::read_model::HostKv::default();
+                    let applied = $crate::projection_glue::apply::<$projection>(&mut kv, events);
+                    if applied.is_ok() {
+                        kv.flush();
+                    }
+                    applied.map_err(|(index, message)| exports::ApplyError { index, message })
                 }
 
                 fn query(
                     request: ::std::string::String,
                 ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-                    $crate::projection_glue::query::<$projection>(&mut $crate::read_model::HostKv, &request)
+                    $crate::projection_glue::query::<$projection>(&mut $crate::read_model::HostKv::default(), &request)
                 }
             }
         };

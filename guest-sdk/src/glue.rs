@@ -82,7 +82,17 @@ pub(crate) fn decode_tagged<T: serde::de::DeserializeOwned>(
 ) -> Result<T, serde_json::Error> {
     buffer.clear();
     buffer.push_str("{\"type\":");
-    buffer.push_str(&serde_json::to_string(type_name)?);
+    if type_name
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        buffer.push_str(&serde_json::to_string(type_name)?);
+    } else {
+        // Nothing to escape (the usual case): no string is made for it.
+        buffer.push('"');
+        buffer.push_str(type_name);
+        buffer.push('"');
+    }
     if !data.trim().is_empty() && data.trim() != "null" {
         buffer.push_str(",\"data\":");
         buffer.push_str(data);
@@ -110,4 +120,35 @@ fn not_tagged() -> String {
     "events must serialise as {\"type\": ..., \"data\": ...}: mark the enum \
      #[serde(tag = \"type\", content = \"data\")]"
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::decode_tagged;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(tag = "type", content = "data")]
+    enum Event {
+        Plain {
+            n: u32,
+        },
+        #[serde(rename = "with \"quotes\" and \\")]
+        Quoted,
+    }
+
+    #[test]
+    fn a_type_name_is_escaped_only_where_it_needs_to_be() {
+        let mut buffer = String::new();
+        assert_eq!(
+            decode_tagged::<Event>(&mut buffer, "Plain", r#"{"n":3}"#).expect("plain"),
+            Event::Plain { n: 3 }
+        );
+        assert_eq!(
+            decode_tagged::<Event>(&mut buffer, "with \"quotes\" and \\", "null").expect("quoted"),
+            Event::Quoted
+        );
+        assert!(decode_tagged::<Event>(&mut buffer, "Plain\"", "{}").is_err());
+    }
 }

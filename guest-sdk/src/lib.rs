@@ -57,10 +57,14 @@
 //! - `log.rs`: [`log`], writing to the host's log.
 //! - `testing.rs`: given/when/then tests that run natively through the same glue.
 //! - `bindings.rs`: the generated bindings, hidden.
+//!
+//! - `allocator.rs`: [`allocator::ModuleAllocator`], the heap the SDK installs in every module
+//!   (size classes; every call runs in a fresh instance, so it starts empty each time).
 
 extern crate self as cairn_sdk;
 
 mod aggregate;
+pub mod allocator;
 #[doc(hidden)]
 pub mod bindings;
 mod export;
@@ -72,6 +76,10 @@ mod projection;
 pub mod projection_glue;
 pub mod read_model;
 pub mod testing;
+
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: allocator::ModuleAllocator = allocator::ModuleAllocator::new();
 
 pub use aggregate::{Aggregate, Rejection};
 pub use projection::{Projection, ProjectionError, Recorded, Subscription};

@@ -19,6 +19,16 @@ pub trait Kv {
     /// Entries whose key starts with `prefix`, in key order, after `start_after` if given, at
     /// most `limit` of them.
     fn scan(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: u32) -> Vec<Entry>;
+
+    /// Sets `key` to `value`, taking the buffers: a table that keeps them saves a copy.
+    fn put_owned(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.put(&key, &value);
+    }
+
+    /// Hands the value of `key` to `read`, lent where the table holds it rather than copied.
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) {
+        read(self.get(key).as_deref());
+    }
 }
 
 /// A table in memory, for native tests.
@@ -38,6 +48,14 @@ impl Kv for MemoryKv {
         self.0.remove(key);
     }
 
+    fn put_owned(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.0.insert(key, value);
+    }
+
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) {
+        read(self.0.get(key).map(Vec::as_slice));
+    }
+
     fn scan(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: u32) -> Vec<Entry> {
         self.0
             .range(prefix.to_vec()..)
@@ -50,26 +68,65 @@ impl Kv for MemoryKv {
 }
 
 /// The host's table for this projection, through the `kv` import. Only in a module.
+///
+/// Writes stay in the module until [`HostKv::flush`] sends them in one `write-many` call (the
+/// export macro flushes when `apply` succeeds; a scan flushes first, so the host's scan sees
+/// them). Reads see them before the host's table. A batch of events thus crosses into the host
+/// once for its writes, not once per write: the host keeps one value per key either way, and
+/// the last write to a key is the one that lands.
 #[cfg(target_arch = "wasm32")]
-#[derive(Debug, Clone, Copy)]
-pub struct HostKv;
+#[derive(Debug, Default)]
+pub struct HostKv {
+    /// key -> its new value, or `None` for a delete, not yet sent to the host. A hash map: in
+    /// WebAssembly a key comparison is a byte-by-byte loop, and a tree makes many per lookup.
+    unsent: std::cell::RefCell<rustc_hash::FxHashMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl HostKv {
+    /// Sends the writes kept so far to the host.
+    pub fn flush(&self) {
+        let unsent = std::mem::take(&mut *self.unsent.borrow_mut());
+        if !unsent.is_empty() {
+            let entries: Vec<_> = unsent.into_iter().collect();
+            crate::bindings::projection::cairn::module::kv::write_many(&entries);
+        }
+    }
+}
 
 #[cfg(target_arch = "wasm32")]
 impl Kv for HostKv {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        if let Some(value) = self.unsent.borrow().get(key) {
+            return value.clone();
+        }
         crate::bindings::projection::cairn::module::kv::get(key)
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) {
-        crate::bindings::projection::cairn::module::kv::put(key, value);
+        self.unsent
+            .get_mut()
+            .insert(key.to_vec(), Some(value.to_vec()));
     }
 
     fn delete(&mut self, key: &[u8]) {
-        crate::bindings::projection::cairn::module::kv::delete(key);
+        self.unsent.get_mut().insert(key.to_vec(), None);
     }
 
     fn scan(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: u32) -> Vec<Entry> {
+        self.flush();
         crate::bindings::projection::cairn::module::kv::scan(prefix, start_after, limit)
+    }
+
+    fn put_owned(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.unsent.get_mut().insert(key, Some(value));
+    }
+
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) {
+        if let Some(value) = self.unsent.borrow().get(key) {
+            return read(value.as_deref());
+        }
+        read(crate::bindings::projection::cairn::module::kv::get(key).as_deref());
     }
 }
 
@@ -111,10 +168,11 @@ impl<'a> ReadModel<'a> {
 
     /// The value of `key`, decoded from JSON.
     pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ProjectionError> {
-        self.kv
-            .get(key.as_bytes())
-            .map(|bytes| decode(key, &bytes))
-            .transpose()
+        let mut decoded = None;
+        self.kv.read(key.as_bytes(), &mut |value| {
+            decoded = value.map(|bytes| decode(key, bytes));
+        });
+        decoded.transpose()
     }
 
     /// Sets `key` to `value` as JSON.
@@ -122,7 +180,7 @@ impl<'a> ReadModel<'a> {
         let bytes = serde_json::to_vec(value).map_err(|e| {
             ProjectionError::new(format!("the value for {key} does not encode: {e}"))
         })?;
-        self.kv.put(key.as_bytes(), &bytes);
+        self.kv.put_owned(key.as_bytes().to_vec(), bytes);
         Ok(())
     }
 

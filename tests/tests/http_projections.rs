@@ -424,6 +424,11 @@ async fn uploading_a_fix_resumes_a_faulted_projection() {
             "{event_type}"
         );
     }
+    // Counted by a scan in `apply` that must see the batch's own writes.
+    assert_eq!(
+        query(&server, "picky", json!({"type": "kinds"})).await,
+        json!({"count": 3})
+    );
     server.stop().await;
 }
 

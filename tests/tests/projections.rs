@@ -9,7 +9,9 @@ mod common;
 
 use std::sync::Arc;
 
-use cairn_runtime::{ApplyError, LoadError, LoadedProjection, Projections, RunState, RunnerConfig};
+use cairn_runtime::{
+    ApplyBatch, ApplyError, LoadError, LoadedProjection, Projections, RunState, RunnerConfig,
+};
 use cairn_store::{
     AllRead, EventStore, ExpectedVersion, Json, ModelCommit, ModelError, Position, ReadModelName,
 };
@@ -45,7 +47,7 @@ async fn catch_up(
         .into_iter()
         .filter(|e| projection.filter().admits(e))
         .collect();
-    let writes = projection.apply(view, events).await?;
+    let writes = projection.apply(view, ApplyBatch::new(&events)).await?;
     host.store
         .commit_model(ModelCommit {
             model: model.clone(),
@@ -216,7 +218,8 @@ async fn a_refused_event_names_its_index_and_nothing_is_committed() {
         .await
         .expect_err("refused");
     assert!(
-        matches!(&refused, ApplyError::Refused { index: 0, message } if message.contains("before it was opened")),
+        matches!(&refused, ApplyError::Refused { index: 0, position: 3, event_type, message }
+            if event_type == "Deposited" && message.contains("before it was opened")),
         "{refused:?}"
     );
     let view = host.store.read_model(&model).expect("view");

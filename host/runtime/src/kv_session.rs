@@ -69,6 +69,19 @@ impl KvSession {
         self.overlay.insert(key, value);
     }
 
+    /// Writes `entries` in order. The SDK sends a batch's writes this way, once, into an
+    /// empty overlay: building the map from them at once (a later entry for a key wins, as in
+    /// call order) costs less than inserting them one by one.
+    fn write_many(&mut self, entries: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+        if self.read_only || !self.overlay.is_empty() {
+            for (key, value) in entries {
+                self.write(key, value);
+            }
+        } else {
+            self.overlay = entries.into_iter().collect();
+        }
+    }
+
     /// The committed entries under `prefix` after `after`, merged with the overlay, at most
     /// `limit`.
     fn merged_scan(
@@ -99,6 +112,12 @@ impl Host for Sandbox {
     fn delete(&mut self, key: Vec<u8>) {
         if let Some(session) = self.kv.as_mut() {
             session.write(key, None);
+        }
+    }
+
+    fn write_many(&mut self, entries: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+        if let Some(session) = self.kv.as_mut() {
+            session.write_many(entries);
         }
     }
 
@@ -188,6 +207,50 @@ mod tests {
     }
 
     #[test]
+    fn many_writes_at_once_land_as_written_one_by_one() {
+        let entries = |pairs: &[(&str, Option<&str>)]| -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+                .collect()
+        };
+        let batch = entries(&[
+            ("b", Some("1")),
+            ("a", Some("1")),
+            ("b", None),
+            ("c", Some("1")),
+            ("a", Some("2")),
+        ]);
+        let mut at_once = session(&["b", "z"]);
+        at_once.write_many(batch.clone());
+        // Into an overlay already holding writes, and then one by one, for comparison.
+        let mut on_top = session(&["b", "z"]);
+        on_top.write(b"c".to_vec(), Some(b"0".to_vec()));
+        on_top.write_many(batch.clone());
+        let mut one_by_one = session(&["b", "z"]);
+        for (key, value) in batch {
+            one_by_one.write(key, value);
+        }
+        let expected = one_by_one.into_writes();
+        assert_eq!(
+            expected,
+            [
+                ModelWrite::Put {
+                    key: b"a".to_vec(),
+                    value: b"2".to_vec()
+                },
+                ModelWrite::Delete { key: b"b".to_vec() },
+                ModelWrite::Put {
+                    key: b"c".to_vec(),
+                    value: b"1".to_vec()
+                },
+            ]
+        );
+        assert_eq!(at_once.into_writes(), expected);
+        assert_eq!(on_top.into_writes(), expected);
+    }
+
+    #[test]
     fn a_query_cannot_write() {
         let mut s = KvSession::new(Box::new(Committed(BTreeMap::new())), true);
         s.write(b"k".to_vec(), Some(b"v".to_vec()));
@@ -196,6 +259,10 @@ mod tests {
                 .as_deref()
                 .is_some_and(|f| f.contains("only read"))
         );
+        let mut many = KvSession::new(Box::new(Committed(BTreeMap::new())), true);
+        many.write_many(vec![(b"k".to_vec(), None)]);
+        assert!(many.failure.is_some());
         assert!(s.into_writes().is_empty());
+        assert!(many.into_writes().is_empty());
     }
 }

@@ -46,7 +46,7 @@ pub use commands::{AggregateState, Aggregates, Command, CommandConfig, CommandOu
 pub use error::{CallError, CommandError, LoadError};
 pub use limits::Limits;
 pub use module::{ModuleHash, ModuleKind};
-pub use projection::{ApplyError, LoadedProjection, ProjectionFilter};
+pub use projection::{ApplyBatch, ApplyError, LoadedProjection, ProjectionFilter};
 pub use projection_runner::{
     ControlError, Fault, GenerationStatus, ProjectionStatus, Projections, QueryError, RunState,
     RunnerConfig,

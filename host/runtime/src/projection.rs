@@ -41,9 +41,15 @@ impl ProjectionFilter {
 /// Why `apply` did not take a batch. Its writes are discarded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
-    /// The module refused the event at `index` of the batch.
+    /// The module refused the event at `index` of the batch, at `position` in the log, of
+    /// type `event_type`.
     #[error("the projection failed at event {index} of the batch: {message}")]
-    Refused { index: usize, message: String },
+    Refused {
+        index: usize,
+        position: u64,
+        event_type: String,
+        message: String,
+    },
     /// The call failed (trap, fuel, memory, deadline, bad output).
     #[error(transparent)]
     Call(#[from] CallError),
@@ -129,44 +135,49 @@ impl LoadedProjection {
         &self.filter
     }
 
-    /// Applies `events` over the read model `view`, and returns the writes to commit with the
+    /// Applies `batch` over the read model `view`, and returns the writes to commit with the
     /// batch's checkpoint. The clock reads the last event's time.
     pub async fn apply(
         self: &Arc<Self>,
         view: Box<dyn ModelRead>,
-        events: Vec<RecordedEvent>,
+        batch: ApplyBatch,
     ) -> Result<Vec<ModelWrite>, ApplyError> {
-        let Some(last) = events.last() else {
+        if batch.events.is_empty() {
             return Ok(Vec::new());
-        };
-        let input = CallInput {
-            time_ms: last.recorded_at.as_millis(),
-            seed: seed_of(last),
-        };
-        let fuel = self.limits.fuel_for_batch(events.len());
+        }
+        let fuel = self.limits.fuel_for_batch(batch.events.len());
         let deadline = CallDeadline::from_now(&self.limits, fuel);
-        let batch: Vec<WitEvent> = events.into_iter().map(to_wit).collect();
         let this = Arc::clone(self);
         let handle = tokio::runtime::Handle::current();
         let call = tokio::task::spawn_blocking(move || {
-            handle.block_on(async move {
+            handle.clone().block_on(async move {
                 let session = KvSession::new(view, false);
                 let (mut store, instance) = this
-                    .instantiate(input, fuel, deadline, Some(session))
+                    .instantiate(batch.input, fuel, deadline, Some(session))
                     .await?;
                 let result = instance
                     .cairn_module_projection()
-                    .call_apply(&mut store, &batch)
+                    .call_apply(&mut store, &batch.events)
                     .await;
                 let answer = finish_call(&store, fuel, &this.limits, result)?;
                 let session = take_session(&mut store)?;
-                match answer {
+                let outcome = match answer {
                     Ok(()) => Ok(session.into_writes()),
-                    Err(refusal) => Err(ApplyError::Refused {
-                        index: refusal.index as usize,
-                        message: refusal.message,
-                    }),
-                }
+                    Err(refusal) => {
+                        let index = refusal.index as usize;
+                        let (position, event_type) = batch.place(index).unwrap_or_default();
+                        Err(ApplyError::Refused {
+                            index,
+                            position,
+                            event_type,
+                            message: refusal.message,
+                        })
+                    }
+                };
+                // Releasing the instance clears the memory the call wrote, and the batch is
+                // thousands of strings: another thread does both, so the result goes back now.
+                handle.spawn_blocking(move || drop((store, batch)));
+                outcome
             })
         });
         call.await.map_err(|e| {
@@ -255,7 +266,57 @@ fn take_session(store: &mut Store<Sandbox>) -> Result<KvSession, CallError> {
     }
 }
 
-fn to_wit(event: RecordedEvent) -> WitEvent {
+/// Events made ready for [`LoadedProjection::apply`]: copied into the module's own types, with
+/// the call's clock (the last event's time) and seed. Making one copies every event's texts,
+/// so a runner makes the next batch on another thread while the module applies this one.
+pub struct ApplyBatch {
+    events: Vec<WitEvent>,
+    input: CallInput,
+}
+
+impl std::fmt::Debug for ApplyBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyBatch")
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApplyBatch {
+    pub fn new(events: &[RecordedEvent]) -> Self {
+        let input = match events.last() {
+            Some(last) => CallInput {
+                time_ms: last.recorded_at.as_millis(),
+                seed: seed_of(last),
+            },
+            None => CallInput {
+                time_ms: 0,
+                seed: [0; 32],
+            },
+        };
+        Self {
+            events: events.iter().map(to_wit).collect(),
+            input,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The position and type of the event at `index`.
+    pub fn place(&self, index: usize) -> Option<(u64, String)> {
+        self.events
+            .get(index)
+            .map(|event| (event.position, event.event_type.clone()))
+    }
+}
+
+fn to_wit(event: &RecordedEvent) -> WitEvent {
     WitEvent {
         stream_name: event.stream.to_string(),
         version: event.version.get(),

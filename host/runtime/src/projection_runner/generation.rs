@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::in_flight::{InFlight, Landed, land};
 use super::lifecycle::{Slot, take_over};
-use super::prefetch::{Prefetch, read_after};
+use super::prefetch::{NextBatch, Prefetch, read_after};
 use super::status::{Fault, GenerationStatus, RunState};
 use super::{Inner, lock, open_view, pause_flag};
 use crate::model_overlay::{PendingView, overlay_of};
@@ -189,23 +189,23 @@ async fn step(
         ),
         None => (committed.checkpoint().unwrap_or(Position::START), committed),
     };
-    let slice = match prefetch.take() {
-        Some(read) if read.after == after => read.slice.await.map_err(StorageError::backend)??,
+    let next = match prefetch.take() {
+        Some(read) if read.after == after => read.next.await.map_err(StorageError::backend)??,
         stale => {
             if let Some(stale) = stale {
-                stale.slice.abort();
+                stale.next.abort();
             }
             read_after(inner, generation.projection.filter(), after).await?
         }
     };
-    if slice.scanned_to <= after {
+    if next.scanned_to <= after {
         return Ok(match land(generation, in_flight.take()).await? {
             Landed::Done => {
                 let mut status = lock(&generation.status);
                 status.state = RunState::Live;
                 status.position = after.get();
-                status.head = slice.head.get();
-                status.lag_events = slice.head.get().saturating_sub(after.get());
+                status.head = next.head.get();
+                status.lag_events = next.head.get().saturating_sub(after.get());
                 status.lag_ms = 0;
                 Step::CaughtUp(after)
             }
@@ -213,21 +213,15 @@ async fn step(
             Landed::Faulted => Step::Faulted,
         });
     }
-    let mut events: Vec<_> = slice
-        .events
-        .into_iter()
-        .filter(|e| generation.projection.filter().admits(e))
-        .collect();
-    // A batch also stops at a size in bytes (after its first event), so large events never
-    // make one call too big for the module's memory; the checkpoint is then its last event.
-    let mut checkpoint = slice.scanned_to;
-    if let Some(keep) = within_bytes(&events, inner.config.batch_bytes) {
-        events.truncate(keep);
-        if let Some(last) = events.last() {
-            checkpoint = last.position;
-        }
-    }
-    if checkpoint < slice.head {
+    let NextBatch {
+        batch,
+        checkpoint,
+        head,
+        newest_time,
+        first,
+        ..
+    } = next;
+    if checkpoint < head {
         // Behind the head: read on while this batch is applied.
         *prefetch = Some(Prefetch::start(
             inner,
@@ -235,19 +229,8 @@ async fn step(
             checkpoint,
         ));
     }
-    let newest_time = events.last().map(|e| e.recorded_at.as_millis());
-    let applied = events.len();
-    // Where each event is, to name the one a fault happened at.
-    let places: Vec<(u64, String)> = events
-        .iter()
-        .map(|e| (e.position.get(), e.event_type.to_string()))
-        .collect();
-    let first = places.first().cloned();
-    let applied_writes = if events.is_empty() {
-        Ok(Vec::new())
-    } else {
-        generation.projection.apply(view, events).await
-    };
+    let applied = batch.len();
+    let applied_writes = generation.projection.apply(view, batch).await;
     // The batch before this one lands first: commits go in order, and a fault below is
     // reported at the position the model then reflects.
     match land(generation, in_flight.take()).await? {
@@ -258,11 +241,15 @@ async fn step(
     let writes = match applied_writes {
         Ok(writes) => writes,
         Err(error) => {
-            let at = match &error {
-                ApplyError::Refused { index, .. } => *index,
-                ApplyError::Call(_) => 0,
+            let place = match &error {
+                ApplyError::Refused {
+                    position,
+                    event_type,
+                    ..
+                } => Some((*position, event_type.clone())),
+                ApplyError::Call(_) => first,
             };
-            fault(generation, error.to_string(), places.get(at));
+            fault(generation, error.to_string(), place.as_ref());
             return Ok(Step::Faulted);
         }
     };
@@ -277,7 +264,7 @@ async fn step(
         commit: tokio::spawn(async move { store.commit_model(commit).await }),
         writes: overlay,
         checkpoint,
-        head: slice.head,
+        head,
         newest_time,
         applied,
         started,
@@ -298,21 +285,6 @@ pub(super) fn fault(generation: &Generation, error: String, place: Option<&(u64,
             event_type,
         });
     });
-}
-
-/// How many of `events` fit in `bytes` (the first always does), or `None` if all do.
-fn within_bytes(events: &[cairn_store::RecordedEvent], bytes: usize) -> Option<usize> {
-    let mut total = 0;
-    for (index, event) in events.iter().enumerate() {
-        total += event.data.as_str().len()
-            + event.metadata.as_str().len()
-            + event.stream.as_str().len()
-            + event.event_type.as_str().len();
-        if index > 0 && total > bytes {
-            return Some(index);
-        }
-    }
-    None
 }
 
 /// Whether `generation` is the one being built for projection `name`.

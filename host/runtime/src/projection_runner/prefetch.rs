@@ -1,26 +1,48 @@
-//! [`Prefetch`]: while a projection catches up, the next batch's read of the log is made
-//! while the batch before it is applied.
+//! [`NextBatch`]: a batch read from the log and made ready for the module; [`Prefetch`]: while
+//! a projection catches up, the next one is read and made ready while the batch before it is
+//! applied, so the runner's own thread only applies.
 
 use std::sync::Arc;
 
-use cairn_store::{AllRead, AllSlice, Position, StorageError};
+use cairn_store::{AllRead, AllSlice, Position, RecordedEvent, StorageError};
 
 use super::Inner;
-use crate::projection::ProjectionFilter;
+use crate::projection::{ApplyBatch, ProjectionFilter};
+
+/// The events of one batch, ready for `apply`, and where the batch ends.
+pub(super) struct NextBatch {
+    pub(super) batch: ApplyBatch,
+    /// The position the model reflects once the batch is committed: where the scan ended, or
+    /// the batch's last event if the batch was cut at its size in bytes.
+    pub(super) checkpoint: Position,
+    /// The last position the read examined.
+    pub(super) scanned_to: Position,
+    /// The head of the log when it was read.
+    pub(super) head: Position,
+    /// When the batch's newest event was recorded.
+    pub(super) newest_time: Option<u64>,
+    /// The position and type of the batch's first event.
+    pub(super) first: Option<(u64, String)>,
+}
 
 /// A read of the log started ahead of time, while the batch before it is applied.
 pub(super) struct Prefetch {
     pub(super) after: Position,
-    pub(super) slice: tokio::task::JoinHandle<Result<AllSlice, StorageError>>,
+    pub(super) next: tokio::task::JoinHandle<Result<NextBatch, StorageError>>,
 }
 
 impl Prefetch {
     pub(super) fn start(inner: &Inner, filter: &ProjectionFilter, after: Position) -> Self {
         let store = Arc::clone(&inner.store);
         let read = batch_read(inner, filter, after);
+        let filter = filter.clone();
+        let batch_bytes = inner.config.batch_bytes;
         Self {
             after,
-            slice: tokio::spawn(async move { Ok(store.read_all(read).await?) }),
+            next: tokio::spawn(async move {
+                let slice = store.read_all(read).await?;
+                Ok(next_batch(slice, &filter, batch_bytes))
+            }),
         }
     }
 }
@@ -30,11 +52,12 @@ pub(super) async fn read_after(
     inner: &Inner,
     filter: &ProjectionFilter,
     after: Position,
-) -> Result<AllSlice, StorageError> {
-    Ok(inner
+) -> Result<NextBatch, StorageError> {
+    let slice = inner
         .store
         .read_all(batch_read(inner, filter, after))
-        .await?)
+        .await?;
+    Ok(next_batch(slice, filter, inner.config.batch_bytes))
 }
 
 /// The read of one batch: at most `batch` events, scanning at most `scan_limit` positions.
@@ -48,4 +71,47 @@ fn batch_read(inner: &Inner, filter: &ProjectionFilter, after: Position) -> AllR
         [category] => read.category(category.clone()),
         _ => read,
     }
+}
+
+/// The events of `slice` that `filter` admits, as a batch. A batch also stops at
+/// `batch_bytes` (after its first event), so large events never make one call too big for the
+/// module's memory; its checkpoint is then its last event.
+fn next_batch(slice: AllSlice, filter: &ProjectionFilter, batch_bytes: usize) -> NextBatch {
+    let mut events: Vec<_> = slice
+        .events
+        .into_iter()
+        .filter(|e| filter.admits(e))
+        .collect();
+    let mut checkpoint = slice.scanned_to;
+    if let Some(keep) = within_bytes(&events, batch_bytes) {
+        events.truncate(keep);
+        if let Some(last) = events.last() {
+            checkpoint = last.position;
+        }
+    }
+    NextBatch {
+        batch: ApplyBatch::new(&events),
+        checkpoint,
+        scanned_to: slice.scanned_to,
+        head: slice.head,
+        newest_time: events.last().map(|e| e.recorded_at.as_millis()),
+        first: events
+            .first()
+            .map(|e| (e.position.get(), e.event_type.to_string())),
+    }
+}
+
+/// How many of `events` fit in `bytes` (the first always does), or `None` if all do.
+fn within_bytes(events: &[RecordedEvent], bytes: usize) -> Option<usize> {
+    let mut total = 0;
+    for (index, event) in events.iter().enumerate() {
+        total += event.data.as_str().len()
+            + event.metadata.as_str().len()
+            + event.stream.as_str().len()
+            + event.event_type.as_str().len();
+        if index > 0 && total > bytes {
+            return Some(index);
+        }
+    }
+    None
 }

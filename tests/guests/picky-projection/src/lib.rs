@@ -2,8 +2,10 @@
 //! unless built with the `fixed` feature (as `picky-projection-fixed` is). The pair lets the
 //! tests fault a projection and then upload its fix.
 //!
-//! Read model keys: `count/{event type}`. Query: `{"type": "count", "event_type": "X"}` answers
-//! `{"count": n}`.
+//! Read model keys: `count/{event type}`, `seen/{event type}`, and `kinds`: how many event types
+//! it has seen, counted by a scan of `seen/` in `apply` (so a scan is shown to see the batch's
+//! own writes). Queries: `{"type": "count", "event_type": "X"}` answers `{"count": n}`, and
+//! `{"type": "kinds"}` answers `{"count": kinds}`.
 
 use cairn_sdk::{Projection, ProjectionError, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,7 @@ pub struct AnyEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CountQuery {
     Count { event_type: String },
+    Kinds,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,13 +41,19 @@ impl Projection for Picky {
         if event_type == "Poison" && !cfg!(feature = "fixed") {
             return Err("this build cannot apply Poison".into());
         }
-        model.add(&format!("count/{event_type}"), 1).map(|_| ())
+        model.add(&format!("count/{event_type}"), 1)?;
+        model.put_json(&format!("seen/{event_type}"), &())?;
+        let kinds = model.scan(b"seen/", None, 1_000).len();
+        model.put_json("kinds", &kinds)
     }
 
     fn query(model: &ReadModel<'_>, query: CountQuery) -> Result<CountAnswer, ProjectionError> {
-        let CountQuery::Count { event_type } = query;
+        let key = match query {
+            CountQuery::Count { event_type } => format!("count/{event_type}"),
+            CountQuery::Kinds => "kinds".to_owned(),
+        };
         Ok(CountAnswer {
-            count: model.get_json(&format!("count/{event_type}"))?.unwrap_or(0),
+            count: model.get_json(&key)?.unwrap_or(0),
         })
     }
 }
