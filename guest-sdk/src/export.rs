@@ -86,6 +86,8 @@ macro_rules! export_projection {
                 fn apply(
                     events: ::std::vec::Vec<exports::RecordedEvent>,
                 ) -> ::std::result::Result<(), exports::ApplyError> {
+                    // Room for about two writes an event, so the map rarely grows mid-batch.
+                    let mut kv = $crate::read_model::HostKv::with_capacity(events.len() * 2);
                     let events = events.into_iter().map(|e| $crate::projection_glue::RawEvent {
                         stream: e.stream_name,
                         version: e.version,
@@ -96,7 +98,6 @@ macro_rules! export_projection {
                         recorded_at: e.recorded_at,
                     });
                     // The writes go to the host in one call, and only if the batch is taken.
-                    let mut kv = $crate::read_model::HostKv::default();
                     let applied = $crate::projection_glue::apply::<$projection>(&mut kv, events);
                     if applied.is_ok() {
                         kv.flush();

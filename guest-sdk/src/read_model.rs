@@ -84,6 +84,16 @@ pub struct HostKv {
 
 #[cfg(target_arch = "wasm32")]
 impl HostKv {
+    /// Room for `writes` writes before the map grows.
+    pub fn with_capacity(writes: usize) -> Self {
+        Self {
+            unsent: std::cell::RefCell::new(rustc_hash::FxHashMap::with_capacity_and_hasher(
+                writes,
+                Default::default(),
+            )),
+        }
+    }
+
     /// Sends the writes kept so far to the host.
     pub fn flush(&self) {
         let unsent = std::mem::take(&mut *self.unsent.borrow_mut());

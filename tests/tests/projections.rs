@@ -51,7 +51,7 @@ async fn catch_up(
     host.store
         .commit_model(ModelCommit {
             model: model.clone(),
-            writes,
+            writes: writes.into(),
             checkpoint: slice.scanned_to,
         })
         .await
@@ -160,7 +160,7 @@ async fn customer_directory_answers_from_committed_batches() {
         .store
         .commit_model(ModelCommit {
             model: model.clone(),
-            writes: Vec::new(),
+            writes: Vec::new().into(),
             checkpoint: Position::new(6),
         })
         .await

@@ -138,39 +138,8 @@ impl Host for Sandbox {
 mod tests {
     use std::collections::BTreeMap;
 
-    use cairn_store::Position;
-
     use super::*;
-
-    /// A committed model in memory.
-    #[derive(Debug)]
-    struct Committed(BTreeMap<Vec<u8>, Vec<u8>>);
-
-    impl ModelRead for Committed {
-        fn checkpoint(&self) -> Option<Position> {
-            None
-        }
-
-        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-            Ok(self.0.get(key).cloned())
-        }
-
-        fn scan(
-            &self,
-            prefix: &[u8],
-            start_after: Option<&[u8]>,
-            limit: usize,
-        ) -> Result<Vec<ModelEntry>, StorageError> {
-            Ok(self
-                .0
-                .iter()
-                .filter(|(k, _)| k.starts_with(prefix))
-                .filter(|(k, _)| start_after.is_none_or(|a| k.as_slice() > a))
-                .take(limit)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect())
-        }
-    }
+    use crate::model_overlay::tests::Committed;
 
     fn session(keys: &[&str]) -> KvSession {
         let committed = keys

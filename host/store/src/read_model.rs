@@ -6,6 +6,8 @@
 //! crash the read model is exactly the fold of the log up to its checkpoint: no event is
 //! applied twice and none is missed.
 
+use std::sync::Arc;
+
 use crate::error::StorageError;
 use crate::name::checked_name;
 use crate::version::Position;
@@ -33,12 +35,30 @@ pub enum ModelWrite {
     Delete { key: Vec<u8> },
 }
 
+impl ModelWrite {
+    /// The key written.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            ModelWrite::Put { key, .. } | ModelWrite::Delete { key } => key,
+        }
+    }
+
+    /// The value written; `None` for a delete.
+    pub fn value(&self) -> Option<&[u8]> {
+        match self {
+            ModelWrite::Put { value, .. } => Some(value),
+            ModelWrite::Delete { .. } => None,
+        }
+    }
+}
+
 /// The writes of one batch of events and the position the model then reflects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelCommit {
     pub model: ReadModelName,
-    /// Applied in order: a later write to a key wins.
-    pub writes: Vec<ModelWrite>,
+    /// Applied in order: a later write to a key wins. Shared, so a runner can read through
+    /// the writes while they are being committed.
+    pub writes: Arc<[ModelWrite]>,
     /// The position of the last event the writes reflect. It must be past the model's
     /// checkpoint, so a batch can never be committed twice.
     pub checkpoint: Position,

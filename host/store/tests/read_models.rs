@@ -28,7 +28,7 @@ fn delete(key: &str) -> ModelWrite {
 fn commit(model: &str, writes: Vec<ModelWrite>, checkpoint: u64) -> ModelCommit {
     ModelCommit {
         model: name(model),
-        writes,
+        writes: writes.into(),
         checkpoint: Position::new(checkpoint),
     }
 }
@@ -145,7 +145,8 @@ async fn a_checkpoint_that_does_not_move_ahead_is_refused_and_nothing_is_written
                     key: vec![b'k'; MAX_MODEL_KEY + 1],
                     value: vec![],
                 },
-            ],
+            ]
+            .into(),
             checkpoint: Position::new(6),
         })
         .await

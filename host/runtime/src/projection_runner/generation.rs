@@ -14,7 +14,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cairn_store::{ModelCommit, ModelRead, Position, ReadModelName, StorageError};
+use cairn_store::{ModelCommit, ModelRead, ModelWrite, Position, ReadModelName, StorageError};
 use tokio::sync::watch;
 
 use super::in_flight::{InFlight, Landed, land};
@@ -22,7 +22,7 @@ use super::lifecycle::{Slot, take_over};
 use super::prefetch::{NextBatch, Prefetch, read_after};
 use super::status::{Fault, GenerationStatus, RunState};
 use super::{Inner, lock, open_view, pause_flag};
-use crate::model_overlay::{PendingView, overlay_of};
+use crate::model_overlay::{PendingView, SortedWrites};
 use crate::projection::{ApplyError, LoadedProjection};
 
 /// A running generation.
@@ -183,7 +183,7 @@ async fn step(
             pending.checkpoint,
             Box::new(PendingView {
                 view: committed,
-                pending: Arc::clone(&pending.writes),
+                pending: pending.writes.clone(),
                 checkpoint: pending.checkpoint,
             }),
         ),
@@ -253,16 +253,17 @@ async fn step(
             return Ok(Step::Faulted);
         }
     };
-    let overlay = Arc::new(overlay_of(&writes));
+    // The commit and the next batch's view share the writes.
+    let writes: Arc<[ModelWrite]> = writes.into();
     let commit = ModelCommit {
         model: generation.model.clone(),
-        writes,
+        writes: Arc::clone(&writes),
         checkpoint,
     };
     let store = Arc::clone(&inner.store);
     *in_flight = Some(InFlight {
         commit: tokio::spawn(async move { store.commit_model(commit).await }),
-        writes: overlay,
+        writes: SortedWrites::new(writes),
         checkpoint,
         head,
         newest_time,

@@ -1,20 +1,19 @@
 //! [`InFlight`]: a batch's commit, sent to the store while the runner reads and applies the
 //! next batch over it; [`land`] waits for it and reports it in the generation's status.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use cairn_store::{ModelError, Position, StorageError};
 
 use super::generation::{Generation, fault};
 use super::status::RunState;
-use crate::model_overlay::Overlay;
+use crate::model_overlay::SortedWrites;
 
 /// A batch's commit, sent to the store while the runner goes on to the next batch.
 pub(super) struct InFlight {
     pub(super) commit: tokio::task::JoinHandle<Result<(), ModelError>>,
     /// Its writes, laid over the committed model for the next batch's reads.
-    pub(super) writes: Arc<Overlay>,
+    pub(super) writes: SortedWrites,
     pub(super) checkpoint: Position,
     pub(super) head: Position,
     /// When the newest event it covers was recorded.

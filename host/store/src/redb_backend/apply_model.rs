@@ -15,7 +15,7 @@ pub(crate) fn apply_model_commit(
     tables: &mut WriteTables<'_>,
     commit: &ModelCommit,
 ) -> Result<Result<(), ModelError>, StorageError> {
-    for write in &commit.writes {
+    for write in commit.writes.iter() {
         let (key, value) = match write {
             ModelWrite::Put { key, value } => (key.len(), value.len()),
             ModelWrite::Delete { key } => (key.len(), 0),
@@ -47,7 +47,7 @@ pub(crate) fn apply_model_commit(
         Some((id, _)) => id,
         None => next_model_id(tables)?,
     };
-    for write in &commit.writes {
+    for write in commit.writes.iter() {
         match write {
             ModelWrite::Put { key, value } => {
                 tables
