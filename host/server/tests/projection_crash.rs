@@ -61,7 +61,7 @@ async fn check_models(data: &Path) -> (Value, Vec<u64>) {
         let view = store.read_model(&model).expect("view");
         let checkpoint = view.checkpoint().map_or(0, Position::get);
         let found: BTreeMap<String, i64> = view
-            .scan(b"", None, 100)
+            .scan(b"count/", None, 100)
             .expect("scan")
             .into_iter()
             .map(|(key, value)| {
@@ -74,6 +74,16 @@ async fn check_models(data: &Path) -> (Value, Vec<u64>) {
         assert_eq!(
             found, folds[checkpoint as usize],
             "{model} at checkpoint {checkpoint} is not the fold of the log up to it"
+        );
+        // `kinds` is counted by a scan inside `apply`: it must agree with the counts.
+        let kinds: Option<usize> = view
+            .get(b"kinds")
+            .expect("reads")
+            .map(|bytes| serde_json::from_slice(&bytes).expect("a number"));
+        assert_eq!(
+            kinds.unwrap_or(0),
+            found.len(),
+            "{model} at checkpoint {checkpoint}"
         );
         checkpoints.push(checkpoint);
     }
