@@ -13,14 +13,15 @@ use wasmtime::{
 
 use crate::limits::Limits;
 
-/// How much of each instance's linear memory stays mapped between calls: it is cleared on
-/// release instead of being handed back to the kernel, so the next call neither faults it in
-/// again nor makes the kernel flush every core's TLB. Where Linux has `PAGEMAP_SCAN` (6.7 and
-/// later) only the pages a call wrote are cleared, so a small call pays for its few pages
-/// however large this is, and a projection's batch, which writes a few MiB, keeps them mapped
-/// (faulting them in again for every batch was a twentieth of a replay). Elsewhere the first
-/// this-many bytes are cleared whether written or not, so it stays small there.
+/// How much of each instance's linear memory stays mapped between calls, where Linux has
+/// `PAGEMAP_SCAN` (6.7 and later). Memory kept is cleared on release instead of being handed
+/// back to the kernel, so the next call neither faults it in again nor makes the kernel flush
+/// every core's TLB. With the scan only the pages a call wrote are cleared, so a small call
+/// pays for its few pages however large this is, and a projection's batch, which writes a few
+/// MiB, keeps them mapped (faulting them in again for every batch was a twentieth of a replay).
 const KEEP_RESIDENT_SCANNED: usize = 8 * 1024 * 1024;
+/// The same without the scan: then the first this-many bytes are cleared whether written or
+/// not, so it stays small.
 const KEEP_RESIDENT: usize = 512 * 1024;
 
 /// Set, this environment variable makes the engine write `/tmp/perf-<pid>.map`, so `perf`
