@@ -41,7 +41,7 @@ impl Kv for MemoryKv {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.0.insert(key.to_vec(), value.to_vec());
+        self.put_owned(key.to_vec(), value.to_vec());
     }
 
     fn delete(&mut self, key: &[u8]) {
@@ -114,9 +114,7 @@ impl Kv for HostKv {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.unsent
-            .get_mut()
-            .insert(key.to_vec(), Some(value.to_vec()));
+        self.put_owned(key.to_vec(), value.to_vec());
     }
 
     fn delete(&mut self, key: &[u8]) {

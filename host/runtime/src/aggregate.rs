@@ -96,12 +96,8 @@ impl LoadedAggregate {
     /// seeded with zeros, so the same bytes every time. Computed by the first call that needs
     /// it, then kept for the life of the loaded module.
     pub async fn initial_state(self: &Arc<Self>) -> Result<Vec<u8>, CallError> {
-        let input = CallInput {
-            time_ms: 0,
-            seed: [0; 32],
-        };
         self.initial_state
-            .get_or_try_init(|| self.init(input))
+            .get_or_try_init(|| self.init(CallInput::FIXED))
             .await
             .cloned()
     }

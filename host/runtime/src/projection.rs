@@ -100,10 +100,7 @@ impl LoadedProjection {
             filter: ProjectionFilter::default(),
         };
         let fuel = loaded.limits.fuel_per_call;
-        let input = CallInput {
-            time_ms: 0,
-            seed: [0; 32],
-        };
+        let input = CallInput::FIXED;
         let deadline = CallDeadline::from_now(&loaded.limits, fuel);
         let (mut store, instance) = loaded.instantiate(input, fuel, deadline, None).await?;
         let result = instance
@@ -195,10 +192,7 @@ impl LoadedProjection {
         request: Json,
     ) -> Result<Result<Json, String>, CallError> {
         let fuel = self.limits.fuel_per_call;
-        let input = CallInput {
-            time_ms: 0,
-            seed: [0; 32],
-        };
+        let input = CallInput::FIXED;
         let deadline = CallDeadline::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
@@ -289,10 +283,7 @@ impl ApplyBatch {
                 time_ms: last.recorded_at.as_millis(),
                 seed: seed_of(last),
             },
-            None => CallInput {
-                time_ms: 0,
-                seed: [0; 32],
-            },
+            None => CallInput::FIXED,
         };
         Self {
             events: events.iter().map(to_wit).collect(),

@@ -27,6 +27,15 @@ pub struct CallInput {
     pub seed: [u8; 32],
 }
 
+impl CallInput {
+    /// The input of a call that no command or event drives (`init`'s empty state, a
+    /// projection's `subscription` and `query`): the clock at 0, randomness seeded with zeros.
+    pub const FIXED: CallInput = CallInput {
+        time_ms: 0,
+        seed: [0; 32],
+    };
+}
+
 /// The state of one call's store.
 pub(crate) struct Sandbox {
     wasi: WasiCtx,

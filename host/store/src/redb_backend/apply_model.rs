@@ -16,10 +16,7 @@ pub(crate) fn apply_model_commit(
     commit: &ModelCommit,
 ) -> Result<Result<(), ModelError>, StorageError> {
     for write in commit.writes.iter() {
-        let (key, value) = match write {
-            ModelWrite::Put { key, value } => (key.len(), value.len()),
-            ModelWrite::Delete { key } => (key.len(), 0),
-        };
+        let (key, value) = (write.key().len(), write.value().map_or(0, <[u8]>::len));
         if key > MAX_MODEL_KEY || value > MAX_MODEL_VALUE {
             return Ok(Err(ModelError::TooLarge {
                 model: commit.model.clone(),
