@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use cairn_runtime::{CommandConfig, CommandError, Limits};
-use cairn_store::{EventStore, StreamRead, Version};
+use cairn_store::{EventStore, ExpectedVersion, StreamRead, Version};
 use common::{Host, command, keyed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,6 +179,60 @@ async fn sixty_four_concurrent_withdrawals_never_overdraw() {
             "every accepted withdrawal is in the stream"
         );
     }
+}
+
+/// An append the command path did not make (a direct write) leaves the cached state stale: a
+/// rejection decided on it is decided again on the stored state, and an accepted command's
+/// append conflicts and is retried on the stored state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_after_a_direct_append_retries_on_the_stored_state() {
+    let host = Host::start().await;
+    host.upload("bank-account", "bank-account").await;
+    let bank = &host.aggregates;
+    let opened = bank
+        .execute("bank-account", "d1", command("Open", r#"{"owner":"Ada"}"#))
+        .await
+        .expect("open");
+    host.store
+        .append(
+            opened.stream.clone(),
+            ExpectedVersion::Exact(Version::new(1)),
+            vec![common::new_event("Deposited", r#"{"amount":50}"#)],
+        )
+        .await
+        .expect("direct append");
+    let withdrawn = bank
+        .execute(
+            "bank-account",
+            "d1",
+            command("Withdraw", r#"{"amount":50}"#),
+        )
+        .await
+        .expect("the retry sees the direct deposit");
+    assert_eq!(withdrawn.version, Version::new(3));
+    // Accepted on the stale state this time: the append conflicts and the retry decides again.
+    host.store
+        .append(
+            opened.stream.clone(),
+            ExpectedVersion::Exact(Version::new(3)),
+            vec![common::new_event("Deposited", r#"{"amount":20}"#)],
+        )
+        .await
+        .expect("direct append");
+    let deposited = bank
+        .execute("bank-account", "d1", command("Deposit", r#"{"amount":5}"#))
+        .await
+        .expect("deposit after a conflict");
+    assert_eq!(deposited.version, Version::new(5));
+    assert_eq!(deposited.events.len(), 1);
+    let state: serde_json::Value = bank
+        .state("bank-account", "d1")
+        .await
+        .expect("state")
+        .state
+        .to_value()
+        .expect("json");
+    assert_eq!(state["balance"], 25);
 }
 
 /// The same module with a custom section appended: valid, same logic, another hash.

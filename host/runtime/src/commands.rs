@@ -2,9 +2,14 @@
 //!
 //! 1. Load the state: a cached state if this module version has one, else the latest snapshot
 //!    for the module's hash, then the events after it, folded in batches.
-//! 2. Call `decide`.
+//! 2. Call `decide`. A rejection, or a decision with no events, made on a cached state is
+//!    made again on the stored state before it is answered: no append would catch it stale.
 //! 3. Append the new events at the loaded version, with provenance in their metadata.
 //! 4. On a conflict, load again and retry, a bounded number of times.
+//!
+//! Commands on one stream take turns within this host ([`StreamTurns`]), so they never race
+//! each other; a conflict comes only from a writer this host does not order (a direct append,
+//! another host), and the retries are for those.
 //!
 //! Alongside: a snapshot every `snapshot_every` events (when a command crosses a multiple of
 //! it, or a load folds at least that many events), an LRU cache of hot states, and
@@ -30,6 +35,7 @@ use crate::aggregate::{Decision, LoadedAggregate};
 use crate::error::{CallError, CommandError};
 use crate::registry::Registry;
 use crate::sandbox::CallInput;
+use crate::stream_turns::StreamTurns;
 
 /// How the command path behaves.
 #[derive(Clone, Debug)]
@@ -111,6 +117,8 @@ pub struct Aggregates {
     config: CommandConfig,
     /// (module hash, stream) -> state, so a new module version never uses an old state.
     cache: Mutex<LruCache<CacheKey, Loaded>>,
+    /// Commands on one stream run one at a time, in arrival order.
+    turns: StreamTurns,
 }
 
 impl std::fmt::Debug for Aggregates {
@@ -129,6 +137,7 @@ impl Aggregates {
             store,
             config,
             cache,
+            turns: StreamTurns::default(),
         }
     }
 
@@ -151,6 +160,7 @@ impl Aggregates {
     ) -> Result<CommandOutcome, CommandError> {
         let aggregate = self.module(module)?;
         let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
+        let _turn = self.turns.take(&stream).await;
         if let Some(key) = &command.idempotency_key
             && let Some(outcome) = self
                 .store
@@ -173,13 +183,12 @@ impl Aggregates {
             seed: Sha256::digest(command_id.as_bytes()).into(),
         };
         let mut attempt = 0;
+        // A caller's expected version is checked against what is stored, not the cache.
+        let mut freshness = match command.expected_version {
+            None => Freshness::TrustCache,
+            Some(_) => Freshness::Read,
+        };
         loop {
-            // A caller's expected version is checked against what is stored, not the cache.
-            let freshness = if attempt == 0 && command.expected_version.is_none() {
-                Freshness::TrustCache
-            } else {
-                Freshness::Read
-            };
             let loaded = self.load(&aggregate, &stream, freshness).await?;
             if let Some(expected) = command.expected_version
                 && expected != loaded.version
@@ -199,6 +208,18 @@ impl Aggregates {
                 )
                 .await?;
             let decided = match decision {
+                // No append will catch a stale cached state here: read what came after it and
+                // decide again before answering.
+                Decision::Rejected(_) if freshness == Freshness::TrustCache => {
+                    freshness = Freshness::Read;
+                    continue;
+                }
+                Decision::Events(events)
+                    if events.is_empty() && freshness == Freshness::TrustCache =>
+                {
+                    freshness = Freshness::Read;
+                    continue;
+                }
                 Decision::Events(events) => events,
                 Decision::Rejected(message) => return Err(CommandError::Rejected(message)),
                 Decision::Invalid(message) => return Err(CommandError::InvalidCommand(message)),
@@ -258,6 +279,7 @@ impl Aggregates {
                     if attempt < self.config.max_retries =>
                 {
                     attempt += 1;
+                    freshness = Freshness::Read;
                     self.forget(&aggregate, &stream);
                 }
                 Err(
@@ -313,8 +335,9 @@ impl Aggregates {
 
     /// Loads the state: cached, else from the snapshot for this module version, then folding
     /// whatever came after. A command trusts a cached state without reading the stream (a stale
-    /// one makes its append conflict, and the retry loads afresh); `Freshness::Read` always
-    /// reads what came after.
+    /// one makes its append conflict, and the retry loads afresh; a rejection or a decision
+    /// with no events, which append nothing, is decided again on a read state before it is
+    /// answered); `Freshness::Read` always reads what came after.
     async fn load(
         &self,
         aggregate: &Arc<LoadedAggregate>,

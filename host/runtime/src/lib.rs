@@ -12,7 +12,8 @@
 //! - `module.rs`: [`ModuleHash`] and [`ModuleKind`].
 //! - `aggregate.rs`: [`LoadedAggregate`], an aggregate module and its calls.
 //! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules.
-//! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry.
+//! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry;
+//!   `stream_turns.rs`: commands on one stream take turns, so they do not race each other.
 //! - `projection.rs`: [`LoadedProjection`], a projection module and its calls;
 //!   `kv_session.rs`: its read model during a call, behind the `kv` import;
 //!   `model_overlay.rs`: uncommitted writes laid over a committed read model.
@@ -40,6 +41,7 @@ mod projection_runner;
 mod registry;
 mod sandbox;
 mod slow_lane;
+mod stream_turns;
 
 pub use aggregate::{DecidedEvent, Decision, LoadedAggregate};
 pub use commands::{AggregateState, Aggregates, Command, CommandConfig, CommandOutcome};
