@@ -47,7 +47,7 @@ async fn catch_up(
         .into_iter()
         .filter(|e| projection.filter().admits(e))
         .collect();
-    let writes = projection.apply(view, ApplyBatch::new(&events)).await?;
+    let writes = projection.apply(view, ApplyBatch::new(events)).await?;
     host.store
         .commit_model(ModelCommit {
             model: model.clone(),

@@ -13,6 +13,8 @@ pub(crate) mod projection {
         path: "../../wit",
         world: "projection-module",
         exports: { default: async },
+        // `apply` takes events whose texts borrow from the store's events: no copy of each.
+        ownership: Borrowing { duplicate_if_necessary: true },
         with: {
             "cairn:module/log": crate::bindings::aggregate::cairn::module::log,
         },

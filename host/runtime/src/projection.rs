@@ -152,10 +152,12 @@ impl LoadedProjection {
                 let (mut store, instance) = this
                     .instantiate(batch.input, fuel, deadline, Some(session))
                     .await?;
+                let events: Vec<WitEvent<'_>> = batch.events.iter().map(to_wit).collect();
                 let result = instance
                     .cairn_module_projection()
-                    .call_apply(&mut store, &batch.events)
+                    .call_apply(&mut store, &events)
                     .await;
+                drop(events);
                 let answer = finish_call(&store, fuel, &this.limits, result)?;
                 let session = take_session(&mut store)?;
                 let outcome = match answer {
@@ -260,11 +262,11 @@ fn take_session(store: &mut Store<Sandbox>) -> Result<KvSession, CallError> {
     }
 }
 
-/// Events made ready for [`LoadedProjection::apply`]: copied into the module's own types, with
-/// the call's clock (the last event's time) and seed. Making one copies every event's texts,
-/// so a runner makes the next batch on another thread while the module applies this one.
+/// A batch of events for [`LoadedProjection::apply`], with the call's clock (the last event's
+/// time) and seed. The module reads the events' texts where they lie: they are copied once,
+/// into the module's memory, and never into strings of their own.
 pub struct ApplyBatch {
-    events: Vec<WitEvent>,
+    events: Vec<RecordedEvent>,
     input: CallInput,
 }
 
@@ -277,7 +279,7 @@ impl std::fmt::Debug for ApplyBatch {
 }
 
 impl ApplyBatch {
-    pub fn new(events: &[RecordedEvent]) -> Self {
+    pub fn new(events: Vec<RecordedEvent>) -> Self {
         let input = match events.last() {
             Some(last) => CallInput {
                 time_ms: last.recorded_at.as_millis(),
@@ -285,10 +287,7 @@ impl ApplyBatch {
             },
             None => CallInput::FIXED,
         };
-        Self {
-            events: events.iter().map(to_wit).collect(),
-            input,
-        }
+        Self { events, input }
     }
 
     pub fn len(&self) -> usize {
@@ -303,18 +302,19 @@ impl ApplyBatch {
     pub fn place(&self, index: usize) -> Option<(u64, String)> {
         self.events
             .get(index)
-            .map(|event| (event.position, event.event_type.clone()))
+            .map(|event| (event.position.get(), event.event_type.to_string()))
     }
 }
 
-fn to_wit(event: &RecordedEvent) -> WitEvent {
+/// The module's view of `event`, borrowing its texts.
+fn to_wit(event: &RecordedEvent) -> WitEvent<'_> {
     WitEvent {
-        stream_name: event.stream.to_string(),
+        stream_name: event.stream.as_str(),
         version: event.version.get(),
         position: event.position.get(),
-        event_type: event.event_type.to_string(),
-        data: event.data.as_str().to_owned(),
-        metadata: event.metadata.as_str().to_owned(),
+        event_type: event.event_type.as_str(),
+        data: event.data.as_str(),
+        metadata: event.metadata.as_str(),
         recorded_at: event.recorded_at.as_millis(),
     }
 }

@@ -1,6 +1,6 @@
-//! [`NextBatch`]: a batch read from the log and made ready for the module; [`Prefetch`]: while
-//! a projection catches up, the next one is read and made ready while the batch before it is
-//! applied, so the runner's own thread only applies.
+//! [`NextBatch`]: a batch read from the log and filtered for the module; [`Prefetch`]: while
+//! a projection catches up, the next one is read while the batch before it is applied, so the
+//! runner's own thread only applies.
 
 use std::sync::Arc;
 
@@ -89,15 +89,17 @@ fn next_batch(slice: AllSlice, filter: &ProjectionFilter, batch_bytes: usize) ->
             checkpoint = last.position;
         }
     }
+    let newest_time = events.last().map(|e| e.recorded_at.as_millis());
+    let first = events
+        .first()
+        .map(|e| (e.position.get(), e.event_type.to_string()));
     NextBatch {
-        batch: ApplyBatch::new(&events),
+        batch: ApplyBatch::new(events),
         checkpoint,
         scanned_to: slice.scanned_to,
         head: slice.head,
-        newest_time: events.last().map(|e| e.recorded_at.as_millis()),
-        first: events
-            .first()
-            .map(|e| (e.position.get(), e.event_type.to_string())),
+        newest_time,
+        first,
     }
 }
 
