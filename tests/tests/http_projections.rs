@@ -432,6 +432,71 @@ async fn uploading_a_fix_resumes_a_faulted_projection() {
     server.stop().await;
 }
 
+/// Projection calls run on a thread of their own and do not yield as they burn fuel, so a
+/// looping `query` or `apply` must still be stopped: the query answers an error, the apply
+/// faults only its projection at the looping event, and the projection keeps answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_looping_projection_call_is_stopped_and_the_projection_still_answers() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &[]).await;
+    upload(&server, "picky", cairn_tests::guest("picky-projection")).await;
+    let (status, body) = server
+        .append("s-1", json!("any"), json!([{"type": "A", "data": {}}]))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    wait_for(&server, "picky", "live at 1", |s| {
+        s["state"] == "live" && s["position"] == 1
+    })
+    .await;
+
+    let started = Instant::now();
+    let (status, body) = server
+        .post("/v1/projections/picky/query", json!({"type": "spin"}))
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["error"] == "module_out_of_fuel" || body["error"] == "module_deadline_exceeded",
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the looping query was stopped"
+    );
+    assert_eq!(
+        query(
+            &server,
+            "picky",
+            json!({"type": "count", "event_type": "A"})
+        )
+        .await,
+        json!({"count": 1})
+    );
+
+    let (status, body) = server
+        .append("s-2", json!("any"), json!([{"type": "Spin", "data": {}}]))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let faulted = wait_for(&server, "picky", "faulted", |s| s["state"] == "faulted").await;
+    assert_eq!(
+        (
+            faulted["fault"]["position"].clone(),
+            faulted["position"].clone()
+        ),
+        (json!(2), json!(1)),
+        "{faulted}"
+    );
+    assert_eq!(
+        query(
+            &server,
+            "picky",
+            json!({"type": "count", "event_type": "A"})
+        )
+        .await,
+        json!({"count": 1}),
+        "a faulted projection still answers from its model"
+    );
+    server.stop().await;
+}
+
 /// Asks the directory for its count, handing each total to `check`, until a rebuilt model that
 /// `rebuilt` accepts serves and is live. Every query must be answered.
 async fn count_until_taken_over(

@@ -242,6 +242,14 @@ impl LoadedProjection {
             deadline,
         )?;
         store.data_mut().kv = session;
+        // Projection calls run on a blocking thread of their own (their `kv` reads redb), so
+        // yielding to take turns with other tasks would only come straight back: no fuel
+        // yields. The epoch deadline still stops a call that runs too long.
+        store
+            .fuel_async_yield_interval(None)
+            .map_err(|e| CallError::Trap {
+                message: format!("the sandbox could not be set up: {e}"),
+            })?;
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(error) => Err(classify(error, &store, fuel, &self.limits)),

@@ -4,8 +4,9 @@
 //!
 //! Read model keys: `count/{event type}`, `seen/{event type}`, and `kinds`: how many event types
 //! it has seen, counted by a scan of `seen/` in `apply` (so a scan is shown to see the batch's
-//! own writes). Queries: `{"type": "count", "event_type": "X"}` answers `{"count": n}`, and
-//! `{"type": "kinds"}` answers `{"count": kinds}`.
+//! own writes). Queries: `{"type": "count", "event_type": "X"}` answers `{"count": n}`,
+//! `{"type": "kinds"}` answers `{"count": kinds}`, and `{"type": "spin"}` never answers: it
+//! loops until the host stops it. An event of type `Spin` loops the same way in `apply`.
 
 use cairn_sdk::{Projection, ProjectionError, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,15 @@ pub struct AnyEvent {
 pub enum CountQuery {
     Count { event_type: String },
     Kinds,
+    Spin,
+}
+
+/// Runs until the host takes the call's fuel or its time away.
+fn spin() -> ! {
+    let mut turns: u64 = 0;
+    loop {
+        turns = std::hint::black_box(turns.wrapping_add(1));
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +48,9 @@ impl Projection for Picky {
 
     fn apply(model: &mut ReadModel<'_>, event: Recorded<AnyEvent>) -> Result<(), ProjectionError> {
         let event_type = event.event.event_type;
+        if event_type == "Spin" {
+            spin();
+        }
         if event_type == "Poison" && !cfg!(feature = "fixed") {
             return Err("this build cannot apply Poison".into());
         }
@@ -51,6 +64,7 @@ impl Projection for Picky {
         let key = match query {
             CountQuery::Count { event_type } => format!("count/{event_type}"),
             CountQuery::Kinds => "kinds".to_owned(),
+            CountQuery::Spin => spin(),
         };
         Ok(CountAnswer {
             count: model.get_json(&key)?.unwrap_or(0),
