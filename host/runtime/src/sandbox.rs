@@ -124,7 +124,8 @@ pub(crate) fn new_store(
     store.set_fuel(fuel)?;
     // Long calls take turns with other work on the executor (`Limits::fuel_yield_interval`).
     // On the slow lane they need not: its threads serve nothing else, and the kernel preempts
-    // them for everyone else's.
+    // them for everyone else's. Projection calls, on blocking threads, turn it off too
+    // (`projection.rs`).
     if !crate::slow_lane::on_the_lane() {
         store.fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))?;
     }
