@@ -207,19 +207,18 @@ impl Aggregates {
                     input,
                 )
                 .await?;
+            // A decision that appends nothing is answered without an append that would catch
+            // a stale cached state: read what came after it and decide again first.
+            let appends_nothing = match &decision {
+                Decision::Events(events) => events.is_empty(),
+                Decision::Rejected(_) => true,
+                Decision::Invalid(_) => false,
+            };
+            if appends_nothing && freshness == Freshness::TrustCache {
+                freshness = Freshness::Read;
+                continue;
+            }
             let decided = match decision {
-                // No append will catch a stale cached state here: read what came after it and
-                // decide again before answering.
-                Decision::Rejected(_) if freshness == Freshness::TrustCache => {
-                    freshness = Freshness::Read;
-                    continue;
-                }
-                Decision::Events(events)
-                    if events.is_empty() && freshness == Freshness::TrustCache =>
-                {
-                    freshness = Freshness::Read;
-                    continue;
-                }
                 Decision::Events(events) => events,
                 Decision::Rejected(message) => return Err(CommandError::Rejected(message)),
                 Decision::Invalid(message) => return Err(CommandError::InvalidCommand(message)),
