@@ -10,7 +10,7 @@ use wasmtime::{Engine, Store};
 use crate::bindings::aggregate::cairn::module::types::{Command, Event};
 use crate::bindings::aggregate::exports::cairn::module::aggregate::DecideError;
 use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
-use crate::call::{CallDeadline, Callee, call_store, classify, finish_call};
+use crate::call::{CallDeadline, CallThread, Callee, call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::limits::Limits;
 use crate::module::ModuleHash;
@@ -218,6 +218,7 @@ impl LoadedAggregate {
             &self.limits,
             fuel,
             deadline,
+            CallThread::Shared,
         )?;
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),

@@ -97,7 +97,18 @@ impl Callee {
     }
 }
 
-/// A fresh store for one call of `callee`, with `fuel`, that ends at `deadline`.
+/// Where a call runs, which decides whether it takes turns as it burns fuel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallThread {
+    /// The async executor's threads, shared with other tasks and HTTP (aggregate calls).
+    Shared,
+    /// A blocking thread that serves this call alone (projection calls, whose `kv` reads
+    /// redb synchronously).
+    Own,
+}
+
+/// A fresh store for one call of `callee`, with `fuel`, that ends at `deadline`, taking turns
+/// as it burns fuel where its thread is shared.
 pub(crate) fn call_store(
     engine: &Engine,
     callee: &Callee,
@@ -105,8 +116,9 @@ pub(crate) fn call_store(
     limits: &Limits,
     fuel: u64,
     deadline: CallDeadline,
+    thread: CallThread,
 ) -> Result<Store<Sandbox>, CallError> {
-    sandbox::new_store(
+    let mut store = sandbox::new_store(
         engine,
         Arc::clone(&callee.label),
         Arc::clone(&callee.gate),
@@ -115,9 +127,23 @@ pub(crate) fn call_store(
         fuel,
         deadline.at,
     )
-    .map_err(|e| CallError::Trap {
+    .map_err(not_set_up)?;
+    // Long calls take turns with other work on the executor (`Limits::fuel_yield_interval`).
+    // On a thread of their own they need not: a yield there comes straight back. The slow
+    // lane's threads serve nothing else either, and the kernel preempts them for everyone
+    // else's. The epoch deadline (`sandbox.rs`) stops a long call wherever it runs.
+    if thread == CallThread::Shared && !crate::slow_lane::on_the_lane() {
+        store
+            .fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))
+            .map_err(not_set_up)?;
+    }
+    Ok(store)
+}
+
+fn not_set_up(e: wasmtime::Error) -> CallError {
+    CallError::Trap {
         message: format!("the sandbox could not be set up: {e}"),
-    })
+    }
 }
 
 /// Logs the call's output and turns a failure into a [`CallError`].

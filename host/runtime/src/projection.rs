@@ -11,7 +11,7 @@ use wasmtime::{Engine, Store};
 
 use crate::bindings::projection::exports::cairn::module::projection::RecordedEvent as WitEvent;
 use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
-use crate::call::{CallDeadline, Callee, call_store, classify, finish_call};
+use crate::call::{CallDeadline, CallThread, Callee, call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::kv_session::KvSession;
 use crate::limits::Limits;
@@ -240,16 +240,9 @@ impl LoadedProjection {
             &self.limits,
             fuel,
             deadline,
+            CallThread::Own,
         )?;
         store.data_mut().kv = session;
-        // Projection calls run on a blocking thread of their own (their `kv` reads redb), so
-        // yielding to take turns with other tasks would only come straight back: no fuel
-        // yields. The epoch deadline still stops a call that runs too long.
-        store
-            .fuel_async_yield_interval(None)
-            .map_err(|e| CallError::Trap {
-                message: format!("the sandbox could not be set up: {e}"),
-            })?;
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(error) => Err(classify(error, &store, fuel, &self.limits)),
@@ -304,6 +297,13 @@ impl ApplyBatch {
 
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
+    }
+
+    /// When the newest event was recorded, in milliseconds since the Unix epoch.
+    pub fn newest_time(&self) -> Option<u64> {
+        self.events
+            .last()
+            .map(|event| event.recorded_at.as_millis())
     }
 
     /// The position and type of the event at `index`.

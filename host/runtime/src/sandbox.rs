@@ -122,13 +122,6 @@ pub(crate) fn new_store(
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_fuel(fuel)?;
-    // Long calls take turns with other work on the executor (`Limits::fuel_yield_interval`).
-    // On the slow lane they need not: its threads serve nothing else, and the kernel preempts
-    // them for everyone else's. Projection calls, on blocking threads, turn it off too
-    // (`projection.rs`).
-    if !crate::slow_lane::on_the_lane() {
-        store.fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))?;
-    }
     // At each epoch tick the call is checked: past its deadline (a moment in wall time, so a
     // call starved of CPU still ends) it stops; after its first tick it yields to the executor
     // at every tick, so a long call never holds a thread. Short calls (nearly all) run straight

@@ -217,8 +217,6 @@ async fn step(
         batch,
         checkpoint,
         head,
-        newest_time,
-        first,
         ..
     } = next;
     if checkpoint < head {
@@ -230,6 +228,8 @@ async fn step(
         ));
     }
     let applied = batch.len();
+    let newest_time = batch.newest_time();
+    let first = batch.place(0);
     let applied_writes = generation.projection.apply(view, batch).await;
     // The batch before this one lands first: commits go in order, and a fault below is
     // reported at the position the model then reflects.

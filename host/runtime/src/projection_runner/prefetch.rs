@@ -19,10 +19,6 @@ pub(super) struct NextBatch {
     pub(super) scanned_to: Position,
     /// The head of the log when it was read.
     pub(super) head: Position,
-    /// When the batch's newest event was recorded.
-    pub(super) newest_time: Option<u64>,
-    /// The position and type of the batch's first event.
-    pub(super) first: Option<(u64, String)>,
 }
 
 /// A read of the log started ahead of time, while the batch before it is applied.
@@ -89,17 +85,11 @@ fn next_batch(slice: AllSlice, filter: &ProjectionFilter, batch_bytes: usize) ->
             checkpoint = last.position;
         }
     }
-    let newest_time = events.last().map(|e| e.recorded_at.as_millis());
-    let first = events
-        .first()
-        .map(|e| (e.position.get(), e.event_type.to_string()));
     NextBatch {
         batch: ApplyBatch::new(events),
         checkpoint,
         scanned_to: slice.scanned_to,
         head: slice.head,
-        newest_time,
-        first,
     }
 }
 
