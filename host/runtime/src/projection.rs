@@ -2,7 +2,8 @@
 //! each call gets a fresh store from the cached `InstancePre`.
 //!
 //! `apply` and `query` read the read model through the `kv` import, which reads redb
-//! synchronously; they run on the blocking pool, never on the async executor's threads.
+//! synchronously; they run on the blocking pool, never on the async executor's threads. A
+//! projection's runner, already on a blocking thread, calls `blocking_apply` there.
 
 use std::sync::Arc;
 
@@ -133,9 +134,29 @@ impl LoadedProjection {
     }
 
     /// Applies `batch` over the read model `view`, and returns the writes to commit with the
-    /// batch's checkpoint. The clock reads the last event's time.
+    /// batch's checkpoint. The clock reads the last event's time. The call runs on a blocking
+    /// thread (see [`LoadedProjection::blocking_apply`]).
     pub async fn apply(
         self: &Arc<Self>,
+        view: Box<dyn ModelRead>,
+        batch: ApplyBatch,
+    ) -> Result<Vec<ModelWrite>, ApplyError> {
+        let this = Arc::clone(self);
+        let handle = tokio::runtime::Handle::current();
+        let call = tokio::task::spawn_blocking(move || this.blocking_apply(&handle, view, batch));
+        call.await.map_err(|e| {
+            ApplyError::Call(CallError::Trap {
+                message: format!("the call's thread failed: {e}"),
+            })
+        })?
+    }
+
+    /// [`LoadedProjection::apply`] on the current thread, which must be one that may block (of
+    /// the runtime's blocking pool): the module reads the model through `view` synchronously,
+    /// and the call runs here, on `handle`'s runtime, until it returns.
+    pub fn blocking_apply(
+        self: &Arc<Self>,
+        handle: &tokio::runtime::Handle,
         view: Box<dyn ModelRead>,
         batch: ApplyBatch,
     ) -> Result<Vec<ModelWrite>, ApplyError> {
@@ -144,46 +165,37 @@ impl LoadedProjection {
         }
         let fuel = self.limits.fuel_for_batch(batch.events.len());
         let deadline = CallDeadline::from_now(&self.limits, fuel);
-        let this = Arc::clone(self);
-        let handle = tokio::runtime::Handle::current();
-        let call = tokio::task::spawn_blocking(move || {
-            handle.clone().block_on(async move {
-                let session = KvSession::new(view, false);
-                let (mut store, instance) = this
-                    .instantiate(batch.input, fuel, deadline, Some(session))
-                    .await?;
-                let events: Vec<WitEvent<'_>> = batch.events.iter().map(to_wit).collect();
-                let result = instance
-                    .cairn_module_projection()
-                    .call_apply(&mut store, &events)
-                    .await;
-                drop(events);
-                let answer = finish_call(&store, fuel, &this.limits, result)?;
-                let session = take_session(&mut store)?;
-                let outcome = match answer {
-                    Ok(()) => Ok(session.into_writes()),
-                    Err(refusal) => {
-                        let index = refusal.index as usize;
-                        let (position, event_type) = batch.place(index).unwrap_or_default();
-                        Err(ApplyError::Refused {
-                            index,
-                            position,
-                            event_type,
-                            message: refusal.message,
-                        })
-                    }
-                };
-                // Releasing the instance clears the memory the call wrote, and the batch is
-                // thousands of strings: another thread does both, so the result goes back now.
-                handle.spawn_blocking(move || drop((store, batch)));
-                outcome
-            })
-        });
-        call.await.map_err(|e| {
-            ApplyError::Call(CallError::Trap {
-                message: format!("the call's thread failed: {e}"),
-            })
-        })?
+        handle.block_on(async move {
+            let session = KvSession::new(view, false);
+            let (mut store, instance) = self
+                .instantiate(batch.input, fuel, deadline, Some(session))
+                .await?;
+            let events: Vec<WitEvent<'_>> = batch.events.iter().map(to_wit).collect();
+            let result = instance
+                .cairn_module_projection()
+                .call_apply(&mut store, &events)
+                .await;
+            drop(events);
+            let answer = finish_call(&store, fuel, &self.limits, result)?;
+            let session = take_session(&mut store)?;
+            let outcome = match answer {
+                Ok(()) => Ok(session.into_writes()),
+                Err(refusal) => {
+                    let index = refusal.index as usize;
+                    let (position, event_type) = batch.place(index).unwrap_or_default();
+                    Err(ApplyError::Refused {
+                        index,
+                        position,
+                        event_type,
+                        message: refusal.message,
+                    })
+                }
+            };
+            // Releasing the instance clears the memory the call wrote, and the batch is
+            // thousands of strings: another thread does both, so the result goes back now.
+            tokio::task::spawn_blocking(move || drop((store, batch)));
+            outcome
+        })
     }
 
     /// Answers the JSON `request` from the read model `view` (reads only). Queries run where
