@@ -59,7 +59,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Turns transparent huge pages off for this process, as Redis and MongoDB do. With them on,
+/// Turns transparent huge pages off for this process, as Redis does. With them on,
 /// the first touch of fresh heap memory can stop the touching thread for milliseconds while
 /// the kernel (and, in a virtual machine, the host under it) supplies and clears 2 MiB at once.
 /// When that thread is the store's writer, every append waiting on the group commit waits with
