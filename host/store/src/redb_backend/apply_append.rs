@@ -4,6 +4,7 @@
 use redb::ReadableTable;
 
 use super::record::{self, Corrupt};
+use super::stream_cache::StreamCache;
 use super::tables::{StoredStream, WriteTables, keyed_outcome, locate_stream, stored_outcome};
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, StorageError};
@@ -59,15 +60,19 @@ impl From<Corrupt> for ApplyError {
     }
 }
 
-/// Applies `request` at the end of the log.
+/// Applies `request` at the end of the log. `streams` tells where the stream stands, and
+/// learns where it stands after.
 pub(crate) fn apply_append(
     tables: &mut WriteTables<'_>,
     allocated: &mut Allocated,
+    streams: &mut StreamCache,
     request: &AppendRequest,
     now: Timestamp,
 ) -> Result<AppendOutcome, ApplyError> {
     let name = request.stream.as_str();
-    let current = locate_stream(&tables.streams, &tables.stream_events, name)?;
+    let current = streams.locate(name, || {
+        locate_stream(&tables.streams, &tables.stream_events, name)
+    })?;
     if let (Some(stream), Some(key)) = (current, &request.key) {
         let recorded = keyed_outcome(
             &tables.commands,
@@ -116,6 +121,13 @@ pub(crate) fn apply_append(
     let count = request.events.len() as u64;
     let last_version = first_version + count - 1;
     allocated.head += count;
+    streams.appended(
+        name,
+        StoredStream {
+            id: stream_id,
+            version: last_version,
+        },
+    );
     if let Some(key) = &request.key {
         tables
             .commands

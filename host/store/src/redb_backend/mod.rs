@@ -2,7 +2,8 @@
 //!
 //! - `tables.rs`: the tables and the invariants between them.
 //! - `record.rs`: the byte layout of stored events and snapshots.
-//! - `writer.rs`: the writer thread and group commit.
+//! - `writer.rs`: the writer thread and group commit; `stream_cache.rs`, where the streams it
+//!   wrote lately stand.
 //! - `apply_append.rs`, `apply_snapshot.rs`, `apply_module.rs`: one operation inside a write
 //!   transaction.
 //! - `reads.rs`: blocking reads, each in one read transaction.
@@ -18,6 +19,7 @@ mod model_reads;
 mod reads;
 mod record;
 mod store;
+mod stream_cache;
 mod tables;
 mod writer;
 

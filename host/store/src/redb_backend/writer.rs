@@ -11,7 +11,8 @@
 //! 3. If the storage fails anywhere in a batch, the whole transaction is dropped and every
 //!    operation in it gets the storage error, because a refusal in that batch may have been
 //!    judged against neighbours that were never committed.
-//! 4. The allocation counters (head, stream ids) advance only when a batch commits.
+//! 4. The allocation counters (head, stream ids), and the streams' places the writer
+//!    remembers (`stream_cache.rs`), advance only when a batch commits.
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
@@ -23,6 +24,7 @@ use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
 use super::apply_model::{apply_model_commit, apply_model_drop};
 use super::apply_module::{apply_module, apply_module_state};
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
+use super::stream_cache::StreamCache;
 use super::tables::WriteTables;
 use crate::append::AppendOutcome;
 use crate::error::{AppendError, ModelError, SnapshotError, StorageError};
@@ -91,6 +93,7 @@ pub(crate) fn run(
     head: HeadSender,
     failure: WriteFailure,
 ) {
+    let mut streams = StreamCache::default();
     while let Ok(first) = ops.recv() {
         let mut batch = vec![first];
         let mut events = 0;
@@ -110,7 +113,7 @@ pub(crate) fn run(
             None => None,
         };
         if !batch.is_empty() {
-            commit_batch(&db, &mut allocated, &head, &failure, batch);
+            commit_batch(&db, &mut allocated, &mut streams, &head, &failure, batch);
         }
         if let Some(WriteOp::Close(done)) = close {
             let _ = done.send(());
@@ -123,19 +126,22 @@ pub(crate) fn run(
 fn commit_batch(
     db: &Database,
     allocated: &mut Allocated,
+    streams: &mut StreamCache,
     head: &HeadSender,
     last_failure: &WriteFailure,
     mut batch: Vec<WriteOp>,
 ) {
     let mut next = *allocated;
-    let failure = apply_and_commit(db, &mut next, &mut batch).err();
+    let failure = apply_and_commit(db, &mut next, streams, &mut batch).err();
     *last_failure
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) =
         failure.as_ref().map(ToString::to_string);
     if let Some(error) = &failure {
         tracing::error!(%error, operations = batch.len(), "write batch failed; none of it is stored");
+        streams.abandon();
     } else {
+        streams.commit();
         if next.head != allocated.head {
             head.advance(Position::new(next.head));
         }
@@ -157,6 +163,7 @@ fn commit_batch(
 fn apply_and_commit(
     db: &Database,
     allocated: &mut Allocated,
+    streams: &mut StreamCache,
     batch: &mut [WriteOp],
 ) -> Result<(), StorageError> {
     let mut txn = db.begin_write().map_err(StorageError::backend)?;
@@ -169,7 +176,13 @@ fn apply_and_commit(
         for op in batch.iter_mut() {
             match op {
                 WriteOp::Append(pending) => {
-                    let result = match apply_append(&mut tables, allocated, &pending.request, now) {
+                    let result = match apply_append(
+                        &mut tables,
+                        allocated,
+                        streams,
+                        &pending.request,
+                        now,
+                    ) {
                         Ok(outcome) => Ok(outcome),
                         Err(ApplyError::Refused(refusal)) => Err(refusal),
                         Err(ApplyError::Storage(error)) => return Err(error),
