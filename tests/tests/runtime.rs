@@ -258,6 +258,8 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
             .await
             .expect("deposit");
     }
+    // Snapshots are written after a command has answered; settling waits for them.
+    bank.settle().await;
     let stream = cairn_runtime::Aggregates::stream_of("bank-account", "s1").expect("valid");
     let old_hash = host
         .registry()

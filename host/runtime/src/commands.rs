@@ -12,8 +12,10 @@
 //! another host), and the retries are for those.
 //!
 //! Alongside: a snapshot every `snapshot_every` events (when a command crosses a multiple of
-//! it, or a load folds at least that many events), an LRU cache of hot states, and
-//! commands idempotent by key (the key is recorded atomically with the events).
+//! it, or a load folds at least that many events), an LRU cache of hot states
+//! (`state_cache.rs`), and commands idempotent by key (the key is recorded atomically with the
+//! events). A command answers once its events are durable; folding them into the cached state
+//! and the snapshot come after, on a task that holds the stream's turn until the state is cached.
 //!
 //! Event ids are derived from the command id and its time, so the attempts of one command
 //! (retries after a conflict) carry the same ids: one that decides the same events is
@@ -21,21 +23,21 @@
 //! ids and is refused. A keyed command is recognised by its key, recorded with its events.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cairn_store::{
     AppendError, AppendOutcome, EventId, EventStore, ExpectedVersion, IdempotencyKey, Json,
     NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead,
     Timestamp, Version,
 };
-use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use crate::aggregate::{Decision, LoadedAggregate};
 use crate::error::{CallError, CommandError};
 use crate::registry::Registry;
 use crate::sandbox::CallInput;
-use crate::stream_turns::StreamTurns;
+use crate::state_cache::{Loaded, StateCache};
+use crate::stream_turns::{StreamTurns, Turn};
 
 /// How the command path behaves.
 #[derive(Clone, Debug)]
@@ -92,17 +94,6 @@ pub struct AggregateState {
     pub state: Json,
 }
 
-/// A state folded up to a version, by one module version.
-#[derive(Clone, Debug)]
-struct Loaded {
-    version: Version,
-    state: Vec<u8>,
-    /// When the last folded event was recorded, for the clock of the next fold.
-    last_time: Timestamp,
-}
-
-type CacheKey = (String, StreamId);
-
 /// Whether a load may use a cached state as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Freshness {
@@ -115,10 +106,9 @@ pub struct Aggregates {
     registry: Arc<Registry>,
     store: Arc<dyn EventStore>,
     config: CommandConfig,
-    /// (module hash, stream) -> state, so a new module version never uses an old state.
-    cache: Mutex<LruCache<CacheKey, Loaded>>,
+    cache: StateCache,
     /// Commands on one stream run one at a time, in arrival order.
-    turns: StreamTurns,
+    turns: Arc<StreamTurns>,
 }
 
 impl std::fmt::Debug for Aggregates {
@@ -131,14 +121,19 @@ impl std::fmt::Debug for Aggregates {
 
 impl Aggregates {
     pub fn new(registry: Arc<Registry>, store: Arc<dyn EventStore>, config: CommandConfig) -> Self {
-        let cache = Mutex::new(LruCache::new(config.cache_entries));
         Self {
             registry,
             store,
+            cache: StateCache::new(config.cache_entries),
             config,
-            cache,
-            turns: StreamTurns::default(),
+            turns: Arc::default(),
         }
+    }
+
+    /// Waits until the work commands left running after they answered (caching their states,
+    /// taking snapshots) has finished. Call it before closing the store.
+    pub async fn settle(&self) {
+        self.cache.settle().await;
     }
 
     /// The registry whose modules this runs.
@@ -160,7 +155,7 @@ impl Aggregates {
     ) -> Result<CommandOutcome, CommandError> {
         let aggregate = self.module(module)?;
         let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
-        let _turn = self.turns.take(&stream).await;
+        let turn = self.turns.take(&stream).await;
         if let Some(key) = &command.idempotency_key
             && let Some(outcome) = self
                 .store
@@ -267,7 +262,7 @@ impl Aggregates {
                         self.read_range(&stream, outcome.first_version, outcome.last_version)
                             .await?
                     };
-                    self.remember(&aggregate, &stream, loaded, &recorded).await;
+                    self.remember(turn, &aggregate, &stream, loaded, &recorded);
                     return Ok(CommandOutcome {
                         stream,
                         version: outcome.last_version,
@@ -279,13 +274,13 @@ impl Aggregates {
                 {
                     attempt += 1;
                     freshness = Freshness::Read;
-                    self.forget(&aggregate, &stream);
+                    self.cache.forget(aggregate.hash(), &stream);
                 }
                 Err(
                     error @ (AppendError::WrongExpectedVersion { .. }
                     | AppendError::IdempotencyConflict { .. }),
                 ) => {
-                    self.forget(&aggregate, &stream);
+                    self.cache.forget(aggregate.hash(), &stream);
                     return Err(CommandError::Conflict(error));
                 }
                 Err(AppendError::Storage(error)) => return Err(CommandError::Storage(error)),
@@ -343,8 +338,7 @@ impl Aggregates {
         stream: &StreamId,
         freshness: Freshness,
     ) -> Result<Loaded, CommandError> {
-        let key = (aggregate.hash().as_str().to_owned(), stream.clone());
-        let cached = self.lock_cache().get(&key).cloned();
+        let cached = self.cache.get(aggregate.hash(), stream);
         if let (Some(loaded), Freshness::TrustCache) = (&cached, freshness) {
             return Ok(loaded.clone());
         }
@@ -369,26 +363,10 @@ impl Aggregates {
         }
         // A load that folded more than a snapshot's worth leaves a snapshot behind.
         if loaded.version.get() - start.get() >= self.config.snapshot_every.max(1) {
-            self.take_snapshot(aggregate, stream, &loaded).await;
+            take_snapshot(&*self.store, aggregate, stream, &loaded).await;
         }
-        self.lock_cache().put(key, loaded.clone());
+        self.cache.put(aggregate.hash(), stream, loaded.clone());
         Ok(loaded)
-    }
-
-    async fn take_snapshot(
-        &self,
-        aggregate: &Arc<LoadedAggregate>,
-        stream: &StreamId,
-        loaded: &Loaded,
-    ) {
-        let snapshot = Snapshot {
-            version: loaded.version,
-            state: loaded.state.clone(),
-        };
-        let key = snapshot_key(aggregate);
-        if let Err(error) = self.store.put_snapshot(stream.clone(), key, snapshot).await {
-            tracing::warn!(%stream, %error, "taking a snapshot failed");
-        }
     }
 
     async fn load_snapshot(
@@ -412,9 +390,12 @@ impl Aggregates {
     }
 
     /// Folds a command's own events into the state it was decided on, caches the result, and
-    /// snapshots it if the stream crossed a multiple of `snapshot_every`.
-    async fn remember(
+    /// snapshots it if the stream crossed a multiple of `snapshot_every`: on a task of the
+    /// cache's, which holds the command's `turn` until the new state is cached
+    /// (`state_cache.rs`).
+    fn remember(
         &self,
+        turn: Turn,
         aggregate: &Arc<LoadedAggregate>,
         stream: &StreamId,
         before: Loaded,
@@ -423,39 +404,37 @@ impl Aggregates {
         let Some(last) = events.last() else { return };
         if events.first().map(|e| e.version.get()) != Some(before.version.get() + 1) {
             // Not contiguous with what was loaded (an idempotent replay): load afresh next time.
-            self.forget(aggregate, stream);
+            self.cache.forget(aggregate.hash(), stream);
             return;
         }
-        let state = match fold(aggregate, before.state, events).await {
-            Ok(state) => state,
-            Err(error) => {
-                tracing::warn!(module = %aggregate.name(), %stream, %error, "folding a command's own events failed");
-                self.forget(aggregate, stream);
-                return;
-            }
-        };
-        let after = Loaded {
-            version: last.version,
-            state,
-            last_time: last.recorded_at,
-        };
+        let (batch, input) = fold_input(events, last);
         let every = self.config.snapshot_every.max(1);
-        if before.version.get() / every != last.version.get() / every {
-            self.take_snapshot(aggregate, stream, &after).await;
-        }
-        let key = (aggregate.hash().as_str().to_owned(), stream.clone());
-        self.lock_cache().put(key, after);
-    }
-
-    fn forget(&self, aggregate: &Arc<LoadedAggregate>, stream: &StreamId) {
-        self.lock_cache()
-            .pop(&(aggregate.hash().as_str().to_owned(), stream.clone()));
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<CacheKey, Loaded>> {
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let snapshot_due = before.version.get() / every != last.version.get() / every;
+        let (version, last_time) = (last.version, last.recorded_at);
+        let (cache, store) = (self.cache.clone(), Arc::clone(&self.store));
+        let (aggregate, stream) = (Arc::clone(aggregate), stream.clone());
+        self.cache.in_background(async move {
+            let state = match aggregate.evolve(before.state, batch, input).await {
+                Ok(state) => state,
+                Err(error) => {
+                    tracing::warn!(module = %aggregate.name(), %stream, %error, "folding a command's own events failed");
+                    cache.forget(aggregate.hash(), &stream);
+                    return;
+                }
+            };
+            let after = Loaded {
+                version,
+                state,
+                last_time,
+            };
+            let snapshot = snapshot_due.then(|| after.clone());
+            cache.put(aggregate.hash(), &stream, after);
+            // The state is cached: the next command on the stream need not wait for the snapshot.
+            drop(turn);
+            if let Some(snapshot) = snapshot {
+                take_snapshot(&*store, &aggregate, &stream, &snapshot).await;
+            }
+        });
     }
 
     async fn read_range(
@@ -493,25 +472,51 @@ fn recorded_from(
         .collect()
 }
 
-/// Folds `events` (at least one) into `state`. The call's clock reads the last event's time,
-/// and its randomness is seeded from the last event's id, so a replay folds identically.
+/// Folds `events` into `state`.
 async fn fold(
     aggregate: &Arc<LoadedAggregate>,
     state: Vec<u8>,
     events: &[RecordedEvent],
 ) -> Result<Vec<u8>, CallError> {
-    let input = match events.last() {
-        Some(last) => CallInput {
-            time_ms: last.recorded_at.as_millis(),
-            seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
-        },
-        None => return Ok(state),
+    let Some(last) = events.last() else {
+        return Ok(state);
+    };
+    let (batch, input) = fold_input(events, last);
+    aggregate.evolve(state, batch, input).await
+}
+
+/// What `evolve` is given to fold `events`, which end with `last`: their types and data, and a
+/// clock that reads the last event's time and randomness seeded from the last event's id, so a
+/// replay folds identically.
+fn fold_input(
+    events: &[RecordedEvent],
+    last: &RecordedEvent,
+) -> (Vec<(String, String)>, CallInput) {
+    let input = CallInput {
+        time_ms: last.recorded_at.as_millis(),
+        seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
     };
     let batch = events
         .iter()
         .map(|e| (e.event_type.as_str().to_owned(), e.data.as_str().to_owned()))
         .collect();
-    aggregate.evolve(state, batch, input).await
+    (batch, input)
+}
+
+async fn take_snapshot(
+    store: &dyn EventStore,
+    aggregate: &Arc<LoadedAggregate>,
+    stream: &StreamId,
+    loaded: &Loaded,
+) {
+    let snapshot = Snapshot {
+        version: loaded.version,
+        state: loaded.state.clone(),
+    };
+    let key = snapshot_key(aggregate);
+    if let Err(error) = store.put_snapshot(stream.clone(), key, snapshot).await {
+        tracing::warn!(%stream, %error, "taking a snapshot failed");
+    }
 }
 
 /// The snapshot key: the module's hash.

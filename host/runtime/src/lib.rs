@@ -13,7 +13,8 @@
 //! - `aggregate.rs`: [`LoadedAggregate`], an aggregate module and its calls.
 //! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules.
 //! - `commands.rs`: [`Aggregates`], the command path: load, decide, append, retry;
-//!   `stream_turns.rs`: commands on one stream take turns, so they do not race each other.
+//!   `stream_turns.rs`: commands on one stream take turns, so they do not race each other;
+//!   `state_cache.rs`: the hot states, filled after a command has answered.
 //! - `projection.rs`: [`LoadedProjection`], a projection module and its calls;
 //!   `kv_session.rs`: its read model during a call, behind the `kv` import;
 //!   `model_overlay.rs`: uncommitted writes laid over a committed read model.
@@ -41,6 +42,7 @@ mod projection_runner;
 mod registry;
 mod sandbox;
 mod slow_lane;
+mod state_cache;
 mod stream_turns;
 
 pub use aggregate::{DecidedEvent, Decision, LoadedAggregate};

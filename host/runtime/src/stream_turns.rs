@@ -23,10 +23,11 @@ pub(crate) struct StreamTurns {
     lanes: Mutex<HashMap<StreamId, Arc<TurnLock<()>>>>,
 }
 
-/// The turn of one command on one stream, held until dropped.
+/// The turn of one command on one stream, held until dropped. It may outlive the command: the
+/// work that caches the command's state holds it (`state_cache.rs`).
 #[derive(Debug)]
-pub(crate) struct Turn<'a> {
-    turns: &'a StreamTurns,
+pub(crate) struct Turn {
+    turns: Arc<StreamTurns>,
     stream: StreamId,
     lane: Arc<TurnLock<()>>,
     held: Option<OwnedMutexGuard<()>>,
@@ -34,10 +35,10 @@ pub(crate) struct Turn<'a> {
 
 impl StreamTurns {
     /// Waits until every command that came before on `stream` has finished.
-    pub(crate) async fn take(&self, stream: &StreamId) -> Turn<'_> {
+    pub(crate) async fn take(self: &Arc<Self>, stream: &StreamId) -> Turn {
         let lane = Arc::clone(self.lock().entry(stream.clone()).or_default());
         let mut turn = Turn {
-            turns: self,
+            turns: Arc::clone(self),
             stream: stream.clone(),
             lane,
             held: None,
@@ -58,7 +59,7 @@ impl StreamTurns {
     }
 }
 
-impl Drop for Turn<'_> {
+impl Drop for Turn {
     fn drop(&mut self) {
         // The guard holds a clone of the lane; let it go before counting.
         self.held = None;
@@ -107,7 +108,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_streams_do_not_wait() {
-        let turns = StreamTurns::default();
+        let turns = Arc::new(StreamTurns::default());
         let _held = turns.take(&stream("a")).await;
         let other = tokio::time::timeout(Duration::from_secs(5), turns.take(&stream("b"))).await;
         assert!(other.is_ok(), "stream b is free while a is held");
@@ -116,7 +117,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiter_that_gives_up_leaves_nothing_behind() {
-        let turns = StreamTurns::default();
+        let turns = Arc::new(StreamTurns::default());
         let held = turns.take(&stream("a")).await;
         let gave_up =
             tokio::time::timeout(Duration::from_millis(10), turns.take(&stream("a"))).await;

@@ -87,6 +87,7 @@ impl Node {
             ..
         } = self;
         projections.stop().await;
+        aggregates.settle().await;
         drop(aggregates);
         drop(shared);
         store.close().await;

@@ -54,6 +54,7 @@ impl Host {
             store,
             aggregates,
         } = self;
+        aggregates.settle().await;
         drop(aggregates);
         store.close().await;
         dir

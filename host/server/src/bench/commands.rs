@@ -88,6 +88,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
             target: Some(Target::AtMost(5.0)),
         },
     ];
+    aggregates.settle().await;
     drop(aggregates);
     host.stop().await;
     Ok(Report {

@@ -132,6 +132,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         workload: "the same".into(),
         target: None,
     });
+    aggregates.settle().await;
     drop(aggregates);
     host.stop().await;
     Ok(Report {
