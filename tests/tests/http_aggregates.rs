@@ -1,10 +1,12 @@
 //! Modules and aggregates over HTTP against the real server and the example modules: the
 //! README quickstart, idempotent commands, expected versions, rejections, uploads that are
-//! refused, a module that traps (an error reply, and the server keeps serving), auth, metrics
-//! and the API description.
+//! refused, a module that traps (an error reply, and the server keeps serving), settings from
+//! cairn.toml reaching the runtime, auth, metrics and the API description.
 
 mod common;
 
+use cairn::settings::Settings;
+use cairn_store::{SnapshotKey, StreamId, Version};
 use common::server::{Server, assert_error};
 use serde_json::json;
 
@@ -229,6 +231,53 @@ async fn a_module_that_fails_is_an_error_reply_and_the_server_keeps_serving() {
         .expect("text");
     assert!(metrics.contains("cairn_module_traps_total"), "{metrics}");
     assert!(metrics.contains("module_trapped"), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_from_cairn_toml_reach_the_runtime() {
+    // A snapshot every two events instead of every hundred.
+    let settings = Settings::parse("[commands]\nsnapshot_every = 2\n").expect("valid");
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start_configured(dir, None, &["bank-account"], &settings).await;
+    let open = json!({"type": "Open", "data": {"owner": "ada"}});
+    assert_eq!(server.command("bank-account", "a1", open).await.0, 200);
+    let deposit = json!({"type": "Deposit", "data": {"amount": 5}});
+    assert_eq!(server.command("bank-account", "a1", deposit).await.0, 200);
+    let node = server.node.as_ref().expect("running");
+    // Snapshots are written after a command has answered; settling waits for them.
+    node.aggregates().settle().await;
+    let hash = node
+        .registry()
+        .aggregate("bank-account")
+        .expect("loaded")
+        .hash()
+        .clone();
+    let snapshot = node
+        .store()
+        .get_snapshot(
+            StreamId::new("bank-account-a1").expect("valid"),
+            SnapshotKey::new(hash.as_str()).expect("valid"),
+        )
+        .await
+        .expect("read")
+        .expect("taken at the configured interval");
+    assert_eq!(snapshot.version, Version::new(2));
+    server.stop().await;
+
+    // Too little fuel for any call: the command fails as out of fuel and appends nothing.
+    let settings = Settings::parse("[limits]\nfuel_per_call = 1_000\n").expect("valid");
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start_configured(dir, None, &["bank-account"], &settings).await;
+    let open = json!({"type": "Open", "data": {"owner": "ada"}});
+    let reply = server.command("bank-account", "a1", open).await;
+    assert_eq!(reply.0, 500, "{}", reply.1);
+    assert_eq!(reply.1["error"], "module_out_of_fuel", "{}", reply.1);
+    assert_eq!(
+        server.get("/v1/streams/bank-account-a1").await.1["version"],
+        0,
+        "nothing appended"
+    );
     server.stop().await;
 }
 

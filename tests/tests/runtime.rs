@@ -333,3 +333,86 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
         "the true balance, folded from the events"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_command_finds_the_state_the_last_one_cached() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = cairn_store::RedbStore::open(dir.path().join("data"), Default::default())
+        .await
+        .expect("store opens");
+    let counting = Arc::new(common::counting_store::CountingStore::new(store.clone()));
+    let shared: Arc<dyn EventStore> = counting.clone();
+    let registry = cairn_runtime::Registry::open(
+        Arc::clone(&shared),
+        &dir.path().join("cache"),
+        Limits::default(),
+    )
+    .await
+    .expect("runtime starts");
+    registry
+        .upload("bank-account", cairn_tests::guest("bank-account"))
+        .await
+        .expect("uploads");
+    let config = CommandConfig {
+        cache_entries: std::num::NonZeroUsize::new(1).expect("one"),
+        ..CommandConfig::default()
+    };
+    let bank = cairn_runtime::Aggregates::new(Arc::new(registry), shared, config);
+
+    let opened = bank
+        .execute("bank-account", "a1", command("Open", r#"{"owner":"Ada"}"#))
+        .await
+        .expect("open");
+    assert_eq!(opened.version, Version::new(1));
+    let first_load = counting.stream_reads();
+    assert!(first_load > 0, "the first command loads the stream");
+    for n in 2..=11 {
+        let deposited = bank
+            .execute("bank-account", "a1", command("Deposit", r#"{"amount":1}"#))
+            .await
+            .expect("deposit");
+        assert_eq!(deposited.version, Version::new(n));
+    }
+    assert_eq!(
+        counting.stream_reads(),
+        first_load,
+        "ten more commands on a1 decided on the state the one before cached, reading nothing"
+    );
+    // A rejection is decided again on the stored state before it is answered.
+    let rejected = bank
+        .execute(
+            "bank-account",
+            "a1",
+            command("Withdraw", r#"{"amount":11}"#),
+        )
+        .await;
+    assert!(
+        matches!(&rejected, Err(CommandError::Rejected(_))),
+        "{rejected:?}"
+    );
+    assert!(counting.stream_reads() > first_load);
+
+    // The cache holds one state here: a command on a2 pushes a1's out, so a1 is read again,
+    // and the state read is still right.
+    bank.execute("bank-account", "a2", command("Open", r#"{"owner":"Bo"}"#))
+        .await
+        .expect("open a2");
+    bank.settle().await;
+    let before = counting.stream_reads();
+    let withdrawn = bank
+        .execute(
+            "bank-account",
+            "a1",
+            command("Withdraw", r#"{"amount":10}"#),
+        )
+        .await
+        .expect("the balance is 10");
+    assert_eq!(withdrawn.version, Version::new(12));
+    assert!(
+        counting.stream_reads() > before,
+        "a1 was evicted, so its stream was read"
+    );
+    bank.settle().await;
+    drop(bank);
+    store.close().await;
+}

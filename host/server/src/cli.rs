@@ -60,13 +60,17 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// A cairn.toml whose `[limits]` and `[commands]` set what modules may use and how
+    /// commands run (its modules are not built; deploy them). Defaults apply without it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub key: KeyArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
-    /// The project file that lists the modules.
+    /// The project file that lists the modules (and may set `[limits]` and `[commands]`).
     #[arg(long, default_value = "cairn.toml")]
     pub config: PathBuf,
     /// The address to listen on.

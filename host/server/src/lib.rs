@@ -7,7 +7,7 @@
 //! - `http/`: the HTTP API (axum): `app(state) -> Router` and `serve(listener, state, signal)`.
 //! - `telemetry.rs`: the Prometheus recorder and what cairn counts.
 //! - `serve.rs`: `cairn serve`; `dev/`: `cairn dev` (build, load, watch, hot-swap);
-//!   `project.rs`: `cairn.toml`.
+//!   `project.rs`: `cairn.toml`'s modules; `settings.rs`: its runtime settings.
 //! - `client/`: the commands that talk to a running server (`deploy`, `send`, `read`, `tail`,
 //!   `state`).
 //! - `bench/`: `cairn bench <scenario>`, the standard workloads whose figures go in
@@ -24,4 +24,5 @@ pub mod http;
 pub mod node;
 pub mod project;
 pub mod serve;
+pub mod settings;
 pub mod telemetry;

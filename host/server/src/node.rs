@@ -7,8 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, CommandConfig, Limits, Projections, Registry, RunnerConfig};
+use cairn_runtime::{Aggregates, Projections, Registry, RunnerConfig};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
+
+use crate::settings::Settings;
 
 /// The store and the runtime of one data directory.
 #[derive(Debug)]
@@ -21,14 +23,15 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens (or creates) the data directory and loads the modules kept in it.
-    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
+    /// Opens (or creates) the data directory and loads the modules kept in it, to run with
+    /// `settings`.
+    pub async fn open(data_dir: &Path, settings: &Settings) -> anyhow::Result<Self> {
         let store = RedbStore::open(data_dir.join("store"), RedbOptions::default()).await?;
         let shared: Arc<dyn EventStore> = Arc::new(store.clone());
         let registry = Registry::open(
             Arc::clone(&shared),
             &data_dir.join("compiled"),
-            Limits::default(),
+            settings.limits.clone(),
         )
         .await?;
         let registry = Arc::new(registry);
@@ -40,7 +43,7 @@ impl Node {
         let aggregates = Arc::new(Aggregates::new(
             registry,
             Arc::clone(&shared),
-            CommandConfig::default(),
+            settings.commands.clone(),
         ));
         Ok(Self {
             store,

@@ -5,6 +5,9 @@
 //! name = "customers"           # the module's name: streams are `customers-{id}`
 //! path = "examples/customers"  # its crate, relative to this file
 //! ```
+//!
+//! The same file may hold `[limits]` and `[commands]`, the runtime's settings; `settings.rs`
+//! reads those.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +34,11 @@ pub struct ModuleSource {
 struct File {
     #[serde(default, rename = "module")]
     modules: Vec<Entry>,
+    // Read by `settings.rs`.
+    #[serde(default, rename = "limits")]
+    _limits: Option<toml::Table>,
+    #[serde(default, rename = "commands")]
+    _commands: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]

@@ -7,10 +7,15 @@ use tokio::net::TcpListener;
 use crate::cli::{KeyArgs, ServeArgs};
 use crate::http::{self, AppState};
 use crate::node::Node;
+use crate::settings::Settings;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_exposure(args.listen, &args.key)?;
-    let node = Node::open(&args.data).await?;
+    let settings = match &args.config {
+        Some(file) => Settings::load(file)?,
+        None => Settings::default(),
+    };
+    let node = Node::open(&args.data, &settings).await?;
     let listener = bind(args.listen).await?;
     let address = listener.local_addr()?;
     announce(format_args!(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use cairn::http::{self, AppState};
 use cairn::node::Node;
+use cairn::settings::Settings;
 use serde_json::{Value, json};
 
 pub struct Server {
@@ -28,7 +29,17 @@ impl Server {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, api_key: Option<&str>, guests: &[&str]) -> Self {
-        let node = Node::open(dir.path()).await.expect("node opens");
+        Self::start_configured(dir, api_key, guests, &Settings::default()).await
+    }
+
+    /// A server running with `settings`, as `cairn serve --config` gives them.
+    pub async fn start_configured(
+        dir: tempfile::TempDir,
+        api_key: Option<&str>,
+        guests: &[&str],
+        settings: &Settings,
+    ) -> Self {
+        let node = Node::open(dir.path(), settings).await.expect("node opens");
         for guest in guests {
             node.registry()
                 .upload(guest, cairn_tests::guest(guest))

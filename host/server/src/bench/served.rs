@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::http::{self, AppState};
 use crate::node::Node;
+use crate::settings::Settings;
 
 pub(crate) struct Served {
     pub(crate) node: Node,
@@ -17,7 +18,7 @@ pub(crate) struct Served {
 impl Served {
     /// Opens a node in `dir`, uploads `modules` (name and bytes), and starts serving.
     pub(crate) async fn start(dir: &Path, modules: Vec<(&str, Vec<u8>)>) -> anyhow::Result<Self> {
-        let node = Node::open(dir).await?;
+        let node = Node::open(dir, &Settings::default()).await?;
         for (name, bytes) in modules {
             node.registry().upload(name, bytes).await?;
         }

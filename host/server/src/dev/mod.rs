@@ -18,10 +18,12 @@ use crate::http::{self, AppState};
 use crate::node::Node;
 use crate::project::Project;
 use crate::serve::{bind, check_exposure, shutdown_signal};
+use crate::settings::Settings;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     check_exposure(args.listen, &args.key)?;
     let project = Project::load(&args.config)?;
+    let settings = Settings::load(&args.config)?;
     let data = project.root.join(".cairn");
     if args.clean && data.exists() {
         std::fs::remove_dir_all(&data)
@@ -32,7 +34,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .target_dir
         .clone()
         .unwrap_or_else(|| project.root.join("target").join("cairn-dev"));
-    let node = Node::open(&data).await?;
+    let node = Node::open(&data, &settings).await?;
     let reloader = Arc::new(reload::Reloader::new(
         Arc::clone(node.registry()),
         target_dir,
@@ -44,8 +46,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     crate::serve::announce(format_args!(""));
     crate::serve::announce(format_args!(
-        "cairn dev is serving {} modules from {}",
+        "cairn dev is serving {} module{} from {}",
         project.modules.len(),
+        if project.modules.len() == 1 { "" } else { "s" },
         data.display()
     ));
     crate::serve::announce(format_args!("  API       http://{address}"));

@@ -1,0 +1,301 @@
+//! [`Settings`]: what a node's runtime may use, read from the `[limits]` and `[commands]`
+//! sections of a cairn.toml. Every key is optional; a key left out keeps its default.
+//!
+//! ```toml
+//! [limits]                    # what one call into a module may use
+//! fuel_per_call = 50_000_000  # about one unit per WebAssembly instruction
+//! fuel_per_event = 200_000    # extra fuel for each event an `evolve` folds
+//! fuel_yield_interval = 100_000
+//! deadline_ms = 50            # the wall-clock backstop of one call
+//! memory_bytes = 67_108_864   # linear memory of one instance (64 MiB)
+//! stack_bytes = 524_288
+//! table_elements = 20_000
+//! concurrent_instances = 256
+//! output_bytes = 65_536       # of a call's stdout and of its stderr, kept for the log
+//!
+//! [commands]
+//! snapshot_every = 100        # take a snapshot when a stream passes a multiple of this
+//! max_retries = 16            # after losing a race with another writer
+//! fold_batch = 1_000          # events one `evolve` call folds while loading
+//! cache_entries = 10_000      # aggregate states kept in memory
+//! ```
+//!
+//! A value the runtime cannot run with (a zero budget, a memory past 4 GiB) is refused when the
+//! file is read, with the key named, rather than failing later on the first command.
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::time::Duration;
+
+use cairn_runtime::{CommandConfig, Limits};
+use cairn_store::MAX_EVENTS_PER_APPEND;
+use serde::Deserialize;
+
+/// The most linear memory a 32-bit WebAssembly instance can address.
+const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// The runtime's limits and the command path's behaviour.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub limits: Limits,
+    pub commands: CommandConfig,
+}
+
+/// cairn.toml as this module reads it: the sections that hold settings, as written, and the
+/// modules, which `project.rs` reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    #[serde(default, rename = "module")]
+    _modules: Vec<toml::Value>,
+    #[serde(default)]
+    limits: LimitsSection,
+    #[serde(default)]
+    commands: CommandsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    fuel_per_call: Option<u64>,
+    fuel_per_event: Option<u64>,
+    fuel_yield_interval: Option<u64>,
+    deadline_ms: Option<u64>,
+    memory_bytes: Option<u64>,
+    stack_bytes: Option<u64>,
+    table_elements: Option<u64>,
+    concurrent_instances: Option<u64>,
+    output_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandsSection {
+    snapshot_every: Option<u64>,
+    max_retries: Option<u64>,
+    fold_batch: Option<u64>,
+    cache_entries: Option<u64>,
+}
+
+impl Settings {
+    /// Reads the settings of the cairn.toml at `file`; its `[[module]]` entries are not
+    /// looked at.
+    pub fn load(file: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+    }
+
+    /// The settings a cairn.toml's text gives, on top of the defaults, checked.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let file: SettingsFile =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("not a valid cairn.toml: {e}"))?;
+        file.resolve()
+    }
+}
+
+impl SettingsFile {
+    fn resolve(self) -> anyhow::Result<Settings> {
+        let mut limits = Limits::default();
+        let l = self.limits;
+        set(
+            &mut limits.fuel_per_call,
+            l.fuel_per_call,
+            "limits.fuel_per_call",
+            1,
+        )?;
+        set(
+            &mut limits.fuel_per_event,
+            l.fuel_per_event,
+            "limits.fuel_per_event",
+            0,
+        )?;
+        set(
+            &mut limits.fuel_yield_interval,
+            l.fuel_yield_interval,
+            "limits.fuel_yield_interval",
+            1,
+        )?;
+        if let Some(ms) = l.deadline_ms {
+            at_least(ms, 1, "limits.deadline_ms")?;
+            limits.deadline = Duration::from_millis(ms);
+        }
+        if let Some(bytes) = l.memory_bytes {
+            anyhow::ensure!(
+                bytes <= MAX_MEMORY_BYTES,
+                "limits.memory_bytes is {bytes}; a WebAssembly instance addresses at most \
+                 {MAX_MEMORY_BYTES} bytes"
+            );
+        }
+        // One WebAssembly page: an instance with less cannot hold anything.
+        set(
+            &mut limits.memory_bytes,
+            l.memory_bytes,
+            "limits.memory_bytes",
+            65_536,
+        )?;
+        set(
+            &mut limits.stack_bytes,
+            l.stack_bytes,
+            "limits.stack_bytes",
+            4_096,
+        )?;
+        set(
+            &mut limits.table_elements,
+            l.table_elements,
+            "limits.table_elements",
+            1,
+        )?;
+        set(
+            &mut limits.concurrent_instances,
+            l.concurrent_instances,
+            "limits.concurrent_instances",
+            1,
+        )?;
+        set(
+            &mut limits.output_bytes,
+            l.output_bytes,
+            "limits.output_bytes",
+            0,
+        )?;
+
+        let mut commands = CommandConfig::default();
+        let c = self.commands;
+        set(
+            &mut commands.snapshot_every,
+            c.snapshot_every,
+            "commands.snapshot_every",
+            1,
+        )?;
+        set(
+            &mut commands.max_retries,
+            c.max_retries,
+            "commands.max_retries",
+            0,
+        )?;
+        if let Some(batch) = c.fold_batch {
+            anyhow::ensure!(
+                batch <= MAX_EVENTS_PER_APPEND as u64 * 100,
+                "commands.fold_batch is {batch}; keep it at most {} so one call stays short",
+                MAX_EVENTS_PER_APPEND * 100
+            );
+        }
+        set(
+            &mut commands.fold_batch,
+            c.fold_batch,
+            "commands.fold_batch",
+            1,
+        )?;
+        if let Some(entries) = c.cache_entries {
+            at_least(entries, 1, "commands.cache_entries")?;
+            commands.cache_entries = NonZeroUsize::new(fits(entries, "commands.cache_entries")?)
+                .unwrap_or(NonZeroUsize::MIN);
+        }
+        Ok(Settings { limits, commands })
+    }
+}
+
+/// Sets `field` to `value`, if given, once it is at least `min` and fits the field's type.
+fn set<T: TryFrom<u64>>(
+    field: &mut T,
+    value: Option<u64>,
+    key: &str,
+    min: u64,
+) -> anyhow::Result<()> {
+    if let Some(value) = value {
+        at_least(value, min, key)?;
+        *field = fits(value, key)?;
+    }
+    Ok(())
+}
+
+fn at_least(value: u64, min: u64, key: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(value >= min, "{key} is {value}; it must be at least {min}");
+    Ok(())
+}
+
+fn fits<T: TryFrom<u64>>(value: u64, key: &str) -> anyhow::Result<T> {
+    T::try_from(value).map_err(|_| anyhow::anyhow!("{key} is {value}, which is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Settings> {
+        Settings::parse(text)
+    }
+
+    #[test]
+    fn keys_left_out_keep_their_defaults() {
+        let settings = parse("").expect("empty is fine");
+        assert_eq!(settings.limits.memory_bytes, Limits::default().memory_bytes);
+        assert_eq!(settings.commands.snapshot_every, 100);
+
+        let settings = parse(
+            "[limits]\nmemory_bytes = 16_777_216\ndeadline_ms = 200\n\
+             [commands]\nsnapshot_every = 25\ncache_entries = 5\n",
+        )
+        .expect("valid");
+        assert_eq!(settings.limits.memory_bytes, 16 * 1024 * 1024);
+        assert_eq!(settings.limits.deadline, Duration::from_millis(200));
+        assert_eq!(settings.limits.stack_bytes, Limits::default().stack_bytes);
+        assert_eq!(settings.commands.snapshot_every, 25);
+        assert_eq!(settings.commands.cache_entries.get(), 5);
+        assert_eq!(settings.commands.max_retries, 16);
+    }
+
+    #[test]
+    fn refuses_values_the_runtime_cannot_run_with() {
+        for (text, says) in [
+            ("[limits]\nfuel_per_call = 0\n", "limits.fuel_per_call is 0"),
+            ("[limits]\nmemory_bytes = 1024\n", "at least 65536"),
+            (
+                "[limits]\nmemory_bytes = 8_589_934_592\n",
+                "at most 4294967296",
+            ),
+            ("[limits]\ndeadline_ms = 0\n", "limits.deadline_ms"),
+            (
+                "[commands]\nsnapshot_every = 0\n",
+                "commands.snapshot_every",
+            ),
+            ("[commands]\ncache_entries = 0\n", "commands.cache_entries"),
+            ("[commands]\nfold_batch = 0\n", "commands.fold_batch"),
+            (
+                "[limits]\nconcurrent_instances = 5_000_000_000\n",
+                "too large",
+            ),
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.to_string().contains(says), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_keys_it_does_not_know() {
+        let err = parse("[limits]\nmemory = 5\n").expect_err("unknown key");
+        assert!(err.to_string().contains("unknown field `memory`"), "{err}");
+        let err = parse("[limits]\nmemory_bytes = -1\n").expect_err("negative");
+        assert!(err.to_string().contains("memory_bytes"), "{err}");
+    }
+
+    #[test]
+    fn load_reads_a_project_file_with_modules() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("cairn.toml");
+        std::fs::write(
+            &file,
+            "[[module]]\nname = \"m\"\npath = \"m\"\n\n[commands]\nsnapshot_every = 7\n",
+        )
+        .expect("write");
+        let settings = Settings::load(&file).expect("loads");
+        assert_eq!(settings.commands.snapshot_every, 7);
+        std::fs::write(&file, "[commands]\nsnapshot_every = 0\n").expect("write");
+        let err = Settings::load(&file).expect_err("zero");
+        assert!(
+            err.to_string()
+                .contains("cairn.toml: commands.snapshot_every"),
+            "{err}"
+        );
+    }
+}
