@@ -60,8 +60,9 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// A cairn.toml whose `[limits]` and `[commands]` set what modules may use and how
-    /// commands run (its modules are not built; deploy them). Defaults apply without it.
+    /// A cairn.toml whose `[limits]`, `[commands]` and `[projections]` set what modules may use
+    /// and how commands and projections run (its modules are not built; deploy them).
+    /// Defaults apply without it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -70,7 +71,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
-    /// The project file that lists the modules (and may set `[limits]` and `[commands]`).
+    /// The project file that lists the modules (and may hold the settings of `cairn serve
+    /// --config`).
     #[arg(long, default_value = "cairn.toml")]
     pub config: PathBuf,
     /// The address to listen on.

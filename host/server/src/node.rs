@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, Projections, Registry, RunnerConfig};
+use cairn_runtime::{Aggregates, Projections, Registry};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
 
 use crate::settings::Settings;
@@ -38,7 +38,7 @@ impl Node {
         let projections = Projections::start(
             Arc::clone(&shared),
             Arc::clone(&registry),
-            RunnerConfig::default(),
+            settings.projections.clone(),
         );
         let aggregates = Arc::new(Aggregates::new(
             registry,

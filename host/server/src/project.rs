@@ -6,8 +6,8 @@
 //! path = "examples/customers"  # its crate, relative to this file
 //! ```
 //!
-//! The same file may hold `[limits]` and `[commands]`, the runtime's settings; `settings.rs`
-//! reads those.
+//! The same file may hold `[limits]`, `[commands]` and `[projections]`, the runtime's
+//! settings; `settings.rs` reads those.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +39,8 @@ struct File {
     _limits: Option<toml::Table>,
     #[serde(default, rename = "commands")]
     _commands: Option<toml::Table>,
+    #[serde(default, rename = "projections")]
+    _projections: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
-//! [`Settings`]: what a node's runtime may use, read from the `[limits]` and `[commands]`
-//! sections of a cairn.toml. Every key is optional; a key left out keeps its default.
+//! [`Settings`]: what a node's runtime may use, read from the `[limits]`, `[commands]` and
+//! `[projections]` sections of a cairn.toml. Every key is optional; a key left out keeps its default.
 //!
 //! ```toml
 //! [limits]                    # what one call into a module may use
@@ -18,6 +18,11 @@
 //! max_retries = 16            # after losing a race with another writer
 //! fold_batch = 1_000          # events one `evolve` call folds while loading
 //! cache_entries = 10_000      # aggregate states kept in memory
+//!
+//! [projections]
+//! batch = 2_000               # the most events one `apply` call takes
+//! batch_bytes = 4_194_304     # the most bytes of events one `apply` call takes
+//! scan_limit = 100_000        # the most log positions one read examines
 //! ```
 //!
 //! A value the runtime cannot run with (a zero budget, a memory past 4 GiB) is refused when the
@@ -27,18 +32,21 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
-use cairn_runtime::{CommandConfig, Limits};
+use cairn_runtime::{CommandConfig, Limits, RunnerConfig};
 use cairn_store::MAX_EVENTS_PER_APPEND;
 use serde::Deserialize;
 
 /// The most linear memory a 32-bit WebAssembly instance can address.
 const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// The most events one `evolve` or `apply` call may be given, so one call stays short.
+const MAX_BATCH: u64 = MAX_EVENTS_PER_APPEND as u64 * 100;
 
-/// The runtime's limits and the command path's behaviour.
+/// The runtime's limits, the command path's behaviour and the projection runners' batches.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     pub limits: Limits,
     pub commands: CommandConfig,
+    pub projections: RunnerConfig,
 }
 
 /// cairn.toml as this module reads it: the sections that hold settings, as written, and the
@@ -52,6 +60,8 @@ struct SettingsFile {
     limits: LimitsSection,
     #[serde(default)]
     commands: CommandsSection,
+    #[serde(default)]
+    projections: ProjectionsSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +85,14 @@ struct CommandsSection {
     max_retries: Option<u64>,
     fold_batch: Option<u64>,
     cache_entries: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectionsSection {
+    batch: Option<u64>,
+    batch_bytes: Option<u64>,
+    scan_limit: Option<u64>,
 }
 
 impl Settings {
@@ -173,13 +191,7 @@ impl SettingsFile {
             "commands.max_retries",
             0,
         )?;
-        if let Some(batch) = c.fold_batch {
-            anyhow::ensure!(
-                batch <= MAX_EVENTS_PER_APPEND as u64 * 100,
-                "commands.fold_batch is {batch}; keep it at most {} so one call stays short",
-                MAX_EVENTS_PER_APPEND * 100
-            );
-        }
+        at_most(c.fold_batch, MAX_BATCH, "commands.fold_batch")?;
         set(
             &mut commands.fold_batch,
             c.fold_batch,
@@ -191,7 +203,34 @@ impl SettingsFile {
             commands.cache_entries = NonZeroUsize::new(fits(entries, "commands.cache_entries")?)
                 .unwrap_or(NonZeroUsize::MIN);
         }
-        Ok(Settings { limits, commands })
+        let mut projections = RunnerConfig::default();
+        let p = self.projections;
+        at_most(p.batch, MAX_BATCH, "projections.batch")?;
+        set(&mut projections.batch, p.batch, "projections.batch", 1)?;
+        set(
+            &mut projections.batch_bytes,
+            p.batch_bytes,
+            "projections.batch_bytes",
+            1,
+        )?;
+        set(
+            &mut projections.scan_limit,
+            p.scan_limit,
+            "projections.scan_limit",
+            1,
+        )?;
+        anyhow::ensure!(
+            projections.scan_limit >= projections.batch,
+            "projections.scan_limit is {}; a read must be able to examine at least a batch \
+             (projections.batch is {})",
+            projections.scan_limit,
+            projections.batch
+        );
+        Ok(Settings {
+            limits,
+            commands,
+            projections,
+        })
     }
 }
 
@@ -205,6 +244,16 @@ fn set<T: TryFrom<u64>>(
     if let Some(value) = value {
         at_least(value, min, key)?;
         *field = fits(value, key)?;
+    }
+    Ok(())
+}
+
+fn at_most(value: Option<u64>, max: u64, key: &str) -> anyhow::Result<()> {
+    if let Some(value) = value {
+        anyhow::ensure!(
+            value <= max,
+            "{key} is {value}; keep it at most {max} so one call stays short"
+        );
     }
     Ok(())
 }
@@ -234,7 +283,8 @@ mod tests {
 
         let settings = parse(
             "[limits]\nmemory_bytes = 16_777_216\ndeadline_ms = 200\n\
-             [commands]\nsnapshot_every = 25\ncache_entries = 5\n",
+             [commands]\nsnapshot_every = 25\ncache_entries = 5\n\
+             [projections]\nbatch = 300\n",
         )
         .expect("valid");
         assert_eq!(settings.limits.memory_bytes, 16 * 1024 * 1024);
@@ -243,6 +293,11 @@ mod tests {
         assert_eq!(settings.commands.snapshot_every, 25);
         assert_eq!(settings.commands.cache_entries.get(), 5);
         assert_eq!(settings.commands.max_retries, 16);
+        assert_eq!(settings.projections.batch, 300);
+        assert_eq!(
+            settings.projections.scan_limit,
+            RunnerConfig::default().scan_limit
+        );
     }
 
     #[test]
@@ -261,6 +316,19 @@ mod tests {
             ),
             ("[commands]\ncache_entries = 0\n", "commands.cache_entries"),
             ("[commands]\nfold_batch = 0\n", "commands.fold_batch"),
+            ("[projections]\nbatch = 0\n", "projections.batch"),
+            (
+                "[projections]\nbatch = 1_000_000\n",
+                "keep it at most 100000",
+            ),
+            (
+                "[commands]\nfold_batch = 1_000_000\n",
+                "commands.fold_batch is 1000000",
+            ),
+            (
+                "[projections]\nbatch = 500\nscan_limit = 100\n",
+                "projections.scan_limit is 100; a read must be able to examine at least a batch",
+            ),
             (
                 "[limits]\nconcurrent_instances = 5_000_000_000\n",
                 "too large",
