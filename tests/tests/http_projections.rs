@@ -350,6 +350,11 @@ async fn a_paused_projection_stops_between_batches_and_resumes_from_its_checkpoi
         "{paused}"
     );
     assert_eq!(
+        (paused["head"].clone(), paused["lag_events"].clone()),
+        (json!(2), json!(1)),
+        "a paused projection's lag counts what came after the pause: {paused}"
+    );
+    assert_eq!(
         query(&server, "customer-directory", json!({"type": "count"})).await,
         json!({"active": 1, "deleted": 0}),
         "queries are answered while paused"

@@ -211,17 +211,21 @@ impl Projections {
 
     /// Every projection's status, by name.
     pub fn list(&self) -> Vec<ProjectionStatus> {
+        let head = self.inner.store.head().get();
         let entries = lock(&self.inner.entries);
         entries
             .iter()
-            .filter_map(|(name, entry)| status_of(name, entry))
+            .filter_map(|(name, entry)| status_of(name, entry, head))
             .collect()
     }
 
     /// One projection's status.
     pub fn status(&self, name: &str) -> Option<ProjectionStatus> {
+        let head = self.inner.store.head().get();
         let entries = lock(&self.inner.entries);
-        entries.get(name).and_then(|entry| status_of(name, entry))
+        entries
+            .get(name)
+            .and_then(|entry| status_of(name, entry, head))
     }
 
     /// Answers `request` from the read model serving `name`.
@@ -240,12 +244,21 @@ impl Projections {
     }
 }
 
-fn status_of(name: &str, entry: &Entry) -> Option<ProjectionStatus> {
-    let serving = entry.serving.as_ref()?.status();
+/// `name`'s status, measured against `head`, the store's newest position now: a runner that is
+/// paused or faulted does not look at the head, so its own idea of it goes stale.
+fn status_of(name: &str, entry: &Entry, head: u64) -> Option<ProjectionStatus> {
+    let against_head = |mut status: GenerationStatus| {
+        if head > status.head {
+            status.head = head;
+            status.lag_events = head.saturating_sub(status.position);
+        }
+        status
+    };
+    let serving = against_head(entry.serving.as_ref()?.status());
     Some(ProjectionStatus {
         name: name.to_owned(),
         serving,
-        rebuilding: entry.building.as_ref().map(|g| g.status()),
+        rebuilding: entry.building.as_ref().map(|g| against_head(g.status())),
     })
 }
 
