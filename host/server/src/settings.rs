@@ -114,123 +114,136 @@ impl Settings {
 
 impl SettingsFile {
     fn resolve(self) -> anyhow::Result<Settings> {
-        let mut limits = Limits::default();
-        let l = self.limits;
+        Ok(Settings {
+            limits: self.limits.resolve()?,
+            commands: self.commands.resolve()?,
+            projections: self.projections.resolve()?,
+        })
+    }
+}
+
+impl LimitsSection {
+    fn resolve(self) -> anyhow::Result<Limits> {
+        let mut to = Limits::default();
         set(
-            &mut limits.fuel_per_call,
-            l.fuel_per_call,
+            &mut to.fuel_per_call,
+            self.fuel_per_call,
             "limits.fuel_per_call",
             1,
         )?;
         set(
-            &mut limits.fuel_per_event,
-            l.fuel_per_event,
+            &mut to.fuel_per_event,
+            self.fuel_per_event,
             "limits.fuel_per_event",
             0,
         )?;
+        let interval = self.fuel_yield_interval;
         set(
-            &mut limits.fuel_yield_interval,
-            l.fuel_yield_interval,
+            &mut to.fuel_yield_interval,
+            interval,
             "limits.fuel_yield_interval",
             1,
         )?;
-        if let Some(ms) = l.deadline_ms {
+        if let Some(ms) = self.deadline_ms {
             at_least(ms, 1, "limits.deadline_ms")?;
-            limits.deadline = Duration::from_millis(ms);
+            to.deadline = Duration::from_millis(ms);
         }
-        if let Some(bytes) = l.memory_bytes {
-            anyhow::ensure!(
-                bytes <= MAX_MEMORY_BYTES,
-                "limits.memory_bytes is {bytes}; a WebAssembly instance addresses at most \
-                 {MAX_MEMORY_BYTES} bytes"
-            );
-        }
+        at_most(self.memory_bytes, MAX_MEMORY_BYTES, "limits.memory_bytes")?;
         // One WebAssembly page: an instance with less cannot hold anything.
         set(
-            &mut limits.memory_bytes,
-            l.memory_bytes,
+            &mut to.memory_bytes,
+            self.memory_bytes,
             "limits.memory_bytes",
             65_536,
         )?;
         set(
-            &mut limits.stack_bytes,
-            l.stack_bytes,
+            &mut to.stack_bytes,
+            self.stack_bytes,
             "limits.stack_bytes",
             4_096,
         )?;
         set(
-            &mut limits.table_elements,
-            l.table_elements,
+            &mut to.table_elements,
+            self.table_elements,
             "limits.table_elements",
             1,
         )?;
+        let instances = self.concurrent_instances;
         set(
-            &mut limits.concurrent_instances,
-            l.concurrent_instances,
+            &mut to.concurrent_instances,
+            instances,
             "limits.concurrent_instances",
             1,
         )?;
         set(
-            &mut limits.output_bytes,
-            l.output_bytes,
+            &mut to.output_bytes,
+            self.output_bytes,
             "limits.output_bytes",
             0,
         )?;
+        Ok(to)
+    }
+}
 
-        let mut commands = CommandConfig::default();
-        let c = self.commands;
+impl CommandsSection {
+    fn resolve(self) -> anyhow::Result<CommandConfig> {
+        let mut to = CommandConfig::default();
         set(
-            &mut commands.snapshot_every,
-            c.snapshot_every,
+            &mut to.snapshot_every,
+            self.snapshot_every,
             "commands.snapshot_every",
             1,
         )?;
         set(
-            &mut commands.max_retries,
-            c.max_retries,
+            &mut to.max_retries,
+            self.max_retries,
             "commands.max_retries",
             0,
         )?;
-        at_most(c.fold_batch, MAX_BATCH, "commands.fold_batch")?;
+        at_most(self.fold_batch, MAX_BATCH, "commands.fold_batch")?;
         set(
-            &mut commands.fold_batch,
-            c.fold_batch,
+            &mut to.fold_batch,
+            self.fold_batch,
             "commands.fold_batch",
             1,
         )?;
-        if let Some(entries) = c.cache_entries {
-            at_least(entries, 1, "commands.cache_entries")?;
-            commands.cache_entries = NonZeroUsize::new(fits(entries, "commands.cache_entries")?)
-                .unwrap_or(NonZeroUsize::MIN);
-        }
-        let mut projections = RunnerConfig::default();
-        let p = self.projections;
-        at_most(p.batch, MAX_BATCH, "projections.batch")?;
-        set(&mut projections.batch, p.batch, "projections.batch", 1)?;
+        let mut entries = to.cache_entries.get();
         set(
-            &mut projections.batch_bytes,
-            p.batch_bytes,
+            &mut entries,
+            self.cache_entries,
+            "commands.cache_entries",
+            1,
+        )?;
+        to.cache_entries = NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN);
+        Ok(to)
+    }
+}
+
+impl ProjectionsSection {
+    fn resolve(self) -> anyhow::Result<RunnerConfig> {
+        let mut to = RunnerConfig::default();
+        at_most(self.batch, MAX_BATCH, "projections.batch")?;
+        set(&mut to.batch, self.batch, "projections.batch", 1)?;
+        set(
+            &mut to.batch_bytes,
+            self.batch_bytes,
             "projections.batch_bytes",
             1,
         )?;
         set(
-            &mut projections.scan_limit,
-            p.scan_limit,
+            &mut to.scan_limit,
+            self.scan_limit,
             "projections.scan_limit",
             1,
         )?;
         anyhow::ensure!(
-            projections.scan_limit >= projections.batch,
+            to.scan_limit >= to.batch,
             "projections.scan_limit is {}; a read must be able to examine at least a batch \
              (projections.batch is {})",
-            projections.scan_limit,
-            projections.batch
+            to.scan_limit,
+            to.batch
         );
-        Ok(Settings {
-            limits,
-            commands,
-            projections,
-        })
+        Ok(to)
     }
 }
 
@@ -250,10 +263,7 @@ fn set<T: TryFrom<u64>>(
 
 fn at_most(value: Option<u64>, max: u64, key: &str) -> anyhow::Result<()> {
     if let Some(value) = value {
-        anyhow::ensure!(
-            value <= max,
-            "{key} is {value}; keep it at most {max} so one call stays short"
-        );
+        anyhow::ensure!(value <= max, "{key} is {value}; it must be at most {max}");
     }
     Ok(())
 }
@@ -319,7 +329,7 @@ mod tests {
             ("[projections]\nbatch = 0\n", "projections.batch"),
             (
                 "[projections]\nbatch = 1_000_000\n",
-                "keep it at most 100000",
+                "it must be at most 100000",
             ),
             (
                 "[commands]\nfold_batch = 1_000_000\n",
