@@ -279,6 +279,30 @@ async fn settings_from_cairn_toml_reach_the_runtime() {
         "nothing appended"
     );
     server.stop().await;
+
+    // Less memory than the module starts with: the upload is refused, saying so.
+    let settings = Settings::parse("[limits]\nmemory_bytes = 65_536\n").expect("valid");
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start_configured(dir, None, &[], &settings).await;
+    let reply = server
+        .call(
+            server
+                .http
+                .put(server.url("/v1/modules/bank-account"))
+                .header("content-type", "application/wasm")
+                .body(cairn_tests::guest("bank-account")),
+        )
+        .await;
+    assert_eq!(reply.0, 400, "{}", reply.1);
+    assert_eq!(reply.1["error"], "module_exceeds_limits", "{}", reply.1);
+    let message = reply.1["message"].as_str().unwrap_or_default();
+    assert!(message.contains("exceeds the limit"), "{message}");
+    assert_eq!(
+        server.get("/v1/modules").await.1,
+        json!({"modules": []}),
+        "nothing kept"
+    );
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -43,6 +43,10 @@ pub enum LoadError {
     /// The bytes are not a WebAssembly component.
     #[error("not a valid WebAssembly component: {reason}")]
     Invalid { reason: String },
+    /// The component is valid but needs more than the runtime's limits allow (a larger
+    /// initial memory or table): raise `Limits`, or make the module smaller.
+    #[error("the module needs more than the runtime's limits allow: {reason}")]
+    ExceedsLimits { reason: String },
     /// The bytes are a core module: it must be built as a component.
     #[error(
         "this is a core WebAssembly module, not a component; build it with \

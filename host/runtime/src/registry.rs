@@ -368,9 +368,7 @@ impl Compiler {
                 });
             }
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-            reason: format!("{e:#}"),
-        })?;
+        let component = Component::new(&self.engine, bytes).map_err(refused_component)?;
         let kind = world_of(&component, &self.engine)?;
         let linker = match kind {
             ModuleKind::Aggregate => &self.linker,
@@ -393,6 +391,21 @@ impl Compiler {
                 Prepared::Projection(ProjectionModulePre::new(instance_pre).map_err(wrong_world)?)
             }
         })
+    }
+}
+
+/// Why wasmtime refused to compile a component. Its pooling allocator checks each module
+/// against the configured limits while compiling, and says so ("... does not fit in pooling
+/// allocator requirements"); that is a module too large for the limits, not a bad binary.
+fn refused_component(error: wasmtime::Error) -> LoadError {
+    let reason = format!("{error:#}");
+    if error
+        .chain()
+        .any(|cause| cause.to_string().contains("pooling allocator requirements"))
+    {
+        LoadError::ExceedsLimits { reason }
+    } else {
+        LoadError::Invalid { reason }
     }
 }
 

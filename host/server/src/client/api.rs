@@ -93,6 +93,10 @@ fn hint(code: &str) -> Option<&'static str> {
         "wrong_world" | "core_module" | "invalid_module" | "bad_import" => {
             "build the module with the cairn SDK: `cargo build --release --target wasm32-wasip2`"
         }
+        "module_exceeds_limits" => {
+            "raise [limits] in the server's cairn.toml (`cairn serve --config`), or make the \
+             module need less"
+        }
         _ => return None,
     })
 }

@@ -218,6 +218,7 @@ impl From<LoadError> for ApiError {
         match e {
             LoadError::Name(_) => Self::bad_request("invalid_name", message),
             LoadError::Invalid { .. } => Self::bad_request("invalid_module", message),
+            LoadError::ExceedsLimits { .. } => Self::bad_request("module_exceeds_limits", message),
             LoadError::CoreModule => Self::bad_request("core_module", message),
             LoadError::WrongWorld { .. } => Self::bad_request("wrong_world", message),
             LoadError::BadImport { .. } => Self::bad_request("bad_import", message),
