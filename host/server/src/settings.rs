@@ -29,6 +29,7 @@
 //! file is read, with the key named, rather than failing later on the first command.
 
 use std::num::NonZeroUsize;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
@@ -122,6 +123,11 @@ impl SettingsFile {
     }
 }
 
+/// Any value from `min` up.
+const fn from(min: u64) -> RangeInclusive<u64> {
+    min..=u64::MAX
+}
+
 impl LimitsSection {
     fn resolve(self) -> anyhow::Result<Limits> {
         let mut to = Limits::default();
@@ -129,57 +135,54 @@ impl LimitsSection {
             &mut to.fuel_per_call,
             self.fuel_per_call,
             "limits.fuel_per_call",
-            1,
+            from(1),
         )?;
         set(
             &mut to.fuel_per_event,
             self.fuel_per_event,
             "limits.fuel_per_event",
-            0,
+            from(0),
         )?;
-        let interval = self.fuel_yield_interval;
         set(
             &mut to.fuel_yield_interval,
-            interval,
+            self.fuel_yield_interval,
             "limits.fuel_yield_interval",
-            1,
+            from(1),
         )?;
         if let Some(ms) = self.deadline_ms {
-            at_least(ms, 1, "limits.deadline_ms")?;
+            check(ms, from(1), "limits.deadline_ms")?;
             to.deadline = Duration::from_millis(ms);
         }
-        at_most(self.memory_bytes, MAX_MEMORY_BYTES, "limits.memory_bytes")?;
-        // One WebAssembly page: an instance with less cannot hold anything.
+        // At least one WebAssembly page: an instance with less cannot hold anything.
         set(
             &mut to.memory_bytes,
             self.memory_bytes,
             "limits.memory_bytes",
-            65_536,
+            65_536..=MAX_MEMORY_BYTES,
         )?;
         set(
             &mut to.stack_bytes,
             self.stack_bytes,
             "limits.stack_bytes",
-            4_096,
+            from(4_096),
         )?;
         set(
             &mut to.table_elements,
             self.table_elements,
             "limits.table_elements",
-            1,
+            from(1),
         )?;
-        let instances = self.concurrent_instances;
         set(
             &mut to.concurrent_instances,
-            instances,
+            self.concurrent_instances,
             "limits.concurrent_instances",
-            1,
+            from(1),
         )?;
         set(
             &mut to.output_bytes,
             self.output_bytes,
             "limits.output_bytes",
-            0,
+            from(0),
         )?;
         Ok(to)
     }
@@ -192,27 +195,26 @@ impl CommandsSection {
             &mut to.snapshot_every,
             self.snapshot_every,
             "commands.snapshot_every",
-            1,
+            from(1),
         )?;
         set(
             &mut to.max_retries,
             self.max_retries,
             "commands.max_retries",
-            0,
+            from(0),
         )?;
-        at_most(self.fold_batch, MAX_BATCH, "commands.fold_batch")?;
         set(
             &mut to.fold_batch,
             self.fold_batch,
             "commands.fold_batch",
-            1,
+            1..=MAX_BATCH,
         )?;
         let mut entries = to.cache_entries.get();
         set(
             &mut entries,
             self.cache_entries,
             "commands.cache_entries",
-            1,
+            from(1),
         )?;
         to.cache_entries = NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN);
         Ok(to)
@@ -222,19 +224,23 @@ impl CommandsSection {
 impl ProjectionsSection {
     fn resolve(self) -> anyhow::Result<RunnerConfig> {
         let mut to = RunnerConfig::default();
-        at_most(self.batch, MAX_BATCH, "projections.batch")?;
-        set(&mut to.batch, self.batch, "projections.batch", 1)?;
+        set(
+            &mut to.batch,
+            self.batch,
+            "projections.batch",
+            1..=MAX_BATCH,
+        )?;
         set(
             &mut to.batch_bytes,
             self.batch_bytes,
             "projections.batch_bytes",
-            1,
+            from(1),
         )?;
         set(
             &mut to.scan_limit,
             self.scan_limit,
             "projections.scan_limit",
-            1,
+            from(1),
         )?;
         anyhow::ensure!(
             to.scan_limit >= to.batch,
@@ -247,34 +253,27 @@ impl ProjectionsSection {
     }
 }
 
-/// Sets `field` to `value`, if given, once it is at least `min` and fits the field's type.
+/// Sets `field` to `value`, if given, once it is within `bounds` and fits the field's type.
 fn set<T: TryFrom<u64>>(
     field: &mut T,
     value: Option<u64>,
     key: &str,
-    min: u64,
+    bounds: RangeInclusive<u64>,
 ) -> anyhow::Result<()> {
     if let Some(value) = value {
-        at_least(value, min, key)?;
-        *field = fits(value, key)?;
+        check(value, bounds, key)?;
+        *field = T::try_from(value)
+            .map_err(|_| anyhow::anyhow!("{key} is {value}, which is too large"))?;
     }
     Ok(())
 }
 
-fn at_most(value: Option<u64>, max: u64, key: &str) -> anyhow::Result<()> {
-    if let Some(value) = value {
-        anyhow::ensure!(value <= max, "{key} is {value}; it must be at most {max}");
-    }
-    Ok(())
-}
-
-fn at_least(value: u64, min: u64, key: &str) -> anyhow::Result<()> {
+/// Refuses `value` for `key` unless it is within `bounds`, saying which bound it crossed.
+fn check(value: u64, bounds: RangeInclusive<u64>, key: &str) -> anyhow::Result<()> {
+    let (min, max) = (*bounds.start(), *bounds.end());
     anyhow::ensure!(value >= min, "{key} is {value}; it must be at least {min}");
+    anyhow::ensure!(value <= max, "{key} is {value}; it must be at most {max}");
     Ok(())
-}
-
-fn fits<T: TryFrom<u64>>(value: u64, key: &str) -> anyhow::Result<T> {
-    T::try_from(value).map_err(|_| anyhow::anyhow!("{key} is {value}, which is too large"))
 }
 
 #[cfg(test)]
