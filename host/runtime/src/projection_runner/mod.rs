@@ -4,7 +4,8 @@
 //! - `generation.rs`: one generation (a read model `{name}#g{n}`) and its runner task, which
 //!   folds the log into the model batch by batch, each batch committed with its checkpoint;
 //!   `in_flight.rs`, a batch's commit landing while the next is applied; `prefetch.rs`, the
-//!   next read made meanwhile.
+//!   next read made meanwhile; `refusal.rs`, the events before a refused one committed before
+//!   the generation is faulted.
 //! - `lifecycle.rs`: which generation serves and which is being built, kept in the store;
 //!   starting a generation (a new version, or a reset), taking over once one has caught up,
 //!   pausing, and restoring all of it after a restart.
@@ -18,6 +19,7 @@ mod generation;
 mod in_flight;
 mod lifecycle;
 mod prefetch;
+mod refusal;
 mod status;
 
 use std::collections::BTreeMap;
