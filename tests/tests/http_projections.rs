@@ -442,6 +442,51 @@ async fn uploading_a_fix_resumes_a_faulted_projection() {
     server.stop().await;
 }
 
+/// A trap names no event, so the runner finds the one that caused it by applying shorter
+/// prefixes of the batch: the fault names that event, and the model holds every event before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_in_the_middle_of_a_batch_is_reported_at_its_event() {
+    let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &[]).await;
+    // Thirteen events before the projection exists, so its first batch holds them all.
+    let mut types = vec!["A"; 9];
+    types.extend(["B", "Panic", "A", "B"]);
+    for (n, event_type) in types.iter().enumerate() {
+        let (status, body) = server
+            .append(
+                &format!("s-{n}"),
+                json!("no_stream"),
+                json!([{"type": event_type, "data": {}}]),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    upload(&server, "picky", cairn_tests::guest("picky-projection")).await;
+    let faulted = wait_for(&server, "picky", "faulted", |s| s["state"] == "faulted").await;
+    assert_eq!(
+        (
+            faulted["fault"]["position"].clone(),
+            faulted["fault"]["event_type"].clone(),
+            faulted["position"].clone()
+        ),
+        (json!(11), json!("Panic"), json!(10)),
+        "{faulted}"
+    );
+    let error = faulted["fault"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("trapped") && error.contains("picky cannot bear a Panic event"),
+        "the trap, with the guest's panic message: {faulted}"
+    );
+    let count = |event_type: &str| json!({"type": "count", "event_type": event_type});
+    for (event_type, n) in [("A", 9), ("B", 1)] {
+        assert_eq!(
+            query(&server, "picky", count(event_type)).await,
+            json!({"count": n}),
+            "{event_type}"
+        );
+    }
+    server.stop().await;
+}
+
 /// Projection calls run on a thread of their own and do not yield as they burn fuel, so a
 /// looping `query` or `apply` must still be stopped: the query answers an error, the apply
 /// faults only its projection at the looping event, and the projection keeps answering (once

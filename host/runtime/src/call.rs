@@ -201,9 +201,22 @@ fn name_failure(
         Some(Trap::Interrupt) => CallError::DeadlineExceeded {
             deadline: limits.deadline_for(fuel),
         },
-        _ => CallError::Trap {
-            message: format!("{error:#}"),
+        // A trap's own words, without the backtrace of unnamed wasm functions around them.
+        Some(trap) => CallError::Trap {
+            message: with_last_words(trap.to_string(), store.data()),
         },
+        None => CallError::Trap {
+            message: with_last_words(format!("{error:#}"), store.data()),
+        },
+    }
+}
+
+/// `message`, and what the guest last wrote to stderr if anything: a Rust guest's panic
+/// message is there, and says far more than the trap it ends in.
+fn with_last_words(message: String, sandbox: &Sandbox) -> String {
+    match sandbox.last_words() {
+        Some(words) => format!("{message}; its stderr: {words}"),
+        None => message,
     }
 }
 

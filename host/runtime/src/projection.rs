@@ -318,15 +318,10 @@ impl ApplyBatch {
             .map(|event| event.recorded_at.as_millis())
     }
 
-    /// The batch of this one's events before log position `position`, as if it had been read
-    /// up to there (its call's time and seed are then those of its own last event).
-    pub fn before(self, position: u64) -> Self {
-        Self::new(
-            self.events
-                .into_iter()
-                .take_while(|event| event.position.get() < position)
-                .collect(),
-        )
+    /// A batch of this one's first `events`, as if it had been read up to there (its call's
+    /// time and seed are then those of its own last event).
+    pub fn first(&self, events: usize) -> Self {
+        Self::new(self.events.iter().take(events).cloned().collect())
     }
 
     /// The position and type of the event at `index`.

@@ -36,6 +36,9 @@ impl CallInput {
     };
 }
 
+/// How much of the guest's stderr a failed call's error quotes.
+pub(crate) const LAST_WORDS_BYTES: usize = 512;
+
 /// The state of one call's store.
 pub(crate) struct Sandbox {
     wasi: WasiCtx,
@@ -64,6 +67,28 @@ impl Sandbox {
     /// Whether the guest asked for more memory than its limit.
     pub(crate) fn memory_exceeded(&self) -> bool {
         self.memory.exceeded
+    }
+
+    /// The end of what the guest wrote to stderr, on one line, at most [`LAST_WORDS_BYTES`];
+    /// `None` if it wrote nothing. Rust's hint about `RUST_BACKTRACE` is left out: no guest can
+    /// act on it.
+    pub(crate) fn last_words(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let words = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if words.is_empty() {
+            return None;
+        }
+        let mut start = words.len().saturating_sub(LAST_WORDS_BYTES);
+        while !words.is_char_boundary(start) {
+            start += 1;
+        }
+        Some(words[start..].to_owned())
     }
 
     /// Sends what the guest wrote to stdout and stderr to the log, tagged with its name.

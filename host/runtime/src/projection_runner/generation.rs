@@ -11,8 +11,8 @@
 //! to be scheduled, which on a busy machine cost more than a tenth of a replay. Caught up, a
 //! generation being built takes over (`lifecycle.rs`), and the runner waits on the head, back
 //! on the executor. A module that fails on an event stops only this runner, which reports the
-//! error, the event's position and its type; if the module refused one event of a batch, the
-//! events before it are committed first (`refusal.rs`). A paused projection's runner stops between
+//! error, the event's position and its type; the events of the batch before that one are
+//! committed first (`failed_batch.rs`). A paused projection's runner stops between
 //! batches.
 
 use std::sync::{Arc, Mutex};
@@ -22,14 +22,14 @@ use cairn_store::{ModelCommit, ModelRead, ModelWrite, Position, ReadModelName, S
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
+use super::failed_batch::{Failure, commit_before_failure};
 use super::in_flight::{InFlight, Landed, land};
 use super::lifecycle::{Slot, take_over};
 use super::prefetch::{NextBatch, Prefetch, read_after};
-use super::refusal::commit_before_refusal;
 use super::status::{Fault, GenerationStatus, RunState};
 use super::{Inner, lock, open_view, pause_flag};
 use crate::model_overlay::{PendingView, SortedWrites};
-use crate::projection::{ApplyError, LoadedProjection};
+use crate::projection::LoadedProjection;
 
 /// A running generation.
 pub(super) struct Generation {
@@ -286,26 +286,15 @@ fn step(
     let writes = match applied_writes {
         Ok(writes) => writes,
         Err(error) => {
-            let place = match &error {
-                ApplyError::Refused {
-                    index,
-                    position,
-                    event_type,
-                    ..
-                } => {
-                    let refused_at = Position::new(*position);
-                    let landed = commit_before_refusal(
-                        handle, inner, generation, after, *index, refused_at,
-                    )?;
-                    if matches!(landed, Landed::Superseded) {
-                        return Ok(Step::Progressed);
+            return Ok(
+                match commit_before_failure(handle, inner, generation, after, applied, error)? {
+                    Failure::At { error, place } => {
+                        fault(generation, error.to_string(), place.as_ref());
+                        Step::Faulted
                     }
-                    Some((*position, event_type.clone()))
-                }
-                ApplyError::Call(_) => first,
-            };
-            fault(generation, error.to_string(), place.as_ref());
-            return Ok(Step::Faulted);
+                    Failure::Superseded => Step::Progressed,
+                },
+            );
         }
     };
     // The commit and the next batch's view share the writes.

@@ -4,8 +4,8 @@
 //! - `generation.rs`: one generation (a read model `{name}#g{n}`) and its runner task, which
 //!   folds the log into the model batch by batch, each batch committed with its checkpoint;
 //!   `in_flight.rs`, a batch's commit landing while the next is applied; `prefetch.rs`, the
-//!   next read made meanwhile; `refusal.rs`, the events before a refused one committed before
-//!   the generation is faulted.
+//!   next read made meanwhile; `failed_batch.rs`, the event a batch failed on found, and the
+//!   events before it committed, before the generation is faulted.
 //! - `lifecycle.rs`: which generation serves and which is being built, kept in the store;
 //!   starting a generation (a new version, or a reset), taking over once one has caught up,
 //!   pausing, and restoring all of it after a restart.
@@ -15,11 +15,11 @@
 //! caught up it takes over, and the old generation stops and its model is dropped. So queries
 //! never see a half-built model and never stop being answered.
 
+mod failed_batch;
 mod generation;
 mod in_flight;
 mod lifecycle;
 mod prefetch;
-mod refusal;
 mod status;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,8 @@
 //! it has seen, counted by a scan of `seen/` in `apply` (so a scan is shown to see the batch's
 //! own writes). Queries: `{"type": "count", "event_type": "X"}` answers `{"count": n}`,
 //! `{"type": "kinds"}` answers `{"count": kinds}`, and `{"type": "spin"}` never answers: it
-//! loops until the host stops it. An event of type `Spin` loops the same way in `apply`.
+//! loops until the host stops it. An event of type `Spin` loops the same way in `apply`, and
+//! one of type `Panic` panics there (in both builds).
 
 use cairn_sdk::{Projection, ProjectionError, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,9 @@ impl Projection for Picky {
         let event_type = event.event.event_type;
         if event_type == "Spin" {
             spin();
+        }
+        if event_type == "Panic" {
+            panic!("picky cannot bear a Panic event");
         }
         if event_type == "Poison" && !cfg!(feature = "fixed") {
             return Err("this build cannot apply Poison".into());
