@@ -106,11 +106,14 @@ fn search(
         writes: Vec::new(),
         error,
     };
-    // The shortest prefix known to fail, and the prefix to try next.
+    // The shortest prefix known to fail, and the prefix to try next. Invariant: every call is
+    // of more events than `found.good` and fewer than `bad`, and moves one of them, so the
+    // search ends.
     let (mut bad, mut next) = match &found.error {
-        ApplyError::Refused { index, .. } => (index + 1, Some(*index)),
+        ApplyError::Refused { index, .. } if *index < len => (index + 1, Some(*index)),
         ApplyError::Call(call) if searchable(call) => (len, None),
-        ApplyError::Call(_) => return Ok(found),
+        // A refusal naming no event of the batch, or running out of fuel or time.
+        _ => return Ok(found),
     };
     while bad > found.good + 1 {
         let events = next.take().unwrap_or(found.good + (bad - found.good) / 2);
@@ -121,13 +124,13 @@ fn search(
             }
             Err(error) => {
                 bad = match &error {
-                    // Within the prefix, so below `events`; never at or below what applied.
-                    ApplyError::Refused { index, .. } if *index > found.good => {
+                    // An event of this prefix not known to apply: the events before it next.
+                    ApplyError::Refused { index, .. } if (found.good..events).contains(index) => {
                         next = Some(*index);
                         index + 1
                     }
                     ApplyError::Call(call) if searchable(call) => events,
-                    // Out of fuel or time, or a module that changed its mind: stop here.
+                    // Out of fuel or time, or a module that answers differently now: stop.
                     _ => found.good + 1,
                 };
                 found.error = error;
@@ -247,6 +250,21 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_naming_no_event_of_the_batch_calls_nothing() {
+        let mut asked = Vec::new();
+        let fail = |_| Some(refused(15));
+        let found = search(10, refused(15), module(fail, &mut asked)).expect("searched");
+        assert_eq!(found.good, 0);
+        assert!(asked.is_empty());
+
+        // Nor does a probe's refusal outside its prefix run the search in circles.
+        let mut asked = Vec::new();
+        let fail = |n: usize| (n > 3).then(|| refused(15));
+        let found = search(10, trapped(), module(fail, &mut asked)).expect("searched");
+        assert_eq!((found.good, asked), (0, vec![5]));
+    }
+
+    #[test]
     fn a_refusal_of_the_first_event_calls_nothing() {
         let mut asked = Vec::new();
         let found = search(10, refused(0), module(|_| None, &mut asked)).expect("searched");
@@ -270,7 +288,7 @@ mod tests {
     #[test]
     fn a_probe_refused_jumps_to_the_refused_event() {
         let mut asked = Vec::new();
-        // The batch trapped; its first 20 events are refused at event 12.
+        // The batch trapped; a prefix of 13 to 30 events is refused at its event 12.
         let fail = |n: usize| match n {
             0..=12 => None,
             _ if n <= 30 => Some(refused(12)),
