@@ -38,6 +38,32 @@ async fn wait_for(
     }
 }
 
+/// Appends `events` (stream, type), then uploads `picky`, so that its first batch holds them
+/// all, and waits for it to fault. Returns its status.
+async fn picky_faulted_after(server: &Server, events: &[(&str, &str)]) -> Value {
+    for (stream, event_type) in events {
+        let (status, body) = server
+            .append(
+                stream,
+                json!("any"),
+                json!([{"type": event_type, "data": {}}]),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    upload(server, "picky", cairn_tests::guest("picky-projection")).await;
+    wait_for(server, "picky", "faulted", |s| s["state"] == "faulted").await
+}
+
+/// Where a faulted projection failed (position, event type) and where its model stands.
+fn fault_place(status: &Value) -> (Value, Value, Value) {
+    (
+        status["fault"]["position"].clone(),
+        status["fault"]["event_type"].clone(),
+        status["position"].clone(),
+    )
+}
+
 async fn query(server: &Server, name: &str, request: Value) -> Value {
     let (status, body) = server
         .post(&format!("/v1/projections/{name}/query"), request)
@@ -383,26 +409,12 @@ async fn a_paused_projection_stops_between_batches_and_resumes_from_its_checkpoi
 #[tokio::test(flavor = "multi_thread")]
 async fn uploading_a_fix_resumes_a_faulted_projection() {
     let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &[]).await;
-    // The events first, so the projection's first batch holds all four and refuses its third:
-    // the two before it are committed on their own, and the fault stands just before it.
-    for (stream, event_type) in [("s-1", "A"), ("s-2", "B"), ("s-1", "Poison"), ("s-2", "A")] {
-        let (status, body) = server
-            .append(
-                stream,
-                json!("any"),
-                json!([{"type": event_type, "data": {}}]),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    upload(&server, "picky", cairn_tests::guest("picky-projection")).await;
-    let faulted = wait_for(&server, "picky", "faulted", |s| s["state"] == "faulted").await;
+    // The projection's first batch holds all four and refuses its third: the two before it
+    // are committed on their own, and the fault stands just before it.
+    let events = [("s-1", "A"), ("s-2", "B"), ("s-1", "Poison"), ("s-2", "A")];
+    let faulted = picky_faulted_after(&server, &events).await;
     assert_eq!(
-        (
-            faulted["fault"]["position"].clone(),
-            faulted["fault"]["event_type"].clone(),
-            faulted["position"].clone()
-        ),
+        fault_place(&faulted),
         (json!(3), json!("Poison"), json!(2)),
         "{faulted}"
     );
@@ -447,27 +459,11 @@ async fn uploading_a_fix_resumes_a_faulted_projection() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trap_in_the_middle_of_a_batch_is_reported_at_its_event() {
     let server = Server::start_in(tempfile::tempdir().expect("dir"), None, &[]).await;
-    // Thirteen events before the projection exists, so its first batch holds them all.
-    let mut types = vec!["A"; 9];
-    types.extend(["B", "Panic", "A", "B"]);
-    for (n, event_type) in types.iter().enumerate() {
-        let (status, body) = server
-            .append(
-                &format!("s-{n}"),
-                json!("no_stream"),
-                json!([{"type": event_type, "data": {}}]),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    upload(&server, "picky", cairn_tests::guest("picky-projection")).await;
-    let faulted = wait_for(&server, "picky", "faulted", |s| s["state"] == "faulted").await;
+    let mut events = vec![("s-1", "A"); 9];
+    events.extend([("s-2", "B"), ("s-3", "Panic"), ("s-1", "A"), ("s-2", "B")]);
+    let faulted = picky_faulted_after(&server, &events).await;
     assert_eq!(
-        (
-            faulted["fault"]["position"].clone(),
-            faulted["fault"]["event_type"].clone(),
-            faulted["position"].clone()
-        ),
+        fault_place(&faulted),
         (json!(11), json!("Panic"), json!(10)),
         "{faulted}"
     );
