@@ -285,12 +285,10 @@ async fn settings_from_cairn_toml_reach_the_runtime() {
     let dir = tempfile::tempdir().expect("dir");
     let server = Server::start_configured(dir, None, &[], &settings).await;
     let reply = server
-        .call(
-            server
-                .http
-                .put(server.url("/v1/modules/bank-account"))
-                .header("content-type", "application/wasm")
-                .body(cairn_tests::guest("bank-account")),
+        .put_module(
+            "bank-account",
+            cairn_tests::guest("bank-account"),
+            "application/wasm",
         )
         .await;
     assert_eq!(reply.0, 400, "{}", reply.1);

@@ -37,7 +37,7 @@ impl CallInput {
 }
 
 /// How much of the guest's stderr a failed call's error quotes.
-pub(crate) const LAST_WORDS_BYTES: usize = 512;
+const LAST_WORDS_BYTES: usize = 512;
 
 /// The state of one call's store.
 pub(crate) struct Sandbox {
