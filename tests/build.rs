@@ -4,8 +4,10 @@
 //! The guests get their own target directory: sharing the outer build's would wait forever on
 //! its lock.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+use cairn_guest_target::TARGET;
 
 const GUESTS: [&str; 9] = [
     "bank-account",
@@ -18,8 +20,6 @@ const GUESTS: [&str; 9] = [
     "picky-projection",
     "picky-projection-fixed",
 ];
-const TARGET: &str = "wasm32-wasip2";
-
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest
@@ -39,7 +39,9 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    ensure_target();
+    if let Err(e) = cairn_guest_target::ensure(&root) {
+        panic!("{e}");
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build
@@ -73,27 +75,4 @@ fn main() {
         assert!(file.exists(), "{} was not built", file.display());
     }
     println!("cargo:rustc-env=CAIRN_GUESTS={}", guests.display());
-}
-
-/// Adds the target with rustup when the toolchain lacks it (a toolchain installed before
-/// `rust-toolchain.toml` listed it does not get it by itself).
-fn ensure_target() {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| PathBuf::from(s.trim()));
-    let installed =
-        sysroot.is_some_and(|s| Path::new(&s).join("lib/rustlib").join(TARGET).exists());
-    if !installed {
-        let status = Command::new("rustup")
-            .args(["target", "add", TARGET])
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "the {TARGET} target is missing and `rustup target add {TARGET}` failed"
-        );
-    }
 }

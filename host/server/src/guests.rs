@@ -1,5 +1,6 @@
 //! Building module crates for `wasm32-wasip2`. Cargo gets a target directory of its own:
-//! sharing the outer build's would wait forever on its lock.
+//! sharing the outer build's would wait forever on its lock. Each build first makes sure the
+//! toolchain has the target (`cairn_guest_target::ensure`), adding it with rustup if not.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +29,7 @@ fn cargo() -> Command {
 /// the component. Used by `cairn bench`.
 pub fn build(package: &str) -> anyhow::Result<Vec<u8>> {
     let repo = repository();
+    cairn_guest_target::ensure(&repo)?;
     let target_dir = repo.join("target").join("cairn-guests");
     let status = cargo()
         .current_dir(&repo)
@@ -71,6 +73,9 @@ pub enum BuildError {
     /// The build succeeded but left no component where expected.
     #[error("the build made no {0}")]
     Missing(PathBuf),
+    /// The toolchain lacks the target and it could not be added.
+    #[error(transparent)]
+    Target(#[from] cairn_guest_target::TargetError),
 }
 
 /// Builds the crate in `dir` for `wasm32-wasip2` (release, stripped) in `target_dir`, and
@@ -78,6 +83,7 @@ pub enum BuildError {
 pub fn build_crate(dir: &Path, target_dir: &Path) -> Result<Vec<u8>, BuildError> {
     let manifest = dir.join("Cargo.toml");
     let lib = lib_name(&manifest)?;
+    cairn_guest_target::ensure(dir)?;
     let output = cargo()
         .current_dir(dir)
         .args([
