@@ -162,7 +162,8 @@ pub(crate) fn finish_call<T>(
 }
 
 /// Names what went wrong in a call. A call that ran out of fuel or time puts its module on
-/// probation at its gate.
+/// probation at its gate, or keeps it there, if it [counts against the
+/// module](counts_against_module).
 pub(crate) fn classify(
     error: wasmtime::Error,
     store: &Store<Sandbox>,
@@ -170,13 +171,45 @@ pub(crate) fn classify(
     limits: &Limits,
 ) -> CallError {
     let error = name_failure(error, store, fuel, limits);
-    if matches!(
-        error,
-        CallError::OutOfFuel { .. } | CallError::DeadlineExceeded { .. }
-    ) {
-        store.data().gate.offended();
+    let sandbox = store.data();
+    let lane_cpu = sandbox.lane_cpu();
+    if counts_against_module(&error, lane_cpu) {
+        if sandbox.gate.offended() {
+            tracing::warn!(
+                module = %sandbox.module,
+                %error,
+                "the module is on probation: its calls take turns on the slow lane until {} s \
+                 pass without another call that runs out of fuel or time",
+                crate::call_gate::PROBATION.as_secs()
+            );
+        }
+    } else if let (CallError::DeadlineExceeded { .. }, Some(cpu)) = (&error, lane_cpu) {
+        tracing::debug!(
+            module = %sandbox.module,
+            cpu_us = cpu.as_micros(),
+            %error,
+            "a call on the slow lane was starved of CPU; not counted against its module"
+        );
     }
     error
+}
+
+/// Whether a failed call counts against its module (puts it on probation, or keeps it there).
+/// Running out of fuel always does: fuel is the module's own work. Passing the deadline does
+/// off the slow lane (`lane_cpu` is `None`), and on it only if the call had the CPU for at
+/// least a quarter of its allowed time. There a call can pass its deadline without having run:
+/// the lane is starved while the host is busy with other work, and a call whose turn came just
+/// before its deadline has almost no time; neither says anything about the module, and
+/// counting them would keep a module that looped once on probation for as long as its host
+/// stays busy or its callers keep it queued.
+fn counts_against_module(error: &CallError, lane_cpu: Option<Duration>) -> bool {
+    match error {
+        CallError::OutOfFuel { .. } => true,
+        CallError::DeadlineExceeded { deadline } => {
+            lane_cpu.is_none_or(|cpu| cpu.saturating_mul(4) >= *deadline)
+        }
+        _ => false,
+    }
 }
 
 fn name_failure(
@@ -238,7 +271,7 @@ mod tests {
         let here = callee.run(deadline, async { Ok(on_the_lane()) }).await;
         assert_eq!(here.ok(), Some(false));
 
-        callee.gate.offended();
+        let _ = callee.gate.offended();
         let deadline = CallDeadline::from_now(&Limits::default(), 1);
         let there = callee.run(deadline, async { Ok(on_the_lane()) }).await;
         assert_eq!(there.ok(), Some(true));
@@ -247,7 +280,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_whose_turn_does_not_come_before_its_deadline_fails_without_running() {
         let callee = callee();
-        callee.gate.offended();
+        let _ = callee.gate.offended();
         let held = callee.gate.take_turn().await;
         let ran = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ran);
@@ -276,7 +309,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_still_running_on_the_lane_at_its_deadline_fails_then() {
         let callee = callee();
-        callee.gate.offended();
+        let _ = callee.gate.offended();
         let allowed = Duration::from_millis(20);
         let deadline = CallDeadline {
             at: Instant::now() + allowed,
@@ -299,5 +332,124 @@ mod tests {
         let _ = ended_rx.await;
         let next = tokio::time::timeout(Duration::from_secs(10), callee.gate.take_turn()).await;
         assert!(next.is_ok(), "the turn was never given back");
+    }
+
+    /// A call of `callee` that fails by passing its deadline, classified as a real call's
+    /// failure is: in a store made where the call runs, after `meanwhile` has run in it.
+    /// Returns whether the failure was named as the deadline.
+    fn pass_the_deadline(
+        callee: &Callee,
+        limits: &Limits,
+        meanwhile: impl FnOnce(&Store<Sandbox>),
+    ) -> bool {
+        let cache = tempfile::tempdir().expect("a cache directory");
+        let engine = crate::engine::build(limits, cache.path()).expect("the engine builds");
+        let fuel = limits.fuel_per_call;
+        let deadline = CallDeadline::from_now(limits, fuel);
+        let store = call_store(
+            &engine,
+            callee,
+            CallInput::FIXED,
+            limits,
+            fuel,
+            deadline,
+            CallThread::Shared,
+        )
+        .expect("a store");
+        meanwhile(&store);
+        let error = classify(wasmtime::Error::new(DeadlineExceeded), &store, fuel, limits);
+        matches!(error, CallError::DeadlineExceeded { .. })
+    }
+
+    fn short_deadline() -> Limits {
+        Limits {
+            deadline: Duration::from_millis(4),
+            ..Limits::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_starved_on_the_lane_past_its_deadline_does_not_count_against_its_module() {
+        let callee = Arc::new(callee());
+        let limits = short_deadline();
+        let lane = Arc::clone(&callee.slow_lane);
+        let on_the_lane = Arc::clone(&callee);
+        let named = lane
+            .spawn(async move {
+                pass_the_deadline(&on_the_lane, &limits, |_| {
+                    // The thread is off the CPU until the deadline has passed, as when the
+                    // host's other work takes every core.
+                    std::thread::sleep(Duration::from_millis(8));
+                })
+            })
+            .expect("the lane is running")
+            .await
+            .expect("the call ends");
+        assert!(named, "the failure was not named as the deadline");
+        assert!(
+            !callee.gate.on_probation(),
+            "a call that never had the CPU put its module on probation"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_that_had_the_cpu_on_the_lane_and_passed_its_deadline_counts() {
+        let callee = Arc::new(callee());
+        let limits = short_deadline();
+        let quarter = limits.deadline / 4;
+        let lane = Arc::clone(&callee.slow_lane);
+        let on_the_lane = Arc::clone(&callee);
+        let named = lane
+            .spawn(async move {
+                pass_the_deadline(&on_the_lane, &limits, |store| {
+                    // Busy, as a looping guest is, until the thread has had a quarter of the
+                    // allowed time on the CPU (read from the thread's own clock, not the wall).
+                    let mut spins = 0u64;
+                    while store.data().lane_cpu().is_some_and(|cpu| cpu < quarter) {
+                        spins = std::hint::black_box(spins.wrapping_add(1));
+                    }
+                })
+            })
+            .expect("the lane is running")
+            .await
+            .expect("the call ends");
+        assert!(named, "the failure was not named as the deadline");
+        assert!(
+            callee.gate.on_probation(),
+            "a call that had the CPU and passed its deadline did not count"
+        );
+    }
+
+    #[test]
+    fn off_the_lane_a_call_past_its_deadline_counts_however_little_it_ran() {
+        let callee = callee();
+        let limits = short_deadline();
+        let named = pass_the_deadline(&callee, &limits, |_| {
+            std::thread::sleep(Duration::from_millis(8));
+        });
+        assert!(named, "the failure was not named as the deadline");
+        assert!(callee.gate.on_probation());
+    }
+
+    #[test]
+    fn fuel_always_counts_and_the_deadline_on_the_lane_only_after_a_quarter_of_it_on_the_cpu() {
+        let allowed = Duration::from_millis(40);
+        let deadline = CallError::DeadlineExceeded { deadline: allowed };
+        let fuel = CallError::OutOfFuel { fuel: 1 };
+        assert!(counts_against_module(&fuel, None));
+        assert!(counts_against_module(&fuel, Some(Duration::ZERO)));
+        assert!(counts_against_module(&deadline, None));
+        assert!(counts_against_module(&deadline, Some(allowed / 4)));
+        assert!(counts_against_module(&deadline, Some(allowed)));
+        assert!(!counts_against_module(
+            &deadline,
+            Some(allowed / 4 - Duration::from_micros(1))
+        ));
+        assert!(!counts_against_module(&deadline, Some(Duration::ZERO)));
+        let trap = CallError::Trap {
+            message: "unreachable".into(),
+        };
+        assert!(!counts_against_module(&trap, None));
+        assert!(!counts_against_module(&CallError::StackOverflow, None));
     }
 }

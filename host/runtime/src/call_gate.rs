@@ -43,10 +43,13 @@ impl CallGate {
         Arc::clone(&self.turns).acquire_owned().await.ok()
     }
 
-    /// Records that a call ran out of fuel or passed its deadline.
-    pub(crate) fn offended(&self) {
-        let now = self.millis_since_born().saturating_add(1);
-        self.last_offence.store(now, Ordering::Relaxed);
+    /// Records that a call ran out of fuel or passed its deadline (one that counts: see
+    /// `call.rs`). Returns whether this put the module on probation, rather than prolonged it.
+    pub(crate) fn offended(&self) -> bool {
+        let now = Instant::now();
+        let at = self.millis_at(now).saturating_add(1);
+        let before = self.last_offence.swap(at, Ordering::Relaxed);
+        !self.was_on_probation(before, now)
     }
 
     /// Whether a call ran out of fuel or time within the last [`PROBATION`].
@@ -55,17 +58,19 @@ impl CallGate {
     }
 
     fn on_probation_at(&self, now: Instant) -> bool {
-        match self.last_offence.load(Ordering::Relaxed) {
+        self.was_on_probation(self.last_offence.load(Ordering::Relaxed), now)
+    }
+
+    /// Whether a module whose last offence was recorded as `last_offence` is on probation at
+    /// `now`.
+    fn was_on_probation(&self, last_offence: u64, now: Instant) -> bool {
+        match last_offence {
             0 => false,
             at => {
                 let since = self.millis_at(now).saturating_sub(at - 1);
                 u128::from(since) < PROBATION.as_millis()
             }
         }
-    }
-
-    fn millis_since_born(&self) -> u64 {
-        self.millis_at(Instant::now())
     }
 
     fn millis_at(&self, now: Instant) -> u64 {
@@ -82,8 +87,9 @@ mod tests {
         let gate = CallGate::new();
         assert!(!gate.on_probation());
 
-        gate.offended();
+        assert!(gate.offended(), "the first offence starts a probation");
         assert!(gate.on_probation());
+        assert!(!gate.offended(), "a second one prolongs it");
         let first = gate.take_turn().await.expect("a turn");
         let second = tokio::time::timeout(Duration::from_millis(50), gate.take_turn()).await;
         assert!(second.is_err(), "a second call started beside the first");
@@ -97,7 +103,7 @@ mod tests {
     #[test]
     fn probation_ends_after_its_time() {
         let gate = CallGate::new();
-        gate.offended();
+        let _ = gate.offended();
         let now = Instant::now();
         assert!(gate.on_probation_at(now));
         assert!(gate.on_probation_at(now + PROBATION - Duration::from_secs(1)));

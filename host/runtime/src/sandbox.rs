@@ -17,6 +17,7 @@ use wasmtime_wasi::{
 
 use crate::call_gate::CallGate;
 use crate::limits::Limits;
+use crate::slow_lane::LaneClock;
 
 /// What makes a call deterministic: the time its clock reads and the seed of its randomness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub(crate) struct Sandbox {
     pub(crate) kv: Option<crate::kv_session::KvSession>,
     /// The module's gate, told when the call runs out of fuel or time.
     pub(crate) gate: Arc<CallGate>,
+    /// The CPU the call has had, when it runs on the slow lane.
+    lane_clock: Option<LaneClock>,
 }
 
 impl WasiView for Sandbox {
@@ -64,6 +67,11 @@ impl WasiView for Sandbox {
 }
 
 impl Sandbox {
+    /// The CPU time the call has had so far, if it runs on the slow lane; `None` elsewhere.
+    pub(crate) fn lane_cpu(&self) -> Option<Duration> {
+        self.lane_clock.as_ref().map(LaneClock::elapsed)
+    }
+
     /// Whether the guest asked for more memory than its limit.
     pub(crate) fn memory_exceeded(&self) -> bool {
         self.memory.exceeded
@@ -143,6 +151,7 @@ pub(crate) fn new_store(
         module,
         kv: None,
         gate,
+        lane_clock: LaneClock::start(),
     };
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);
