@@ -11,7 +11,7 @@ use wasmtime::{Engine, Store, Trap};
 use crate::call_gate::CallGate;
 use crate::error::CallError;
 use crate::limits::Limits;
-use crate::sandbox::{self, CallInput, DeadlineExceeded, Sandbox};
+use crate::sandbox::{self, CallInput, CallLog, DeadlineExceeded, Sandbox};
 use crate::slow_lane::SlowLane;
 
 /// When a call must be over, counted from when it was asked for: a wait for its turn at the
@@ -146,17 +146,24 @@ fn not_set_up(e: wasmtime::Error) -> CallError {
     }
 }
 
-/// Logs the call's output and turns a failure into a [`CallError`].
+/// Logs the call's output (unless the call is [quiet](CallLog::Quiet)) and turns a failure
+/// into a [`CallError`].
 pub(crate) fn finish_call<T>(
     store: &Store<Sandbox>,
     fuel: u64,
     limits: &Limits,
     result: wasmtime::Result<T>,
 ) -> Result<T, CallError> {
-    store.data().flush_output();
+    let sandbox = store.data();
+    if sandbox.log == CallLog::Logged {
+        sandbox.flush_output();
+    }
     result.map_err(|error| {
         let error = classify(error, store, fuel, limits);
-        tracing::warn!(module = %store.data().module, %error, "call failed");
+        match sandbox.log {
+            CallLog::Logged => tracing::warn!(module = %sandbox.module, %error, "call failed"),
+            CallLog::Quiet => tracing::debug!(module = %sandbox.module, %error, "call failed"),
+        }
         error
     })
 }
@@ -451,5 +458,69 @@ mod tests {
         };
         assert!(!counts_against_module(&trap, None));
         assert!(!counts_against_module(&CallError::StackOverflow, None));
+    }
+
+    /// What [`finish_call`] logs, at every level, for a call of a store whose log is `log`
+    /// that failed with a trap.
+    fn logged_failure(log: CallLog) -> String {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .expect("not poisoned")
+                    .extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let limits = Limits::default();
+        let cache = tempfile::tempdir().expect("a cache directory");
+        let engine = crate::engine::build(&limits, cache.path()).expect("the engine builds");
+        let fuel = limits.fuel_per_call;
+        let mut store = call_store(
+            &engine,
+            &callee(),
+            CallInput::FIXED,
+            &limits,
+            fuel,
+            CallDeadline::from_now(&limits, fuel),
+            CallThread::Own,
+        )
+        .expect("a store");
+        store.data_mut().log = log;
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let failed = wasmtime::Error::msg("the guest gave up");
+            let result = finish_call::<()>(&store, fuel, &limits, Err(failed));
+            assert!(matches!(result, Err(CallError::Trap { .. })), "{result:?}");
+        });
+        let bytes = captured.0.lock().expect("not poisoned").clone();
+        String::from_utf8(bytes).expect("the log is text")
+    }
+
+    #[test]
+    fn a_failed_call_is_a_warning_and_a_quiet_ones_only_a_debug_line() {
+        let logged = logged_failure(CallLog::Logged);
+        assert!(
+            logged.contains("WARN") && logged.contains("the guest gave up"),
+            "{logged}"
+        );
+        let quiet = logged_failure(CallLog::Quiet);
+        assert!(
+            !quiet.contains("WARN")
+                && quiet.contains("DEBUG")
+                && quiet.contains("the guest gave up"),
+            "{quiet}"
+        );
     }
 }

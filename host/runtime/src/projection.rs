@@ -17,7 +17,7 @@ use crate::error::CallError;
 use crate::kv_session::KvSession;
 use crate::limits::Limits;
 use crate::module::ModuleHash;
-use crate::sandbox::{CallInput, Sandbox};
+use crate::sandbox::{CallInput, CallLog, Sandbox};
 use crate::slow_lane::SlowLane;
 
 /// Which events a projection wants. An empty list lets everything through.
@@ -160,6 +160,28 @@ impl LoadedProjection {
         view: Box<dyn ModelRead>,
         batch: ApplyBatch,
     ) -> Result<Vec<ModelWrite>, ApplyError> {
+        self.apply_here(handle, view, batch, CallLog::Logged)
+    }
+
+    /// [`LoadedProjection::blocking_apply`] of part of a batch that was applied already and
+    /// failed, to find where it fails: what the guest writes, and how the call fails, were
+    /// logged by that first call, and are not logged again for each try.
+    pub(crate) fn blocking_probe(
+        self: &Arc<Self>,
+        handle: &tokio::runtime::Handle,
+        view: Box<dyn ModelRead>,
+        batch: ApplyBatch,
+    ) -> Result<Vec<ModelWrite>, ApplyError> {
+        self.apply_here(handle, view, batch, CallLog::Quiet)
+    }
+
+    fn apply_here(
+        self: &Arc<Self>,
+        handle: &tokio::runtime::Handle,
+        view: Box<dyn ModelRead>,
+        batch: ApplyBatch,
+        log: CallLog,
+    ) -> Result<Vec<ModelWrite>, ApplyError> {
         if batch.events.is_empty() {
             return Ok(Vec::new());
         }
@@ -170,6 +192,7 @@ impl LoadedProjection {
             let (mut store, instance) = self
                 .instantiate(batch.input, fuel, deadline, Some(session))
                 .await?;
+            store.data_mut().log = log;
             let events: Vec<WitEvent<'_>> = batch.events.iter().map(to_wit).collect();
             let result = instance
                 .cairn_module_projection()

@@ -55,6 +55,18 @@ pub(crate) struct Sandbox {
     pub(crate) gate: Arc<CallGate>,
     /// The CPU the call has had, when it runs on the slow lane.
     lane_clock: Option<LaneClock>,
+    /// Whether the guest's output and the call's failure go to the log.
+    pub(crate) log: CallLog,
+}
+
+/// Whether a call's output and failure are logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallLog {
+    /// The guest's stdout and stderr at info, a failure as a warning: every call but these.
+    Logged,
+    /// Only a failure, at debug: a call that repeats part of one logged already (the search
+    /// for the event a projection's batch failed on, `projection_runner/failed_batch.rs`).
+    Quiet,
 }
 
 impl WasiView for Sandbox {
@@ -152,6 +164,7 @@ pub(crate) fn new_store(
         kv: None,
         gate,
         lane_clock: LaneClock::start(),
+        log: CallLog::Logged,
     };
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);

@@ -12,7 +12,8 @@
 //! applied, halving the range where the failure starts, until it is one event (about
 //! log2(batch) calls, each failing fast). Running out of fuel or time is not searched: such a
 //! call can take its whole budget, and on a busy machine its outcome depends on the load, so
-//! it is reported, as before, at the first event the model does not reflect.
+//! it is reported, as before, at the first event the model does not reflect. The tries are
+//! quiet: the batch's own call logged what the guest wrote and how it failed, once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,7 +63,7 @@ pub(super) fn commit_before_failure(
     }
     let apply = |events: usize| {
         let view = inner.store.read_model(&generation.model)?;
-        Ok::<_, StorageError>(projection.blocking_apply(handle, view, batch.first(events)))
+        Ok::<_, StorageError>(projection.blocking_probe(handle, view, batch.first(events)))
     };
     let Search {
         good,
