@@ -278,7 +278,7 @@ mod tests {
         let here = callee.run(deadline, async { Ok(on_the_lane()) }).await;
         assert_eq!(here.ok(), Some(false));
 
-        let _ = callee.gate.offended();
+        callee.gate.offended();
         let deadline = CallDeadline::from_now(&Limits::default(), 1);
         let there = callee.run(deadline, async { Ok(on_the_lane()) }).await;
         assert_eq!(there.ok(), Some(true));
@@ -287,7 +287,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_whose_turn_does_not_come_before_its_deadline_fails_without_running() {
         let callee = callee();
-        let _ = callee.gate.offended();
+        callee.gate.offended();
         let held = callee.gate.take_turn().await;
         let ran = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ran);
@@ -316,7 +316,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_still_running_on_the_lane_at_its_deadline_fails_then() {
         let callee = callee();
-        let _ = callee.gate.offended();
+        callee.gate.offended();
         let allowed = Duration::from_millis(20);
         let deadline = CallDeadline {
             at: Instant::now() + allowed,

@@ -5,9 +5,11 @@
 //! - `limits.rs`: [`Limits`], what one call may use (fuel, deadline, memory, stack).
 //! - `engine.rs`: the wasmtime engine (determinism, pooling, disk cache) and its epoch ticker.
 //! - `sandbox.rs`: the store of one call: deterministic WASI, memory limit, fuel, deadline;
-//!   `call.rs`: where a call runs, making its store, and naming its failure;
-//!   `call_gate.rs`: a module whose calls run out of fuel or time is put on probation, and
-//!   `slow_lane.rs`: the low-priority threads where its calls then run, a few at a time.
+//!   `call.rs`: where a call runs, making its store, naming its failure, and whether that
+//!   counts against its module; `call_gate.rs`: a module whose calls run out of fuel or time
+//!   is put on probation, and `slow_lane.rs`: the low-priority thread where its calls then run
+//!   one at a time, with the CPU clock that tells a call starved there from one that used its
+//!   time.
 //! - `bindings.rs`: host bindings generated from `wit/`; `host_log.rs`: the log import.
 //! - `module.rs`: [`ModuleHash`] and [`ModuleKind`].
 //! - `aggregate.rs`: [`LoadedAggregate`], an aggregate module and its calls.
