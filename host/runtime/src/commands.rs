@@ -416,6 +416,13 @@ impl Aggregates {
         self.cache.in_background(async move {
             let state = match aggregate.evolve(before.state, batch, input).await {
                 Ok(state) => state,
+                // The command has its answer either way; the next one loads from the store.
+                Err(error @ CallError::NoTurnBeforeDeadline { .. }) => {
+                    // Load shedding while the module is on probation, not a fault of the fold.
+                    tracing::debug!(module = %aggregate.name(), %stream, %error, "a command's own events were not folded into the cache");
+                    cache.forget(aggregate.hash(), &stream);
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(module = %aggregate.name(), %stream, %error, "folding a command's own events failed");
                     cache.forget(aggregate.hash(), &stream);
