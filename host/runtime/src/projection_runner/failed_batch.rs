@@ -15,18 +15,16 @@
 //! it is reported, as before, at the first event the model does not reflect. The tries are
 //! quiet: the batch's own call logged what the guest wrote and how it failed, once.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_store::{ModelCommit, ModelWrite, Position, StorageError};
+use cairn_store::{ModelWrite, Position, StorageError};
 use tokio::runtime::Handle;
 
 use super::Inner;
 use super::generation::Generation;
-use super::in_flight::{InFlight, Landed, land};
+use super::in_flight::{InFlight, Landed, land, send_commit};
 use super::prefetch::read_after;
 use crate::error::CallError;
-use crate::model_overlay::SortedWrites;
 use crate::projection::{ApplyBatch, ApplyError};
 
 /// What to fault the generation with, once the events before the failure are committed.
@@ -180,17 +178,17 @@ fn commit(
     failing_at: u64,
     head: Position,
 ) -> Result<Landed, StorageError> {
-    let writes: Arc<[ModelWrite]> = writes.into();
     let checkpoint = Position::new(failing_at - 1);
-    let commit = ModelCommit {
-        model: generation.model.clone(),
-        writes: Arc::clone(&writes),
+    let (commit, writes) = send_commit(
+        handle,
+        &inner.store,
+        generation.model.clone(),
+        writes,
         checkpoint,
-    };
-    let store = Arc::clone(&inner.store);
+    );
     let in_flight = InFlight {
-        commit: handle.spawn(async move { store.commit_model(commit).await }),
-        writes: SortedWrites::new(writes),
+        commit,
+        writes,
         checkpoint,
         head,
         newest_time: applied.newest_time(),

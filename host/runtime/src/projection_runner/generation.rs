@@ -18,17 +18,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cairn_store::{ModelCommit, ModelRead, ModelWrite, Position, ReadModelName, StorageError};
+use cairn_store::{ModelRead, Position, ReadModelName, StorageError};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use super::failed_batch::{Failure, commit_before_failure};
-use super::in_flight::{InFlight, Landed, land};
+use super::in_flight::{InFlight, Landed, land, send_commit};
 use super::lifecycle::{Slot, take_over};
 use super::prefetch::{NextBatch, Prefetch, read_after};
 use super::status::{Fault, GenerationStatus, RunState};
 use super::{Inner, lock, open_view, pause_flag};
-use crate::model_overlay::{PendingView, SortedWrites};
+use crate::model_overlay::PendingView;
 use crate::projection::LoadedProjection;
 
 /// A running generation.
@@ -297,17 +297,16 @@ fn step(
             );
         }
     };
-    // The commit and the next batch's view share the writes.
-    let writes: Arc<[ModelWrite]> = writes.into();
-    let commit = ModelCommit {
-        model: generation.model.clone(),
-        writes: Arc::clone(&writes),
+    let (commit, writes) = send_commit(
+        handle,
+        &inner.store,
+        generation.model.clone(),
+        writes,
         checkpoint,
-    };
-    let store = Arc::clone(&inner.store);
+    );
     pipeline.in_flight = Some(InFlight {
-        commit: handle.spawn(async move { store.commit_model(commit).await }),
-        writes: SortedWrites::new(writes),
+        commit,
+        writes,
         checkpoint,
         head,
         newest_time,

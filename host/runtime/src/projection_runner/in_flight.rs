@@ -1,9 +1,13 @@
 //! [`InFlight`]: a batch's commit, sent to the store while the runner reads and applies the
 //! next batch over it; [`land`] waits for it and reports it in the generation's status.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_store::{ModelError, Position, StorageError};
+use cairn_store::{
+    EventStore, ModelCommit, ModelError, ModelWrite, Position, ReadModelName, StorageError,
+};
+use tokio::runtime::Handle;
 
 use super::generation::{Generation, fault};
 use super::status::RunState;
@@ -23,6 +27,31 @@ pub(super) struct InFlight {
     pub(super) started: Instant,
     /// Where its batch's first event is, to name a commit the store refuses.
     pub(super) first: Option<(u64, String)>,
+}
+
+/// Sends `writes` to the store as one commit of `model` with `checkpoint`, on `handle`'s
+/// runtime, and returns the commit's task with the writes sorted for the overlay: the two
+/// fields of an [`InFlight`] that the store fills.
+pub(super) fn send_commit(
+    handle: &Handle,
+    store: &Arc<dyn EventStore>,
+    model: ReadModelName,
+    writes: Vec<ModelWrite>,
+    checkpoint: Position,
+) -> (
+    tokio::task::JoinHandle<Result<(), ModelError>>,
+    SortedWrites,
+) {
+    // The commit and the next batch's view share the writes.
+    let writes: Arc<[ModelWrite]> = writes.into();
+    let commit = ModelCommit {
+        model,
+        writes: Arc::clone(&writes),
+        checkpoint,
+    };
+    let store = Arc::clone(store);
+    let task = handle.spawn(async move { store.commit_model(commit).await });
+    (task, SortedWrites::new(writes))
 }
 
 /// How a commit in flight ended.
