@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cairn_guest_target::TARGET;
+
 /// The repository this binary was built from.
 fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -39,7 +41,7 @@ pub fn build(package: &str) -> anyhow::Result<Vec<u8>> {
             "--profile",
             "guest",
             "--target",
-            "wasm32-wasip2",
+            TARGET,
             "-p",
             package,
         ])
@@ -49,11 +51,12 @@ pub fn build(package: &str) -> anyhow::Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("cannot run cargo to build {package}: {e}"))?;
     anyhow::ensure!(
         status.success(),
-        "building {package} for wasm32-wasip2 failed; if the target is missing, run \
-         `rustup target add wasm32-wasip2`"
+        "building {package} for {TARGET} failed; if the target is missing, run \
+         `rustup target add {TARGET}`"
     );
     let file = target_dir
-        .join("wasm32-wasip2/guest")
+        .join(TARGET)
+        .join("guest")
         .join(format!("{}.wasm", package.replace('-', "_")));
     std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))
 }
@@ -90,7 +93,7 @@ pub fn build_crate(dir: &Path, target_dir: &Path) -> Result<Vec<u8>, BuildError>
             "build",
             "--release",
             "--target",
-            "wasm32-wasip2",
+            TARGET,
             "--lib",
             "--message-format",
             "short",
@@ -112,13 +115,14 @@ pub fn build_crate(dir: &Path, target_dir: &Path) -> Result<Vec<u8>, BuildError>
             .filter(|l| !l.trim_start().starts_with("Compiling") && !l.trim().is_empty())
             .collect::<Vec<_>>()
             .join("\n");
-        if shown.contains("wasm32-wasip2") && shown.contains("target may not be installed") {
-            shown.push_str("\nhint: run `rustup target add wasm32-wasip2`");
+        if shown.contains(TARGET) && shown.contains("target may not be installed") {
+            shown.push_str(&format!("\nhint: run `rustup target add {TARGET}`"));
         }
         return Err(BuildError::Failed { output: shown });
     }
     let file = target_dir
-        .join("wasm32-wasip2/release")
+        .join(TARGET)
+        .join("release")
         .join(format!("{lib}.wasm"));
     std::fs::read(&file).map_err(|_| BuildError::Missing(file))
 }
