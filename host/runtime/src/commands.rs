@@ -40,7 +40,7 @@ use crate::state_cache::{Loaded, StateCache};
 use crate::stream_turns::{StreamTurns, Turn};
 
 /// How the command path behaves.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandConfig {
     /// Take a snapshot when a command moves a stream past a multiple of this many events.
     pub snapshot_every: u64,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// What one call into a module may use. Every field is configurable; the defaults suit the
 /// example modules with a wide margin.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Fuel for one call, about one unit per WebAssembly instruction. Fuel is deterministic: a
     /// call that runs out does so at the same point on every replay.

@@ -43,7 +43,7 @@ const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 const MAX_BATCH: u64 = MAX_EVENTS_PER_APPEND as u64 * 100;
 
 /// The runtime's limits, the command path's behaviour and the projection runners' batches.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
     pub limits: Limits,
     pub commands: CommandConfig,

@@ -1,6 +1,7 @@
 //! The real `cairn` binary as a user runs it: `cairn dev` on a project of its own (a copy of
 //! the `customers` example), the CLI clients against it, a hot swap after a source change, a
-//! build error that leaves the old version serving, and a graceful stop. Also: `cairn serve`
+//! build error that leaves the old version serving, modules added to and taken out of
+//! cairn.toml while it runs, and a graceful stop. Also: `cairn serve`
 //! refuses a public address without an API key.
 
 mod common;
@@ -191,7 +192,8 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
 
     // A build error is shown, and the loaded version keeps serving.
     std::fs::write(&source, format!("{changed}\nfn broken( {{")).expect("break");
-    output.wait_for("did not build", Duration::from_secs(600));
+    let failed = output.wait_for("did not build", Duration::from_secs(600));
+    assert!(failed.contains("version 2 keeps serving"), "{failed}");
     let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
     assert!(!ok && err.contains("rule v2"), "v2 still serves: {err}");
 
@@ -219,6 +221,72 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     assert!(
         !ok && err.contains("rule v2"),
         "the deployed build has the v2 source: {err}"
+    );
+
+    // So does a projection's.
+    let directory_source = project.path().join("customer-directory/src/lib.rs");
+    let directory = std::fs::read_to_string(&directory_source).expect("source");
+    std::fs::write(&directory_source, format!("{directory}\nfn broken( {{")).expect("break");
+    let failed = output.wait_for("customer-directory did not build", Duration::from_secs(600));
+    assert!(failed.contains("version 1 keeps serving"), "{failed}");
+    std::fs::write(&directory_source, &directory).expect("repair");
+    output.wait_for(
+        "customer-directory v1 is unchanged",
+        Duration::from_secs(600),
+    );
+
+    // cairn.toml is watched too. A file that cannot be used changes nothing; a module added
+    // to it is built, loaded and watched; one taken out stays loaded; a settings change is said
+    // to wait for a restart.
+    let toml = project.path().join("cairn.toml");
+    let listed = std::fs::read_to_string(&toml).expect("cairn.toml");
+    std::fs::write(
+        &toml,
+        format!("{listed}\n[[module]]\nname = \"ledger\"\npath = \"nowhere\"\n"),
+    )
+    .expect("write cairn.toml");
+    let refused = output.wait_for("cannot be used", Duration::from_secs(60));
+    assert!(refused.contains("keep serving"), "{refused}");
+    let ledger = copy_example(project.path(), "bank-account");
+    std::fs::write(
+        &toml,
+        "[[module]]\nname = \"customers\"\npath = \"customers\"\n\n\
+         [[module]]\nname = \"ledger\"\npath = \"bank-account\"\n\n\
+         [commands]\nsnapshot_every = 5\n",
+    )
+    .expect("write cairn.toml");
+    output.wait_for(
+        "customer-directory is no longer in",
+        Duration::from_secs(60),
+    );
+    output.wait_for("settings in", Duration::from_secs(60));
+    output.wait_for("ledger is new in", Duration::from_secs(60));
+    output.wait_for("ledger v1 loaded", Duration::from_secs(600));
+    let open = r#"{"type": "Open", "data": {"owner": "Bo"}}"#;
+    let (ok, out, err) = client(&server, &["send", "ledger", "x1", open]);
+    assert!(
+        ok && out.contains("ledger-x1 is at version 1"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = client(
+        &server,
+        &["query", "customer-directory", r#"{"type": "count"}"#],
+    );
+    assert!(ok, "the module taken out still serves: {err}");
+    let source = ledger.join("src/lib.rs");
+    let original = std::fs::read_to_string(&source).expect("source");
+    let changed = original.replace("insufficient funds", "not enough money (rule v2)");
+    assert_ne!(
+        changed, original,
+        "the message is where the test expects it"
+    );
+    std::fs::write(&source, &changed).expect("edit");
+    output.wait_for("ledger v2 loaded", Duration::from_secs(600));
+    let withdraw = r#"{"type": "Withdraw", "data": {"amount": 5}}"#;
+    let (ok, _, err) = client(&server, &["send", "ledger", "x1", withdraw]);
+    assert!(
+        !ok && err.contains("not enough money (rule v2)"),
+        "the added module's sources are watched: {err}"
     );
 
     // SIGTERM stops it gracefully.

@@ -35,7 +35,7 @@ use lifecycle::Lifecycle;
 pub use status::{Fault, GenerationStatus, ProjectionStatus, RunState};
 
 /// How a runner reads the log.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunnerConfig {
     /// The most events one `apply` call takes.
     pub batch: usize,

@@ -1,13 +1,18 @@
 //! `cairn dev`: the local dev server.
 //!
 //! It reads cairn.toml, opens an embedded store in `.cairn/` beside it, builds each module for
-//! `wasm32-wasip2` and loads it, serves the API, and watches the modules' sources. When a
-//! source changes, only that module is rebuilt and swapped in; events are kept. A build that
-//! fails is shown, and the version already loaded keeps serving.
+//! `wasm32-wasip2` and loads it, serves the API, and watches the modules' sources and
+//! cairn.toml. When a source changes, only that module is rebuilt and swapped in; events are
+//! kept. A build that fails is shown, and the version already loaded keeps serving. When
+//! cairn.toml changes, modules new to it are built and loaded.
 //!
 //! - `reload.rs`: building a module and swapping it in, with what is printed.
-//! - `watch.rs`: which modules changed on disk.
+//! - `watch.rs`: which modules changed on disk, and whether cairn.toml did.
+//! - `follow.rs`: acting on those changes while the server runs.
+//! - `project_change.rs`: what a new reading of cairn.toml changes.
 
+mod follow;
+mod project_change;
 mod reload;
 mod watch;
 
@@ -62,9 +67,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             module.hash.get(..12).unwrap_or(&module.hash)
         ));
     }
-    crate::serve::announce(format_args!("watching the modules' sources; Ctrl-C stops"));
-    let watcher = watch::Watcher::start(&project)?;
-    let watching = tokio::spawn(watch_and_reload(watcher, project, reloader));
+    crate::serve::announce(format_args!(
+        "watching the modules' sources and {}; Ctrl-C stops",
+        args.config.display()
+    ));
+    let watcher = watch::Watcher::start(&project, &args.config)?;
+    let watching = tokio::spawn(follow::follow(
+        watcher,
+        follow::Watched {
+            file: args.config.clone(),
+            project,
+            settings,
+        },
+        reloader,
+    ));
     let state = AppState::new(&node, args.key.api_key);
     let served = http::serve(listener, state, shutdown_signal()).await;
     watching.abort();
@@ -75,17 +91,4 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         data.display()
     ));
     Ok(())
-}
-
-async fn watch_and_reload(
-    mut watcher: watch::Watcher,
-    project: Project,
-    reloader: Arc<reload::Reloader>,
-) {
-    while let Some(changed) = watcher.changed(&project).await {
-        for module in changed {
-            crate::serve::announce(format_args!("{} changed: rebuilding", module.name));
-            reloader.reload(&module).await;
-        }
-    }
 }

@@ -76,8 +76,12 @@ impl Reloader {
 
     /// What serves `module` while a new version failed.
     fn serving(&self, module: &ModuleSource) -> String {
-        match self.registry.aggregate(&module.name) {
-            Some(loaded) => format!("version {} keeps serving", loaded.version()),
+        let version = match self.registry.aggregate(&module.name) {
+            Some(aggregate) => Some(aggregate.version()),
+            None => self.registry.projection(&module.name).map(|p| p.version()),
+        };
+        match version {
+            Some(version) => format!("version {version} keeps serving"),
             None => "no version of it is loaded".to_owned(),
         }
     }
