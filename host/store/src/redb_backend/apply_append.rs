@@ -3,9 +3,9 @@
 
 use redb::ReadableTable;
 
-use super::record::{self, Corrupt};
+use super::record::{self, Corrupt, EventPlace};
 use super::stream_cache::StreamCache;
-use super::tables::{StoredStream, WriteTables, keyed_outcome, locate_stream, stored_outcome};
+use super::tables::{StoredStream, WriteTables, locate_stream};
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, StorageError};
 use crate::event::{NewEvent, Timestamp};
@@ -71,12 +71,11 @@ pub(crate) fn apply_append(
 ) -> Result<AppendOutcome, ApplyError> {
     let name = request.stream.as_str();
     let current = streams.locate(name, || {
-        locate_stream(&tables.streams, &tables.stream_events, name)
+        locate_stream(&tables.streams, &tables.stream_appends, name)
     })?;
     if let (Some(stream), Some(key)) = (current, &request.key) {
-        let recorded = keyed_outcome(
+        let recorded = tables.event_tables().keyed_outcome(
             &tables.commands,
-            &tables.stream_events,
             &request.stream,
             stream.id,
             key,
@@ -109,16 +108,21 @@ pub(crate) fn apply_append(
     let first_position = allocated.head + 1;
     for (offset, event) in (0u64..).zip(&request.events) {
         let (version, position) = (first_version + offset, first_position + offset);
-        let record = record::encode_event(event, Position::new(position), now);
-        tables
-            .stream_events
-            .insert((stream_id, version), record.as_slice())?;
-        tables.log.insert(position, (stream_id, version))?;
+        let place = EventPlace {
+            position: Position::new(position),
+            stream_id,
+            version,
+        };
+        let record = record::encode_event(event, place, now);
+        tables.events.insert(position, record.as_slice())?;
         tables
             .event_ids
             .insert(event.id.as_uuid().as_u128(), (stream_id, version))?;
     }
     let count = request.events.len() as u64;
+    tables
+        .stream_appends
+        .insert((stream_id, first_version), (first_position, count))?;
     let last_version = first_version + count - 1;
     allocated.head += count;
     streams.appended(
@@ -174,8 +178,7 @@ fn find_retry(
         return Err(conflict());
     }
     let last_version = first_version + stored.len() as u64 - 1;
-    let original = stored_outcome(
-        &tables.stream_events,
+    let original = tables.event_tables().stored_outcome(
         &request.stream,
         stream_id,
         first_version,

@@ -23,7 +23,7 @@ pub(crate) fn apply_snapshot(
     request: &SnapshotRequest,
 ) -> Result<Result<(), SnapshotError>, StorageError> {
     let name = request.stream.as_str();
-    let stream_version = locate_stream(&tables.streams, &tables.stream_events, name)
+    let stream_version = locate_stream(&tables.streams, &tables.stream_appends, name)
         .map_err(StorageError::backend)?
         .map_or(Version::NONE, |stream| Version::new(stream.version));
     if request.snapshot.version > stream_version {

@@ -5,17 +5,16 @@
 use super::record::{self, PageBuilder};
 use crate::event::NewEvent;
 use crate::stream_id::StreamId;
-use crate::version::Version;
+use crate::version::Position;
 
 /// Decodes `bytes` as a stored event record, as a read does. A record that decodes must encode
 /// back to exactly `bytes`; that is asserted, so the fuzzer reports a difference as a crash.
 pub fn decode_event_record(bytes: &[u8]) -> Result<(), String> {
-    let stored = record::decode_event(bytes).map_err(|e| e.0)?;
-    let (position, recorded_at) = (stored.position, stored.recorded_at);
+    let stored = record::decode_event(bytes, Position::new(1)).map_err(|e| e.0)?;
+    let (place, recorded_at) = (stored.place, stored.recorded_at);
     let stream = StreamId::new("fuzz-1").map_err(|e| e.to_string())?;
     let mut page = PageBuilder::with_capacity(1);
-    page.push(stored, stream, Version::new(1))
-        .map_err(|e| e.0)?;
+    page.push(stored, stream).map_err(|e| e.0)?;
     let event = page
         .finish()
         .pop()
@@ -27,7 +26,7 @@ pub fn decode_event_record(bytes: &[u8]) -> Result<(), String> {
             data: event.data,
             metadata: event.metadata,
         },
-        position,
+        place,
         recorded_at,
     );
     assert_eq!(again, bytes, "a decoded record encodes to other bytes");

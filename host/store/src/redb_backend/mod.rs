@@ -7,6 +7,7 @@
 //! - `apply_append.rs`, `apply_snapshot.rs`, `apply_module.rs`: one operation inside a write
 //!   transaction.
 //! - `reads.rs`: blocking reads, each in one read transaction.
+//! - `migrate.rs`: moving a file of an older layout to the current one, at open.
 //! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation.
 //! - `fuzzing.rs`: the decoders of stored values, for the fuzz targets in `fuzz/`.
 
@@ -15,6 +16,7 @@ mod apply_model;
 mod apply_module;
 mod apply_snapshot;
 pub mod fuzzing;
+mod migrate;
 mod model_reads;
 mod reads;
 mod record;

@@ -8,8 +8,8 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::record::{self, Corrupt, PageBuilder};
 use super::tables::{
-    self, COMMANDS, LOG, MODULE_BLOBS, MODULE_STATES, MODULES, SNAPSHOTS, STREAM_EVENTS,
-    STREAM_NAMES, STREAMS, StoredStream, locate_stream,
+    COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULES, SNAPSHOTS, STREAM_APPENDS,
+    STREAM_NAMES, STREAMS, StoredStream, StreamAppend, append_holding, check_place, locate_stream,
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::StorageError;
@@ -30,8 +30,8 @@ fn corrupt(e: Corrupt) -> StorageError {
 pub(crate) fn stream_info(db: &Database, stream: &StreamId) -> Result<StreamInfo, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
     let streams = txn.open_table(STREAMS).map_err(backend)?;
-    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
-    let version = locate_stream(&streams, &table, stream.as_str())
+    let appends = txn.open_table(STREAM_APPENDS).map_err(backend)?;
+    let version = locate_stream(&streams, &appends, stream.as_str())
         .map_err(backend)?
         .map_or(0, |stored| stored.version);
     Ok(StreamInfo {
@@ -46,11 +46,12 @@ pub(crate) fn read_stream(
 ) -> Result<StreamSlice, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
     let streams = txn.open_table(STREAMS).map_err(backend)?;
-    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
+    let appends = txn.open_table(STREAM_APPENDS).map_err(backend)?;
+    let events = txn.open_table(EVENTS).map_err(backend)?;
     let Some(StoredStream {
         id: stream_id,
         version,
-    }) = locate_stream(&streams, &table, stream.as_str()).map_err(backend)?
+    }) = locate_stream(&streams, &appends, stream.as_str()).map_err(backend)?
     else {
         return Ok(StreamSlice {
             stream: stream.clone(),
@@ -66,18 +67,38 @@ pub(crate) fn read_stream(
     if low <= high && read.limit > 0 {
         let available = usize::try_from(high - low + 1).unwrap_or(usize::MAX);
         page = PageBuilder::with_capacity(available.min(read.limit).min(65_536));
-        let range = table
-            .range((stream_id, low)..=(stream_id, high))
-            .map_err(backend)?;
+        let reader = AppendReader {
+            events: &events,
+            stream,
+            stream_id,
+            wanted: low..=high,
+            direction: read.direction,
+        };
         match read.direction {
             Direction::Forward => {
-                for row in range.take(read.limit) {
-                    push_row(&mut page, stream, row)?;
+                // From the append holding `low`, which may begin before it.
+                let start = append_holding(&appends, stream_id, low)
+                    .map_err(backend)?
+                    .map_or(low, |append| append.first_version);
+                let rows = appends
+                    .range((stream_id, start)..=(stream_id, high))
+                    .map_err(backend)?;
+                for row in rows {
+                    let append = StreamAppend::from_row(row.map_err(backend)?);
+                    if reader.push(&mut page, append, read.limit)? {
+                        break;
+                    }
                 }
             }
             Direction::Backward => {
-                for row in range.rev().take(read.limit) {
-                    push_row(&mut page, stream, row)?;
+                let rows = appends
+                    .range((stream_id, 0)..=(stream_id, high))
+                    .map_err(backend)?;
+                for row in rows.rev() {
+                    let append = StreamAppend::from_row(row.map_err(backend)?);
+                    if reader.push(&mut page, append, read.limit)? {
+                        break;
+                    }
                 }
             }
         }
@@ -89,29 +110,91 @@ pub(crate) fn read_stream(
     })
 }
 
-/// One row of `stream_events`, as a range yields it.
-type StreamEventRow<'a> = (
-    redb::AccessGuard<'a, (u64, u64)>,
+/// Reads the events of a stream's appends that a stream read wants, one range scan of `events`
+/// per append (an append's events have consecutive positions, invariant 3).
+struct AppendReader<'a> {
+    events: &'a redb::ReadOnlyTable<u64, &'static [u8]>,
+    stream: &'a StreamId,
+    stream_id: u64,
+    wanted: std::ops::RangeInclusive<u64>,
+    direction: Direction,
+}
+
+impl AppendReader<'_> {
+    /// Adds the wanted events of `append`, in the read's direction, until `page` holds `limit`.
+    /// Returns whether the page is full.
+    fn push(
+        &self,
+        page: &mut PageBuilder,
+        append: StreamAppend,
+        limit: usize,
+    ) -> Result<bool, StorageError> {
+        let first = append.first_version.max(*self.wanted.start());
+        let last = append.last_version().min(*self.wanted.end());
+        if first > last {
+            return Ok(page.len() >= limit);
+        }
+        let (Some(from), Some(to)) = (append.position_of(first), append.position_of(last)) else {
+            return Ok(page.len() >= limit);
+        };
+        let range = self.events.range(from..=to).map_err(backend)?;
+        let seen = match self.direction {
+            Direction::Forward => self.push_rows(page, range.zip(first..=last), limit)?,
+            Direction::Backward => {
+                self.push_rows(page, range.rev().zip((first..=last).rev()), limit)?
+            }
+        };
+        if page.len() >= limit {
+            return Ok(true);
+        }
+        if seen != last - first + 1 {
+            return Err(StorageError::Corrupt(format!(
+                "the log holds {seen} of the {} events of stream {} from version {first}",
+                last - first + 1,
+                self.stream_id
+            )));
+        }
+        Ok(false)
+    }
+
+    /// Adds the events of `rows` (records of `events` with the version each should hold) until
+    /// `page` holds `limit`; returns how many it added.
+    fn push_rows<'r>(
+        &self,
+        page: &mut PageBuilder,
+        rows: impl Iterator<Item = (Result<EventRow<'r>, redb::StorageError>, u64)>,
+        limit: usize,
+    ) -> Result<u64, StorageError> {
+        let mut seen = 0;
+        for (row, version) in rows {
+            let (position, record) = row.map_err(backend)?;
+            let stored = record::decode_event(record.value(), Position::new(position.value()))
+                .map_err(corrupt)?;
+            check_place(&stored, self.stream_id, version)?;
+            page.push(stored, self.stream.clone()).map_err(corrupt)?;
+            seen += 1;
+            if page.len() >= limit {
+                break;
+            }
+        }
+        Ok(seen)
+    }
+}
+
+/// A row of `events`, as a range yields it.
+type EventRow<'a> = (
+    redb::AccessGuard<'a, u64>,
     redb::AccessGuard<'a, &'static [u8]>,
 );
 
-fn push_row(
-    page: &mut PageBuilder,
-    stream: &StreamId,
-    row: Result<StreamEventRow<'_>, redb::StorageError>,
-) -> Result<(), StorageError> {
-    let (key, value) = row.map_err(backend)?;
-    let stored = record::decode_event(value.value()).map_err(corrupt)?;
-    page.push(stored, stream.clone(), Version::new(key.value().1))
-        .map_err(corrupt)
-}
-
 pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
-    let log = txn.open_table(LOG).map_err(backend)?;
-    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
+    let events = txn.open_table(EVENTS).map_err(backend)?;
     let names = txn.open_table(STREAM_NAMES).map_err(backend)?;
-    let head = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value());
+    let head = events
+        .last()
+        .map_err(backend)?
+        .map_or(0, |(k, _)| k.value());
     let mut page = PageBuilder::default();
     // A scan looks at everything up to the head, unless a limit stops it early or is 0.
     let mut scanned_to = match read.limit {
@@ -122,30 +205,27 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
         page = PageBuilder::with_capacity(read.limit.min(4_096));
         // Stream id -> its name, or `None` when its category is filtered out.
         let mut streams: HashMap<u64, Option<StreamId>> = HashMap::new();
-        for (examined, entry) in log
+        for (examined, entry) in events
             .range(read.after.get() + 1..)
             .map_err(backend)?
             .enumerate()
         {
-            let (position, place) = entry.map_err(backend)?;
-            let (position, (stream_id, version)) = (position.value(), place.value());
+            let (position, record) = entry.map_err(backend)?;
+            let position = position.value();
             if examined >= read.scan_limit {
                 // Bounded work: report how far the scan got; the caller goes on from there.
                 scanned_to = Position::new(position - 1);
                 break;
             }
-            let stream = match streams.entry(stream_id) {
+            let stored =
+                record::decode_event(record.value(), Position::new(position)).map_err(corrupt)?;
+            let stream = match streams.entry(stored.place.stream_id) {
                 Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => slot.insert(stream_if_wanted(&names, stream_id, read)?),
+                Entry::Vacant(slot) => {
+                    slot.insert(stream_if_wanted(&names, stored.place.stream_id, read)?)
+                }
             };
             let Some(stream) = stream else { continue };
-            let row = table
-                .get((stream_id, version))
-                .map_err(backend)?
-                .ok_or_else(|| {
-                    StorageError::Corrupt(format!("log position {position} points at no event"))
-                })?;
-            let stored = record::decode_event(row.value()).map_err(corrupt)?;
             if read
                 .event_type
                 .as_ref()
@@ -153,8 +233,7 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
             {
                 continue;
             }
-            page.push(stored, stream.clone(), Version::new(version))
-                .map_err(corrupt)?;
+            page.push(stored, stream.clone()).map_err(corrupt)?;
             if page.len() >= read.limit {
                 scanned_to = Position::new(position);
                 break;
@@ -207,10 +286,15 @@ pub(crate) fn keyed_outcome(
 ) -> Result<Option<AppendOutcome>, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
     let streams = txn.open_table(STREAMS).map_err(backend)?;
-    let table = txn.open_table(STREAM_EVENTS).map_err(backend)?;
+    let appends = txn.open_table(STREAM_APPENDS).map_err(backend)?;
+    let events = txn.open_table(EVENTS).map_err(backend)?;
     let commands = txn.open_table(COMMANDS).map_err(backend)?;
-    match locate_stream(&streams, &table, stream.as_str()).map_err(backend)? {
-        Some(stored) => tables::keyed_outcome(&commands, &table, stream, stored.id, key),
+    let tables = EventTables {
+        events: &events,
+        stream_appends: &appends,
+    };
+    match locate_stream(&streams, &appends, stream.as_str()).map_err(backend)? {
+        Some(stored) => tables.keyed_outcome(&commands, stream, stored.id, key),
         None => Ok(None),
     }
 }

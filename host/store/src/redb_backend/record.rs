@@ -1,16 +1,20 @@
 //! The byte layout of stored values: event records and snapshots.
 //!
-//! An event record (the value of `stream_events`), all integers little-endian:
+//! An event record (the value of `events`, keyed by its position), all integers little-endian:
 //!
 //! ```text
-//! u8   format (1)
+//! u8   format (2)
 //! [16] event id
-//! u64  global position
+//! u64  stream id
+//! u64  version in the stream
 //! u64  recorded_at (ms since the epoch)
 //! u32  type length,     then the type (UTF-8)
 //! u32  data length,     then the data (JSON text)
 //! u32  metadata length, then the metadata (JSON object text)
 //! ```
+//!
+//! Layout 1 of the database stored format 1, without the stream id and version (they were the
+//! key); [`decode_layout_1_event`] reads it for the migration (`migrate.rs`).
 //!
 //! A snapshot (the value of `snapshots`): `u8 format (1)`, `u64 version`, then the state bytes.
 //!
@@ -27,7 +31,8 @@ use crate::snapshot::Snapshot;
 use crate::stream_id::StreamId;
 use crate::version::{Position, Version};
 
-const RECORD_FORMAT: u8 = 1;
+const RECORD_FORMAT: u8 = 2;
+const LAYOUT_1_RECORD_FORMAT: u8 = 1;
 const SNAPSHOT_FORMAT: u8 = 1;
 
 /// A stored value that cannot be decoded.
@@ -35,23 +40,55 @@ const SNAPSHOT_FORMAT: u8 = 1;
 #[error("{0}")]
 pub(crate) struct Corrupt(pub(crate) String);
 
-/// Encodes `event` as stored at `position`, written at `recorded_at`.
-pub(crate) fn encode_event(
-    event: &NewEvent,
-    position: Position,
+/// Where an event is stored: its place in the global log and in its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EventPlace {
+    pub(crate) position: Position,
+    pub(crate) stream_id: u64,
+    pub(crate) version: u64,
+}
+
+/// Encodes `event` as stored at `place`, written at `recorded_at`.
+pub(crate) fn encode_event(event: &NewEvent, place: EventPlace, recorded_at: Timestamp) -> Vec<u8> {
+    encode_fields(
+        event.id,
+        place,
+        recorded_at,
+        [
+            event.event_type.as_str().as_bytes(),
+            event.data.as_str().as_bytes(),
+            event.metadata.as_str().as_bytes(),
+        ],
+    )
+}
+
+/// Encodes `stored` again in the current format, for the migration: its fields as they were.
+pub(crate) fn reencode(stored: &StoredEvent<'_>) -> Vec<u8> {
+    encode_fields(
+        stored.id,
+        stored.place,
+        stored.recorded_at,
+        [stored.event_type, stored.data, stored.metadata],
+    )
+}
+
+/// The record of an event with `id` at `place`, written at `recorded_at`, whose type, data and
+/// metadata are `fields`.
+fn encode_fields(
+    id: EventId,
+    place: EventPlace,
     recorded_at: Timestamp,
+    fields: [&[u8]; 3],
 ) -> Vec<u8> {
-    let (ty, data, meta) = (
-        event.event_type.as_str().as_bytes(),
-        event.data.as_str().as_bytes(),
-        event.metadata.as_str().as_bytes(),
-    );
-    let mut out = Vec::with_capacity(1 + 16 + 8 + 8 + 12 + ty.len() + data.len() + meta.len());
+    let text: usize = fields.iter().map(|field| field.len()).sum();
+    let mut out = Vec::with_capacity(1 + 16 + 3 * 8 + 12 + text);
     out.push(RECORD_FORMAT);
-    out.extend_from_slice(event.id.as_uuid().as_bytes());
-    out.extend_from_slice(&position.get().to_le_bytes());
-    out.extend_from_slice(&recorded_at.as_millis().to_le_bytes());
-    for field in [ty, data, meta] {
+    out.extend_from_slice(id.as_uuid().as_bytes());
+    // The position is the record's key, not part of it.
+    for number in [place.stream_id, place.version, recorded_at.as_millis()] {
+        out.extend_from_slice(&number.to_le_bytes());
+    }
+    for field in fields {
         // `check_append` bounds every event to `MAX_EVENT_BYTES`, far below `u32::MAX`.
         let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&len.to_le_bytes());
@@ -65,7 +102,7 @@ pub(crate) fn encode_event(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredEvent<'a> {
     pub(crate) id: EventId,
-    pub(crate) position: Position,
+    pub(crate) place: EventPlace,
     pub(crate) recorded_at: Timestamp,
     pub(crate) event_type: &'a [u8],
     pub(crate) data: &'a [u8],
@@ -106,12 +143,11 @@ impl PageBuilder {
         self.events.len()
     }
 
-    /// Adds `stored`, given where it sits.
+    /// Adds `stored`, an event of `stream`.
     pub(crate) fn push(
         &mut self,
         stored: StoredEvent<'_>,
         stream: StreamId,
-        version: Version,
     ) -> Result<(), Corrupt> {
         let event_type = match &self.last_type {
             Some(last) if last.as_str().as_bytes() == stored.event_type => last.clone(),
@@ -137,8 +173,8 @@ impl PageBuilder {
         self.events.push(RecordedEvent {
             id: stored.id,
             stream,
-            version,
-            position: stored.position,
+            version: Version::new(stored.place.version),
+            position: stored.place.position,
             event_type,
             data: Json::empty_object(),
             metadata: Json::empty_object(),
@@ -175,34 +211,46 @@ fn utf8<'a>(field: &str, bytes: &'a [u8]) -> Result<&'a str, Corrupt> {
     std::str::from_utf8(bytes).map_err(|e| Corrupt(format!("{field} is not UTF-8: {e}")))
 }
 
-/// Decodes an event record. Text fields are checked for UTF-8 when they become events
-/// ([`PageBuilder`]), so filters can compare raw bytes first.
-pub(crate) fn decode_event(bytes: &[u8]) -> Result<StoredEvent<'_>, Corrupt> {
+/// Decodes the event record stored at `position`. Text fields are checked for UTF-8 when they
+/// become events ([`PageBuilder`]), so filters can compare raw bytes first.
+pub(crate) fn decode_event(bytes: &[u8], position: Position) -> Result<StoredEvent<'_>, Corrupt> {
     let mut r = Reader { bytes, at: 0 };
     let format = r.u8()?;
     if format != RECORD_FORMAT {
         return Err(Corrupt(format!("unknown event record format {format}")));
     }
     let id = EventId::from(uuid::Uuid::from_bytes(r.array()?));
-    let position = Position::new(r.u64()?);
+    let place = EventPlace {
+        position,
+        stream_id: r.u64()?,
+        version: r.u64()?,
+    };
     let recorded_at = Timestamp::from_millis(r.u64()?);
-    let event_type = r.field()?;
-    let data = r.field()?;
-    let metadata = r.field()?;
-    if r.at != bytes.len() {
+    r.rest_of_event(id, place, recorded_at)
+}
+
+/// Decodes the event `version` of stream `stream_id` as layout 1 stored it (format 1, without
+/// the stream id and version), for the migration.
+pub(crate) fn decode_layout_1_event(
+    bytes: &[u8],
+    stream_id: u64,
+    version: u64,
+) -> Result<StoredEvent<'_>, Corrupt> {
+    let mut r = Reader { bytes, at: 0 };
+    let format = r.u8()?;
+    if format != LAYOUT_1_RECORD_FORMAT {
         return Err(Corrupt(format!(
-            "{} stray bytes after the event record",
-            bytes.len() - r.at
+            "unknown event record format {format} in a layout 1 database"
         )));
     }
-    Ok(StoredEvent {
-        id,
-        position,
-        recorded_at,
-        event_type,
-        data,
-        metadata,
-    })
+    let id = EventId::from(uuid::Uuid::from_bytes(r.array()?));
+    let place = EventPlace {
+        position: Position::new(r.u64()?),
+        stream_id,
+        version,
+    };
+    let recorded_at = Timestamp::from_millis(r.u64()?);
+    r.rest_of_event(id, place, recorded_at)
 }
 
 /// Encodes a snapshot.
@@ -271,6 +319,32 @@ impl<'a> Reader<'a> {
         let len = u32::from_le_bytes(self.array()?);
         self.take(usize::try_from(len).unwrap_or(usize::MAX))
     }
+
+    /// The type, data and metadata that end every event record, and nothing after them.
+    fn rest_of_event(
+        mut self,
+        id: EventId,
+        place: EventPlace,
+        recorded_at: Timestamp,
+    ) -> Result<StoredEvent<'a>, Corrupt> {
+        let event_type = self.field()?;
+        let data = self.field()?;
+        let metadata = self.field()?;
+        if self.at != self.bytes.len() {
+            return Err(Corrupt(format!(
+                "{} stray bytes after the event record",
+                self.bytes.len() - self.at
+            )));
+        }
+        Ok(StoredEvent {
+            id,
+            place,
+            recorded_at,
+            event_type,
+            data,
+            metadata,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -285,24 +359,28 @@ mod tests {
         .with_metadata(Json::parse(r#"{"trace": "t-1"}"#).expect("valid"))
     }
 
+    fn place(position: u64) -> EventPlace {
+        EventPlace {
+            position: Position::new(position),
+            stream_id: 5,
+            version: 3,
+        }
+    }
+
     #[test]
     fn an_event_round_trips() {
         let event = sample();
-        let bytes = encode_event(&event, Position::new(42), Timestamp::from_millis(1_700));
-        let stored = decode_event(&bytes).expect("decodes");
+        let bytes = encode_event(&event, place(42), Timestamp::from_millis(1_700));
+        let stored = decode_event(&bytes, Position::new(42)).expect("decodes");
         assert_eq!(stored.id, event.id);
-        assert_eq!(stored.position, Position::new(42));
+        assert_eq!(stored.place, place(42));
         assert_eq!(stored.recorded_at, Timestamp::from_millis(1_700));
         assert_eq!(stored.event_type, b"CustomerCreated");
         assert_eq!(stored.data, event.data.as_str().as_bytes());
         assert_eq!(stored.metadata, event.metadata.as_str().as_bytes());
         let mut page = PageBuilder::default();
-        page.push(
-            stored,
-            StreamId::new("customer-1").expect("valid"),
-            Version::new(3),
-        )
-        .expect("decodes");
+        page.push(stored, StreamId::new("customer-1").expect("valid"))
+            .expect("decodes");
         let recorded = page.finish().remove(0);
         assert_eq!(recorded.event_type, event.event_type);
         assert_eq!(recorded.data, event.data);
@@ -315,37 +393,71 @@ mod tests {
 
     #[test]
     fn every_truncation_and_extension_is_corrupt_not_a_panic() {
-        let bytes = encode_event(&sample(), Position::new(1), Timestamp::from_millis(0));
+        let bytes = encode_event(&sample(), place(1), Timestamp::from_millis(0));
         for cut in 0..bytes.len() {
-            assert!(decode_event(&bytes[..cut]).is_err(), "cut at {cut} decoded");
+            assert!(
+                decode_event(&bytes[..cut], Position::new(1)).is_err(),
+                "cut at {cut} decoded"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(decode_event(&longer).is_err());
+        assert!(decode_event(&longer, Position::new(1)).is_err());
     }
 
     #[test]
     fn a_wrong_format_or_bad_utf8_is_corrupt() {
-        let mut bytes = encode_event(&sample(), Position::new(1), Timestamp::from_millis(0));
+        let mut bytes = encode_event(&sample(), place(1), Timestamp::from_millis(0));
         bytes[0] = 9;
         assert!(
-            decode_event(&bytes)
+            decode_event(&bytes, Position::new(1))
                 .expect_err("bad format")
                 .0
                 .contains("format 9")
         );
-        let mut bytes = encode_event(&sample(), Position::new(1), Timestamp::from_millis(0));
-        let type_at = 1 + 16 + 8 + 8 + 4;
+        let mut bytes = encode_event(&sample(), place(1), Timestamp::from_millis(0));
+        let type_at = 1 + 16 + 3 * 8 + 4;
         bytes[type_at] = 0xff;
-        let stored = decode_event(&bytes).expect("the layout is intact");
+        let stored = decode_event(&bytes, Position::new(1)).expect("the layout is intact");
         let stream = StreamId::new("s").expect("valid");
         let error = PageBuilder::default()
-            .push(stored, stream, Version::new(1))
+            .push(stored, stream)
             .expect_err("bad utf-8");
         assert!(error.0.contains("UTF-8"), "{error}");
-        let mut huge_length = bytes[..1 + 16 + 8 + 8].to_vec();
+        let mut huge_length = bytes[..1 + 16 + 3 * 8].to_vec();
         huge_length.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(decode_event(&huge_length).is_err());
+        assert!(decode_event(&huge_length, Position::new(1)).is_err());
+    }
+
+    #[test]
+    fn a_layout_1_record_decodes_with_its_place_from_the_key() {
+        let event = sample();
+        // Format 1: format, id, position, recorded_at, then the three fields.
+        let mut bytes = vec![1];
+        bytes.extend_from_slice(event.id.as_uuid().as_bytes());
+        bytes.extend_from_slice(&42u64.to_le_bytes());
+        bytes.extend_from_slice(&1_700u64.to_le_bytes());
+        for field in [
+            event.event_type.as_str(),
+            event.data.as_str(),
+            event.metadata.as_str(),
+        ] {
+            bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(field.as_bytes());
+        }
+        let stored = decode_layout_1_event(&bytes, 5, 3).expect("decodes");
+        assert_eq!(stored.place, place(42));
+        assert_eq!(stored.recorded_at, Timestamp::from_millis(1_700));
+        assert_eq!(stored.data, event.data.as_str().as_bytes());
+        assert!(
+            decode_event(&bytes, Position::new(42)).is_err(),
+            "format 1 is not read as 2"
+        );
+        let current = encode_event(&event, place(42), Timestamp::from_millis(1_700));
+        assert!(decode_layout_1_event(&current, 5, 3).is_err());
+        for cut in 0..bytes.len() {
+            assert!(decode_layout_1_event(&bytes[..cut], 5, 3).is_err());
+        }
     }
 
     #[test]

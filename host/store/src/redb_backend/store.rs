@@ -4,14 +4,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
-use redb::{Database, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadableTable};
 use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest};
 use super::apply_snapshot::SnapshotRequest;
+use super::migrate;
 use super::model_reads::RedbModelRead;
 use super::reads;
-use super::tables::{FORMAT, FORMAT_KEY, LOG, META, STREAM_NAMES, WriteTables};
+use super::tables::{EVENTS, FORMAT, FORMAT_KEY, META, STREAM_NAMES, WriteTables};
 use super::writer::{self, Pending, WriteOp};
 use crate::append::{AppendOutcome, IdempotencyKey, check_append};
 use crate::backend::EventStore;
@@ -221,7 +222,8 @@ fn builder(options: &RedbOptions) -> redb::Builder {
     builder
 }
 
-/// Creates the tables, checks the layout, and reads back what the writer has allocated.
+/// Creates the tables, checks the layout (moving a layout 1 file to this one), and reads back
+/// what the writer has allocated.
 fn prepare(db: &Database, path: &Path) -> Result<Allocated, OpenError> {
     match prepare_tables(db) {
         Ok(Ok(allocated)) => Ok(allocated),
@@ -229,35 +231,59 @@ fn prepare(db: &Database, path: &Path) -> Result<Allocated, OpenError> {
             path: path.to_path_buf(),
             found,
         }),
-        Err(e) => Err(OpenError::Storage {
+        Err(source) => Err(OpenError::Storage {
             path: path.to_path_buf(),
-            source: StorageError::backend(e),
+            source,
         }),
     }
 }
 
-/// The inner `Err` is the layout found, when it is not [`FORMAT`]. Nothing is committed then.
-fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, redb::Error> {
-    let txn = db.begin_write()?;
-    let allocated = {
-        let mut meta = txn.open_table(META)?;
-        drop(WriteTables::open(&txn)?);
-        let log = txn.open_table(LOG)?;
-        let names = txn.open_table(STREAM_NAMES)?;
-        let format = meta.get(FORMAT_KEY)?.map(|v| v.value());
-        match format {
-            Some(FORMAT) => {}
-            None if log.is_empty()? => {
-                meta.insert(FORMAT_KEY, FORMAT)?;
-            }
-            found => return Ok(Err(found.unwrap_or(0))),
+/// The inner `Err` is the layout found, when it is neither [`FORMAT`] nor one this code can move
+/// from. Nothing is committed then.
+fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, StorageError> {
+    let backend = |e: redb::Error| StorageError::backend(e);
+    let txn = db.begin_write().map_err(|e| backend(e.into()))?;
+    let format = txn
+        .open_table(META)
+        .and_then(|meta| Ok(meta.get(FORMAT_KEY)?.map(|v| v.value())))
+        .map_err(|e| backend(e.into()))?;
+    match format {
+        Some(FORMAT) => {}
+        Some(1) => {
+            drop(WriteTables::open(&txn).map_err(|e| backend(e.into()))?);
+            let moved = migrate::layout_1_to_2(&txn)?;
+            tracing::info!(
+                events = moved,
+                "the database moved from layout 1 to layout {FORMAT}"
+            );
         }
+        None if migrate::has_layout_1_tables(&txn)? => return Ok(Err(0)),
+        None => {
+            // A new file.
+            let mut meta = txn.open_table(META).map_err(|e| backend(e.into()))?;
+            meta.insert(FORMAT_KEY, FORMAT)
+                .map_err(|e| backend(e.into()))?;
+        }
+        Some(found) => return Ok(Err(found)),
+    }
+    let allocated = {
+        drop(WriteTables::open(&txn).map_err(|e| backend(e.into()))?);
+        let events = txn.open_table(EVENTS).map_err(|e| backend(e.into()))?;
+        let names = txn
+            .open_table(STREAM_NAMES)
+            .map_err(|e| backend(e.into()))?;
         Allocated {
-            head: log.last()?.map_or(0, |(k, _)| k.value()),
-            last_stream_id: names.last()?.map_or(0, |(k, _)| k.value()),
+            head: events
+                .last()
+                .map_err(|e| backend(e.into()))?
+                .map_or(0, |(k, _)| k.value()),
+            last_stream_id: names
+                .last()
+                .map_err(|e| backend(e.into()))?
+                .map_or(0, |(k, _)| k.value()),
         }
     };
-    txn.commit()?;
+    txn.commit().map_err(|e| backend(e.into()))?;
     Ok(Ok(allocated))
 }
 
