@@ -5,16 +5,25 @@
 use cairn_store::fuzzing::{decode_event_record, decode_snapshot_record};
 use proptest::prelude::*;
 
+/// `number` as unsigned LEB128.
+fn var(out: &mut Vec<u8>, mut number: u64) {
+    while number >= 0x80 {
+        out.push((number & 0x7f) as u8 | 0x80);
+        number >>= 7;
+    }
+    out.push(number as u8);
+}
+
 /// A well-formed event record, laid out as `record.rs` documents.
 fn record(event_type: &str, data: &str, metadata: &str) -> Vec<u8> {
     let mut out = vec![2];
     out.extend_from_slice(&[7; 16]);
     // Stream id, version, recorded_at.
     for number in [3u64, 9, 1_700_000_000_000] {
-        out.extend_from_slice(&number.to_le_bytes());
+        var(&mut out, number);
     }
     for field in [event_type, data, metadata] {
-        out.extend_from_slice(&(field.len() as u32).to_le_bytes());
+        var(&mut out, field.len() as u64);
         out.extend_from_slice(field.as_bytes());
     }
     out
@@ -33,6 +42,13 @@ fn a_well_formed_record_decodes_and_a_damaged_one_is_an_error() {
     let mut format = good.clone();
     format[0] = 1;
     assert!(decode_event_record(&format).is_err(), "layout 1's format");
+    let mut long_spelling = good[..17].to_vec();
+    long_spelling.extend_from_slice(&[0x83, 0x00]);
+    long_spelling.extend_from_slice(&good[18..]);
+    assert!(
+        decode_event_record(&long_spelling).is_err(),
+        "a stream id of 3 in two bytes"
+    );
     assert!(decode_event_record(&record("bad\ntype", "{}", "{}")).is_err());
     assert!(
         decode_event_record(&record("T", "{}", "\u{0}")).is_ok(),

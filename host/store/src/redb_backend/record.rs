@@ -1,20 +1,23 @@
 //! The byte layout of stored values: event records and snapshots.
 //!
-//! An event record (the value of `events`, keyed by its position), all integers little-endian:
+//! An event record (the value of `events`, keyed by its position). Numbers marked `var` are
+//! unsigned LEB128 in the fewest bytes (a longer spelling is refused, so a record has one
+//! encoding); small numbers, the common case, take one or two bytes.
 //!
 //! ```text
 //! u8   format (2)
 //! [16] event id
-//! u64  stream id
-//! u64  version in the stream
-//! u64  recorded_at (ms since the epoch)
-//! u32  type length,     then the type (UTF-8)
-//! u32  data length,     then the data (JSON text)
-//! u32  metadata length, then the metadata (JSON object text)
+//! var  stream id
+//! var  version in the stream
+//! var  recorded_at (ms since the epoch)
+//! var  type length,     then the type (UTF-8)
+//! var  data length,     then the data (JSON text)
+//! var  metadata length, then the metadata (JSON object text)
 //! ```
 //!
-//! Layout 1 of the database stored format 1, without the stream id and version (they were the
-//! key); [`decode_layout_1_event`] reads it for the migration (`migrate.rs`).
+//! Layout 1 of the database stored format 1 (the numbers little-endian: position and
+//! recorded_at as u64, the lengths as u32), without the stream id and version, which were the
+//! key; [`decode_layout_1_event`] reads it for the migration (`migrate.rs`).
 //!
 //! A snapshot (the value of `snapshots`): `u8 format (1)`, `u64 version`, then the state bytes.
 //!
@@ -81,20 +84,31 @@ fn encode_fields(
     fields: [&[u8]; 3],
 ) -> Vec<u8> {
     let text: usize = fields.iter().map(|field| field.len()).sum();
-    let mut out = Vec::with_capacity(1 + 16 + 3 * 8 + 12 + text);
+    let mut out = Vec::with_capacity(1 + 16 + 3 * 10 + 3 * 10 + text);
     out.push(RECORD_FORMAT);
     out.extend_from_slice(id.as_uuid().as_bytes());
     // The position is the record's key, not part of it.
     for number in [place.stream_id, place.version, recorded_at.as_millis()] {
-        out.extend_from_slice(&number.to_le_bytes());
+        put_var(&mut out, number);
     }
     for field in fields {
-        // `check_append` bounds every event to `MAX_EVENT_BYTES`, far below `u32::MAX`.
-        let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&len.to_le_bytes());
+        put_var(&mut out, field.len() as u64);
         out.extend_from_slice(field);
     }
     out
+}
+
+/// Appends `number` as unsigned LEB128 in the fewest bytes.
+fn put_var(out: &mut Vec<u8>, mut number: u64) {
+    loop {
+        let low = (number & 0x7f) as u8;
+        number >>= 7;
+        if number == 0 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
+    }
 }
 
 /// A decoded record that still borrows the stored bytes, so filters can look at the type before
@@ -222,11 +236,21 @@ pub(crate) fn decode_event(bytes: &[u8], position: Position) -> Result<StoredEve
     let id = EventId::from(uuid::Uuid::from_bytes(r.array()?));
     let place = EventPlace {
         position,
-        stream_id: r.u64()?,
-        version: r.u64()?,
+        stream_id: r.var()?,
+        version: r.var()?,
     };
-    let recorded_at = Timestamp::from_millis(r.u64()?);
-    r.rest_of_event(id, place, recorded_at)
+    let recorded_at = Timestamp::from_millis(r.var()?);
+    let event_type = r.var_field()?;
+    let data = r.var_field()?;
+    let metadata = r.var_field()?;
+    r.end_of_event(StoredEvent {
+        id,
+        place,
+        recorded_at,
+        event_type,
+        data,
+        metadata,
+    })
 }
 
 /// Decodes the event `version` of stream `stream_id` as layout 1 stored it (format 1, without
@@ -250,7 +274,17 @@ pub(crate) fn decode_layout_1_event(
         version,
     };
     let recorded_at = Timestamp::from_millis(r.u64()?);
-    r.rest_of_event(id, place, recorded_at)
+    let event_type = r.field()?;
+    let data = r.field()?;
+    let metadata = r.field()?;
+    r.end_of_event(StoredEvent {
+        id,
+        place,
+        recorded_at,
+        event_type,
+        data,
+        metadata,
+    })
 }
 
 /// Encodes a snapshot.
@@ -320,30 +354,40 @@ impl<'a> Reader<'a> {
         self.take(usize::try_from(len).unwrap_or(usize::MAX))
     }
 
-    /// The type, data and metadata that end every event record, and nothing after them.
-    fn rest_of_event(
-        mut self,
-        id: EventId,
-        place: EventPlace,
-        recorded_at: Timestamp,
-    ) -> Result<StoredEvent<'a>, Corrupt> {
-        let event_type = self.field()?;
-        let data = self.field()?;
-        let metadata = self.field()?;
+    /// An unsigned LEB128 number in the fewest bytes.
+    fn var(&mut self) -> Result<u64, Corrupt> {
+        let mut number = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8()?;
+            if shift == 63 && byte > 1 {
+                return Err(Corrupt("a number past 64 bits".to_owned()));
+            }
+            number |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                if shift > 0 && byte == 0 {
+                    return Err(Corrupt("a number spelled with a needless byte".to_owned()));
+                }
+                return Ok(number);
+            }
+        }
+        Err(Corrupt("a number past 64 bits".to_owned()))
+    }
+
+    /// A field whose length is an LEB128 number.
+    fn var_field(&mut self) -> Result<&'a [u8], Corrupt> {
+        let len = self.var()?;
+        self.take(usize::try_from(len).unwrap_or(usize::MAX))
+    }
+
+    /// `event`, if nothing follows it.
+    fn end_of_event(self, event: StoredEvent<'a>) -> Result<StoredEvent<'a>, Corrupt> {
         if self.at != self.bytes.len() {
             return Err(Corrupt(format!(
                 "{} stray bytes after the event record",
                 self.bytes.len() - self.at
             )));
         }
-        Ok(StoredEvent {
-            id,
-            place,
-            recorded_at,
-            event_type,
-            data,
-            metadata,
-        })
+        Ok(event)
     }
 }
 
@@ -416,7 +460,8 @@ mod tests {
                 .contains("format 9")
         );
         let mut bytes = encode_event(&sample(), place(1), Timestamp::from_millis(0));
-        let type_at = 1 + 16 + 3 * 8 + 4;
+        // Stream id 5, version 3, time 0 and the type's length take a byte each.
+        let type_at = 1 + 16 + 3 + 1;
         bytes[type_at] = 0xff;
         let stored = decode_event(&bytes, Position::new(1)).expect("the layout is intact");
         let stream = StreamId::new("s").expect("valid");
@@ -424,9 +469,33 @@ mod tests {
             .push(stored, stream)
             .expect_err("bad utf-8");
         assert!(error.0.contains("UTF-8"), "{error}");
-        let mut huge_length = bytes[..1 + 16 + 3 * 8].to_vec();
-        huge_length.extend_from_slice(&u32::MAX.to_le_bytes());
+        let mut huge_length = bytes[..1 + 16 + 3].to_vec();
+        put_var(&mut huge_length, u64::MAX);
         assert!(decode_event(&huge_length, Position::new(1)).is_err());
+    }
+
+    #[test]
+    fn numbers_round_trip_in_the_fewest_bytes_and_no_other_spelling_decodes() {
+        for number in [0, 1, 127, 128, 300, 1_795_000_000_000, u64::MAX] {
+            let mut bytes = Vec::new();
+            put_var(&mut bytes, number);
+            let mut r = Reader {
+                bytes: &bytes,
+                at: 0,
+            };
+            assert_eq!(r.var(), Ok(number));
+            assert_eq!(r.at, bytes.len());
+        }
+        let refused: [&[u8]; 4] = [
+            &[0x80, 0x00],
+            &[0xff, 0x00],
+            &[0xff; 10],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+        ];
+        for bytes in refused {
+            let mut r = Reader { bytes, at: 0 };
+            assert!(r.var().is_err(), "{bytes:?} decoded");
+        }
     }
 
     #[test]
