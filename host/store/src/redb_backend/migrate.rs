@@ -9,6 +9,7 @@
 
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle, WriteTransaction};
 
+use super::backend;
 use super::record;
 use super::tables::{EVENTS, FORMAT_KEY, META, STREAM_APPENDS, StreamAppend};
 use crate::error::StorageError;
@@ -24,10 +25,6 @@ pub(crate) fn has_layout_1_tables(txn: &WriteTransaction) -> Result<bool, Storag
         .list_tables()
         .map_err(backend)?
         .any(|table| layout_1.contains(&table.name())))
-}
-
-fn backend(e: impl Into<redb::Error>) -> StorageError {
-    StorageError::backend(e.into())
 }
 
 /// Rewrites a layout 1 file's events as layout 2, drops the layout 1 tables and records the new
@@ -85,10 +82,10 @@ pub(crate) fn layout_1_to_2(txn: &WriteTransaction) -> Result<u64, StorageError>
         if let Some((id, append)) = run {
             insert_append(&mut appends, id, append)?;
         }
-        if log.len().map_err(backend)? != moved {
+        let positions = log.len().map_err(backend)?;
+        if positions != moved {
             return Err(StorageError::Corrupt(format!(
-                "the log has {} positions for {moved} stream events",
-                log.len().map_err(backend)?
+                "the log has {positions} positions for {moved} stream events"
             )));
         }
     }

@@ -26,3 +26,8 @@ mod tables;
 mod writer;
 
 pub use store::{OpenError, RedbOptions, RedbStore};
+
+/// A redb error of any kind as a [`crate::StorageError`].
+fn backend(e: impl Into<redb::Error>) -> crate::StorageError {
+    crate::StorageError::backend(e.into())
+}

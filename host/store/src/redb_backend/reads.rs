@@ -6,6 +6,7 @@ use std::collections::hash_map::Entry;
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
+use super::backend;
 use super::record::{self, Corrupt, PageBuilder};
 use super::tables::{
     COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULES, SNAPSHOTS, STREAM_APPENDS,
@@ -18,10 +19,6 @@ use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSl
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::{StreamId, category_of};
 use crate::version::{Position, Version};
-
-fn backend(e: impl Into<redb::Error>) -> StorageError {
-    StorageError::backend(e.into())
-}
 
 fn corrupt(e: Corrupt) -> StorageError {
     StorageError::Corrupt(e.0)

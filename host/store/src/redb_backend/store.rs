@@ -9,11 +9,11 @@ use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest};
 use super::apply_snapshot::SnapshotRequest;
-use super::migrate;
 use super::model_reads::RedbModelRead;
 use super::reads;
 use super::tables::{EVENTS, FORMAT, FORMAT_KEY, META, STREAM_NAMES, WriteTables};
 use super::writer::{self, Pending, WriteOp};
+use super::{backend, migrate};
 use crate::append::{AppendOutcome, IdempotencyKey, check_append};
 use crate::backend::EventStore;
 use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
@@ -241,16 +241,14 @@ fn prepare(db: &Database, path: &Path) -> Result<Allocated, OpenError> {
 /// The inner `Err` is the layout found, when it is neither [`FORMAT`] nor one this code can move
 /// from. Nothing is committed then.
 fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, StorageError> {
-    let backend = |e: redb::Error| StorageError::backend(e);
-    let txn = db.begin_write().map_err(|e| backend(e.into()))?;
+    let txn = db.begin_write().map_err(backend)?;
     let format = txn
         .open_table(META)
         .and_then(|meta| Ok(meta.get(FORMAT_KEY)?.map(|v| v.value())))
-        .map_err(|e| backend(e.into()))?;
+        .map_err(backend)?;
     match format {
         Some(FORMAT) => {}
         Some(1) => {
-            drop(WriteTables::open(&txn).map_err(|e| backend(e.into()))?);
             let moved = migrate::layout_1_to_2(&txn)?;
             tracing::info!(
                 events = moved,
@@ -260,30 +258,24 @@ fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, StorageError>
         None if migrate::has_layout_1_tables(&txn)? => return Ok(Err(0)),
         None => {
             // A new file.
-            let mut meta = txn.open_table(META).map_err(|e| backend(e.into()))?;
-            meta.insert(FORMAT_KEY, FORMAT)
-                .map_err(|e| backend(e.into()))?;
+            let mut meta = txn.open_table(META).map_err(backend)?;
+            meta.insert(FORMAT_KEY, FORMAT).map_err(backend)?;
         }
         Some(found) => return Ok(Err(found)),
     }
     let allocated = {
-        drop(WriteTables::open(&txn).map_err(|e| backend(e.into()))?);
-        let events = txn.open_table(EVENTS).map_err(|e| backend(e.into()))?;
-        let names = txn
-            .open_table(STREAM_NAMES)
-            .map_err(|e| backend(e.into()))?;
+        drop(WriteTables::open(&txn).map_err(backend)?);
+        let events = txn.open_table(EVENTS).map_err(backend)?;
+        let names = txn.open_table(STREAM_NAMES).map_err(backend)?;
         Allocated {
             head: events
                 .last()
-                .map_err(|e| backend(e.into()))?
+                .map_err(backend)?
                 .map_or(0, |(k, _)| k.value()),
-            last_stream_id: names
-                .last()
-                .map_err(|e| backend(e.into()))?
-                .map_or(0, |(k, _)| k.value()),
+            last_stream_id: names.last().map_err(backend)?.map_or(0, |(k, _)| k.value()),
         }
     };
-    txn.commit().map_err(|e| backend(e.into()))?;
+    txn.commit().map_err(backend)?;
     Ok(Ok(allocated))
 }
 
