@@ -17,8 +17,8 @@ const CLIENTS: usize = 64;
 /// Commands each client sends before any is measured. The 64 clients start in the same
 /// instant, and for about the first 50 ms they move in lockstep: every command waits for one
 /// group commit of all 64 and then for all 64 decisions, 6 to 8 ms each, some 600 commands in
-/// all, which alone set the p99 of the 38,400-command runs of then. This many lets the clients fall
-/// into their steady rhythm (two groups taking turns at the writer) first. BENCHMARKS.md.
+/// all, which alone set the p99 of the 38,400-command runs of then. This many lets the clients
+/// fall into their steady rhythm (two groups taking turns at the writer) first. BENCHMARKS.md.
 const WARMUP_PER_CLIENT: usize = 100;
 /// Commands each client sends that are measured: 384,000 in all, about 15 s on two cores. The
 /// disk this was tuned on stalls for 20 to 60 ms about every two seconds. With 600 per client
