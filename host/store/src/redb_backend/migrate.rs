@@ -43,8 +43,7 @@ pub(crate) fn layout_1_to_2(txn: &WriteTransaction) -> Result<u64, StorageError>
         for entry in old.iter().map_err(backend)? {
             let (key, value) = entry.map_err(backend)?;
             let (stream_id, version) = key.value();
-            let stored = record::decode_layout_1_event(value.value(), stream_id, version)
-                .map_err(|e| StorageError::Corrupt(e.0))?;
+            let stored = record::decode_layout_1_event(value.value(), stream_id, version)?;
             let position = stored.place.position.get();
             let pointed = log.get(position).map_err(backend)?.map(|p| p.value());
             if pointed != Some((stream_id, version)) {

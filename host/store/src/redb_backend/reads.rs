@@ -7,7 +7,7 @@ use std::collections::hash_map::Entry;
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::backend;
-use super::record::{self, Corrupt, PageBuilder};
+use super::record::{self, PageBuilder};
 use super::tables::{
     COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULES, SNAPSHOTS, STREAM_APPENDS,
     STREAM_NAMES, STREAMS, StoredStream, StreamAppend, append_holding, check_place, locate_stream,
@@ -19,10 +19,6 @@ use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSl
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::{StreamId, category_of};
 use crate::version::{Position, Version};
-
-fn corrupt(e: Corrupt) -> StorageError {
-    StorageError::Corrupt(e.0)
-}
 
 pub(crate) fn stream_info(db: &Database, stream: &StreamId) -> Result<StreamInfo, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
@@ -165,10 +161,9 @@ impl AppendReader<'_> {
         let mut seen = 0;
         for (row, version) in rows {
             let (position, record) = row.map_err(backend)?;
-            let stored = record::decode_event(record.value(), Position::new(position.value()))
-                .map_err(corrupt)?;
+            let stored = record::decode_event(record.value(), Position::new(position.value()))?;
             check_place(&stored, self.stream_id, version)?;
-            page.push(stored, self.stream.clone()).map_err(corrupt)?;
+            page.push(stored, self.stream.clone())?;
             seen += 1;
             if page.len() >= limit {
                 break;
@@ -214,8 +209,7 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
                 scanned_to = Position::new(position - 1);
                 break;
             }
-            let stored =
-                record::decode_event(record.value(), Position::new(position)).map_err(corrupt)?;
+            let stored = record::decode_event(record.value(), Position::new(position))?;
             let stream = match streams.entry(stored.place.stream_id) {
                 Entry::Occupied(known) => known.into_mut(),
                 Entry::Vacant(slot) => {
@@ -230,7 +224,7 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
             {
                 continue;
             }
-            page.push(stored, stream.clone()).map_err(corrupt)?;
+            page.push(stored, stream.clone())?;
             if page.len() >= read.limit {
                 scanned_to = Position::new(position);
                 break;
@@ -272,7 +266,7 @@ pub(crate) fn get_snapshot(
     let row = snapshots
         .get((stream.as_str(), key.as_str()))
         .map_err(backend)?;
-    row.map(|row| record::decode_snapshot(row.value()).map_err(corrupt))
+    row.map(|row| record::decode_snapshot(row.value()).map_err(StorageError::from))
         .transpose()
 }
 

@@ -28,6 +28,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::error::StorageError;
 use crate::event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 use crate::json::Json;
 use crate::snapshot::Snapshot;
@@ -42,6 +43,12 @@ const SNAPSHOT_FORMAT: u8 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct Corrupt(pub(crate) String);
+
+impl From<Corrupt> for StorageError {
+    fn from(corrupt: Corrupt) -> Self {
+        StorageError::Corrupt(corrupt.0)
+    }
+}
 
 /// Where an event is stored: its place in the global log and in its stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

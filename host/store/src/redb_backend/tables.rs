@@ -247,8 +247,7 @@ where
                     "event {stream_id}/{version} points at empty log position {position}"
                 ))
             })?;
-        let stored = record::decode_event(row.value(), Position::new(position))
-            .map_err(|e| StorageError::Corrupt(e.0))?;
+        let stored = record::decode_event(row.value(), Position::new(position))?;
         check_place(&stored, stream_id, version)?;
         Ok((stored.place.position, stored.recorded_at))
     }
