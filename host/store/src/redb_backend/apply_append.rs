@@ -5,7 +5,7 @@ use redb::ReadableTable;
 
 use super::record::{self, Corrupt, EventPlace};
 use super::stream_cache::StreamCache;
-use super::tables::{StoredStream, WriteTables, locate_stream};
+use super::tables::{StoredStream, StreamAppend, WriteTables, locate_stream};
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, StorageError};
 use crate::event::{NewEvent, Timestamp};
@@ -120,9 +120,12 @@ pub(crate) fn apply_append(
             .insert(event.id.as_uuid().as_u128(), (stream_id, version))?;
     }
     let count = request.events.len() as u64;
-    tables
-        .stream_appends
-        .insert((stream_id, first_version), (first_position, count))?;
+    StreamAppend {
+        first_version,
+        first_position,
+        count,
+    }
+    .insert(&mut tables.stream_appends, stream_id)?;
     let last_version = first_version + count - 1;
     allocated.head += count;
     streams.appended(

@@ -65,7 +65,7 @@ pub(crate) fn layout_1_to_2(txn: &WriteTransaction) -> Result<u64, StorageError>
                 }
                 _ => {
                     if let Some((id, append)) = run.take() {
-                        insert_append(&mut appends, id, append)?;
+                        append.insert(&mut appends, id).map_err(backend)?;
                     }
                     run = Some((
                         stream_id,
@@ -79,7 +79,7 @@ pub(crate) fn layout_1_to_2(txn: &WriteTransaction) -> Result<u64, StorageError>
             }
         }
         if let Some((id, append)) = run {
-            insert_append(&mut appends, id, append)?;
+            append.insert(&mut appends, id).map_err(backend)?;
         }
         let positions = log.len().map_err(backend)?;
         if positions != moved {
@@ -95,18 +95,4 @@ pub(crate) fn layout_1_to_2(txn: &WriteTransaction) -> Result<u64, StorageError>
         .insert(FORMAT_KEY, 2)
         .map_err(backend)?;
     Ok(moved)
-}
-
-fn insert_append(
-    appends: &mut redb::Table<'_, (u64, u64), (u64, u64)>,
-    stream_id: u64,
-    append: StreamAppend,
-) -> Result<(), StorageError> {
-    appends
-        .insert(
-            (stream_id, append.first_version),
-            (append.first_position, append.count),
-        )
-        .map_err(backend)?;
-    Ok(())
 }

@@ -167,6 +167,19 @@ impl StreamAppend {
         }
     }
 
+    /// Writes this append as stream `stream_id`'s row of `stream_appends`.
+    pub(crate) fn insert(
+        &self,
+        stream_appends: &mut redb::Table<'_, (u64, u64), (u64, u64)>,
+        stream_id: u64,
+    ) -> Result<(), redb::StorageError> {
+        stream_appends.insert(
+            (stream_id, self.first_version),
+            (self.first_position, self.count),
+        )?;
+        Ok(())
+    }
+
     /// The last version this append wrote; `first_version - 1` for an empty row.
     pub(crate) fn last_version(&self) -> u64 {
         (self.first_version + self.count).saturating_sub(1)
