@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::settings::Settings;
+
 /// A project: where its file is, and its modules.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -53,14 +55,21 @@ struct Entry {
 impl Project {
     /// Reads `file`.
     pub fn load(file: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read {}: {e}. A cairn.toml lists the modules to build:\n\n\
-                 [[module]]\nname = \"customers\"\npath = \"examples/customers\"\n",
-                file.display()
-            )
-        })?;
-        let parsed: File = toml::from_str(&text)
+        Self::parse(&read(file)?, file)
+    }
+
+    /// Reads `file` once, for its modules and its settings (`settings.rs`).
+    pub fn load_with_settings(file: &Path) -> anyhow::Result<(Self, Settings)> {
+        let text = read(file)?;
+        Ok((
+            Self::parse(&text, file)?,
+            Settings::parse_file(&text, file)?,
+        ))
+    }
+
+    /// The modules that `text`, the contents of `file`, lists.
+    fn parse(text: &str, file: &Path) -> anyhow::Result<Self> {
+        let parsed: File = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{} is not a valid cairn.toml: {e}", file.display()))?;
         let root = match file.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -108,6 +117,17 @@ impl Project {
             })
             .max_by_key(|m| m.dir.components().count())
     }
+}
+
+/// The text of `file`; if it cannot be read, the error shows what a cairn.toml holds.
+fn read(file: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(file).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {}: {e}. A cairn.toml lists the modules to build:\n\n\
+             [[module]]\nname = \"customers\"\npath = \"examples/customers\"\n",
+            file.display()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -102,7 +102,12 @@ impl Settings {
     pub fn load(file: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-        Self::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+        Self::parse_file(&text, file)
+    }
+
+    /// The settings of `text`, the contents of `file`; errors name the file.
+    pub fn parse_file(text: &str, file: &Path) -> anyhow::Result<Self> {
+        Self::parse(text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
     }
 
     /// The settings a cairn.toml's text gives, on top of the defaults, checked.

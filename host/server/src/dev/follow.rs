@@ -75,21 +75,12 @@ pub(super) async fn follow(
 /// cairn.toml read again, or `None`, with the reason printed, if it cannot be used; then the
 /// modules loaded keep serving and the file is read again at its next change.
 fn read_again(path: &Path) -> Option<(Project, Settings)> {
-    let file = path.display();
-    let project = match Project::load(path) {
-        Ok(project) => project,
+    match Project::load_with_settings(path) {
+        Ok(read) => Some(read),
         Err(error) => {
             crate::serve::complain(format_args!(
-                "✗ {file} changed but cannot be used; the modules loaded keep serving: {error}"
-            ));
-            return None;
-        }
-    };
-    match Settings::load(path) {
-        Ok(settings) => Some((project, settings)),
-        Err(error) => {
-            crate::serve::complain(format_args!(
-                "✗ {file} changed but its settings cannot be used; the modules loaded keep serving: {error}"
+                "✗ {} changed but cannot be used; the modules loaded keep serving: {error}",
+                path.display()
             ));
             None
         }

@@ -23,12 +23,10 @@ use crate::http::{self, AppState};
 use crate::node::Node;
 use crate::project::Project;
 use crate::serve::{bind, check_exposure, shutdown_signal};
-use crate::settings::Settings;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     check_exposure(args.listen, &args.key)?;
-    let project = Project::load(&args.config)?;
-    let settings = Settings::load(&args.config)?;
+    let (project, settings) = Project::load_with_settings(&args.config)?;
     let data = project.root.join(".cairn");
     if args.clean && data.exists() {
         std::fs::remove_dir_all(&data)
