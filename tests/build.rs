@@ -10,10 +10,10 @@ use std::process::Command;
 use cairn_guest_target::TARGET;
 
 const GUESTS: [&str; 9] = [
-    "bank-account",
+    "bank_account",
     "customers",
-    "customer-directory",
-    "account-balances",
+    "customer_directory",
+    "account_balances",
     "misbehaving",
     "wrong-world",
     "bad-import",

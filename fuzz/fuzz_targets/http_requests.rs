@@ -71,9 +71,9 @@ fuzz_target!(|input: Input| {
         2 => (Method::GET, format!("/v1/all?{query}")),
         3 => (
             Method::POST,
-            format!("/v1/aggregates/bank-account/{name}/commands?{query}"),
+            format!("/v1/aggregates/bank_account/{name}/commands?{query}"),
         ),
-        4 => (Method::GET, format!("/v1/aggregates/bank-account/{name}")),
+        4 => (Method::GET, format!("/v1/aggregates/bank_account/{name}")),
         5 => (Method::PUT, format!("/v1/modules/{name}")),
         6 => (Method::POST, format!("/v1/projections/{name}/query")),
         _ => (Method::GET, format!("/v1/projections/{name}")),

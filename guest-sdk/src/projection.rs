@@ -53,7 +53,17 @@ pub struct Recorded<E> {
 }
 
 impl<E> Recorded<E> {
-    /// The part of the stream name after its category: `c1` for `customers-c1`.
+    /// The stream's category, the part of its name before the first `-`: for an aggregate's
+    /// event, the aggregate module's name (`bank_account` for `bank_account-7`). Module names
+    /// never hold `-`, so this is the host's rule (`StreamId::category` in cairn-store).
+    pub fn aggregate(&self) -> &str {
+        self.stream
+            .split_once('-')
+            .map_or(self.stream.as_str(), |(category, _)| category)
+    }
+
+    /// The part of the stream name after its category: for an aggregate's event, the
+    /// aggregate's id, whole even when it holds `-` (`1b4e-28ba` for `orders-1b4e-28ba`).
     pub fn id(&self) -> &str {
         self.stream
             .split_once('-')
@@ -132,5 +142,34 @@ impl From<&str> for ProjectionError {
 impl From<String> for ProjectionError {
     fn from(message: String) -> Self {
         Self(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(stream: &str) -> Recorded<()> {
+        Recorded {
+            stream: stream.into(),
+            version: 1,
+            position: 1,
+            recorded_at: 0,
+            metadata: "{}".into(),
+            event: (),
+        }
+    }
+
+    #[test]
+    fn an_aggregates_event_names_its_module_and_its_whole_id() {
+        let uuid = recorded("orders-1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+        assert_eq!(uuid.aggregate(), "orders");
+        assert_eq!(uuid.id(), "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+        let snake = recorded("bank_account-i1");
+        assert_eq!((snake.aggregate(), snake.id()), ("bank_account", "i1"));
+        let plain = recorded("loner");
+        assert_eq!((plain.aggregate(), plain.id()), ("loner", "loner"));
+        assert!(Subscription::category("bank_account").admits("bank_account-i1", "Opened"));
+        assert!(!Subscription::category("bank").admits("bank_account-i1", "Opened"));
     }
 }

@@ -11,8 +11,8 @@
 
 use std::path::PathBuf;
 
-/// The bytes of guest `name` (`bank-account`, `customers`, `customer-directory`,
-/// `account-balances`, `misbehaving`, `wrong-world`, `bad-import`, `picky-projection` and its
+/// The bytes of guest `name` (`bank_account`, `customers`, `customer_directory`,
+/// `account_balances`, `misbehaving`, `wrong-world`, `bad-import`, `picky-projection` and its
 /// fix `picky-projection-fixed`).
 pub fn guest(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CAIRN_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")));

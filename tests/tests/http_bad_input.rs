@@ -346,7 +346,7 @@ fn cases() -> Vec<Case> {
         ),
         upload(
             "a truncated component",
-            cairn_tests::guest("bank-account")[..2_000].to_vec(),
+            cairn_tests::guest("bank_account")[..2_000].to_vec(),
             400,
             "invalid_module",
         ),
@@ -384,7 +384,88 @@ fn cases() -> Vec<Case> {
                 "a module name with a NUL",
                 cairn_tests::guest("customers"),
                 400,
-                "invalid_name",
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/Has%20Space".into(),
+            ..upload(
+                "a module name with a space and capitals",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/%C3%BCn%C3%AF".into(),
+            ..upload(
+                "a module name that is not ASCII",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/a%2Fb".into(),
+            ..upload(
+                "a module name with a slash",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/..%2Fx".into(),
+            ..upload(
+                "a module name that climbs",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/%24all".into(),
+            ..upload(
+                "a module name with `$`",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/%24sys".into(),
+            ..upload(
+                "another module name with `$`",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/bank_account2".into(),
+            ..upload(
+                "a module name with `-`, the category separator",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+            ..upload(
+                "a module name over 64 bytes",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
+            )
+        },
+        Case {
+            path: "/v1/modules/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".into(),
+            ..upload(
+                "a 200-byte module name",
+                cairn_tests::guest("customers"),
+                400,
+                "invalid_module_name",
             )
         },
         // Routes.

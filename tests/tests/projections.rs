@@ -81,13 +81,13 @@ async fn customer_directory_answers_from_committed_batches() {
     let directory = host
         .registry()
         .compile_projection(
-            "customer-directory",
-            cairn_tests::guest("customer-directory"),
+            "customer_directory",
+            cairn_tests::guest("customer_directory"),
         )
         .await
         .expect("compiles");
     assert_eq!(directory.filter().categories, ["customers"]);
-    let model = ReadModelName::new("customer-directory#1").expect("name");
+    let model = ReadModelName::new("customer_directory#1").expect("name");
 
     for (id, name) in [("c1", "Ada"), ("c2", "Bob"), ("c3", "Cy")] {
         command(
@@ -186,11 +186,11 @@ async fn a_refused_event_names_its_index_and_nothing_is_committed() {
     let host = Host::start().await;
     let balances = host
         .registry()
-        .compile_projection("account-balances", cairn_tests::guest("account-balances"))
+        .compile_projection("account_balances", cairn_tests::guest("account_balances"))
         .await
         .expect("compiles");
-    let model = ReadModelName::new("account-balances#1").expect("name");
-    let stream = cairn_store::StreamId::new("bank-account-7").expect("name");
+    let model = ReadModelName::new("account_balances#1").expect("name");
+    let stream = cairn_store::StreamId::new("bank_account-7").expect("name");
     host.store
         .append(
             stream,
@@ -208,7 +208,7 @@ async fn a_refused_event_names_its_index_and_nothing_is_committed() {
     );
     host.store
         .append(
-            cairn_store::StreamId::new("bank-account-8").expect("name"),
+            cairn_store::StreamId::new("bank_account-8").expect("name"),
             ExpectedVersion::Any,
             vec![common::new_event("Deposited", r#"{"amount":1}"#)],
         )
@@ -241,20 +241,20 @@ async fn a_name_keeps_its_kind_and_compile_projection_refuses_aggregates() {
     host.upload("customers", "customers").await;
     let refused = host
         .registry()
-        .upload("customers", cairn_tests::guest("customer-directory"))
+        .upload("customers", cairn_tests::guest("customer_directory"))
         .await
         .expect_err("refused");
     assert!(refused.to_string().contains("keeps its kind"), "{refused}");
     let uploaded = host
         .registry()
         .upload(
-            "customer-directory",
-            cairn_tests::guest("customer-directory"),
+            "customer_directory",
+            cairn_tests::guest("customer_directory"),
         )
         .await
         .expect("a projection uploads");
     assert_eq!(uploaded.kind, cairn_runtime::ModuleKind::Projection);
-    assert!(host.registry().projection("customer-directory").is_some());
+    assert!(host.registry().projection("customer_directory").is_some());
     let aggregate = host
         .registry()
         .compile_projection("customers", cairn_tests::guest("customers"))
@@ -283,7 +283,7 @@ async fn the_runner_in_tiny_batches_builds_the_model_one_batch_would() {
             }
         }
     }
-    host.upload("customer-directory", "customer-directory")
+    host.upload("customer_directory", "customer_directory")
         .await;
     let head = host.store.head().get();
 
@@ -301,7 +301,7 @@ async fn the_runner_in_tiny_batches_builds_the_model_one_batch_would() {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let status = loop {
-        let status = projections.status("customer-directory");
+        let status = projections.status("customer_directory");
         if let Some(status) = status.filter(|s| s.serving.position == head) {
             break status;
         }
@@ -314,7 +314,7 @@ async fn the_runner_in_tiny_batches_builds_the_model_one_batch_would() {
     let reference = ReadModelName::new("reference").expect("name");
     let projection = host
         .registry()
-        .projection("customer-directory")
+        .projection("customer_directory")
         .expect("loaded");
     catch_up(&host, &projection, &reference)
         .await

@@ -12,18 +12,18 @@ use common::{Host, command, keyed};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bank_account_takes_commands_and_keeps_its_rules() {
     let host = Host::start().await;
-    host.upload("bank-account", "bank-account").await;
+    host.upload("bank_account", "bank_account").await;
     let bank = &host.aggregates;
 
     let opened = bank
-        .execute("bank-account", "a1", command("Open", r#"{"owner":"Ada"}"#))
+        .execute("bank_account", "a1", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
     assert_eq!(opened.version, Version::new(1));
     assert_eq!(opened.events[0].event_type.as_str(), "Opened");
     assert_eq!(opened.events[0].data.as_str(), r#"{"owner":"Ada"}"#);
     bank.execute(
-        "bank-account",
+        "bank_account",
         "a1",
         command("Deposit", r#"{"amount":100}"#),
     )
@@ -31,7 +31,7 @@ async fn a_bank_account_takes_commands_and_keeps_its_rules() {
     .expect("deposit");
     let rejected = bank
         .execute(
-            "bank-account",
+            "bank_account",
             "a1",
             command("Withdraw", r#"{"amount":101}"#),
         )
@@ -42,7 +42,7 @@ async fn a_bank_account_takes_commands_and_keeps_its_rules() {
     );
     let invalid = bank
         .execute(
-            "bank-account",
+            "bank_account",
             "a1",
             command("Withdraw", r#"{"amount":"lots"}"#),
         )
@@ -57,7 +57,7 @@ async fn a_bank_account_takes_commands_and_keeps_its_rules() {
         "{unknown:?}"
     );
 
-    let state = bank.state("bank-account", "a1").await.expect("state");
+    let state = bank.state("bank_account", "a1").await.expect("state");
     assert_eq!(state.version, Version::new(2));
     let state: serde_json::Value = state.state.to_value().expect("json");
     assert_eq!(state, serde_json::json!({"owner": "Ada", "balance": 100}));
@@ -74,7 +74,7 @@ async fn a_bank_account_takes_commands_and_keeps_its_rules() {
         "the rejected and invalid commands appended nothing"
     );
     let metadata: serde_json::Value = stream.events[1].metadata.to_value().expect("json");
-    assert_eq!(metadata["module"], "bank-account");
+    assert_eq!(metadata["module"], "bank_account");
     assert_eq!(metadata["module_hash"].as_str().map(str::len), Some(64));
     assert!(
         metadata["command_id"].is_string() && metadata["command_time"].is_u64(),
@@ -85,14 +85,14 @@ async fn a_bank_account_takes_commands_and_keeps_its_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyed_command_runs_once() {
     let host = Host::start().await;
-    host.upload("bank-account", "bank-account").await;
+    host.upload("bank_account", "bank_account").await;
     let bank = &host.aggregates;
-    bank.execute("bank-account", "k1", command("Open", r#"{"owner":"Ada"}"#))
+    bank.execute("bank_account", "k1", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
     let first = bank
         .execute(
-            "bank-account",
+            "bank_account",
             "k1",
             keyed("Deposit", r#"{"amount":10}"#, "pay-1"),
         )
@@ -100,7 +100,7 @@ async fn a_keyed_command_runs_once() {
         .expect("deposit");
     let again = bank
         .execute(
-            "bank-account",
+            "bank_account",
             "k1",
             keyed("Deposit", r#"{"amount":10}"#, "pay-1"),
         )
@@ -108,7 +108,7 @@ async fn a_keyed_command_runs_once() {
         .expect("retry");
     assert_eq!(again, first, "the retry gets the original result");
     let state: serde_json::Value = bank
-        .state("bank-account", "k1")
+        .state("bank_account", "k1")
         .await
         .expect("state")
         .state
@@ -120,13 +120,13 @@ async fn a_keyed_command_runs_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_concurrent_withdrawals_never_overdraw() {
     let host = Arc::new(Host::start().await);
-    host.upload("bank-account", "bank-account").await;
+    host.upload("bank_account", "bank_account").await;
     let bank = &host.aggregates;
-    bank.execute("bank-account", "hot", command("Open", r#"{"owner":"Ada"}"#))
+    bank.execute("bank_account", "hot", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
     bank.execute(
-        "bank-account",
+        "bank_account",
         "hot",
         command("Deposit", r#"{"amount":1000}"#),
     )
@@ -138,7 +138,7 @@ async fn sixty_four_concurrent_withdrawals_never_overdraw() {
             tokio::spawn(async move {
                 host.aggregates
                     .execute(
-                        "bank-account",
+                        "bank_account",
                         "hot",
                         command("Withdraw", r#"{"amount":30}"#),
                     )
@@ -158,7 +158,7 @@ async fn sixty_four_concurrent_withdrawals_never_overdraw() {
     }
     assert_eq!(accepted.len(), 33, "1000 / 30 = 33 withdrawals fit");
     let state: serde_json::Value = bank
-        .state("bank-account", "hot")
+        .state("bank_account", "hot")
         .await
         .expect("state")
         .state
@@ -187,10 +187,10 @@ async fn sixty_four_concurrent_withdrawals_never_overdraw() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_after_a_direct_append_retries_on_the_stored_state() {
     let host = Host::start().await;
-    host.upload("bank-account", "bank-account").await;
+    host.upload("bank_account", "bank_account").await;
     let bank = &host.aggregates;
     let opened = bank
-        .execute("bank-account", "d1", command("Open", r#"{"owner":"Ada"}"#))
+        .execute("bank_account", "d1", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
     host.store
@@ -203,7 +203,7 @@ async fn a_command_after_a_direct_append_retries_on_the_stored_state() {
         .expect("direct append");
     let withdrawn = bank
         .execute(
-            "bank-account",
+            "bank_account",
             "d1",
             command("Withdraw", r#"{"amount":50}"#),
         )
@@ -220,13 +220,13 @@ async fn a_command_after_a_direct_append_retries_on_the_stored_state() {
         .await
         .expect("direct append");
     let deposited = bank
-        .execute("bank-account", "d1", command("Deposit", r#"{"amount":5}"#))
+        .execute("bank_account", "d1", command("Deposit", r#"{"amount":5}"#))
         .await
         .expect("deposit after a conflict");
     assert_eq!(deposited.version, Version::new(5));
     assert_eq!(deposited.events.len(), 1);
     let state: serde_json::Value = bank
-        .state("bank-account", "d1")
+        .state("bank_account", "d1")
         .await
         .expect("state")
         .state
@@ -248,22 +248,22 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
         config.clone(),
     )
     .await;
-    host.upload("bank-account", "bank-account").await;
+    host.upload("bank_account", "bank_account").await;
     let bank = &host.aggregates;
-    bank.execute("bank-account", "s1", command("Open", r#"{"owner":"Ada"}"#))
+    bank.execute("bank_account", "s1", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
     for _ in 0..24 {
-        bank.execute("bank-account", "s1", command("Deposit", r#"{"amount":1}"#))
+        bank.execute("bank_account", "s1", command("Deposit", r#"{"amount":1}"#))
             .await
             .expect("deposit");
     }
     // Snapshots are written after a command has answered; settling waits for them.
     bank.settle().await;
-    let stream = cairn_runtime::Aggregates::stream_of("bank-account", "s1").expect("valid");
+    let stream = cairn_runtime::Aggregates::stream_of("bank_account", "s1").expect("valid");
     let old_hash = host
         .registry()
-        .aggregate("bank-account")
+        .aggregate("bank_account")
         .expect("loaded")
         .hash()
         .clone();
@@ -295,12 +295,12 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
     let host = Host::start_in(dir, Limits::default(), config).await;
     let loaded = host
         .registry()
-        .aggregate("bank-account")
+        .aggregate("bank_account")
         .expect("the module came back");
     assert_eq!(loaded.hash(), &old_hash);
     let state: serde_json::Value = host
         .aggregates
-        .state("bank-account", "s1")
+        .state("bank_account", "s1")
         .await
         .expect("state")
         .state
@@ -314,7 +314,7 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
     // A new module version ignores the old version's snapshot and folds the events.
     let uploaded = host
         .registry()
-        .upload("bank-account", cairn_tests::rebuilt("bank-account"))
+        .upload("bank_account", cairn_tests::rebuilt("bank_account"))
         .await
         .expect("upload");
     assert!(
@@ -323,7 +323,7 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
     );
     let state = host
         .aggregates
-        .state("bank-account", "s1")
+        .state("bank_account", "s1")
         .await
         .expect("state");
     assert_eq!(state.version, Version::new(25));
@@ -350,7 +350,7 @@ async fn the_next_command_finds_the_state_the_last_one_cached() {
     .await
     .expect("runtime starts");
     registry
-        .upload("bank-account", cairn_tests::guest("bank-account"))
+        .upload("bank_account", cairn_tests::guest("bank_account"))
         .await
         .expect("uploads");
     let config = CommandConfig {
@@ -360,7 +360,7 @@ async fn the_next_command_finds_the_state_the_last_one_cached() {
     let bank = cairn_runtime::Aggregates::new(Arc::new(registry), shared, config);
 
     let opened = bank
-        .execute("bank-account", "a1", command("Open", r#"{"owner":"Ada"}"#))
+        .execute("bank_account", "a1", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
     assert_eq!(opened.version, Version::new(1));
@@ -368,7 +368,7 @@ async fn the_next_command_finds_the_state_the_last_one_cached() {
     assert!(first_load > 0, "the first command loads the stream");
     for n in 2..=11 {
         let deposited = bank
-            .execute("bank-account", "a1", command("Deposit", r#"{"amount":1}"#))
+            .execute("bank_account", "a1", command("Deposit", r#"{"amount":1}"#))
             .await
             .expect("deposit");
         assert_eq!(deposited.version, Version::new(n));
@@ -381,7 +381,7 @@ async fn the_next_command_finds_the_state_the_last_one_cached() {
     // A rejection is decided again on the stored state before it is answered.
     let rejected = bank
         .execute(
-            "bank-account",
+            "bank_account",
             "a1",
             command("Withdraw", r#"{"amount":11}"#),
         )
@@ -394,14 +394,14 @@ async fn the_next_command_finds_the_state_the_last_one_cached() {
 
     // The cache holds one state here: a command on a2 pushes a1's out, so a1 is read again,
     // and the state read is still right.
-    bank.execute("bank-account", "a2", command("Open", r#"{"owner":"Bo"}"#))
+    bank.execute("bank_account", "a2", command("Open", r#"{"owner":"Bo"}"#))
         .await
         .expect("open a2");
     bank.settle().await;
     let before = counting.stream_reads();
     let withdrawn = bank
         .execute(
-            "bank-account",
+            "bank_account",
             "a1",
             command("Withdraw", r#"{"amount":10}"#),
         )

@@ -34,7 +34,7 @@ async fn invalid_bytes_and_core_modules_are_refused() {
         ("text", b"hello, this is not wasm".to_vec()),
         (
             "truncated",
-            cairn_tests::guest("bank-account")[..1_000].to_vec(),
+            cairn_tests::guest("bank_account")[..1_000].to_vec(),
         ),
         ("core module", b"\0asm\x01\0\0\0".to_vec()),
     ];
@@ -50,7 +50,7 @@ async fn invalid_bytes_and_core_modules_are_refused() {
         }
     }
     let bad_name = registry
-        .upload("bad\nname", cairn_tests::guest("bank-account"))
+        .upload("bad\nname", cairn_tests::guest("bank_account"))
         .await;
     assert!(matches!(bad_name, Err(LoadError::Name(_))), "{bad_name:?}");
     assert!(registry.list().is_empty(), "nothing was loaded");
@@ -61,21 +61,21 @@ async fn the_same_bytes_twice_change_nothing_and_new_bytes_swap_in() {
     let host = Host::start().await;
     let registry = host.registry();
     let first = registry
-        .upload("bank-account", cairn_tests::guest("bank-account"))
+        .upload("bank_account", cairn_tests::guest("bank_account"))
         .await
         .expect("upload");
     assert!(first.created && first.record.version == 1 && first.kind == ModuleKind::Aggregate);
     let again = registry
-        .upload("bank-account", cairn_tests::guest("bank-account"))
+        .upload("bank_account", cairn_tests::guest("bank_account"))
         .await
         .expect("upload");
     assert!(!again.created && again.record.version == 1 && again.record.hash == first.record.hash);
     let swapped = registry
-        .upload("bank-account", cairn_tests::guest("customers"))
+        .upload("bank_account", cairn_tests::guest("customers"))
         .await
         .expect("upload");
     assert!(swapped.created && swapped.record.version == 2);
-    let loaded = registry.aggregate("bank-account").expect("loaded");
+    let loaded = registry.aggregate("bank_account").expect("loaded");
     assert_eq!(loaded.hash().as_str(), swapped.record.hash);
     assert_eq!(registry.list().len(), 1);
 }
@@ -93,4 +93,95 @@ async fn an_import_the_sandbox_does_not_provide_is_refused_by_name() {
         other => panic!("expected BadImport, got {other:?}"),
     }
     assert!(host.registry().list().is_empty());
+}
+
+/// A component that would cost more to compile than the host's budget is refused from its
+/// sections alone, before it is compiled: a 16 MiB component of 250,000 functions once took
+/// 9.4 s and 1.8 GB to compile before it was refused as the wrong world.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_over_the_compile_budget_is_refused_before_it_is_compiled() {
+    let limits = cairn_runtime::Limits {
+        compile_budget: cairn_runtime::CompileBudget {
+            functions: 50,
+            ..cairn_runtime::CompileBudget::default()
+        },
+        ..cairn_runtime::Limits::default()
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let host = Host::start_in(dir, limits, cairn_runtime::CommandConfig::default()).await;
+    let error = host
+        .registry()
+        .upload("bank_account", cairn_tests::guest("bank_account"))
+        .await
+        .expect_err("over the budget");
+    assert!(
+        matches!(&error, LoadError::ExceedsLimits { reason } if reason.contains("limits.compile_functions")),
+        "{error:?}"
+    );
+    assert!(host.registry().list().is_empty(), "something was kept");
+    // Within the budget (the default) the same bytes load.
+    let host = Host::start().await;
+    let uploaded = host
+        .registry()
+        .upload("bank_account", cairn_tests::guest("bank_account"))
+        .await
+        .expect("loads within the default budget");
+    assert_eq!(uploaded.kind, ModuleKind::Aggregate);
+}
+
+/// A module kept by a release whose rule for names allowed `-` (here `old-bank`) is not
+/// served after the rule changed: its streams could be spelled by another module's (module
+/// `old`, id `bank-1`). Nothing is lost: its events stay in their streams and read as
+/// before, and the same component uploads under a name that follows the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_kept_under_a_name_the_rule_now_refuses_is_not_served_and_its_events_stay() {
+    use cairn_store::{
+        EventStore, EventType, ExpectedVersion, Json, ModuleName, NewEvent, NewModule, StreamId,
+        StreamRead,
+    };
+    let host = Host::start().await;
+    let bytes = cairn_tests::guest("bank_account");
+    host.store
+        .put_module(NewModule {
+            name: ModuleName::kept("old-bank").expect("a kept name"),
+            kind: "aggregate".into(),
+            hash: cairn_runtime::ModuleHash::of(&bytes).as_str().to_owned(),
+            bytes: bytes.clone(),
+        })
+        .await
+        .expect("kept");
+    let stream = StreamId::new("old-bank-1").expect("a stream");
+    let opened = NewEvent::new(
+        EventType::new("Opened").expect("a type"),
+        Json::parse(r#"{"owner":"Ada"}"#).expect("json"),
+    );
+    host.store
+        .append(stream.clone(), ExpectedVersion::NoStream, vec![opened])
+        .await
+        .expect("appended");
+    let dir = host.stop().await;
+
+    let host = Host::start_in(
+        dir,
+        cairn_runtime::Limits::default(),
+        cairn_runtime::CommandConfig::default(),
+    )
+    .await;
+    assert!(
+        host.registry().aggregate("old-bank").is_none(),
+        "a name that breaks the rule is served"
+    );
+    let slice = host
+        .store
+        .read_stream(stream.clone(), StreamRead::forward())
+        .await
+        .expect("reads");
+    assert_eq!(slice.events.len(), 1, "the kept module's events are gone");
+    assert_eq!(stream.category(), "old");
+    let uploaded = host
+        .registry()
+        .upload("old_bank", bytes)
+        .await
+        .expect("the same bytes under a name that follows the rule");
+    assert_eq!(uploaded.kind, ModuleKind::Aggregate);
 }

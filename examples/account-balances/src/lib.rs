@@ -1,8 +1,8 @@
-//! Account balances, projected from the `bank-account` aggregate's events: every balance, the
+//! Account balances, projected from the `bank_account` aggregate's events: every balance, the
 //! total ever deposited, and the top N balances.
 //!
-//! `bank-account` streams are named `bank-account-{id}`, so their category (the part before the
-//! first `-`) is `bank`.
+//! `bank_account` streams are named `bank_account-{id}`: their category (the part before the
+//! first `-`) is the module's name, and the account id is the rest (`Recorded::id`).
 //!
 //! Read model keys:
 //! - `balance/{id}`: the account's balance, in cents;
@@ -13,7 +13,7 @@
 use cairn_sdk::{Projection, ProjectionError, ReadModel, Recorded, Subscription};
 use serde::{Deserialize, Serialize};
 
-/// The `bank-account` events this projection reads (its own view of them).
+/// The `bank_account` events this projection reads (its own view of them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum AccountEvent {
@@ -59,7 +59,7 @@ impl Projection for AccountBalances {
     type Answer = BalanceAnswer;
 
     fn subscription() -> Subscription {
-        Subscription::category("bank")
+        Subscription::category("bank_account")
     }
 
     fn apply(
@@ -109,9 +109,9 @@ impl Projection for AccountBalances {
     }
 }
 
-/// The account id of a `bank-account-{id}` stream.
+/// The account id of a `bank_account-{id}` stream.
 fn account_of(stream: &str) -> &str {
-    stream.strip_prefix("bank-account-").unwrap_or(stream)
+    stream.strip_prefix("bank_account-").unwrap_or(stream)
 }
 
 fn balance_key(account: &str) -> String {
@@ -141,13 +141,13 @@ mod tests {
     #[test]
     fn totals_deposits_and_ranks_balances() {
         given::<AccountBalances>([
-            ("bank-account-1", opened()),
-            ("bank-account-2", opened()),
-            ("bank-account-3", opened()),
-            ("bank-account-1", AccountEvent::Deposited { amount: 500 }),
-            ("bank-account-2", AccountEvent::Deposited { amount: 900 }),
-            ("bank-account-3", AccountEvent::Deposited { amount: 100 }),
-            ("bank-account-2", AccountEvent::Withdrawn { amount: 600 }),
+            ("bank_account-1", opened()),
+            ("bank_account-2", opened()),
+            ("bank_account-3", opened()),
+            ("bank_account-1", AccountEvent::Deposited { amount: 500 }),
+            ("bank_account-2", AccountEvent::Deposited { amount: 900 }),
+            ("bank_account-3", AccountEvent::Deposited { amount: 100 }),
+            ("bank_account-2", AccountEvent::Withdrawn { amount: 600 }),
         ])
         .then_query(
             BalanceQuery::TotalDeposits,
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn money_moved_before_opening_is_a_fault_at_that_event() {
-        given::<AccountBalances>([("bank-account-1", AccountEvent::Deposited { amount: 5 })])
+        given::<AccountBalances>([("bank_account-1", AccountEvent::Deposited { amount: 5 })])
             .then_fails_at(0, "before it was opened");
     }
 }

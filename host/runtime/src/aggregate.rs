@@ -10,7 +10,7 @@ use wasmtime::{Engine, Store};
 use crate::bindings::aggregate::cairn::module::types::{Command, Event};
 use crate::bindings::aggregate::exports::cairn::module::aggregate::DecideError;
 use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
-use crate::call::{CallDeadline, CallThread, Callee, call_store, classify, finish_call};
+use crate::call::{CallBudget, CallThread, Callee, call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::limits::Limits;
 use crate::module::ModuleHash;
@@ -92,6 +92,11 @@ impl LoadedAggregate {
         self.version
     }
 
+    /// How the module's calls have stood: offences and probations since it was loaded.
+    pub fn probation(&self) -> crate::Probation {
+        self.callee.gate.probation()
+    }
+
     /// The state of every aggregate with no events: `init` with the clock at 0 and randomness
     /// seeded with zeros, so the same bytes every time. Computed by the first call that needs
     /// it, then kept for the life of the loaded module.
@@ -105,17 +110,20 @@ impl LoadedAggregate {
     /// The state of an aggregate with no events, from a call of `init` with `input`.
     pub async fn init(self: &Arc<Self>, input: CallInput) -> Result<Vec<u8>, CallError> {
         let fuel = self.limits.fuel_per_call;
-        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(deadline, async move {
-                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+            .run(&budget, budget.metered({
+                let budget = budget.clone();
+                async move {
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
                 let result = instance
                     .cairn_module_aggregate()
                     .call_init(&mut store)
                     .await;
                 finish_call(&store, fuel, &this.limits, result)
-            })
+                }
+            }))
             .await
     }
 
@@ -127,15 +135,17 @@ impl LoadedAggregate {
         input: CallInput,
     ) -> Result<Vec<u8>, CallError> {
         let fuel = self.limits.fuel_for_batch(events.len());
-        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(deadline, async move {
+            .run(&budget, budget.metered({
+                let budget = budget.clone();
+                async move {
                 let events: Vec<Event> = events
                     .into_iter()
                     .map(|(event_type, data)| Event { event_type, data })
                     .collect();
-                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
                 let result = instance
                     .cairn_module_aggregate()
                     .call_evolve(&mut store, &state, &events)
@@ -145,7 +155,8 @@ impl LoadedAggregate {
                         message: format!("evolve failed: {message}"),
                     }
                 })
-            })
+                }
+            }))
             .await
     }
 
@@ -158,12 +169,14 @@ impl LoadedAggregate {
         input: CallInput,
     ) -> Result<Decision, CallError> {
         let fuel = self.limits.fuel_per_call;
-        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(deadline, async move {
+            .run(&budget, budget.metered({
+                let budget = budget.clone();
+                async move {
                 let command = Command { command_type, data };
-                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
                 let result = instance
                     .cairn_module_aggregate()
                     .call_decide(&mut store, &state, &command)
@@ -173,7 +186,8 @@ impl LoadedAggregate {
                     Err(DecideError::Rejected(message)) => Ok(Decision::Rejected(message)),
                     Err(DecideError::Invalid(message)) => Ok(Decision::Invalid(message)),
                 }
-            })
+                }
+            }))
             .await
     }
 
@@ -184,11 +198,13 @@ impl LoadedAggregate {
         input: CallInput,
     ) -> Result<Json, CallError> {
         let fuel = self.limits.fuel_per_call;
-        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(deadline, async move {
-                let (mut store, instance) = this.instantiate(input, fuel, deadline).await?;
+            .run(&budget, budget.metered({
+                let budget = budget.clone();
+                async move {
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
                 let result = instance
                     .cairn_module_aggregate()
                     .call_state_json(&mut store, &state)
@@ -201,7 +217,8 @@ impl LoadedAggregate {
                 Json::parse(&text).map_err(|e| CallError::BadOutput {
                     message: format!("state-json returned {e}"),
                 })
-            })
+                }
+            }))
             .await
     }
 
@@ -209,7 +226,7 @@ impl LoadedAggregate {
         &self,
         input: CallInput,
         fuel: u64,
-        deadline: CallDeadline,
+        budget: &CallBudget,
     ) -> Result<(Store<Sandbox>, AggregateModule), CallError> {
         let mut store = call_store(
             &self.engine,
@@ -217,7 +234,7 @@ impl LoadedAggregate {
             input,
             &self.limits,
             fuel,
-            deadline,
+            budget,
             CallThread::Shared,
         )?;
         match self.pre.instantiate_async(&mut store).await {

@@ -1,6 +1,12 @@
 //! What every module call shares, whatever its world: the module as a [`Callee`] (where and
-//! when its calls run), a store made for the call, and the call's failure named as a
-//! [`CallError`].
+//! when its calls run), the [`CallBudget`] of one call (fuel, CPU and the wall-clock backstop),
+//! a store made for the call, and the call's failure named as a [`CallError`].
+//!
+//! Blame follows work. A module is put on probation only for what its call did: running out of
+//! fuel, or using more CPU than allowed on the CPU clock of the threads that ran it
+//! (`cpu_meter.rs`). Time a call spends waiting (for a busy host's CPU, for its turn) is never
+//! its fault. The backstop, in seconds of wall time, ends a call that uses neither fuel nor CPU
+//! (a host import that hangs, a host too busy to run it); reaching it is the host's fault.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,33 +15,44 @@ use std::time::{Duration, Instant};
 use wasmtime::{Engine, Store, Trap};
 
 use crate::call_gate::CallGate;
+use crate::cpu_meter::{CpuMeter, Metered};
 use crate::error::CallError;
 use crate::limits::Limits;
-use crate::sandbox::{self, CallInput, CallLog, DeadlineExceeded, Sandbox};
+use crate::sandbox::{self, BackstopReached, CallInput, CallLog, CpuLimitReached, Sandbox};
 use crate::slow_lane::SlowLane;
 
-/// When a call must be over, counted from when it was asked for: a wait for its turn at the
-/// gate counts, so a caller hears back within the deadline even while the module is on
-/// probation.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct CallDeadline {
-    pub(crate) at: Instant,
-    allowed: Duration,
+/// What one call may use: its CPU limit, measured by its [`CpuMeter`], and its backstop, a
+/// moment in wall time counted from when the call was asked for (a wait for its turn at the
+/// gate counts, so a caller always hears back).
+#[derive(Clone, Debug)]
+pub(crate) struct CallBudget {
+    pub(crate) cpu: Duration,
+    pub(crate) backstop_at: Instant,
+    backstop: Duration,
+    pub(crate) meter: Arc<CpuMeter>,
 }
 
-impl CallDeadline {
-    /// The deadline of a call asked for now with `fuel`.
+impl CallBudget {
+    /// The budget of a call asked for now with `fuel`.
     pub(crate) fn from_now(limits: &Limits, fuel: u64) -> Self {
-        let allowed = limits.deadline_for(fuel);
+        let backstop = limits.backstop_for(fuel);
         Self {
-            at: Instant::now() + allowed,
-            allowed,
+            cpu: limits.cpu_for(fuel),
+            backstop_at: Instant::now() + backstop,
+            backstop,
+            meter: Arc::new(CpuMeter::default()),
         }
     }
 
-    fn exceeded(self) -> CallError {
-        CallError::DeadlineExceeded {
-            deadline: self.allowed,
+    /// `call`, the future that runs the guest, metered on every poll. Every call's innermost
+    /// future (the one whose polls run the guest) is metered exactly once.
+    pub(crate) fn metered<F: Future>(&self, call: F) -> Metered<F> {
+        Metered::new(call, Arc::clone(&self.meter))
+    }
+
+    pub(crate) fn backstop_reached(&self) -> CallError {
+        CallError::HostBackstop {
+            after: self.backstop,
         }
     }
 }
@@ -58,25 +75,25 @@ impl Callee {
         }
     }
 
-    /// Runs `call`, a whole call of this module: here and at once, or, while the module is on
-    /// probation, on the slow lane when its turn comes. There the caller keeps the deadline
-    /// itself, because a call starved of CPU is not running to check it: a call whose turn
-    /// does not come in time fails without running (`NoTurnBeforeDeadline`), and one still
-    /// running at its deadline fails at once and is cancelled at its next yield (holding its
-    /// turn until then).
+    /// Runs `call`, a whole call of this module (metered by the caller, see
+    /// [`CallBudget::metered`]): here and at once, or, while the module is on probation, on the
+    /// slow lane when its turn comes. A call waits for its turn as long as it must: it did no
+    /// wrong. Only the backstop ends a wait or a run, as the host's fault; a call still
+    /// running then is cancelled at its next yield (holding its turn until then).
     pub(crate) async fn run<T: Send + 'static>(
         &self,
-        deadline: CallDeadline,
+        budget: &CallBudget,
         call: impl Future<Output = Result<T, CallError>> + Send + 'static,
     ) -> Result<T, CallError> {
+        let backstop = budget.backstop_at.into();
         if !self.gate.on_probation() {
-            return call.await;
+            return tokio::time::timeout_at(backstop, call)
+                .await
+                .unwrap_or_else(|_| Err(budget.backstop_reached()));
         }
-        let turn = tokio::time::timeout_at(deadline.at.into(), self.gate.take_turn())
+        let turn = tokio::time::timeout_at(backstop, self.gate.take_turn())
             .await
-            .map_err(|_| CallError::NoTurnBeforeDeadline {
-                deadline: deadline.allowed,
-            })?;
+            .map_err(|_| budget.backstop_reached())?;
         let stopped = || CallError::Trap {
             message: "the runtime stopped during the call".into(),
         };
@@ -87,11 +104,11 @@ impl Callee {
                 call.await
             })
             .ok_or_else(stopped)?;
-        match tokio::time::timeout_at(deadline.at.into(), &mut running).await {
+        match tokio::time::timeout_at(backstop, &mut running).await {
             Ok(ended) => ended.unwrap_or_else(|_| Err(stopped())),
             Err(_) => {
                 running.abort();
-                Err(deadline.exceeded())
+                Err(budget.backstop_reached())
             }
         }
     }
@@ -107,15 +124,15 @@ pub(crate) enum CallThread {
     Own,
 }
 
-/// A fresh store for one call of `callee`, with `fuel`, that ends at `deadline`, taking turns
-/// as it burns fuel where its thread is shared.
+/// A fresh store for one call of `callee`, with `fuel`, within `budget`, taking turns as it
+/// burns fuel where its thread is shared.
 pub(crate) fn call_store(
     engine: &Engine,
     callee: &Callee,
     input: CallInput,
     limits: &Limits,
     fuel: u64,
-    deadline: CallDeadline,
+    budget: &CallBudget,
     thread: CallThread,
 ) -> Result<Store<Sandbox>, CallError> {
     let mut store = sandbox::new_store(
@@ -125,13 +142,14 @@ pub(crate) fn call_store(
         input,
         limits,
         fuel,
-        deadline.at,
+        budget,
     )
     .map_err(not_set_up)?;
     // Long calls take turns with other work on the executor (`Limits::fuel_yield_interval`).
     // On a thread of their own they need not: a yield there comes straight back. The slow
     // lane's threads serve nothing else either, and the kernel preempts them for everyone
-    // else's. The epoch deadline (`sandbox.rs`) stops a long call wherever it runs.
+    // else's. The epoch callback (`sandbox.rs`) checks the CPU limit and the backstop wherever
+    // the call runs.
     if thread == CallThread::Shared && !crate::slow_lane::on_the_lane() {
         store
             .fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))
@@ -168,9 +186,9 @@ pub(crate) fn finish_call<T>(
     })
 }
 
-/// Names what went wrong in a call. A call that ran out of fuel or time puts its module on
-/// probation at its gate, or keeps it there, if it [counts against the
-/// module](counts_against_module).
+/// Names what went wrong in a call. A call that ran out of fuel or CPU puts its module on
+/// probation at its gate, or keeps it there: those [count against the
+/// module](counts_against_module). A host fault is logged as the host's.
 pub(crate) fn classify(
     error: wasmtime::Error,
     store: &Store<Sandbox>,
@@ -179,44 +197,36 @@ pub(crate) fn classify(
 ) -> CallError {
     let error = name_failure(error, store, fuel, limits);
     let sandbox = store.data();
-    let lane_cpu = sandbox.lane_cpu();
-    if counts_against_module(&error, lane_cpu) {
+    if counts_against_module(&error) {
         if sandbox.gate.offended() {
             tracing::warn!(
                 module = %sandbox.module,
                 %error,
+                cpu_us = sandbox.cpu_used().as_micros(),
                 "the module is on probation: its calls take turns on the slow lane until {} s \
-                 pass without another call that runs out of fuel or time",
+                 pass without another call that runs out of fuel or CPU",
                 crate::call_gate::PROBATION.as_secs()
             );
         }
-    } else if let (CallError::DeadlineExceeded { .. }, Some(cpu)) = (&error, lane_cpu) {
-        tracing::debug!(
+    } else if error.is_host_fault() {
+        tracing::warn!(
             module = %sandbox.module,
-            cpu_us = cpu.as_micros(),
+            cpu_us = sandbox.cpu_used().as_micros(),
             %error,
-            "a call on the slow lane was starved of CPU; not counted against its module"
+            "a call reached the host's backstop; not counted against its module"
         );
     }
     error
 }
 
-/// Whether a failed call counts against its module (puts it on probation, or keeps it there).
-/// Running out of fuel always does: fuel is the module's own work. Passing the deadline does
-/// off the slow lane (`lane_cpu` is `None`), and on it only if the call had the CPU for at
-/// least a quarter of its allowed time. There a call can pass its deadline without having run:
-/// the lane is starved while the host is busy with other work, and a call whose turn came just
-/// before its deadline has almost no time; neither says anything about the module, and
-/// counting them would keep a module that looped once on probation for as long as its host
-/// stays busy or its callers keep it queued.
-fn counts_against_module(error: &CallError, lane_cpu: Option<Duration>) -> bool {
-    match error {
-        CallError::OutOfFuel { .. } => true,
-        CallError::DeadlineExceeded { deadline } => {
-            lane_cpu.is_none_or(|cpu| cpu.saturating_mul(4) >= *deadline)
-        }
-        _ => false,
-    }
+/// Whether a failed call counts against its module (puts it on probation, or keeps it there):
+/// only what the module did with its own work, running out of fuel or of CPU time. Never a
+/// wait, and never the backstop.
+fn counts_against_module(error: &CallError) -> bool {
+    matches!(
+        error,
+        CallError::OutOfFuel { .. } | CallError::CpuExceeded { .. }
+    )
 }
 
 fn name_failure(
@@ -230,16 +240,21 @@ fn name_failure(
             limit: limits.memory_bytes,
         };
     }
-    if error.is::<DeadlineExceeded>() {
-        return CallError::DeadlineExceeded {
-            deadline: limits.deadline_for(fuel),
+    if error.is::<CpuLimitReached>() {
+        return CallError::CpuExceeded {
+            limit: limits.cpu_for(fuel),
+        };
+    }
+    if error.is::<BackstopReached>() {
+        return CallError::HostBackstop {
+            after: limits.backstop_for(fuel),
         };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
         Some(Trap::StackOverflow) => CallError::StackOverflow,
-        Some(Trap::Interrupt) => CallError::DeadlineExceeded {
-            deadline: limits.deadline_for(fuel),
+        Some(Trap::Interrupt) => CallError::HostBackstop {
+            after: limits.backstop_for(fuel),
         },
         // A trap's own words, without the backtrace of unnamed wasm functions around them.
         Some(trap) => CallError::Trap {
@@ -274,190 +289,177 @@ mod tests {
     #[tokio::test]
     async fn a_call_runs_here_until_its_module_is_on_probation_then_on_the_slow_lane() {
         let callee = callee();
-        let deadline = CallDeadline::from_now(&Limits::default(), 1);
-        let here = callee.run(deadline, async { Ok(on_the_lane()) }).await;
+        let budget = CallBudget::from_now(&Limits::default(), 1);
+        let here = callee.run(&budget, async { Ok(on_the_lane()) }).await;
         assert_eq!(here.ok(), Some(false));
 
         callee.gate.offended();
-        let deadline = CallDeadline::from_now(&Limits::default(), 1);
-        let there = callee.run(deadline, async { Ok(on_the_lane()) }).await;
+        let budget = CallBudget::from_now(&Limits::default(), 1);
+        let there = callee.run(&budget, async { Ok(on_the_lane()) }).await;
         assert_eq!(there.ok(), Some(true));
     }
 
+    fn budget_with_backstop(backstop: Duration) -> CallBudget {
+        let limits = Limits {
+            backstop,
+            ..Limits::default()
+        };
+        CallBudget::from_now(&limits, 1)
+    }
+
     #[tokio::test]
-    async fn a_call_whose_turn_does_not_come_before_its_deadline_fails_without_running() {
+    async fn a_call_on_probation_waits_for_its_turn_however_long_and_then_runs() {
         let callee = callee();
         callee.gate.offended();
         let held = callee.gate.take_turn().await;
         let ran = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ran);
-        let allowed = Duration::from_millis(20);
-        let deadline = CallDeadline {
-            at: Instant::now() + allowed,
-            allowed,
+        let budget = CallBudget::from_now(&Limits::default(), 1);
+        let call = callee.run(&budget, async move {
+            flag.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        let release = async {
+            // Many times what the call itself takes.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(held);
         };
+        let (result, ()) = tokio::join!(call, release);
+        assert!(result.is_ok(), "{result:?}");
+        assert!(ran.load(Ordering::SeqCst), "the call did not run");
+        assert!(
+            !callee.gate.offended(),
+            "waiting changed the probation (it was prolonged by this test only)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wait_past_the_backstop_is_the_hosts_fault_and_the_call_never_runs() {
+        let callee = callee();
+        let held = callee.gate.take_turn().await;
+        callee.gate.offended();
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let budget = budget_with_backstop(Duration::from_millis(20));
         let result = callee
-            .run(deadline, async move {
+            .run(&budget, async move {
                 flag.store(true, Ordering::SeqCst);
                 Ok(())
             })
             .await;
         assert!(
-            matches!(result, Err(CallError::NoTurnBeforeDeadline { deadline }) if deadline == allowed),
+            matches!(&result, Err(e @ CallError::HostBackstop { .. }) if e.is_host_fault()),
             "{result:?}"
         );
-        assert!(
-            !ran.load(Ordering::SeqCst),
-            "the call ran after its deadline"
-        );
+        assert!(!ran.load(Ordering::SeqCst), "the call ran after its backstop");
         drop(held);
     }
 
     #[tokio::test]
-    async fn a_call_still_running_on_the_lane_at_its_deadline_fails_then() {
+    async fn a_call_still_running_at_its_backstop_fails_then_and_gives_its_turn_back() {
         let callee = callee();
         callee.gate.offended();
-        let allowed = Duration::from_millis(20);
-        let deadline = CallDeadline {
-            at: Instant::now() + allowed,
-            allowed,
-        };
+        let budget = budget_with_backstop(Duration::from_millis(20));
         let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
         let result = callee
-            .run(deadline, async move {
-                // Stands for a call the lane cannot finish in time; it ends when cancelled.
+            .run(&budget, async move {
+                // Stands for a host import that hangs; it ends when cancelled.
                 let _ended = ended_tx;
                 tokio::time::sleep(Duration::from_secs(600)).await;
                 Ok(())
             })
             .await;
         assert!(
-            matches!(result, Err(CallError::DeadlineExceeded { .. })),
+            matches!(result, Err(CallError::HostBackstop { .. })),
             "{result:?}"
         );
-        // The cancelled call lets its turn go only when it has ended.
         let _ = ended_rx.await;
         let next = tokio::time::timeout(Duration::from_secs(10), callee.gate.take_turn()).await;
         assert!(next.is_ok(), "the turn was never given back");
     }
 
-    /// A call of `callee` that fails by passing its deadline, classified as a real call's
-    /// failure is: in a store made where the call runs, after `meanwhile` has run in it.
-    /// Returns whether the failure was named as the deadline.
-    fn pass_the_deadline(
-        callee: &Callee,
-        limits: &Limits,
-        meanwhile: impl FnOnce(&Store<Sandbox>),
-    ) -> bool {
+    #[tokio::test]
+    async fn off_probation_the_backstop_also_ends_a_call() {
+        let callee = callee();
+        let budget = budget_with_backstop(Duration::from_millis(20));
+        let result = callee
+            .run(&budget, async move {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(result, Err(CallError::HostBackstop { .. })),
+            "{result:?}"
+        );
+        assert!(!callee.gate.on_probation(), "the host's fault was blamed on the module");
+    }
+
+    /// A call of `callee` that failed with `error` (as the epoch callback raises it), classified
+    /// as a real call's failure is, in a store made for the call.
+    fn classified(callee: &Callee, error: wasmtime::Error) -> CallError {
+        let limits = Limits::default();
         let cache = tempfile::tempdir().expect("a cache directory");
-        let engine = crate::engine::build(limits, cache.path()).expect("the engine builds");
+        let engine = crate::engine::build(&limits, cache.path()).expect("the engine builds");
         let fuel = limits.fuel_per_call;
-        let deadline = CallDeadline::from_now(limits, fuel);
+        let budget = CallBudget::from_now(&limits, fuel);
         let store = call_store(
             &engine,
             callee,
             CallInput::FIXED,
-            limits,
+            &limits,
             fuel,
-            deadline,
+            &budget,
             CallThread::Shared,
         )
         .expect("a store");
-        meanwhile(&store);
-        let error = classify(wasmtime::Error::new(DeadlineExceeded), &store, fuel, limits);
-        matches!(error, CallError::DeadlineExceeded { .. })
-    }
-
-    fn short_deadline() -> Limits {
-        Limits {
-            deadline: Duration::from_millis(4),
-            ..Limits::default()
-        }
-    }
-
-    #[tokio::test]
-    async fn a_call_starved_on_the_lane_past_its_deadline_does_not_count_against_its_module() {
-        let callee = Arc::new(callee());
-        let limits = short_deadline();
-        let lane = Arc::clone(&callee.slow_lane);
-        let on_the_lane = Arc::clone(&callee);
-        let named = lane
-            .spawn(async move {
-                pass_the_deadline(&on_the_lane, &limits, |_| {
-                    // The thread is off the CPU until the deadline has passed, as when the
-                    // host's other work takes every core.
-                    std::thread::sleep(Duration::from_millis(8));
-                })
-            })
-            .expect("the lane is running")
-            .await
-            .expect("the call ends");
-        assert!(named, "the failure was not named as the deadline");
-        assert!(
-            !callee.gate.on_probation(),
-            "a call that never had the CPU put its module on probation"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_call_that_had_the_cpu_on_the_lane_and_passed_its_deadline_counts() {
-        let callee = Arc::new(callee());
-        let limits = short_deadline();
-        let quarter = limits.deadline / 4;
-        let lane = Arc::clone(&callee.slow_lane);
-        let on_the_lane = Arc::clone(&callee);
-        let named = lane
-            .spawn(async move {
-                pass_the_deadline(&on_the_lane, &limits, |store| {
-                    // Busy, as a looping guest is, until the thread has had a quarter of the
-                    // allowed time on the CPU (read from the thread's own clock, not the wall).
-                    let mut spins = 0u64;
-                    while store.data().lane_cpu().is_some_and(|cpu| cpu < quarter) {
-                        spins = std::hint::black_box(spins.wrapping_add(1));
-                    }
-                })
-            })
-            .expect("the lane is running")
-            .await
-            .expect("the call ends");
-        assert!(named, "the failure was not named as the deadline");
-        assert!(
-            callee.gate.on_probation(),
-            "a call that had the CPU and passed its deadline did not count"
-        );
+        classify(error, &store, fuel, &limits)
     }
 
     #[test]
-    fn off_the_lane_a_call_past_its_deadline_counts_however_little_it_ran() {
+    fn a_call_past_its_backstop_is_a_host_fault_and_not_counted() {
         let callee = callee();
-        let limits = short_deadline();
-        let named = pass_the_deadline(&callee, &limits, |_| {
-            std::thread::sleep(Duration::from_millis(8));
-        });
-        assert!(named, "the failure was not named as the deadline");
+        let error = classified(&callee, wasmtime::Error::new(BackstopReached));
+        assert!(
+            matches!(error, CallError::HostBackstop { .. }) && error.is_host_fault(),
+            "{error:?}"
+        );
+        assert!(!callee.gate.on_probation());
+    }
+
+    #[test]
+    fn a_call_past_its_cpu_limit_is_the_modules_fault_and_counts() {
+        let callee = callee();
+        let error = classified(&callee, wasmtime::Error::new(CpuLimitReached));
+        assert!(
+            matches!(error, CallError::CpuExceeded { limit } if limit == Limits::default().cpu_per_call),
+            "{error:?}"
+        );
+        assert!(!error.is_host_fault());
         assert!(callee.gate.on_probation());
     }
 
     #[test]
-    fn fuel_always_counts_and_the_deadline_on_the_lane_only_after_a_quarter_of_it_on_the_cpu() {
-        let allowed = Duration::from_millis(40);
-        let deadline = CallError::DeadlineExceeded { deadline: allowed };
-        let fuel = CallError::OutOfFuel { fuel: 1 };
-        assert!(counts_against_module(&fuel, None));
-        assert!(counts_against_module(&fuel, Some(Duration::ZERO)));
-        assert!(counts_against_module(&deadline, None));
-        assert!(counts_against_module(&deadline, Some(allowed / 4)));
-        assert!(counts_against_module(&deadline, Some(allowed)));
-        assert!(!counts_against_module(
-            &deadline,
-            Some(allowed / 4 - Duration::from_micros(1))
-        ));
-        assert!(!counts_against_module(&deadline, Some(Duration::ZERO)));
-        let trap = CallError::Trap {
-            message: "unreachable".into(),
-        };
-        assert!(!counts_against_module(&trap, None));
-        assert!(!counts_against_module(&CallError::StackOverflow, None));
+    fn only_fuel_and_cpu_count_against_a_module() {
+        assert!(counts_against_module(&CallError::OutOfFuel { fuel: 1 }));
+        assert!(counts_against_module(&CallError::CpuExceeded {
+            limit: Duration::from_millis(1)
+        }));
+        for not_counted in [
+            CallError::HostBackstop {
+                after: Duration::from_secs(1),
+            },
+            CallError::Trap {
+                message: "unreachable".into(),
+            },
+            CallError::StackOverflow,
+            CallError::OutOfMemory { limit: 1 },
+            CallError::BadOutput {
+                message: "bad".into(),
+            },
+        ] {
+            assert!(!counts_against_module(&not_counted), "{not_counted:?}");
+        }
     }
 
     /// What [`finish_call`] logs, at every level, for a call of a store whose log is `log`
@@ -487,7 +489,7 @@ mod tests {
             CallInput::FIXED,
             &limits,
             fuel,
-            CallDeadline::from_now(&limits, fuel),
+            &CallBudget::from_now(&limits, fuel),
             CallThread::Own,
         )
         .expect("a store");

@@ -1,6 +1,6 @@
 //! [`CallGate`]: how many calls of one loaded module may run at once.
 //!
-//! A module's calls run side by side until one of them runs out of fuel or passes its deadline.
+//! A module's calls run side by side until one of them runs out of fuel or CPU.
 //! From then until [`PROBATION`] has passed without another such call, the module is on
 //! probation: its calls take turns, one at a time in arrival order, on the slow lane. A guest
 //! that loops, however many callers ask it to, then gets only the CPU time nothing else wants.
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// How long a module's calls take turns after the last one that ran out of fuel or time.
+/// How long a module's calls take turns after the last one that ran out of fuel or CPU.
 pub(crate) const PROBATION: Duration = Duration::from_secs(10);
 
 /// The gate of one loaded module (one version of it: a new upload starts with a fresh gate).
@@ -22,9 +22,26 @@ pub(crate) const PROBATION: Duration = Duration::from_secs(10);
 pub(crate) struct CallGate {
     turns: Arc<Semaphore>,
     born: Instant,
-    /// Milliseconds from `born` to the end of the last call that ran out of fuel or time, plus
+    /// Milliseconds from `born` to the end of the last call that ran out of fuel or CPU, plus
     /// one; zero if none has.
     last_offence: AtomicU64,
+    /// Calls that ran out of fuel or CPU, ever.
+    offences: AtomicU64,
+    /// Times a probation began (an offence while none was running).
+    probations: AtomicU64,
+}
+
+/// What a loaded module's calls have done to its standing, for operators: how often it
+/// offended (ran out of fuel or CPU), how often that put it on probation, and whether it is on
+/// probation now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Probation {
+    /// Whether the module's calls take turns on the slow lane now.
+    pub active: bool,
+    /// Calls that ran out of fuel or CPU since the module was loaded.
+    pub offences: u64,
+    /// Times a probation began since the module was loaded.
+    pub started: u64,
 }
 
 impl CallGate {
@@ -33,6 +50,17 @@ impl CallGate {
             turns: Arc::new(Semaphore::new(1)),
             born: Instant::now(),
             last_offence: AtomicU64::new(0),
+            offences: AtomicU64::new(0),
+            probations: AtomicU64::new(0),
+        }
+    }
+
+    /// The module's standing now.
+    pub(crate) fn probation(&self) -> Probation {
+        Probation {
+            active: self.on_probation(),
+            offences: self.offences.load(Ordering::Relaxed),
+            started: self.probations.load(Ordering::Relaxed),
         }
     }
 
@@ -43,16 +71,20 @@ impl CallGate {
         Arc::clone(&self.turns).acquire_owned().await.ok()
     }
 
-    /// Records that a call ran out of fuel or passed its deadline (one that counts: see
-    /// `call.rs`). Returns whether this put the module on probation, rather than prolonged it.
+    /// Records that a call ran out of fuel or CPU (what counts: see `call.rs`). Returns whether this put the module on probation, rather than prolonged it.
     pub(crate) fn offended(&self) -> bool {
         let now = Instant::now();
         let at = self.millis_at(now).saturating_add(1);
         let before = self.last_offence.swap(at, Ordering::Relaxed);
-        !self.was_on_probation(before, now)
+        self.offences.fetch_add(1, Ordering::Relaxed);
+        let began = !self.was_on_probation(before, now);
+        if began {
+            self.probations.fetch_add(1, Ordering::Relaxed);
+        }
+        began
     }
 
-    /// Whether a call ran out of fuel or time within the last [`PROBATION`].
+    /// Whether a call ran out of fuel or CPU within the last [`PROBATION`].
     pub(crate) fn on_probation(&self) -> bool {
         self.on_probation_at(Instant::now())
     }
@@ -87,9 +119,18 @@ mod tests {
         let gate = CallGate::new();
         assert!(!gate.on_probation());
 
+        assert_eq!(gate.probation(), Probation::default());
         assert!(gate.offended(), "the first offence starts a probation");
         assert!(gate.on_probation());
         assert!(!gate.offended(), "a second one prolongs it");
+        assert_eq!(
+            gate.probation(),
+            Probation {
+                active: true,
+                offences: 2,
+                started: 1
+            }
+        );
         let first = gate.take_turn().await.expect("a turn");
         let second = tokio::time::timeout(Duration::from_millis(50), gate.take_turn()).await;
         assert!(second.is_err(), "a second call started beside the first");

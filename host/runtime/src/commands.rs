@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use cairn_store::{
     AppendError, AppendOutcome, EventId, EventStore, ExpectedVersion, IdempotencyKey, Json,
-    NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead,
+    ModuleName, NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead,
     Timestamp, Version,
 };
 use sha2::{Digest, Sha256};
@@ -141,9 +141,10 @@ impl Aggregates {
         &self.registry
     }
 
-    /// The stream of aggregate `id` of module `module`: `{module}-{id}`.
+    /// The stream of aggregate `id` of module `module`: `{module}-{id}`, exactly the category
+    /// `module` ([`StreamId::of_aggregate`]).
     pub fn stream_of(module: &str, id: &str) -> Result<StreamId, NameError> {
-        StreamId::new(&format!("{module}-{id}"))
+        StreamId::of_aggregate(&ModuleName::new(module)?, id)
     }
 
     /// Runs `command` against aggregate `id` of module `module`.
@@ -171,7 +172,7 @@ impl Aggregates {
                 events,
             });
         }
-        let command_id = command_id(&command.idempotency_key);
+        let command_id = command_id(&stream, &command.idempotency_key);
         let time = Timestamp::now();
         let input = CallInput {
             time_ms: time.as_millis(),
@@ -417,8 +418,8 @@ impl Aggregates {
             let state = match aggregate.evolve(before.state, batch, input).await {
                 Ok(state) => state,
                 // The command has its answer either way; the next one loads from the store.
-                Err(error @ CallError::NoTurnBeforeDeadline { .. }) => {
-                    // Load shedding while the module is on probation, not a fault of the fold.
+                Err(error @ CallError::HostBackstop { .. }) => {
+                    // The host was too busy to fold in time: not a fault of the fold.
                     tracing::debug!(module = %aggregate.name(), %stream, %error, "a command's own events were not folded into the cache");
                     cache.forget(aggregate.hash(), &stream);
                     return;
@@ -533,10 +534,20 @@ fn snapshot_key(aggregate: &Arc<LoadedAggregate>) -> SnapshotKey {
         .unwrap_or_else(|_| unreachable!("hex digests are valid keys"))
 }
 
-/// The command's id: derived from its idempotency key if it has one, so retries share it.
-fn command_id(key: &Option<IdempotencyKey>) -> uuid::Uuid {
+/// The command's id: derived from its idempotency key and its stream if it has a key, so
+/// retries share it. A key is scoped to the aggregate it is sent to: the same key sent to two
+/// aggregates names two commands, with two ids and so events with different ids, whenever they
+/// are sent.
+fn command_id(stream: &StreamId, key: &Option<IdempotencyKey>) -> uuid::Uuid {
     match key {
-        Some(key) => uuid_from_digest(Sha256::digest(key.as_str().as_bytes()).into()),
+        Some(key) => {
+            let mut hasher = Sha256::new();
+            // The stream's length first, so no (stream, key) pair spells another's bytes.
+            hasher.update((stream.as_str().len() as u64).to_le_bytes());
+            hasher.update(stream.as_str().as_bytes());
+            hasher.update(key.as_str().as_bytes());
+            uuid_from_digest(hasher.finalize().into())
+        }
         None => uuid::Uuid::now_v7(),
     }
 }
@@ -588,6 +599,31 @@ fn provenance(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_names_one_command_per_stream() {
+        let key = Some(IdempotencyKey::new("order-7").expect("a key"));
+        let (a, b) = (
+            StreamId::new("bank-a").expect("a stream"),
+            StreamId::new("bank-b").expect("a stream"),
+        );
+        assert_eq!(command_id(&a, &key), command_id(&a, &key));
+        assert_ne!(command_id(&a, &key), command_id(&b, &key));
+        let at = Timestamp::from_millis(1_795_000_000_000);
+        assert_ne!(
+            event_id(&command_id(&a, &key), at, 0),
+            event_id(&command_id(&b, &key), at, 0),
+            "the same key on two aggregates in the same millisecond gave one event id"
+        );
+        // No pair of stream and key spells another pair's bytes.
+        let split = |stream: &str, key: &str| {
+            command_id(
+                &StreamId::new(stream).expect("a stream"),
+                &Some(IdempotencyKey::new(key).expect("a key")),
+            )
+        };
+        assert_ne!(split("ab", "c"), split("a", "bc"));
+    }
 
     #[test]
     fn event_ids_repeat_per_attempt_and_sort_by_time() {

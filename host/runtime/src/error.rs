@@ -10,16 +10,18 @@ pub enum CallError {
     /// The call used its whole fuel budget. Fuel is deterministic, so a replay fails the same way.
     #[error("the module ran out of fuel (its budget was {fuel} units)")]
     OutOfFuel { fuel: u64 },
-    /// The call ran past its wall-clock deadline.
-    #[error("the module ran past its deadline of {deadline:?}")]
-    DeadlineExceeded { deadline: Duration },
-    /// The module is on probation (a recent call ran out of fuel or time), and this call's turn
-    /// did not come before its deadline, so it never ran. Retrying later may succeed.
+    /// The call used more CPU time than its limit: the module's own work, measured on the CPU
+    /// clock of the threads that ran it, so time spent waiting never counts.
+    #[error("the module used more than its {limit:?} of CPU time")]
+    CpuExceeded { limit: Duration },
+    /// The call did not end within the wall-clock backstop. That is the host's fault, not the
+    /// module's (the host was too busy to run it, or a host import hung): the module is not
+    /// blamed, nothing was appended, and a retry may succeed.
     #[error(
-        "the module is on probation after a call that ran out of fuel or time, and this call's \
-         turn did not come within its deadline of {deadline:?}; it did not run"
+        "the host could not finish the call within its backstop of {after:?} (the host is busy \
+         or a host import hung); the module is not blamed, and nothing was written"
     )]
-    NoTurnBeforeDeadline { deadline: Duration },
+    HostBackstop { after: Duration },
     /// The module asked for more memory than its limit.
     #[error("the module ran out of memory (its limit is {limit} bytes)")]
     OutOfMemory { limit: usize },
@@ -32,6 +34,15 @@ pub enum CallError {
     /// The module returned something the host cannot use.
     #[error("the module returned bad output: {message}")]
     BadOutput { message: String },
+}
+
+impl CallError {
+    /// Whether the failure is the host's (a backstop reached) rather than the module's (a
+    /// trap, fuel, CPU, memory or bad output). A host fault says nothing about the module or
+    /// its input: the same call may succeed when retried, and it never faults a projection.
+    pub fn is_host_fault(&self) -> bool {
+        matches!(self, CallError::HostBackstop { .. })
+    }
 }
 
 /// Why a module was refused at upload (or could not be loaded back).

@@ -1,8 +1,12 @@
-//! [`Limits`]: what one call into a module may use.
+//! [`Limits`]: what one call into a module may use: fuel, CPU time, memory, stack, and a
+//! wall-clock backstop that blames the host, not the module; and what compiling one may take.
 
 use std::time::Duration;
 
-/// What one call into a module may use. Every field is configurable; the defaults suit the
+use crate::preflight::CompileBudget;
+
+/// What one call into a module may use, and what compiling one may take. Every field is
+/// configurable; the defaults suit the
 /// example modules with a wide margin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -15,10 +19,17 @@ pub struct Limits {
     /// work by default), so a few guests that run long cannot hold the executor's threads
     /// from everyone else's requests. A call that uses less never yields.
     pub fuel_yield_interval: u64,
+    /// The CPU time one call with the base fuel budget may use, read from the CPU clock of the
+    /// threads that ran it (`cpu_meter.rs`), so time spent waiting for a busy host's CPU never
+    /// counts. Fuel stops a loop first; this bounds work the module asks of the host that burns
+    /// no fuel. A call that uses more is the module's fault. A call given more fuel (an
+    /// `evolve` or `apply` of a batch) may use more in proportion.
+    pub cpu_per_call: Duration,
     /// The wall-clock backstop for one call with the base fuel budget, counted from when the
-    /// call was asked for (a wait for its turn counts, see `call_gate.rs`). A call given more
-    /// fuel (an `evolve` or `apply` of a batch) gets a deadline longer in proportion.
-    pub deadline: Duration,
+    /// call was asked for (a wait for its turn counts, see `call_gate.rs`). It catches a call
+    /// that uses neither fuel nor CPU (a host import that hangs). Reaching it is the host's
+    /// fault, never the module's. A call given more fuel gets a backstop longer in proportion.
+    pub backstop: Duration,
     /// Linear memory for one instance, in bytes (64 MiB by default).
     pub memory_bytes: usize,
     /// Elements in one table.
@@ -29,6 +40,11 @@ pub struct Limits {
     pub concurrent_instances: u32,
     /// Bytes of a call's stdout and of its stderr kept for the log.
     pub output_bytes: usize,
+    /// The most an uploaded module may ask of the compiler; more is refused before compiling
+    /// (`preflight.rs`).
+    pub compile_budget: CompileBudget,
+    /// Modules compiled at once (uploads and loads); others wait their turn.
+    pub concurrent_compilations: usize,
 }
 
 impl Default for Limits {
@@ -37,25 +53,40 @@ impl Default for Limits {
             fuel_per_call: 50_000_000,
             fuel_per_event: 200_000,
             fuel_yield_interval: 100_000,
-            // Inside the 100 ms within which a looping guest must be stopped, with room for the
-            // 5 ms between deadline checks and for the reply.
-            deadline: Duration::from_millis(50),
+            // The base fuel budget takes a looping guest about 5 to 15 ms of CPU on the
+            // project's machine (BENCHMARKS.md, sandbox): fuel always stops it first.
+            cpu_per_call: Duration::from_millis(250),
+            // Seconds, not milliseconds: a busy host makes calls slower, and slow is not wrong.
+            backstop: Duration::from_secs(30),
             memory_bytes: 64 * 1024 * 1024,
             table_elements: 20_000,
             stack_bytes: 512 * 1024,
             concurrent_instances: 256,
             output_bytes: 64 * 1024,
+            compile_budget: CompileBudget::default(),
+            // Compiling is parallel inside (Cranelift uses every core): one at a time keeps an
+            // upload storm from holding every core and gigabytes of memory at once.
+            concurrent_compilations: 1,
         }
     }
 }
 
 impl Limits {
-    /// The deadline of a call given `fuel`: [`Limits::deadline`] for each base budget it holds,
+    /// The CPU a call given `fuel` may use: [`Limits::cpu_per_call`] for each base budget it
+    /// holds, rounded up.
+    pub(crate) fn cpu_for(&self, fuel: u64) -> Duration {
+        self.cpu_per_call.saturating_mul(self.budgets_in(fuel))
+    }
+
+    /// The backstop of a call given `fuel`: [`Limits::backstop`] for each base budget it holds,
     /// rounded up.
-    pub(crate) fn deadline_for(&self, fuel: u64) -> Duration {
+    pub(crate) fn backstop_for(&self, fuel: u64) -> Duration {
+        self.backstop.saturating_mul(self.budgets_in(fuel))
+    }
+
+    fn budgets_in(&self, fuel: u64) -> u32 {
         let budgets = fuel.div_ceil(self.fuel_per_call.max(1)).max(1);
-        self.deadline
-            .saturating_mul(u32::try_from(budgets).unwrap_or(u32::MAX))
+        u32::try_from(budgets).unwrap_or(u32::MAX)
     }
 
     /// The fuel for an `evolve` call folding `events` events.
@@ -71,12 +102,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_batch_given_more_fuel_gets_a_longer_deadline_in_proportion() {
+    fn a_batch_given_more_fuel_gets_more_cpu_and_a_longer_backstop_in_proportion() {
         let limits = Limits::default();
-        assert_eq!(limits.deadline_for(1), limits.deadline);
-        assert_eq!(limits.deadline_for(limits.fuel_per_call), limits.deadline);
+        assert_eq!(limits.cpu_for(1), limits.cpu_per_call);
+        assert_eq!(limits.backstop_for(1), limits.backstop);
+        assert_eq!(limits.cpu_for(limits.fuel_per_call), limits.cpu_per_call);
         let batch = limits.fuel_for_batch(2_000);
-        assert_eq!(limits.deadline_for(batch), limits.deadline * 9);
-        assert_eq!(limits.deadline_for(u64::MAX), limits.deadline * u32::MAX);
+        assert_eq!(limits.cpu_for(batch), limits.cpu_per_call * 9);
+        assert_eq!(limits.backstop_for(batch), limits.backstop * 9);
+        assert_eq!(limits.cpu_for(u64::MAX), limits.cpu_per_call * u32::MAX);
     }
 }

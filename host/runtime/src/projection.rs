@@ -12,7 +12,7 @@ use wasmtime::{Engine, Store};
 
 use crate::bindings::projection::exports::cairn::module::projection::RecordedEvent as WitEvent;
 use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
-use crate::call::{CallDeadline, CallThread, Callee, call_store, classify, finish_call};
+use crate::call::{CallBudget, CallThread, Callee, call_store, classify, finish_call};
 use crate::error::CallError;
 use crate::kv_session::KvSession;
 use crate::limits::Limits;
@@ -51,7 +51,7 @@ pub enum ApplyError {
         event_type: String,
         message: String,
     },
-    /// The call failed (trap, fuel, memory, deadline, bad output).
+    /// The call failed (trap, fuel, CPU, memory, bad output, or the host's backstop).
     #[error(transparent)]
     Call(#[from] CallError),
 }
@@ -102,13 +102,17 @@ impl LoadedProjection {
         };
         let fuel = loaded.limits.fuel_per_call;
         let input = CallInput::FIXED;
-        let deadline = CallDeadline::from_now(&loaded.limits, fuel);
-        let (mut store, instance) = loaded.instantiate(input, fuel, deadline, None).await?;
-        let result = instance
-            .cairn_module_projection()
-            .call_subscription(&mut store)
-            .await;
-        let filter = finish_call(&store, fuel, &loaded.limits, result)?;
+        let budget = CallBudget::from_now(&loaded.limits, fuel);
+        let filter = budget
+            .metered(async {
+                let (mut store, instance) = loaded.instantiate(input, fuel, &budget, None).await?;
+                let result = instance
+                    .cairn_module_projection()
+                    .call_subscription(&mut store)
+                    .await;
+                finish_call(&store, fuel, &loaded.limits, result)
+            })
+            .await?;
         loaded.filter = ProjectionFilter {
             categories: filter.categories,
             event_types: filter.event_types,
@@ -126,6 +130,11 @@ impl LoadedProjection {
 
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// How the module's calls have stood: offences and probations since it was loaded.
+    pub fn probation(&self) -> crate::Probation {
+        self.callee.gate.probation()
     }
 
     /// The events the module asked for.
@@ -186,11 +195,11 @@ impl LoadedProjection {
             return Ok(Vec::new());
         }
         let fuel = self.limits.fuel_for_batch(batch.events.len());
-        let deadline = CallDeadline::from_now(&self.limits, fuel);
-        handle.block_on(async move {
+        let budget = CallBudget::from_now(&self.limits, fuel);
+        let call = async {
             let session = KvSession::new(view, false);
             let (mut store, instance) = self
-                .instantiate(batch.input, fuel, deadline, Some(session))
+                .instantiate(batch.input, fuel, &budget, Some(session))
                 .await?;
             store.data_mut().log = log;
             let events: Vec<WitEvent<'_>> = batch.events.iter().map(to_wit).collect();
@@ -218,6 +227,12 @@ impl LoadedProjection {
             // thousands of strings: another thread does both, so the result goes back now.
             tokio::task::spawn_blocking(move || drop((store, batch)));
             outcome
+        };
+        let backstop = budget.backstop_at.into();
+        handle.block_on(async {
+            tokio::time::timeout_at(backstop, budget.metered(call))
+                .await
+                .unwrap_or_else(|_| Err(ApplyError::Call(budget.backstop_reached())))
         })
     }
 
@@ -230,18 +245,19 @@ impl LoadedProjection {
     ) -> Result<Result<Json, String>, CallError> {
         let fuel = self.limits.fuel_per_call;
         let input = CallInput::FIXED;
-        let deadline = CallDeadline::from_now(&self.limits, fuel);
+        let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
+        let inner = budget.clone();
         self.callee
-            .run(deadline, async move {
+            .run(&budget, async move {
                 // The runtime the call runs on: the executor's, or the slow lane's (whose
                 // blocking threads inherit its priority).
                 let handle = tokio::runtime::Handle::current();
                 let call = tokio::task::spawn_blocking(move || {
-                    handle.block_on(async move {
+                    handle.block_on(inner.clone().metered(async move {
                         let session = KvSession::new(view, true);
                         let (mut store, instance) = this
-                            .instantiate(input, fuel, deadline, Some(session))
+                            .instantiate(input, fuel, &inner, Some(session))
                             .await?;
                         let result = instance
                             .cairn_module_projection()
@@ -252,7 +268,7 @@ impl LoadedProjection {
                         Ok(answer.and_then(|text| {
                             Json::parse(&text).map_err(|e| format!("the module answered {e}"))
                         }))
-                    })
+                    }))
                 });
                 call.await.map_err(|e| CallError::Trap {
                     message: format!("the call's thread failed: {e}"),
@@ -265,7 +281,7 @@ impl LoadedProjection {
         &self,
         input: CallInput,
         fuel: u64,
-        deadline: CallDeadline,
+        budget: &CallBudget,
         session: Option<KvSession>,
     ) -> Result<(Store<Sandbox>, ProjectionModule), CallError> {
         let mut store = call_store(
@@ -274,7 +290,7 @@ impl LoadedProjection {
             input,
             &self.limits,
             fuel,
-            deadline,
+            budget,
             CallThread::Own,
         )?;
         store.data_mut().kv = session;

@@ -18,12 +18,11 @@ use crate::engine::{self, EpochTicker};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::module::{ModuleHash, ModuleKind};
+use crate::preflight::{CompileBudget, preflight, world_of};
 use crate::projection::LoadedProjection;
 use crate::sandbox::Sandbox;
 use crate::slow_lane::SlowLane;
 
-const AGGREGATE_EXPORT: &str = "cairn:module/aggregate@0.1.0";
-const PROJECTION_EXPORT: &str = "cairn:module/projection@0.1.0";
 
 /// What an upload did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +60,10 @@ struct Compiler {
     engine: Engine,
     linker: Linker<Sandbox>,
     projection_linker: Linker<Sandbox>,
+    /// What a component may ask of the compiler.
+    budget: CompileBudget,
+    /// Turns to compile (`Limits::concurrent_compilations`).
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// A component, validated and linked against its world.
@@ -104,6 +107,10 @@ impl Registry {
                 engine,
                 linker,
                 projection_linker,
+                budget: limits.compile_budget,
+                turns: Arc::new(tokio::sync::Semaphore::new(
+                    limits.concurrent_compilations.max(1),
+                )),
             }),
             limits: Arc::new(limits),
             store,
@@ -114,6 +121,18 @@ impl Registry {
             _ticker: ticker,
         };
         for record in registry.store.modules().await? {
+            if !record.name.follows_rule() {
+                tracing::error!(
+                    module = %record.name,
+                    version = record.version,
+                    "a kept module's name breaks today's rule for module names (a lower-case \
+                     letter, then lower-case letters, digits and `_`), so it is not served: \
+                     with `-` in it, its streams could be spelled by another module's. Its \
+                     events stay where they are, readable as streams. Upload it again under a \
+                     name that follows the rule (for `my-module`, `my_module`)"
+                );
+                continue;
+            }
             if let Err(error) = registry.load_kept(&record).await {
                 tracing::error!(module = %record.name, version = record.version, %error, "a kept module does not load; it is left out");
             }
@@ -194,6 +213,13 @@ impl Registry {
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
+    }
+
+    /// How the calls of the loaded module named `name` have stood, if one is loaded.
+    pub fn probation(&self, name: &str) -> Option<crate::Probation> {
+        self.aggregate(name)
+            .map(|m| m.probation())
+            .or_else(|| self.projection(name).map(|m| m.probation()))
     }
 
     /// The projection module named `name`, if one is loaded.
@@ -348,28 +374,38 @@ impl Registry {
         Ok(Arc::new(loaded))
     }
 
-    /// Compiles and validates on the blocking pool: compiling is heavy CPU work.
+    /// Checks the component before compiling it (`preflight.rs`), then, in its turn,
+    /// compiles and links it. Both on the blocking pool: compiling is heavy CPU work.
     async fn prepare(&self, bytes: Vec<u8>) -> Result<Prepared, LoadError> {
+        let host = |e: tokio::task::JoinError| LoadError::Host(e.to_string());
         let compiler = Arc::clone(&self.compiler);
-        tokio::task::spawn_blocking(move || compiler.prepare(&bytes))
+        let bytes = Arc::new(bytes);
+        let checked = Arc::clone(&bytes);
+        let budget = compiler.budget;
+        let kind = tokio::task::spawn_blocking(move || preflight(&checked, budget))
             .await
-            .map_err(|e| LoadError::Host(e.to_string()))?
+            .map_err(host)??;
+        let _turn = Arc::clone(&compiler.turns)
+            .acquire_owned()
+            .await
+            .map_err(|e| LoadError::Host(e.to_string()))?;
+        tokio::task::spawn_blocking(move || compiler.prepare(&bytes, kind))
+            .await
+            .map_err(host)?
     }
 }
 
 impl Compiler {
-    fn prepare(&self, bytes: &[u8]) -> Result<Prepared, LoadError> {
-        match bytes.get(..8) {
-            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => return Err(LoadError::CoreModule),
-            Some([0, b'a', b's', b'm', ..]) => {}
-            _ => {
-                return Err(LoadError::Invalid {
-                    reason: "the bytes do not begin with the WebAssembly magic number".into(),
-                });
-            }
-        }
+    /// Compiles and links `bytes`, which [`preflight`] found to export the world of `kind`.
+    fn prepare(&self, bytes: &[u8], kind: ModuleKind) -> Result<Prepared, LoadError> {
         let component = Component::new(&self.engine, bytes).map_err(refused_component)?;
-        let kind = world_of(&component, &self.engine)?;
+        let ty = component.component_type();
+        let exported: Vec<&str> = ty.exports(&self.engine).map(|(name, _)| name).collect();
+        if world_of(&exported)? != kind {
+            return Err(LoadError::WrongWorld {
+                reason: "its exports are not what its sections said".into(),
+            });
+        }
         let linker = match kind {
             ModuleKind::Aggregate => &self.linker,
             ModuleKind::Projection => &self.projection_linker,
@@ -409,23 +445,3 @@ fn refused_component(error: wasmtime::Error) -> LoadError {
     }
 }
 
-/// Which cairn world `component` exports, judged by its exported interfaces.
-fn world_of(component: &Component, engine: &Engine) -> Result<ModuleKind, LoadError> {
-    let ty = component.component_type();
-    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    let aggregate = exports.contains(&AGGREGATE_EXPORT);
-    let projection = exports.contains(&PROJECTION_EXPORT);
-    match (aggregate, projection) {
-        (true, false) => Ok(ModuleKind::Aggregate),
-        (false, true) => Ok(ModuleKind::Projection),
-        (true, true) => Err(LoadError::WrongWorld {
-            reason: "it exports both the aggregate and the projection interface; a module implements one world".into(),
-        }),
-        (false, false) => Err(LoadError::WrongWorld {
-            reason: format!(
-                "it exports {}, but a cairn module exports `{AGGREGATE_EXPORT}` or `{PROJECTION_EXPORT}`",
-                if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
-            ),
-        }),
-    }
-}

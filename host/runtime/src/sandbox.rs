@@ -1,7 +1,7 @@
 //! The deterministic sandbox a call runs in: a fresh [`Store`] per call, holding a WASI context
 //! with no filesystem, network, environment or arguments, a clock that reads the call's time,
 //! random numbers seeded from the call's seed, stdout and stderr captured for the log, a memory
-//! limit, fuel and a wall-clock deadline.
+//! limit, fuel, a CPU limit and a wall-clock backstop.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,9 +15,10 @@ use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
+use crate::call::CallBudget;
 use crate::call_gate::CallGate;
+use crate::cpu_meter::CpuMeter;
 use crate::limits::Limits;
-use crate::slow_lane::LaneClock;
 
 /// What makes a call deterministic: the time its clock reads and the seed of its randomness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +52,10 @@ pub(crate) struct Sandbox {
     pub(crate) module: Arc<str>,
     /// A projection call's read model; `None` in aggregate calls.
     pub(crate) kv: Option<crate::kv_session::KvSession>,
-    /// The module's gate, told when the call runs out of fuel or time.
+    /// The module's gate, told when the call runs out of fuel or CPU.
     pub(crate) gate: Arc<CallGate>,
-    /// The CPU the call has had, when it runs on the slow lane.
-    lane_clock: Option<LaneClock>,
+    /// The CPU the call has used, over every thread that ran it.
+    cpu: Arc<CpuMeter>,
     /// Whether the guest's output and the call's failure go to the log.
     pub(crate) log: CallLog,
 }
@@ -79,9 +80,9 @@ impl WasiView for Sandbox {
 }
 
 impl Sandbox {
-    /// The CPU time the call has had so far, if it runs on the slow lane; `None` elsewhere.
-    pub(crate) fn lane_cpu(&self) -> Option<Duration> {
-        self.lane_clock.as_ref().map(LaneClock::elapsed)
+    /// The CPU time the call has used so far.
+    pub(crate) fn cpu_used(&self) -> Duration {
+        self.cpu.used()
     }
 
     /// Whether the guest asked for more memory than its limit.
@@ -125,7 +126,7 @@ impl Sandbox {
     }
 }
 
-/// A new store for one call of `module`, with `fuel`, that ends at `deadline`.
+/// A new store for one call of `module`, with `fuel`, within `budget`.
 pub(crate) fn new_store(
     engine: &Engine,
     module: Arc<str>,
@@ -133,7 +134,7 @@ pub(crate) fn new_store(
     input: CallInput,
     limits: &Limits,
     fuel: u64,
-    deadline: Instant,
+    budget: &CallBudget,
 ) -> wasmtime::Result<Store<Sandbox>> {
     let stdout = MemoryOutputPipe::new(limits.output_bytes);
     let stderr = MemoryOutputPipe::new(limits.output_bytes);
@@ -163,22 +164,21 @@ pub(crate) fn new_store(
         module,
         kv: None,
         gate,
-        lane_clock: LaneClock::start(),
+        cpu: Arc::clone(&budget.meter),
         log: CallLog::Logged,
     };
     let mut store = Store::new(engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.memory);
     store.set_fuel(fuel)?;
-    // At each epoch tick the call is checked: past its deadline (a moment in wall time, so a
-    // call starved of CPU still ends) it stops; after its first tick it yields to the executor
-    // at every tick, so a long call never holds a thread. Short calls (nearly all) run straight
-    // through.
+    // At each epoch tick the call is checked (`check_at_tick`): past its CPU limit, or past its
+    // backstop (a moment in wall time, so a call that hangs still ends), it stops; after its
+    // first tick it yields to the executor at every tick, so a long call never holds a thread.
+    // Short calls (nearly all) run straight through.
     let mut first_tick = true;
+    let (meter, cpu_limit, backstop_at) = (Arc::clone(&budget.meter), budget.cpu, budget.backstop_at);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
-            return Err(wasmtime::Error::new(DeadlineExceeded));
-        }
+        check_at_tick(meter.used(), cpu_limit, Instant::now(), backstop_at)?;
         if std::mem::take(&mut first_tick) {
             Ok(UpdateDeadline::Continue(1))
         } else {
@@ -188,10 +188,33 @@ pub(crate) fn new_store(
     Ok(store)
 }
 
-/// The error a call ends with when it passes its deadline.
+/// What a call is checked for at an epoch tick: the CPU it has `used` against its limit (the
+/// module's fault), then `now` against its backstop (the host's). CPU first: a call that has
+/// both used its CPU and reached its backstop did the work that made it late.
+fn check_at_tick(
+    used: Duration,
+    cpu_limit: Duration,
+    now: Instant,
+    backstop_at: Instant,
+) -> wasmtime::Result<()> {
+    if used >= cpu_limit {
+        return Err(wasmtime::Error::new(CpuLimitReached));
+    }
+    if now >= backstop_at {
+        return Err(wasmtime::Error::new(BackstopReached));
+    }
+    Ok(())
+}
+
+/// The error a call ends with when it has used its CPU limit.
 #[derive(Debug, thiserror::Error)]
-#[error("the call passed its deadline")]
-pub(crate) struct DeadlineExceeded;
+#[error("the call used its CPU limit")]
+pub(crate) struct CpuLimitReached;
+
+/// The error a call ends with when it reaches its wall-clock backstop.
+#[derive(Debug, thiserror::Error)]
+#[error("the call reached its backstop")]
+pub(crate) struct BackstopReached;
 
 /// Refuses growth past the memory limit, and remembers that it did.
 struct MemoryLimit {
@@ -246,5 +269,35 @@ impl HostMonotonicClock for StoppedClock {
 
     fn now(&self) -> u64 {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_stops_a_call_for_its_cpu_first_and_for_the_backstop_only_when_it_is_reached() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(30);
+        let limit = Duration::from_millis(250);
+        let stops = |used, at| check_at_tick(used, limit, at, later);
+        // A starved call: little CPU, long after it began, before the backstop.
+        assert!(stops(Duration::from_millis(1), later - Duration::from_millis(1)).is_ok());
+        assert!(
+            stops(limit, now)
+                .expect_err("over its CPU")
+                .is::<CpuLimitReached>()
+        );
+        assert!(
+            stops(Duration::ZERO, later)
+                .expect_err("at the backstop")
+                .is::<BackstopReached>()
+        );
+        assert!(
+            stops(limit * 2, later)
+                .expect_err("both")
+                .is::<CpuLimitReached>()
+        );
     }
 }

@@ -5,8 +5,8 @@
 //! turns with the requests of everyone else. On the slow lane it gets only the CPU time that
 //! nothing else wants: on Linux its thread is `SCHED_IDLE`, which any other thread waking on its
 //! core preempts at once, so the executor, the store's writer and the HTTP server run first;
-//! and one core is always left to them. Its calls still end: fuel runs out, or the
-//! wall-clock deadline passes.
+//! and one core is always left to them. Its calls still end: fuel or CPU runs out, or the
+//! wall-clock backstop is reached.
 //!
 //! One thread, not one per core: a low-priority thread on every core would leave no core idle
 //! for the others' wake-ups, and on two cores that alone doubled their p99 (BENCHMARKS.md,
@@ -15,12 +15,11 @@
 //! Elsewhere the lane's thread keeps normal priority, which still keeps the executor's threads
 //! free.
 //!
-//! Because the lane is starved whenever the host is busy, a call there can pass its deadline
-//! without having run: [`LaneClock`] measures the CPU a call on the lane actually had, so that
-//! such a call is not counted against its module (`call.rs`).
+//! The lane is starved whenever the host is busy, so a call there can wait long for the CPU.
+//! That costs the module nothing: a call is blamed only for the CPU it used (`cpu_meter.rs`),
+//! and only the backstop, the host's fault, ends a wait.
 
 use std::future::Future;
-use std::time::Duration;
 
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
@@ -33,46 +32,6 @@ thread_local! {
 /// Whether the calling thread is a slow lane's.
 pub(crate) fn on_the_lane() -> bool {
     ON_THE_LANE.get()
-}
-
-/// The CPU time a call on the lane has had since it began: its thread's CPU clock. Every call
-/// on the lane runs on one thread from start to end (the lane's one worker, or a blocking
-/// thread of its own); calls of other modules that take turns on the worker at their yields
-/// count too, so the clock can overstate a call's CPU, never understate it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LaneClock {
-    started: Duration,
-}
-
-impl LaneClock {
-    /// Starts the clock for a call beginning now on this thread; `None` off the lane (a call on
-    /// the executor moves between threads at its yields, and is never starved by design) and
-    /// where there is no lane priority to starve it (not Linux).
-    pub(crate) fn start() -> Option<Self> {
-        if !on_the_lane() {
-            return None;
-        }
-        thread_cpu_time().map(|started| Self { started })
-    }
-
-    /// The CPU time the thread has had since [`LaneClock::start`].
-    pub(crate) fn elapsed(&self) -> Duration {
-        thread_cpu_time().map_or(Duration::ZERO, |now| now.saturating_sub(self.started))
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn thread_cpu_time() -> Option<Duration> {
-    use rustix::time::{ClockId, clock_gettime};
-    let now = clock_gettime(ClockId::ThreadCPUTime);
-    let seconds = u64::try_from(now.tv_sec).ok()?;
-    let nanos = u32::try_from(now.tv_nsec).ok()?;
-    Some(Duration::new(seconds, nanos))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_cpu_time() -> Option<Duration> {
-    None
 }
 
 /// The lane's thread, running until the lane is dropped.

@@ -178,7 +178,7 @@ pub struct StateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
-    /// The projection, such as `customer-directory`.
+    /// The projection, such as `customer_directory`.
     pub projection: String,
     /// The request as JSON, such as '{"type": "count"}'.
     pub request: String,
@@ -248,6 +248,11 @@ pub struct BenchArgs {
     /// measured). Defaults to the system's temporary directory.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Run the workload on a busy host: a busy loop on every core and a disk writer that syncs
+    /// large files, started and stopped by the bench (commands, http and projections). The
+    /// run must still fail nothing and put no module on probation.
+    #[arg(long)]
+    pub pressure: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

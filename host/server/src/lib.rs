@@ -13,6 +13,8 @@
 //! - `bench/`: `cairn bench <scenario>`, the standard workloads whose figures go in
 //!   BENCHMARKS.md.
 //! - `guests.rs`: building a module crate for `wasm32-wasip2`.
+//! - `pressure.rs`: a busy host made on purpose (busy cores, a syncing disk writer), for
+//!   `cairn bench --pressure` and the tests that serve under it.
 //! - `cli.rs`: the command line (clap).
 
 pub mod bench;
@@ -22,6 +24,7 @@ pub mod dev;
 pub mod guests;
 pub mod http;
 pub mod node;
+pub mod pressure;
 pub mod project;
 pub mod serve;
 pub mod settings;

@@ -6,12 +6,16 @@
 //! fuel_per_call = 50_000_000  # about one unit per WebAssembly instruction
 //! fuel_per_event = 200_000    # extra fuel for each event an `evolve` folds
 //! fuel_yield_interval = 100_000
-//! deadline_ms = 50            # the wall-clock backstop of one call
+//! cpu_ms_per_call = 250       # CPU time one call may use (its work, never its waits)
+//! backstop_secs = 30          # wall-clock backstop of one call; reaching it is the host's fault
 //! memory_bytes = 67_108_864   # linear memory of one instance (64 MiB)
 //! stack_bytes = 524_288
 //! table_elements = 20_000
 //! concurrent_instances = 256
 //! output_bytes = 65_536       # of a call's stdout and of its stderr, kept for the log
+//! compile_functions = 100_000 # the most functions an uploaded module may have to compile
+//! compile_code_bytes = 16_777_216  # the most bytes of code it may have to compile
+//! concurrent_compilations = 1 # modules compiled at once; other uploads wait their turn
 //!
 //! [commands]
 //! snapshot_every = 100        # take a snapshot when a stream passes a multiple of this
@@ -71,12 +75,19 @@ struct LimitsSection {
     fuel_per_call: Option<u64>,
     fuel_per_event: Option<u64>,
     fuel_yield_interval: Option<u64>,
-    deadline_ms: Option<u64>,
+    cpu_ms_per_call: Option<u64>,
+    backstop_secs: Option<u64>,
+    /// A key that changed meaning (it was a wall-clock deadline that blamed the module): it is
+    /// refused, with the keys that replace it named.
+    deadline_ms: Option<toml::Value>,
     memory_bytes: Option<u64>,
     stack_bytes: Option<u64>,
     table_elements: Option<u64>,
     concurrent_instances: Option<u64>,
     output_bytes: Option<u64>,
+    compile_functions: Option<u64>,
+    compile_code_bytes: Option<u64>,
+    concurrent_compilations: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,9 +165,21 @@ impl LimitsSection {
             "limits.fuel_yield_interval",
             from(1),
         )?;
-        if let Some(ms) = self.deadline_ms {
-            check(ms, from(1), "limits.deadline_ms")?;
-            to.deadline = Duration::from_millis(ms);
+        if self.deadline_ms.is_some() {
+            anyhow::bail!(
+                "limits.deadline_ms is no longer read: a module is now limited by the CPU time \
+                 its call uses (limits.cpu_ms_per_call, default 250), and a call that takes too \
+                 long in wall time only because the host is busy is the host's fault \
+                 (limits.backstop_secs, default 30). Replace deadline_ms with either"
+            );
+        }
+        if let Some(ms) = self.cpu_ms_per_call {
+            check(ms, from(1), "limits.cpu_ms_per_call")?;
+            to.cpu_per_call = Duration::from_millis(ms);
+        }
+        if let Some(secs) = self.backstop_secs {
+            check(secs, from(1), "limits.backstop_secs")?;
+            to.backstop = Duration::from_secs(secs);
         }
         // At least one WebAssembly page: an instance with less cannot hold anything.
         set(
@@ -188,6 +211,24 @@ impl LimitsSection {
             self.output_bytes,
             "limits.output_bytes",
             from(0),
+        )?;
+        set(
+            &mut to.compile_budget.functions,
+            self.compile_functions,
+            "limits.compile_functions",
+            from(1),
+        )?;
+        set(
+            &mut to.compile_budget.code_bytes,
+            self.compile_code_bytes,
+            "limits.compile_code_bytes",
+            from(1),
+        )?;
+        set(
+            &mut to.concurrent_compilations,
+            self.concurrent_compilations,
+            "limits.concurrent_compilations",
+            from(1),
         )?;
         Ok(to)
     }
@@ -296,13 +337,14 @@ mod tests {
         assert_eq!(settings.commands.snapshot_every, 100);
 
         let settings = parse(
-            "[limits]\nmemory_bytes = 16_777_216\ndeadline_ms = 200\n\
+            "[limits]\nmemory_bytes = 16_777_216\ncpu_ms_per_call = 200\nbackstop_secs = 5\n\
              [commands]\nsnapshot_every = 25\ncache_entries = 5\n\
              [projections]\nbatch = 300\n",
         )
         .expect("valid");
         assert_eq!(settings.limits.memory_bytes, 16 * 1024 * 1024);
-        assert_eq!(settings.limits.deadline, Duration::from_millis(200));
+        assert_eq!(settings.limits.cpu_per_call, Duration::from_millis(200));
+        assert_eq!(settings.limits.backstop, Duration::from_secs(5));
         assert_eq!(settings.limits.stack_bytes, Limits::default().stack_bytes);
         assert_eq!(settings.commands.snapshot_every, 25);
         assert_eq!(settings.commands.cache_entries.get(), 5);
@@ -323,7 +365,8 @@ mod tests {
                 "[limits]\nmemory_bytes = 8_589_934_592\n",
                 "at most 4294967296",
             ),
-            ("[limits]\ndeadline_ms = 0\n", "limits.deadline_ms"),
+            ("[limits]\ncpu_ms_per_call = 0\n", "limits.cpu_ms_per_call"),
+            ("[limits]\nbackstop_secs = 0\n", "limits.backstop_secs"),
             (
                 "[commands]\nsnapshot_every = 0\n",
                 "commands.snapshot_every",
@@ -351,6 +394,18 @@ mod tests {
             let err = parse(text).expect_err(text);
             assert!(err.to_string().contains(says), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn refuses_a_key_that_changed_meaning_and_names_the_keys_that_replace_it() {
+        let err = parse("[limits]\ndeadline_ms = 50\n").expect_err("a renamed key");
+        let said = err.to_string();
+        assert!(
+            said.contains("deadline_ms")
+                && said.contains("limits.cpu_ms_per_call")
+                && said.contains("limits.backstop_secs"),
+            "{said}"
+        );
     }
 
     #[test]

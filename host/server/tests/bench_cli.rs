@@ -85,7 +85,7 @@ fn bad_arguments_fail_with_a_reason() {
     );
 }
 
-/// The runtime and commands benches build and run the real `bank-account` module.
+/// The runtime and commands benches build and run the real `bank_account` module.
 #[test]
 fn bench_runtime_and_commands_run_the_real_example() {
     let scenarios: [(&str, &[&str]); 2] = [

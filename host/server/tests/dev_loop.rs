@@ -39,15 +39,15 @@ fn copy_example(dir: &Path, name: &str) -> PathBuf {
     module
 }
 
-/// A project of its own: copies of the customers aggregate and the customer-directory
+/// A project of its own: copies of the customers aggregate and the customer_directory
 /// projection. Returns the aggregate's directory.
 fn customers_project(dir: &Path) -> PathBuf {
     let module = copy_example(dir, "customers");
-    copy_example(dir, "customer-directory");
+    copy_example(dir, "customer_directory");
     std::fs::write(
         dir.join("cairn.toml"),
         "[[module]]\nname = \"customers\"\npath = \"customers\"\n\n\
-         [[module]]\nname = \"customer-directory\"\npath = \"customer-directory\"\n",
+         [[module]]\nname = \"customer_directory\"\npath = \"customer_directory\"\n",
     )
     .expect("write cairn.toml");
     module
@@ -96,7 +96,7 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dev-loop-guests");
     let (mut dev, mut output) = start_dev(project.path(), &target_dir, &[]);
     output.wait_for("customers v1 loaded", Duration::from_secs(900));
-    output.wait_for("customer-directory v1 loaded", Duration::from_secs(900));
+    output.wait_for("customer_directory v1 loaded", Duration::from_secs(900));
     let api = output.wait_for("API", Duration::from_secs(60));
     let server = api.split_whitespace().last().expect("a URL").to_owned();
     output.wait_for("watching", Duration::from_secs(10));
@@ -127,30 +127,30 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     );
 
     // The projection follows, and the CLI asks it.
-    wait_for_projection(&server, "customer-directory", |s| {
+    wait_for_projection(&server, "customer_directory", |s| {
         s["position"] == 1 && s["state"] == "live"
     });
     let (ok, out, err) = client(
         &server,
-        &["query", "customer-directory", r#"{"type": "count"}"#],
+        &["query", "customer_directory", r#"{"type": "count"}"#],
     );
     assert!(ok, "{err}");
     assert!(out.contains("\"active\": 1"), "{out}");
-    let (ok, out, err) = client(&server, &["projections", "pause", "customer-directory"]);
+    let (ok, out, err) = client(&server, &["projections", "pause", "customer_directory"]);
     assert!(
-        ok && out.contains("customer-directory paused"),
+        ok && out.contains("customer_directory paused"),
         "{out}{err}"
     );
-    let (ok, out, err) = client(&server, &["projections", "resume", "customer-directory"]);
+    let (ok, out, err) = client(&server, &["projections", "resume", "customer_directory"]);
     assert!(
-        ok && out.contains("customer-directory resumed"),
+        ok && out.contains("customer_directory resumed"),
         "{out}{err}"
     );
-    wait_for_projection(&server, "customer-directory", |s| s["state"] == "live");
+    wait_for_projection(&server, "customer_directory", |s| s["state"] == "live");
     let (ok, out, err) = client(&server, &["projections", "list"]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("customer-directory v1 live at 1 of 1"),
+        out.contains("customer_directory v1 live at 1 of 1"),
         "{out}"
     );
     let (ok, _, err) = client(&server, &["query", "nobody", r#"{"type": "count"}"#]);
@@ -224,14 +224,14 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     );
 
     // So does a projection's.
-    let directory_source = project.path().join("customer-directory/src/lib.rs");
+    let directory_source = project.path().join("customer_directory/src/lib.rs");
     let directory = std::fs::read_to_string(&directory_source).expect("source");
     std::fs::write(&directory_source, format!("{directory}\nfn broken( {{")).expect("break");
-    let failed = output.wait_for("customer-directory did not build", Duration::from_secs(600));
+    let failed = output.wait_for("customer_directory did not build", Duration::from_secs(600));
     assert!(failed.contains("version 1 keeps serving"), "{failed}");
     std::fs::write(&directory_source, &directory).expect("repair");
     output.wait_for(
-        "customer-directory v1 is unchanged",
+        "customer_directory v1 is unchanged",
         Duration::from_secs(600),
     );
 
@@ -247,16 +247,16 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     .expect("write cairn.toml");
     let refused = output.wait_for("cannot be used", Duration::from_secs(60));
     assert!(refused.contains("keep serving"), "{refused}");
-    let ledger = copy_example(project.path(), "bank-account");
+    let ledger = copy_example(project.path(), "bank_account");
     std::fs::write(
         &toml,
         "[[module]]\nname = \"customers\"\npath = \"customers\"\n\n\
-         [[module]]\nname = \"ledger\"\npath = \"bank-account\"\n\n\
+         [[module]]\nname = \"ledger\"\npath = \"bank_account\"\n\n\
          [commands]\nsnapshot_every = 5\n",
     )
     .expect("write cairn.toml");
     output.wait_for(
-        "customer-directory is no longer in",
+        "customer_directory is no longer in",
         Duration::from_secs(60),
     );
     output.wait_for("settings in", Duration::from_secs(60));
@@ -270,7 +270,7 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     );
     let (ok, _, err) = client(
         &server,
-        &["query", "customer-directory", r#"{"type": "count"}"#],
+        &["query", "customer_directory", r#"{"type": "count"}"#],
     );
     assert!(ok, "the module taken out still serves: {err}");
     let source = ledger.join("src/lib.rs");

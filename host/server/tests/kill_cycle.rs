@@ -3,12 +3,12 @@
 //!
 //! The storm: 32 clients over 1,000 streams. 24 of them append to ledger streams they own
 //! (single events and batches, at the exact version they know or `any`, each event with its own
-//! id); 8 send `bank-account` commands with an `Idempotency-Key`. `account-balances` projects
+//! id); 8 send `bank_account` commands with an `Idempotency-Key`. `account_balances` projects
 //! the accounts meanwhile. Each reply is recorded: acknowledged, or in doubt when the kill cut
 //! it off.
 //!
 //! After every kill:
-//! - each read model `account-balances` keeps equals a fold from scratch (the example's own
+//! - each read model `account_balances` keeps equals a fold from scratch (the example's own
 //!   code, natively) of the log up to its checkpoint;
 //! - every acknowledged append is there, at the versions and positions it was given, and an
 //!   append in doubt is there whole or not at all;
@@ -185,7 +185,7 @@ async fn commander(http: reqwest::Client, url: String, client: usize, shared: Sh
         let key = uuid::Uuid::new_v4().to_string();
         let sent = http
             .post(format!(
-                "{url}/v1/aggregates/bank-account/{account}/commands"
+                "{url}/v1/aggregates/bank_account/{account}/commands"
             ))
             .header("idempotency-key", &key)
             .json(&command)
@@ -255,7 +255,7 @@ async fn check_store(data: &Path) {
     }
 
     let state = store
-        .module_state(ModuleName::new("account-balances").expect("name"))
+        .module_state(ModuleName::new("account_balances").expect("name"))
         .await
         .expect("reads")
         .map(|bytes| serde_json::from_slice::<Value>(&bytes).expect("JSON"))
@@ -264,13 +264,13 @@ async fn check_store(data: &Path) {
         let Some(generation) = slot["generation"].as_u64() else {
             continue;
         };
-        let model = ReadModelName::new(&format!("account-balances#g{generation}")).expect("name");
+        let model = ReadModelName::new(&format!("account_balances#g{generation}")).expect("name");
         let view = store.read_model(&model).expect("view");
         let checkpoint = view.checkpoint().map_or(0, Position::get);
         let mut fold = MemoryKv::default();
         let events = log
             .iter()
-            .filter(|e| e.position.get() <= checkpoint && e.stream.category() == "bank")
+            .filter(|e| e.position.get() <= checkpoint && e.stream.category() == "bank_account")
             .map(|e| RawEvent {
                 stream: e.stream.to_string(),
                 version: e.version.get(),
@@ -370,7 +370,7 @@ async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_
     for (account, fold) in &mut balances {
         let body: Value = get_json(
             http,
-            format!("{url}/v1/streams/bank-account-{account}?limit=10000"),
+            format!("{url}/v1/streams/bank_account-{account}?limit=10000"),
         )
         .await;
         for event in body["events"].as_array().expect("events") {
@@ -383,7 +383,7 @@ async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_
             assert!(*fold >= 0, "{account} went negative");
         }
         let state: Value =
-            get_json(http, format!("{url}/v1/aggregates/bank-account/{account}")).await;
+            get_json(http, format!("{url}/v1/aggregates/bank_account/{account}")).await;
         assert_eq!(
             state["state"]["balance"],
             json!(*fold),
@@ -393,7 +393,7 @@ async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_
     for ack in &commands {
         let reply = http
             .post(format!(
-                "{url}/v1/aggregates/bank-account/{}/commands",
+                "{url}/v1/aggregates/bank_account/{}/commands",
                 ack.account
             ))
             .header("idempotency-key", &ack.key)
@@ -430,8 +430,8 @@ async fn nothing_acknowledged_is_lost_or_doubled_across_kills() {
     let http = reqwest::Client::new();
     let shared: Shared = Arc::default();
     let (mut server, mut url) = serve(&data);
-    upload(&http, &url, "bank-account").await;
-    upload(&http, &url, "account-balances").await;
+    upload(&http, &url, "bank_account").await;
+    upload(&http, &url, "account_balances").await;
 
     for cycle in 0..cycles() {
         let retry_from = record(&shared).appends.len();

@@ -14,6 +14,17 @@ pub enum NameError {
         /// The limit in bytes.
         max: usize,
     },
+    /// A module name breaks its rule (see `ModuleName`): the first character that does.
+    #[error(
+        "holds U+{code:04X} at byte {at}; a module name is a lower-case ASCII letter, then \
+         lower-case letters, digits and `_`"
+    )]
+    NotAModuleName {
+        /// The character's code point.
+        code: u32,
+        /// Its byte offset in the name.
+        at: usize,
+    },
     /// The name holds a control character (including NUL, tab and newline).
     #[error("holds the control character U+{code:04X} at byte {at}")]
     ControlCharacter {

@@ -13,7 +13,7 @@ use crate::name::checked_name;
 use crate::version::Position;
 
 checked_name! {
-    /// A read model's name, such as `customer-directory#g2` (a projection's name and a
+    /// A read model's name, such as `customer_directory#g2` (a projection's name and a
     /// generation, so a rebuild can fill a new model beside the one still serving). Room is
     /// left past the longest module name for the generation.
     ///

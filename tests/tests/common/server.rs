@@ -18,14 +18,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with `customers`, `bank-account` and `misbehaving` loaded and no API key.
+    /// A server with `customers`, `bank_account` and `misbehaving` loaded and no API key.
     pub async fn start() -> Self {
         Self::start_with(None).await
     }
 
     pub async fn start_with(api_key: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        Self::start_in(dir, api_key, &["customers", "bank-account", "misbehaving"]).await
+        Self::start_in(dir, api_key, &["customers", "bank_account", "misbehaving"]).await
     }
 
     pub async fn start_in(dir: tempfile::TempDir, api_key: Option<&str>, guests: &[&str]) -> Self {

@@ -140,7 +140,7 @@ fn search(
 }
 
 /// Whether a failed call says something about its events that a shorter batch would repeat
-/// quickly: not running out of fuel or time, which also depends on the load.
+/// quickly: not running out of fuel or CPU (slow to repeat), nor the host's backstop.
 fn searchable(error: &CallError) -> bool {
     match error {
         CallError::Trap { .. }
@@ -148,8 +148,8 @@ fn searchable(error: &CallError) -> bool {
         | CallError::OutOfMemory { .. }
         | CallError::BadOutput { .. } => true,
         CallError::OutOfFuel { .. }
-        | CallError::DeadlineExceeded { .. }
-        | CallError::NoTurnBeforeDeadline { .. } => false,
+        | CallError::CpuExceeded { .. }
+        | CallError::HostBackstop { .. } => false,
     }
 }
 

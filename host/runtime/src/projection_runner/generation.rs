@@ -16,7 +16,7 @@
 //! batches.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cairn_store::{ModelRead, Position, ReadModelName, StorageError};
 use tokio::runtime::Handle;
@@ -29,7 +29,7 @@ use super::prefetch::{NextBatch, Prefetch, read_after};
 use super::status::{Fault, GenerationStatus, RunState};
 use super::{Inner, lock, open_view, pause_flag};
 use crate::model_overlay::PendingView;
-use crate::projection::LoadedProjection;
+use crate::projection::{ApplyError, LoadedProjection};
 
 /// A running generation.
 pub(super) struct Generation {
@@ -285,6 +285,13 @@ fn step(
     }
     let writes = match applied_writes {
         Ok(writes) => writes,
+        Err(ApplyError::Call(error)) if error.is_host_fault() => {
+            // The host's fault says nothing of the events: nothing of the batch is committed,
+            // and it is read and applied again after a pause, never faulted.
+            tracing::warn!(projection = %generation.projection.name(), %error, "a projection batch is retried");
+            std::thread::sleep(HOST_FAULT_PAUSE);
+            return Ok(Step::Progressed);
+        }
         Err(error) => {
             return Ok(
                 match commit_before_failure(handle, inner, generation, after, applied, error)? {
@@ -316,6 +323,9 @@ fn step(
     });
     Ok(Step::Progressed)
 }
+
+/// How long a runner waits before it applies again a batch that failed by the host's fault.
+const HOST_FAULT_PAUSE: Duration = Duration::from_secs(1);
 
 /// Marks `generation` faulted with `error`, at the event `place` (position, type) if known.
 pub(super) fn fault(generation: &Generation, error: String, place: Option<&(u64, String)>) {

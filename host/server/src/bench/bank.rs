@@ -1,4 +1,4 @@
-//! What the runtime benches share: progress lines, and a store with `bank-account` loaded.
+//! What the runtime benches share: progress lines, and a store with `bank_account` loaded.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ impl Progress {
     }
 }
 
-/// A store in `dir` and a registry with this repository's `bank-account` module loaded.
+/// A store in `dir` and a registry with this repository's `bank_account` module loaded.
 pub(crate) struct BankHost {
     pub(crate) store: RedbStore,
     pub(crate) shared: Arc<dyn EventStore>,
@@ -29,13 +29,13 @@ pub(crate) struct BankHost {
 
 impl BankHost {
     pub(crate) async fn start(dir: &Path, progress: Progress) -> anyhow::Result<Self> {
-        progress.say("building bank-account for wasm32-wasip2");
-        let bytes = guests::build("bank-account")?;
+        progress.say("building bank_account for wasm32-wasip2");
+        let bytes = guests::build("bank_account")?;
         let store = RedbStore::open(dir.join("data"), RedbOptions::default()).await?;
         let shared: Arc<dyn EventStore> = Arc::new(store.clone());
         let registry =
             Registry::open(Arc::clone(&shared), &dir.join("cache"), Limits::default()).await?;
-        registry.upload("bank-account", bytes).await?;
+        registry.upload("bank_account", bytes).await?;
         Ok(Self {
             store,
             shared,
@@ -56,7 +56,7 @@ impl BankHost {
     }
 }
 
-/// Opens accounts `0..accounts` of `bank-account`, each with a large deposit, by appending
+/// Opens accounts `0..accounts` of `bank_account`, each with a large deposit, by appending
 /// `Opened` and `Deposited` directly from `clients` concurrent writers.
 pub(crate) async fn open_accounts(
     store: Arc<dyn EventStore>,
@@ -70,7 +70,7 @@ pub(crate) async fn open_accounts(
             if account >= accounts {
                 return Ok(());
             }
-            let stream = Aggregates::stream_of("bank-account", &account.to_string())?;
+            let stream = Aggregates::stream_of("bank_account", &account.to_string())?;
             let events = vec![
                 NewEvent::new(
                     EventType::new("Opened")?,

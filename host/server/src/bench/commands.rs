@@ -1,5 +1,5 @@
 //! `cairn bench commands`: durable commands in process (load, decide, append) on
-//! `bank-account`, from 64 concurrent clients over 10,000 accounts.
+//! `bank_account`, from 64 concurrent clients over 10,000 accounts.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     progress.say("loading every account once (the cache holds them all)");
     for account in 0..accounts {
         aggregates
-            .version("bank-account", &account.to_string())
+            .version("bank_account", &account.to_string())
             .await?;
     }
 
@@ -69,7 +69,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
                     idempotency_key: None,
                 };
                 aggregates
-                    .execute("bank-account", &account, command)
+                    .execute("bank_account", &account, command)
                     .await?;
                 Ok(())
             }
@@ -105,6 +105,14 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         },
     ];
     aggregates.settle().await;
+    let mut figures = figures;
+    figures.push(super::report::probations(
+        "commands_probations",
+        host.registry
+            .probation("bank_account")
+            .map_or(0, |p| p.started),
+        "bank_account",
+    ));
     drop(aggregates);
     host.stop().await;
     Ok(Report {

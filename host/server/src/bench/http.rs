@@ -1,5 +1,5 @@
 //! `cairn bench http`: the real server on 127.0.0.1, driven over HTTP from the same process by
-//! 64 connections: single-event appends, then commands on `bank-account` over 10,000 accounts.
+//! 64 connections: single-event appends, then commands on `bank_account` over 10,000 accounts.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,9 +20,9 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
             eprintln!("… {what}");
         }
     };
-    say("building bank-account for wasm32-wasip2");
-    let module = guests::build("bank-account")?;
-    let served = Served::start(dir, vec![("bank-account", module)]).await?;
+    say("building bank_account for wasm32-wasip2");
+    let module = guests::build("bank_account")?;
+    let served = Served::start(dir, vec![("bank_account", module)]).await?;
     let (node, base) = (&served.node, served.base.clone());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
@@ -57,7 +57,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     open_accounts(Arc::clone(node.store()), accounts, CONNECTIONS).await?;
     for account in 0..accounts {
         node.aggregates()
-            .version("bank-account", &account.to_string())
+            .version("bank_account", &account.to_string())
             .await?;
     }
 
@@ -69,7 +69,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         move |_, n| {
             let client = client.clone();
             let account = fastrand::usize(..accounts);
-            let url = format!("{base}/v1/aggregates/bank-account/{account}/commands");
+            let url = format!("{base}/v1/aggregates/bank_account/{account}/commands");
             let body = if n % 2 == 0 {
                 r#"{"type":"Deposit","data":{"amount":7}}"#
             } else {
@@ -89,6 +89,10 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     })
     .await?;
 
+    let probations = node
+        .registry()
+        .probation("bank_account")
+        .map_or(0, |p| p.started);
     served.stop().await?;
     let append_work = format!(
         "{} single-event appends over HTTP, {CONNECTIONS} connections",
@@ -117,6 +121,11 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         &commands,
         &command_work,
         12_000.0,
+    ));
+    figures.push(super::report::probations(
+        "http_probations",
+        probations,
+        "bank_account",
     ));
     Ok(Report {
         scenario: "http",

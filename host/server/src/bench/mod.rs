@@ -1,7 +1,8 @@
 //! `cairn bench <scenario>`: standard workloads with figures a person can read, or one JSON
 //! object with `--json`.
 //!
-//! - `load.rs`: runs many concurrent workers and records each operation's latency.
+//! - `load.rs`: runs many concurrent workers and records each operation's latency. With
+//!   `--pressure`, the workload runs beside a busy host (`crate::pressure`).
 //! - `report.rs`: figures, their targets, and how they are printed.
 //! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`: the
 //!   scenarios;
@@ -19,6 +20,8 @@ mod served;
 mod store;
 
 use crate::cli::{BenchArgs, Scenario};
+use crate::pressure::Pressure;
+use report::PressuredReport;
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -36,6 +39,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 parent.display()
             )
         })?;
+    let pressure = if args.pressure {
+        anyhow::ensure!(
+            matches!(
+                args.scenario,
+                Scenario::Commands | Scenario::Http | Scenario::Projections
+            ),
+            "--pressure applies to the commands, http and projections scenarios"
+        );
+        if !args.json {
+            println!("starting the pressure: a busy loop on every core and a disk writer");
+        }
+        Some(Pressure::start(dir.path())?)
+    } else {
+        None
+    };
     let report = match args.scenario {
         Scenario::Store => store::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Runtime => runtime::run(dir.path(), args.scale, !args.json).await?,
@@ -44,6 +62,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Projections => projections::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Sandbox => sandbox::run(dir.path(), args.scale, !args.json).await?,
     };
+    let report = PressuredReport::new(report, pressure.map(Pressure::stop));
     if args.json {
         println!("{}", report.to_json());
     } else {

@@ -1,4 +1,4 @@
-//! `cairn bench projections`: `customer-directory` replaying a million `customers` events into
+//! `cairn bench projections`: `customer_directory` replaying a million `customers` events into
 //! its persisted read model, then following live appends at a fixed rate.
 
 use std::path::Path;
@@ -15,7 +15,7 @@ use super::report::{Figure, Report, Target};
 use super::scaled;
 use crate::guests;
 
-const PROJECTION: &str = "customer-directory";
+const PROJECTION: &str = "customer_directory";
 /// Events per customer in the history: created, updated twice, then deleted or updated.
 const EVENTS_PER_CUSTOMER: usize = 4;
 const WRITERS: usize = 32;
@@ -24,7 +24,7 @@ const LIVE_APPENDS_PER_S: usize = 5_000;
 
 pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
     let progress = Progress(progress);
-    progress.say("building customer-directory for wasm32-wasip2");
+    progress.say("building customer_directory for wasm32-wasip2");
     let bytes = guests::build(PROJECTION)?;
     let store = RedbStore::open(dir.join("data"), RedbOptions::default()).await?;
     let shared: Arc<dyn EventStore> = Arc::new(store.clone());
@@ -81,6 +81,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         "{LIVE_APPENDS_PER_S} appends/s for {seconds} s while the projection follows"
     ));
     let lag = live_lag(&shared, &projections, customers, seconds).await?;
+    let probations = registry.probation(PROJECTION).map_or(0, |p| p.started);
     projections.stop().await;
     drop(registry);
     drop(shared);
@@ -117,6 +118,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
                 workload: "the same".into(),
                 target: Some(Target::AtMost(100.0)),
             },
+            super::report::probations("projection_probations", probations, PROJECTION),
         ],
     })
 }

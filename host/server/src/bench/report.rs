@@ -34,6 +34,70 @@ pub(crate) struct Report {
     pub(crate) figures: Vec<Figure>,
 }
 
+/// A figure that must be zero whatever the host is doing: probations of well-behaved modules.
+pub(crate) fn probations(key: &'static str, started: u64, module: &str) -> Figure {
+    Figure {
+        key,
+        value: started as f64,
+        unit: "times",
+        workload: format!("probations of {module} during the run"),
+        target: Some(Target::AtMost(0.0)),
+    }
+}
+
+/// A report measured under [`Pressure`](crate::pressure::Pressure), and what the pressure did.
+#[derive(Debug)]
+pub(crate) struct PressuredReport {
+    pub(crate) report: Report,
+    pub(crate) pressure: Option<crate::pressure::PressureReport>,
+}
+
+impl PressuredReport {
+    /// `report`, measured under `pressure` if any. Under pressure the rate and latency targets
+    /// (set for a quiet host) are left out; what must hold on any host (no probation, no
+    /// failure: the run stops at the first) still has its target.
+    pub(crate) fn new(
+        mut report: Report,
+        pressure: Option<crate::pressure::PressureReport>,
+    ) -> Self {
+        if pressure.is_some() {
+            for figure in &mut report.figures {
+                if figure.unit != "times" {
+                    figure.target = None;
+                }
+            }
+        }
+        Self { report, pressure }
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let mut json = self.report.to_json();
+        if let (Some(p), Some(object)) = (self.pressure, json.as_object_mut()) {
+            object.insert(
+                "pressure".into(),
+                serde_json::json!({
+                    "busy_threads": p.busy_threads,
+                    "synced_bytes": p.synced_bytes,
+                }),
+            );
+        }
+        json
+    }
+
+    pub(crate) fn to_table(&self) -> String {
+        let mut table = self.report.to_table();
+        if let Some(p) = self.pressure {
+            let _ = writeln!(
+                table,
+                "  under pressure: {} busy threads, {} MiB written and synced beside the run",
+                p.busy_threads,
+                p.synced_bytes / (1024 * 1024)
+            );
+        }
+        table
+    }
+}
+
 impl Report {
     pub(crate) fn all_targets_met(&self) -> bool {
         self.figures

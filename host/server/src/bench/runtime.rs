@@ -1,4 +1,4 @@
-//! `cairn bench runtime`: the WebAssembly runtime with the `bank-account` example.
+//! `cairn bench runtime`: the WebAssembly runtime with the `bank_account` example.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,8 +19,8 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     let host = BankHost::start(dir, progress).await?;
     let (store, shared, registry) = (&host.store, &host.shared, &host.registry);
     let module = registry
-        .aggregate("bank-account")
-        .ok_or_else(|| anyhow::anyhow!("bank-account did not load"))?;
+        .aggregate("bank_account")
+        .ok_or_else(|| anyhow::anyhow!("bank_account did not load"))?;
     let input = CallInput {
         time_ms: 1_700_000_000_000,
         seed: [1; 32],
@@ -52,7 +52,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         value: (batches * BATCH) as f64 / elapsed.as_secs_f64(),
         unit: "events/s",
         workload: format!(
-            "fold {} events through bank-account in batches of {BATCH}",
+            "fold {} events through bank_account in batches of {BATCH}",
             batches * BATCH
         ),
         target: Some(Target::AtLeast(1_000_000.0)),
@@ -99,7 +99,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     let aggregates = Aggregates::new(Arc::clone(registry), Arc::clone(shared), config);
     progress.say("first loads (folding everything, leaving snapshots)");
     for account in ["load-a", "load-b"] {
-        aggregates.version("bank-account", account).await?;
+        aggregates.version("bank_account", account).await?;
         // Events after the snapshot, as a live aggregate has.
         append_more(store, account, 50).await?;
     }
@@ -109,7 +109,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     for n in 0..loads {
         let account = if n % 2 == 0 { "load-a" } else { "load-b" };
         let began = Instant::now();
-        let version = aggregates.version("bank-account", account).await?;
+        let version = aggregates.version("bank_account", account).await?;
         latency.saturating_record(began.elapsed().as_micros() as u64);
         anyhow::ensure!(
             version.get() == length as u64 + 50,
@@ -144,7 +144,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
 
 /// Opens `account` and deposits into it until it has `length` events.
 async fn append_deposits(store: &RedbStore, account: &str, length: usize) -> anyhow::Result<()> {
-    let stream = Aggregates::stream_of("bank-account", account)?;
+    let stream = Aggregates::stream_of("bank_account", account)?;
     let opened = NewEvent::new(
         EventType::new("Opened")?,
         Json::parse(r#"{"owner":"bench"}"#)?,
@@ -156,7 +156,7 @@ async fn append_deposits(store: &RedbStore, account: &str, length: usize) -> any
 }
 
 async fn append_more(store: &RedbStore, account: &str, count: usize) -> anyhow::Result<()> {
-    let stream = Aggregates::stream_of("bank-account", account)?;
+    let stream = Aggregates::stream_of("bank_account", account)?;
     let deposited = EventType::new("Deposited")?;
     let mut left = count;
     while left > 0 {

@@ -1,6 +1,6 @@
-//! `cairn bench sandbox`: how fast the sandbox stops a looping guest, and what looping guests
-//! do to everyone else, over HTTP. The test guest `misbehaving` (as `rogue`) loops on `Loop`;
-//! `bank-account` serves 8 clients depositing into 1,000 accounts.
+//! `cairn bench sandbox`: how fast the sandbox stops a looping guest (in wall time, and in the
+//! CPU it burns before fuel stops it), and what looping guests do to everyone else, over HTTP. The test guest `misbehaving` (as `rogue`) loops on `Loop`;
+//! `bank_account` serves 8 clients depositing into 1,000 accounts.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,16 +25,16 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
             eprintln!("… {what}");
         }
     };
-    say("building bank-account and the misbehaving test guest for wasm32-wasip2");
-    let bank = guests::build("bank-account")?;
+    say("building bank_account and the misbehaving test guest for wasm32-wasip2");
+    let bank = guests::build("bank_account")?;
     let rogue = guests::build("misbehaving")?;
-    let served = Served::start(dir, vec![("bank-account", bank), ("rogue", rogue)]).await?;
+    let served = Served::start(dir, vec![("bank_account", bank), ("rogue", rogue)]).await?;
     let (node, base) = (&served.node, served.base.clone());
     let client = reqwest::Client::new();
     open_accounts(Arc::clone(node.store()), ACCOUNTS, CLIENTS).await?;
     for account in 0..ACCOUNTS {
         node.aggregates()
-            .version("bank-account", &account.to_string())
+            .version("bank_account", &account.to_string())
             .await?;
     }
     let per_client = scaled(4_000, scale);
@@ -42,7 +42,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         move |_, _| {
             let client = client.clone();
             let url = format!(
-                "{base}/v1/aggregates/bank-account/{}/commands",
+                "{base}/v1/aggregates/bank_account/{}/commands",
                 fastrand::usize(..ACCOUNTS)
             );
             async move {
@@ -66,9 +66,12 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
 
     say("looping commands, one at a time");
     let mut stopped_after = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for n in 0..scaled(50, scale).max(5) {
+    let loops_alone = scaled(50, scale).max(5);
+    let cpu_before = process_cpu();
+    for n in 0..loops_alone {
         stopped_after.saturating_record(loop_once(&client, &base, n).await?.as_micros() as u64);
     }
+    let cpu_per_loop = process_cpu().saturating_sub(cpu_before) / loops_alone as u32;
 
     say(&format!(
         "{CLIENTS} clients depositing while {LOOPS} looping commands run at all times"
@@ -122,6 +125,17 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
                 target: Some(Target::AtMost(100.0)),
             },
             Figure {
+                key: "loop_stopped_cpu_ms",
+                value: cpu_per_loop.as_secs_f64() * 1_000.0,
+                unit: "ms",
+                workload: format!(
+                    "CPU time of the whole process per looping command, one at a time (every \
+                     one stopped by fuel; the CPU limit is {} ms)",
+                    cairn_runtime::Limits::default().cpu_per_call.as_millis()
+                ),
+                target: None,
+            },
+            Figure {
                 key: "loop_stopped_under_load_p99_ms",
                 value: stopped_under_load.value_at_quantile(0.99) as f64 / 1_000.0,
                 unit: "ms",
@@ -157,6 +171,8 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
 }
 
 /// Sends one looping command; returns how long until the sandbox stopped it and replied.
+/// Fuel must be what stopped it: it is deterministic, and the CPU limit is only a bound for
+/// work that burns no fuel.
 async fn loop_once(client: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<Duration> {
     let began = Instant::now();
     let reply = client
@@ -165,10 +181,26 @@ async fn loop_once(client: &reqwest::Client, base: &str, n: usize) -> anyhow::Re
         .send()
         .await?;
     let took = began.elapsed();
+    let status = reply.status();
+    let body: serde_json::Value = reply.json().await?;
     anyhow::ensure!(
-        reply.status() == 500,
-        "a looping command answered {}",
-        reply.status()
+        status == 500 && body["error"] == "module_out_of_fuel",
+        "a looping command answered {status} {body}, not module_out_of_fuel"
     );
     Ok(took)
+}
+
+/// The CPU time this process has used, on every thread.
+#[cfg(target_os = "linux")]
+fn process_cpu() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_cpu() -> Duration {
+    Duration::ZERO
 }

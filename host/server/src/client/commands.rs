@@ -70,7 +70,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
 }
 
 /// A module name from a file name: `customers.wasm` and `bank_account.wasm` give `customers`
-/// and `bank-account`.
+/// and `bank_account`.
 fn name_of(path: &Path) -> anyhow::Result<String> {
     path.file_stem()
         .and_then(|s| s.to_str())

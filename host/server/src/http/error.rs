@@ -216,7 +216,7 @@ impl From<LoadError> for ApiError {
     fn from(e: LoadError) -> Self {
         let message = e.to_string();
         match e {
-            LoadError::Name(_) => Self::bad_request("invalid_name", message),
+            LoadError::Name(_) => Self::bad_request("invalid_module_name", message),
             LoadError::Invalid { .. } => Self::bad_request("invalid_module", message),
             LoadError::ExceedsLimits { .. } => Self::bad_request("module_exceeds_limits", message),
             LoadError::CoreModule => Self::bad_request("core_module", message),
@@ -254,10 +254,16 @@ impl From<CommandError> for ApiError {
 
 impl From<CallError> for ApiError {
     /// A module that fails is the module's fault, not the caller's: a 500 with a code that says
-    /// how it failed. Nothing was appended.
+    /// how it failed. A call that reached the host's backstop is the host's fault: a 503, which
+    /// a retry may get past. Nothing was appended either way.
     fn from(e: CallError) -> Self {
         let code = call_error_code(&e);
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string())
+        let status = if e.is_host_fault() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Self::new(status, code, e.to_string())
     }
 }
 
@@ -265,9 +271,8 @@ impl From<CallError> for ApiError {
 pub fn call_error_code(e: &CallError) -> &'static str {
     match e {
         CallError::OutOfFuel { .. } => "module_out_of_fuel",
-        CallError::DeadlineExceeded { .. } | CallError::NoTurnBeforeDeadline { .. } => {
-            "module_deadline_exceeded"
-        }
+        CallError::CpuExceeded { .. } => "module_cpu_exceeded",
+        CallError::HostBackstop { .. } => "host_backstop",
         CallError::OutOfMemory { .. } => "module_out_of_memory",
         CallError::StackOverflow => "module_stack_overflow",
         CallError::Trap { .. } => "module_trapped",

@@ -23,6 +23,10 @@ pub(super) struct ModuleInfo {
     pub hash: String,
     /// Counts from 1; each distinct upload under the name is a new version.
     pub version: u64,
+    /// How the loaded version's calls have stood: offences (a call that ran out of fuel or CPU)
+    /// and probations since it was loaded, and whether it is on probation now.
+    #[schema(value_type = Object)]
+    pub probation: cairn_runtime::Probation,
 }
 
 /// Every loaded module.
@@ -31,13 +35,19 @@ pub(super) struct ModuleList {
     pub modules: Vec<ModuleInfo>,
 }
 
-impl From<ModuleRecord> for ModuleInfo {
-    fn from(r: ModuleRecord) -> Self {
+impl ModuleInfo {
+    fn new(r: ModuleRecord, state: &AppState) -> Self {
+        let probation = state
+            .aggregates
+            .registry()
+            .probation(r.name.as_str())
+            .unwrap_or_default();
         Self {
             name: r.name.to_string(),
             kind: r.kind,
             hash: r.hash,
             version: r.version,
+            probation,
         }
     }
 }
@@ -87,7 +97,7 @@ pub(super) async fn upload(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(uploaded.record.into())))
+    Ok((status, Json(ModuleInfo::new(uploaded.record, &state))))
 }
 
 /// Lists the loaded modules.
@@ -100,7 +110,10 @@ pub(super) async fn upload(
 pub(super) async fn list(State(state): State<AppState>) -> Json<ModuleList> {
     let modules = state.aggregates.registry().list();
     Json(ModuleList {
-        modules: modules.into_iter().map(ModuleInfo::from).collect(),
+        modules: modules
+            .into_iter()
+            .map(|m| ModuleInfo::new(m, &state))
+            .collect(),
     })
 }
 
@@ -125,7 +138,7 @@ pub(super) async fn get(
         .list()
         .into_iter()
         .find(|m| m.name.as_str() == name)
-        .map(|m| Json(m.into()))
+        .map(|m| Json(ModuleInfo::new(m, &state)))
         .ok_or_else(|| {
             ApiError::not_found("unknown_module", format!("no module is named '{name}'"))
         })

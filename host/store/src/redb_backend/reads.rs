@@ -298,7 +298,7 @@ pub(crate) fn modules(db: &Database) -> Result<Vec<ModuleRecord>, StorageError> 
     for row in table.iter().map_err(backend)? {
         let (key, value) = row.map_err(backend)?;
         let ((name, version), (kind, hash)) = (key.value(), value.value());
-        let name = ModuleName::new(name)
+        let name = ModuleName::kept(name)
             .map_err(|e| StorageError::Corrupt(format!("stored module name {e}")))?;
         let record = ModuleRecord {
             name,
