@@ -185,3 +185,60 @@ async fn a_module_kept_under_a_name_the_rule_now_refuses_is_not_served_and_its_e
         .expect("the same bytes under a name that follows the rule");
     assert_eq!(uploaded.kind, ModuleKind::Aggregate);
 }
+
+/// One name, one kind, even when an aggregate and a projection are uploaded under it at the same
+/// moment: the kind check is part of the store's write, so exactly one kind wins every race,
+/// the loser is told which kind holds the name, and after a restart the same kind loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_of_one_name_as_two_kinds_register_exactly_one() {
+    let host = std::sync::Arc::new(Host::start().await);
+    let (aggregate, projection) = (
+        cairn_tests::guest("bank_account"),
+        cairn_tests::guest("account_balances"),
+    );
+    let mut winners = Vec::new();
+    for n in 0..20 {
+        let name = format!("contested_{n}");
+        let (a, p) = {
+            let (h1, h2) = (std::sync::Arc::clone(&host), std::sync::Arc::clone(&host));
+            let (n1, n2) = (name.clone(), name.clone());
+            let (b1, b2) = (aggregate.clone(), projection.clone());
+            tokio::join!(
+                tokio::spawn(async move { h1.registry().upload(&n1, b1).await }),
+                tokio::spawn(async move { h2.registry().upload(&n2, b2).await })
+            )
+        };
+        let (a, p) = (a.expect("task"), p.expect("task"));
+        let winner = match (&a, &p) {
+            (Ok(_), Err(LoadError::NameTaken { held_by, .. })) => {
+                assert_eq!(held_by, "an aggregate");
+                ModuleKind::Aggregate
+            }
+            (Err(LoadError::NameTaken { held_by, .. }), Ok(_)) => {
+                assert_eq!(held_by, "a projection");
+                ModuleKind::Projection
+            }
+            other => panic!("{name}: not exactly one winner: {other:?}"),
+        };
+        let listed = host.registry().list();
+        let kinds: Vec<_> = listed.iter().filter(|m| m.name.as_str() == name).collect();
+        assert_eq!(kinds.len(), 1, "{name}: {kinds:?}");
+        assert_eq!(kinds[0].kind, winner.as_str(), "{name}");
+        winners.push((name, winner));
+    }
+    let host = std::sync::Arc::into_inner(host).expect("the only handle");
+    let dir = host.stop().await;
+    let host = Host::start_in(
+        dir,
+        cairn_runtime::Limits::default(),
+        cairn_runtime::CommandConfig::default(),
+    )
+    .await;
+    for (name, kind) in winners {
+        let loaded = match kind {
+            ModuleKind::Aggregate => host.registry().aggregate(&name).is_some(),
+            ModuleKind::Projection => host.registry().projection(&name).is_some(),
+        };
+        assert!(loaded, "{name} did not load back as {kind:?}");
+    }
+}

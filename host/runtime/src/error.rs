@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cairn_store::{AppendError, NameError, ReadError, StorageError};
+use cairn_store::{AppendError, ModulePutError, NameError, ReadError, StorageError};
 
 /// Why a call into a module failed. Nothing the call produced is used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +70,13 @@ pub enum LoadError {
     /// The component imports something the sandbox does not provide.
     #[error("the component imports what the sandbox does not provide: {reason}")]
     BadImport { reason: String },
+    /// The name is held by a module of the other kind: a name keeps the kind it was first
+    /// uploaded with.
+    #[error(
+        "the name '{name}' is held by {held_by} module; a name keeps its kind, so upload this \
+         one under another name"
+    )]
+    NameTaken { name: String, held_by: String },
     /// Storing or reading the module failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -114,6 +121,22 @@ impl From<ReadError> for CommandError {
     fn from(e: ReadError) -> Self {
         match e {
             ReadError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
+
+impl From<ModulePutError> for LoadError {
+    fn from(e: ModulePutError) -> Self {
+        match e {
+            ModulePutError::NameTaken { name, held_by } => LoadError::NameTaken {
+                name: name.to_string(),
+                held_by: match held_by.as_str() {
+                    "aggregate" => "an aggregate".to_owned(),
+                    "projection" => "a projection".to_owned(),
+                    other => format!("a module of kind '{other}'"),
+                },
+            },
+            ModulePutError::Storage(e) => LoadError::Storage(e),
         }
     }
 }

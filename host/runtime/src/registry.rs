@@ -146,17 +146,8 @@ impl Registry {
         let hash = ModuleHash::of(&bytes);
         let prepared = self.prepare(bytes.clone()).await?;
         let kind = prepared.kind();
-        let other_kind = match kind {
-            ModuleKind::Aggregate => self.projection(name.as_str()).is_some(),
-            ModuleKind::Projection => self.aggregate(name.as_str()).is_some(),
-        };
-        if other_kind {
-            return Err(LoadError::WrongWorld {
-                reason: format!(
-                    "a module named '{name}' is loaded as the other kind; a name keeps its kind"
-                ),
-            });
-        }
+        // The store refuses the other kind in the transaction that would keep the module, so of
+        // two racing uploads of one name as two kinds exactly one wins (`ModulePutError`).
         let put = self
             .store
             .put_module(NewModule {

@@ -39,6 +39,17 @@ pub enum Command {
     Projections(ProjectionsArgs),
     /// Run a standard workload and print its figures.
     Bench(BenchArgs),
+    /// Check a stopped server's data directory offline and report every damaged record.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The data directory of a server that is not running.
+    pub data: PathBuf,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Who may call the API.

@@ -15,6 +15,7 @@
 //! - `guests.rs`: building a module crate for `wasm32-wasip2`.
 //! - `pressure.rs`: a busy host made on purpose (busy cores, a syncing disk writer), for
 //!   `cairn bench --pressure` and the tests that serve under it.
+//! - `verify.rs`: `cairn verify`, the offline check of a data directory.
 //! - `cli.rs`: the command line (clap).
 
 pub mod bench;
@@ -29,3 +30,4 @@ pub mod project;
 pub mod serve;
 pub mod settings;
 pub mod telemetry;
+pub mod verify;

@@ -48,6 +48,7 @@ fn main() -> std::process::ExitCode {
             Command::Query(args) => cairn::client::query(args).await,
             Command::Projections(args) => cairn::client::projections(args).await,
             Command::Bench(args) => cairn::bench::run(args).await,
+            Command::Verify(args) => cairn::verify::run(args).await,
         }
     });
     match result {

@@ -31,8 +31,12 @@ fn copy_example(dir: &Path, name: &str) -> PathBuf {
     )
     .expect("write manifest");
     std::fs::copy(repository().join("Cargo.lock"), module.join("Cargo.lock")).expect("lock");
+    // The examples' directories are named in kebab case, their packages in snake case.
     std::fs::copy(
-        repository().join("examples").join(name).join("src/lib.rs"),
+        repository()
+            .join("examples")
+            .join(name.replace('_', "-"))
+            .join("src/lib.rs"),
         module.join("src/lib.rs"),
     )
     .expect("copy source");

@@ -122,7 +122,9 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
                     "{} looping commands one at a time: from sending to the 500 reply",
                     stopped_after.len()
                 ),
-                target: Some(Target::AtMost(100.0)),
+                // Wall time says how busy the host was, not what the module did: fuel stops a
+                // loop (every reply is checked to say so), and its CPU is the figure below.
+                target: None,
             },
             Figure {
                 key: "loop_stopped_cpu_ms",
@@ -140,10 +142,11 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
                 value: stopped_under_load.value_at_quantile(0.99) as f64 / 1_000.0,
                 unit: "ms",
                 workload: format!(
-                    "{} looping commands, {LOOPS} at a time, beside the deposits",
+                    "{} looping commands, {LOOPS} at a time, beside the deposits: from sending \
+                     to the reply, a wait for their turn on probation included",
                     stopped_under_load.len()
                 ),
-                target: Some(Target::AtMost(100.0)),
+                target: None,
             },
             Figure {
                 key: "commands_p99_ms",

@@ -146,6 +146,19 @@ impl From<StorageError> for ApiError {
                 "unavailable",
                 "the store is closed: the server is shutting down",
             ),
+            // Never served as data: the record's bytes do not match its checksum, or do not
+            // decode. `/healthz` reports it too.
+            StorageError::Damaged(damage) => {
+                tracing::error!(%damage, "a damaged record was read; it is not served");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage_corrupt",
+                    format!(
+                        "{damage}; it is not served. Stop the server, run `cairn verify` on its \
+                         data directory, and restore a backup"
+                    ),
+                )
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 Self::new(
@@ -187,6 +200,9 @@ impl From<AppendError> for ApiError {
             AppendError::IdempotencyConflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "idempotency_conflict", message)
             }
+            AppendError::EventIdReused { .. } => {
+                Self::new(StatusCode::CONFLICT, "event_id_reused", message)
+            }
             AppendError::ReservedStream(_) => Self::bad_request("reserved_stream", message),
             AppendError::NoEvents => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "no_events", message)
@@ -223,6 +239,7 @@ impl From<LoadError> for ApiError {
             LoadError::WrongWorld { .. } => Self::bad_request("wrong_world", message),
             LoadError::BadImport { .. } => Self::bad_request("bad_import", message),
             LoadError::Module(_) => Self::bad_request("module_failed", message),
+            LoadError::NameTaken { .. } => Self::new(StatusCode::CONFLICT, "name_taken", message),
             LoadError::Storage(e) => e.into(),
             LoadError::Read(e) => e.into(),
             LoadError::Host(_) => {

@@ -11,11 +11,13 @@ use crate::http::state::AppState;
 /// The server's health.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(super) struct Health {
-    /// `ok`, or `writes_failing` when the store cannot write (a full disk, an I/O error).
+    /// `ok`; `storage_corrupt` when the store has met a damaged record (it is never served;
+    /// run `cairn verify` on the stopped data directory and restore a backup); or
+    /// `writes_failing` when the store cannot write (a full disk, an I/O error).
     pub status: &'static str,
     /// The position of the newest event.
     pub head: u64,
-    /// Why writes fail, when they do. The store needs a restart once the cause is fixed.
+    /// What is damaged, or why writes fail. The store needs a restart once the cause is fixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -26,13 +28,26 @@ pub(super) struct Health {
     path = "/healthz",
     responses(
         (status = 200, description = "The server is up and its store writes", body = Health),
-        (status = 503, description = "The store's writes fail (`writes_failing`, with the error): fix the cause, then restart", body = Health),
+        (status = 503, description = "The store met a damaged record (`storage_corrupt`, naming it: run `cairn verify` and restore a backup), or its writes fail (`writes_failing`, with the error: fix the cause, then restart)", body = Health),
     ),
     security(()),
     tag = "operations"
 )]
 pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let head = state.store.head().get();
+    if let Some(damage) = state.store.damage_seen() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "storage_corrupt",
+                head,
+                error: Some(format!(
+                    "{damage}; it is not served: stop the server, run `cairn verify` on its data \
+                     directory, and restore a backup"
+                )),
+            }),
+        );
+    }
     match state.store.write_failure() {
         None => (
             StatusCode::OK,
