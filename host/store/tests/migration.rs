@@ -1,7 +1,7 @@
 //! A file of layout 1 (records under their streams, the log as pointers to them), written here
 //! by hand as the code of that layout wrote it, is moved to the current layout when the store
 //! opens it: every read, append, retry and keyed command answers as before, and the old tables
-//! are gone. A layout 1 file with a damaged record is refused, and left as it was.
+//! are gone. A layout 1 file with a damaged record is refused as damaged, and left as it was.
 
 mod common;
 
@@ -246,7 +246,7 @@ async fn a_layout_1_file_is_moved_to_the_current_layout_and_answers_as_before() 
     assert_eq!(fresh.first_position, Position::new(5));
     store.close().await;
 
-    assert_eq!(format_of(dir.path()), Some(2));
+    assert_eq!(format_of(dir.path()), Some(3));
     let tables = table_names(dir.path());
     assert!(
         !tables.iter().any(|t| t == "log" || t == "stream_events"),
@@ -267,10 +267,12 @@ async fn a_layout_1_file_with_a_damaged_record_is_refused_and_left_as_it_was() {
     write_layout_1(dir.path(), Some(&[1, 2, 3]));
     for _ in 0..2 {
         match RedbStore::open(dir.path(), RedbOptions::default()).await {
-            Err(error @ OpenError::Storage { .. }) => {
-                assert!(error.to_string().contains("truncated"), "{error}");
+            Err(error @ OpenError::Damaged { .. }) => {
+                let message = error.to_string();
+                assert!(message.contains("truncated"), "{message}");
+                assert!(message.contains("cairn verify"), "{message}");
             }
-            other => panic!("expected a storage error, got {other:?}"),
+            other => panic!("expected a damaged file, got {other:?}"),
         }
         assert_eq!(format_of(dir.path()), Some(1), "nothing was committed");
         assert!(table_names(dir.path()).iter().any(|t| t == "log"));
