@@ -287,3 +287,91 @@ async fn damage_anywhere_in_the_file_is_an_error_never_a_panic() {
     }
     assert!(refused > 0, "some damage is refused at open");
 }
+
+#[tokio::test]
+async fn a_damaged_snapshot_or_read_model_value_is_refused_naming_it() {
+    use cairn_store::{ModelCommit, ModelWrite, ReadModelName, Snapshot, SnapshotKey, Version};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::open(dir.path()).await;
+    let stream = common::stream("carts-1");
+    store
+        .append(
+            stream.clone(),
+            ExpectedVersion::NoStream,
+            vec![common::event("Opened", "{}")],
+        )
+        .await
+        .expect("append");
+    let key = SnapshotKey::new("h1").expect("valid");
+    store
+        .put_snapshot(
+            stream.clone(),
+            key.clone(),
+            Snapshot {
+                version: Version::new(1),
+                state: b"snapshot-state-unique".to_vec(),
+            },
+        )
+        .await
+        .expect("snapshot");
+    let model = ReadModelName::new("carts").expect("valid");
+    let put = |key: &str, value: &str| ModelWrite::Put {
+        key: key.as_bytes().to_vec(),
+        value: value.as_bytes().to_vec(),
+    };
+    store
+        .commit_model(ModelCommit {
+            model: model.clone(),
+            writes: vec![put("a", "model-value-unique"), put("b", "fine")].into(),
+            checkpoint: Position::new(1),
+        })
+        .await
+        .expect("commit");
+    store.close().await;
+
+    let file = dir.path().join("cairn.redb");
+    let mut bytes = std::fs::read(&file).expect("read");
+    for text in ["snapshot-state-unique", "model-value-unique"] {
+        for at in occurrences(&bytes, text.as_bytes()) {
+            bytes[at] = b'X';
+        }
+    }
+    std::fs::write(&file, &bytes).expect("write");
+
+    let store = common::open(dir.path()).await;
+    let error = store
+        .get_snapshot(stream.clone(), key)
+        .await
+        .expect_err("the damaged snapshot is not served");
+    let snapshot = StoredRecord::Snapshot {
+        stream: "carts-1".to_owned(),
+        key: "h1".to_owned(),
+    };
+    match error {
+        ReadError::Storage(StorageError::Damaged(damage)) => assert_eq!(damage.record, snapshot),
+        other => panic!("expected a damaged snapshot, got {other:?}"),
+    }
+    assert_eq!(store.damage_seen().map(|d| d.record), Some(snapshot));
+
+    let view = store.read_model(&model).expect("view");
+    let entry = StoredRecord::ModelEntry {
+        model: "carts".to_owned(),
+        key: b"a".to_vec(),
+    };
+    for error in [
+        view.get(b"a").expect_err("the damaged value is not served"),
+        view.scan(b"", None, 10).expect_err("nor in a scan"),
+    ] {
+        match error {
+            StorageError::Damaged(damage) => assert_eq!(damage.record, entry),
+            other => panic!("expected a damaged entry, got {other:?}"),
+        }
+    }
+    assert_eq!(view.get(b"b").expect("another entry"), Some(b"fine".to_vec()));
+    store.close().await;
+
+    let report = RedbStore::verify(dir.path()).await.expect("verify");
+    let damaged: Vec<_> = report.damage.iter().map(|d| d.record.clone()).collect();
+    assert_eq!(damaged.len(), 2, "{damaged:?}");
+    assert!(damaged.contains(&entry), "{damaged:?}");
+}
