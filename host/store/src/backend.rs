@@ -127,6 +127,13 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// store is reopened.
     fn write_failure(&self) -> Option<String>;
 
+    /// The first damaged stored record this store met since it opened (a checksum that did
+    /// not match, say), if any; `None` for a backend that keeps no checksums. Cheap: for health
+    /// checks. It stays set until the store is reopened.
+    fn damage_seen(&self) -> Option<crate::error::Damage> {
+        None
+    }
+
     /// A watch on the head, for waiting on new events.
     fn watch_head(&self) -> HeadWatch;
 }

@@ -1,11 +1,12 @@
 //! The errors of the store's operations: one enum per operation, and [`StorageError`] for the
-//! failures of the storage underneath, which any operation can meet.
+//! failures of the storage underneath, which any operation can meet. [`Damage`] names a stored
+//! record that failed its checksum or could not be decoded.
 
 use std::sync::Arc;
 
 use crate::event::EventId;
 use crate::stream_id::StreamId;
-use crate::version::{ExpectedVersion, Version};
+use crate::version::{ExpectedVersion, Position, Version};
 
 /// The storage under the store failed. The operation did not take effect.
 ///
@@ -15,9 +16,13 @@ pub enum StorageError {
     /// The backend (the database or the disk under it) reported an error.
     #[error("storage failed: {0}")]
     Backend(#[source] Arc<dyn std::error::Error + Send + Sync>),
-    /// Stored data could not be decoded.
+    /// Stored data could not be decoded, or the tables disagree with each other.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A stored record failed its checksum, or could not be decoded: the file was changed
+    /// under the store. Nothing of the record is served.
+    #[error("stored data is damaged: {0}")]
+    Damaged(#[from] Damage),
     /// The store was closed, or its writer stopped.
     #[error("the store is closed")]
     Closed,
@@ -27,6 +32,77 @@ impl StorageError {
     /// Wraps a backend's error.
     pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Backend(Arc::new(error))
+    }
+}
+
+/// A damaged stored record: which one, and why it is taken for damaged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{record} is damaged: {reason}")]
+pub struct Damage {
+    /// The record.
+    pub record: StoredRecord,
+    /// What is wrong with it, such as a checksum that does not match its bytes.
+    pub reason: String,
+}
+
+impl Damage {
+    /// The event record at `position` is damaged.
+    pub fn event(position: Position, reason: impl Into<String>) -> Self {
+        Self {
+            record: StoredRecord::Event { position },
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A record of the store, as a damage report names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredRecord {
+    /// The event at this position of the global log.
+    Event {
+        /// Its position.
+        position: Position,
+    },
+    /// The snapshot of a stream under a key.
+    Snapshot {
+        /// The stream's name.
+        stream: String,
+        /// The snapshot key.
+        key: String,
+    },
+    /// An entry of a read model.
+    ModelEntry {
+        /// The read model's name, or its number when no model row names it.
+        model: String,
+        /// The entry's key.
+        key: Vec<u8>,
+    },
+    /// A row of one of the tables that index or name things (`streams`, `stream_appends`, ...).
+    Row {
+        /// The table.
+        table: &'static str,
+        /// The row's key, as text.
+        key: String,
+    },
+    /// The database file's own structure (redb's pages), or data the reason describes.
+    File,
+}
+
+impl std::fmt::Display for StoredRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Event { position } => write!(f, "the event at position {position}"),
+            Self::Snapshot { stream, key } => {
+                write!(f, "the snapshot '{key}' of stream '{stream}'")
+            }
+            Self::ModelEntry { model, key } => write!(
+                f,
+                "the entry '{}' of read model '{model}'",
+                String::from_utf8_lossy(key).escape_debug()
+            ),
+            Self::Row { table, key } => write!(f, "the row {key} of table '{table}'"),
+            Self::File => f.write_str("the database file"),
+        }
     }
 }
 

@@ -48,7 +48,9 @@ mod version;
 
 pub use append::{AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
 pub use backend::EventStore;
-pub use error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
+pub use error::{
+    AppendError, Damage, ModelError, ReadError, SnapshotError, StorageError, StoredRecord,
+};
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;
 pub use json::{Json, JsonError};
@@ -60,7 +62,7 @@ pub use read_model::{
 };
 #[doc(hidden)]
 pub use redb_backend::fuzzing;
-pub use redb_backend::{OpenError, RedbOptions, RedbStore};
+pub use redb_backend::{OpenError, RedbOptions, RedbStore, VerifyReport};
 pub use snapshot::{Snapshot, SnapshotKey};
 pub use stream_id::StreamId;
 pub use version::{ExpectedVersion, Position, Version};

@@ -3,6 +3,7 @@
 
 use redb::ReadableTable;
 
+use super::record;
 use super::tables::WriteTables;
 use crate::error::{ModelError, StorageError};
 use crate::read_model::{MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelCommit, ModelWrite, ReadModelName};
@@ -49,7 +50,7 @@ pub(crate) fn apply_model_commit(
             ModelWrite::Put { key, value } => {
                 tables
                     .model_entries
-                    .insert((id, key.as_slice()), value.as_slice())
+                    .insert((id, key.as_slice()), record::seal_value(value).as_slice())
                     .map_err(StorageError::backend)?;
             }
             ModelWrite::Delete { key } => {

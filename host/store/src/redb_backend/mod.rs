@@ -1,20 +1,24 @@
 //! The redb backend: [`RedbStore`].
 //!
 //! - `tables.rs`: the tables and the invariants between them.
-//! - `record.rs`: the byte layout of stored events and snapshots.
+//! - `record.rs`: the byte layout of stored events, snapshots and read model entries, with
+//!   their checksums.
 //! - `writer.rs`: the writer thread and group commit; `stream_cache.rs`, where the streams it
 //!   wrote lately stand.
 //! - `apply_append.rs`, `apply_snapshot.rs`, `apply_module.rs`: one operation inside a write
 //!   transaction.
 //! - `reads.rs`: blocking reads, each in one read transaction.
 //! - `migrate.rs`: moving a file of an older layout to the current one, at open.
-//! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation.
+//! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation;
+//!   `damage_seen.rs`, the first damaged record the store met, for health checks.
+//! - `verify.rs`: [`RedbStore::verify`], the offline check of every record of a file.
 //! - `fuzzing.rs`: the decoders of stored values, for the fuzz targets in `fuzz/`.
 
 mod apply_append;
 mod apply_model;
 mod apply_module;
 mod apply_snapshot;
+mod damage_seen;
 pub mod fuzzing;
 mod migrate;
 mod model_reads;
@@ -23,9 +27,11 @@ mod record;
 mod store;
 mod stream_cache;
 mod tables;
+mod verify;
 mod writer;
 
 pub use store::{OpenError, RedbOptions, RedbStore};
+pub use verify::VerifyReport;
 
 /// A redb error of any kind as a [`crate::StorageError`].
 fn backend(e: impl Into<redb::Error>) -> crate::StorageError {

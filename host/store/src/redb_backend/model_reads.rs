@@ -1,17 +1,23 @@
-//! [`RedbModelRead`]: one read model seen through one read transaction.
+//! [`RedbModelRead`]: one read model seen through one read transaction. Each value read is
+//! checked against its checksum (`record.rs`); a damaged one is an error naming the entry, and
+//! is kept in the store's [`DamageSeen`].
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase};
 
+use super::damage_seen::DamageSeen;
+use super::record;
 use super::tables::{MODEL_ENTRIES, MODELS};
-use crate::error::StorageError;
+use crate::error::{Damage, StorageError, StoredRecord};
 use crate::read_model::{ModelEntry, ModelRead, ReadModelName, prefix_end};
 use crate::version::Position;
 
 /// A snapshot of a read model: later commits do not show in it.
 pub(crate) struct RedbModelRead {
+    model: ReadModelName,
     /// The model's id and checkpoint; `None` for a model never committed (it reads empty).
     stored: Option<(u64, u64)>,
     entries: ReadOnlyTable<(u64, &'static [u8]), &'static [u8]>,
+    damage: DamageSeen,
 }
 
 impl std::fmt::Debug for RedbModelRead {
@@ -23,7 +29,11 @@ impl std::fmt::Debug for RedbModelRead {
 }
 
 impl RedbModelRead {
-    pub(crate) fn open(db: &Database, model: &ReadModelName) -> Result<Self, StorageError> {
+    pub(crate) fn open(
+        db: &Database,
+        model: &ReadModelName,
+        damage: DamageSeen,
+    ) -> Result<Self, StorageError> {
         let txn = db.begin_read().map_err(StorageError::backend)?;
         let models = txn.open_table(MODELS).map_err(StorageError::backend)?;
         let stored = models
@@ -33,7 +43,25 @@ impl RedbModelRead {
         let entries = txn
             .open_table(MODEL_ENTRIES)
             .map_err(StorageError::backend)?;
-        Ok(Self { stored, entries })
+        Ok(Self {
+            model: model.clone(),
+            stored,
+            entries,
+            damage,
+        })
+    }
+
+    /// The value stored for `key`, once its checksum matches.
+    fn value<'v>(&self, key: &[u8], stored: &'v [u8]) -> Result<&'v [u8], StorageError> {
+        record::open_value(stored).map_err(|e| {
+            self.damage.note(StorageError::Damaged(Damage {
+                record: StoredRecord::ModelEntry {
+                    model: self.model.as_str().to_owned(),
+                    key: key.to_vec(),
+                },
+                reason: e.0,
+            }))
+        })
     }
 }
 
@@ -46,11 +74,9 @@ impl ModelRead for RedbModelRead {
         let Some((id, _)) = self.stored else {
             return Ok(None);
         };
-        Ok(self
-            .entries
-            .get((id, key))
-            .map_err(StorageError::backend)?
-            .map(|row| row.value().to_vec()))
+        let row = self.entries.get((id, key)).map_err(StorageError::backend)?;
+        row.map(|row| Ok(self.value(key, row.value())?.to_vec()))
+            .transpose()
     }
 
     fn scan(
@@ -85,7 +111,8 @@ impl ModelRead for RedbModelRead {
             if start_after.is_some_and(|after| key <= after) {
                 continue;
             }
-            found.push((key.to_vec(), value.value().to_vec()));
+            let value = self.value(key, value.value())?.to_vec();
+            found.push((key.to_vec(), value));
         }
         Ok(found)
     }

@@ -13,7 +13,7 @@ use super::tables::{
     STREAM_NAMES, STREAMS, StoredStream, StreamAppend, append_holding, check_place, locate_stream,
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
-use crate::error::StorageError;
+use crate::error::{Damage, StorageError, StoredRecord};
 use crate::module::{ModuleName, ModuleRecord};
 use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
@@ -266,8 +266,18 @@ pub(crate) fn get_snapshot(
     let row = snapshots
         .get((stream.as_str(), key.as_str()))
         .map_err(backend)?;
-    row.map(|row| record::decode_snapshot(row.value()).map_err(StorageError::from))
-        .transpose()
+    row.map(|row| {
+        record::decode_snapshot(row.value()).map_err(|e| {
+            StorageError::from(Damage {
+                record: StoredRecord::Snapshot {
+                    stream: stream.as_str().to_owned(),
+                    key: key.as_str().to_owned(),
+                },
+                reason: e.0,
+            })
+        })
+    })
+    .transpose()
 }
 
 pub(crate) fn keyed_outcome(

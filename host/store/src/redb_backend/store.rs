@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest};
 use super::apply_snapshot::SnapshotRequest;
+use super::damage_seen::{DamageSeen, panic_message};
 use super::model_reads::RedbModelRead;
 use super::reads;
 use super::tables::{EVENTS, FORMAT, FORMAT_KEY, META, STREAM_NAMES, WriteTables};
@@ -16,7 +17,7 @@ use super::writer::{self, Pending, WriteOp};
 use super::{backend, migrate};
 use crate::append::{AppendOutcome, IdempotencyKey, check_append};
 use crate::backend::EventStore;
-use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
+use crate::error::{AppendError, Damage, ModelError, ReadError, SnapshotError, StorageError};
 use crate::event::NewEvent;
 use crate::head::{HeadSender, HeadWatch};
 use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
@@ -27,7 +28,7 @@ use crate::stream_id::StreamId;
 use crate::version::{ExpectedVersion, Position};
 
 /// The database file inside the data directory.
-const DATABASE_FILE: &str = "cairn.redb";
+pub(crate) const DATABASE_FILE: &str = "cairn.redb";
 
 /// Settings for [`RedbStore::open`].
 #[derive(Clone, Debug, Default)]
@@ -63,6 +64,19 @@ pub enum OpenError {
         /// The layout it has.
         found: u64,
     },
+    /// The file is damaged: redb found its structure broken (or panicked reading it), or a
+    /// record failed its checksum while the file was moved to this layout. Nothing was changed.
+    #[error(
+        "the database {path} is damaged ({reason}); run `cairn verify {}` to list what is \
+         damaged, and restore the data directory from a backup",
+        data_dir(path).display()
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What was found.
+        reason: String,
+    },
     /// Reading or preparing the file failed.
     #[error("cannot prepare the database {path}: {source}")]
     Storage {
@@ -87,6 +101,7 @@ pub struct RedbStore {
 struct Inner {
     ops: mpsc::Sender<WriteOp>,
     failure: writer::WriteFailure,
+    damage: DamageSeen,
     db: Arc<Database>,
     head: HeadWatch,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -108,12 +123,11 @@ impl RedbStore {
             source,
         })?;
         let path = data_dir.join(DATABASE_FILE);
-        let db = builder(options)
-            .create(&path)
-            .map_err(|source| OpenError::Database {
-                path: path.clone(),
-                source: Box::new(source),
-            })?;
+        let db = unless_panic(&path, || {
+            builder(options)
+                .create(&path)
+                .map_err(|source| database_error(&path, source))
+        })?;
         Self::start(db, path)
     }
 
@@ -127,12 +141,11 @@ impl RedbStore {
     ) -> Result<Self, OpenError> {
         let path = label.into();
         tokio::task::spawn_blocking(move || {
-            let db = builder(&options)
-                .create_with_backend(backend)
-                .map_err(|source| OpenError::Database {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?;
+            let db = unless_panic(&path, || {
+                builder(&options)
+                    .create_with_backend(backend)
+                    .map_err(|source| database_error(&path, source))
+            })?;
             Self::start(db, path)
         })
         .await
@@ -141,7 +154,7 @@ impl RedbStore {
 
     /// Prepares the tables and starts the writer thread.
     fn start(db: Database, path: PathBuf) -> Result<Self, OpenError> {
-        let allocated = prepare(&db, &path)?;
+        let allocated = unless_panic(&path, || prepare(&db, &path))?;
         let db = Arc::new(db);
         let head = HeadSender::new(Position::new(allocated.head));
         let watch = head.watch();
@@ -160,6 +173,7 @@ impl RedbStore {
             inner: Arc::new(Inner {
                 ops,
                 failure,
+                damage: DamageSeen::default(),
                 db,
                 head: watch,
                 writer: Mutex::new(Some(writer)),
@@ -171,6 +185,13 @@ impl RedbStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The first damaged record this store met since it opened (a checksum that did not match,
+    /// a record that did not decode, tables that disagree), if any. Cheap, no I/O: for health
+    /// checks. Once set it stays set: the file needs `verify` and a repair or a backup.
+    pub fn damage_seen(&self) -> Option<Damage> {
+        self.inner.damage.get()
     }
 
     /// Finishes the writes queued so far, stops the writer, and releases the database file once
@@ -196,22 +217,92 @@ impl RedbStore {
         check_append(&request.stream, &request.events)?;
         let (pending, reply) = Pending::new(request);
         self.send(WriteOp::Append(pending))?;
-        reply.await.map_err(|_| StorageError::Closed)?
+        // A retry reads stored records back, so an append can meet damage too.
+        match reply.await.map_err(|_| StorageError::Closed)? {
+            Err(AppendError::Storage(error)) => Err(self.inner.damage.note(error).into()),
+            result => result,
+        }
     }
 
     fn send(&self, op: WriteOp) -> Result<(), StorageError> {
         self.inner.ops.send(op).map_err(|_| StorageError::Closed)
     }
 
+    /// Runs `read` on the blocking pool, noting any damage it meets. redb may panic on a
+    /// damaged page; such a panic is reported as damage of the file, not passed on.
     async fn blocking<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let db = Arc::clone(&self.inner.db);
-        tokio::task::spawn_blocking(move || read(&db))
-            .await
-            .map_err(StorageError::backend)?
+        let result = match tokio::task::spawn_blocking(move || read(&db)).await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => Err(StorageError::Damaged(Damage {
+                record: crate::error::StoredRecord::File,
+                reason: format!(
+                    "a read panicked inside the database: {}",
+                    panic_message(error.into_panic().as_ref())
+                ),
+            })),
+            Err(error) => Err(StorageError::backend(error)),
+        };
+        self.inner.damage.check(result)
     }
+}
+
+/// The data directory of database file `path`, for messages.
+fn data_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// redb's refusal to open `path`, as an [`OpenError`]: [`OpenError::Damaged`] when redb says
+/// the file is corrupt or not a database.
+pub(super) fn database_error(path: &Path, source: redb::DatabaseError) -> OpenError {
+    let damaged = match &source {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
+            Some(reason.clone())
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            Some(io.to_string())
+        }
+        _ => None,
+    };
+    match damaged {
+        Some(reason) => OpenError::Damaged {
+            path: path.to_path_buf(),
+            reason,
+        },
+        None => OpenError::Database {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        },
+    }
+}
+
+/// Runs `open`, a step of opening the file, turning a panic into [`OpenError::Damaged`].
+///
+/// redb trusts the pages it wrote: a page changed under it can make it panic (an `unreachable!`,
+/// an index out of bounds) rather than return an error. Opening runs no code of the caller's and
+/// holds no lock a panic could poison, and everything it built is dropped while unwinding, so
+/// the panic is caught here (`AssertUnwindSafe`) and the open fails cleanly. The panic's message
+/// is still printed by the process's panic hook.
+pub(super) fn unless_panic<T>(
+    path: &Path,
+    open: impl FnOnce() -> Result<T, OpenError>,
+) -> Result<T, OpenError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)).unwrap_or_else(|payload| {
+        Err(OpenError::Damaged {
+            path: path.to_path_buf(),
+            reason: format!(
+                "reading it panicked: {}",
+                panic_message(payload.as_ref())
+            ),
+        })
+    })
 }
 
 fn builder(options: &RedbOptions) -> redb::Builder {
@@ -222,8 +313,8 @@ fn builder(options: &RedbOptions) -> redb::Builder {
     builder
 }
 
-/// Creates the tables, checks the layout (moving a layout 1 file to this one), and reads back
-/// what the writer has allocated.
+/// Creates the tables, checks the layout (moving a layout 1 or 2 file to this one), and reads
+/// back what the writer has allocated.
 fn prepare(db: &Database, path: &Path) -> Result<Allocated, OpenError> {
     match prepare_tables(db) {
         Ok(Ok(allocated)) => Ok(allocated),
@@ -231,10 +322,22 @@ fn prepare(db: &Database, path: &Path) -> Result<Allocated, OpenError> {
             path: path.to_path_buf(),
             found,
         }),
-        Err(source) => Err(OpenError::Storage {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) => {
+            // Damage met while preparing (a record of an older layout that fails to decode,
+            // redb reporting a corrupt page) is damage of the file.
+            let seen = DamageSeen::default();
+            let source = seen.note(source);
+            Err(match seen.get() {
+                Some(damage) => OpenError::Damaged {
+                    path: path.to_path_buf(),
+                    reason: damage.to_string(),
+                },
+                None => OpenError::Storage {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            })
+        }
     }
 }
 
@@ -250,11 +353,10 @@ fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, StorageError>
         Some(FORMAT) => {}
         Some(1) => {
             let moved = migrate::layout_1_to_2(&txn)?;
-            tracing::info!(
-                events = moved,
-                "the database moved from layout 1 to layout {FORMAT}"
-            );
+            tracing::info!(events = moved, "the database moved from layout 1 to layout 2");
+            seal(&txn)?;
         }
+        Some(2) => seal(&txn)?,
         None if migrate::has_layout_1_tables(&txn)? => return Ok(Err(0)),
         None => {
             // A new file.
@@ -277,6 +379,18 @@ fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, StorageError>
     };
     txn.commit().map_err(backend)?;
     Ok(Ok(allocated))
+}
+
+/// Moves a layout 2 file to layout 3, inside `txn`.
+fn seal(txn: &redb::WriteTransaction) -> Result<(), StorageError> {
+    let sealed = migrate::layout_2_to_3(txn)?;
+    tracing::info!(
+        events = sealed.events,
+        snapshots = sealed.snapshots,
+        model_entries = sealed.model_entries,
+        "the database moved from layout 2 to layout {FORMAT}: its records have checksums"
+    );
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -354,7 +468,10 @@ impl EventStore for RedbStore {
             snapshot,
         });
         self.send(WriteOp::PutSnapshot(pending))?;
-        reply.await.map_err(|_| StorageError::Closed)?
+        match reply.await.map_err(|_| StorageError::Closed)? {
+            Err(SnapshotError::Storage(error)) => Err(self.inner.damage.note(error).into()),
+            result => result,
+        }
     }
 
     async fn get_snapshot(
@@ -418,7 +535,9 @@ impl EventStore for RedbStore {
     }
 
     fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError> {
-        Ok(Box::new(RedbModelRead::open(&self.inner.db, model)?))
+        let damage = self.inner.damage.clone();
+        let read = damage.check(RedbModelRead::open(&self.inner.db, model, damage.clone()))?;
+        Ok(Box::new(read))
     }
 
     fn head(&self) -> Position {
@@ -431,6 +550,10 @@ impl EventStore for RedbStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    fn damage_seen(&self) -> Option<Damage> {
+        RedbStore::damage_seen(self)
     }
 
     fn watch_head(&self) -> HeadWatch {

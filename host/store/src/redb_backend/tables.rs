@@ -12,15 +12,15 @@
 //! | `meta` | setting name | number |
 //! | `streams` | stream name | stream id |
 //! | `stream_names` | stream id | stream name |
-//! | `events` | global position | event record (see `record.rs`) |
+//! | `events` | global position | event record, ending in its checksum (see `record.rs`) |
 //! | `stream_appends` | (stream id, first version) | (first position, event count) |
 //! | `event_ids` | event id (UUID as u128) | (stream id, version) |
-//! | `snapshots` | (stream name, snapshot key) | snapshot (see `record.rs`) |
+//! | `snapshots` | (stream name, snapshot key) | snapshot, ending in its checksum (see `record.rs`) |
 //! | `commands` | (stream id, idempotency key) | (first version, last version) |
 //! | `modules` | (module name, version) | (kind, hash) |
 //! | `module_blobs` | hash | the module's bytes |
 //! | `models` | read model name | (model id, checkpoint position) |
-//! | `model_entries` | (model id, key) | value |
+//! | `model_entries` | (model id, key) | value, then its checksum (see `record.rs`) |
 //! | `module_states` | module name | the runtime's bookkeeping for it (opaque bytes) |
 //!
 //! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
@@ -45,6 +45,10 @@
 //!    checkpoint only grows. Dropping a model removes its entries and its row together.
 //! 9. `module_states[name]` is replaced whole, in the transaction that drops the read models
 //!    the new state stops naming (`apply_module.rs`). The store never reads the value.
+//! 10. Every value of `events`, `snapshots` and `model_entries` ends in a checksum of its bytes
+//!     (an event's also covers its position), written with it and verified by every read of
+//!     it; a value whose checksum does not match is reported as damaged, never returned
+//!     (`record.rs`). `verify.rs` checks every one of them, and invariants 1 to 4 and 8.
 
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 
@@ -80,8 +84,9 @@ pub(crate) const MODULE_STATES: TableDefinition<&str, &[u8]> =
 /// The `meta` key holding the layout version of this file.
 pub(crate) const FORMAT_KEY: &str = "format";
 /// The layout this code reads and writes. Layout 1 kept the records under their streams and
-/// the log as pointers to them; `migrate.rs` turns a layout 1 file into this one at open.
-pub(crate) const FORMAT: u64 = 2;
+/// the log as pointers to them; layout 2 kept them as layout 3 does, without checksums.
+/// `migrate.rs` turns a file of either into this one at open.
+pub(crate) const FORMAT: u64 = 3;
 
 /// Every table, opened in one write transaction.
 pub(crate) struct WriteTables<'txn> {
