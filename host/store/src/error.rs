@@ -91,6 +91,18 @@ pub enum AppendError {
         /// The first of the append's ids that is already stored.
         id: EventId,
     },
+    /// An event id of the append is already stored with another type, data or metadata. An id
+    /// names one event: a retry repeats the same events, and a new event takes a new id.
+    #[error(
+        "event id {id} is already stored with a different type, data or metadata: a retry must \
+         repeat the same events to stream '{stream}', and a new event needs a new id"
+    )]
+    EventIdReused {
+        /// The stream this append was for.
+        stream: StreamId,
+        /// The first of the append's ids that is stored with other content.
+        id: EventId,
+    },
     /// The storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
