@@ -4,7 +4,9 @@
 //! nodes sharing one database) can be added without touching them.
 
 use crate::append::{AppendOutcome, IdempotencyKey};
-use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
+use crate::error::{
+    AppendError, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
+};
 use crate::event::NewEvent;
 use crate::head::HeadWatch;
 use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
@@ -31,6 +33,7 @@ use crate::version::{ExpectedVersion, Position};
 /// 6. A read model's writes and its checkpoint commit together or not at all, and its
 ///    checkpoint only grows.
 /// 7. A module's state changes together with the dropping of the read models it lets go.
+/// 8. A module name keeps its kind: a new version has the kind of the version before it.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `events` to `stream` if its version satisfies `expected`.
@@ -95,7 +98,10 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<Snapshot>, ReadError>;
 
     /// Keeps a module. Bytes that differ from the name's latest version make a new version.
-    async fn put_module(&self, module: NewModule) -> Result<ModulePut, StorageError>;
+    /// A name keeps its kind: a module whose name is held by a module of another kind is
+    /// refused ([`ModulePutError::NameTaken`]), in the transaction that would have kept it, so
+    /// of racing puts of one name with different kinds exactly one kind wins.
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError>;
 
     /// The latest version of every module, by name.
     async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError>;

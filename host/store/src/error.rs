@@ -145,6 +145,23 @@ pub enum SnapshotError {
     Storage(#[from] StorageError),
 }
 
+/// Why a module was not kept. Nothing of a refused module is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ModulePutError {
+    /// The name is held by a module of another kind: a name keeps the kind it was first kept
+    /// with, so one name never stands for both an aggregate and a projection.
+    #[error("module name '{name}' is held by a module of kind '{held_by}'; a name keeps its kind")]
+    NameTaken {
+        /// The name.
+        name: crate::module::ModuleName,
+        /// The kind of the module that holds it (its latest version).
+        held_by: String,
+    },
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 /// Why a read model's commit was refused. Nothing of a refused commit is stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

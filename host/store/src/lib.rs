@@ -48,7 +48,7 @@ mod version;
 
 pub use append::{AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
 pub use backend::EventStore;
-pub use error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
+pub use error::{AppendError, ModelError, ModulePutError, ReadError, SnapshotError, StorageError};
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;
 pub use json::{Json, JsonError};
