@@ -8,7 +8,8 @@ use crate::read_model::ReadModelName;
 checked_name! {
     /// A module's name, such as `bank-account`.
     ///
-    /// Invariant: 1 to [`ModuleName::MAX_LEN`] bytes of UTF-8 with no control characters.
+    /// Invariant: 1 to [`ModuleName::MAX_LEN`] bytes of UTF-8 by the name rule
+    /// of `name.rs`: no control, format or line-separating characters.
     ModuleName, max = 200, what = "module name"
 }
 
