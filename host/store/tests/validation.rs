@@ -151,3 +151,23 @@ async fn refused_appends_store_nothing() {
         .expect("1,000 events");
     assert_eq!(store.head(), Position::new(1_000));
 }
+
+#[test]
+fn json_that_readers_cannot_hold_is_a_typed_error() {
+    assert!(matches!(
+        Json::parse(r#"{"amount": 1e400}"#),
+        Err(cairn_store::JsonError::NumberOutOfRange { at: 11 })
+    ));
+    assert!(matches!(
+        Json::parse(r#"{"name": "\udc00x"}"#),
+        Err(cairn_store::JsonError::LoneSurrogate {
+            code: 0xDC00,
+            at: 10
+        })
+    ));
+    assert!(matches!(
+        Json::parse("{"),
+        Err(cairn_store::JsonError::Invalid(_))
+    ));
+    assert!(Json::parse(r#"{"amount": 1e300, "name": "\ud83d\ude00"}"#).is_ok());
+}
