@@ -19,7 +19,8 @@ checked_name! {
     /// records it with its events; the same key on the same stream later gets the original
     /// outcome, and nothing is appended again.
     ///
-    /// Invariant: 1 to [`IdempotencyKey::MAX_LEN`] bytes of UTF-8 with no control characters.
+    /// Invariant: 1 to [`IdempotencyKey::MAX_LEN`] bytes of UTF-8 by the name rule
+    /// of `name.rs`: no control, format or line-separating characters.
     IdempotencyKey, max = 200, what = "idempotency key"
 }
 

@@ -4,7 +4,9 @@
 //! nodes sharing one database) can be added without touching them.
 
 use crate::append::{AppendOutcome, IdempotencyKey};
-use crate::error::{AppendError, ModelError, ReadError, SnapshotError, StorageError};
+use crate::error::{
+    AppendError, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
+};
 use crate::event::NewEvent;
 use crate::head::HeadWatch;
 use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
@@ -22,13 +24,16 @@ use crate::version::{ExpectedVersion, Position};
 /// 2. Stream versions are 1-based and gap-free; global positions are 1-based and gap-free.
 /// 3. An append happens only if `expected` admits the stream's version at that moment; exactly
 ///    one of several racing appends at the same expected version wins.
-/// 4. Event ids are unique across the store. An append whose ids are all stored already, in the
-///    same stream and order, returns the original outcome and stores nothing; one that
-///    overlaps only in part is refused.
+/// 4. Event ids are unique across the store, and an id names one event. An append whose ids
+///    are all stored already, in the same stream and order, each with the same type, data and
+///    metadata (byte for byte), returns the original outcome and stores nothing. An append
+///    carrying a stored id with other content is refused ([`AppendError::EventIdReused`]); one
+///    that overlaps only in part is refused ([`AppendError::IdempotencyConflict`]).
 /// 5. Snapshots never change what a read of events returns.
 /// 6. A read model's writes and its checkpoint commit together or not at all, and its
 ///    checkpoint only grows.
 /// 7. A module's state changes together with the dropping of the read models it lets go.
+/// 8. A module name keeps its kind: a new version has the kind of the version before it.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `events` to `stream` if its version satisfies `expected`.
@@ -42,6 +47,13 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends like [`EventStore::append`], and records `key` with the events in the same
     /// transaction. If `key` is already recorded for the stream, returns the outcome it
     /// recorded and appends nothing.
+    ///
+    /// The key names a command, not its events: a retry under a recorded key is answered by the
+    /// key before its events are looked at, since a command decided again may make other
+    /// events. None of them is stored or compared, even where an id matches a stored one; the
+    /// outcome names the events the first append stored, which the caller reads back rather
+    /// than assuming its own. An append under a key not yet recorded goes through every check
+    /// of [`EventStore::append`], event ids included.
     async fn append_keyed(
         &self,
         stream: StreamId,
@@ -86,7 +98,10 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<Snapshot>, ReadError>;
 
     /// Keeps a module. Bytes that differ from the name's latest version make a new version.
-    async fn put_module(&self, module: NewModule) -> Result<ModulePut, StorageError>;
+    /// A name keeps its kind: a module whose name is held by a module of another kind is
+    /// refused ([`ModulePutError::NameTaken`]), in the transaction that would have kept it, so
+    /// of racing puts of one name with different kinds exactly one kind wins.
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError>;
 
     /// The latest version of every module, by name.
     async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError>;

@@ -167,6 +167,18 @@ pub enum AppendError {
         /// The first of the append's ids that is already stored.
         id: EventId,
     },
+    /// An event id of the append is already stored with another type, data or metadata. An id
+    /// names one event: a retry repeats the same events, and a new event takes a new id.
+    #[error(
+        "event id {id} is already stored with a different type, data or metadata: a retry must \
+         repeat the same events to stream '{stream}', and a new event needs a new id"
+    )]
+    EventIdReused {
+        /// The stream this append was for.
+        stream: StreamId,
+        /// The first of the append's ids that is stored with other content.
+        id: EventId,
+    },
     /// The storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -203,6 +215,23 @@ pub enum SnapshotError {
         snapshot: Version,
         /// The stream's version.
         stream_version: Version,
+    },
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a module was not kept. Nothing of a refused module is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ModulePutError {
+    /// The name is held by a module of another kind: a name keeps the kind it was first kept
+    /// with, so one name never stands for both an aggregate and a projection.
+    #[error("module name '{name}' is held by a module of kind '{held_by}'; a name keeps its kind")]
+    NameTaken {
+        /// The name.
+        name: crate::module::ModuleName,
+        /// The kind of the module that holds it (its latest version).
+        held_by: String,
     },
     /// The storage failed.
     #[error(transparent)]

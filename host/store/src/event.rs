@@ -54,7 +54,8 @@ impl fmt::Debug for EventId {
 checked_name! {
     /// An event's type name, such as `CustomerCreated`.
     ///
-    /// Invariant: 1 to [`EventType::MAX_LEN`] bytes of UTF-8 with no control characters.
+    /// Invariant: 1 to [`EventType::MAX_LEN`] bytes of UTF-8 by the name rule
+    /// of `name.rs`: no control, format or line-separating characters.
     EventType, max = 200, what = "event type"
 }
 

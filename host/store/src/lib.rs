@@ -49,7 +49,8 @@ mod version;
 pub use append::{AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
 pub use backend::EventStore;
 pub use error::{
-    AppendError, Damage, ModelError, ReadError, SnapshotError, StorageError, StoredRecord,
+    AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
+    StoredRecord,
 };
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;

@@ -34,7 +34,7 @@ impl ModuleName {
     /// A name as the store kept it, which a release before the rule may have written: 1 to 200
     /// bytes of printable UTF-8. See [`ModuleName::follows_rule`].
     pub fn kept(name: &str) -> Result<Self, NameError> {
-        crate::name::check(name, 200)?;
+        crate::name::check_stored(name, 200)?;
         Ok(Self(Arc::from(name)))
     }
 

@@ -1,4 +1,15 @@
-//! The one syntax check shared by every user-chosen name (streams, event types, snapshot keys).
+//! The one syntax check shared by every user-chosen name (streams, event types, snapshot keys,
+//! module names, read model names, idempotency keys).
+//!
+//! The rule: 1 to `max` bytes of UTF-8 with no control characters (Unicode category Cc), no
+//! format characters (category Cf: zero-width and bidirectional controls, the byte order mark,
+//! the soft hyphen, tag characters, ...) and no line or paragraph separators (U+2028, U+2029).
+//! Every character of a name is then visible, and a name reads the same in a log line, a URL, a
+//! terminal and a JSON reader: two names that look alike are alike, and none can reorder or hide
+//! the text around it.
+//!
+//! Names read back from the store go through [`check_stored`], which leaves out the format
+//! characters: the store kept names under that rule before, and what it kept stays readable.
 
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,10 +44,86 @@ pub enum NameError {
         /// Its byte offset in the name.
         at: usize,
     },
+    /// The name holds an invisible format character (zero-width, a bidirectional control, the
+    /// byte order mark, the soft hyphen, a tag character, ...) or a line or paragraph
+    /// separator.
+    #[error(
+        "holds the invisible character U+{code:04X} at byte {at}; names refuse format \
+         characters (zero-width and bidirectional controls, byte order marks, soft hyphens, tags) \
+         and line and paragraph separators"
+    )]
+    InvisibleCharacter {
+        /// The character's code point.
+        code: u32,
+        /// Its byte offset in the name.
+        at: usize,
+    },
 }
 
-/// Checks that `name` is 1 to `max` bytes of printable UTF-8: no control characters.
+/// Checks `name` by the rule in this file's docs: 1 to `max` bytes of UTF-8 with no control,
+/// format or line-separating characters.
 pub(crate) fn check(name: &str, max: usize) -> Result<(), NameError> {
+    check_stored(name, max)?;
+    match name.char_indices().find(|(_, c)| is_invisible(*c)) {
+        Some((at, c)) => Err(NameError::InvisibleCharacter {
+            code: u32::from(c),
+            at,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Unicode's format characters (category Cf, as of Unicode 15.1, with the whole tag block
+/// U+E0000..=U+E007F), as sorted, disjoint, inclusive ranges.
+const FORMAT_CHARACTERS: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),   // soft hyphen
+    (0x0600, 0x0605),   // Arabic number signs
+    (0x061C, 0x061C),   // Arabic letter mark
+    (0x06DD, 0x06DD),   // Arabic end of ayah
+    (0x070F, 0x070F),   // Syriac abbreviation mark
+    (0x0890, 0x0891),   // Arabic pound and piastre marks above
+    (0x08E2, 0x08E2),   // Arabic disputed end of ayah
+    (0x180E, 0x180E),   // Mongolian vowel separator
+    (0x200B, 0x200F),   // zero-width space, non-joiner, joiner; LRM, RLM
+    (0x202A, 0x202E),   // bidirectional embeddings and overrides
+    (0x2060, 0x2064),   // word joiner, invisible operators
+    (0x2066, 0x206F),   // bidirectional isolates, deprecated format characters
+    (0xFEFF, 0xFEFF),   // byte order mark, zero-width no-break space
+    (0xFFF9, 0xFFFB),   // interlinear annotation
+    (0x110BD, 0x110BD), // Kaithi number sign
+    (0x110CD, 0x110CD), // Kaithi number sign above
+    (0x13430, 0x1343F), // Egyptian hieroglyph format controls
+    (0x1BCA0, 0x1BCA3), // shorthand format controls
+    (0x1D173, 0x1D17A), // musical symbol beams, ties, slurs, phrases
+    (0xE0000, 0xE007F), // tag characters
+];
+
+/// Whether `c` is a format character or a line or paragraph separator: a character that
+/// shows nothing, or moves or hides the text around it.
+fn is_invisible(c: char) -> bool {
+    let code = u32::from(c);
+    if code < 0xAD {
+        return false;
+    }
+    if code == 0x2028 || code == 0x2029 {
+        return true;
+    }
+    FORMAT_CHARACTERS
+        .binary_search_by(|&(low, high)| {
+            if high < code {
+                std::cmp::Ordering::Less
+            } else if low > code {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// Checks a name read back from the store: 1 to `max` bytes of UTF-8 with no control
+/// characters, the rule the store kept names under before it refused format characters.
+pub(crate) fn check_stored(name: &str, max: usize) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
@@ -71,6 +158,14 @@ macro_rules! checked_name {
             #[doc = concat!("Checks `name` as ", $what, ".")]
             pub fn new(name: &str) -> Result<Self, $crate::name::NameError> {
                 $crate::name::check(name, Self::MAX_LEN)?;
+                Ok(Self(std::sync::Arc::from(name)))
+            }
+
+            /// A name the store kept, read back: checked by [`crate::name::check_stored`], so
+            /// a name kept before the format-character rule stays readable.
+            #[allow(dead_code)] // Only the names the store reads back use it.
+            pub(crate) fn from_stored(name: &str) -> Result<Self, $crate::name::NameError> {
+                $crate::name::check_stored(name, Self::MAX_LEN)?;
                 Ok(Self(std::sync::Arc::from(name)))
             }
 
@@ -147,5 +242,43 @@ mod tests {
             check("del\u{7f}", 200),
             Err(NameError::ControlCharacter { code: 0x7f, at: 3 })
         );
+    }
+
+    #[test]
+    fn refuses_invisible_characters_naming_each_and_where() {
+        let invisible = [
+            0xAD, 0x600, 0x61C, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029,
+            0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2060, 0x2061, 0x2064, 0x2066, 0x2067, 0x2068,
+            0x2069, 0x206F, 0xFEFF, 0xFFF9, 0x110BD, 0x1343F, 0x1BCA3, 0x1D173, 0xE0000, 0xE0001,
+            0xE0020, 0xE0041, 0xE007F,
+        ];
+        for code in invisible {
+            let c = char::from_u32(code).expect("a character");
+            let name = format!("ab-{c}x");
+            assert_eq!(
+                check(&name, 200),
+                Err(NameError::InvisibleCharacter { code, at: 3 }),
+                "U+{code:04X}"
+            );
+            assert_eq!(check_stored(&name, 200), Ok(()), "U+{code:04X} stored");
+        }
+        let message = check("a\u{202E}b", 200).expect_err("refused").to_string();
+        assert!(message.contains("U+202E at byte 1"), "{message}");
+        // Neighbours of the ranges, and visible characters beyond them, are names.
+        for code in [
+            0xAC, 0xAE, 0x5FF, 0x606, 0x200A, 0x2010, 0x2027, 0x202F, 0x205F, 0x2065, 0x2070,
+            0xFEFE, 0xFF00, 0x1D172, 0x1D17B, 0x1F600, 0xE0080, 0xE0100,
+        ] {
+            let c = char::from_u32(code).expect("a character");
+            assert_eq!(check(&format!("a{c}"), 200), Ok(()), "U+{code:04X}");
+        }
+        assert_eq!(check("emoji-😀-👍🏽", 200), Ok(()));
+    }
+
+    #[test]
+    fn the_format_table_is_sorted_and_disjoint() {
+        for pair in FORMAT_CHARACTERS.windows(2) {
+            assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0, "{pair:?}");
+        }
     }
 }

@@ -17,7 +17,8 @@ checked_name! {
     /// generation, so a rebuild can fill a new model beside the one still serving). Room is
     /// left past the longest module name for the generation.
     ///
-    /// Invariant: 1 to [`ReadModelName::MAX_LEN`] bytes of UTF-8 with no control characters.
+    /// Invariant: 1 to [`ReadModelName::MAX_LEN`] bytes of UTF-8 by the name rule
+    /// of `name.rs`: no control, format or line-separating characters.
     ReadModelName, max = 240, what = "read model name"
 }
 

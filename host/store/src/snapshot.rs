@@ -7,7 +7,8 @@ checked_name! {
     /// What a snapshot is keyed by besides its stream: the hash of the module whose state it
     /// is, so that a new module version never reads an old module's state.
     ///
-    /// Invariant: 1 to [`SnapshotKey::MAX_LEN`] bytes of UTF-8 with no control characters.
+    /// Invariant: 1 to [`SnapshotKey::MAX_LEN`] bytes of UTF-8 by the name rule
+    /// of `name.rs`: no control, format or line-separating characters.
     SnapshotKey, max = 200, what = "snapshot key"
 }
 

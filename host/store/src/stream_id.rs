@@ -5,8 +5,9 @@ use crate::name::{NameError, checked_name};
 checked_name! {
     /// The name of a stream.
     ///
-    /// Invariant: 1 to [`StreamId::MAX_LEN`] bytes of UTF-8 with no control characters. Names
-    /// beginning with `$` are well-formed but reserved for the system: appends refuse them (see
+    /// Invariant: 1 to [`StreamId::MAX_LEN`] bytes of UTF-8 by the name rule of `name.rs`
+    /// (no control, format or line-separating characters). Names beginning with `$` are
+    /// well-formed but reserved for the system: appends refuse them (see
     /// [`StreamId::is_system`]). Every event read from a stream carries its name, which is why
     /// cloning one is only a reference count.
     StreamId, max = 200, what = "stream name"

@@ -1,5 +1,6 @@
 //! Idempotent appends by event id: an exact retry returns the original outcome and stores
-//! nothing, before and after a restart; any other overlap is refused and stores nothing.
+//! nothing, before and after a restart; an id carried with other content, and any other
+//! overlap, is refused and stores nothing.
 
 mod common;
 
@@ -134,6 +135,92 @@ async fn an_inexact_retry_is_a_conflict_and_stores_nothing() {
             .expect("info")
             .exists()
     );
+}
+
+#[tokio::test]
+async fn a_stored_id_with_other_content_is_refused_and_the_stored_event_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::open(dir.path()).await;
+    let stream = common::stream("order-5");
+    let metadata = cairn_store::Json::parse(r#"{"trace":"t-1"}"#).expect("valid");
+    let (a, b) = (
+        common::event_with_id(30, "Placed", r#"{"total":10}"#).with_metadata(metadata.clone()),
+        common::event_with_id(31, "Paid", r#"{"amount":10}"#),
+    );
+    let original = store
+        .append(
+            stream.clone(),
+            ExpectedVersion::NoStream,
+            vec![a.clone(), b.clone()],
+        )
+        .await
+        .expect("original");
+    let other_data = common::event_with_id(31, "Paid", r#"{"amount":99}"#);
+    let other_type = common::event_with_id(31, "Refunded", r#"{"amount":10}"#);
+    let other_metadata = b
+        .clone()
+        .with_metadata(cairn_store::Json::parse(r#"{"trace":"t-2"}"#).expect("valid"));
+    let same_value_other_text = common::event_with_id(31, "Paid", r#"{ "amount": 10 }"#);
+    let cases = [
+        ("other data", stream.clone(), vec![a.clone(), other_data]),
+        ("another type", stream.clone(), vec![a.clone(), other_type]),
+        (
+            "other metadata",
+            stream.clone(),
+            vec![a.clone(), other_metadata],
+        ),
+        (
+            "the same value spelled otherwise",
+            stream.clone(),
+            vec![a.clone(), same_value_other_text],
+        ),
+        (
+            "other data in part of the append",
+            stream.clone(),
+            vec![common::event_with_id(31, "Paid", "{}")],
+        ),
+        (
+            "other data, to another stream",
+            common::stream("order-6"),
+            vec![common::event_with_id(30, "Placed", "{}")],
+        ),
+    ];
+    for (case, target, events) in cases {
+        let result = store.append(target, ExpectedVersion::Any, events).await;
+        assert!(
+            matches!(&result, Err(AppendError::EventIdReused { id, .. }) if *id == b.id || *id == a.id),
+            "{case}: {result:?}"
+        );
+    }
+    let message = store
+        .append(
+            stream.clone(),
+            ExpectedVersion::Any,
+            vec![common::event_with_id(31, "Paid", "{}")],
+        )
+        .await
+        .expect_err("reused")
+        .to_string();
+    assert!(message.contains(&b.id.to_string()), "{message}");
+    assert_eq!(
+        store.head(),
+        Position::new(2),
+        "nothing stored by the refusals"
+    );
+    let slice = store
+        .read_stream(stream.clone(), StreamRead::forward())
+        .await
+        .expect("read");
+    assert_eq!(slice.events.len(), 2);
+    assert_eq!(slice.events[0].metadata, metadata);
+    assert_eq!(slice.events[1].data.as_str(), r#"{"amount":10}"#);
+
+    // The exact same events are still a retry.
+    let retry = store
+        .append(stream, ExpectedVersion::NoStream, vec![a, b])
+        .await
+        .expect("an exact retry");
+    assert_eq!(retry, original);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

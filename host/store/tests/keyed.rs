@@ -5,7 +5,9 @@ mod common;
 
 use std::sync::Arc;
 
-use cairn_store::{EventStore, ExpectedVersion, IdempotencyKey, Position, StreamRead, Version};
+use cairn_store::{
+    AppendError, EventStore, ExpectedVersion, IdempotencyKey, Position, StreamRead, Version,
+};
 use tokio::sync::Barrier;
 
 fn key(k: &str) -> IdempotencyKey {
@@ -81,6 +83,60 @@ async fn the_same_key_gets_the_original_outcome_even_after_a_restart() {
         .await
         .expect("read");
     assert_eq!(slice.version, Version::new(2));
+}
+
+#[tokio::test]
+async fn a_recorded_key_answers_before_the_events_and_a_new_key_does_not_excuse_a_reused_id() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::open(dir.path()).await;
+    let stream = common::stream("account-4");
+    let original = store
+        .append_keyed(
+            stream.clone(),
+            ExpectedVersion::NoStream,
+            vec![common::event_with_id(40, "Opened", r#"{"by":"ada"}"#)],
+            key("open"),
+        )
+        .await
+        .expect("append");
+    // The key names the command: its retry gets the original outcome, whatever it carries, and
+    // nothing it carries is stored, not even under the original's id.
+    let retry = store
+        .append_keyed(
+            stream.clone(),
+            ExpectedVersion::Any,
+            vec![common::event_with_id(40, "Opened", r#"{"by":"bob"}"#)],
+            key("open"),
+        )
+        .await
+        .expect("a keyed retry");
+    assert_eq!(retry, original);
+    // Under a key not recorded yet, the ids are checked like any append's.
+    let reused = store
+        .append_keyed(
+            stream.clone(),
+            ExpectedVersion::Any,
+            vec![common::event_with_id(40, "Opened", r#"{"by":"bob"}"#)],
+            key("other"),
+        )
+        .await;
+    assert!(
+        matches!(reused, Err(AppendError::EventIdReused { .. })),
+        "{reused:?}"
+    );
+    assert_eq!(
+        store
+            .keyed_outcome(stream.clone(), key("other"))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(store.head(), Position::new(1));
+    let slice = store
+        .read_stream(stream, StreamRead::forward())
+        .await
+        .expect("read");
+    assert_eq!(slice.events[0].data.as_str(), r#"{"by":"ada"}"#);
 }
 
 #[tokio::test]

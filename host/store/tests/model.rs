@@ -99,6 +99,7 @@ enum Expected {
         actual: u64,
     },
     IdempotencyConflict,
+    EventIdReused,
     DuplicateId,
     NoEvents,
     Events {
@@ -150,6 +151,15 @@ impl Model {
             .iter()
             .filter_map(|e| self.ids.get(&e.id).copied())
             .collect();
+        let reused = events.iter().any(|e| {
+            self.ids.get(&e.id).is_some_and(|p| {
+                let stored = &self.log[*p as usize - 1];
+                (stored.event_type, &stored.data) != (e.event_type, &e.data)
+            })
+        });
+        if reused {
+            return Expected::EventIdReused;
+        }
         if !stored.is_empty() {
             let first = &self.log[stored[0] as usize - 1];
             let exact = stored.len() == events.len()
@@ -461,6 +471,7 @@ impl ReferenceStateMachine for StoreModel {
         ];
         if !state.appends.is_empty() {
             let appends = state.appends.clone();
+            let appends_for_altered = state.appends.clone();
             // An exact retry of an earlier append, to any stream with any expectation.
             let retry = (0..appends.len(), 0..STREAMS.len(), any::<bool>()).prop_map({
                 let appends = appends.clone();
@@ -492,8 +503,24 @@ impl ReferenceStateMachine for StoreModel {
                     events,
                 }
             });
+            // An earlier append with one event's data changed: a reused id, if it was stored.
+            let altered = (0..appends_for_altered.len(), any::<prop::sample::Index>()).prop_map(
+                move |(i, which)| {
+                    let (stream, mut events) = appends_for_altered[i].clone();
+                    if !events.is_empty() {
+                        let at = which.index(events.len());
+                        events[at].data = r#"{"altered":true}"#.into();
+                    }
+                    Transition::Append {
+                        stream,
+                        expected: ExpectedVersion::Any,
+                        events,
+                    }
+                },
+            );
             choices.push((2, retry.boxed()));
             choices.push((1, partial.boxed()));
+            choices.push((1, altered.boxed()));
         }
         proptest::strategy::Union::new_weighted(choices).boxed()
     }
@@ -618,6 +645,7 @@ fn observed_append(result: Result<AppendOutcome, AppendError>) -> Expected {
             actual: actual.get(),
         },
         Err(AppendError::IdempotencyConflict { .. }) => Expected::IdempotencyConflict,
+        Err(AppendError::EventIdReused { .. }) => Expected::EventIdReused,
         Err(AppendError::DuplicateEventId { .. }) => Expected::DuplicateId,
         Err(AppendError::NoEvents) => Expected::NoEvents,
         Err(other) => panic!("unexpected append error: {other}"),

@@ -5,10 +5,12 @@ use redb::ReadableTable;
 
 use super::record::{self, Corrupt, EventPlace};
 use super::stream_cache::StreamCache;
-use super::tables::{StoredStream, StreamAppend, WriteTables, locate_stream};
+use super::tables::{
+    StoredStream, StreamAppend, WriteTables, append_holding, check_place, locate_stream,
+};
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, StorageError};
-use crate::event::{NewEvent, Timestamp};
+use crate::event::{EventId, NewEvent, Timestamp};
 use crate::stream_id::StreamId;
 use crate::version::{ExpectedVersion, Position, Version};
 
@@ -151,8 +153,15 @@ pub(crate) fn apply_append(
 }
 
 /// If every event id of `request` is stored already, in this stream, at consecutive versions
-/// and in the same order, the request is a retry: returns the original outcome. If none is
-/// stored, returns `None`. Anything in between is a conflict.
+/// and in the same order, each with the same type, data and metadata, the request is a retry:
+/// returns the original outcome. If none is stored, returns `None`.
+///
+/// An id stored with another type, data or metadata is refused first, as
+/// [`AppendError::EventIdReused`], wherever it is stored: an id names one event, so a request
+/// that carries it with other content is not a retry, and answering with the original outcome
+/// would drop the new content unseen. Contents are compared as the store keeps them, byte for
+/// byte: a retry sends the same text again. Any other overlap (some ids stored, another
+/// stream, another order) is an [`AppendError::IdempotencyConflict`].
 fn find_retry(
     tables: &WriteTables<'_>,
     request: &AppendRequest,
@@ -161,12 +170,19 @@ fn find_retry(
     let mut stored = Vec::new();
     for event in &request.events {
         if let Some(row) = tables.event_ids.get(event.id.as_uuid().as_u128())? {
-            stored.push((event.id, row.value()));
+            stored.push((event, row.value()));
         }
     }
-    let Some(&(first_id, (stream_id, first_version))) = stored.first() else {
+    let Some(&(first, (stream_id, first_version))) = stored.first() else {
         return Ok(None);
     };
+    let first_id = first.id;
+    if let Some(id) = first_reused(tables, &stored)? {
+        return Err(ApplyError::Refused(AppendError::EventIdReused {
+            stream: request.stream.clone(),
+            id,
+        }));
+    }
     let conflict = || {
         ApplyError::Refused(AppendError::IdempotencyConflict {
             stream: request.stream.clone(),
@@ -188,4 +204,42 @@ fn find_retry(
         last_version,
     )?;
     Ok(Some(original))
+}
+
+/// The first of `stored` (the request's ids that are stored, with where) whose stored event has
+/// another type, data or metadata than the request's event of that id.
+fn first_reused(
+    tables: &WriteTables<'_>,
+    stored: &[(&NewEvent, (u64, u64))],
+) -> Result<Option<EventId>, ApplyError> {
+    for &(event, (stream_id, version)) in stored {
+        let id = event.id;
+        let position = append_holding(&tables.stream_appends, stream_id, version)?
+            .and_then(|append| append.position_of(version))
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "event id {id} names missing event {stream_id}/{version}"
+                ))
+            })?;
+        let row = tables.events.get(position)?.ok_or_else(|| {
+            StorageError::Corrupt(format!(
+                "event {stream_id}/{version} points at empty log position {position}"
+            ))
+        })?;
+        let record = record::decode_event(row.value(), Position::new(position))?;
+        check_place(&record, stream_id, version)?;
+        if record.id != id {
+            return Err(ApplyError::Storage(StorageError::Corrupt(format!(
+                "event id {id} names event {stream_id}/{version}, which has id {}",
+                record.id
+            ))));
+        }
+        let same = record.event_type == event.event_type.as_str().as_bytes()
+            && record.data == event.data.as_str().as_bytes()
+            && record.metadata == event.metadata.as_str().as_bytes();
+        if !same {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }

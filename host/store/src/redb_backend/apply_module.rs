@@ -5,13 +5,20 @@ use redb::ReadableTable;
 
 use super::apply_model::apply_model_drop;
 use super::tables::WriteTables;
-use crate::error::StorageError;
+use crate::error::{ModulePutError, StorageError};
 use crate::module::{ModulePut, ModuleRecord, ModuleState, NewModule};
 
+/// Keeps `module` as its name's next version, unless the latest version has the same hash, or
+/// the name is held by a module of another kind (invariant 7 of `tables.rs`). The kind is
+/// checked here, inside the write transaction, so no put can slip between the check and the
+/// write: racing puts of one name with different kinds are applied one after the other, and
+/// every put after the first sees the kind it wrote.
+///
+/// The outer error is a storage failure (drop the transaction); the inner one a refusal.
 pub(crate) fn apply_module(
     tables: &mut WriteTables<'_>,
     module: &NewModule,
-) -> Result<ModulePut, StorageError> {
+) -> Result<Result<ModulePut, ModulePutError>, StorageError> {
     let name = module.name.as_str();
     let latest = {
         let mut versions = tables
@@ -32,8 +39,14 @@ pub(crate) fn apply_module(
             None => None,
         }
     };
+    if let Some(latest) = latest.as_ref().filter(|latest| latest.kind != module.kind) {
+        return Ok(Err(ModulePutError::NameTaken {
+            name: module.name.clone(),
+            held_by: latest.kind.clone(),
+        }));
+    }
     if let Some(latest) = latest.as_ref().filter(|latest| latest.hash == module.hash) {
-        return Ok(ModulePut::Unchanged(latest.clone()));
+        return Ok(Ok(ModulePut::Unchanged(latest.clone())));
     }
     let version = latest.map_or(1, |latest| latest.version + 1);
     let hash = module.hash.as_str();
@@ -52,12 +65,12 @@ pub(crate) fn apply_module(
         .modules
         .insert((name, version), (module.kind.as_str(), hash))
         .map_err(StorageError::backend)?;
-    Ok(ModulePut::Created(ModuleRecord {
+    Ok(Ok(ModulePut::Created(ModuleRecord {
         name: module.name.clone(),
         version,
         kind: module.kind.clone(),
         hash: module.hash.clone(),
-    }))
+    })))
 }
 
 /// Replaces a module's state and drops the read models it names to drop.

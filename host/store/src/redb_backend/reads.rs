@@ -247,7 +247,7 @@ fn stream_if_wanted(
     let row = names.get(stream_id).map_err(backend)?.ok_or_else(|| {
         StorageError::Corrupt(format!("the log names unknown stream {stream_id}"))
     })?;
-    let name = StreamId::new(row.value())
+    let name = StreamId::from_stored(row.value())
         .map_err(|e| StorageError::Corrupt(format!("stored stream name {e}")))?;
     let wanted = read
         .category
@@ -359,4 +359,59 @@ pub(crate) fn module_state(
     let table = txn.open_table(MODULE_STATES).map_err(backend)?;
     let row = table.get(name.as_str()).map_err(backend)?;
     Ok(row.map(|row| row.value().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        AllRead, EventStore, EventType, ExpectedVersion, Json, ModuleName, NewEvent, NewModule,
+        Position, RedbOptions, RedbStore, StreamId, StreamRead,
+    };
+
+    /// Names the store kept before it refused format characters are read back, not called
+    /// corrupt: the stream's name, the event's type and the module's name.
+    #[tokio::test]
+    async fn names_kept_under_the_earlier_rule_stay_readable() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = RedbStore::open(dir.path(), RedbOptions::default())
+            .await
+            .expect("open");
+        let old_name = "zero\u{200B}width-1";
+        assert!(StreamId::new(old_name).is_err(), "refused today");
+        let stream = StreamId::from_stored(old_name).expect("kept earlier");
+        let event_type = EventType::from_stored("Bidi\u{202E}Type").expect("kept earlier");
+        let event = NewEvent::new(event_type.clone(), Json::empty_object());
+        store
+            .append(stream.clone(), ExpectedVersion::Any, vec![event])
+            .await
+            .expect("append");
+        let module = ModuleName::from_stored("soft\u{AD}module").expect("kept earlier");
+        store
+            .put_module(NewModule {
+                name: module.clone(),
+                kind: "aggregate".into(),
+                hash: "h".into(),
+                bytes: vec![1],
+            })
+            .await
+            .expect("put");
+        store.close().await;
+
+        let store = RedbStore::open(dir.path(), RedbOptions::default())
+            .await
+            .expect("reopen");
+        let all = store
+            .read_all(AllRead::after(Position::new(0)))
+            .await
+            .expect("the log reads");
+        assert_eq!(all.events[0].stream, stream);
+        assert_eq!(all.events[0].event_type, event_type);
+        let slice = store
+            .read_stream(stream, StreamRead::forward())
+            .await
+            .expect("the stream reads");
+        assert_eq!(slice.events.len(), 1);
+        let modules = store.modules().await.expect("the modules read");
+        assert_eq!(modules[0].name, module);
+    }
 }

@@ -258,7 +258,7 @@ impl PageBuilder {
         let event_type = match &self.last_type {
             Some(last) if last.as_str().as_bytes() == stored.event_type => last.clone(),
             _ => {
-                let fresh = EventType::new(utf8("type", stored.event_type)?)
+                let fresh = EventType::from_stored(utf8("type", stored.event_type)?)
                     .map_err(|e| Corrupt(format!("event type {e}")))?;
                 self.last_type.insert(fresh).clone()
             }

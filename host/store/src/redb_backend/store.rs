@@ -17,7 +17,9 @@ use super::writer::{self, Pending, WriteOp};
 use super::{backend, migrate};
 use crate::append::{AppendOutcome, IdempotencyKey, check_append};
 use crate::backend::EventStore;
-use crate::error::{AppendError, Damage, ModelError, ReadError, SnapshotError, StorageError};
+use crate::error::{
+    AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
+};
 use crate::event::NewEvent;
 use crate::head::{HeadSender, HeadWatch};
 use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
@@ -484,7 +486,7 @@ impl EventStore for RedbStore {
             .await?)
     }
 
-    async fn put_module(&self, module: NewModule) -> Result<ModulePut, StorageError> {
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError> {
         let (pending, reply) = Pending::new(module);
         self.send(WriteOp::PutModule(pending))?;
         reply.await.map_err(|_| StorageError::Closed)?

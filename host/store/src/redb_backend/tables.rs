@@ -39,7 +39,8 @@
 //! 6. `commands[(id, key)] = (first, last)` is written in the transaction that appended
 //!    versions `first..=last` of stream `id` with that key.
 //! 7. `modules[(name, 1..=n)]` exist for a name with `n` versions, each naming a hash that
-//!    `module_blobs` holds. Consecutive versions of a name have different hashes.
+//!    `module_blobs` holds. Consecutive versions of a name have different hashes, and a new
+//!    version has the kind of the version before it (`apply_module.rs` refuses another kind).
 //! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
 //!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
 //!    checkpoint only grows. Dropping a model removes its entries and its row together.

@@ -27,7 +27,7 @@ use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
 use super::stream_cache::StreamCache;
 use super::tables::WriteTables;
 use crate::append::AppendOutcome;
-use crate::error::{AppendError, ModelError, SnapshotError, StorageError};
+use crate::error::{AppendError, ModelError, ModulePutError, SnapshotError, StorageError};
 use crate::event::Timestamp;
 use crate::head::HeadSender;
 use crate::module::{ModulePut, ModuleState, NewModule};
@@ -43,7 +43,7 @@ const MAX_BATCH_EVENTS: usize = 16_384;
 pub(crate) enum WriteOp {
     Append(Pending<AppendRequest, AppendOutcome, AppendError>),
     PutSnapshot(Pending<SnapshotRequest, (), SnapshotError>),
-    PutModule(Pending<NewModule, ModulePut, StorageError>),
+    PutModule(Pending<NewModule, ModulePut, ModulePutError>),
     CommitModel(Pending<ModelCommit, (), ModelError>),
     DropModel(Pending<ReadModelName, (), StorageError>),
     PutModuleState(Pending<ModuleState, (), StorageError>),
@@ -193,7 +193,7 @@ fn apply_and_commit(
                     pending.result = Some(apply_snapshot(&mut tables, &pending.request)?);
                 }
                 WriteOp::PutModule(pending) => {
-                    pending.result = Some(Ok(apply_module(&mut tables, &pending.request)?));
+                    pending.result = Some(apply_module(&mut tables, &pending.request)?);
                 }
                 WriteOp::CommitModel(pending) => {
                     pending.result = Some(apply_model_commit(&mut tables, &pending.request)?);
