@@ -261,9 +261,7 @@ fn data_dir(path: &Path) -> &Path {
 /// the file is corrupt or not a database.
 pub(super) fn database_error(path: &Path, source: redb::DatabaseError) -> OpenError {
     let damaged = match &source {
-        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
-            Some(reason.clone())
-        }
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => Some(reason.clone()),
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() == std::io::ErrorKind::InvalidData =>
         {
@@ -297,10 +295,7 @@ pub(super) fn unless_panic<T>(
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)).unwrap_or_else(|payload| {
         Err(OpenError::Damaged {
             path: path.to_path_buf(),
-            reason: format!(
-                "reading it panicked: {}",
-                panic_message(payload.as_ref())
-            ),
+            reason: format!("reading it panicked: {}", panic_message(payload.as_ref())),
         })
     })
 }
@@ -353,7 +348,10 @@ fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, StorageError>
         Some(FORMAT) => {}
         Some(1) => {
             let moved = migrate::layout_1_to_2(&txn)?;
-            tracing::info!(events = moved, "the database moved from layout 1 to layout 2");
+            tracing::info!(
+                events = moved,
+                "the database moved from layout 1 to layout 2"
+            );
             seal(&txn)?;
         }
         Some(2) => seal(&txn)?,
