@@ -65,7 +65,8 @@ pub enum OpenError {
         found: u64,
     },
     /// The file is damaged: redb found its structure broken (or panicked reading it), or a
-    /// record failed its checksum while the file was moved to this layout. Nothing was changed.
+    /// record failed its checksum while the file was moved to this layout. The store wrote
+    /// nothing to it (redb may have run its crash recovery).
     #[error(
         "the database {path} is damaged ({reason}); run `cairn verify {}` to list what is \
          damaged, and restore the data directory from a backup",
