@@ -19,6 +19,13 @@
 //! - `read_model.rs`: projections' key-value read models, each with a checkpoint.
 //! - `redb_backend/`: [`RedbStore`], the embedded backend, with group commit on one writer thread.
 //!
+//! Damaged data is found, never served: every stored event record, snapshot and read model value
+//! ends in a checksum that every read verifies. A mismatch is [`StorageError::Damaged`] naming
+//! the record ([`Damage`], [`StoredRecord`]); the store remembers the first damage it met
+//! ([`RedbStore::damage_seen`], for health checks); [`RedbStore::verify`] checks every record of
+//! a file offline ([`VerifyReport`]); and a file whose redb structure is damaged fails to open
+//! with [`OpenError::Damaged`], never a panic. `docs/storage.md` has the details.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use cairn_store::*;

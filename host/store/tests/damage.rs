@@ -367,7 +367,10 @@ async fn a_damaged_snapshot_or_read_model_value_is_refused_naming_it() {
             other => panic!("expected a damaged entry, got {other:?}"),
         }
     }
-    assert_eq!(view.get(b"b").expect("another entry"), Some(b"fine".to_vec()));
+    assert_eq!(
+        view.get(b"b").expect("another entry"),
+        Some(b"fine".to_vec())
+    );
     store.close().await;
 
     let report = RedbStore::verify(dir.path()).await.expect("verify");

@@ -376,7 +376,13 @@ async fn a_layout_2_file_gains_checksums_and_answers_as_before() {
     let seen: Vec<_> = items
         .events
         .iter()
-        .map(|e| (e.position.get(), e.version.get(), e.data.as_str().to_owned()))
+        .map(|e| {
+            (
+                e.position.get(),
+                e.version.get(),
+                e.data.as_str().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         seen,

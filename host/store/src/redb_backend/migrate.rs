@@ -174,9 +174,7 @@ fn seal_events(txn: &WriteTransaction) -> Result<u64, StorageError> {
         }
         from = chunk.rows.last().and_then(|(last, _)| last.checked_add(1));
         for (position, value) in &chunk.rows {
-            events
-                .insert(position, value.as_slice())
-                .map_err(backend)?;
+            events.insert(position, value.as_slice()).map_err(backend)?;
         }
         sealed += chunk.rows.len() as u64;
     }
@@ -189,11 +187,9 @@ fn seal_snapshots(txn: &WriteTransaction) -> Result<u64, StorageError> {
     let mut after: Option<(String, String)> = None;
     loop {
         let mut chunk = Chunk::new();
-        let start = after
-            .as_ref()
-            .map_or(Bound::Unbounded, |(stream, key)| {
-                Bound::Excluded((stream.as_str(), key.as_str()))
-            });
+        let start = after.as_ref().map_or(Bound::Unbounded, |(stream, key)| {
+            Bound::Excluded((stream.as_str(), key.as_str()))
+        });
         for row in snapshots
             .range::<(&str, &str)>((start, Bound::Unbounded))
             .map_err(backend)?
@@ -234,11 +230,9 @@ fn seal_model_entries(txn: &WriteTransaction) -> Result<u64, StorageError> {
     let mut after: Option<(u64, Vec<u8>)> = None;
     loop {
         let mut chunk = Chunk::new();
-        let start = after
-            .as_ref()
-            .map_or(Bound::Unbounded, |(id, key)| {
-                Bound::Excluded((*id, key.as_slice()))
-            });
+        let start = after.as_ref().map_or(Bound::Unbounded, |(id, key)| {
+            Bound::Excluded((*id, key.as_slice()))
+        });
         for row in entries
             .range::<(u64, &[u8])>((start, Bound::Unbounded))
             .map_err(backend)?

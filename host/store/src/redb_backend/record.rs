@@ -142,8 +142,8 @@ fn split_checksum(bytes: &[u8]) -> Option<(&[u8], u32)> {
 /// The bytes of a stored value whose checksum is CRC-32 of them alone (snapshots and read model
 /// entries), once the checksum matches.
 fn checked_body(bytes: &[u8]) -> Result<&[u8], Corrupt> {
-    let (body, checksum) = split_checksum(bytes)
-        .ok_or_else(|| Corrupt("shorter than its checksum".to_owned()))?;
+    let (body, checksum) =
+        split_checksum(bytes).ok_or_else(|| Corrupt("shorter than its checksum".to_owned()))?;
     if crc32fast::hash(body) != checksum {
         return Err(Corrupt(CHECKSUM_MISMATCH.to_owned()));
     }
@@ -600,9 +600,12 @@ mod tests {
         let error = decode_event(&resealed(bytes, 1), Position::new(1)).expect_err("bad format");
         assert!(error.reason.contains("format 9"), "{error}");
         assert_eq!(
-            decode_event(&resealed(encode_layout_2_event(&stored_sample()), 1), Position::new(1))
-                .expect_err("format 2 is not read as 3")
-                .reason,
+            decode_event(
+                &resealed(encode_layout_2_event(&stored_sample()), 1),
+                Position::new(1)
+            )
+            .expect_err("format 2 is not read as 3")
+            .reason,
             "unknown event record format 2"
         );
         let mut bytes = encode_event(&sample(), place(1), Timestamp::from_millis(0));

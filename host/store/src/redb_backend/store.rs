@@ -67,7 +67,8 @@ pub enum OpenError {
         found: u64,
     },
     /// The file is damaged: redb found its structure broken (or panicked reading it), or a
-    /// record failed its checksum while the file was moved to this layout. Nothing was changed.
+    /// record failed its checksum while the file was moved to this layout. The store wrote
+    /// nothing to it (redb may have run its crash recovery).
     #[error(
         "the database {path} is damaged ({reason}); run `cairn verify {}` to list what is \
          damaged, and restore the data directory from a backup",
@@ -263,9 +264,7 @@ fn data_dir(path: &Path) -> &Path {
 /// the file is corrupt or not a database.
 pub(super) fn database_error(path: &Path, source: redb::DatabaseError) -> OpenError {
     let damaged = match &source {
-        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
-            Some(reason.clone())
-        }
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => Some(reason.clone()),
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() == std::io::ErrorKind::InvalidData =>
         {
@@ -299,10 +298,7 @@ pub(super) fn unless_panic<T>(
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)).unwrap_or_else(|payload| {
         Err(OpenError::Damaged {
             path: path.to_path_buf(),
-            reason: format!(
-                "reading it panicked: {}",
-                panic_message(payload.as_ref())
-            ),
+            reason: format!("reading it panicked: {}", panic_message(payload.as_ref())),
         })
     })
 }
@@ -355,7 +351,10 @@ fn prepare_tables(db: &Database) -> Result<Result<Allocated, u64>, StorageError>
         Some(FORMAT) => {}
         Some(1) => {
             let moved = migrate::layout_1_to_2(&txn)?;
-            tracing::info!(events = moved, "the database moved from layout 1 to layout 2");
+            tracing::info!(
+                events = moved,
+                "the database moved from layout 1 to layout 2"
+            );
             seal(&txn)?;
         }
         Some(2) => seal(&txn)?,

@@ -29,9 +29,9 @@ use super::damage_seen::panic_message;
 use super::record::{self, StoredEvent};
 use super::store::{DATABASE_FILE, database_error, unless_panic};
 use super::tables::{
-    EVENT_IDS, EVENTS, FORMAT, FORMAT_KEY, META, MODEL_ENTRIES, MODELS, MODULE_BLOBS,
-    MODULE_STATES, MODULES, COMMANDS, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES, STREAMS,
-    StreamAppend, append_holding,
+    COMMANDS, EVENT_IDS, EVENTS, FORMAT, FORMAT_KEY, META, MODEL_ENTRIES, MODELS, MODULE_BLOBS,
+    MODULE_STATES, MODULES, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES, STREAMS, StreamAppend,
+    append_holding,
 };
 use super::{OpenError, RedbStore};
 use crate::error::{Damage, StoredRecord};
