@@ -118,7 +118,7 @@ async fn of_racing_puts_of_one_name_exactly_one_kind_wins() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = common::open(dir.path()).await;
     for round in 0..8 {
-        let name = format!("contested-{round}");
+        let name = format!("contested_{round}");
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
         let tasks: Vec<_> = (0..16)
             .map(|task| {

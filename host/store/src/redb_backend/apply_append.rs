@@ -226,7 +226,8 @@ fn first_reused(
                 "event {stream_id}/{version} points at empty log position {position}"
             ))
         })?;
-        let record = record::decode_event(row.value(), Position::new(position))?;
+        let record = record::decode_event(row.value(), Position::new(position))
+            .map_err(|damage| ApplyError::Storage(StorageError::Damaged(damage)))?;
         check_place(&record, stream_id, version)?;
         if record.id != id {
             return Err(ApplyError::Storage(StorageError::Corrupt(format!(

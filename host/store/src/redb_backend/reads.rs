@@ -385,7 +385,7 @@ mod tests {
             .append(stream.clone(), ExpectedVersion::Any, vec![event])
             .await
             .expect("append");
-        let module = ModuleName::from_stored("soft\u{AD}module").expect("kept earlier");
+        let module = ModuleName::kept("soft\u{AD}module").expect("kept earlier");
         store
             .put_module(NewModule {
                 name: module.clone(),
