@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_store::{
+    ModulePutError,
     AllRead, AllSlice, AppendError, AppendOutcome, EventStore, ExpectedVersion, HeadWatch,
     IdempotencyKey, ModelCommit, ModelError, ModelRead, ModuleName, ModulePut, ModuleRecord,
     ModuleState, NewEvent, NewModule, Position, ReadError, ReadModelName, RedbStore, Snapshot,
@@ -94,7 +95,7 @@ impl EventStore for CountingStore {
         self.inner.get_snapshot(stream, key).await
     }
 
-    async fn put_module(&self, module: NewModule) -> Result<ModulePut, StorageError> {
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError> {
         self.inner.put_module(module).await
     }
 
@@ -136,6 +137,10 @@ impl EventStore for CountingStore {
 
     fn head(&self) -> Position {
         self.inner.head()
+    }
+
+    fn damage_seen(&self) -> Option<cairn_store::Damage> {
+        self.inner.damage_seen()
     }
 
     fn write_failure(&self) -> Option<String> {
