@@ -216,7 +216,10 @@ async fn a_layout_1_file_is_moved_to_the_current_layout_and_answers_as_before() 
         .append(
             common::stream("orders-1"),
             ExpectedVersion::Any,
-            vec![common::event_with_id(0x12, "Paid", "{}")],
+            vec![
+                common::event_with_id(0x12, "Paid", "{}")
+                    .with_metadata(cairn_store::Json::parse(r#"{"by":"test"}"#).expect("valid")),
+            ],
         )
         .await
         .expect("a retry");
