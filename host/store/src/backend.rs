@@ -34,6 +34,10 @@ use crate::version::{ExpectedVersion, Position};
 ///    checkpoint only grows.
 /// 7. A module's state changes together with the dropping of the read models it lets go.
 /// 8. A module name keeps its kind: a new version has the kind of the version before it.
+/// 9. A read of events returns at most its `limit` of events and its `max_bytes` of their
+///    types, data and metadata, but never nothing when there is an event to return: the first
+///    is returned whatever its size. A read cut by its bytes says so (`truncated`), and
+///    paging on from where it ends returns every event exactly once.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `events` to `stream` if its version satisfies `expected`.
@@ -69,14 +73,17 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
         key: IdempotencyKey,
     ) -> Result<Option<AppendOutcome>, ReadError>;
 
-    /// Reads part of a stream. A missing stream is version 0 with no events.
+    /// Reads part of a stream, within the read's count and bytes (promise 9); going on from
+    /// the version after the last event returned (before it, backward) reads the rest. A
+    /// missing stream is version 0 with no events.
     async fn read_stream(
         &self,
         stream: StreamId,
         read: StreamRead,
     ) -> Result<StreamSlice, ReadError>;
 
-    /// Reads the global log in position order.
+    /// Reads the global log in position order, within the read's count, scan limit and bytes
+    /// (promise 9); going on after `scanned_to` reads the rest.
     async fn read_all(&self, read: AllRead) -> Result<AllSlice, ReadError>;
 
     /// A stream's version and whether it exists.

@@ -64,7 +64,9 @@ pub use head::HeadWatch;
 pub use json::{Json, JsonError};
 pub use module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
 pub use name::NameError;
-pub use read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
+pub use read::{
+    AllRead, AllSlice, DEFAULT_READ_BYTES, Direction, StreamInfo, StreamRead, StreamSlice,
+};
 pub use read_model::{
     MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelCommit, ModelEntry, ModelRead, ModelWrite, ReadModelName,
 };

@@ -1,4 +1,13 @@
 //! Read requests and their results: one stream, the global log, a stream's metadata.
+//!
+//! Every read of events is bounded twice: by a count (`limit`) and by bytes (`max_bytes`,
+//! [`DEFAULT_READ_BYTES`] unless set), measured as the store holds each event: its type, data
+//! and metadata together, as for [`crate::MAX_EVENT_BYTES`]. A read whose next event would
+//! take it past its bytes stops before that event and says so (`truncated`), but a read
+//! always returns its first event, however large, so a reader paging through always moves on.
+//! Where to go on is the same as after a read cut by its count: a stream read continues from
+//! the version after (forward) or before (backward) its last event, a read of the log after
+//! its `scanned_to`.
 
 use crate::event::{EventType, RecordedEvent};
 use crate::stream_id::StreamId;
@@ -15,6 +24,17 @@ pub enum Direction {
     Backward,
 }
 
+/// The bytes a read returns at most, unless it says otherwise: 4 MiB of event types, data and
+/// metadata.
+///
+/// Small enough that a server answering many reads at once holds a few MiB for each (a read
+/// of 10,000 events of 1 MiB would hold 10 GB), and that a page is a JSON reply of a few MiB;
+/// large enough that a page of a thousand typical events (a few hundred bytes each) is cut by
+/// its count, not its bytes, so small events read as fast as before. It matches the byte
+/// budget of a projection's batch in the runtime. A single event can be larger (up to
+/// [`crate::MAX_EVENT_BYTES`]): it is returned alone.
+pub const DEFAULT_READ_BYTES: usize = 4 * 1024 * 1024;
+
 /// A read of one stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamRead {
@@ -25,15 +45,19 @@ pub struct StreamRead {
     pub direction: Direction,
     /// The most events to return.
     pub limit: usize,
+    /// The most bytes of events to return (types, data and metadata), except that the first
+    /// event is returned whatever its size.
+    pub max_bytes: usize,
 }
 
 impl StreamRead {
-    /// The whole stream, oldest first.
+    /// The whole stream, oldest first, in pages of at most [`DEFAULT_READ_BYTES`].
     pub fn forward() -> Self {
         Self {
             from: None,
             direction: Direction::Forward,
             limit: usize::MAX,
+            max_bytes: DEFAULT_READ_BYTES,
         }
     }
 
@@ -57,6 +81,14 @@ impl StreamRead {
     pub fn limit(self, limit: usize) -> Self {
         Self { limit, ..self }
     }
+
+    /// Returns at most `bytes` bytes of events (but always the first event).
+    pub fn max_bytes(self, bytes: usize) -> Self {
+        Self {
+            max_bytes: bytes,
+            ..self
+        }
+    }
 }
 
 /// Part of a stream.
@@ -68,6 +100,15 @@ pub struct StreamSlice {
     pub version: Version,
     /// The events, in the order asked for.
     pub events: Vec<RecordedEvent>,
+    /// Whether the read stopped at its byte budget: the stream holds more events that the
+    /// read would have returned. The next read starts at the version after the last event
+    /// (before it, going backward). Serialised only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
 }
 
 /// A read of the global log.
@@ -86,10 +127,13 @@ pub struct AllRead {
     /// what it found so far, and `scanned_to` says where to go on; a filter that matches
     /// nothing then costs a bounded amount of work per read, not a scan of the whole log.
     pub scan_limit: usize,
+    /// The most bytes of events to return (types, data and metadata), except that the first
+    /// matching event is returned whatever its size.
+    pub max_bytes: usize,
 }
 
 impl AllRead {
-    /// Every event after `after`.
+    /// Every event after `after`, in pages of at most [`DEFAULT_READ_BYTES`].
     pub fn after(after: Position) -> Self {
         Self {
             after,
@@ -97,6 +141,15 @@ impl AllRead {
             category: None,
             event_type: None,
             scan_limit: usize::MAX,
+            max_bytes: DEFAULT_READ_BYTES,
+        }
+    }
+
+    /// Returns at most `bytes` bytes of events (but always the first matching event).
+    pub fn max_bytes(self, bytes: usize) -> Self {
+        Self {
+            max_bytes: bytes,
+            ..self
         }
     }
 
@@ -136,10 +189,15 @@ pub struct AllSlice {
     /// The matching events, in position order.
     pub events: Vec<RecordedEvent>,
     /// The last position examined. With filters it can be past the last event returned, and
-    /// with a scan limit it can be short of the head; the next read continues after it.
+    /// with a scan limit or a byte budget it can be short of the head; the next read
+    /// continues after it.
     pub scanned_to: Position,
     /// The head of the log when it was read.
     pub head: Position,
+    /// Whether the read stopped at its byte budget: an event it would have returned follows
+    /// `scanned_to`, which is then the last event returned. Serialised only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
 }
 
 /// What the store knows of a stream.

@@ -35,6 +35,13 @@ struct ModelEvent {
     data: String,
 }
 
+impl ModelEvent {
+    /// What a read's byte budget counts of the event: its type, data and metadata (`{}`).
+    fn bytes(&self) -> usize {
+        TYPES[self.event_type].len() + self.data.len() + 2
+    }
+}
+
 #[derive(Clone, Debug)]
 struct EventSpec {
     id: u128,
@@ -54,6 +61,7 @@ enum Transition {
         direction: Direction,
         from: Option<u64>,
         limit: usize,
+        max_bytes: usize,
     },
     ReadAll {
         after: u64,
@@ -61,6 +69,7 @@ enum Transition {
         category: Option<usize>,
         event_type: Option<usize>,
         scan_limit: usize,
+        max_bytes: usize,
     },
     CommitModel {
         model: usize,
@@ -105,11 +114,13 @@ enum Expected {
     Events {
         version: u64,
         events: Vec<ModelEvent>,
+        truncated: bool,
     },
     All {
         events: Vec<ModelEvent>,
         scanned_to: u64,
         head: u64,
+        truncated: bool,
     },
     SnapshotStored,
     SnapshotAhead,
@@ -221,16 +232,16 @@ impl Model {
         direction: Direction,
         from: Option<u64>,
         limit: usize,
+        max_bytes: usize,
     ) -> Expected {
         let positions = self.streams.get(&stream).cloned().unwrap_or_default();
         let version = positions.len() as u64;
-        let events: Vec<ModelEvent> = match direction {
+        let wanted: Vec<ModelEvent> = match direction {
             Direction::Forward => {
                 let from = from.unwrap_or(1).max(1);
                 positions
                     .iter()
                     .skip((from - 1) as usize)
-                    .take(limit)
                     .map(|p| self.log[*p as usize - 1].clone())
                     .collect()
             }
@@ -240,12 +251,27 @@ impl Model {
                     .iter()
                     .take(from as usize)
                     .rev()
-                    .take(limit)
                     .map(|p| self.log[*p as usize - 1].clone())
                     .collect()
             }
         };
-        Expected::Events { version, events }
+        let (mut events, mut bytes, mut truncated) = (Vec::new(), 0, false);
+        for event in wanted {
+            if events.len() == limit {
+                break;
+            }
+            if !events.is_empty() && bytes + event.bytes() > max_bytes {
+                truncated = true;
+                break;
+            }
+            bytes += event.bytes();
+            events.push(event);
+        }
+        Expected::Events {
+            version,
+            events,
+            truncated,
+        }
     }
 
     fn read_all(
@@ -255,6 +281,7 @@ impl Model {
         category: Option<usize>,
         event_type: Option<usize>,
         scan_limit: usize,
+        max_bytes: usize,
     ) -> Expected {
         let head = self.log.len() as u64;
         // The positions a read may examine: `after + 1 ..= window_end`.
@@ -263,16 +290,27 @@ impl Model {
             category.is_none_or(|c| STREAMS[e.stream].split('-').next() == Some(CATEGORIES[c]))
                 && event_type.is_none_or(|t| e.event_type == t)
         };
-        let events: Vec<ModelEvent> = self
+        let (mut events, mut bytes, mut cut_before) = (Vec::new(), 0, None);
+        for event in self
             .log
             .iter()
             .filter(|e| e.position > after && e.position <= window_end)
             .filter(matches)
-            .take(limit)
-            .cloned()
-            .collect();
+        {
+            if events.len() == limit {
+                break;
+            }
+            if !events.is_empty() && bytes + event.bytes() > max_bytes {
+                cut_before = Some(event.position);
+                break;
+            }
+            bytes += event.bytes();
+            events.push(event.clone());
+        }
         let scanned_to = if limit == 0 || after >= head {
             after
+        } else if let Some(position) = cut_before {
+            position - 1
         } else if events.len() == limit {
             events.last().expect("limit > 0").position
         } else {
@@ -282,6 +320,7 @@ impl Model {
             events,
             scanned_to,
             head,
+            truncated: cut_before.is_some(),
         }
     }
 }
@@ -388,38 +427,46 @@ impl ReferenceStateMachine for StoreModel {
             }
         });
         let limit = prop_oneof![0usize..4, Just(usize::MAX)];
+        // Model events are 10 to 27 bytes: a budget under 60 holds 1 to 5 of them.
+        let max_bytes = prop_oneof![0usize..60, Just(usize::MAX)];
         let read_stream = (
             0..STREAMS.len(),
             any::<bool>(),
             proptest::option::of(0u64..8),
             limit.clone(),
+            max_bytes.clone(),
         )
-            .prop_map(|(stream, forward, from, limit)| Transition::ReadStream {
-                stream,
-                direction: if forward {
-                    Direction::Forward
-                } else {
-                    Direction::Backward
+            .prop_map(
+                |(stream, forward, from, limit, max_bytes)| Transition::ReadStream {
+                    stream,
+                    direction: if forward {
+                        Direction::Forward
+                    } else {
+                        Direction::Backward
+                    },
+                    from,
+                    limit,
+                    max_bytes,
                 },
-                from,
-                limit,
-            });
+            );
         let read_all = (
             0..=head + 1,
             limit.clone(),
             proptest::option::of(0..CATEGORIES.len()),
             proptest::option::of(0..TYPES.len()),
             prop_oneof![0usize..5, Just(usize::MAX)],
+            max_bytes,
         )
-            .prop_map(|(after, limit, category, event_type, scan_limit)| {
-                Transition::ReadAll {
+            .prop_map(
+                |(after, limit, category, event_type, scan_limit, max_bytes)| Transition::ReadAll {
                     after,
                     limit,
                     category,
                     event_type,
                     scan_limit,
-                }
-            });
+                    max_bytes,
+                },
+            );
         let checkpoints: Vec<u64> = (0..MODELS.len())
             .map(|m| state.models.get(&m).map_or(0, |(c, _)| *c))
             .collect();
@@ -540,14 +587,23 @@ impl ReferenceStateMachine for StoreModel {
                 direction,
                 from,
                 limit,
-            } => state.read_stream(*stream, *direction, *from, *limit),
+                max_bytes,
+            } => state.read_stream(*stream, *direction, *from, *limit, *max_bytes),
             Transition::ReadAll {
                 after,
                 limit,
                 category,
                 event_type,
                 scan_limit,
-            } => state.read_all(*after, *limit, *category, *event_type, *scan_limit),
+                max_bytes,
+            } => state.read_all(
+                *after,
+                *limit,
+                *category,
+                *event_type,
+                *scan_limit,
+                *max_bytes,
+            ),
             Transition::CommitModel {
                 model,
                 writes,
@@ -691,11 +747,13 @@ impl StateMachineTest for StoreModel {
                 direction,
                 from,
                 limit,
+                max_bytes,
             } => {
                 let read = StreamRead {
                     from: from.map(Version::new),
                     direction,
                     limit,
+                    max_bytes,
                 };
                 let slice = sys
                     .runtime
@@ -713,6 +771,7 @@ impl StateMachineTest for StoreModel {
                 Expected::Events {
                     version: slice.version.get(),
                     events: slice.events.iter().map(to_model).collect(),
+                    truncated: slice.truncated,
                 }
             }
             Transition::ReadAll {
@@ -721,10 +780,12 @@ impl StateMachineTest for StoreModel {
                 category,
                 event_type,
                 scan_limit,
+                max_bytes,
             } => {
                 let mut read = AllRead::after(Position::new(after))
                     .limit(limit)
-                    .scan_limit(scan_limit);
+                    .scan_limit(scan_limit)
+                    .max_bytes(max_bytes);
                 if let Some(c) = category {
                     read = read.category(CATEGORIES[c]);
                 }
@@ -739,6 +800,7 @@ impl StateMachineTest for StoreModel {
                     events: slice.events.iter().map(to_model).collect(),
                     scanned_to: slice.scanned_to.get(),
                     head: slice.head.get(),
+                    truncated: slice.truncated,
                 }
             }
             Transition::PutSnapshot {

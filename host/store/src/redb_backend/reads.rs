@@ -50,6 +50,7 @@ pub(crate) fn read_stream(
             stream: stream.clone(),
             version: Version::NONE,
             events: Vec::new(),
+            truncated: false,
         });
     };
     let (low, high) = match read.direction {
@@ -57,6 +58,7 @@ pub(crate) fn read_stream(
         Direction::Backward => (1, read.from.map_or(version, |v| v.get().min(version))),
     };
     let mut page = PageBuilder::default();
+    let mut budget = Budget::new(read.limit, read.max_bytes);
     if low <= high && read.limit > 0 {
         let available = usize::try_from(high - low + 1).unwrap_or(usize::MAX);
         page = PageBuilder::with_capacity(available.min(read.limit).min(65_536));
@@ -78,7 +80,7 @@ pub(crate) fn read_stream(
                     .map_err(backend)?;
                 for row in rows {
                     let append = StreamAppend::from_row(row.map_err(backend)?);
-                    if reader.push(&mut page, append, read.limit)? {
+                    if reader.push(&mut page, append, &mut budget)? {
                         break;
                     }
                 }
@@ -89,7 +91,7 @@ pub(crate) fn read_stream(
                     .map_err(backend)?;
                 for row in rows.rev() {
                     let append = StreamAppend::from_row(row.map_err(backend)?);
-                    if reader.push(&mut page, append, read.limit)? {
+                    if reader.push(&mut page, append, &mut budget)? {
                         break;
                     }
                 }
@@ -100,7 +102,50 @@ pub(crate) fn read_stream(
         stream: stream.clone(),
         version: Version::new(version),
         events: page.finish(),
+        truncated: budget.truncated,
     })
+}
+
+/// What one read may still return: at most `limit` events, and at most `max_bytes` bytes of
+/// their types, data and metadata, except that the first event always fits, so a reader
+/// paging through always moves on.
+struct Budget {
+    limit: usize,
+    max_bytes: usize,
+    bytes: usize,
+    /// Whether an event was turned away for its bytes.
+    truncated: bool,
+}
+
+impl Budget {
+    fn new(limit: usize, max_bytes: usize) -> Self {
+        Self {
+            limit,
+            max_bytes,
+            bytes: 0,
+            truncated: false,
+        }
+    }
+
+    /// Whether a page holding `held` events takes `event` too; counts it if so. Turning it
+    /// away for its bytes marks the read truncated.
+    fn take(&mut self, held: usize, event: &record::StoredEvent<'_>) -> bool {
+        if held >= self.limit {
+            return false;
+        }
+        let bytes = event.event_type.len() + event.data.len() + event.metadata.len();
+        if held > 0 && self.bytes.saturating_add(bytes) > self.max_bytes {
+            self.truncated = true;
+            return false;
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+        true
+    }
+
+    /// Whether a page holding `held` events takes no more.
+    fn spent(&self, held: usize) -> bool {
+        held >= self.limit || self.truncated
+    }
 }
 
 /// Reads the events of a stream's appends that a stream read wants, one range scan of `events`
@@ -114,30 +159,30 @@ struct AppendReader<'a> {
 }
 
 impl AppendReader<'_> {
-    /// Adds the wanted events of `append`, in the read's direction, until `page` holds `limit`.
-    /// Returns whether the page is full.
+    /// Adds the wanted events of `append`, in the read's direction, until `budget` is spent.
+    /// Returns whether it is.
     fn push(
         &self,
         page: &mut PageBuilder,
         append: StreamAppend,
-        limit: usize,
+        budget: &mut Budget,
     ) -> Result<bool, StorageError> {
         let first = append.first_version.max(*self.wanted.start());
         let last = append.last_version().min(*self.wanted.end());
         if first > last {
-            return Ok(page.len() >= limit);
+            return Ok(budget.spent(page.len()));
         }
         let (Some(from), Some(to)) = (append.position_of(first), append.position_of(last)) else {
-            return Ok(page.len() >= limit);
+            return Ok(budget.spent(page.len()));
         };
         let range = self.events.range(from..=to).map_err(backend)?;
         let seen = match self.direction {
-            Direction::Forward => self.push_rows(page, range.zip(first..=last), limit)?,
+            Direction::Forward => self.push_rows(page, range.zip(first..=last), budget)?,
             Direction::Backward => {
-                self.push_rows(page, range.rev().zip((first..=last).rev()), limit)?
+                self.push_rows(page, range.rev().zip((first..=last).rev()), budget)?
             }
         };
-        if page.len() >= limit {
+        if budget.spent(page.len()) {
             return Ok(true);
         }
         if seen != last - first + 1 {
@@ -151,21 +196,24 @@ impl AppendReader<'_> {
     }
 
     /// Adds the events of `rows` (records of `events` with the version each should hold) until
-    /// `page` holds `limit`; returns how many it added.
+    /// `budget` is spent; returns how many it added.
     fn push_rows<'r>(
         &self,
         page: &mut PageBuilder,
         rows: impl Iterator<Item = (Result<EventRow<'r>, redb::StorageError>, u64)>,
-        limit: usize,
+        budget: &mut Budget,
     ) -> Result<u64, StorageError> {
         let mut seen = 0;
         for (row, version) in rows {
             let (position, record) = row.map_err(backend)?;
             let stored = record::decode_event(record.value(), Position::new(position.value()))?;
             check_place(&stored, self.stream_id, version)?;
+            if !budget.take(page.len(), &stored) {
+                break;
+            }
             page.push(stored, self.stream.clone())?;
             seen += 1;
-            if page.len() >= limit {
+            if budget.spent(page.len()) {
                 break;
             }
         }
@@ -188,6 +236,7 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
         .map_err(backend)?
         .map_or(0, |(k, _)| k.value());
     let mut page = PageBuilder::default();
+    let mut budget = Budget::new(read.limit, read.max_bytes);
     // A scan looks at everything up to the head, unless a limit stops it early or is 0.
     let mut scanned_to = match read.limit {
         0 => read.after,
@@ -224,6 +273,11 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
             {
                 continue;
             }
+            if !budget.take(page.len(), &stored) {
+                // Out of bytes: this event is the next read's first.
+                scanned_to = Position::new(position - 1);
+                break;
+            }
             page.push(stored, stream.clone())?;
             if page.len() >= read.limit {
                 scanned_to = Position::new(position);
@@ -235,6 +289,7 @@ pub(crate) fn read_all(db: &Database, read: &AllRead) -> Result<AllSlice, Storag
         events: page.finish(),
         scanned_to,
         head: Position::new(head),
+        truncated: budget.truncated,
     })
 }
 
