@@ -362,3 +362,52 @@ async fn a_rare_filter_is_read_in_bounded_scans() {
     drop(body);
     server.stop().await;
 }
+
+/// A retry must repeat the same events: an event id that is stored with other content is a
+/// 409 `event_id_reused`, and the stored event stays as it was. (It used to answer 201 with the
+/// original positions and drop the new content.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_id_reused_with_other_content_is_refused_and_nothing_changes() {
+    let server = Server::start().await;
+    let id = "4a1f9a9e-1b0c-4e55-9f55-0c3d2a7d3a11";
+    let first = json!([{"id": id, "type": "Opened", "data": {"owner": "o7777"}}]);
+    let (status, body) = server.append("reuse-1", json!("no_stream"), first.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, again) = server.append("reuse-1", json!("any"), first).await;
+    assert_eq!((status, &again), (201, &body), "an exact retry answers as before");
+    let altered = json!([{"id": id, "type": "Opened", "data": {"owner": "mallory"}}]);
+    let reply = server.append("reuse-1", json!("any"), altered).await;
+    assert_error(&reply, 409, "event_id_reused");
+    let (_, read) = server.get("/v1/streams/reuse-1").await;
+    assert_eq!(read["version"], 1, "{read}");
+    assert_eq!(read["events"][0]["data"]["owner"], "o7777", "{read}");
+}
+
+/// What common JSON parsers cannot hold is refused at append with a 422, so every reader of
+/// cairn's own output (`cairn read`, `cairn tail`, SSE clients) can parse what it stores; and
+/// stream names with invisible or bidirectional-control characters are a 400.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_readers_cannot_hold_and_invisible_names_are_refused() {
+    let server = Server::start().await;
+    for data in [r#"{"x": 1e400}"#, r#"{"x": -1e400}"#, r#"{"x": "\ud800"}"#] {
+        let body = format!(r#"{{"events": [{{"type": "E", "data": {data}}}]}}"#);
+        let reply = server
+            .call(
+                server
+                    .http
+                    .post(server.url("/v1/streams/json-1"))
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+        assert_eq!(reply.0, 422, "{data}: {}", reply.1);
+    }
+    let (_, read) = server.get("/v1/streams/json-1").await;
+    assert_eq!(read["version"], 0, "something was stored: {read}");
+    for name in ["a%E2%80%8Bb", "evil-%E2%80%AEexe", "%EF%BB%BFbom", "tag-%F3%A0%81%81"] {
+        let reply = server
+            .append(name, json!("any"), json!([{"type": "E", "data": {}}]))
+            .await;
+        assert_error(&reply, 400, "invalid_stream");
+    }
+}

@@ -279,7 +279,8 @@ impl Aggregates {
                 }
                 Err(
                     error @ (AppendError::WrongExpectedVersion { .. }
-                    | AppendError::IdempotencyConflict { .. }),
+                    | AppendError::IdempotencyConflict { .. }
+                    | AppendError::EventIdReused { .. }),
                 ) => {
                     self.cache.forget(aggregate.hash(), &stream);
                     return Err(CommandError::Conflict(error));
@@ -451,9 +452,20 @@ impl Aggregates {
         first: Version,
         last: Version,
     ) -> Result<Vec<RecordedEvent>, CommandError> {
-        let count = usize::try_from(last.get() + 1 - first.get()).unwrap_or(usize::MAX);
-        let read = StreamRead::forward().from(first).limit(count);
-        Ok(self.store.read_stream(stream.clone(), read).await?.events)
+        // Page by the store's byte budget: one read stops at it, never before its first event.
+        let mut events = Vec::new();
+        let mut from = first;
+        while from <= last {
+            let count = usize::try_from(last.get() + 1 - from.get()).unwrap_or(usize::MAX);
+            let read = StreamRead::forward().from(from).limit(count);
+            let slice = self.store.read_stream(stream.clone(), read).await?;
+            let Some(next) = slice.events.last().map(|e| e.version.get() + 1) else {
+                break;
+            };
+            events.extend(slice.events);
+            from = Version::new(next);
+        }
+        Ok(events)
     }
 }
 

@@ -50,7 +50,11 @@ pub fn prometheus() -> PrometheusHandle {
 pub fn appended(outcome: &Result<AppendOutcome, AppendError>, events: usize, took: Duration) {
     let label = match outcome {
         Ok(_) => "ok",
-        Err(AppendError::WrongExpectedVersion { .. } | AppendError::IdempotencyConflict { .. }) => {
+        Err(
+            AppendError::WrongExpectedVersion { .. }
+            | AppendError::IdempotencyConflict { .. }
+            | AppendError::EventIdReused { .. },
+        ) => {
             "conflict"
         }
         Err(AppendError::Storage(_)) => "failed",

@@ -86,6 +86,10 @@ pub(super) struct StreamPage {
     /// The stream's version when it was read (0 if it does not exist).
     version: u64,
     events: Vec<EventDoc>,
+    /// Present and true when the page stopped at the read's byte budget (4 MiB of event
+    /// bytes) before `limit`: read on from the version after (before, backward) the last
+    /// event.
+    truncated: Option<bool>,
 }
 
 /// Part of the global log.
@@ -97,6 +101,9 @@ pub(super) struct LogPage {
     scanned_to: u64,
     /// The newest position when the page was read.
     head: u64,
+    /// Present and true when the page stopped at the read's byte budget (4 MiB of event
+    /// bytes) before `limit`; `scanned_to` is then its last event.
+    truncated: Option<bool>,
 }
 
 /// A projection's status.
