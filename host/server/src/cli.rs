@@ -55,7 +55,8 @@ pub struct VerifyArgs {
 /// Who may call the API.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
-    /// Require `Authorization: Bearer <key>` on every route but /healthz.
+    /// Require `Authorization: Bearer <key>` on every route but /healthz. A blank key is
+    /// refused.
     #[arg(long, env = "CAIRN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Allow listening on a non-loopback address without an API key.
@@ -71,9 +72,9 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// A cairn.toml whose `[limits]`, `[commands]` and `[projections]` set what modules may use
-    /// and how commands and projections run (its modules are not built; deploy them).
-    /// Defaults apply without it.
+    /// A cairn.toml whose `[limits]`, `[commands]`, `[projections]` and `[http]` set what
+    /// modules may use, how commands and projections run, and how connections are held (its
+    /// modules are not built; deploy them). Defaults apply without it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[command(flatten)]

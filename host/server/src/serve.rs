@@ -17,13 +17,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let node = Node::open(&args.data, &settings).await?;
     let listener = bind(args.listen).await?;
+    let stop = shutdown_signal();
     let address = listener.local_addr()?;
     announce(format_args!(
         "cairn is serving {} on http://{address}",
         args.data.display()
     ));
     let state = AppState::new(&node, args.key.api_key);
-    http::serve(listener, state, shutdown_signal()).await?;
+    http::serve_with(listener, state, settings.http, stop).await?;
     node.close().await;
     announce(format_args!(
         "cairn stopped; every acknowledged write is on disk"
@@ -45,8 +46,15 @@ pub(crate) fn complain(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-/// Refuses to serve a non-loopback address with no API key, unless told `--insecure`.
+/// Refuses a blank API key, and to serve a non-loopback address with no API key unless told
+/// `--insecure`.
 pub fn check_exposure(listen: SocketAddr, key: &KeyArgs) -> anyhow::Result<()> {
+    if key.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        anyhow::bail!(
+            "the API key is blank: --api-key (or CAIRN_API_KEY) must be a secret of visible \
+             characters. Set one, or leave both out to serve without a key on 127.0.0.1"
+        );
+    }
     if key.api_key.is_none() && !listen.ip().is_loopback() && !key.insecure {
         anyhow::bail!(
             "refusing to listen on {listen} without an API key: anyone who can reach it could \
@@ -67,24 +75,55 @@ pub async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: a signal that comes after "cairn is serving" is printed but
+/// before the server's loop starts must still shut it down cleanly, not kill it outright.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let wait = |installed: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match installed {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(api_key: Option<&str>) -> KeyArgs {
+        KeyArgs {
+            api_key: api_key.map(str::to_owned),
+            insecure: false,
+        }
+    }
+
+    #[test]
+    fn refuses_a_blank_api_key() {
+        let local: SocketAddr = "127.0.0.1:7700".parse().expect("address");
+        for blank in ["", " ", "\t \n"] {
+            let err = check_exposure(local, &key(Some(blank))).expect_err("blank");
+            assert!(err.to_string().contains("the API key is blank"), "{err}");
+        }
+        assert!(check_exposure(local, &key(Some("k"))).is_ok());
+        assert!(check_exposure(local, &key(None)).is_ok());
     }
 }

@@ -1,5 +1,6 @@
-//! [`Settings`]: what a node's runtime may use, read from the `[limits]`, `[commands]` and
-//! `[projections]` sections of a cairn.toml. Every key is optional; a key left out keeps its default.
+//! [`Settings`]: what a node's runtime may use, read from the `[limits]`, `[commands]`,
+//! `[projections]` and `[http]` sections of a cairn.toml. Every key is optional; a key left out
+//! keeps its default.
 //!
 //! ```toml
 //! [limits]                    # what one call into a module may use
@@ -27,6 +28,16 @@
 //! batch = 2_000               # the most events one `apply` call takes
 //! batch_bytes = 4_194_304     # the most bytes of events one `apply` call takes
 //! scan_limit = 100_000        # the most log positions one read examines
+//!
+//! [http]                      # connections (see http/edge/)
+//! header_timeout_ms = 10_000  # a request head must arrive whole within this of its first byte
+//! body_timeout_ms = 60_000    # a body must arrive whole within this of its head (else 408)
+//! idle_timeout_ms = 60_000    # a keep-alive connection with no request is closed after this
+//! write_stall_timeout_ms = 30_000 # a client that takes nothing sent for this long is dropped
+//! shutdown_grace_ms = 10_000  # at shutdown, requests in flight get this long to finish
+//! max_connections = 10_000    # at most; never more than the descriptor limit less 32
+//! max_uri_bytes = 8_192       # a longer request target is a 414 `uri_too_long`
+//! max_header_bytes = 65_536   # more header bytes are a 431 `headers_too_large`
 //! ```
 //!
 //! A value the runtime cannot run with (a zero budget, a memory past 4 GiB) is refused when the
@@ -39,6 +50,8 @@ use std::time::Duration;
 
 use cairn_runtime::{CommandConfig, Limits, RunnerConfig};
 use cairn_store::MAX_EVENTS_PER_APPEND;
+
+use crate::http::{HttpConfig, MAX_HEADER_BYTES_LIMIT, MAX_URI_BYTES_LIMIT};
 use serde::Deserialize;
 
 /// The most linear memory a 32-bit WebAssembly instance can address.
@@ -46,12 +59,14 @@ const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// The most events one `evolve` or `apply` call may be given, so one call stays short.
 const MAX_BATCH: u64 = MAX_EVENTS_PER_APPEND as u64 * 100;
 
-/// The runtime's limits, the command path's behaviour and the projection runners' batches.
+/// The runtime's limits, the command path's behaviour, the projection runners' batches and
+/// the HTTP edge's timeouts and caps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
     pub limits: Limits,
     pub commands: CommandConfig,
     pub projections: RunnerConfig,
+    pub http: HttpConfig,
 }
 
 /// cairn.toml as this module reads it: the sections that hold settings, as written, and the
@@ -67,6 +82,8 @@ struct SettingsFile {
     commands: CommandsSection,
     #[serde(default)]
     projections: ProjectionsSection,
+    #[serde(default)]
+    http: HttpSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +124,19 @@ struct ProjectionsSection {
     scan_limit: Option<u64>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSection {
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    write_stall_timeout_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
+    max_connections: Option<u64>,
+    max_uri_bytes: Option<u64>,
+    max_header_bytes: Option<u64>,
+}
+
 impl Settings {
     /// Reads the settings of the cairn.toml at `file`; its `[[module]]` entries are not
     /// looked at.
@@ -135,6 +165,7 @@ impl SettingsFile {
             limits: self.limits.resolve()?,
             commands: self.commands.resolve()?,
             projections: self.projections.resolve()?,
+            http: self.http.resolve()?,
         })
     }
 }
@@ -299,6 +330,66 @@ impl ProjectionsSection {
     }
 }
 
+impl HttpSection {
+    fn resolve(self) -> anyhow::Result<HttpConfig> {
+        let mut to = HttpConfig::default();
+        for (field, value, key, min) in [
+            (
+                &mut to.header_timeout,
+                self.header_timeout_ms,
+                "http.header_timeout_ms",
+                1,
+            ),
+            (
+                &mut to.body_timeout,
+                self.body_timeout_ms,
+                "http.body_timeout_ms",
+                1,
+            ),
+            (
+                &mut to.idle_timeout,
+                self.idle_timeout_ms,
+                "http.idle_timeout_ms",
+                1,
+            ),
+            (
+                &mut to.write_stall_timeout,
+                self.write_stall_timeout_ms,
+                "http.write_stall_timeout_ms",
+                1,
+            ),
+            (
+                &mut to.shutdown_grace,
+                self.shutdown_grace_ms,
+                "http.shutdown_grace_ms",
+                0,
+            ),
+        ] {
+            if let Some(ms) = value {
+                check(ms, from(min), key)?;
+                *field = Duration::from_millis(ms);
+            }
+        }
+        if let Some(max) = self.max_connections {
+            check(max, from(1), "http.max_connections")?;
+            to.max_connections = Some(max);
+        }
+        set(
+            &mut to.max_uri_bytes,
+            self.max_uri_bytes,
+            "http.max_uri_bytes",
+            64..=MAX_URI_BYTES_LIMIT,
+        )?;
+        set(
+            &mut to.max_header_bytes,
+            self.max_header_bytes,
+            "http.max_header_bytes",
+            1_024..=MAX_HEADER_BYTES_LIMIT,
+        )?;
+        Ok(to)
+    }
+}
+
 /// Sets `field` to `value`, if given, once it is within `bounds` and fits the field's type.
 fn set<T: TryFrom<u64>>(
     field: &mut T,
@@ -406,6 +497,37 @@ mod tests {
                 && said.contains("limits.backstop_secs"),
             "{said}"
         );
+    }
+
+    #[test]
+    fn reads_the_http_section() {
+        let settings = parse(
+            "[http]\nheader_timeout_ms = 500\nidle_timeout_ms = 2_000\nshutdown_grace_ms = 0\n\
+             max_connections = 8\nmax_uri_bytes = 1_024\n",
+        )
+        .expect("valid");
+        assert_eq!(settings.http.header_timeout, Duration::from_millis(500));
+        assert_eq!(settings.http.idle_timeout, Duration::from_secs(2));
+        assert_eq!(settings.http.shutdown_grace, Duration::ZERO);
+        assert_eq!(settings.http.max_connections, Some(8));
+        assert_eq!(settings.http.max_uri_bytes, 1_024);
+        assert_eq!(
+            settings.http.body_timeout,
+            HttpConfig::default().body_timeout
+        );
+        for (text, says) in [
+            (
+                "[http]\nheader_timeout_ms = 0\n",
+                "http.header_timeout_ms is 0",
+            ),
+            ("[http]\nmax_connections = 0\n", "http.max_connections is 0"),
+            ("[http]\nmax_uri_bytes = 100_000\n", "at most 32768"),
+            ("[http]\nmax_header_bytes = 10\n", "at least 1024"),
+            ("[http]\nkeepalive = 1\n", "unknown field `keepalive`"),
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.to_string().contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| project.root.join("target").join("cairn-dev"));
     let node = Node::open(&data, &settings).await?;
+    let http_config = settings.http.clone();
     let reloader = Arc::new(reload::Reloader::new(
         Arc::clone(node.registry()),
         target_dir,
@@ -46,6 +47,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         reloader.reload(module).await;
     }
     let listener = bind(args.listen).await?;
+    let stop = shutdown_signal();
     let address = listener.local_addr()?;
     crate::serve::announce(format_args!(""));
     crate::serve::announce(format_args!(
@@ -80,7 +82,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         reloader,
     ));
     let state = AppState::new(&node, args.key.api_key);
-    let served = http::serve(listener, state, shutdown_signal()).await;
+    let served = http::serve_with(listener, state, http_config, stop).await;
     watching.abort();
     node.close().await;
     served?;

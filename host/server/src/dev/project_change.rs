@@ -18,7 +18,8 @@ pub(super) struct ProjectChange {
     pub(super) moved: Vec<ModuleSource>,
     /// Names no longer in the file.
     pub(super) dropped: Vec<String>,
-    /// Whether `[limits]`, `[commands]` or `[projections]` differ from the settings in use.
+    /// Whether `[limits]`, `[commands]`, `[projections]` or `[http]` differ from the settings in
+    /// use.
     pub(super) settings_changed: bool,
 }
 

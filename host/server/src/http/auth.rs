@@ -1,5 +1,6 @@
 //! Bearer-token auth: with an API key set, every route but `/healthz` needs
-//! `Authorization: Bearer <key>`.
+//! `Authorization: Bearer <key>`. The scheme is matched in any case (`bearer`, `BEARER`), as
+//! RFC 9110 has it; the key exactly. Every 401 says `WWW-Authenticate: Bearer` (`error.rs`).
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -25,11 +26,19 @@ pub(super) async fn require_key(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match given {
         Some(given) if same(given.as_bytes(), key.as_bytes()) => Ok(next.run(request).await),
         _ => Err(ApiError::unauthorized()),
     }
+}
+
+/// The token of an `Authorization` value of the `Bearer` scheme, in any case.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 /// Compares without stopping at the first difference, so the time taken does not tell an
@@ -43,7 +52,17 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{bearer_token, same};
+
+    #[test]
+    fn takes_the_scheme_in_any_case() {
+        for value in ["Bearer k", "bearer k", "BEARER k", "bEaReR  k"] {
+            assert_eq!(bearer_token(value), Some("k"), "{value}");
+        }
+        assert_eq!(bearer_token("Basic k"), None);
+        assert_eq!(bearer_token("Bearerk"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 
     #[test]
     fn compares_whole_keys() {

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
+use axum::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use axum::response::{IntoResponse, Response};
 use cairn_runtime::{CallError, CommandError, LoadError};
 use cairn_store::{AppendError, ExpectedVersion, ReadError, StorageError, StreamId, Version};
@@ -84,13 +85,20 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The JSON body; a 401 also says which scheme to authenticate with (RFC 9110).
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: self.code,
             message: self.message,
             conflict: self.conflict,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 

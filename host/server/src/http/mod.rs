@@ -9,10 +9,13 @@
 //! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state;
 //!   `projections.rs`: projection status, queries, reset, pause and resume.
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
+//! - `edge/`: connections from accept to close: timeouts, the connection cap, head sizes,
+//!   and a shutdown that always finishes.
 
 mod aggregates;
 mod all;
 mod auth;
+mod edge;
 mod error;
 mod extract;
 mod modules;
@@ -27,9 +30,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
+pub use edge::{FD_RESERVE, HttpConfig, MAX_HEADER_BYTES_LIMIT, MAX_URI_BYTES_LIMIT, fd_limit};
 pub use error::{ApiError, ErrorBody, call_error_code};
 pub use openapi::ApiDoc;
 pub use state::AppState;
@@ -87,27 +90,26 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Serves `state` on `listener` until `signal` resolves, then shuts down gracefully: it stops
-/// accepting, ends subscriptions, and lets requests in flight finish. Every append acknowledged
-/// before is durable (the store fsyncs before it replies).
+/// Serves `state` on `listener` with the default [`HttpConfig`] until `signal` resolves; see
+/// [`serve_with`].
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, HttpConfig::default(), signal).await
+}
+
+/// Serves `state` on `listener` as `config` says until `signal` resolves, then shuts down: it
+/// stops accepting, ends subscriptions at once, gives requests in flight
+/// `config.shutdown_grace` to finish, and closes every connection still open after it. Every
+/// append acknowledged before is durable (the store fsyncs before it replies).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    config: HttpConfig,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let router = app(state.clone());
-    let stopping = state.clone();
-    // Replies are small and go out whole; Nagle's algorithm would only hold them back.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY could not be set");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            signal.await;
-            tracing::info!("shutting down: finishing requests in flight");
-            stopping.begin_shutdown();
-        })
-        .await
+    edge::serve(listener, router, state, config, signal).await
 }

@@ -5,6 +5,12 @@
 //! waiting for the head to pass the cursor, so no event is lost or repeated across the switch.
 //! Each event's SSE `id:` is its position; a client that reconnects with `Last-Event-ID`
 //! resumes right after the last event it saw.
+//!
+//! What a subscriber holds is bounded: events are read in pages of about [`PAGE_BYTES`] (the
+//! number of events per read follows the size of the events just read, starting from one after
+//! each wait), and each is serialised only when the connection can take it. A subscriber that
+//! stops reading holds one page, one serialised event and hyper's write buffer, until the
+//! connection's write-stall timeout disconnects it (`edge/io.rs`).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -21,8 +27,10 @@ use crate::http::error::ApiError;
 use crate::http::extract::QueryParams;
 use crate::http::state::AppState;
 
-/// How many events one catch-up read fetches.
+/// The most events one read fetches.
 const PAGE: usize = 500;
+/// About how many bytes of events one read fetches.
+const PAGE_BYTES: usize = 1024 * 1024;
 
 /// Where a subscription starts, and which events it sends.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -71,14 +79,14 @@ pub(super) async fn subscribe(
             })?,
         None => query.after.unwrap_or(0),
     };
-    let read = filtered(Position::new(after), query.category, query.event_type)?.limit(PAGE);
+    let read = filtered(Position::new(after), query.category, query.event_type)?.limit(1);
     let cursor = Cursor {
         store: state.store.clone(),
         head: state.store.watch_head(),
         read,
     };
     let events = stream::unfold(cursor, Cursor::next_page)
-        .flat_map(stream::iter)
+        .flat_map(|page| stream::iter(page.into_iter().map(|event| to_sse(&event))))
         .take_until(state.shutting_down());
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -87,14 +95,15 @@ pub(super) async fn subscribe(
 struct Cursor {
     store: std::sync::Arc<dyn EventStore>,
     head: HeadWatch,
-    /// The next read: after the last position examined, with the filters.
+    /// The next read: after the last position examined, with the filters, and as many events
+    /// as [`next_limit`] says.
     read: AllRead,
 }
 
 impl Cursor {
     /// The next events to send, waiting for new ones once caught up. Ends the stream when the
     /// store closes or fails.
-    async fn next_page(mut self) -> Option<(Vec<Result<Event, Infallible>>, Self)> {
+    async fn next_page(mut self) -> Option<(Vec<RecordedEvent>, Self)> {
         loop {
             let slice = match self.store.read_all(self.read.clone()).await {
                 Ok(slice) => slice,
@@ -105,14 +114,34 @@ impl Cursor {
             };
             self.read.after = slice.scanned_to.max(self.read.after);
             if !slice.events.is_empty() {
-                let events = slice.events.iter().map(to_sse).collect();
-                return Some((events, self));
+                let bytes = slice.events.iter().map(event_bytes).sum();
+                self.read.limit = next_limit(self.read.limit, slice.events.len(), bytes);
+                return Some((slice.events, self));
             }
+            // Whatever comes next may be larger: start small again.
+            self.read.limit = 1;
             if self.head.wait_past(self.read.after).await.is_err() {
                 return None;
             }
         }
     }
+}
+
+/// How many events the next read fetches, after one that fetched `count` (of at most `limit`)
+/// weighing `bytes`: as many as fit in [`PAGE_BYTES`] at their size, at most twice as many as
+/// before and at most [`PAGE`], at least one.
+fn next_limit(limit: usize, count: usize, bytes: usize) -> usize {
+    let fit = PAGE_BYTES.saturating_mul(count) / bytes.max(1);
+    fit.min(limit.saturating_mul(2)).clamp(1, PAGE)
+}
+
+/// About what an event weighs in memory.
+fn event_bytes(event: &RecordedEvent) -> usize {
+    event.data.as_str().len()
+        + event.metadata.as_str().len()
+        + event.stream.as_str().len()
+        + event.event_type.as_str().len()
+        + 128
 }
 
 fn to_sse(event: &RecordedEvent) -> Result<Event, Infallible> {
@@ -123,4 +152,21 @@ fn to_sse(event: &RecordedEvent) -> Result<Event, Infallible> {
     Ok(Event::default()
         .id(event.position.get().to_string())
         .data(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_the_size_of_events() {
+        // Small events: the page doubles up to PAGE.
+        assert_eq!(next_limit(1, 1, 200), 2);
+        assert_eq!(next_limit(256, 256, 256 * 200), PAGE);
+        // Events of 1 MiB: one at a time.
+        assert_eq!(next_limit(1, 1, 1024 * 1024), 1);
+        assert_eq!(next_limit(500, 500, 500 * 1024 * 1024), 1);
+        // Events of 100 KiB: ten to a page.
+        assert_eq!(next_limit(64, 64, 64 * 100 * 1024), 10);
+    }
 }

@@ -79,6 +79,11 @@ impl Output {
             }
         }
     }
+
+    /// The lines read so far by [`Output::wait_for`].
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
 }
 
 /// Starts `cairn serve` on 127.0.0.1:0 with data in `data`; returns the child and its URL.
