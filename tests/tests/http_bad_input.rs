@@ -442,7 +442,7 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
-            path: "/v1/modules/bank_account2".into(),
+            path: "/v1/modules/bank-acct".into(),
             ..upload(
                 "a module name with `-`, the category separator",
                 cairn_tests::guest("customers"),

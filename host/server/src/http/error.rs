@@ -82,18 +82,29 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    fn into_body(self) -> ErrorBody {
+        ErrorBody {
+            error: self.code,
+            message: self.message,
+            conflict: self.conflict,
+        }
+    }
+
+    /// The JSON body as text, for an error told inside a stream already answered (an SSE
+    /// `error` event) rather than as a reply.
+    pub fn body_json(self) -> String {
+        serde_json::to_string(&self.into_body())
+            .unwrap_or_else(|_| String::from(r#"{"error":"internal","message":""}"#))
+    }
 }
 
 impl IntoResponse for ApiError {
     /// The JSON body; a 401 also says which scheme to authenticate with (RFC 9110).
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code,
-            message: self.message,
-            conflict: self.conflict,
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+        let status = self.status;
+        let mut response = (status, Json(self.into_body())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

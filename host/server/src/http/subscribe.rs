@@ -84,9 +84,10 @@ pub(super) async fn subscribe(
         store: state.store.clone(),
         head: state.store.watch_head(),
         read,
+        ended: false,
     };
     let events = stream::unfold(cursor, Cursor::next_page)
-        .flat_map(|page| stream::iter(page.into_iter().map(|event| to_sse(&event))))
+        .flat_map(|page| stream::iter(page.into_iter().map(Ok)))
         .take_until(state.shutting_down());
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -98,25 +99,33 @@ struct Cursor {
     /// The next read: after the last position examined, with the filters, and as many events
     /// as [`next_limit`] says.
     read: AllRead,
+    /// Whether the store failed and the subscriber has been told: the stream ends.
+    ended: bool,
 }
 
 impl Cursor {
     /// The next events to send, waiting for new ones once caught up. Ends the stream when the
-    /// store closes or fails.
-    async fn next_page(mut self) -> Option<(Vec<RecordedEvent>, Self)> {
+    /// store closes or fails; a failure (a damaged record, which is never served) is sent first
+    /// as an `error` event with cairn's JSON error body, so the subscriber knows why.
+    async fn next_page(mut self) -> Option<(Vec<Event>, Self)> {
+        if self.ended {
+            return None;
+        }
         loop {
             let slice = match self.store.read_all(self.read.clone()).await {
                 Ok(slice) => slice,
                 Err(error) => {
                     tracing::warn!(%error, "a subscription ends: the store failed");
-                    return None;
+                    self.ended = true;
+                    let body = ApiError::from(error).body_json();
+                    return Some((vec![Event::default().event("error").data(body)], self));
                 }
             };
             self.read.after = slice.scanned_to.max(self.read.after);
             if !slice.events.is_empty() {
                 let bytes = slice.events.iter().map(event_bytes).sum();
                 self.read.limit = next_limit(self.read.limit, slice.events.len(), bytes);
-                return Some((slice.events, self));
+                return Some((slice.events.iter().map(to_sse).collect(), self));
             }
             // Whatever comes next may be larger: start small again.
             self.read.limit = 1;
@@ -144,14 +153,16 @@ fn event_bytes(event: &RecordedEvent) -> usize {
         + 128
 }
 
-fn to_sse(event: &RecordedEvent) -> Result<Event, Infallible> {
+fn to_sse(event: &RecordedEvent) -> Event {
+    // Every stored event serialises: its texts were checked as JSON when appended and against
+    // their checksum when read.
     let data = serde_json::to_string(event).unwrap_or_else(|e| {
         tracing::error!(error = %e, position = event.position.get(), "an event does not serialise");
         String::from("{}")
     });
-    Ok(Event::default()
+    Event::default()
         .id(event.position.get().to_string())
-        .data(data))
+        .data(data)
 }
 
 #[cfg(test)]
