@@ -509,7 +509,10 @@ async fn one_idempotency_key_on_two_aggregates_at_once_is_two_commands() {
                 .await
                 .expect("the server answers");
             let status = reply.status().as_u16();
-            (status, reply.json::<serde_json::Value>().await.expect("json"))
+            (
+                status,
+                reply.json::<serde_json::Value>().await.expect("json"),
+            )
         }
     };
     for n in 0..100 {

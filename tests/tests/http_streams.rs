@@ -371,10 +371,16 @@ async fn an_event_id_reused_with_other_content_is_refused_and_nothing_changes() 
     let server = Server::start().await;
     let id = "4a1f9a9e-1b0c-4e55-9f55-0c3d2a7d3a11";
     let first = json!([{"id": id, "type": "Opened", "data": {"owner": "o7777"}}]);
-    let (status, body) = server.append("reuse-1", json!("no_stream"), first.clone()).await;
+    let (status, body) = server
+        .append("reuse-1", json!("no_stream"), first.clone())
+        .await;
     assert_eq!(status, 201, "{body}");
     let (status, again) = server.append("reuse-1", json!("any"), first).await;
-    assert_eq!((status, &again), (201, &body), "an exact retry answers as before");
+    assert_eq!(
+        (status, &again),
+        (201, &body),
+        "an exact retry answers as before"
+    );
     let altered = json!([{"id": id, "type": "Opened", "data": {"owner": "mallory"}}]);
     let reply = server.append("reuse-1", json!("any"), altered).await;
     assert_error(&reply, 409, "event_id_reused");
@@ -404,7 +410,12 @@ async fn json_readers_cannot_hold_and_invisible_names_are_refused() {
     }
     let (_, read) = server.get("/v1/streams/json-1").await;
     assert_eq!(read["version"], 0, "something was stored: {read}");
-    for name in ["a%E2%80%8Bb", "evil-%E2%80%AEexe", "%EF%BB%BFbom", "tag-%F3%A0%81%81"] {
+    for name in [
+        "a%E2%80%8Bb",
+        "evil-%E2%80%AEexe",
+        "%EF%BB%BFbom",
+        "tag-%F3%A0%81%81",
+    ] {
         let reply = server
             .append(name, json!("any"), json!([{"type": "E", "data": {}}]))
             .await;

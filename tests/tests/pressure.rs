@@ -48,7 +48,9 @@ async fn commands_under_cpu_and_disk_pressure_all_succeed_with_no_probation_or_f
                 for n in 0..COMMANDS / CLIENTS {
                     let account = (client * 7 + n) % ACCOUNTS;
                     let reply = http
-                        .post(format!("{base}/v1/aggregates/bank_account/p{account}/commands"))
+                        .post(format!(
+                            "{base}/v1/aggregates/bank_account/p{account}/commands"
+                        ))
                         .json(&json!({"type": "Deposit", "data": {"amount": 3}}))
                         .send()
                         .await

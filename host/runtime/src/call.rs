@@ -351,7 +351,10 @@ mod tests {
             matches!(&result, Err(e @ CallError::HostBackstop { .. }) if e.is_host_fault()),
             "{result:?}"
         );
-        assert!(!ran.load(Ordering::SeqCst), "the call ran after its backstop");
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "the call ran after its backstop"
+        );
         drop(held);
     }
 
@@ -392,7 +395,10 @@ mod tests {
             matches!(result, Err(CallError::HostBackstop { .. })),
             "{result:?}"
         );
-        assert!(!callee.gate.on_probation(), "the host's fault was blamed on the module");
+        assert!(
+            !callee.gate.on_probation(),
+            "the host's fault was blamed on the module"
+        );
     }
 
     /// A call of `callee` that failed with `error` (as the epoch callback raises it), classified

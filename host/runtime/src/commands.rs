@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use cairn_store::{
     AppendError, AppendOutcome, EventId, EventStore, ExpectedVersion, IdempotencyKey, Json,
-    ModuleName, NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead,
-    Timestamp, Version,
+    ModuleName, NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId,
+    StreamRead, Timestamp, Version,
 };
 use sha2::{Digest, Sha256};
 

@@ -48,7 +48,8 @@ impl CpuMeter {
 
     fn begin_poll(&self) -> Option<u64> {
         let now = thread_cpu_nanos()?;
-        self.poll_began.store(now.saturating_add(1), Ordering::Relaxed);
+        self.poll_began
+            .store(now.saturating_add(1), Ordering::Relaxed);
         Some(now)
     }
 
@@ -157,7 +158,11 @@ mod tests {
             Arc::clone(&meter),
         );
         futures_executor_block_on(call);
-        assert!(meter.used() < Duration::from_millis(10), "{:?}", meter.used());
+        assert!(
+            meter.used() < Duration::from_millis(10),
+            "{:?}",
+            meter.used()
+        );
     }
 
     #[test]

@@ -53,9 +53,9 @@ mod state_cache;
 mod stream_turns;
 
 pub use aggregate::{DecidedEvent, Decision, LoadedAggregate};
+pub use call_gate::Probation;
 pub use commands::{AggregateState, Aggregates, Command, CommandConfig, CommandOutcome};
 pub use error::{CallError, CommandError, LoadError};
-pub use call_gate::Probation;
 pub use limits::Limits;
 pub use module::{ModuleHash, ModuleKind};
 pub use preflight::CompileBudget;

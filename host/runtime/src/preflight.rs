@@ -180,7 +180,9 @@ mod tests {
         }
         text.push_str("  )\n");
         for (n, name) in exports.iter().enumerate() {
-            text.push_str(&format!("  (instance $e{n})\n  (export \"{name}\" (instance $e{n}))\n"));
+            text.push_str(&format!(
+                "  (instance $e{n})\n  (export \"{name}\" (instance $e{n}))\n"
+            ));
         }
         text.push(')');
         wat::parse_str(&text).expect("valid component text")
@@ -217,7 +219,11 @@ mod tests {
 
     #[test]
     fn refuses_an_import_the_sandbox_does_not_provide() {
-        let greedy = component(&["wasi:http/outgoing-handler@0.2.6"], &[AGGREGATE_EXPORT], 1);
+        let greedy = component(
+            &["wasi:http/outgoing-handler@0.2.6"],
+            &[AGGREGATE_EXPORT],
+            1,
+        );
         let err = preflight(&greedy, CompileBudget::default()).expect_err("a bad import");
         assert!(
             matches!(&err, LoadError::BadImport { reason } if reason.contains("wasi:http/outgoing-handler")),

@@ -256,9 +256,8 @@ impl LoadedProjection {
                 let call = tokio::task::spawn_blocking(move || {
                     handle.block_on(inner.clone().metered(async move {
                         let session = KvSession::new(view, true);
-                        let (mut store, instance) = this
-                            .instantiate(input, fuel, &inner, Some(session))
-                            .await?;
+                        let (mut store, instance) =
+                            this.instantiate(input, fuel, &inner, Some(session)).await?;
                         let result = instance
                             .cairn_module_projection()
                             .call_query(&mut store, request.as_str())

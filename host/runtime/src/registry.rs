@@ -23,7 +23,6 @@ use crate::projection::LoadedProjection;
 use crate::sandbox::Sandbox;
 use crate::slow_lane::SlowLane;
 
-
 /// What an upload did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Uploaded {
@@ -435,4 +434,3 @@ fn refused_component(error: wasmtime::Error) -> LoadError {
         LoadError::Invalid { reason }
     }
 }
-

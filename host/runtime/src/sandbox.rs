@@ -175,7 +175,8 @@ pub(crate) fn new_store(
     // first tick it yields to the executor at every tick, so a long call never holds a thread.
     // Short calls (nearly all) run straight through.
     let mut first_tick = true;
-    let (meter, cpu_limit, backstop_at) = (Arc::clone(&budget.meter), budget.cpu, budget.backstop_at);
+    let (meter, cpu_limit, backstop_at) =
+        (Arc::clone(&budget.meter), budget.cpu, budget.backstop_at);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         check_at_tick(meter.used(), cpu_limit, Instant::now(), backstop_at)?;

@@ -22,6 +22,9 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // A write to a closed stderr would otherwise be reported with `eprintln!`, which
+        // panics on that same closed stderr: a server outlives whoever reads its output.
+        .log_internal_errors(false)
         .init();
     if let Err(e) = huge_pages {
         tracing::debug!(error = %e, "transparent huge pages stay enabled for this process");

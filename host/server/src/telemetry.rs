@@ -54,9 +54,7 @@ pub fn appended(outcome: &Result<AppendOutcome, AppendError>, events: usize, too
             AppendError::WrongExpectedVersion { .. }
             | AppendError::IdempotencyConflict { .. }
             | AppendError::EventIdReused { .. },
-        ) => {
-            "conflict"
-        }
+        ) => "conflict",
         Err(AppendError::Storage(_)) => "failed",
         Err(_) => "invalid",
     };

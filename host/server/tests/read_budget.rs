@@ -58,10 +58,7 @@ async fn large_events_read_every_way_at_once_stay_within_a_stated_peak() {
     let stalled = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
         .await
         .expect("connects");
-    stalled
-        .writable()
-        .await
-        .expect("writable");
+    stalled.writable().await.expect("writable");
     stalled
         .try_write(b"GET /v1/subscribe?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("request sent");
@@ -84,16 +81,22 @@ async fn large_events_read_every_way_at_once_stay_within_a_stated_peak() {
                         .await
                         .expect("json")
                 } else {
-                    http.get(format!("{url}/v1/streams/big-1?from={}&limit=10000", after + 1))
-                        .send()
-                        .await
-                        .expect("read")
-                        .json()
-                        .await
-                        .expect("json")
+                    http.get(format!(
+                        "{url}/v1/streams/big-1?from={}&limit=10000",
+                        after + 1
+                    ))
+                    .send()
+                    .await
+                    .expect("read")
+                    .json()
+                    .await
+                    .expect("json")
                 };
                 let events = page["events"].as_array().expect("events");
-                assert!(!events.is_empty() || seen == EVENTS, "{reader}: an empty page at {after}");
+                assert!(
+                    !events.is_empty() || seen == EVENTS,
+                    "{reader}: an empty page at {after}"
+                );
                 seen += events.len();
                 if seen >= EVENTS {
                     break;
@@ -101,14 +104,20 @@ async fn large_events_read_every_way_at_once_stay_within_a_stated_peak() {
                 after = if reader % 2 == 0 {
                     page["scanned_to"].as_u64().expect("scanned_to")
                 } else {
-                    events.last().expect("an event")["version"].as_u64().expect("version")
+                    events.last().expect("an event")["version"]
+                        .as_u64()
+                        .expect("version")
                 };
             }
             seen
         }));
     }
     for reader in readers {
-        assert_eq!(reader.await.expect("reader"), EVENTS, "a reader missed events");
+        assert_eq!(
+            reader.await.expect("reader"),
+            EVENTS,
+            "a reader missed events"
+        );
     }
     let peak = peak_resident(server.id());
     drop(stalled);

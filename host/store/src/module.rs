@@ -167,15 +167,69 @@ mod tests {
         }
         for (bad, why) in [
             ("", NameError::Empty),
-            ("bank-account", NameError::NotAModuleName { code: u32::from('-'), at: 4 }),
-            ("Has Space", NameError::NotAModuleName { code: u32::from('H'), at: 0 }),
-            ("ünï", NameError::NotAModuleName { code: u32::from('ü'), at: 0 }),
-            ("a/b", NameError::NotAModuleName { code: u32::from('/'), at: 1 }),
-            ("../x", NameError::NotAModuleName { code: u32::from('.'), at: 0 }),
-            ("$all", NameError::NotAModuleName { code: u32::from('$'), at: 0 }),
-            ("$sys", NameError::NotAModuleName { code: u32::from('$'), at: 0 }),
-            ("7up", NameError::NotAModuleName { code: u32::from('7'), at: 0 }),
-            ("_x", NameError::NotAModuleName { code: u32::from('_'), at: 0 }),
+            (
+                "bank-account",
+                NameError::NotAModuleName {
+                    code: u32::from('-'),
+                    at: 4,
+                },
+            ),
+            (
+                "Has Space",
+                NameError::NotAModuleName {
+                    code: u32::from('H'),
+                    at: 0,
+                },
+            ),
+            (
+                "ünï",
+                NameError::NotAModuleName {
+                    code: u32::from('ü'),
+                    at: 0,
+                },
+            ),
+            (
+                "a/b",
+                NameError::NotAModuleName {
+                    code: u32::from('/'),
+                    at: 1,
+                },
+            ),
+            (
+                "../x",
+                NameError::NotAModuleName {
+                    code: u32::from('.'),
+                    at: 0,
+                },
+            ),
+            (
+                "$all",
+                NameError::NotAModuleName {
+                    code: u32::from('$'),
+                    at: 0,
+                },
+            ),
+            (
+                "$sys",
+                NameError::NotAModuleName {
+                    code: u32::from('$'),
+                    at: 0,
+                },
+            ),
+            (
+                "7up",
+                NameError::NotAModuleName {
+                    code: u32::from('7'),
+                    at: 0,
+                },
+            ),
+            (
+                "_x",
+                NameError::NotAModuleName {
+                    code: u32::from('_'),
+                    at: 0,
+                },
+            ),
             (&"a".repeat(65), NameError::TooLong { len: 65, max: 64 }),
             (&"a".repeat(200), NameError::TooLong { len: 200, max: 64 }),
         ] {
@@ -187,7 +241,11 @@ mod tests {
     fn a_name_kept_before_the_rule_reads_back_and_says_so() {
         let kept = ModuleName::kept("bank-account").expect("a kept name");
         assert!(!kept.follows_rule());
-        assert!(ModuleName::kept("bank_account").expect("kept").follows_rule());
+        assert!(
+            ModuleName::kept("bank_account")
+                .expect("kept")
+                .follows_rule()
+        );
         let read: ModuleName = serde_json::from_str("\"bank-account\"").expect("reads");
         assert_eq!(read, kept);
     }

@@ -4,11 +4,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_store::{
-    ModulePutError,
     AllRead, AllSlice, AppendError, AppendOutcome, EventStore, ExpectedVersion, HeadWatch,
-    IdempotencyKey, ModelCommit, ModelError, ModelRead, ModuleName, ModulePut, ModuleRecord,
-    ModuleState, NewEvent, NewModule, Position, ReadError, ReadModelName, RedbStore, Snapshot,
-    SnapshotError, SnapshotKey, StorageError, StreamId, StreamInfo, StreamRead, StreamSlice,
+    IdempotencyKey, ModelCommit, ModelError, ModelRead, ModuleName, ModulePut, ModulePutError,
+    ModuleRecord, ModuleState, NewEvent, NewModule, Position, ReadError, ReadModelName, RedbStore,
+    Snapshot, SnapshotError, SnapshotKey, StorageError, StreamId, StreamInfo, StreamRead,
+    StreamSlice,
 };
 
 /// Passes everything to a [`RedbStore`], counting `read_stream` calls.
