@@ -1,4 +1,5 @@
-//! `cairn verify DATA_DIR`: the offline check of a stopped server's data directory. It reads
+//! `cairn verify DATA_DIR`: the offline check of a stopped server's data directory (or of its
+//! `store/`). It reads
 //! every record of the store (`RedbStore::verify`) and prints every damaged one, or that none
 //! is. It exits with failure when anything is damaged, so a script can act on it.
 
@@ -9,13 +10,19 @@ use cairn_store::{OpenError, RedbStore};
 use crate::cli::VerifyArgs;
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    let store_dir = args.data.join("store");
-    if !store_dir.is_dir() {
+    // A data directory holds its store in `store/`; the store's own directory (which the
+    // store's errors name) is taken too.
+    let store_dir = if args.data.join("store").is_dir() {
+        args.data.join("store")
+    } else if args.data.join("cairn.redb").is_file() {
+        args.data.clone()
+    } else {
         anyhow::bail!(
-            "{} holds no store (no `store/` directory): is it a cairn data directory?",
+            "{} holds no store (no `store/` directory, no `cairn.redb`): is it a cairn data \
+             directory?",
             args.data.display()
         );
-    }
+    };
     let report = match RedbStore::verify(&store_dir).await {
         Ok(report) => report,
         Err(error @ OpenError::Damaged { .. }) => anyhow::bail!(

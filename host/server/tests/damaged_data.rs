@@ -10,8 +10,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cairn, kill, serve};
+use common::{cairn, serve, signal};
 use serde_json::{Value, json};
+
+/// Stops `server` as an operator would (SIGTERM), so its file is closed cleanly.
+fn stop(mut server: std::process::Child) {
+    signal(&server, "-TERM");
+    assert!(server.wait().expect("exits").success());
+}
 
 fn occurrences(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
     haystack
@@ -42,7 +48,7 @@ async fn a_changed_payload_byte_is_never_served_and_verify_lists_it() {
             .expect("append");
         assert_eq!(reply.status(), 201);
     }
-    kill(server);
+    stop(server);
 
     let file = dir.path().join("store").join("cairn.redb");
     let mut bytes = std::fs::read(&file).expect("the store's file");
@@ -103,7 +109,7 @@ async fn a_changed_payload_byte_is_never_served_and_verify_lists_it() {
             && !sse.contains("data: {}"),
         "{sse}"
     );
-    kill(server);
+    stop(server);
 
     let verified = cairn()
         .arg("verify")
