@@ -113,20 +113,14 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(
-                &budget,
-                budget.metered({
-                    let budget = budget.clone();
-                    async move {
-                        let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
-                        let result = instance
-                            .cairn_module_aggregate()
-                            .call_init(&mut store)
-                            .await;
-                        finish_call(&store, fuel, &this.limits, result)
-                    }
-                }),
-            )
+            .run_metered(&budget, move |budget| async move {
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_init(&mut store)
+                    .await;
+                finish_call(&store, fuel, &this.limits, result)
+            })
             .await
     }
 
@@ -141,28 +135,22 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(
-                &budget,
-                budget.metered({
-                    let budget = budget.clone();
-                    async move {
-                        let events: Vec<Event> = events
-                            .into_iter()
-                            .map(|(event_type, data)| Event { event_type, data })
-                            .collect();
-                        let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
-                        let result = instance
-                            .cairn_module_aggregate()
-                            .call_evolve(&mut store, &state, &events)
-                            .await;
-                        finish_call(&store, fuel, &this.limits, result)?.map_err(|message| {
-                            CallError::BadOutput {
-                                message: format!("evolve failed: {message}"),
-                            }
-                        })
+            .run_metered(&budget, move |budget| async move {
+                let events: Vec<Event> = events
+                    .into_iter()
+                    .map(|(event_type, data)| Event { event_type, data })
+                    .collect();
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_evolve(&mut store, &state, &events)
+                    .await;
+                finish_call(&store, fuel, &this.limits, result)?.map_err(|message| {
+                    CallError::BadOutput {
+                        message: format!("evolve failed: {message}"),
                     }
-                }),
-            )
+                })
+            })
             .await
     }
 
@@ -178,25 +166,19 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(
-                &budget,
-                budget.metered({
-                    let budget = budget.clone();
-                    async move {
-                        let command = Command { command_type, data };
-                        let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
-                        let result = instance
-                            .cairn_module_aggregate()
-                            .call_decide(&mut store, &state, &command)
-                            .await;
-                        match finish_call(&store, fuel, &this.limits, result)? {
-                            Ok(events) => check_events(events).map(Decision::Events),
-                            Err(DecideError::Rejected(message)) => Ok(Decision::Rejected(message)),
-                            Err(DecideError::Invalid(message)) => Ok(Decision::Invalid(message)),
-                        }
-                    }
-                }),
-            )
+            .run_metered(&budget, move |budget| async move {
+                let command = Command { command_type, data };
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_decide(&mut store, &state, &command)
+                    .await;
+                match finish_call(&store, fuel, &this.limits, result)? {
+                    Ok(events) => check_events(events).map(Decision::Events),
+                    Err(DecideError::Rejected(message)) => Ok(Decision::Rejected(message)),
+                    Err(DecideError::Invalid(message)) => Ok(Decision::Invalid(message)),
+                }
+            })
             .await
     }
 
@@ -210,27 +192,21 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run(
-                &budget,
-                budget.metered({
-                    let budget = budget.clone();
-                    async move {
-                        let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
-                        let result = instance
-                            .cairn_module_aggregate()
-                            .call_state_json(&mut store, &state)
-                            .await;
-                        let text = finish_call(&store, fuel, &this.limits, result)?.map_err(
-                            |message| CallError::BadOutput {
-                                message: format!("state-json failed: {message}"),
-                            },
-                        )?;
-                        Json::parse(&text).map_err(|e| CallError::BadOutput {
-                            message: format!("state-json returned {e}"),
-                        })
+            .run_metered(&budget, move |budget| async move {
+                let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
+                let result = instance
+                    .cairn_module_aggregate()
+                    .call_state_json(&mut store, &state)
+                    .await;
+                let text = finish_call(&store, fuel, &this.limits, result)?.map_err(|message| {
+                    CallError::BadOutput {
+                        message: format!("state-json failed: {message}"),
                     }
-                }),
-            )
+                })?;
+                Json::parse(&text).map_err(|e| CallError::BadOutput {
+                    message: format!("state-json returned {e}"),
+                })
+            })
             .await
     }
 

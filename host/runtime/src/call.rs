@@ -75,6 +75,21 @@ impl Callee {
         }
     }
 
+    /// Runs the call `make` builds from its own copy of `budget`, metered on every poll
+    /// ([`CallBudget::metered`]), as [`Callee::run`] does: the usual shape of a call whose
+    /// guest runs in the future it is given.
+    pub(crate) async fn run_metered<T, F>(
+        &self,
+        budget: &CallBudget,
+        make: impl FnOnce(CallBudget) -> F,
+    ) -> Result<T, CallError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, CallError>> + Send + 'static,
+    {
+        self.run(budget, budget.metered(make(budget.clone()))).await
+    }
+
     /// Runs `call`, a whole call of this module (metered by the caller, see
     /// [`CallBudget::metered`]): here and at once, or, while the module is on probation, on the
     /// slow lane when its turn comes. A call waits for its turn as long as it must: it did no
