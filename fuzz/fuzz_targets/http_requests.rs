@@ -32,7 +32,10 @@ fn server() -> &'static Server {
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let node = runtime
-            .block_on(cairn::node::Node::open(dir.path()))
+            .block_on(cairn::node::Node::open(
+                dir.path(),
+                &cairn::settings::Settings::default(),
+            ))
             .expect("the node opens");
         let app = cairn::http::app(cairn::http::AppState::new(&node, None));
         // The node lives as long as the process.

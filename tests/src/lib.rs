@@ -6,8 +6,16 @@
 //! - `upload.rs`: what the registry refuses, and why;
 //! - `projections.rs`: the example projections through the runtime's projection calls and the
 //!   store's read models;
-//! - `http_streams.rs`, `http_aggregates.rs`, `http_live.rs`: the HTTP API against the real
-//!   server on 127.0.0.1:0 (`common/server.rs` starts it).
+//! - `http_streams.rs`, `http_aggregates.rs`, `http_projections.rs`, `http_live.rs`: the HTTP
+//!   API against the real server on 127.0.0.1:0 (`common/server.rs` starts it);
+//! - `http_bad_input.rs`: bad bodies, names, values and uploads, table-driven;
+//! - `http_guests.rs`: misbehaving guests over HTTP under concurrent load;
+//! - `http_races.rs`: writers racing on one stream over HTTP;
+//! - `pressure.rs`: commands and a projection on a busy host, with no failure and no probation;
+//! - `common/test_store.rs`: a store over the real one that counts stream reads and fails on
+//!   demand (appends, read model reads), for the loader and host-fault tests;
+//! - `host_faults.rs`: storage that fails under a command and under a projection: the host's
+//!   fault, answered and retried as such, never blamed on the module.
 
 use std::path::PathBuf;
 

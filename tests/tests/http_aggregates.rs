@@ -246,7 +246,7 @@ async fn settings_from_cairn_toml_reach_the_runtime() {
     assert_eq!(server.command("bank_account", "a1", deposit).await.0, 200);
     let node = server.node.as_ref().expect("running");
     // Snapshots are written after a command has answered; settling waits for them.
-    node.aggregates().settle().await;
+    node.command_path().settle().await;
     let hash = node
         .registry()
         .aggregate("bank_account")

@@ -23,7 +23,7 @@ async fn command(host: &Host, id: &str, command: Value) {
         command["type"].as_str().expect("type"),
         &command["data"].to_string(),
     );
-    host.aggregates
+    host.command_path
         .execute("customers", id, command)
         .await
         .unwrap_or_else(|e| panic!("command on {id}: {e}"));
@@ -292,7 +292,7 @@ async fn the_runner_in_tiny_batches_builds_the_model_one_batch_would() {
     let shared: Arc<dyn EventStore> = Arc::new(host.store.clone());
     let projections = Projections::start(
         shared,
-        Arc::clone(host.aggregates.registry()),
+        Arc::clone(host.command_path.registry()),
         RunnerConfig {
             batch: 3,
             batch_bytes: 150,

@@ -13,7 +13,7 @@ use common::{Host, command, keyed};
 async fn a_bank_account_takes_commands_and_keeps_its_rules() {
     let host = Host::start().await;
     host.upload("bank_account", "bank_account").await;
-    let bank = &host.aggregates;
+    let bank = &host.command_path;
 
     let opened = bank
         .execute("bank_account", "a1", command("Open", r#"{"owner":"Ada"}"#))
@@ -86,7 +86,7 @@ async fn a_bank_account_takes_commands_and_keeps_its_rules() {
 async fn a_keyed_command_runs_once() {
     let host = Host::start().await;
     host.upload("bank_account", "bank_account").await;
-    let bank = &host.aggregates;
+    let bank = &host.command_path;
     bank.execute("bank_account", "k1", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
@@ -121,7 +121,7 @@ async fn a_keyed_command_runs_once() {
 async fn sixty_four_concurrent_withdrawals_never_overdraw() {
     let host = Arc::new(Host::start().await);
     host.upload("bank_account", "bank_account").await;
-    let bank = &host.aggregates;
+    let bank = &host.command_path;
     bank.execute("bank_account", "hot", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
@@ -136,7 +136,7 @@ async fn sixty_four_concurrent_withdrawals_never_overdraw() {
         .map(|_| {
             let host = Arc::clone(&host);
             tokio::spawn(async move {
-                host.aggregates
+                host.command_path
                     .execute(
                         "bank_account",
                         "hot",
@@ -188,7 +188,7 @@ async fn sixty_four_concurrent_withdrawals_never_overdraw() {
 async fn a_command_after_a_direct_append_retries_on_the_stored_state() {
     let host = Host::start().await;
     host.upload("bank_account", "bank_account").await;
-    let bank = &host.aggregates;
+    let bank = &host.command_path;
     let opened = bank
         .execute("bank_account", "d1", command("Open", r#"{"owner":"Ada"}"#))
         .await
@@ -249,7 +249,7 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
     )
     .await;
     host.upload("bank_account", "bank_account").await;
-    let bank = &host.aggregates;
+    let bank = &host.command_path;
     bank.execute("bank_account", "s1", command("Open", r#"{"owner":"Ada"}"#))
         .await
         .expect("open");
@@ -260,7 +260,7 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
     }
     // Snapshots are written after a command has answered; settling waits for them.
     bank.settle().await;
-    let stream = cairn_runtime::Aggregates::stream_of("bank_account", "s1").expect("valid");
+    let stream = cairn_runtime::CommandPath::stream_of("bank_account", "s1").expect("valid");
     let old_hash = host
         .registry()
         .aggregate("bank_account")
@@ -299,7 +299,7 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
         .expect("the module came back");
     assert_eq!(loaded.hash(), &old_hash);
     let state: serde_json::Value = host
-        .aggregates
+        .command_path
         .state("bank_account", "s1")
         .await
         .expect("state")
@@ -322,7 +322,7 @@ async fn snapshots_are_used_by_their_module_version_only_and_survive_a_restart()
         "{uploaded:?}"
     );
     let state = host
-        .aggregates
+        .command_path
         .state("bank_account", "s1")
         .await
         .expect("state");
@@ -340,7 +340,7 @@ async fn the_next_command_finds_the_state_the_last_one_cached() {
     let store = cairn_store::RedbStore::open(dir.path().join("data"), Default::default())
         .await
         .expect("store opens");
-    let counting = Arc::new(common::counting_store::CountingStore::new(store.clone()));
+    let counting = Arc::new(common::test_store::TestStore::new(Arc::new(store.clone())));
     let shared: Arc<dyn EventStore> = counting.clone();
     let registry = cairn_runtime::Registry::open(
         Arc::clone(&shared),
@@ -357,7 +357,7 @@ async fn the_next_command_finds_the_state_the_last_one_cached() {
         cache_entries: std::num::NonZeroUsize::new(1).expect("one"),
         ..CommandConfig::default()
     };
-    let bank = cairn_runtime::Aggregates::new(Arc::new(registry), shared, config);
+    let bank = cairn_runtime::CommandPath::new(Arc::new(registry), shared, config);
 
     let opened = bank
         .execute("bank_account", "a1", command("Open", r#"{"owner":"Ada"}"#))

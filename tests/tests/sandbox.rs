@@ -57,7 +57,7 @@ async fn each_misbehaviour_is_a_typed_error_and_nothing_is_appended() {
     for (misbehaviour, expected) in cases {
         let head = host.store.head();
         let result = host
-            .aggregates
+            .command_path
             .execute("misbehaving", "m1", command(misbehaviour, "{}"))
             .await;
         match &result {
@@ -68,7 +68,7 @@ async fn each_misbehaviour_is_a_typed_error_and_nothing_is_appended() {
         }
         assert_eq!(host.store.head(), head, "{misbehaviour} appended something");
         // The host keeps serving: another module, and the same one.
-        host.aggregates
+        host.command_path
             .execute(
                 "bank_account",
                 &format!("after-{misbehaviour}"),
@@ -76,7 +76,7 @@ async fn each_misbehaviour_is_a_typed_error_and_nothing_is_appended() {
             )
             .await
             .unwrap_or_else(|e| panic!("after {misbehaviour}: {e}"));
-        host.aggregates
+        host.command_path
             .execute(
                 "misbehaving",
                 &format!("fine-{misbehaviour}"),
@@ -85,7 +85,7 @@ async fn each_misbehaviour_is_a_typed_error_and_nothing_is_appended() {
             .await
             .unwrap_or_else(|e| panic!("after {misbehaviour}: {e}"));
     }
-    let stream = cairn_runtime::Aggregates::stream_of("misbehaving", "m1").expect("valid");
+    let stream = cairn_runtime::CommandPath::stream_of("misbehaving", "m1").expect("valid");
     let slice = host
         .store
         .read_stream(stream, StreamRead::forward())
@@ -103,7 +103,7 @@ async fn a_looping_guest_is_stopped_by_fuel_or_cpu() {
     host.upload("misbehaving", "misbehaving").await;
     let started = std::time::Instant::now();
     let result = host
-        .aggregates
+        .command_path
         .execute("misbehaving", "loop", command("Loop", "{}"))
         .await;
     assert!(
@@ -128,7 +128,7 @@ async fn a_module_on_probation_takes_turns_and_its_good_calls_all_run() {
     host.upload("misbehaving", "misbehaving").await;
     host.upload("bank_account", "bank_account").await;
     let looped = host
-        .aggregates
+        .command_path
         .execute("misbehaving", "first-loop", command("Loop", "{}"))
         .await;
     assert!(matches!(looped, Err(CommandError::Module(_))), "{looped:?}");
@@ -144,7 +144,7 @@ async fn a_module_on_probation_takes_turns_and_its_good_calls_all_run() {
                 };
                 let id = format!("probation-{n}");
                 let result = host
-                    .aggregates
+                    .command_path
                     .execute(module, &id, command(kind, data))
                     .await;
                 (module, kind, result)

@@ -101,10 +101,7 @@ async fn an_import_the_sandbox_does_not_provide_is_refused_by_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_over_the_compile_budget_is_refused_before_it_is_compiled() {
     let limits = cairn_runtime::Limits {
-        compile_budget: cairn_runtime::CompileBudget {
-            functions: 50,
-            ..cairn_runtime::CompileBudget::default()
-        },
+        compile_functions: 50,
         ..cairn_runtime::Limits::default()
     };
     let dir = tempfile::tempdir().expect("temp dir");

@@ -4,7 +4,20 @@ use std::time::Duration;
 
 use cairn_store::{AppendError, ModulePutError, NameError, ReadError, StorageError};
 
-/// Why a call into a module failed. Nothing the call produced is used.
+/// Whose fault a failed call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blame {
+    /// The module's own doing (a trap, fuel, CPU, memory, its stack or bad output). The same
+    /// call on the same input fails the same way.
+    Module,
+    /// The host's (a backstop reached, storage that failed, a sandbox or thread that failed).
+    /// It says nothing about the module or its input: the same call may succeed when retried,
+    /// it never faults a projection, and it never counts against the module.
+    Host,
+}
+
+/// Why a call into a module failed. Nothing the call produced is used. Each variant has one
+/// [`Blame`]: the module's variants first, then the host's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     /// The call used its whole fuel budget. Fuel is deterministic, so a replay fails the same way.
@@ -34,14 +47,42 @@ pub enum CallError {
     /// The module returned something the host cannot use.
     #[error("the module returned bad output: {message}")]
     BadOutput { message: String },
+    /// The store failed under a host import the module called (its read model, during a
+    /// projection call): the call was stopped at once. The host's fault.
+    #[error("the host's storage failed during the call: {message}; the module is not blamed")]
+    HostStorage { message: String },
+    /// The host failed around the call: its sandbox could not be set up, its thread failed, or
+    /// the host could not use what it was given for reasons of its own. The host's fault.
+    #[error("the host failed during the call: {message}; the module is not blamed")]
+    HostFailed { message: String },
 }
 
 impl CallError {
-    /// Whether the failure is the host's (a backstop reached) rather than the module's (a
-    /// trap, fuel, CPU, memory or bad output). A host fault says nothing about the module or
-    /// its input: the same call may succeed when retried, and it never faults a projection.
+    /// Whose fault the failure is.
+    pub fn blame(&self) -> Blame {
+        match self {
+            CallError::OutOfFuel { .. }
+            | CallError::CpuExceeded { .. }
+            | CallError::OutOfMemory { .. }
+            | CallError::StackOverflow
+            | CallError::Trap { .. }
+            | CallError::BadOutput { .. } => Blame::Module,
+            CallError::HostBackstop { .. }
+            | CallError::HostStorage { .. }
+            | CallError::HostFailed { .. } => Blame::Host,
+        }
+    }
+
+    /// Whether the failure is the host's ([`Blame::Host`]).
     pub fn is_host_fault(&self) -> bool {
-        matches!(self, CallError::HostBackstop { .. })
+        self.blame() == Blame::Host
+    }
+
+    /// A failure of the host around the call, described by `message`.
+    pub(crate) fn host(message: impl Into<String>) -> Self {
+        CallError::HostFailed {
+            message: message.into(),
+        }
     }
 }
 

@@ -11,17 +11,17 @@ use cairn_store::{EventStore, ModuleName, ModulePut, ModuleRecord, NewModule};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use crate::aggregate::LoadedAggregate;
-use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
-use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
-use crate::engine::{self, EpochTicker};
+use crate::aggregates::aggregate::LoadedAggregate;
+use crate::call::bindings::aggregate::{AggregateModule, AggregateModulePre};
+use crate::call::bindings::projection::{ProjectionModule, ProjectionModulePre};
+use crate::call::engine::{self, EpochTicker};
+use crate::call::limits::Limits;
+use crate::call::preflight::{CompileBudget, preflight, world_of};
+use crate::call::sandbox::Sandbox;
+use crate::call::slow_lane::SlowLane;
 use crate::error::LoadError;
-use crate::limits::Limits;
 use crate::module::{ModuleHash, ModuleKind};
-use crate::preflight::{CompileBudget, preflight, world_of};
-use crate::projection::LoadedProjection;
-use crate::sandbox::Sandbox;
-use crate::slow_lane::SlowLane;
+use crate::projections::projection::LoadedProjection;
 
 /// What an upload did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Registry {
                 engine,
                 linker,
                 projection_linker,
-                budget: limits.compile_budget,
+                budget: limits.compile_budget(),
                 turns: Arc::new(tokio::sync::Semaphore::new(
                     limits.concurrent_compilations.max(1),
                 )),

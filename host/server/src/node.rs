@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, Projections, Registry};
+use cairn_runtime::{CommandPath, Projections, Registry};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
 
 use crate::settings::Settings;
@@ -17,7 +17,7 @@ use crate::settings::Settings;
 pub struct Node {
     store: RedbStore,
     shared: Arc<dyn EventStore>,
-    aggregates: Arc<Aggregates>,
+    command_path: Arc<CommandPath>,
     projections: Projections,
     data_dir: PathBuf,
 }
@@ -26,8 +26,19 @@ impl Node {
     /// Opens (or creates) the data directory and loads the modules kept in it, to run with
     /// `settings`.
     pub async fn open(data_dir: &Path, settings: &Settings) -> anyhow::Result<Self> {
+        Self::open_layered(data_dir, settings, |store| store).await
+    }
+
+    /// [`Node::open`], with `layer` put over the store: the registry, the command path, the
+    /// projections and the HTTP API all go through what it returns. For instrumentation, and
+    /// for tests that make the storage fail.
+    pub async fn open_layered(
+        data_dir: &Path,
+        settings: &Settings,
+        layer: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore>,
+    ) -> anyhow::Result<Self> {
         let store = RedbStore::open(data_dir.join("store"), RedbOptions::default()).await?;
-        let shared: Arc<dyn EventStore> = Arc::new(store.clone());
+        let shared: Arc<dyn EventStore> = layer(Arc::new(store.clone()));
         let registry = Registry::open(
             Arc::clone(&shared),
             &data_dir.join("compiled"),
@@ -40,7 +51,7 @@ impl Node {
             Arc::clone(&registry),
             settings.projections.clone(),
         );
-        let aggregates = Arc::new(Aggregates::new(
+        let command_path = Arc::new(CommandPath::new(
             registry,
             Arc::clone(&shared),
             settings.commands.clone(),
@@ -48,7 +59,7 @@ impl Node {
         Ok(Self {
             store,
             shared,
-            aggregates,
+            command_path,
             projections,
             data_dir: data_dir.to_path_buf(),
         })
@@ -60,8 +71,8 @@ impl Node {
     }
 
     /// The command path (and, through it, the registry).
-    pub fn aggregates(&self) -> &Arc<Aggregates> {
-        &self.aggregates
+    pub fn command_path(&self) -> &Arc<CommandPath> {
+        &self.command_path
     }
 
     /// The projection runners.
@@ -71,7 +82,7 @@ impl Node {
 
     /// The module registry.
     pub fn registry(&self) -> &Arc<Registry> {
-        self.aggregates.registry()
+        self.command_path.registry()
     }
 
     /// The data directory.
@@ -85,13 +96,13 @@ impl Node {
         let Self {
             store,
             shared,
-            aggregates,
+            command_path,
             projections,
             ..
         } = self;
         projections.stop().await;
-        aggregates.settle().await;
-        drop(aggregates);
+        command_path.settle().await;
+        drop(command_path);
         drop(shared);
         store.close().await;
     }

@@ -6,14 +6,11 @@
 //! path = "examples/customers"  # its crate, relative to this file
 //! ```
 //!
-//! The same file may hold `[limits]`, `[commands]` and `[projections]`, the runtime's
-//! settings; `settings.rs` reads those.
+//! The same file holds the node's settings; `settings.rs` reads the file, once, for both.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use crate::settings::Settings;
+use crate::settings::{CairnToml, ModuleEntry, Settings};
 
 /// A project: where its file is, and its modules.
 #[derive(Debug, Clone)]
@@ -31,46 +28,20 @@ pub struct ModuleSource {
     pub dir: PathBuf,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default, rename = "module")]
-    modules: Vec<Entry>,
-    // Read by `settings.rs`.
-    #[serde(default, rename = "limits")]
-    _limits: Option<toml::Table>,
-    #[serde(default, rename = "commands")]
-    _commands: Option<toml::Table>,
-    #[serde(default, rename = "projections")]
-    _projections: Option<toml::Table>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    name: String,
-    path: PathBuf,
-}
-
 impl Project {
     /// Reads `file`.
     pub fn load(file: &Path) -> anyhow::Result<Self> {
-        Self::parse(&read(file)?, file)
+        Ok(Self::load_with_settings(file)?.0)
     }
 
-    /// Reads `file` once, for its modules and its settings (`settings.rs`).
+    /// Reads `file` once, for its modules and its settings.
     pub fn load_with_settings(file: &Path) -> anyhow::Result<(Self, Settings)> {
-        let text = read(file)?;
-        Ok((
-            Self::parse(&text, file)?,
-            Settings::parse_file(&text, file)?,
-        ))
+        let (modules, settings) = CairnToml::load(file)?.into_parts();
+        Ok((Self::of(modules, file)?, settings))
     }
 
-    /// The modules that `text`, the contents of `file`, lists.
-    fn parse(text: &str, file: &Path) -> anyhow::Result<Self> {
-        let parsed: File = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{} is not a valid cairn.toml: {e}", file.display()))?;
+    /// The project of `modules`, listed in `file`.
+    fn of(modules: Vec<ModuleEntry>, file: &Path) -> anyhow::Result<Self> {
         let root = match file.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -78,14 +49,14 @@ impl Project {
         // Absolute, so cargo finds the crates whatever directory it runs in.
         let root = std::path::absolute(&root).unwrap_or(root);
         anyhow::ensure!(
-            !parsed.modules.is_empty(),
+            !modules.is_empty(),
             "{} lists no modules; add a [[module]] with a name and a path",
             file.display()
         );
-        let mut modules: Vec<ModuleSource> = Vec::new();
-        for entry in parsed.modules {
+        let mut sources: Vec<ModuleSource> = Vec::new();
+        for entry in modules {
             anyhow::ensure!(
-                !modules.iter().any(|m| m.name == entry.name),
+                !sources.iter().any(|m| m.name == entry.name),
                 "{} names module '{}' twice",
                 file.display(),
                 entry.name
@@ -98,12 +69,15 @@ impl Project {
                 file.display(),
                 dir.display()
             );
-            modules.push(ModuleSource {
+            sources.push(ModuleSource {
                 name: entry.name,
                 dir,
             });
         }
-        Ok(Self { root, modules })
+        Ok(Self {
+            root,
+            modules: sources,
+        })
     }
 
     /// The module whose crate holds `path`, if any.
@@ -117,17 +91,6 @@ impl Project {
             })
             .max_by_key(|m| m.dir.components().count())
     }
-}
-
-/// The text of `file`; if it cannot be read, the error shows what a cairn.toml holds.
-fn read(file: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(file).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read {}: {e}. A cairn.toml lists the modules to build:\n\n\
-             [[module]]\nname = \"customers\"\npath = \"examples/customers\"\n",
-            file.display()
-        )
-    })
 }
 
 #[cfg(test)]
@@ -172,5 +135,33 @@ mod tests {
         let file = write(dir.path(), "");
         let err = Project::load(&file).expect_err("empty");
         assert!(err.to_string().contains("lists no modules"), "{err}");
+    }
+
+    #[test]
+    fn reads_modules_and_every_settings_section_from_one_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("m")).expect("mkdir");
+        std::fs::write(dir.path().join("m/Cargo.toml"), "").expect("write");
+        let file = write(
+            dir.path(),
+            "[[module]]\nname = \"m\"\npath = \"m\"\n\n[limits]\nfuel_per_call = 1_000_000\n\n\
+             [commands]\nsnapshot_every = 9\n\n[projections]\nbatch = 10\n\n\
+             [http]\nidle_timeout_ms = 1_500\n",
+        );
+        let (project, settings) = Project::load_with_settings(&file).expect("loads");
+        assert_eq!(project.modules.len(), 1);
+        assert_eq!(settings.limits.fuel_per_call, 1_000_000);
+        assert_eq!(settings.commands.snapshot_every, 9);
+        assert_eq!(settings.projections.batch, 10);
+        assert_eq!(
+            settings.http.idle_timeout,
+            std::time::Duration::from_millis(1_500)
+        );
+        let file = write(
+            dir.path(),
+            "[[module]]\nname = \"m\"\npath = \"m\"\n[http]\nmax_uri_bytes = 1\n",
+        );
+        let err = Project::load(&file).expect_err("a bad setting");
+        assert!(err.to_string().contains("http.max_uri_bytes is 1"), "{err}");
     }
 }

@@ -1,6 +1,9 @@
-//! [`Settings`]: what a node's runtime may use, read from the `[limits]`, `[commands]`,
-//! `[projections]` and `[http]` sections of a cairn.toml. Every key is optional; a key left out
-//! keeps its default.
+//! [`CairnToml`]: a cairn.toml, read in one place and deserialised in one type: its
+//! `[[module]]` entries (for `project.rs`), and [`Settings`], what a node's runtime may use,
+//! from its `[limits]`, `[commands]`, `[projections]` and `[http]` sections. Each section is the
+//! configuration it sets (`cairn_runtime::Limits`, `CommandConfig`, `RunnerConfig`,
+//! `HttpConfig`), with serde's defaults, and checks itself. Every key is optional; a key left out
+//! keeps its default; an unknown key is refused.
 //!
 //! ```toml
 //! [limits]                    # what one call into a module may use
@@ -41,23 +44,16 @@
 //! ```
 //!
 //! A value the runtime cannot run with (a zero budget, a memory past 4 GiB) is refused when the
-//! file is read, with the key named, rather than failing later on the first command.
+//! file is read, with the key named, rather than failing later on the first command. A key that
+//! changed meaning is refused with the keys that replace it.
 
-use std::num::NonZeroUsize;
-use std::ops::RangeInclusive;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
+use cairn_runtime::setting::InvalidSetting;
 use cairn_runtime::{CommandConfig, Limits, RunnerConfig};
-use cairn_store::MAX_EVENTS_PER_APPEND;
-
-use crate::http::{HttpConfig, MAX_HEADER_BYTES_LIMIT, MAX_URI_BYTES_LIMIT};
 use serde::Deserialize;
 
-/// The most linear memory a 32-bit WebAssembly instance can address.
-const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
-/// The most events one `evolve` or `apply` call may be given, so one call stays short.
-const MAX_BATCH: u64 = MAX_EVENTS_PER_APPEND as u64 * 100;
+use crate::http::HttpConfig;
 
 /// The runtime's limits, the command path's behaviour, the projection runners' batches and
 /// the HTTP edge's timeouts and caps.
@@ -69,352 +65,117 @@ pub struct Settings {
     pub http: HttpConfig,
 }
 
-/// cairn.toml as this module reads it: the sections that hold settings, as written, and the
-/// modules, which `project.rs` reads.
+/// cairn.toml: its modules (`project.rs` makes a project of them) and its settings sections,
+/// each deserialised straight into the configuration it sets, every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SettingsFile {
+pub struct CairnToml {
     #[serde(default, rename = "module")]
-    _modules: Vec<toml::Value>,
+    pub modules: Vec<ModuleEntry>,
     #[serde(default)]
-    limits: LimitsSection,
+    pub limits: Limits,
     #[serde(default)]
-    commands: CommandsSection,
+    pub commands: CommandConfig,
     #[serde(default)]
-    projections: ProjectionsSection,
+    pub projections: RunnerConfig,
     #[serde(default)]
-    http: HttpSection,
+    pub http: HttpConfig,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A `[[module]]` entry: a module's name and its crate, relative to the file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LimitsSection {
-    fuel_per_call: Option<u64>,
-    fuel_per_event: Option<u64>,
-    fuel_yield_interval: Option<u64>,
-    cpu_ms_per_call: Option<u64>,
-    backstop_secs: Option<u64>,
-    /// A key that changed meaning (it was a wall-clock deadline that blamed the module): it is
-    /// refused, with the keys that replace it named.
-    deadline_ms: Option<toml::Value>,
-    memory_bytes: Option<u64>,
-    stack_bytes: Option<u64>,
-    table_elements: Option<u64>,
-    concurrent_instances: Option<u64>,
-    output_bytes: Option<u64>,
-    compile_functions: Option<u64>,
-    compile_code_bytes: Option<u64>,
-    concurrent_compilations: Option<u64>,
+pub struct ModuleEntry {
+    pub name: String,
+    pub path: PathBuf,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommandsSection {
-    snapshot_every: Option<u64>,
-    max_retries: Option<u64>,
-    fold_batch: Option<u64>,
-    cache_entries: Option<u64>,
-}
+/// Keys that changed meaning: a file that still has one is refused with what replaced it.
+const RETIRED_KEYS: [(&str, &str, &str); 1] = [(
+    "limits",
+    "deadline_ms",
+    "a module is now limited by the CPU time its call uses (limits.cpu_ms_per_call, default \
+     250), and a call that takes too long in wall time only because the host is busy is the \
+     host's fault (limits.backstop_secs, default 30). Replace deadline_ms with either",
+)];
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProjectionsSection {
-    batch: Option<u64>,
-    batch_bytes: Option<u64>,
-    scan_limit: Option<u64>,
-}
+impl CairnToml {
+    /// Reads the cairn.toml at `file`: the one place the file is read. Errors name the file.
+    pub fn load(file: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read {}: {e}. A cairn.toml lists the modules to build:\n\n\
+                 [[module]]\nname = \"customers\"\npath = \"examples/customers\"\n",
+                file.display()
+            )
+        })?;
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+    }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HttpSection {
-    header_timeout_ms: Option<u64>,
-    body_timeout_ms: Option<u64>,
-    idle_timeout_ms: Option<u64>,
-    write_stall_timeout_ms: Option<u64>,
-    shutdown_grace_ms: Option<u64>,
-    max_connections: Option<u64>,
-    max_uri_bytes: Option<u64>,
-    max_header_bytes: Option<u64>,
+    /// The file whose text is `text`, each section checked.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("not a valid cairn.toml: {e}"))?;
+        for (section, key, why) in RETIRED_KEYS {
+            if table
+                .get(section)
+                .and_then(toml::Value::as_table)
+                .is_some_and(|t| t.contains_key(key))
+            {
+                anyhow::bail!("{section}.{key} is no longer read: {why}");
+            }
+        }
+        let file: Self =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("not a valid cairn.toml: {e}"))?;
+        let in_section =
+            |section: &'static str| move |e: InvalidSetting| anyhow::anyhow!("{section}.{e}");
+        file.limits.check().map_err(in_section("limits"))?;
+        file.commands.check().map_err(in_section("commands"))?;
+        file.projections
+            .check()
+            .map_err(in_section("projections"))?;
+        file.http.check().map_err(in_section("http"))?;
+        Ok(file)
+    }
+
+    /// Its modules, and its settings.
+    pub fn into_parts(self) -> (Vec<ModuleEntry>, Settings) {
+        let Self {
+            modules,
+            limits,
+            commands,
+            projections,
+            http,
+        } = self;
+        (
+            modules,
+            Settings {
+                limits,
+                commands,
+                projections,
+                http,
+            },
+        )
+    }
 }
 
 impl Settings {
     /// Reads the settings of the cairn.toml at `file`; its `[[module]]` entries are not
     /// looked at.
     pub fn load(file: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-        Self::parse_file(&text, file)
-    }
-
-    /// The settings of `text`, the contents of `file`; errors name the file.
-    pub fn parse_file(text: &str, file: &Path) -> anyhow::Result<Self> {
-        Self::parse(text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+        Ok(CairnToml::load(file)?.into_parts().1)
     }
 
     /// The settings a cairn.toml's text gives, on top of the defaults, checked.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let file: SettingsFile =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("not a valid cairn.toml: {e}"))?;
-        file.resolve()
+        Ok(CairnToml::parse(text)?.into_parts().1)
     }
-}
-
-impl SettingsFile {
-    fn resolve(self) -> anyhow::Result<Settings> {
-        Ok(Settings {
-            limits: self.limits.resolve()?,
-            commands: self.commands.resolve()?,
-            projections: self.projections.resolve()?,
-            http: self.http.resolve()?,
-        })
-    }
-}
-
-/// Any value from `min` up.
-const fn from(min: u64) -> RangeInclusive<u64> {
-    min..=u64::MAX
-}
-
-impl LimitsSection {
-    fn resolve(self) -> anyhow::Result<Limits> {
-        let mut to = Limits::default();
-        set(
-            &mut to.fuel_per_call,
-            self.fuel_per_call,
-            "limits.fuel_per_call",
-            from(1),
-        )?;
-        set(
-            &mut to.fuel_per_event,
-            self.fuel_per_event,
-            "limits.fuel_per_event",
-            from(0),
-        )?;
-        set(
-            &mut to.fuel_yield_interval,
-            self.fuel_yield_interval,
-            "limits.fuel_yield_interval",
-            from(1),
-        )?;
-        if self.deadline_ms.is_some() {
-            anyhow::bail!(
-                "limits.deadline_ms is no longer read: a module is now limited by the CPU time \
-                 its call uses (limits.cpu_ms_per_call, default 250), and a call that takes too \
-                 long in wall time only because the host is busy is the host's fault \
-                 (limits.backstop_secs, default 30). Replace deadline_ms with either"
-            );
-        }
-        if let Some(ms) = self.cpu_ms_per_call {
-            check(ms, from(1), "limits.cpu_ms_per_call")?;
-            to.cpu_per_call = Duration::from_millis(ms);
-        }
-        if let Some(secs) = self.backstop_secs {
-            check(secs, from(1), "limits.backstop_secs")?;
-            to.backstop = Duration::from_secs(secs);
-        }
-        // At least one WebAssembly page: an instance with less cannot hold anything.
-        set(
-            &mut to.memory_bytes,
-            self.memory_bytes,
-            "limits.memory_bytes",
-            65_536..=MAX_MEMORY_BYTES,
-        )?;
-        set(
-            &mut to.stack_bytes,
-            self.stack_bytes,
-            "limits.stack_bytes",
-            from(4_096),
-        )?;
-        set(
-            &mut to.table_elements,
-            self.table_elements,
-            "limits.table_elements",
-            from(1),
-        )?;
-        set(
-            &mut to.concurrent_instances,
-            self.concurrent_instances,
-            "limits.concurrent_instances",
-            from(1),
-        )?;
-        set(
-            &mut to.output_bytes,
-            self.output_bytes,
-            "limits.output_bytes",
-            from(0),
-        )?;
-        set(
-            &mut to.compile_budget.functions,
-            self.compile_functions,
-            "limits.compile_functions",
-            from(1),
-        )?;
-        set(
-            &mut to.compile_budget.code_bytes,
-            self.compile_code_bytes,
-            "limits.compile_code_bytes",
-            from(1),
-        )?;
-        set(
-            &mut to.concurrent_compilations,
-            self.concurrent_compilations,
-            "limits.concurrent_compilations",
-            from(1),
-        )?;
-        Ok(to)
-    }
-}
-
-impl CommandsSection {
-    fn resolve(self) -> anyhow::Result<CommandConfig> {
-        let mut to = CommandConfig::default();
-        set(
-            &mut to.snapshot_every,
-            self.snapshot_every,
-            "commands.snapshot_every",
-            from(1),
-        )?;
-        set(
-            &mut to.max_retries,
-            self.max_retries,
-            "commands.max_retries",
-            from(0),
-        )?;
-        set(
-            &mut to.fold_batch,
-            self.fold_batch,
-            "commands.fold_batch",
-            1..=MAX_BATCH,
-        )?;
-        let mut entries = to.cache_entries.get();
-        set(
-            &mut entries,
-            self.cache_entries,
-            "commands.cache_entries",
-            from(1),
-        )?;
-        to.cache_entries = NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN);
-        Ok(to)
-    }
-}
-
-impl ProjectionsSection {
-    fn resolve(self) -> anyhow::Result<RunnerConfig> {
-        let mut to = RunnerConfig::default();
-        set(
-            &mut to.batch,
-            self.batch,
-            "projections.batch",
-            1..=MAX_BATCH,
-        )?;
-        set(
-            &mut to.batch_bytes,
-            self.batch_bytes,
-            "projections.batch_bytes",
-            from(1),
-        )?;
-        set(
-            &mut to.scan_limit,
-            self.scan_limit,
-            "projections.scan_limit",
-            from(1),
-        )?;
-        anyhow::ensure!(
-            to.scan_limit >= to.batch,
-            "projections.scan_limit is {}; a read must be able to examine at least a batch \
-             (projections.batch is {})",
-            to.scan_limit,
-            to.batch
-        );
-        Ok(to)
-    }
-}
-
-impl HttpSection {
-    fn resolve(self) -> anyhow::Result<HttpConfig> {
-        let mut to = HttpConfig::default();
-        for (field, value, key, min) in [
-            (
-                &mut to.header_timeout,
-                self.header_timeout_ms,
-                "http.header_timeout_ms",
-                1,
-            ),
-            (
-                &mut to.body_timeout,
-                self.body_timeout_ms,
-                "http.body_timeout_ms",
-                1,
-            ),
-            (
-                &mut to.idle_timeout,
-                self.idle_timeout_ms,
-                "http.idle_timeout_ms",
-                1,
-            ),
-            (
-                &mut to.write_stall_timeout,
-                self.write_stall_timeout_ms,
-                "http.write_stall_timeout_ms",
-                1,
-            ),
-            (
-                &mut to.shutdown_grace,
-                self.shutdown_grace_ms,
-                "http.shutdown_grace_ms",
-                0,
-            ),
-        ] {
-            if let Some(ms) = value {
-                check(ms, from(min), key)?;
-                *field = Duration::from_millis(ms);
-            }
-        }
-        if let Some(max) = self.max_connections {
-            check(max, from(1), "http.max_connections")?;
-            to.max_connections = Some(max);
-        }
-        set(
-            &mut to.max_uri_bytes,
-            self.max_uri_bytes,
-            "http.max_uri_bytes",
-            64..=MAX_URI_BYTES_LIMIT,
-        )?;
-        set(
-            &mut to.max_header_bytes,
-            self.max_header_bytes,
-            "http.max_header_bytes",
-            1_024..=MAX_HEADER_BYTES_LIMIT,
-        )?;
-        Ok(to)
-    }
-}
-
-/// Sets `field` to `value`, if given, once it is within `bounds` and fits the field's type.
-fn set<T: TryFrom<u64>>(
-    field: &mut T,
-    value: Option<u64>,
-    key: &str,
-    bounds: RangeInclusive<u64>,
-) -> anyhow::Result<()> {
-    if let Some(value) = value {
-        check(value, bounds, key)?;
-        *field = T::try_from(value)
-            .map_err(|_| anyhow::anyhow!("{key} is {value}, which is too large"))?;
-    }
-    Ok(())
-}
-
-/// Refuses `value` for `key` unless it is within `bounds`, saying which bound it crossed.
-fn check(value: u64, bounds: RangeInclusive<u64>, key: &str) -> anyhow::Result<()> {
-    let (min, max) = (*bounds.start(), *bounds.end());
-    anyhow::ensure!(value >= min, "{key} is {value}; it must be at least {min}");
-    anyhow::ensure!(value <= max, "{key} is {value}; it must be at most {max}");
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn parse(text: &str) -> anyhow::Result<Settings> {
@@ -462,7 +223,7 @@ mod tests {
                 "[commands]\nsnapshot_every = 0\n",
                 "commands.snapshot_every",
             ),
-            ("[commands]\ncache_entries = 0\n", "commands.cache_entries"),
+            ("[commands]\ncache_entries = 0\n", "cache_entries"),
             ("[commands]\nfold_batch = 0\n", "commands.fold_batch"),
             ("[projections]\nbatch = 0\n", "projections.batch"),
             (
@@ -479,7 +240,7 @@ mod tests {
             ),
             (
                 "[limits]\nconcurrent_instances = 5_000_000_000\n",
-                "too large",
+                "concurrent_instances",
             ),
         ] {
             let err = parse(text).expect_err(text);

@@ -3,12 +3,15 @@
 //! - `cairn_appends_total{outcome}` and `cairn_appended_events_total`: appends over HTTP.
 //! - `cairn_append_seconds`: their latency.
 //! - `cairn_commands_total{module, outcome}` and `cairn_command_seconds{module}`: commands.
-//! - `cairn_module_traps_total{module, kind}`: module calls that failed (trap, fuel, memory...).
+//! - `cairn_module_traps_total{module, kind}`: module calls that failed by the module's fault
+//!   (trap, fuel, memory...).
+//! - `cairn_host_faults_total{module, kind}`: module calls that failed by the host's fault
+//!   (storage, the backstop, the host's own failure); never counted against the module.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cairn_runtime::{CallError, CommandError, CommandOutcome};
+use cairn_runtime::{Blame, CallError, CommandError, CommandOutcome};
 use cairn_store::{AppendError, AppendOutcome};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -75,7 +78,10 @@ pub fn commanded(module: &str, outcome: &Result<CommandOutcome, CommandError>, t
         Err(CommandError::UnknownModule(_)) => "unknown_module",
         Err(CommandError::Module(e)) => {
             trapped(module, e);
-            "module_failed"
+            match e.blame() {
+                Blame::Module => "module_failed",
+                Blame::Host => "failed",
+            }
         }
         Err(CommandError::Storage(_)) => "failed",
     };
@@ -90,10 +96,15 @@ pub fn commanded(module: &str, outcome: &Result<CommandOutcome, CommandError>, t
     metrics::histogram!("cairn_command_seconds", "module" => module).record(took.as_secs_f64());
 }
 
-/// Counts a module call that failed.
+/// Counts a module call that failed, under the module's failures or the host's by its
+/// [`Blame`].
 pub fn trapped(module: &str, error: &CallError) {
+    let counter = match error.blame() {
+        Blame::Module => "cairn_module_traps_total",
+        Blame::Host => "cairn_host_faults_total",
+    };
     metrics::counter!(
-        "cairn_module_traps_total",
+        counter,
         "module" => module.to_owned(),
         "kind" => call_error_code(error)
     )

@@ -39,6 +39,22 @@ fn bench_store_json_is_one_object_with_every_figure() {
         assert!(value > 0.0, "{key} = {value}");
     }
     assert!(report["targets_met"].is_boolean());
+    // The machine the figures were measured on.
+    let machine = &report["machine"];
+    assert!(
+        machine["cpu"].as_str().is_some_and(|cpu| !cpu.is_empty()),
+        "{report}"
+    );
+    assert!(
+        machine["cores"].as_u64().is_some_and(|cores| cores >= 1),
+        "{report}"
+    );
+    for probe in ["fsync_4k_p50_ms", "fsync_4k_p99_ms"] {
+        assert!(
+            machine[probe].as_f64().is_some_and(|ms| ms >= 0.0),
+            "{report}"
+        );
+    }
     // The temporary database is removed when the bench ends.
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
     assert!(left.is_empty(), "bench left {left:?}");
@@ -52,6 +68,13 @@ fn bench_store_table_names_the_targets() {
     assert!(output.status.success());
     let table = String::from_utf8(output.stdout).expect("utf-8");
     assert!(table.starts_with("cairn bench store"), "{table}");
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|line| line.contains("cores; a synced 4 KiB write: p50")),
+        "{table}"
+    );
     assert!(
         table.contains("append_64_p99_ms") && table.contains("target ≤ 5.000 ms"),
         "{table}"

@@ -40,6 +40,22 @@ pub struct AppendOutcome {
     /// When the store wrote the events. (Not in the HTTP reply, whose fields design.md fixes.)
     #[serde(skip_serializing, default)]
     pub recorded_at: Timestamp,
+    /// Whether this append wrote the events or recognised them as an earlier append's. (Not
+    /// in the HTTP reply either: a retry is answered as the original was.)
+    #[serde(skip_serializing, default)]
+    pub kind: AppendKind,
+}
+
+/// Whether the store wrote an append's events, or recognised the append as one it had already
+/// written (the same idempotency key, or the same event ids with the same content) and gave
+/// that one's outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum AppendKind {
+    /// The events were written by this append.
+    #[default]
+    Written,
+    /// Nothing was written: an earlier append of the same events was recognised.
+    Recognised,
 }
 
 /// Checks what can be checked without reading the store: the stream is not reserved, there are

@@ -53,7 +53,9 @@ mod snapshot;
 mod stream_id;
 mod version;
 
-pub use append::{AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND};
+pub use append::{
+    AppendKind, AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND,
+};
 pub use backend::EventStore;
 pub use error::{
     AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,

@@ -1,18 +1,18 @@
 //! A store, a registry and the command path on a temporary directory.
 #![allow(dead_code, unreachable_pub)]
 
-pub mod counting_store;
 pub mod server;
+pub mod test_store;
 
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, Command, CommandConfig, Limits, Registry};
+use cairn_runtime::{Command, CommandConfig, CommandPath, Limits, Registry};
 use cairn_store::{EventStore, IdempotencyKey, Json, RedbOptions, RedbStore};
 
 pub struct Host {
     pub dir: tempfile::TempDir,
     pub store: RedbStore,
-    pub aggregates: Aggregates,
+    pub command_path: CommandPath,
 }
 
 impl Host {
@@ -29,16 +29,16 @@ impl Host {
         let registry = Registry::open(Arc::clone(&shared), &dir.path().join("cache"), limits)
             .await
             .expect("runtime starts");
-        let aggregates = Aggregates::new(Arc::new(registry), shared, config);
+        let command_path = CommandPath::new(Arc::new(registry), shared, config);
         Self {
             dir,
             store,
-            aggregates,
+            command_path,
         }
     }
 
     pub fn registry(&self) -> &Registry {
-        self.aggregates.registry()
+        self.command_path.registry()
     }
 
     pub async fn upload(&self, name: &str, guest: &str) {
@@ -53,10 +53,10 @@ impl Host {
         let Host {
             dir,
             store,
-            aggregates,
+            command_path,
         } = self;
-        aggregates.settle().await;
-        drop(aggregates);
+        command_path.settle().await;
+        drop(command_path);
         store.close().await;
         dir
     }

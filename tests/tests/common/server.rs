@@ -1,11 +1,13 @@
 //! The real HTTP server (`cairn::http::serve`) on 127.0.0.1:0, on a temporary data directory,
 //! with this repository's example modules uploaded.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn::http::{self, AppState};
 use cairn::node::Node;
 use cairn::settings::Settings;
+use cairn_store::EventStore;
 use serde_json::{Value, json};
 
 pub struct Server {
@@ -40,6 +42,28 @@ impl Server {
         settings: &Settings,
     ) -> Self {
         let node = Node::open(dir.path(), settings).await.expect("node opens");
+        Self::serve(node, dir, api_key, guests).await
+    }
+
+    /// A server with `guests` whose store is `layer` over the real one (`Node::open_layered`).
+    pub async fn start_layered(
+        guests: &[&str],
+        layer: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore>,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let node = Node::open_layered(dir.path(), &Settings::default(), layer)
+            .await
+            .expect("node opens");
+        Self::serve(node, dir, None, guests).await
+    }
+
+    /// Uploads `guests` to `node` and serves it on 127.0.0.1:0.
+    async fn serve(
+        node: Node,
+        dir: tempfile::TempDir,
+        api_key: Option<&str>,
+        guests: &[&str],
+    ) -> Self {
         for guest in guests {
             node.registry()
                 .upload(guest, cairn_tests::guest(guest))

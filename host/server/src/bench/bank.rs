@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, Limits, Registry};
+use cairn_runtime::{CommandPath, Limits, Registry};
 use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbOptions, RedbStore};
 
 use crate::guests;
@@ -70,7 +70,7 @@ pub(crate) async fn open_accounts(
             if account >= accounts {
                 return Ok(());
             }
-            let stream = Aggregates::stream_of("bank_account", &account.to_string())?;
+            let stream = CommandPath::stream_of("bank_account", &account.to_string())?;
             let events = vec![
                 NewEvent::new(
                     EventType::new("Opened")?,

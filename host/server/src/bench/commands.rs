@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, Command, CommandConfig};
+use cairn_runtime::{Command, CommandConfig, CommandPath};
 use cairn_store::Json;
 
 use super::bank::{BankHost, Progress, open_accounts};
@@ -14,23 +14,20 @@ use super::scaled;
 
 const ACCOUNTS: usize = 10_000;
 const CLIENTS: usize = 64;
-/// Commands each client sends before any is measured. The 64 clients start in the same
-/// instant, and for about the first 50 ms they move in lockstep: every command waits for one
-/// group commit of all 64 and then for all 64 decisions, 6 to 8 ms each, some 600 commands in
-/// all, which alone set the p99 of the 38,400-command runs of then. This many lets the clients
-/// fall into their steady rhythm (two groups taking turns at the writer) first. BENCHMARKS.md.
+/// Commands each client sends before any is measured. The clients start in the same instant
+/// and at first move in lockstep, each command waiting for one group commit of all of them;
+/// this many lets them fall into their steady rhythm first, so the start does not set the p99
+/// (docs/performance.md, `cairn bench commands`).
 const WARMUP_PER_CLIENT: usize = 100;
-/// Commands each client sends that are measured: 384,000 in all, about 15 s on two cores. The
-/// disk this was tuned on stalls for 20 to 60 ms about every two seconds. With 600 per client
-/// (before), 1% of the run was what the clients do in 16 ms, so one stall inside the run set
-/// its p99; over this many, 1% is about 150 ms of the run, and the figure is the steady
-/// state's rather than a draw of whether a stall fell inside. BENCHMARKS.md.
+/// Commands each client sends that are measured: 384,000 in all. Over this many, 1% of the run
+/// is long enough that one slow fsync stretch of the disk does not decide the p99 alone
+/// (docs/performance.md, "Where the tail comes from").
 const MEASURED_PER_CLIENT: usize = 6_000;
 
 pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
     let progress = Progress(progress);
     let host = BankHost::start(dir, progress).await?;
-    let aggregates = Arc::new(Aggregates::new(
+    let aggregates = Arc::new(CommandPath::new(
         Arc::clone(&host.registry),
         Arc::clone(&host.shared),
         CommandConfig::default(),

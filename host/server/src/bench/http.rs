@@ -56,7 +56,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     say(&format!("opening {accounts} accounts"));
     open_accounts(Arc::clone(node.store()), accounts, CONNECTIONS).await?;
     for account in 0..accounts {
-        node.aggregates()
+        node.command_path()
             .version("bank_account", &account.to_string())
             .await?;
     }

@@ -3,7 +3,8 @@
 //!
 //! - `load.rs`: runs many concurrent workers and records each operation's latency. With
 //!   `--pressure`, the workload runs beside a busy host (`crate::pressure`).
-//! - `report.rs`: figures, their targets, and how they are printed.
+//! - `report.rs`: figures, their targets, and how they are printed; `machine.rs`, the CPU,
+//!   cores and disk they were measured on, probed before the run.
 //! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`: the
 //!   scenarios;
 //!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive.
@@ -12,6 +13,7 @@ mod bank;
 mod commands;
 mod http;
 mod load;
+mod machine;
 mod projections;
 mod report;
 mod runtime;
@@ -39,6 +41,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 parent.display()
             )
         })?;
+    let machine = machine::Machine::probe(dir.path())?;
     let pressure = if args.pressure {
         anyhow::ensure!(
             matches!(
@@ -62,7 +65,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Projections => projections::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Sandbox => sandbox::run(dir.path(), args.scale, !args.json).await?,
     };
-    let report = PressuredReport::new(report, pressure.map(Pressure::stop));
+    let report = PressuredReport::new(report, machine, pressure.map(Pressure::stop));
     if args.json {
         println!("{}", report.to_json());
     } else {

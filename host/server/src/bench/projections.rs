@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_runtime::{Aggregates, Limits, Projections, Registry, RunState, RunnerConfig};
+use cairn_runtime::{CommandPath, Limits, Projections, Registry, RunState, RunnerConfig};
 use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbOptions, RedbStore};
 use hdrhistogram::Histogram;
 
@@ -140,7 +140,7 @@ async fn write_history(store: Arc<dyn EventStore>, customers: usize) -> anyhow::
             if id >= customers {
                 return Ok(());
             }
-            let stream = Aggregates::stream_of("customers", &format!("c{id}"))?;
+            let stream = CommandPath::stream_of("customers", &format!("c{id}"))?;
             let details = |round: usize| {
                 format!(r#"{{"name":"Customer {id}","email":"c{id}.{round}@example.com"}}"#)
             };
@@ -192,7 +192,7 @@ async fn live_lag(
                     let acks = acks.clone();
                     appends.push(tokio::spawn(async move {
                         let id = first_id + n;
-                        let stream = Aggregates::stream_of("customers", &format!("c{id}"))?;
+                        let stream = CommandPath::stream_of("customers", &format!("c{id}"))?;
                         let created = event(
                             "CustomerCreated",
                             format!(r#"{{"name":"Live {id}","email":"c{id}@example.com"}}"#),

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use super::machine::Machine;
+
 /// Which way a figure must go to meet its target.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Target {
@@ -45,19 +47,22 @@ pub(crate) fn probations(key: &'static str, started: u64, module: &str) -> Figur
     }
 }
 
-/// A report measured under [`Pressure`](crate::pressure::Pressure), and what the pressure did.
+/// A report as printed: the figures, the machine they were measured on, and, when measured
+/// under [`Pressure`](crate::pressure::Pressure), what the pressure did.
 #[derive(Debug)]
 pub(crate) struct PressuredReport {
     pub(crate) report: Report,
+    pub(crate) machine: Machine,
     pub(crate) pressure: Option<crate::pressure::PressureReport>,
 }
 
 impl PressuredReport {
-    /// `report`, measured under `pressure` if any. Under pressure the rate and latency targets
-    /// (set for a quiet host) are left out; what must hold on any host (no probation, no
-    /// failure: the run stops at the first) still has its target.
+    /// `report`, measured on `machine` under `pressure` if any. Under pressure the rate and
+    /// latency targets (set for a quiet host) are left out; what must hold on any host (no
+    /// probation, no failure: the run stops at the first) still has its target.
     pub(crate) fn new(
         mut report: Report,
+        machine: Machine,
         pressure: Option<crate::pressure::PressureReport>,
     ) -> Self {
         if pressure.is_some() {
@@ -67,12 +72,20 @@ impl PressuredReport {
                 }
             }
         }
-        Self { report, pressure }
+        Self {
+            report,
+            machine,
+            pressure,
+        }
     }
 
     pub(crate) fn to_json(&self) -> serde_json::Value {
         let mut json = self.report.to_json();
-        if let (Some(p), Some(object)) = (self.pressure, json.as_object_mut()) {
+        let Some(object) = json.as_object_mut() else {
+            return json;
+        };
+        object.insert("machine".into(), self.machine.to_json());
+        if let Some(p) = self.pressure {
             object.insert(
                 "pressure".into(),
                 serde_json::json!({
@@ -85,7 +98,13 @@ impl PressuredReport {
     }
 
     pub(crate) fn to_table(&self) -> String {
-        let mut table = self.report.to_table();
+        let mut table = format!(
+            "cairn bench {} (scale {}) on {}\n",
+            self.report.scenario,
+            self.report.scale,
+            self.machine.describe()
+        );
+        table.push_str(&self.report.to_table());
         if let Some(p) = self.pressure {
             let _ = writeln!(
                 table,
@@ -110,7 +129,6 @@ impl Report {
         let mut object = serde_json::Map::new();
         object.insert("scenario".into(), self.scenario.into());
         object.insert("scale".into(), self.scale.into());
-        object.insert("cores".into(), cores().into());
         for figure in &self.figures {
             object.insert(figure.key.into(), round3(figure.value).into());
         }
@@ -118,15 +136,9 @@ impl Report {
         serde_json::Value::Object(object)
     }
 
+    /// One line per figure.
     pub(crate) fn to_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "cairn bench {} (scale {}, {} cores)",
-            self.scenario,
-            self.scale,
-            cores()
-        );
         for f in &self.figures {
             let target = match f.target {
                 None => String::new(),
@@ -172,8 +184,4 @@ fn human(v: f64) -> String {
     } else {
         format!("{v:.3}")
     }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_runtime::{Aggregates, CallInput, CommandConfig};
+use cairn_runtime::{CallInput, CommandConfig, CommandPath};
 use cairn_store::{EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbStore};
 use hdrhistogram::Histogram;
 
@@ -96,7 +96,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         cache_entries: std::num::NonZeroUsize::MIN,
         ..CommandConfig::default()
     };
-    let aggregates = Aggregates::new(Arc::clone(registry), Arc::clone(shared), config);
+    let aggregates = CommandPath::new(Arc::clone(registry), Arc::clone(shared), config);
     progress.say("first loads (folding everything, leaving snapshots)");
     for account in ["load-a", "load-b"] {
         aggregates.version("bank_account", account).await?;
@@ -144,7 +144,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
 
 /// Opens `account` and deposits into it until it has `length` events.
 async fn append_deposits(store: &RedbStore, account: &str, length: usize) -> anyhow::Result<()> {
-    let stream = Aggregates::stream_of("bank_account", account)?;
+    let stream = CommandPath::stream_of("bank_account", account)?;
     let opened = NewEvent::new(
         EventType::new("Opened")?,
         Json::parse(r#"{"owner":"bench"}"#)?,
@@ -156,7 +156,7 @@ async fn append_deposits(store: &RedbStore, account: &str, length: usize) -> any
 }
 
 async fn append_more(store: &RedbStore, account: &str, count: usize) -> anyhow::Result<()> {
-    let stream = Aggregates::stream_of("bank_account", account)?;
+    let stream = CommandPath::stream_of("bank_account", account)?;
     let deposited = EventType::new("Deposited")?;
     let mut left = count;
     while left > 0 {

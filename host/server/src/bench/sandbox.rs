@@ -33,7 +33,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     let client = reqwest::Client::new();
     open_accounts(Arc::clone(node.store()), ACCOUNTS, CLIENTS).await?;
     for account in 0..ACCOUNTS {
-        node.aggregates()
+        node.command_path()
             .version("bank_account", &account.to_string())
             .await?;
     }

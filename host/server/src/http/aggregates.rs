@@ -55,7 +55,8 @@ pub(super) struct CommandQuery {
         (status = 404, description = "No aggregate module has this name", body = crate::http::error::ErrorBody),
         (status = 409, description = "The aggregate is not at `expected_version`, or writers kept racing", body = crate::http::error::ErrorBody),
         (status = 422, description = "`rejected` with the module's message, or `invalid_command`", body = crate::http::error::ErrorBody),
-        (status = 500, description = "The module failed (a trap, out of fuel or memory); nothing was appended", body = crate::http::error::ErrorBody),
+        (status = 500, description = "The module failed (`module_*`: a trap, out of fuel or memory), or the host failed around the call (`internal`); nothing was appended", body = crate::http::error::ErrorBody),
+        (status = 503, description = "The host's fault (`storage_failed`, `host_backstop`); nothing was appended, and a retry may succeed", body = crate::http::error::ErrorBody),
     ),
     tag = "aggregates"
 )]
@@ -88,7 +89,7 @@ pub(super) async fn command(
         idempotency_key,
     };
     let started = std::time::Instant::now();
-    let outcome = state.aggregates.execute(&name, &id, command).await;
+    let outcome = state.command_path.execute(&name, &id, command).await;
     telemetry::commanded(&name, &outcome, started.elapsed());
     Ok(Json(CommandReply::from(outcome?)))
 }
@@ -111,7 +112,7 @@ pub(super) async fn state(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<StateReply>, ApiError> {
-    let result = state.aggregates.state(&name, &id).await;
+    let result = state.command_path.state(&name, &id).await;
     if let Err(cairn_runtime::CommandError::Module(e)) = &result {
         telemetry::trapped(&name, e);
     }

@@ -178,6 +178,16 @@ impl From<StorageError> for ApiError {
                     ),
                 )
             }
+            // The disk or the database failed under the request: the host's fault, which a
+            // retry may get past once it is fixed.
+            StorageError::Backend(_) => {
+                tracing::error!(error = %e, "storage failed");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_failed",
+                    e.to_string(),
+                )
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 Self::new(
@@ -290,20 +300,25 @@ impl From<CommandError> for ApiError {
 
 impl From<CallError> for ApiError {
     /// A module that fails is the module's fault, not the caller's: a 500 with a code that says
-    /// how it failed. A call that reached the host's backstop is the host's fault: a 503, which
-    /// a retry may get past. Nothing was appended either way.
+    /// how it failed (`module_*`). A failure of the host is never given a module's code: a
+    /// backstop reached or storage that failed is a 503, which a retry may get past; the host's
+    /// own failure is a 500 `internal`. Nothing was appended either way.
     fn from(e: CallError) -> Self {
         let code = call_error_code(&e);
-        let status = if e.is_host_fault() {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
+        let status = match &e {
+            CallError::HostFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            _ if e.is_host_fault() => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        if e.is_host_fault() {
+            tracing::error!(error = %e, "a module call failed by the host's fault");
+        }
         Self::new(status, code, e.to_string())
     }
 }
 
-/// The stable code of a module failure; also the `kind` label of the traps metric.
+/// The stable code of a failed call; also the `kind` label of the traps and host faults
+/// metrics. The module's failures begin with `module_`; the host's never do.
 pub fn call_error_code(e: &CallError) -> &'static str {
     match e {
         CallError::OutOfFuel { .. } => "module_out_of_fuel",
@@ -313,5 +328,7 @@ pub fn call_error_code(e: &CallError) -> &'static str {
         CallError::StackOverflow => "module_stack_overflow",
         CallError::Trap { .. } => "module_trapped",
         CallError::BadOutput { .. } => "module_bad_output",
+        CallError::HostStorage { .. } => "storage_failed",
+        CallError::HostFailed { .. } => "internal",
     }
 }

@@ -38,7 +38,7 @@ pub(super) struct ModuleList {
 impl ModuleInfo {
     fn new(r: ModuleRecord, state: &AppState) -> Self {
         let probation = state
-            .aggregates
+            .command_path
             .registry()
             .probation(r.name.as_str())
             .unwrap_or_default();
@@ -88,7 +88,7 @@ pub(super) async fn upload(
     }
     let body = body?;
     let uploaded = state
-        .aggregates
+        .command_path
         .registry()
         .upload(&name, body.to_vec())
         .await?;
@@ -108,7 +108,7 @@ pub(super) async fn upload(
     tag = "modules"
 )]
 pub(super) async fn list(State(state): State<AppState>) -> Json<ModuleList> {
-    let modules = state.aggregates.registry().list();
+    let modules = state.command_path.registry().list();
     Json(ModuleList {
         modules: modules
             .into_iter()
@@ -133,7 +133,7 @@ pub(super) async fn get(
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ModuleInfo>, ApiError> {
     state
-        .aggregates
+        .command_path
         .registry()
         .list()
         .into_iter()

@@ -63,7 +63,8 @@ pub(crate) async fn status(
         (status = 200, description = "The module's answer", body = Object),
         (status = 404, description = "No projection has this name", body = crate::http::error::ErrorBody),
         (status = 422, description = "`query_refused`: the module could not answer, with its reason", body = crate::http::error::ErrorBody),
-        (status = 500, description = "The module failed", body = crate::http::error::ErrorBody),
+        (status = 500, description = "The module failed (`module_*`), or the host failed around the call (`internal`)", body = crate::http::error::ErrorBody),
+        (status = 503, description = "`storage_failed`: the store failed under the query; a retry may succeed", body = crate::http::error::ErrorBody),
     ),
     tag = "projections"
 )]
@@ -80,7 +81,10 @@ pub(crate) async fn query(
             "query_refused",
             message,
         )),
-        Err(QueryError::Module(e)) => Err(e.into()),
+        Err(QueryError::Module(e)) => {
+            crate::telemetry::trapped(&name, &e);
+            Err(e.into())
+        }
         Err(QueryError::Storage(e)) => Err(e.into()),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cairn_runtime::{Aggregates, Projections};
+use cairn_runtime::{CommandPath, Projections};
 use cairn_store::EventStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
@@ -13,7 +13,7 @@ use crate::node::Node;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub(crate) store: Arc<dyn EventStore>,
-    pub(crate) aggregates: Arc<Aggregates>,
+    pub(crate) command_path: Arc<CommandPath>,
     pub(crate) projections: Projections,
     pub(crate) api_key: Option<Arc<str>>,
     pub(crate) metrics: PrometheusHandle,
@@ -26,7 +26,7 @@ impl AppState {
     pub fn new(node: &Node, api_key: Option<String>) -> Self {
         Self {
             store: Arc::clone(node.store()),
-            aggregates: Arc::clone(node.aggregates()),
+            command_path: Arc::clone(node.command_path()),
             projections: node.projections().clone(),
             api_key: api_key.map(Arc::from),
             metrics: crate::telemetry::prometheus(),

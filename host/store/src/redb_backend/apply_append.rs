@@ -8,7 +8,7 @@ use super::stream_cache::StreamCache;
 use super::tables::{
     StoredStream, StreamAppend, WriteTables, append_holding, check_place, locate_stream,
 };
-use crate::append::{AppendOutcome, IdempotencyKey};
+use crate::append::{AppendKind, AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, StorageError};
 use crate::event::{EventId, NewEvent, Timestamp};
 use crate::stream_id::StreamId;
@@ -149,6 +149,7 @@ pub(crate) fn apply_append(
         first_position: Position::new(first_position),
         last_position: Position::new(allocated.head),
         recorded_at: now,
+        kind: AppendKind::Written,
     })
 }
 

@@ -5,9 +5,10 @@
 //!   their checksums.
 //! - `writer.rs`: the writer thread and group commit; `stream_cache.rs`, where the streams it
 //!   wrote lately stand.
-//! - `apply_append.rs`, `apply_snapshot.rs`, `apply_module.rs`: one operation inside a write
-//!   transaction.
-//! - `reads.rs`: blocking reads, each in one read transaction.
+//! - `apply_append.rs`, `apply_snapshot.rs`, `apply_module.rs`, `apply_model.rs`: one operation
+//!   inside a write transaction.
+//! - `reads.rs`: blocking reads of events, each in one read transaction; `model_reads.rs`, the
+//!   same for read model entries.
 //! - `migrate.rs`: moving a file of an older layout to the current one, at open.
 //! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation;
 //!   `damage_seen.rs`, the first damaged record the store met, for health checks.

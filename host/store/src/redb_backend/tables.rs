@@ -54,7 +54,7 @@
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 
 use super::record;
-use crate::append::{AppendOutcome, IdempotencyKey};
+use crate::append::{AppendKind, AppendOutcome, IdempotencyKey};
 use crate::error::StorageError;
 use crate::event::Timestamp;
 use crate::stream_id::StreamId;
@@ -288,6 +288,7 @@ where
             first_position,
             last_position,
             recorded_at,
+            kind: AppendKind::Recognised,
         })
     }
 

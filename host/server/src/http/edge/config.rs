@@ -4,27 +4,52 @@
 
 use std::time::Duration;
 
+use cairn_runtime::setting::{self, InvalidSetting, at_least, number, within};
+use serde::Deserialize;
+
 /// File descriptors kept back from connections, out of the process's limit: for the store's
 /// file, the listener, standard streams, the async runtime's own, the module cache, and the
 /// connections that are accepted only to be answered 503 or to take an evicted one's place.
 pub const FD_RESERVE: u64 = 32;
 
-/// The timeouts and caps of the HTTP edge.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The timeouts and caps of the HTTP edge (the `[http]` section of cairn.toml: each timeout
+/// as `{field}_ms`, the rest as the fields).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// A request's head (request line and headers) must arrive whole within this time of its
     /// first byte, or of the connection opening.
+    #[serde(
+        rename = "header_timeout_ms",
+        deserialize_with = "setting::millis::deserialize"
+    )]
     pub header_timeout: Duration,
     /// A request's body must arrive whole within this time of its head; past it the request is
     /// answered 408 `body_timeout` and the connection closed.
+    #[serde(
+        rename = "body_timeout_ms",
+        deserialize_with = "setting::millis::deserialize"
+    )]
     pub body_timeout: Duration,
     /// A keep-alive connection with no request in progress is closed after this long.
+    #[serde(
+        rename = "idle_timeout_ms",
+        deserialize_with = "setting::millis::deserialize"
+    )]
     pub idle_timeout: Duration,
     /// A client that takes none of what is sent to it for this long (its socket's send buffer
     /// stays full) is disconnected. Subscriptions included.
+    #[serde(
+        rename = "write_stall_timeout_ms",
+        deserialize_with = "setting::millis::deserialize"
+    )]
     pub write_stall_timeout: Duration,
     /// At shutdown, requests in flight have this long to finish before their connections are
     /// closed. Subscriptions are closed at once.
+    #[serde(
+        rename = "shutdown_grace_ms",
+        deserialize_with = "setting::millis::deserialize"
+    )]
     pub shutdown_grace: Duration,
     /// The most connections served at once; `None` for the file-descriptor limit less
     /// [`FD_RESERVE`]. A value above that is lowered to it.
@@ -60,6 +85,31 @@ pub const MAX_URI_BYTES_LIMIT: u64 = 32 * 1024;
 pub const MAX_HEADER_BYTES_LIMIT: u64 = 256 * 1024;
 
 impl HttpConfig {
+    /// Refuses a value the edge cannot run with, naming its key.
+    pub fn check(&self) -> Result<(), InvalidSetting> {
+        for (key, timeout) in [
+            ("header_timeout_ms", self.header_timeout),
+            ("body_timeout_ms", self.body_timeout),
+            ("idle_timeout_ms", self.idle_timeout),
+            ("write_stall_timeout_ms", self.write_stall_timeout),
+        ] {
+            at_least(key, number(timeout.as_millis()), 1)?;
+        }
+        if let Some(max) = self.max_connections {
+            at_least("max_connections", max, 1)?;
+        }
+        within(
+            "max_uri_bytes",
+            number(self.max_uri_bytes),
+            64..=MAX_URI_BYTES_LIMIT,
+        )?;
+        within(
+            "max_header_bytes",
+            number(self.max_header_bytes),
+            1_024..=MAX_HEADER_BYTES_LIMIT,
+        )
+    }
+
     /// How many connections to serve at once under a file-descriptor limit of `fd_limit`
     /// (`None`: unlimited).
     pub fn connection_cap(&self, fd_limit: Option<u64>) -> u64 {

@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, Store, Trap};
 
-use crate::call_gate::CallGate;
-use crate::cpu_meter::{CpuMeter, Metered};
+use crate::call::call_gate::CallGate;
+use crate::call::cpu_meter::{CpuMeter, Metered};
+use crate::call::limits::Limits;
+use crate::call::sandbox::{
+    self, BackstopReached, CallInput, CallLog, CpuLimitReached, ImportStorageFailed, Sandbox,
+};
+use crate::call::slow_lane::SlowLane;
 use crate::error::CallError;
-use crate::limits::Limits;
-use crate::sandbox::{self, BackstopReached, CallInput, CallLog, CpuLimitReached, Sandbox};
-use crate::slow_lane::SlowLane;
 
 /// What one call may use: its CPU limit, measured by its [`CpuMeter`], and its backstop, a
 /// moment in wall time counted from when the call was asked for (a wait for its turn at the
@@ -109,9 +111,7 @@ impl Callee {
         let turn = tokio::time::timeout_at(backstop, self.gate.take_turn())
             .await
             .map_err(|_| budget.backstop_reached())?;
-        let stopped = || CallError::Trap {
-            message: "the runtime stopped during the call".into(),
-        };
+        let stopped = || CallError::host("the runtime stopped during the call");
         let mut running = self
             .slow_lane
             .spawn(async move {
@@ -165,7 +165,7 @@ pub(crate) fn call_store(
     // lane's threads serve nothing else either, and the kernel preempts them for everyone
     // else's. The epoch callback (`sandbox.rs`) checks the CPU limit and the backstop wherever
     // the call runs.
-    if thread == CallThread::Shared && !crate::slow_lane::on_the_lane() {
+    if thread == CallThread::Shared && !crate::call::slow_lane::on_the_lane() {
         store
             .fuel_async_yield_interval(Some(limits.fuel_yield_interval.max(1)))
             .map_err(not_set_up)?;
@@ -174,9 +174,7 @@ pub(crate) fn call_store(
 }
 
 fn not_set_up(e: wasmtime::Error) -> CallError {
-    CallError::Trap {
-        message: format!("the sandbox could not be set up: {e}"),
-    }
+    CallError::host(format!("the sandbox could not be set up: {e}"))
 }
 
 /// Logs the call's output (unless the call is [quiet](CallLog::Quiet)) and turns a failure
@@ -220,7 +218,7 @@ pub(crate) fn classify(
                 cpu_us = sandbox.cpu_used().as_micros(),
                 "the module is on probation: its calls take turns on the slow lane until {} s \
                  pass without another call that runs out of fuel or CPU",
-                crate::call_gate::PROBATION.as_secs()
+                crate::call::call_gate::PROBATION.as_secs()
             );
         }
     } else if error.is_host_fault() {
@@ -228,7 +226,7 @@ pub(crate) fn classify(
             module = %sandbox.module,
             cpu_us = sandbox.cpu_used().as_micros(),
             %error,
-            "a call reached the host's backstop; not counted against its module"
+            "a call failed by the host's fault; not counted against its module"
         );
     }
     error
@@ -265,6 +263,11 @@ fn name_failure(
             after: limits.backstop_for(fuel),
         };
     }
+    if let Some(failed) = error.downcast_ref::<ImportStorageFailed>() {
+        return CallError::HostStorage {
+            message: failed.0.clone(),
+        };
+    }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => CallError::OutOfFuel { fuel },
         Some(Trap::StackOverflow) => CallError::StackOverflow,
@@ -295,7 +298,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::slow_lane::on_the_lane;
+    use crate::call::slow_lane::on_the_lane;
 
     fn callee() -> Callee {
         Callee::new("m", Arc::new(SlowLane::start().expect("the lane starts")))
@@ -421,7 +424,7 @@ mod tests {
     fn classified(callee: &Callee, error: wasmtime::Error) -> CallError {
         let limits = Limits::default();
         let cache = tempfile::tempdir().expect("a cache directory");
-        let engine = crate::engine::build(&limits, cache.path()).expect("the engine builds");
+        let engine = crate::call::engine::build(&limits, cache.path()).expect("the engine builds");
         let fuel = limits.fuel_per_call;
         let budget = CallBudget::from_now(&limits, fuel);
         let store = call_store(
@@ -502,7 +505,7 @@ mod tests {
         }
         let limits = Limits::default();
         let cache = tempfile::tempdir().expect("a cache directory");
-        let engine = crate::engine::build(&limits, cache.path()).expect("the engine builds");
+        let engine = crate::call::engine::build(&limits, cache.path()).expect("the engine builds");
         let fuel = limits.fuel_per_call;
         let mut store = call_store(
             &engine,

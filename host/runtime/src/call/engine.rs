@@ -11,7 +11,7 @@ use wasmtime::{
     PoolingAllocationConfig, ProfilingStrategy,
 };
 
-use crate::limits::Limits;
+use crate::call::limits::Limits;
 
 /// How much of each instance's linear memory stays mapped between calls, where Linux has
 /// `PAGEMAP_SCAN` (6.7 and later). Memory kept is cleared on release instead of being handed

@@ -7,15 +7,15 @@ use std::sync::Arc;
 use cairn_store::{EventType, Json, MAX_EVENTS_PER_APPEND, ModuleName};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::aggregate::cairn::module::types::{Command, Event};
-use crate::bindings::aggregate::exports::cairn::module::aggregate::DecideError;
-use crate::bindings::aggregate::{AggregateModule, AggregateModulePre};
-use crate::call::{CallBudget, CallThread, Callee, call_store, classify, finish_call};
+use crate::call::bindings::aggregate::cairn::module::types::{Command, Event};
+use crate::call::bindings::aggregate::exports::cairn::module::aggregate::DecideError;
+use crate::call::bindings::aggregate::{AggregateModule, AggregateModulePre};
+use crate::call::callee::{CallBudget, CallThread, Callee, call_store, classify, finish_call};
+use crate::call::limits::Limits;
+use crate::call::sandbox::{CallInput, Sandbox};
+use crate::call::slow_lane::SlowLane;
 use crate::error::CallError;
-use crate::limits::Limits;
 use crate::module::ModuleHash;
-use crate::sandbox::{CallInput, Sandbox};
-use crate::slow_lane::SlowLane;
 
 /// An event `decide` produced, checked: a valid type name and valid JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]

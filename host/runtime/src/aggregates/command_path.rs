@@ -1,4 +1,4 @@
-//! [`Aggregates`]: the command path.
+//! [`CommandPath`]: the command path.
 //!
 //! 1. Load the state: a cached state if this module version has one, else the latest snapshot
 //!    for the module's hash, then the events after it, folded in batches.
@@ -26,21 +26,23 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use cairn_store::{
-    AppendError, AppendOutcome, EventId, EventStore, ExpectedVersion, IdempotencyKey, Json,
-    ModuleName, NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId,
-    StreamRead, Timestamp, Version,
+    AppendError, AppendKind, AppendOutcome, EventId, EventStore, ExpectedVersion, IdempotencyKey,
+    Json, ModuleName, NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey,
+    StreamId, StreamRead, Timestamp, Version,
 };
 use sha2::{Digest, Sha256};
 
-use crate::aggregate::{Decision, LoadedAggregate};
+use crate::aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
+use crate::aggregates::state_cache::{Loaded, StateCache};
+use crate::aggregates::stream_turns::{StreamTurns, Turn};
+use crate::call::sandbox::CallInput;
 use crate::error::{CallError, CommandError};
 use crate::registry::Registry;
-use crate::sandbox::CallInput;
-use crate::state_cache::{Loaded, StateCache};
-use crate::stream_turns::{StreamTurns, Turn};
+use crate::setting::{InvalidSetting, at_least, number, within};
 
-/// How the command path behaves.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How the command path behaves (the `[commands]` section of cairn.toml, keys as the fields).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CommandConfig {
     /// Take a snapshot when a command moves a stream past a multiple of this many events.
     pub snapshot_every: u64,
@@ -50,6 +52,17 @@ pub struct CommandConfig {
     pub fold_batch: usize,
     /// How many aggregate states the cache keeps.
     pub cache_entries: NonZeroUsize,
+}
+
+/// The most events one `evolve` call may fold, so one call stays short.
+const MAX_FOLD_BATCH: u64 = cairn_store::MAX_EVENTS_PER_APPEND as u64 * 100;
+
+impl CommandConfig {
+    /// Refuses a value the command path cannot run with, naming its key.
+    pub fn check(&self) -> Result<(), InvalidSetting> {
+        at_least("snapshot_every", self.snapshot_every, 1)?;
+        within("fold_batch", number(self.fold_batch), 1..=MAX_FOLD_BATCH)
+    }
 }
 
 impl Default for CommandConfig {
@@ -102,7 +115,7 @@ enum Freshness {
 }
 
 /// Runs commands against aggregate modules.
-pub struct Aggregates {
+pub struct CommandPath {
     registry: Arc<Registry>,
     store: Arc<dyn EventStore>,
     config: CommandConfig,
@@ -111,15 +124,15 @@ pub struct Aggregates {
     turns: Arc<StreamTurns>,
 }
 
-impl std::fmt::Debug for Aggregates {
+impl std::fmt::Debug for CommandPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Aggregates")
+        f.debug_struct("CommandPath")
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
-impl Aggregates {
+impl CommandPath {
     pub fn new(registry: Arc<Registry>, store: Arc<dyn EventStore>, config: CommandConfig) -> Self {
         Self {
             registry,
@@ -147,7 +160,10 @@ impl Aggregates {
         StreamId::of_aggregate(&ModuleName::new(module)?, id)
     }
 
-    /// Runs `command` against aggregate `id` of module `module`.
+    /// Runs `command` against aggregate `id` of module `module`, in the steps the module docs
+    /// list: a keyed command answered already is answered again; otherwise the state is
+    /// loaded, `decide` called, and the decided events appended at the loaded version, again
+    /// after each conflict, up to `max_retries` times.
     pub async fn execute(
         &self,
         module: &str,
@@ -157,111 +173,46 @@ impl Aggregates {
         let aggregate = self.module(module)?;
         let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
         let turn = self.turns.take(&stream).await;
-        if let Some(key) = &command.idempotency_key
-            && let Some(outcome) = self
-                .store
-                .keyed_outcome(stream.clone(), key.clone())
-                .await?
-        {
-            let events = self
-                .read_range(&stream, outcome.first_version, outcome.last_version)
-                .await?;
-            return Ok(CommandOutcome {
-                stream,
-                version: outcome.last_version,
-                events,
-            });
+        if let Some(answered) = self.answered_by_key(&stream, &command).await? {
+            return Ok(answered);
         }
-        let command_id = command_id(&stream, &command.idempotency_key);
-        let time = Timestamp::now();
-        let input = CallInput {
-            time_ms: time.as_millis(),
-            seed: Sha256::digest(command_id.as_bytes()).into(),
-        };
-        let mut attempt = 0;
+        let run = CommandRun::new(&stream, &command);
         // A caller's expected version is checked against what is stored, not the cache.
         let mut freshness = match command.expected_version {
             None => Freshness::TrustCache,
             Some(_) => Freshness::Read,
         };
+        let mut attempt = 0;
         loop {
             let loaded = self.load(&aggregate, &stream, freshness).await?;
-            if let Some(expected) = command.expected_version
-                && expected != loaded.version
+            check_expected(&command, &stream, &loaded)?;
+            let decided = match decide(&aggregate, &command, &run, &loaded, freshness).await? {
+                Decided::Events(events) => events,
+                Decided::AgainOnTheStoredState => {
+                    freshness = Freshness::Read;
+                    continue;
+                }
+                Decided::Nothing => {
+                    return Ok(CommandOutcome {
+                        stream,
+                        version: loaded.version,
+                        events: Vec::new(),
+                    });
+                }
+            };
+            let events = run.new_events(&aggregate, decided)?;
+            match self
+                .append(&stream, &command, &loaded, events.clone())
+                .await
             {
-                return Err(CommandError::Conflict(AppendError::WrongExpectedVersion {
-                    stream,
-                    expected: ExpectedVersion::Exact(expected),
-                    actual: loaded.version,
-                }));
-            }
-            let decision = aggregate
-                .decide(
-                    loaded.state.clone(),
-                    command.command_type.clone(),
-                    command.data.as_str().to_owned(),
-                    input,
-                )
-                .await?;
-            // A decision that appends nothing is answered without an append that would catch
-            // a stale cached state: read what came after it and decide again first.
-            let appends_nothing = match &decision {
-                Decision::Events(events) => events.is_empty(),
-                Decision::Rejected(_) => true,
-                Decision::Invalid(_) => false,
-            };
-            if appends_nothing && freshness == Freshness::TrustCache {
-                freshness = Freshness::Read;
-                continue;
-            }
-            let decided = match decision {
-                Decision::Events(events) => events,
-                Decision::Rejected(message) => return Err(CommandError::Rejected(message)),
-                Decision::Invalid(message) => return Err(CommandError::InvalidCommand(message)),
-            };
-            if decided.is_empty() {
-                return Ok(CommandOutcome {
-                    stream,
-                    version: loaded.version,
-                    events: Vec::new(),
-                });
-            }
-            let metadata = provenance(&command_id, &aggregate, time)?;
-            let events: Vec<NewEvent> = decided
-                .into_iter()
-                .enumerate()
-                .map(|(index, e)| {
-                    NewEvent::new(e.event_type, e.data)
-                        .with_id(event_id(&command_id, time, index))
-                        .with_metadata(metadata.clone())
-                })
-                .collect();
-            let expected = ExpectedVersion::Exact(loaded.version);
-            let appended = match &command.idempotency_key {
-                Some(key) => {
-                    self.store
-                        .append_keyed(stream.clone(), expected, events.clone(), key.clone())
-                        .await
-                }
-                None => {
-                    self.store
-                        .append(stream.clone(), expected, events.clone())
-                        .await
-                }
-            };
-            match appended {
                 Ok(outcome) => {
-                    let ours = outcome.first_version.get() == loaded.version.get() + 1
-                        && outcome.last_version.get() - outcome.first_version.get() + 1
-                            == events.len() as u64
-                        && outcome.first_position.get() + events.len() as u64 - 1
-                            == outcome.last_position.get();
-                    let recorded = if ours {
-                        recorded_from(&stream, events, &outcome)
-                    } else {
-                        // An earlier append with these ids or this key was recognised.
-                        self.read_range(&stream, outcome.first_version, outcome.last_version)
-                            .await?
+                    let recorded = match outcome.kind {
+                        AppendKind::Written => recorded_from(&stream, events, &outcome),
+                        // An earlier append with these ids or this key: its events as stored.
+                        AppendKind::Recognised => {
+                            self.read_range(&stream, outcome.first_version, outcome.last_version)
+                                .await?
+                        }
                     };
                     self.remember(turn, &aggregate, &stream, loaded, &recorded);
                     return Ok(CommandOutcome {
@@ -273,25 +224,92 @@ impl Aggregates {
                 Err(AppendError::WrongExpectedVersion { .. })
                     if attempt < self.config.max_retries =>
                 {
+                    // Another writer came first: load what it wrote and decide again.
                     attempt += 1;
                     freshness = Freshness::Read;
                     self.cache.forget(aggregate.hash(), &stream);
                 }
-                Err(
-                    error @ (AppendError::WrongExpectedVersion { .. }
-                    | AppendError::IdempotencyConflict { .. }
-                    | AppendError::EventIdReused { .. }),
-                ) => {
-                    self.cache.forget(aggregate.hash(), &stream);
-                    return Err(CommandError::Conflict(error));
-                }
-                Err(AppendError::Storage(error)) => return Err(CommandError::Storage(error)),
-                Err(other) => {
-                    return Err(CommandError::Module(CallError::BadOutput {
-                        message: other.to_string(),
-                    }));
-                }
+                Err(error) => return Err(self.append_failed(&aggregate, &stream, error)),
             }
+        }
+    }
+
+    /// The answer to a keyed `command` whose key this stream has recorded: the events that
+    /// append wrote, read back. `None` for a command without a key, or with a new one.
+    async fn answered_by_key(
+        &self,
+        stream: &StreamId,
+        command: &Command,
+    ) -> Result<Option<CommandOutcome>, CommandError> {
+        let Some(key) = &command.idempotency_key else {
+            return Ok(None);
+        };
+        let Some(outcome) = self
+            .store
+            .keyed_outcome(stream.clone(), key.clone())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let events = self
+            .read_range(stream, outcome.first_version, outcome.last_version)
+            .await?;
+        Ok(Some(CommandOutcome {
+            stream: stream.clone(),
+            version: outcome.last_version,
+            events,
+        }))
+    }
+
+    /// Appends `events` at the version `loaded` is at, under the command's key if it has one.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        command: &Command,
+        loaded: &Loaded,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, AppendError> {
+        let expected = ExpectedVersion::Exact(loaded.version);
+        match &command.idempotency_key {
+            Some(key) => {
+                self.store
+                    .append_keyed(stream.clone(), expected, events, key.clone())
+                    .await
+            }
+            None => self.store.append(stream.clone(), expected, events).await,
+        }
+    }
+
+    /// What a refused append answers, once retrying is over: a conflict (the cached state is
+    /// let go), the store's failure, or whose output the store could not hold.
+    fn append_failed(
+        &self,
+        aggregate: &LoadedAggregate,
+        stream: &StreamId,
+        error: AppendError,
+    ) -> CommandError {
+        match error {
+            AppendError::WrongExpectedVersion { .. }
+            | AppendError::IdempotencyConflict { .. }
+            | AppendError::EventIdReused { .. } => {
+                self.cache.forget(aggregate.hash(), stream);
+                CommandError::Conflict(error)
+            }
+            AppendError::Storage(error) => CommandError::Storage(error),
+            // Events the module decided that the store cannot hold: the module's output.
+            AppendError::TooManyEvents { .. } | AppendError::EventTooLarge { .. } => {
+                CommandError::Module(CallError::BadOutput {
+                    message: error.to_string(),
+                })
+            }
+            // The stream name, the ids and the metadata are the host's: a refusal of them is
+            // the host's fault.
+            AppendError::ReservedStream(_)
+            | AppendError::NoEvents
+            | AppendError::DuplicateEventId { .. }
+            | AppendError::MetadataNotObject { .. } => CommandError::Module(CallError::host(
+                format!("the store refused the append the host built: {error}"),
+            )),
         }
     }
 
@@ -419,8 +437,8 @@ impl Aggregates {
             let state = match aggregate.evolve(before.state, batch, input).await {
                 Ok(state) => state,
                 // The command has its answer either way; the next one loads from the store.
-                Err(error @ CallError::HostBackstop { .. }) => {
-                    // The host was too busy to fold in time: not a fault of the fold.
+                Err(error) if error.is_host_fault() => {
+                    // The host failed or was too busy to fold in time: not a fault of the fold.
                     tracing::debug!(module = %aggregate.name(), %stream, %error, "a command's own events were not folded into the cache");
                     cache.forget(aggregate.hash(), &stream);
                     return;
@@ -466,6 +484,107 @@ impl Aggregates {
             from = Version::new(next);
         }
         Ok(events)
+    }
+}
+
+/// What every attempt of one command shares: its id, from which its events' ids and its
+/// randomness derive, and its time, which its clock reads. So a retry after a conflict that
+/// decides the same events appends the same ids, and the store recognises it.
+struct CommandRun {
+    id: uuid::Uuid,
+    time: Timestamp,
+    input: CallInput,
+}
+
+impl CommandRun {
+    fn new(stream: &StreamId, command: &Command) -> Self {
+        let id = command_id(stream, &command.idempotency_key);
+        let time = Timestamp::now();
+        let input = CallInput {
+            time_ms: time.as_millis(),
+            seed: Sha256::digest(id.as_bytes()).into(),
+        };
+        Self { id, time, input }
+    }
+
+    /// The events to append for what `aggregate` decided: their ids derived from the
+    /// command's, and its provenance in their metadata.
+    fn new_events(
+        &self,
+        aggregate: &LoadedAggregate,
+        decided: Vec<DecidedEvent>,
+    ) -> Result<Vec<NewEvent>, CommandError> {
+        let metadata = provenance(&self.id, aggregate, self.time)?;
+        Ok(decided
+            .into_iter()
+            .enumerate()
+            .map(|(index, e)| {
+                NewEvent::new(e.event_type, e.data)
+                    .with_id(event_id(&self.id, self.time, index))
+                    .with_metadata(metadata.clone())
+            })
+            .collect())
+    }
+}
+
+/// A refusal unless the aggregate is at the version the caller expects, if it expects one.
+fn check_expected(
+    command: &Command,
+    stream: &StreamId,
+    loaded: &Loaded,
+) -> Result<(), CommandError> {
+    match command.expected_version {
+        Some(expected) if expected != loaded.version => {
+            Err(CommandError::Conflict(AppendError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected: ExpectedVersion::Exact(expected),
+                actual: loaded.version,
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What `decide` gave, as the command path acts on it.
+enum Decided {
+    /// Events to append.
+    Events(Vec<DecidedEvent>),
+    /// Nothing to append, decided on the stored state: the answer.
+    Nothing,
+    /// A rejection or nothing to append, decided on a cached state. No append would catch that
+    /// state stale, so the stream is read and the command decided again first.
+    AgainOnTheStoredState,
+}
+
+/// Calls `decide` on the `loaded` state.
+async fn decide(
+    aggregate: &Arc<LoadedAggregate>,
+    command: &Command,
+    run: &CommandRun,
+    loaded: &Loaded,
+    freshness: Freshness,
+) -> Result<Decided, CommandError> {
+    let decision = aggregate
+        .decide(
+            loaded.state.clone(),
+            command.command_type.clone(),
+            command.data.as_str().to_owned(),
+            run.input,
+        )
+        .await?;
+    let appends_nothing = match &decision {
+        Decision::Events(events) => events.is_empty(),
+        Decision::Rejected(_) => true,
+        Decision::Invalid(_) => false,
+    };
+    if appends_nothing && freshness == Freshness::TrustCache {
+        return Ok(Decided::AgainOnTheStoredState);
+    }
+    match decision {
+        Decision::Events(events) if events.is_empty() => Ok(Decided::Nothing),
+        Decision::Events(events) => Ok(Decided::Events(events)),
+        Decision::Rejected(message) => Err(CommandError::Rejected(message)),
+        Decision::Invalid(message) => Err(CommandError::InvalidCommand(message)),
     }
 }
 
@@ -592,7 +711,7 @@ fn uuid_from_digest(digest: [u8; 32]) -> uuid::Uuid {
 /// hash, and the command's time.
 fn provenance(
     command_id: &uuid::Uuid,
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &LoadedAggregate,
     time: Timestamp,
 ) -> Result<Json, CommandError> {
     let value = serde_json::json!({
@@ -602,9 +721,9 @@ fn provenance(
         "command_time": time.as_millis(),
     });
     Json::from_value(&value).map_err(|e| {
-        CommandError::Module(CallError::BadOutput {
-            message: e.to_string(),
-        })
+        CommandError::Module(CallError::host(format!(
+            "the command's provenance could not be encoded: {e}"
+        )))
     })
 }
 

@@ -3,15 +3,17 @@
 //! Reads see the committed model (one consistent [`ModelRead`] view) with the call's own
 //! writes laid over it; the writes are collected for the caller to commit with the checkpoint,
 //! one per key touched (its last value, or a delete), in key order. A query's session is
-//! read-only: a write there fails the call.
+//! read-only: a write there fails the call, as the module's fault. A read the store fails
+//! stops the call at once, as the host's fault ([`ImportStorageFailed`]): the module is never
+//! told "absent" for a key the store could not read.
 //!
 //! The view reads redb synchronously, so a call with a session runs on a blocking thread.
 
 use cairn_store::{ModelEntry, ModelRead, ModelWrite, StorageError};
 
-use crate::bindings::projection::cairn::module::kv::Host;
-use crate::model_overlay::{self, Overlay};
-use crate::sandbox::Sandbox;
+use crate::call::bindings::projection::cairn::module::kv::Host;
+use crate::call::sandbox::{ImportStorageFailed, Sandbox};
+use crate::projections::model_overlay::{self, Overlay};
 
 /// The most entries one `scan` returns, whatever the guest asks.
 const MAX_SCAN: u32 = 10_000;
@@ -23,8 +25,8 @@ pub(crate) struct KvSession {
     /// key -> its new value, or `None` if deleted in this call.
     overlay: Overlay,
     read_only: bool,
-    /// What went wrong that the guest could not be told: a storage failure, or a write in a
-    /// query. The call fails with it.
+    /// What the module did wrong that it could not be told: a write in a query. The call
+    /// fails with it, as the module's fault.
     pub(crate) failure: Option<String>,
 }
 
@@ -52,13 +54,6 @@ impl KvSession {
 
     fn fail(&mut self, why: String) {
         self.failure.get_or_insert(why);
-    }
-
-    fn stored<T>(&mut self, result: Result<T, StorageError>, empty: T) -> T {
-        result.unwrap_or_else(|e| {
-            self.fail(format!("reading the read model failed: {e}"));
-            empty
-        })
     }
 
     fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
@@ -89,18 +84,26 @@ impl KvSession {
         prefix: &[u8],
         after: Option<Vec<u8>>,
         limit: usize,
-    ) -> Vec<ModelEntry> {
-        let found =
-            model_overlay::scan(&*self.view, &self.overlay, prefix, after.as_deref(), limit);
-        self.stored(found, Vec::new())
+    ) -> Result<Vec<ModelEntry>, StorageError> {
+        model_overlay::scan(&*self.view, &self.overlay, prefix, after.as_deref(), limit)
     }
 }
 
+/// A read of the store under the `kv` import, or the error that stops the call.
+fn stored<T>(result: Result<T, StorageError>) -> wasmtime::Result<T> {
+    result.map_err(|e| {
+        wasmtime::Error::new(ImportStorageFailed(format!(
+            "reading the read model failed: {e}"
+        )))
+    })
+}
+
 impl Host for Sandbox {
-    fn get(&mut self, key: Vec<u8>) -> Option<Vec<u8>> {
-        let session = self.kv.as_mut()?;
-        let read = model_overlay::get(&*session.view, &session.overlay, &key);
-        session.stored(read, None)
+    fn get(&mut self, key: Vec<u8>) -> wasmtime::Result<Option<Vec<u8>>> {
+        let Some(session) = self.kv.as_mut() else {
+            return Ok(None);
+        };
+        stored(model_overlay::get(&*session.view, &session.overlay, &key))
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -126,11 +129,11 @@ impl Host for Sandbox {
         prefix: Vec<u8>,
         start_after: Option<Vec<u8>>,
         limit: u32,
-    ) -> Vec<ModelEntry> {
+    ) -> wasmtime::Result<Vec<ModelEntry>> {
         let Some(session) = self.kv.as_mut() else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        session.merged_scan(&prefix, start_after, limit.min(MAX_SCAN) as usize)
+        stored(session.merged_scan(&prefix, start_after, limit.min(MAX_SCAN) as usize))
     }
 }
 
@@ -139,7 +142,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model_overlay::tests::Committed;
+    use crate::projections::model_overlay::tests::Committed;
 
     fn session(keys: &[&str]) -> KvSession {
         let committed = keys
@@ -149,8 +152,9 @@ mod tests {
         KvSession::new(Box::new(Committed(committed)), false)
     }
 
-    fn keys(entries: Vec<ModelEntry>) -> Vec<String> {
+    fn keys(entries: Result<Vec<ModelEntry>, StorageError>) -> Vec<String> {
         entries
+            .expect("the committed model reads")
             .into_iter()
             .map(|(k, _)| String::from_utf8(k).expect("utf-8"))
             .collect()

@@ -1,28 +1,50 @@
-//! [`CountingStore`]: a store that counts the stream reads made through it, so a test can see
-//! whether the command path read a stream or used the state it had cached.
+//! [`TestStore`]: a store over another that counts the stream reads made through it (so a test
+//! can see whether the command path read a stream or used the state it had cached) and fails
+//! on demand, as a disk or a storage service fails: appends, or reads of read models.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cairn_store::{
     AllRead, AllSlice, AppendError, AppendOutcome, EventStore, ExpectedVersion, HeadWatch,
-    IdempotencyKey, ModelCommit, ModelError, ModelRead, ModuleName, ModulePut, ModulePutError,
-    ModuleRecord, ModuleState, NewEvent, NewModule, Position, ReadError, ReadModelName, RedbStore,
-    Snapshot, SnapshotError, SnapshotKey, StorageError, StreamId, StreamInfo, StreamRead,
-    StreamSlice,
+    IdempotencyKey, ModelCommit, ModelEntry, ModelError, ModelRead, ModuleName, ModulePut,
+    ModulePutError, ModuleRecord, ModuleState, NewEvent, NewModule, Position, ReadError,
+    ReadModelName, Snapshot, SnapshotError, SnapshotKey, StorageError, StreamId, StreamInfo,
+    StreamRead, StreamSlice,
 };
 
-/// Passes everything to a [`RedbStore`], counting `read_stream` calls.
+/// Passes everything to `inner`, counting `read_stream` calls, and failing what its switches
+/// say with a storage error.
 #[derive(Debug)]
-pub struct CountingStore {
-    inner: RedbStore,
+pub struct TestStore {
+    inner: Arc<dyn EventStore>,
     stream_reads: AtomicU64,
+    faults: Arc<Faults>,
 }
 
-impl CountingStore {
-    pub fn new(inner: RedbStore) -> Self {
+/// What a [`TestStore`] fails, switched on and off while it runs.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Every append and keyed append fails.
+    pub appends: AtomicBool,
+    /// Every `get` and `scan` of a read model fails.
+    pub model_reads: AtomicBool,
+    /// How many reads of a read model failed.
+    pub failed_model_reads: AtomicU64,
+}
+
+impl Faults {
+    fn failure(what: &str) -> StorageError {
+        StorageError::backend(std::io::Error::other(format!("injected: {what} failed")))
+    }
+}
+
+impl TestStore {
+    pub fn new(inner: Arc<dyn EventStore>) -> Self {
         Self {
             inner,
             stream_reads: AtomicU64::new(0),
+            faults: Arc::new(Faults::default()),
         }
     }
 
@@ -30,16 +52,64 @@ impl CountingStore {
     pub fn stream_reads(&self) -> u64 {
         self.stream_reads.load(Ordering::SeqCst)
     }
+
+    /// Its switches.
+    pub fn faults(&self) -> Arc<Faults> {
+        Arc::clone(&self.faults)
+    }
+}
+
+/// A read model whose reads fail while [`Faults::model_reads`] is on.
+#[derive(Debug)]
+struct FaultyModel {
+    inner: Box<dyn ModelRead>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyModel {
+    fn check(&self) -> Result<(), StorageError> {
+        if self.faults.model_reads.load(Ordering::SeqCst) {
+            self.faults
+                .failed_model_reads
+                .fetch_add(1, Ordering::SeqCst);
+            return Err(Faults::failure("a read of the read model"));
+        }
+        Ok(())
+    }
+}
+
+impl ModelRead for FaultyModel {
+    fn checkpoint(&self) -> Option<Position> {
+        self.inner.checkpoint()
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.check()?;
+        self.inner.get(key)
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ModelEntry>, StorageError> {
+        self.check()?;
+        self.inner.scan(prefix, start_after, limit)
+    }
 }
 
 #[async_trait::async_trait]
-impl EventStore for CountingStore {
+impl EventStore for TestStore {
     async fn append(
         &self,
         stream: StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, AppendError> {
+        if self.faults.appends.load(Ordering::SeqCst) {
+            return Err(AppendError::Storage(Faults::failure("an append")));
+        }
         self.inner.append(stream, expected, events).await
     }
 
@@ -50,6 +120,9 @@ impl EventStore for CountingStore {
         events: Vec<NewEvent>,
         key: IdempotencyKey,
     ) -> Result<AppendOutcome, AppendError> {
+        if self.faults.appends.load(Ordering::SeqCst) {
+            return Err(AppendError::Storage(Faults::failure("an append")));
+        }
         self.inner.append_keyed(stream, expected, events, key).await
     }
 
@@ -132,7 +205,10 @@ impl EventStore for CountingStore {
     }
 
     fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError> {
-        self.inner.read_model(model)
+        Ok(Box::new(FaultyModel {
+            inner: self.inner.read_model(model)?,
+            faults: Arc::clone(&self.faults),
+        }))
     }
 
     fn head(&self) -> Position {

@@ -1,5 +1,6 @@
 //! [`InFlight`]: a batch's commit, sent to the store while the runner reads and applies the
-//! next batch over it; [`land`] waits for it and reports it in the generation's status.
+//! next batch over it; [`land`] waits for it and reports it on the generation's
+//! [`StatusBoard`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,9 +10,9 @@ use cairn_store::{
 };
 use tokio::runtime::Handle;
 
-use super::generation::{Generation, fault};
-use super::status::RunState;
-use crate::model_overlay::SortedWrites;
+use super::status::{Landing, StatusBoard};
+use crate::projections::model_overlay::SortedWrites;
+use crate::projections::projection::EventPlace;
 
 /// A batch's commit, sent to the store while the runner goes on to the next batch.
 pub(super) struct InFlight {
@@ -26,7 +27,7 @@ pub(super) struct InFlight {
     /// When its batch began to be read.
     pub(super) started: Instant,
     /// Where its batch's first event is, to name a commit the store refuses.
-    pub(super) first: Option<(u64, String)>,
+    pub(super) first: Option<EventPlace>,
 }
 
 /// Sends `writes` to the store as one commit of `model` with `checkpoint`, on `handle`'s
@@ -65,9 +66,9 @@ pub(super) enum Landed {
     Faulted,
 }
 
-/// Waits for the commit in flight, if any, and reports it in the status.
+/// Waits for the commit in flight, if any, and reports it on `status`.
 pub(super) async fn land(
-    generation: &Generation,
+    status: &StatusBoard,
     in_flight: Option<InFlight>,
 ) -> Result<Landed, StorageError> {
     let Some(in_flight) = in_flight else {
@@ -79,32 +80,16 @@ pub(super) async fn land(
         Err(ModelError::CheckpointNotAhead { .. }) => return Ok(Landed::Superseded),
         Err(ModelError::Storage(e)) => return Err(e),
         Err(error @ ModelError::TooLarge { .. }) => {
-            fault(generation, error.to_string(), in_flight.first.as_ref());
+            status.faulted(error.to_string(), in_flight.first.as_ref());
             return Ok(Landed::Faulted);
         }
     }
-    let position = in_flight.checkpoint.get();
-    let head = in_flight.head.get();
-    generation.update_status(|status| {
-        status.position = position;
-        status.head = head;
-        status.lag_events = head.saturating_sub(position);
-        status.state = if position >= head {
-            RunState::Live
-        } else {
-            RunState::CatchingUp
-        };
-        // Behind the head, the lag in time is how old the last event reflected is.
-        status.lag_ms = match (status.state, in_flight.newest_time) {
-            (RunState::CatchingUp, Some(time)) => cairn_store::Timestamp::now()
-                .as_millis()
-                .saturating_sub(time),
-            _ => 0,
-        };
-        let seconds = in_flight.started.elapsed().as_secs_f64();
-        if in_flight.applied > 0 && seconds > 0.0 {
-            status.events_per_s = in_flight.applied as f64 / seconds;
-        }
+    status.landed(&Landing {
+        position: in_flight.checkpoint.get(),
+        head: in_flight.head.get(),
+        newest_time: in_flight.newest_time,
+        applied: in_flight.applied,
+        started: in_flight.started,
     });
     Ok(Landed::Done)
 }

@@ -20,39 +20,53 @@ use std::time::Instant;
 use cairn_store::{ModelWrite, Position, StorageError};
 use tokio::runtime::Handle;
 
-use super::Inner;
-use super::generation::Generation;
+use super::env::RunnerEnv;
+use super::fold::Fold;
 use super::in_flight::{InFlight, Landed, land, send_commit};
 use super::prefetch::read_after;
 use crate::error::CallError;
-use crate::projection::{ApplyBatch, ApplyError};
+use crate::projections::projection::{ApplyBatch, ApplyError, EventPlace};
 
 /// What to fault the generation with, once the events before the failure are committed.
 pub(super) enum Failure {
-    /// The error, and the position and type of the event it is reported at.
+    /// The error, and the event it is reported at.
     At {
         error: ApplyError,
-        place: Option<(u64, String)>,
+        place: Option<EventPlace>,
     },
+    /// A call of the search failed by the host's fault, which says nothing of the events:
+    /// nothing is faulted, and the batch is applied again later.
+    Host(CallError),
     /// The store refused the commit because the checkpoint had moved (a runner being
     /// replaced): read again from the store.
     Superseded,
 }
 
-/// Finds the event of the batch read after `after` (of `len` events) that `error` came from,
-/// and commits the events before it. The batch before it has landed, so the model's checkpoint
-/// is `after`. Runs on the runner's blocking thread, like `generation::step`.
+/// A batch that failed: the fold it was applied in, the position the model reflects (the batch
+/// before it has landed), how many events it held, and why it failed.
+pub(super) struct FailedBatch<'a> {
+    pub(super) fold: &'a Fold,
+    pub(super) after: Position,
+    pub(super) len: usize,
+    pub(super) error: ApplyError,
+}
+
+/// Finds the event of the failed batch that its error came from, and commits the events
+/// before it. Runs on the runner's blocking thread, like `generation::step`.
 pub(super) fn commit_before_failure(
     handle: &Handle,
-    inner: &Inner,
-    generation: &Generation,
-    after: Position,
-    len: usize,
-    error: ApplyError,
+    env: &RunnerEnv,
+    failed: FailedBatch<'_>,
 ) -> Result<Failure, StorageError> {
-    let projection = &generation.projection;
+    let FailedBatch {
+        fold,
+        after,
+        len,
+        error,
+    } = failed;
+    let projection = &fold.projection;
     // The log does not change below its head, so the read gives the same events again.
-    let again = handle.block_on(read_after(inner, projection.filter(), after))?;
+    let again = handle.block_on(read_after(env, projection.filter(), after))?;
     let batch = again.batch;
     if batch.len() != len {
         tracing::warn!(projection = %projection.name(), len, again = batch.len(), "a failed batch was not read again as it was; nothing of it committed");
@@ -60,7 +74,7 @@ pub(super) fn commit_before_failure(
         return Ok(Failure::At { error, place });
     }
     let apply = |events: usize| {
-        let view = inner.store.read_model(&generation.model)?;
+        let view = env.store.read_model(&fold.model)?;
         Ok::<_, StorageError>(projection.blocking_probe(handle, view, batch.first(events)))
     };
     let Search {
@@ -68,15 +82,18 @@ pub(super) fn commit_before_failure(
         writes,
         error,
     } = search(len, error, apply)?;
+    if let ApplyError::Call(call) = &error
+        && call.is_host_fault()
+    {
+        return Ok(Failure::Host(call.clone()));
+    }
     let place = batch.place(good);
     let failing_at = match &place {
-        Some((position, _)) if good > 0 => *position,
+        Some(place) if good > 0 => place.position,
         _ => return Ok(Failure::At { error, place }),
     };
     let applied = batch.first(good);
-    let landed = commit(
-        handle, inner, generation, applied, writes, failing_at, again.head,
-    )?;
+    let landed = commit(handle, env, fold, applied, writes, failing_at, again.head)?;
     Ok(match landed {
         Landed::Superseded => Failure::Superseded,
         // A commit the store refused for good (too large) faulted the generation already; the
@@ -149,19 +166,24 @@ fn searchable(error: &CallError) -> bool {
         | CallError::BadOutput { .. } => true,
         CallError::OutOfFuel { .. }
         | CallError::CpuExceeded { .. }
-        | CallError::HostBackstop { .. } => false,
+        | CallError::HostBackstop { .. }
+        | CallError::HostStorage { .. }
+        | CallError::HostFailed { .. } => false,
     }
 }
 
 /// Where `error` is reported when the batch is not searched: the event a refusal names, or
 /// the batch's first.
-fn first_failing(error: &ApplyError, batch: &ApplyBatch) -> Option<(u64, String)> {
+fn first_failing(error: &ApplyError, batch: &ApplyBatch) -> Option<EventPlace> {
     match error {
         ApplyError::Refused {
             position,
             event_type,
             ..
-        } => Some((*position, event_type.clone())),
+        } => Some(EventPlace {
+            position: *position,
+            event_type: event_type.clone(),
+        }),
         ApplyError::Call(_) => batch.place(0),
     }
 }
@@ -171,21 +193,15 @@ fn first_failing(error: &ApplyError, batch: &ApplyBatch) -> Option<(u64, String)
 /// scanned, and the filter passed over the events of it not applied.
 fn commit(
     handle: &Handle,
-    inner: &Inner,
-    generation: &Generation,
+    env: &RunnerEnv,
+    fold: &Fold,
     applied: ApplyBatch,
     writes: Vec<ModelWrite>,
     failing_at: u64,
     head: Position,
 ) -> Result<Landed, StorageError> {
     let checkpoint = Position::new(failing_at - 1);
-    let (commit, writes) = send_commit(
-        handle,
-        &inner.store,
-        generation.model.clone(),
-        writes,
-        checkpoint,
-    );
+    let (commit, writes) = send_commit(handle, &env.store, fold.model.clone(), writes, checkpoint);
     let in_flight = InFlight {
         commit,
         writes,
@@ -196,7 +212,7 @@ fn commit(
         started: Instant::now(),
         first: applied.place(0),
     };
-    handle.block_on(land(generation, Some(in_flight)))
+    handle.block_on(land(&fold.status, Some(in_flight)))
 }
 
 #[cfg(test)]
@@ -313,5 +329,34 @@ mod tests {
         let found = search(40, trapped(), module(fail, &mut asked)).expect("searched");
         assert_eq!((found.good, found.error), (20, fuel()));
         assert_eq!(asked, [20, 30]);
+    }
+
+    #[test]
+    fn a_host_fault_is_not_searched_and_stops_a_search_with_the_hosts_error() {
+        let storage = || {
+            ApplyError::Call(CallError::HostStorage {
+                message: "the disk failed".into(),
+            })
+        };
+        let mut asked = Vec::new();
+        let found =
+            search(40, storage(), module(|_| Some(storage()), &mut asked)).expect("searched");
+        assert_eq!(found.good, 0);
+        assert!(
+            asked.is_empty(),
+            "a host fault says nothing of the events: {asked:?}"
+        );
+
+        // A trap searched, whose first probe fails by the host's fault: the search stops there
+        // and ends with the host's error, which `commit_before_failure` retries, never faults.
+        let mut asked = Vec::new();
+        let fail = |n: usize| (n > 10).then(storage);
+        let found = search(40, trapped(), module(fail, &mut asked)).expect("searched");
+        assert_eq!(found.error, storage());
+        assert_eq!(asked, [20]);
+        let ApplyError::Call(call) = &found.error else {
+            panic!("a call error")
+        };
+        assert!(call.is_host_fault());
     }
 }

@@ -15,10 +15,10 @@ use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
-use crate::call::CallBudget;
-use crate::call_gate::CallGate;
-use crate::cpu_meter::CpuMeter;
-use crate::limits::Limits;
+use crate::call::call_gate::CallGate;
+use crate::call::callee::CallBudget;
+use crate::call::cpu_meter::CpuMeter;
+use crate::call::limits::Limits;
 
 /// What makes a call deterministic: the time its clock reads and the seed of its randomness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub(crate) struct Sandbox {
     /// The module's name, for the log.
     pub(crate) module: Arc<str>,
     /// A projection call's read model; `None` in aggregate calls.
-    pub(crate) kv: Option<crate::kv_session::KvSession>,
+    pub(crate) kv: Option<crate::projections::kv_session::KvSession>,
     /// The module's gate, told when the call runs out of fuel or CPU.
     pub(crate) gate: Arc<CallGate>,
     /// The CPU the call has used, over every thread that ran it.
@@ -66,7 +66,7 @@ pub(crate) enum CallLog {
     /// The guest's stdout and stderr at info, a failure as a warning: every call but these.
     Logged,
     /// Only a failure, at debug: a call that repeats part of one logged already (the search
-    /// for the event a projection's batch failed on, `projection_runner/failed_batch.rs`).
+    /// for the event a projection's batch failed on, `projections/runner/failed_batch.rs`).
     Quiet,
 }
 
@@ -216,6 +216,12 @@ pub(crate) struct CpuLimitReached;
 #[derive(Debug, thiserror::Error)]
 #[error("the call reached its backstop")]
 pub(crate) struct BackstopReached;
+
+/// The error a call ends with when the store failed under a host import it called: the call
+/// stops at once, as the host's fault ([`crate::CallError::HostStorage`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct ImportStorageFailed(pub(crate) String);
 
 /// Refuses growth past the memory limit, and remembers that it did.
 struct MemoryLimit {

@@ -10,15 +10,15 @@ use std::sync::Arc;
 use cairn_store::{Json, ModelRead, ModelWrite, ModuleName, RecordedEvent};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::projection::exports::cairn::module::projection::RecordedEvent as WitEvent;
-use crate::bindings::projection::{ProjectionModule, ProjectionModulePre};
-use crate::call::{CallBudget, CallThread, Callee, call_store, classify, finish_call};
+use crate::call::bindings::projection::exports::cairn::module::projection::RecordedEvent as WitEvent;
+use crate::call::bindings::projection::{ProjectionModule, ProjectionModulePre};
+use crate::call::callee::{CallBudget, CallThread, Callee, call_store, classify, finish_call};
+use crate::call::limits::Limits;
+use crate::call::sandbox::{CallInput, CallLog, Sandbox};
+use crate::call::slow_lane::SlowLane;
 use crate::error::CallError;
-use crate::kv_session::KvSession;
-use crate::limits::Limits;
 use crate::module::ModuleHash;
-use crate::sandbox::{CallInput, CallLog, Sandbox};
-use crate::slow_lane::SlowLane;
+use crate::projections::kv_session::KvSession;
 
 /// Which events a projection wants. An empty list lets everything through.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -154,9 +154,7 @@ impl LoadedProjection {
         let handle = tokio::runtime::Handle::current();
         let call = tokio::task::spawn_blocking(move || this.blocking_apply(&handle, view, batch));
         call.await.map_err(|e| {
-            ApplyError::Call(CallError::Trap {
-                message: format!("the call's thread failed: {e}"),
-            })
+            ApplyError::Call(CallError::host(format!("the call's thread failed: {e}")))
         })?
     }
 
@@ -214,7 +212,10 @@ impl LoadedProjection {
                 Ok(()) => Ok(session.into_writes()),
                 Err(refusal) => {
                     let index = refusal.index as usize;
-                    let (position, event_type) = batch.place(index).unwrap_or_default();
+                    let EventPlace {
+                        position,
+                        event_type,
+                    } = batch.place(index).unwrap_or_default();
                     Err(ApplyError::Refused {
                         index,
                         position,
@@ -269,9 +270,8 @@ impl LoadedProjection {
                         }))
                     }))
                 });
-                call.await.map_err(|e| CallError::Trap {
-                    message: format!("the call's thread failed: {e}"),
-                })?
+                call.await
+                    .map_err(|e| CallError::host(format!("the call's thread failed: {e}")))?
             })
             .await
     }
@@ -302,9 +302,11 @@ impl LoadedProjection {
 
 /// The call's session, or the failure the guest could not be told about.
 fn take_session(store: &mut Store<Sandbox>) -> Result<KvSession, CallError> {
-    let session = store.data_mut().kv.take().ok_or_else(|| CallError::Trap {
-        message: "the call lost its read model".into(),
-    })?;
+    let session = store
+        .data_mut()
+        .kv
+        .take()
+        .ok_or_else(|| CallError::host("the call lost its read model"))?;
     match &session.failure {
         Some(why) => Err(CallError::BadOutput {
             message: why.clone(),
@@ -362,12 +364,20 @@ impl ApplyBatch {
         Self::new(self.events.iter().take(events).cloned().collect())
     }
 
-    /// The position and type of the event at `index`.
-    pub fn place(&self, index: usize) -> Option<(u64, String)> {
-        self.events
-            .get(index)
-            .map(|event| (event.position.get(), event.event_type.to_string()))
+    /// Where the event at `index` is, to name it in a fault.
+    pub(crate) fn place(&self, index: usize) -> Option<EventPlace> {
+        self.events.get(index).map(|event| EventPlace {
+            position: event.position.get(),
+            event_type: event.event_type.to_string(),
+        })
     }
+}
+
+/// An event a projection failed on, as a fault names it: its position and its type.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EventPlace {
+    pub(crate) position: u64,
+    pub(crate) event_type: String,
 }
 
 /// The module's view of `event`, borrowing its texts.

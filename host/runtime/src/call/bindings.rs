@@ -13,10 +13,16 @@ pub(crate) mod projection {
         path: "../../wit",
         world: "projection-module",
         exports: { default: async },
+        // A read of the read model that the store fails stops the call at once, as the host's
+        // fault (`kv_session.rs`).
+        imports: {
+            "cairn:module/kv.get": trappable,
+            "cairn:module/kv.scan": trappable,
+        },
         // `apply` takes events whose texts borrow from the store's events: no copy of each.
         ownership: Borrowing { duplicate_if_necessary: true },
         with: {
-            "cairn:module/log": crate::bindings::aggregate::cairn::module::log,
+            "cairn:module/log": crate::call::bindings::aggregate::cairn::module::log,
         },
     });
 }

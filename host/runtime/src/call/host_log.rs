@@ -1,7 +1,7 @@
 //! The `log` import: the one host function modules get besides deterministic WASI.
 
-use crate::bindings::aggregate::cairn::module::log::{Host, Level};
-use crate::sandbox::Sandbox;
+use crate::call::bindings::aggregate::cairn::module::log::{Host, Level};
+use crate::call::sandbox::Sandbox;
 
 /// Longer lines are cut, so a module cannot flood the log with one call.
 const MAX_LINE: usize = 4096;
@@ -24,4 +24,4 @@ impl Host for Sandbox {
     }
 }
 
-impl crate::bindings::aggregate::cairn::module::types::Host for Sandbox {}
+impl crate::call::bindings::aggregate::cairn::module::types::Host for Sandbox {}

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use cairn_store::{AllRead, AllSlice, Position, RecordedEvent, StorageError};
 
-use super::Inner;
-use crate::projection::{ApplyBatch, ProjectionFilter};
+use super::env::RunnerEnv;
+use crate::projections::projection::{ApplyBatch, ProjectionFilter};
 
 /// The events of one batch, ready for `apply`, and where the batch ends.
 pub(super) struct NextBatch {
@@ -28,11 +28,11 @@ pub(super) struct Prefetch {
 }
 
 impl Prefetch {
-    pub(super) fn start(inner: &Inner, filter: &ProjectionFilter, after: Position) -> Self {
-        let store = Arc::clone(&inner.store);
-        let read = batch_read(inner, filter, after);
+    pub(super) fn start(env: &RunnerEnv, filter: &ProjectionFilter, after: Position) -> Self {
+        let store = Arc::clone(&env.store);
+        let read = batch_read(env, filter, after);
         let filter = filter.clone();
-        let batch_bytes = inner.config.batch_bytes;
+        let batch_bytes = env.config.batch_bytes;
         Self {
             after,
             next: tokio::spawn(async move {
@@ -45,24 +45,21 @@ impl Prefetch {
 
 /// Reads the batch after `after` now.
 pub(super) async fn read_after(
-    inner: &Inner,
+    env: &RunnerEnv,
     filter: &ProjectionFilter,
     after: Position,
 ) -> Result<NextBatch, StorageError> {
-    let slice = inner
-        .store
-        .read_all(batch_read(inner, filter, after))
-        .await?;
-    Ok(next_batch(slice, filter, inner.config.batch_bytes))
+    let slice = env.store.read_all(batch_read(env, filter, after)).await?;
+    Ok(next_batch(slice, filter, env.config.batch_bytes))
 }
 
 /// The read of one batch: at most `batch` events, scanning at most `scan_limit` positions.
 /// A projection of one category has the store skip the others' events without decoding them
 /// (the store filters by one category at most; any other filter is applied after the read).
-fn batch_read(inner: &Inner, filter: &ProjectionFilter, after: Position) -> AllRead {
+fn batch_read(env: &RunnerEnv, filter: &ProjectionFilter, after: Position) -> AllRead {
     let read = AllRead::after(after)
-        .limit(inner.config.batch)
-        .scan_limit(inner.config.scan_limit);
+        .limit(env.config.batch)
+        .scan_limit(env.config.scan_limit);
     match filter.categories.as_slice() {
         [category] => read.category(category.clone()),
         _ => read,

@@ -4,7 +4,7 @@
 //! A command answers as soon as its events are durable. Folding them into the state it decided
 //! on (one more `evolve` call), caching the result and taking a snapshot happen afterwards, on
 //! a task of the cache's own that holds the stream's turn until the new state is cached
-//! (`commands.rs`): the next command on the stream waits for that and finds the state ready,
+//! (`command_path.rs`): the next command on the stream waits for that and finds the state ready,
 //! and the command's caller does not wait for it. [`StateCache::settle`] waits until every such task has finished, so a host
 //! that closes its store after it leaves nothing behind that still holds the store.
 

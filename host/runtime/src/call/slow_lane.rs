@@ -9,8 +9,8 @@
 //! wall-clock backstop is reached.
 //!
 //! One thread, not one per core: a low-priority thread on every core would leave no core idle
-//! for the others' wake-ups, and on two cores that alone doubled their p99 (BENCHMARKS.md,
-//! `cairn bench sandbox`).
+//! for the others' wake-ups, and on two cores that put the other commands' p99 at about twice
+//! its baseline (docs/performance.md, `cairn bench sandbox`).
 //!
 //! Elsewhere the lane's thread keeps normal priority, which still keeps the executor's threads
 //! free.

@@ -1,0 +1,201 @@
+//! [`Projections`]: runs every loaded projection over the global log, and answers queries.
+//!
+//! Layout, with imports running one way, from the top down:
+//! `mod.rs` → `lifecycle.rs` → `generation.rs` → {`in_flight.rs`, `prefetch.rs`,
+//! `failed_batch.rs`} → `fold.rs`, `env.rs`, `status.rs`.
+//! - `lifecycle.rs`: [`Lifecycles`], which generation of each projection serves and which is
+//!   being built, kept in the store; starting a generation (a new version, or a reset), taking
+//!   over once one has caught up, pausing, and restoring all of it after a restart.
+//! - `generation.rs`: one generation (a read model `{name}#g{n}`) and its runner task, which
+//!   folds the log into the model batch by batch, each batch committed with its checkpoint;
+//!   `in_flight.rs`, a batch's commit landing while the next is applied; `prefetch.rs`, the
+//!   next read made meanwhile; `failed_batch.rs`, the event a batch failed on found, and the
+//!   events before it committed, before the generation is faulted.
+//! - `fold.rs`: what a generation folds with, into which model; `env.rs`: the store and the
+//!   [`RunnerConfig`] every generation runs against; `status.rs`: what a projection reports,
+//!   and the [`StatusBoard`](status::StatusBoard) that is the one writer of a generation's
+//!   status.
+//!
+//! A new version or a reset builds its generation beside the one serving queries; once it has
+//! caught up it takes over, and the old generation stops and its model is dropped. So queries
+//! never see a half-built model and never stop being answered.
+
+mod env;
+mod failed_batch;
+mod fold;
+mod generation;
+mod in_flight;
+mod lifecycle;
+mod prefetch;
+mod status;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cairn_store::{EventStore, Json, StorageError};
+use tokio::sync::watch;
+
+use crate::error::CallError;
+use crate::registry::Registry;
+pub use env::RunnerConfig;
+use env::RunnerEnv;
+use lifecycle::Lifecycles;
+pub use status::{Fault, GenerationStatus, ProjectionStatus, RunState};
+
+/// Why a query was not answered.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("no projection is named '{0}'")]
+    UnknownProjection(String),
+    /// The module refused the request; the message is the module's.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Module(#[from] CallError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a pause, a resume or a reset did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("no projection is named '{0}'")]
+    UnknownProjection(String),
+    /// Keeping the change in the store failed; nothing changed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Runs the registry's projections. Dropping it stops nothing; call [`Projections::stop`].
+#[derive(Clone)]
+pub struct Projections {
+    lifecycles: Arc<Lifecycles>,
+    stop: watch::Sender<bool>,
+    supervisor: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Projections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projections")
+            .field("config", &self.lifecycles.env().config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Projections {
+    /// Starts a runner for every projection in `registry`, and for each one installed later.
+    /// Each carries on from what the store kept: the generation serving, one being built, and
+    /// whether it was paused.
+    pub fn start(
+        store: Arc<dyn EventStore>,
+        registry: Arc<Registry>,
+        config: RunnerConfig,
+    ) -> Self {
+        let env = Arc::new(RunnerEnv { store, config });
+        let lifecycles = Arc::new(Lifecycles::new(env, registry));
+        let (stop, mut stopped) = watch::channel(false);
+        let mut installs = lifecycles.registry().watch_projections();
+        let supervisor = Arc::clone(&lifecycles);
+        let supervisor = tokio::spawn(async move {
+            loop {
+                {
+                    let _turn = supervisor.turn().await;
+                    for projection in supervisor.registry().projections() {
+                        supervisor.sync(&projection).await;
+                    }
+                }
+                tokio::select! {
+                    changed = installs.changed() => if changed.is_err() { return },
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+            }
+        });
+        Self {
+            lifecycles,
+            stop,
+            supervisor: Arc::new(Mutex::new(Some(supervisor))),
+        }
+    }
+
+    /// Stops every runner and waits for them to finish, so none holds the store afterwards.
+    /// Commits already made stay; nothing half-applied is committed.
+    pub async fn stop(&self) {
+        self.stop.send_replace(true);
+        let supervisor = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
+        self.lifecycles.stop().await;
+    }
+
+    /// Pauses projection `name`: its runners stop after the batch in hand, and queries go on
+    /// being answered. Kept across restarts.
+    pub async fn pause(&self, name: &str) -> Result<ProjectionStatus, ControlError> {
+        self.set_paused(name, true).await
+    }
+
+    /// Resumes projection `name` from its checkpoint.
+    pub async fn resume(&self, name: &str) -> Result<ProjectionStatus, ControlError> {
+        self.set_paused(name, false).await
+    }
+
+    async fn set_paused(&self, name: &str, paused: bool) -> Result<ProjectionStatus, ControlError> {
+        let _turn = self.lifecycles.turn().await;
+        if !self.lifecycles.set_paused(name, paused).await? {
+            return Err(ControlError::UnknownProjection(name.to_owned()));
+        }
+        self.status(name)
+            .ok_or_else(|| ControlError::UnknownProjection(name.to_owned()))
+    }
+
+    /// Rebuilds projection `name` from position 0 in a new generation beside the serving one,
+    /// which answers queries until the new one has caught up. A rebuild already under way is
+    /// replaced.
+    pub async fn reset(&self, name: &str) -> Result<ProjectionStatus, ControlError> {
+        let _turn = self.lifecycles.turn().await;
+        let unknown = || ControlError::UnknownProjection(name.to_owned());
+        if !self.lifecycles.knows(name) {
+            return Err(unknown());
+        }
+        let projection = self
+            .lifecycles
+            .registry()
+            .projection(name)
+            .ok_or_else(unknown)?;
+        self.lifecycles.start_generation(&projection).await?;
+        self.status(name).ok_or_else(unknown)
+    }
+
+    /// Every projection's status, by name.
+    pub fn list(&self) -> Vec<ProjectionStatus> {
+        self.lifecycles.statuses(self.head())
+    }
+
+    /// One projection's status.
+    pub fn status(&self, name: &str) -> Option<ProjectionStatus> {
+        self.lifecycles.status(name, self.head())
+    }
+
+    /// The store's newest position now: statuses are measured against it, since a runner
+    /// that is paused or faulted does not look at the head.
+    fn head(&self) -> u64 {
+        self.lifecycles.env().store.head().get()
+    }
+
+    /// Answers `request` from the read model serving `name`.
+    pub async fn query(&self, name: &str, request: Json) -> Result<Json, QueryError> {
+        let serving = self
+            .lifecycles
+            .serving(name)
+            .ok_or_else(|| QueryError::UnknownProjection(name.to_owned()))?;
+        let view = self.lifecycles.env().open_view(serving.model()).await?;
+        serving
+            .projection()
+            .query(view, request)
+            .await?
+            .map_err(QueryError::Refused)
+    }
+}
