@@ -5,9 +5,8 @@
 //! its lock.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use cairn_guest_target::TARGET;
+use cairn_guest_build::{GuestBuild, Profile};
 
 const GUESTS: [&str; 9] = [
     "bank_account",
@@ -27,7 +26,6 @@ fn main() {
         .expect("tests/ is inside the workspace")
         .to_path_buf();
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    let target_dir = out.join("guests");
     for watched in [
         "examples",
         "guest-sdk",
@@ -39,40 +37,12 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    if let Err(e) = cairn_guest_target::ensure(&root) {
-        panic!("{e}");
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(&root)
-        .args([
-            "build",
-            "--profile",
-            "guest",
-            "--target",
-            TARGET,
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        // What cargo sets for this build script is not meant for the guests' build; under
-        // `cargo clippy` that includes clippy itself, with the caller's `-D warnings`.
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CLIPPY_ARGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET");
+    let built = GuestBuild::packages(&root, &GUESTS, Profile::Guest, &out.join("guests"))
+        .run()
+        .unwrap_or_else(|e| panic!("building the guests: {e}"));
     for guest in GUESTS {
-        build.args(["-p", guest]);
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "building the guests for {TARGET} failed");
-    let guests = target_dir.join(TARGET).join("guest");
-    for guest in GUESTS {
-        let file = guests.join(format!("{}.wasm", guest.replace('-', "_")));
+        let file = built.component(guest);
         assert!(file.exists(), "{} was not built", file.display());
     }
-    println!("cargo:rustc-env=CAIRN_GUESTS={}", guests.display());
+    println!("cargo:rustc-env=CAIRN_GUESTS={}", built.dir().display());
 }

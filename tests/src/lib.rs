@@ -23,7 +23,7 @@ use std::path::PathBuf;
 /// `account_balances`, `misbehaving`, `wrong-world`, `bad-import`, `picky-projection` and its
 /// fix `picky-projection-fixed`).
 pub fn guest(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CAIRN_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")));
+    let path = PathBuf::from(env!("CAIRN_GUESTS")).join(cairn_guest_build::wasm_file_name(name));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 

@@ -3,10 +3,8 @@
 //!
 //! `rust-toolchain.toml` lists the target, but rustup adds a listed target only when it
 //! installs the toolchain: a machine that already had the pinned toolchain does not get it.
-//! Everything that builds modules (the end-to-end tests' `build.rs`, `cairn dev`, `cairn
-//! build` and `cairn bench`) calls [`ensure`] first, so that from a fresh clone one command
-//! is all the set-up. It lives in a crate of its own, with no dependencies to speak of,
-//! because a build script uses it too.
+//! Every build ([`crate::GuestBuild::run`]) calls [`ensure`] first, so that from a fresh clone
+//! one command is all the set-up.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
