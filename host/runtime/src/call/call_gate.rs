@@ -71,7 +71,7 @@ impl CallGate {
         Arc::clone(&self.turns).acquire_owned().await.ok()
     }
 
-    /// Records that a call ran out of fuel or CPU (what counts: see `call.rs`). Returns whether this put the module on probation, rather than prolonged it.
+    /// Records that a call ran out of fuel or CPU (what counts: see `callee.rs`). Returns whether this put the module on probation, rather than prolonged it.
     pub(crate) fn offended(&self) -> bool {
         let now = Instant::now();
         let at = self.millis_at(now).saturating_add(1);
