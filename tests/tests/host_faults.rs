@@ -26,18 +26,6 @@ async fn start(guests: &[&str]) -> (Server, Arc<Faults>) {
     (server, faults.expect("the layer was put over the store"))
 }
 
-async fn metrics(server: &Server) -> String {
-    server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text")
-}
-
 /// The lines of `metrics` for `counter` that name `module`.
 fn counted<'a>(metrics: &'a str, counter: &str, module: &str) -> Vec<&'a str> {
     let module = format!("module=\"{module}\"");
@@ -85,7 +73,7 @@ async fn storage_that_fails_under_a_command_is_a_503_and_never_the_modules_fault
     let probation = module_probation(&server, "bank_account").await;
     assert_eq!(probation["offences"], 0, "{probation}");
     assert_eq!(probation["active"], false, "{probation}");
-    let metrics = metrics(&server).await;
+    let metrics = server.metrics().await;
     assert!(
         counted(&metrics, "cairn_module_traps_total", "bank_account").is_empty(),
         "{metrics}"
@@ -119,19 +107,6 @@ async fn storage_that_fails_under_a_command_is_a_503_and_never_the_modules_fault
     server.stop().await;
 }
 
-/// Waits until `check` accepts the status of projection `name`.
-async fn wait_for(server: &Server, name: &str, what: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = server.get(&format!("/v1/projections/{name}")).await;
-        if status == 200 && check(&body) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{name} never {what}: {body}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn balance(server: &Server, account: &str) -> (u16, Value) {
     server
         .post(
@@ -153,7 +128,9 @@ async fn storage_that_fails_under_a_projection_is_retried_and_never_faulted() {
     }
     let live_at_head =
         |status: &Value| status["state"] == "live" && status["position"] == status["head"];
-    wait_for(&server, "account_balances", "caught up", live_at_head).await;
+    server
+        .wait_for_projection("account_balances", "caught up", live_at_head)
+        .await;
 
     faults.model_reads.store(true, Ordering::SeqCst);
     for (id, command) in [
@@ -179,7 +156,7 @@ async fn storage_that_fails_under_a_projection_is_retried_and_never_faulted() {
     assert_eq!(status["fault"], Value::Null, "{status}");
     // A query reads the read model too: the host's fault, a 503.
     assert_error(&balance(&server, "a1").await, 503, "storage_failed");
-    let metrics = metrics(&server).await;
+    let metrics = server.metrics().await;
     assert!(
         counted(&metrics, "cairn_module_traps_total", "account_balances").is_empty(),
         "{metrics}"
@@ -195,7 +172,9 @@ async fn storage_that_fails_under_a_projection_is_retried_and_never_faulted() {
 
     // Storage back: the runner carries on from its checkpoint, and every event counts once.
     faults.model_reads.store(false, Ordering::SeqCst);
-    wait_for(&server, "account_balances", "caught up again", live_at_head).await;
+    server
+        .wait_for_projection("account_balances", "caught up again", live_at_head)
+        .await;
     let (_, status) = server.get("/v1/projections/account_balances").await;
     assert_eq!(status["fault"], Value::Null, "{status}");
     for (account, expected) in [("a1", 15), ("a2", 7)] {

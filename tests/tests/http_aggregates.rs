@@ -220,15 +220,7 @@ async fn a_module_that_fails_is_an_error_reply_and_the_server_keeps_serving() {
         )
         .await;
     assert_eq!(fine.0, 200, "the server keeps serving: {}", fine.1);
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     assert!(metrics.contains("cairn_module_traps_total"), "{metrics}");
     assert!(metrics.contains("module_trapped"), "{metrics}");
     server.stop().await;
@@ -448,15 +440,7 @@ async fn metrics_and_the_api_description_are_served() {
             json!({"type": "Create", "data": {"name": "N", "email": "n@x.io"}}),
         )
         .await;
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     for name in [
         "cairn_appends_total",
         "cairn_append_seconds",

@@ -24,18 +24,7 @@ async fn wait_for(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = server.get(&format!("/v1/projections/{name}")).await;
-        if status == 200 && check(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never {what}: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server.wait_for_projection(name, what, check).await
 }
 
 /// Appends `events` (stream, type), then uploads `picky`, so that its first batch holds them

@@ -10,6 +10,10 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+/// The most events one `evolve` or `apply` call may be given (`fold_batch`, `batch`), so one
+/// call stays short.
+pub(crate) const MAX_EVENTS_PER_CALL: u64 = cairn_store::MAX_EVENTS_PER_APPEND as u64 * 100;
+
 /// A value a section cannot run with: `{key} is {value}; {rule}`. The key is as the section
 /// spells it; whoever reads the file puts the section's name before it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -37,6 +37,14 @@ impl Faults {
     fn failure(what: &str) -> StorageError {
         StorageError::backend(std::io::Error::other(format!("injected: {what} failed")))
     }
+
+    /// An append's storage error, while [`Faults::appends`] is on.
+    fn check_append(&self) -> Result<(), AppendError> {
+        if self.appends.load(Ordering::SeqCst) {
+            return Err(AppendError::Storage(Self::failure("an append")));
+        }
+        Ok(())
+    }
 }
 
 impl TestStore {
@@ -107,9 +115,7 @@ impl EventStore for TestStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, AppendError> {
-        if self.faults.appends.load(Ordering::SeqCst) {
-            return Err(AppendError::Storage(Faults::failure("an append")));
-        }
+        self.faults.check_append()?;
         self.inner.append(stream, expected, events).await
     }
 
@@ -120,9 +126,7 @@ impl EventStore for TestStore {
         events: Vec<NewEvent>,
         key: IdempotencyKey,
     ) -> Result<AppendOutcome, AppendError> {
-        if self.faults.appends.load(Ordering::SeqCst) {
-            return Err(AppendError::Storage(Faults::failure("an append")));
-        }
+        self.faults.check_append()?;
         self.inner.append_keyed(stream, expected, events, key).await
     }
 

@@ -38,7 +38,7 @@ use crate::aggregates::stream_turns::{StreamTurns, Turn};
 use crate::call::sandbox::CallInput;
 use crate::error::{CallError, CommandError};
 use crate::registry::Registry;
-use crate::setting::{InvalidSetting, at_least, number, within};
+use crate::setting::{InvalidSetting, MAX_EVENTS_PER_CALL, at_least, number, within};
 
 /// How the command path behaves (the `[commands]` section of cairn.toml, keys as the fields).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -54,14 +54,15 @@ pub struct CommandConfig {
     pub cache_entries: NonZeroUsize,
 }
 
-/// The most events one `evolve` call may fold, so one call stays short.
-const MAX_FOLD_BATCH: u64 = cairn_store::MAX_EVENTS_PER_APPEND as u64 * 100;
-
 impl CommandConfig {
     /// Refuses a value the command path cannot run with, naming its key.
     pub fn check(&self) -> Result<(), InvalidSetting> {
         at_least("snapshot_every", self.snapshot_every, 1)?;
-        within("fold_batch", number(self.fold_batch), 1..=MAX_FOLD_BATCH)
+        within(
+            "fold_batch",
+            number(self.fold_batch),
+            1..=MAX_EVENTS_PER_CALL,
+        )
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use cairn_store::{EventStore, ModelRead, ReadModelName, StorageError};
 
-use crate::setting::{InvalidSetting, at_least, number, within};
+use crate::setting::{InvalidSetting, MAX_EVENTS_PER_CALL, at_least, number, within};
 
 /// The store the generations read the log from and commit their models to, and the runner's
 /// configuration. Shared by every generation of every projection.
@@ -40,13 +40,10 @@ pub struct RunnerConfig {
     pub scan_limit: usize,
 }
 
-/// The most events one `apply` call may take, so one call stays short.
-const MAX_BATCH: u64 = cairn_store::MAX_EVENTS_PER_APPEND as u64 * 100;
-
 impl RunnerConfig {
     /// Refuses a value the runners cannot run with, naming its key.
     pub fn check(&self) -> Result<(), InvalidSetting> {
-        within("batch", number(self.batch), 1..=MAX_BATCH)?;
+        within("batch", number(self.batch), 1..=MAX_EVENTS_PER_CALL)?;
         at_least("batch_bytes", number(self.batch_bytes), 1)?;
         at_least("scan_limit", number(self.scan_limit), 1)?;
         if self.scan_limit < self.batch {
