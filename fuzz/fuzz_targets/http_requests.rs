@@ -32,12 +32,12 @@ fn server() -> &'static Server {
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let node = runtime
-            .block_on(cairn::node::Node::open(
+            .block_on(cairn_server::node::Node::open(
                 dir.path(),
-                &cairn::settings::Settings::default(),
+                &cairn_server::settings::Settings::default(),
             ))
             .expect("the node opens");
-        let app = cairn::http::app(cairn::http::AppState::new(&node, None));
+        let app = cairn_server::http::app(cairn_server::http::AppState::new(&node, None));
         // The node lives as long as the process.
         std::mem::forget(node);
         Server {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use cairn_store::{
-    AllRead, AppendError, EventId, EventStore, EventType, ExpectedVersion, Json, NewEvent,
-    Position, RedbOptions, RedbStore, StreamId, StreamRead, Version,
+    AllRead, AppendError, EventId, EventLog, EventType, ExpectedVersion, Json, NewEvent, Position,
+    RedbOptions, RedbStore, StreamId, StreamRead, Version,
 };
 use libfuzzer_sys::fuzz_target;
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use cairn::settings::Settings;
+use cairn_server::settings::Settings;
 use cairn_store::{SnapshotKey, StreamId, Version};
 use common::server::{Server, assert_error};
 use serde_json::json;

@@ -12,7 +12,7 @@
 
 mod common;
 
-use cairn::settings::Settings;
+use cairn_server::settings::Settings;
 use common::server::{Server, assert_error};
 use serde_json::{Value, json};
 

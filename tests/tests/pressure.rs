@@ -1,6 +1,6 @@
 //! A busy host never fails a good module: commands over HTTP to `bank_account` while a busy loop
 //! runs on every core and a disk writer syncs large files beside the server
-//! (`cairn::pressure`). Every command succeeds, no module is put on probation, and the
+//! (`cairn_bench::pressure`). Every command succeeds, no module is put on probation, and the
 //! `account_balances` projection catches up without a fault, with every balance right.
 //!
 //! A module is blamed only for the fuel and CPU its calls use; before that, a call starved of
@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cairn::pressure::Pressure;
+use cairn_bench::pressure::Pressure;
 use common::server::Server;
 use serde_json::{Value, json};
 

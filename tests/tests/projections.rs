@@ -13,7 +13,8 @@ use cairn_runtime::{
     ApplyBatch, ApplyError, LoadError, LoadedProjection, Projections, RunState, RunnerConfig,
 };
 use cairn_store::{
-    AllRead, EventStore, ExpectedVersion, Json, ModelCommit, ModelError, Position, ReadModelName,
+    AllRead, EventLog, EventStore, ExpectedVersion, Json, ModelCommit, ModelError, Position,
+    ReadModelName, ReadModels,
 };
 use common::Host;
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use cairn_runtime::{CommandConfig, CommandError, Limits};
-use cairn_store::{EventStore, ExpectedVersion, StreamRead, Version};
+use cairn_store::{EventLog, EventStore, ExpectedVersion, Snapshots, StreamRead, Version};
 use common::{Host, command, keyed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 mod common;
 
 use cairn_runtime::{CallError, CallInput, CommandConfig, CommandError, Decision, Limits};
-use cairn_store::{EventStore, StreamRead};
+use cairn_store::{EventLog, StreamRead};
 use common::{Host, command};
 
 type Check = fn(&CallError) -> bool;

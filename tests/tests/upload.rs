@@ -76,7 +76,7 @@ async fn the_same_bytes_twice_change_nothing_and_new_bytes_swap_in() {
         .expect("upload");
     assert!(swapped.created && swapped.record.version == 2);
     let loaded = registry.aggregate("bank_account").expect("loaded");
-    assert_eq!(loaded.hash().as_str(), swapped.record.hash);
+    assert_eq!(loaded.hash(), &swapped.record.hash);
     assert_eq!(registry.list().len(), 1);
 }
 
@@ -133,18 +133,17 @@ async fn a_component_over_the_compile_budget_is_refused_before_it_is_compiled() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_kept_under_a_name_the_rule_now_refuses_is_not_served_and_its_events_stay() {
     use cairn_store::{
-        EventStore, EventType, ExpectedVersion, Json, ModuleName, NewEvent, NewModule, StreamId,
-        StreamRead,
+        EventLog, EventType, ExpectedVersion, Json, ModuleName, Modules, NewEvent, NewModule,
+        StreamId, StreamRead,
     };
     let host = Host::start().await;
     let bytes = cairn_tests::guest("bank_account");
     host.store
-        .put_module(NewModule {
-            name: ModuleName::kept("old-bank").expect("a kept name"),
-            kind: "aggregate".into(),
-            hash: cairn_runtime::ModuleHash::of(&bytes).as_str().to_owned(),
-            bytes: bytes.clone(),
-        })
+        .put_module(NewModule::new(
+            ModuleName::kept("old-bank").expect("a kept name"),
+            ModuleKind::Aggregate,
+            bytes.clone(),
+        ))
         .await
         .expect("kept");
     let stream = StreamId::new("old-bank-1").expect("a stream");
@@ -220,7 +219,7 @@ async fn concurrent_uploads_of_one_name_as_two_kinds_register_exactly_one() {
         let listed = host.registry().list();
         let kinds: Vec<_> = listed.iter().filter(|m| m.name.as_str() == name).collect();
         assert_eq!(kinds.len(), 1, "{name}: {kinds:?}");
-        assert_eq!(kinds[0].kind, winner.as_str(), "{name}");
+        assert_eq!(kinds[0].kind, winner, "{name}");
         winners.push((name, winner));
     }
     let host = std::sync::Arc::into_inner(host).expect("the only handle");

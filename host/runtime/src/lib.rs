@@ -10,7 +10,6 @@
 //!   the runner that folds the log into read models and answers queries.
 //! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules of both
 //!   kinds.
-//! - `module.rs`: [`ModuleHash`] and [`ModuleKind`].
 //! - `error.rs`: one error enum per operation; `setting.rs`, what the configurations share as
 //!   sections of a settings file.
 //!
@@ -19,7 +18,6 @@
 mod aggregates;
 mod call;
 mod error;
-mod module;
 mod projections;
 mod registry;
 pub mod setting;
@@ -28,12 +26,13 @@ pub use aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
 pub use aggregates::command_path::{
     AggregateState, Command, CommandConfig, CommandOutcome, CommandPath,
 };
+/// What identifies a module's bytes and which world it implements; the store keeps both.
+pub use cairn_store::{ModuleHash, ModuleKind};
 pub use call::call_gate::Probation;
 pub use call::limits::Limits;
 pub use call::preflight::CompileBudget;
 pub use call::sandbox::CallInput;
 pub use error::{Blame, CallError, CommandError, LoadError};
-pub use module::{ModuleHash, ModuleKind};
 pub use projections::projection::{ApplyBatch, ApplyError, LoadedProjection, ProjectionFilter};
 pub use projections::runner::{
     ControlError, Fault, GenerationStatus, ProjectionStatus, Projections, QueryError, RunState,

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use cairn_store::{EventStore, ModuleName, ModulePut, ModuleRecord, NewModule};
+use cairn_store::{
+    EventStore, ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, NewModule,
+};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
@@ -20,7 +22,6 @@ use crate::call::preflight::{CompileBudget, preflight, world_of};
 use crate::call::sandbox::Sandbox;
 use crate::call::slow_lane::SlowLane;
 use crate::error::LoadError;
-use crate::module::{ModuleHash, ModuleKind};
 use crate::projections::projection::LoadedProjection;
 
 /// What an upload did.
@@ -142,23 +143,17 @@ impl Registry {
     /// Validates, keeps and loads a module. The same bytes again change nothing.
     pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Uploaded, LoadError> {
         let name = ModuleName::new(name)?;
-        let hash = ModuleHash::of(&bytes);
         let prepared = self.prepare(bytes.clone()).await?;
         let kind = prepared.kind();
         // The store refuses the other kind in the transaction that would keep the module, so of
         // two racing uploads of one name as two kinds exactly one wins (`ModulePutError`).
         let put = self
             .store
-            .put_module(NewModule {
-                name: name.clone(),
-                kind: kind.as_str().to_owned(),
-                hash: hash.as_str().to_owned(),
-                bytes,
-            })
+            .put_module(NewModule::new(name, kind, bytes))
             .await?;
         let created = matches!(put, ModulePut::Created(_));
         let record = put.record().clone();
-        self.install(record.clone(), hash, prepared).await?;
+        self.install(record.clone(), prepared).await?;
         tracing::info!(module = %record.name, version = record.version, hash = %record.hash, created, "module loaded");
         Ok(Uploaded {
             record,
@@ -191,14 +186,14 @@ impl Registry {
             .map(|m| ModuleRecord {
                 name: m.name().clone(),
                 version: m.version(),
-                kind: ModuleKind::Aggregate.as_str().to_owned(),
-                hash: m.hash().as_str().to_owned(),
+                kind: ModuleKind::Aggregate,
+                hash: m.hash().clone(),
             })
             .chain(projections.values().map(|m| ModuleRecord {
                 name: m.name().clone(),
                 version: m.version(),
-                kind: ModuleKind::Projection.as_str().to_owned(),
-                hash: m.hash().as_str().to_owned(),
+                kind: ModuleKind::Projection,
+                hash: m.hash().clone(),
             }))
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -247,23 +242,18 @@ impl Registry {
             .module_bytes(record.hash.clone())
             .await?
             .ok_or_else(|| LoadError::Host(format!("the bytes of {} are missing", record.hash)))?;
-        let hash = ModuleHash::of(&bytes);
-        if hash.as_str() != record.hash {
+        if ModuleHash::of(&bytes) != record.hash {
             return Err(LoadError::Host(format!(
                 "the bytes kept for {} have another hash",
                 record.hash
             )));
         }
         let prepared = self.prepare(bytes).await?;
-        self.install(record.clone(), hash, prepared).await
+        self.install(record.clone(), prepared).await
     }
 
-    async fn install(
-        &self,
-        record: ModuleRecord,
-        hash: ModuleHash,
-        prepared: Prepared,
-    ) -> Result<(), LoadError> {
+    async fn install(&self, record: ModuleRecord, prepared: Prepared) -> Result<(), LoadError> {
+        let hash = record.hash.clone();
         let pre = match prepared {
             Prepared::Aggregate(pre) => pre,
             Prepared::Projection(pre) => {

@@ -1,5 +1,6 @@
-//! cairn: an event store and a runtime for event-sourced domain logic, in one binary. This
-//! library is the binary's body, so end-to-end tests can start the real server in process.
+//! cairn-server: the body of the `cairn` binary (`host/cairn`), an event store and a runtime
+//! for event-sourced domain logic in one process. It is a library so end-to-end tests and the
+//! benches (`host/bench`) can start the real server in process.
 //!
 //! Layout:
 //! - `node.rs`: [`node::Node`], the store, the module registry and the command path, opened on
@@ -10,22 +11,17 @@
 //!   `project.rs`: `cairn.toml`'s modules; `settings.rs`: its runtime settings.
 //! - `client/`: the commands that talk to a running server (`deploy`, `send`, `read`, `tail`,
 //!   `state`).
-//! - `bench/`: `cairn bench <scenario>`, the standard workloads whose figures go in
-//!   BENCHMARKS.md.
 //! - `guests.rs`: building a module crate for `wasm32-wasip2`.
-//! - `pressure.rs`: a busy host made on purpose (busy cores, a syncing disk writer), for
-//!   `cairn bench --pressure` and the tests that serve under it.
 //! - `verify.rs`: `cairn verify`, the offline check of a data directory.
-//! - `cli.rs`: the command line (clap).
+//! - `cli.rs`: the command line (clap); the binary parses it and runs each command here, but
+//!   `cairn bench`, which `cairn-bench` runs.
 
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod dev;
 pub mod guests;
 pub mod http;
 pub mod node;
-pub mod pressure;
 pub mod project;
 pub mod serve;
 pub mod settings;

@@ -231,7 +231,7 @@ pub enum ModulePutError {
         /// The name.
         name: crate::module::ModuleName,
         /// The kind of the module that holds it (its latest version).
-        held_by: String,
+        held_by: crate::module::ModuleKind,
     },
     /// The storage failed.
     #[error(transparent)]

@@ -9,13 +9,15 @@
 //!   [`Position`] and [`ExpectedVersion`] (`version.rs`), [`NewEvent`], [`RecordedEvent`] and
 //!   their parts (`event.rs`), [`Json`] (`json.rs`), [`SnapshotKey`] and [`Snapshot`]
 //!   (`snapshot.rs`). `name.rs` holds the name rule they share.
-//! - `backend.rs`: [`EventStore`], the trait the rest of cairn uses, with the promises every
-//!   backend keeps.
+//! - `backend/`: the traits the rest of cairn uses, each with the promises every backend keeps:
+//!   [`EventLog`], [`Snapshots`], [`Modules`], [`ReadModels`], and [`EventStore`] for a backend
+//!   that implements them all. `host/store-contract` tests any backend against them.
 //! - `append.rs` and `read.rs`: what operations take and return; `error.rs`: one error enum
 //!   per operation.
 //! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
-//! - `module.rs`: modules kept as named, hashed, versioned blobs ([`ModuleRecord`]), and the
-//!   runtime's opaque state for each ([`ModuleState`]).
+//! - `module.rs`: modules kept as named ([`ModuleName`]), hashed ([`ModuleHash`]), versioned
+//!   blobs of a kind ([`ModuleKind`], [`ModuleRecord`]), and the runtime's opaque state for
+//!   each ([`ModuleState`]).
 //! - `read_model.rs`: projections' key-value read models, each with a checkpoint.
 //! - `redb_backend/`: [`RedbStore`], the embedded backend, with group commit on one writer thread.
 //!
@@ -56,7 +58,7 @@ mod version;
 pub use append::{
     AppendKind, AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND,
 };
-pub use backend::EventStore;
+pub use backend::{EventLog, EventStore, Modules, ReadModels, Snapshots};
 pub use error::{
     AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
     StoredRecord,
@@ -64,7 +66,10 @@ pub use error::{
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;
 pub use json::{Json, JsonError};
-pub use module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
+pub use module::{
+    ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule,
+    NotAModuleHash,
+};
 pub use name::NameError;
 pub use read::{
     AllRead, AllSlice, DEFAULT_READ_BYTES, Direction, StreamInfo, StreamRead, StreamSlice,

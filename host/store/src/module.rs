@@ -1,8 +1,11 @@
 //! Modules kept in the store, so a restarted host loads them again without an upload. The
-//! store keeps them as opaque bytes with a name, a kind and a content hash; what a module is
-//! belongs to the runtime.
+//! store keeps them as opaque bytes with a name ([`ModuleName`]), a kind ([`ModuleKind`]) and
+//! the hash of their bytes ([`ModuleHash`]); what a module does belongs to the runtime.
 
+use std::fmt;
 use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 
 use crate::name::NameError;
 use crate::read_model::ReadModelName;
@@ -106,14 +109,144 @@ impl<'de> serde::Deserialize<'de> for ModuleName {
     }
 }
 
-/// A module to keep: its name, kind, content hash (a hex digest chosen by the runtime) and
-/// bytes.
+/// The SHA-256 of a module's bytes, as 64 lower-case hex digits: what names its bytes in the
+/// store, and its snapshots' key.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct ModuleHash(Arc<str>);
+
+/// Text that is not 64 lower-case hex digits, given as a module hash.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a module hash is 64 lower-case hex digits (SHA-256); got {0:?}")]
+pub struct NotAModuleHash(pub String);
+
+impl ModuleHash {
+    /// The hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        let digest = Sha256::digest(bytes);
+        Self(Arc::from(
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        ))
+    }
+
+    /// A hash written as text: 64 lower-case hex digits.
+    pub fn parse(text: &str) -> Result<Self, NotAModuleHash> {
+        let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+        if text.len() == 64 && text.bytes().all(hex) {
+            Ok(Self(Arc::from(text)))
+        } else {
+            Err(NotAModuleHash(text.chars().take(80).collect()))
+        }
+    }
+
+    /// The hash as 64 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Its first 12 hex digits, enough to tell versions apart in a log line or a banner.
+    pub fn short(&self) -> &str {
+        self.0.get(..12).unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for ModuleHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ModuleHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ModuleHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which world a module implements. A name keeps its kind for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleKind {
+    /// Decides commands and evolves a stream's state.
+    Aggregate,
+    /// Folds events into read models.
+    Projection,
+}
+
+impl ModuleKind {
+    /// The kind as the API and the store spell it: `aggregate` or `projection`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleKind::Aggregate => "aggregate",
+            ModuleKind::Projection => "projection",
+        }
+    }
+
+    /// The kind spelled `text`, if it is one.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "aggregate" => Some(ModuleKind::Aggregate),
+            "projection" => Some(ModuleKind::Projection),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ModuleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A module to keep: its name, kind and bytes, and the hash of the bytes, which
+/// [`NewModule::new`] computes so the two always agree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewModule {
-    pub name: ModuleName,
-    pub kind: String,
-    pub hash: String,
-    pub bytes: Vec<u8>,
+    name: ModuleName,
+    kind: ModuleKind,
+    hash: ModuleHash,
+    bytes: Vec<u8>,
+}
+
+impl NewModule {
+    /// A module of `kind` named `name`, made of `bytes`.
+    pub fn new(name: ModuleName, kind: ModuleKind, bytes: Vec<u8>) -> Self {
+        Self {
+            name,
+            kind,
+            hash: ModuleHash::of(&bytes),
+            bytes,
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &ModuleName {
+        &self.name
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> ModuleKind {
+        self.kind
+    }
+
+    /// The hash of its bytes.
+    pub fn hash(&self) -> &ModuleHash {
+        &self.hash
+    }
+
+    /// Its bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// One version of a module. Versions of a name count from 1, one per distinct hash uploaded.
@@ -121,8 +254,8 @@ pub struct NewModule {
 pub struct ModuleRecord {
     pub name: ModuleName,
     pub version: u64,
-    pub kind: String,
-    pub hash: String,
+    pub kind: ModuleKind,
+    pub hash: ModuleHash,
 }
 
 /// What keeping a module did.
@@ -159,6 +292,36 @@ pub struct ModuleState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_hash_is_the_sha256_of_the_bytes_in_hex() {
+        let hash = ModuleHash::of(b"abc");
+        assert_eq!(
+            hash.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(ModuleHash::parse(hash.as_str()), Ok(hash.clone()));
+        for bad in [
+            "",
+            "h",
+            &"A".repeat(64),
+            &"a".repeat(63),
+            &"a".repeat(65),
+            &"g".repeat(64),
+        ] {
+            assert!(ModuleHash::parse(bad).is_err(), "{bad:?}");
+        }
+        let read: ModuleHash = serde_json::from_str(&format!("\"{hash}\"")).expect("reads");
+        assert_eq!(read, hash);
+    }
+
+    #[test]
+    fn a_module_kind_reads_back_as_it_is_spelled() {
+        for kind in [ModuleKind::Aggregate, ModuleKind::Projection] {
+            assert_eq!(ModuleKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ModuleKind::parse("Aggregate"), None);
+    }
 
     #[test]
     fn a_module_name_is_lower_case_letters_digits_and_underscores() {

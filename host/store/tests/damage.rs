@@ -8,8 +8,8 @@ mod common;
 use std::path::Path;
 
 use cairn_store::{
-    AllRead, EventStore, ExpectedVersion, OpenError, Position, ReadError, RedbOptions, RedbStore,
-    StorageError, StoredRecord, StreamRead,
+    AllRead, EventLog, EventStore, ExpectedVersion, OpenError, Position, ReadError, ReadModels,
+    RedbOptions, RedbStore, Snapshots, StorageError, StoredRecord, StreamRead,
 };
 
 /// Every place `needle` occurs in `haystack`. redb may hold stale copies of a page, so a test

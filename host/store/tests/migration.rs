@@ -6,8 +6,8 @@
 mod common;
 
 use cairn_store::{
-    AllRead, EventStore, ExpectedVersion, IdempotencyKey, OpenError, Position, RedbOptions,
-    RedbStore, StreamRead, Version,
+    AllRead, EventLog, ExpectedVersion, IdempotencyKey, OpenError, Position, ReadModels,
+    RedbOptions, RedbStore, Snapshots, StreamRead, Version,
 };
 use redb::{ReadableDatabase, TableDefinition, TableHandle};
 

@@ -1,8 +1,11 @@
-//! Opening the store: a file of another layout is refused, as is a database already open.
+//! Opening and closing the store: a file of another layout is refused, as is a database already
+//! open or a data directory that cannot be made; a clone of a closed store fails its writes.
 
 mod common;
 
-use cairn_store::{EventStore, ExpectedVersion, OpenError, RedbOptions, RedbStore};
+use cairn_store::{
+    AppendError, EventLog, ExpectedVersion, OpenError, RedbOptions, RedbStore, StorageError,
+};
 
 #[tokio::test]
 async fn a_database_of_another_layout_is_refused_by_name() {
@@ -67,4 +70,31 @@ async fn an_unusable_data_directory_is_a_clear_error() {
         }
         other => panic!("expected CreateDirectory, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn writes_through_a_clone_of_a_closed_store_fail() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::open(dir.path()).await;
+    store
+        .append(
+            common::stream("early-1"),
+            ExpectedVersion::Any,
+            vec![common::event("A", "{}")],
+        )
+        .await
+        .expect("append");
+    let other = store.clone();
+    store.close().await;
+    let result = other
+        .append(
+            common::stream("late-1"),
+            ExpectedVersion::Any,
+            vec![common::event("A", "{}")],
+        )
+        .await;
+    assert!(
+        matches!(result, Err(AppendError::Storage(StorageError::Closed))),
+        "{result:?}"
+    );
 }

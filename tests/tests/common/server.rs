@@ -1,12 +1,12 @@
-//! The real HTTP server (`cairn::http::serve`) on 127.0.0.1:0, on a temporary data directory,
-//! with this repository's example modules uploaded.
+//! The real HTTP server ([`LocalServer`], what the benches serve with too) on 127.0.0.1:0, on
+//! a temporary data directory, with this repository's example modules uploaded.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn::http::{self, AppState};
-use cairn::node::Node;
-use cairn::settings::Settings;
+use cairn_server::http::LocalServer;
+use cairn_server::node::Node;
+use cairn_server::settings::Settings;
 use cairn_store::EventStore;
 use serde_json::{Value, json};
 
@@ -15,8 +15,7 @@ pub struct Server {
     pub http: reqwest::Client,
     pub node: Option<Node>,
     pub dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Option<LocalServer>,
 }
 
 impl Server {
@@ -70,25 +69,18 @@ impl Server {
                 .await
                 .unwrap_or_else(|e| panic!("{guest} uploads: {e}"));
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let server = LocalServer::start(&node, api_key.map(str::to_owned))
             .await
-            .expect("binds");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let state = AppState::new(&node, api_key.map(str::to_owned));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(http::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
+            .expect("serves");
         Self {
-            base,
+            base: server.base().to_owned(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("client"),
             node: Some(node),
             dir,
-            stop: Some(stop),
-            served: Some(served),
+            server: Some(server),
         }
     }
 
@@ -136,7 +128,6 @@ impl Server {
             .await
     }
 
-    /// Shuts down gracefully and closes the store; gives back the data directory.
     /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> String {
         self.http
@@ -170,12 +161,10 @@ impl Server {
         }
     }
 
+    /// Shuts down gracefully and closes the store; gives back the data directory.
     pub async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(served) = self.served.take() {
-            served.await.expect("joins").expect("served cleanly");
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("served cleanly");
         }
         if let Some(node) = self.node.take() {
             node.close().await;

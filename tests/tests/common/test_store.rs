@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cairn_store::{
-    AllRead, AllSlice, AppendError, AppendOutcome, EventStore, ExpectedVersion, HeadWatch,
-    IdempotencyKey, ModelCommit, ModelEntry, ModelError, ModelRead, ModuleName, ModulePut,
-    ModulePutError, ModuleRecord, ModuleState, NewEvent, NewModule, Position, ReadError,
-    ReadModelName, Snapshot, SnapshotError, SnapshotKey, StorageError, StreamId, StreamInfo,
-    StreamRead, StreamSlice,
+    AllRead, AllSlice, AppendError, AppendOutcome, EventLog, EventStore, ExpectedVersion,
+    HeadWatch, IdempotencyKey, ModelCommit, ModelEntry, ModelError, ModelRead, ModuleHash,
+    ModuleName, ModulePut, ModulePutError, ModuleRecord, ModuleState, Modules, NewEvent, NewModule,
+    Position, ReadError, ReadModelName, ReadModels, Snapshot, SnapshotError, SnapshotKey,
+    Snapshots, StorageError, StreamId, StreamInfo, StreamRead, StreamSlice,
 };
 
 /// Passes everything to `inner`, counting `read_stream` calls, and failing what its switches
@@ -108,7 +108,7 @@ impl ModelRead for FaultyModel {
 }
 
 #[async_trait::async_trait]
-impl EventStore for TestStore {
+impl EventLog for TestStore {
     async fn append(
         &self,
         stream: StreamId,
@@ -155,6 +155,17 @@ impl EventStore for TestStore {
         self.inner.stream_info(stream).await
     }
 
+    fn head(&self) -> Position {
+        self.inner.head()
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        self.inner.watch_head()
+    }
+}
+
+#[async_trait::async_trait]
+impl Snapshots for TestStore {
     async fn put_snapshot(
         &self,
         stream: StreamId,
@@ -171,7 +182,10 @@ impl EventStore for TestStore {
     ) -> Result<Option<Snapshot>, ReadError> {
         self.inner.get_snapshot(stream, key).await
     }
+}
 
+#[async_trait::async_trait]
+impl Modules for TestStore {
     async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError> {
         self.inner.put_module(module).await
     }
@@ -180,7 +194,7 @@ impl EventStore for TestStore {
         self.inner.modules().await
     }
 
-    async fn module_bytes(&self, hash: String) -> Result<Option<Vec<u8>>, ReadError> {
+    async fn module_bytes(&self, hash: ModuleHash) -> Result<Option<Vec<u8>>, ReadError> {
         self.inner.module_bytes(hash).await
     }
 
@@ -199,7 +213,10 @@ impl EventStore for TestStore {
     async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError> {
         self.inner.module_state(name).await
     }
+}
 
+#[async_trait::async_trait]
+impl ReadModels for TestStore {
     async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
         self.inner.commit_model(commit).await
     }
@@ -214,20 +231,14 @@ impl EventStore for TestStore {
             faults: Arc::clone(&self.faults),
         }))
     }
+}
 
-    fn head(&self) -> Position {
-        self.inner.head()
-    }
-
-    fn damage_seen(&self) -> Option<cairn_store::Damage> {
-        self.inner.damage_seen()
-    }
-
+impl EventStore for TestStore {
     fn write_failure(&self) -> Option<String> {
         self.inner.write_failure()
     }
 
-    fn watch_head(&self) -> HeadWatch {
-        self.inner.watch_head()
+    fn damage_seen(&self) -> Option<cairn_store::Damage> {
+        self.inner.damage_seen()
     }
 }

@@ -15,7 +15,7 @@ use crate::call::limits::Limits;
 use crate::call::sandbox::{CallInput, Sandbox};
 use crate::call::slow_lane::SlowLane;
 use crate::error::CallError;
-use crate::module::ModuleHash;
+use cairn_store::ModuleHash;
 
 /// An event `decide` produced, checked: a valid type name and valid JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]

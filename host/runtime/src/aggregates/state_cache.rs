@@ -15,7 +15,7 @@ use cairn_store::{StreamId, Timestamp, Version};
 use lru::LruCache;
 use tokio_util::task::TaskTracker;
 
-use crate::module::ModuleHash;
+use cairn_store::ModuleHash;
 
 /// A state folded up to a version, by one module version.
 #[derive(Clone, Debug)]

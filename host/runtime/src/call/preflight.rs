@@ -12,7 +12,7 @@
 use wasmparser::{Encoding, Parser, Payload};
 
 use crate::error::LoadError;
-use crate::module::ModuleKind;
+use cairn_store::ModuleKind;
 
 pub(crate) const AGGREGATE_EXPORT: &str = "cairn:module/aggregate@0.1.0";
 pub(crate) const PROJECTION_EXPORT: &str = "cairn:module/projection@0.1.0";

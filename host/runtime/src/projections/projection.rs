@@ -17,8 +17,8 @@ use crate::call::limits::Limits;
 use crate::call::sandbox::{CallInput, CallLog, Sandbox};
 use crate::call::slow_lane::SlowLane;
 use crate::error::CallError;
-use crate::module::ModuleHash;
 use crate::projections::kv_session::KvSession;
+use cairn_store::ModuleHash;
 
 /// Which events a projection wants. An empty list lets everything through.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -64,7 +64,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             "  module    {} v{} (sha256 {})",
             module.name,
             module.version,
-            module.hash.get(..12).unwrap_or(&module.hash)
+            module.hash.short()
         ));
     }
     crate::serve::announce(format_args!(

@@ -56,11 +56,7 @@ impl Reloader {
                 module.name,
                 uploaded.record.version,
                 started.elapsed().as_millis(),
-                uploaded
-                    .record
-                    .hash
-                    .get(..12)
-                    .unwrap_or(&uploaded.record.hash)
+                uploaded.record.hash.short()
             )),
             Ok(uploaded) => crate::serve::announce(format_args!(
                 "✓ {} v{} is unchanged",

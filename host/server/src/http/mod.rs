@@ -11,6 +11,7 @@
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
 //! - `edge/`: connections from accept to close: timeouts, the connection cap, head sizes,
 //!   and a shutdown that always finishes.
+//! - `local.rs`: [`LocalServer`], this API on 127.0.0.1:0 in process, for tests and benches.
 
 mod aggregates;
 mod all;
@@ -18,6 +19,7 @@ mod auth;
 mod edge;
 mod error;
 mod extract;
+mod local;
 mod modules;
 mod openapi;
 mod ops;
@@ -34,6 +36,7 @@ use tokio::net::TcpListener;
 
 pub use edge::{FD_RESERVE, HttpConfig, MAX_HEADER_BYTES_LIMIT, MAX_URI_BYTES_LIMIT, fd_limit};
 pub use error::{ApiError, ErrorBody, call_error_code};
+pub use local::LocalServer;
 pub use openapi::ApiDoc;
 pub use state::AppState;
 

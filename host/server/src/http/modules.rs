@@ -44,8 +44,8 @@ impl ModuleInfo {
             .unwrap_or_default();
         Self {
             name: r.name.to_string(),
-            kind: r.kind,
-            hash: r.hash,
+            kind: r.kind.as_str().to_owned(),
+            hash: r.hash.to_string(),
             version: r.version,
             probation,
         }

@@ -4,6 +4,7 @@
 use redb::ReadableTable;
 
 use super::apply_model::apply_model_drop;
+use super::reads::module_record;
 use super::tables::WriteTables;
 use crate::error::{ModulePutError, StorageError};
 use crate::module::{ModulePut, ModuleRecord, ModuleState, NewModule};
@@ -19,7 +20,7 @@ pub(crate) fn apply_module(
     tables: &mut WriteTables<'_>,
     module: &NewModule,
 ) -> Result<Result<ModulePut, ModulePutError>, StorageError> {
-    let name = module.name.as_str();
+    let name = module.name().as_str();
     let latest = {
         let mut versions = tables
             .modules
@@ -28,28 +29,32 @@ pub(crate) fn apply_module(
         match versions.next_back() {
             Some(row) => {
                 let (key, value) = row.map_err(StorageError::backend)?;
-                let (kind, hash) = value.value();
-                Some(ModuleRecord {
-                    name: module.name.clone(),
-                    version: key.value().1,
-                    kind: kind.to_owned(),
-                    hash: hash.to_owned(),
-                })
+                Some(module_record(
+                    module.name().clone(),
+                    key.value().1,
+                    value.value(),
+                )?)
             }
             None => None,
         }
     };
-    if let Some(latest) = latest.as_ref().filter(|latest| latest.kind != module.kind) {
+    if let Some(latest) = latest
+        .as_ref()
+        .filter(|latest| latest.kind != module.kind())
+    {
         return Ok(Err(ModulePutError::NameTaken {
-            name: module.name.clone(),
-            held_by: latest.kind.clone(),
+            name: module.name().clone(),
+            held_by: latest.kind,
         }));
     }
-    if let Some(latest) = latest.as_ref().filter(|latest| latest.hash == module.hash) {
+    if let Some(latest) = latest
+        .as_ref()
+        .filter(|latest| latest.hash == *module.hash())
+    {
         return Ok(Ok(ModulePut::Unchanged(latest.clone())));
     }
     let version = latest.map_or(1, |latest| latest.version + 1);
-    let hash = module.hash.as_str();
+    let hash = module.hash().as_str();
     if tables
         .module_blobs
         .get(hash)
@@ -58,18 +63,18 @@ pub(crate) fn apply_module(
     {
         tables
             .module_blobs
-            .insert(hash, module.bytes.as_slice())
+            .insert(hash, module.bytes())
             .map_err(StorageError::backend)?;
     }
     tables
         .modules
-        .insert((name, version), (module.kind.as_str(), hash))
+        .insert((name, version), (module.kind().as_str(), hash))
         .map_err(StorageError::backend)?;
     Ok(Ok(ModulePut::Created(ModuleRecord {
-        name: module.name.clone(),
+        name: module.name().clone(),
         version,
-        kind: module.kind.clone(),
-        hash: module.hash.clone(),
+        kind: module.kind(),
+        hash: module.hash().clone(),
     })))
 }
 

@@ -10,7 +10,8 @@
 //! - `reads.rs`: blocking reads of events, each in one read transaction; `model_reads.rs`, the
 //!   same for read model entries.
 //! - `migrate.rs`: moving a file of an older layout to the current one, at open.
-//! - `store.rs`: opening, closing, and the async [`crate::EventStore`] implementation;
+//! - `store.rs`: opening and closing; `traits.rs`, the store traits ([`crate::EventLog`] and
+//!   the rest) on [`RedbStore`];
 //!   `damage_seen.rs`, the first damaged record the store met, for health checks.
 //! - `verify.rs`: [`RedbStore::verify`], the offline check of every record of a file.
 //! - `fuzzing.rs`: the decoders of stored values, for the fuzz targets in `fuzz/`.
@@ -28,6 +29,7 @@ mod record;
 mod store;
 mod stream_cache;
 mod tables;
+mod traits;
 mod verify;
 mod writer;
 

@@ -14,7 +14,7 @@ use super::tables::{
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{Damage, StorageError, StoredRecord};
-use crate::module::{ModuleName, ModuleRecord};
+use crate::module::{ModuleHash, ModuleKind, ModuleName, ModuleRecord};
 use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::{StreamId, category_of};
@@ -362,15 +362,10 @@ pub(crate) fn modules(db: &Database) -> Result<Vec<ModuleRecord>, StorageError> 
     let mut latest: Vec<ModuleRecord> = Vec::new();
     for row in table.iter().map_err(backend)? {
         let (key, value) = row.map_err(backend)?;
-        let ((name, version), (kind, hash)) = (key.value(), value.value());
+        let (name, version) = key.value();
         let name = ModuleName::kept(name)
             .map_err(|e| StorageError::Corrupt(format!("stored module name {e}")))?;
-        let record = ModuleRecord {
-            name,
-            version,
-            kind: kind.to_owned(),
-            hash: hash.to_owned(),
-        };
+        let record = module_record(name, version, value.value())?;
         // Rows come in (name, version) order, so a name's last row is its latest version.
         match latest.last_mut() {
             Some(last) if last.name == record.name => *last = record,
@@ -380,10 +375,39 @@ pub(crate) fn modules(db: &Database) -> Result<Vec<ModuleRecord>, StorageError> 
     Ok(latest)
 }
 
-pub(crate) fn module_bytes(db: &Database, hash: &str) -> Result<Option<Vec<u8>>, StorageError> {
+/// A `modules` row as a [`ModuleRecord`]; a kind or hash that does not read back is damage of
+/// the row.
+pub(crate) fn module_record(
+    name: ModuleName,
+    version: u64,
+    (kind, hash): (&str, &str),
+) -> Result<ModuleRecord, StorageError> {
+    let damaged = |reason: String| {
+        StorageError::Damaged(Damage {
+            record: StoredRecord::Row {
+                table: "modules",
+                key: format!("({name}, {version})"),
+            },
+            reason,
+        })
+    };
+    let kind = ModuleKind::parse(kind).ok_or_else(|| damaged(format!("unknown kind {kind:?}")))?;
+    let hash = ModuleHash::parse(hash).map_err(|e| damaged(e.to_string()))?;
+    Ok(ModuleRecord {
+        name,
+        version,
+        kind,
+        hash,
+    })
+}
+
+pub(crate) fn module_bytes(
+    db: &Database,
+    hash: &ModuleHash,
+) -> Result<Option<Vec<u8>>, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
     let table = txn.open_table(MODULE_BLOBS).map_err(backend)?;
-    let row = table.get(hash).map_err(backend)?;
+    let row = table.get(hash.as_str()).map_err(backend)?;
     Ok(row.map(|row| row.value().to_vec()))
 }
 
@@ -395,15 +419,8 @@ pub(crate) fn module_version(
     let txn = db.begin_read().map_err(backend)?;
     let table = txn.open_table(MODULES).map_err(backend)?;
     let row = table.get((name.as_str(), version)).map_err(backend)?;
-    Ok(row.map(|row| {
-        let (kind, hash) = row.value();
-        ModuleRecord {
-            name: name.clone(),
-            version,
-            kind: kind.to_owned(),
-            hash: hash.to_owned(),
-        }
-    }))
+    row.map(|row| module_record(name.clone(), version, row.value()))
+        .transpose()
 }
 
 pub(crate) fn module_state(
@@ -419,8 +436,8 @@ pub(crate) fn module_state(
 #[cfg(test)]
 mod tests {
     use crate::{
-        AllRead, EventStore, EventType, ExpectedVersion, Json, ModuleName, NewEvent, NewModule,
-        Position, RedbOptions, RedbStore, StreamId, StreamRead,
+        AllRead, EventLog, EventType, ExpectedVersion, Json, ModuleKind, ModuleName, Modules,
+        NewEvent, NewModule, Position, RedbOptions, RedbStore, StreamId, StreamRead,
     };
 
     /// Names the store kept before it refused format characters are read back, not called
@@ -442,12 +459,11 @@ mod tests {
             .expect("append");
         let module = ModuleName::kept("soft\u{AD}module").expect("kept earlier");
         store
-            .put_module(NewModule {
-                name: module.clone(),
-                kind: "aggregate".into(),
-                hash: "h".into(),
-                bytes: vec![1],
-            })
+            .put_module(NewModule::new(
+                module.clone(),
+                ModuleKind::Aggregate,
+                vec![1],
+            ))
             .await
             .expect("put");
         store.close().await;

@@ -1,4 +1,5 @@
-//! [`RedbStore`]: opening the database, starting the writer, and the async API.
+//! [`RedbStore`]: opening the database, starting the writer, and closing it; `traits.rs`
+//! implements the store traits on it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -8,26 +9,14 @@ use redb::{Database, ReadableTable};
 use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest};
-use super::apply_snapshot::SnapshotRequest;
 use super::damage_seen::{DamageSeen, panic_message};
-use super::model_reads::RedbModelRead;
-use super::reads;
 use super::tables::{EVENTS, FORMAT, FORMAT_KEY, META, STREAM_NAMES, WriteTables};
 use super::writer::{self, Pending, WriteOp};
 use super::{backend, migrate};
-use crate::append::{AppendOutcome, IdempotencyKey, check_append};
-use crate::backend::EventStore;
-use crate::error::{
-    AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
-};
-use crate::event::NewEvent;
+use crate::append::{AppendOutcome, check_append};
+use crate::error::{AppendError, Damage, StorageError};
 use crate::head::{HeadSender, HeadWatch};
-use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
-use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
-use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
-use crate::snapshot::{Snapshot, SnapshotKey};
-use crate::stream_id::StreamId;
-use crate::version::{ExpectedVersion, Position};
+use crate::version::Position;
 
 /// The database file inside the data directory.
 pub(crate) const DATABASE_FILE: &str = "cairn.redb";
@@ -97,16 +86,16 @@ pub enum OpenError {
 /// commit, and reads on tokio's blocking pool. Cloning is cheap and shares the store.
 #[derive(Clone, Debug)]
 pub struct RedbStore {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(super) struct Inner {
     ops: mpsc::Sender<WriteOp>,
-    failure: writer::WriteFailure,
-    damage: DamageSeen,
-    db: Arc<Database>,
-    head: HeadWatch,
+    pub(super) failure: writer::WriteFailure,
+    pub(super) damage: DamageSeen,
+    pub(super) db: Arc<Database>,
+    pub(super) head: HeadWatch,
     writer: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
 }
@@ -216,7 +205,10 @@ impl RedbStore {
         }
     }
 
-    async fn send_append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+    pub(super) async fn send_append(
+        &self,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, AppendError> {
         check_append(&request.stream, &request.events)?;
         let (pending, reply) = Pending::new(request);
         self.send(WriteOp::Append(pending))?;
@@ -227,13 +219,13 @@ impl RedbStore {
         }
     }
 
-    fn send(&self, op: WriteOp) -> Result<(), StorageError> {
+    pub(super) fn send(&self, op: WriteOp) -> Result<(), StorageError> {
         self.inner.ops.send(op).map_err(|_| StorageError::Closed)
     }
 
     /// Runs `read` on the blocking pool, noting any damage it meets. redb may panic on a
     /// damaged page; such a panic is reported as damage of the file, not passed on.
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
@@ -392,172 +384,4 @@ fn seal(txn: &redb::WriteTransaction) -> Result<(), StorageError> {
         "the database moved from layout 2 to layout {FORMAT}: its records have checksums"
     );
     Ok(())
-}
-
-#[async_trait::async_trait]
-impl EventStore for RedbStore {
-    async fn append(
-        &self,
-        stream: StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendOutcome, AppendError> {
-        self.send_append(AppendRequest {
-            stream,
-            expected,
-            events,
-            key: None,
-        })
-        .await
-    }
-
-    async fn append_keyed(
-        &self,
-        stream: StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-        key: IdempotencyKey,
-    ) -> Result<AppendOutcome, AppendError> {
-        self.send_append(AppendRequest {
-            stream,
-            expected,
-            events,
-            key: Some(key),
-        })
-        .await
-    }
-
-    async fn keyed_outcome(
-        &self,
-        stream: StreamId,
-        key: IdempotencyKey,
-    ) -> Result<Option<AppendOutcome>, ReadError> {
-        Ok(self
-            .blocking(move |db| reads::keyed_outcome(db, &stream, &key))
-            .await?)
-    }
-
-    async fn read_stream(
-        &self,
-        stream: StreamId,
-        read: StreamRead,
-    ) -> Result<StreamSlice, ReadError> {
-        Ok(self
-            .blocking(move |db| reads::read_stream(db, &stream, read))
-            .await?)
-    }
-
-    async fn read_all(&self, read: AllRead) -> Result<AllSlice, ReadError> {
-        Ok(self.blocking(move |db| reads::read_all(db, &read)).await?)
-    }
-
-    async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError> {
-        Ok(self
-            .blocking(move |db| reads::stream_info(db, &stream))
-            .await?)
-    }
-
-    async fn put_snapshot(
-        &self,
-        stream: StreamId,
-        key: SnapshotKey,
-        snapshot: Snapshot,
-    ) -> Result<(), SnapshotError> {
-        let (pending, reply) = Pending::new(SnapshotRequest {
-            stream,
-            key,
-            snapshot,
-        });
-        self.send(WriteOp::PutSnapshot(pending))?;
-        match reply.await.map_err(|_| StorageError::Closed)? {
-            Err(SnapshotError::Storage(error)) => Err(self.inner.damage.note(error).into()),
-            result => result,
-        }
-    }
-
-    async fn get_snapshot(
-        &self,
-        stream: StreamId,
-        key: SnapshotKey,
-    ) -> Result<Option<Snapshot>, ReadError> {
-        Ok(self
-            .blocking(move |db| reads::get_snapshot(db, &stream, &key))
-            .await?)
-    }
-
-    async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError> {
-        let (pending, reply) = Pending::new(module);
-        self.send(WriteOp::PutModule(pending))?;
-        reply.await.map_err(|_| StorageError::Closed)?
-    }
-
-    async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError> {
-        Ok(self.blocking(reads::modules).await?)
-    }
-
-    async fn module_bytes(&self, hash: String) -> Result<Option<Vec<u8>>, ReadError> {
-        Ok(self
-            .blocking(move |db| reads::module_bytes(db, &hash))
-            .await?)
-    }
-
-    async fn module_version(
-        &self,
-        name: ModuleName,
-        version: u64,
-    ) -> Result<Option<ModuleRecord>, ReadError> {
-        Ok(self
-            .blocking(move |db| reads::module_version(db, &name, version))
-            .await?)
-    }
-
-    async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError> {
-        let (pending, reply) = Pending::new(state);
-        self.send(WriteOp::PutModuleState(pending))?;
-        reply.await.map_err(|_| StorageError::Closed)?
-    }
-
-    async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError> {
-        Ok(self
-            .blocking(move |db| reads::module_state(db, &name))
-            .await?)
-    }
-
-    async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
-        let (pending, reply) = Pending::new(commit);
-        self.send(WriteOp::CommitModel(pending))?;
-        reply.await.map_err(|_| StorageError::Closed)?
-    }
-
-    async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError> {
-        let (pending, reply) = Pending::new(model);
-        self.send(WriteOp::DropModel(pending))?;
-        reply.await.map_err(|_| StorageError::Closed)?
-    }
-
-    fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError> {
-        let damage = self.inner.damage.clone();
-        let read = damage.check(RedbModelRead::open(&self.inner.db, model, damage.clone()))?;
-        Ok(Box::new(read))
-    }
-
-    fn head(&self) -> Position {
-        self.inner.head.head()
-    }
-
-    fn write_failure(&self) -> Option<String> {
-        self.inner
-            .failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn damage_seen(&self) -> Option<Damage> {
-        RedbStore::damage_seen(self)
-    }
-
-    fn watch_head(&self) -> HeadWatch {
-        self.inner.head.clone()
-    }
 }

@@ -1,9 +1,13 @@
-//! Helpers shared by the store's integration tests.
+//! Helpers shared by the integration tests of the redb backend itself: its file format and
+//! migrations, damaged files, opening and closing, record decoding and name validation.
+//!
+//! What every backend must do (appends, races, idempotency, reads, byte budgets, snapshots,
+//! modules, read models, durability across reopening, failing storage, and the model test) is
+//! tested by the contract suite in `host/store-contract`, which `host/store-contract/tests/redb.rs`
+//! runs on [`RedbStore`].
 #![allow(dead_code, unreachable_pub)]
 
-use cairn_store::{
-    AppendKind, AppendOutcome, EventId, EventType, Json, NewEvent, RedbOptions, RedbStore, StreamId,
-};
+use cairn_store::{EventId, EventType, Json, NewEvent, RedbOptions, RedbStore, StreamId};
 
 pub fn stream(name: &str) -> StreamId {
     StreamId::new(name).expect("test stream names are valid")
@@ -18,36 +22,6 @@ pub fn event(event_type: &str, data: &str) -> NewEvent {
 
 pub fn event_with_id(id: u128, event_type: &str, data: &str) -> NewEvent {
     event(event_type, data).with_id(EventId::from(uuid::Uuid::from_u128(id)))
-}
-
-/// `outcome` as a retry of its append gets it: the same, recognised rather than written.
-pub fn recognised(outcome: &AppendOutcome) -> AppendOutcome {
-    assert_eq!(
-        outcome.kind,
-        AppendKind::Written,
-        "the original append wrote"
-    );
-    AppendOutcome {
-        kind: AppendKind::Recognised,
-        ..outcome.clone()
-    }
-}
-
-/// Asserts that of the outcomes of racing copies of one append, exactly one wrote and every
-/// other recognised it: the same outcome, recognised.
-pub fn assert_one_written(outcomes: &[AppendOutcome]) {
-    let written: Vec<_> = outcomes
-        .iter()
-        .filter(|outcome| outcome.kind == AppendKind::Written)
-        .collect();
-    assert_eq!(written.len(), 1, "one copy wrote: {outcomes:?}");
-    let recognised = recognised(written[0]);
-    assert!(
-        outcomes
-            .iter()
-            .all(|outcome| outcome == written[0] || *outcome == recognised),
-        "the others were recognised: {outcomes:?}"
-    );
 }
 
 pub async fn open(dir: &std::path::Path) -> RedbStore {

@@ -1,0 +1,43 @@
+//! [`Modules`]: modules kept so a restarted host loads them again, and the runtime's state for
+//! each.
+
+use crate::error::{ModulePutError, ReadError, StorageError};
+use crate::module::{ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
+
+/// Modules as named, versioned blobs under their content hash, and the runtime's opaque state
+/// for each.
+///
+/// What every backend promises:
+/// 1. A name keeps its kind: a new version has the kind of the version before it. A put whose
+///    name is held by a module of another kind is refused in the transaction that would have
+///    kept it, so of racing puts of one name with different kinds exactly one kind wins.
+/// 2. Versions of a name count 1, 2, 3, ... with one version per distinct hash in a row: a put
+///    of the latest version's bytes changes nothing.
+/// 3. A module's state changes together with the dropping of the read models it lets go.
+#[async_trait::async_trait]
+pub trait Modules: Send + Sync {
+    /// Keeps a module. Bytes that differ from the name's latest version make a new version
+    /// (promise 2); a name held by another kind is refused ([`ModulePutError::NameTaken`],
+    /// promise 1).
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError>;
+
+    /// The latest version of every module, by name.
+    async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError>;
+
+    /// The bytes of the module with this hash.
+    async fn module_bytes(&self, hash: ModuleHash) -> Result<Option<Vec<u8>>, ReadError>;
+
+    /// Version `version` of module `name`, if it was kept.
+    async fn module_version(
+        &self,
+        name: ModuleName,
+        version: u64,
+    ) -> Result<Option<ModuleRecord>, ReadError>;
+
+    /// Replaces the runtime's state for a module, and drops the read models it names to drop,
+    /// atomically (promise 3).
+    async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError>;
+
+    /// The state last put for module `name`.
+    async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError>;
+}

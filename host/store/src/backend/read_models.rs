@@ -1,0 +1,26 @@
+//! [`ReadModels`]: the key-value tables projections write, each with a checkpoint.
+
+use crate::error::{ModelError, StorageError};
+use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
+
+/// Projections' read models: ordered key-value tables, each with the position of the last
+/// event folded into it.
+///
+/// What every backend promises:
+/// 1. A read model's writes and its checkpoint commit together or not at all, and its
+///    checkpoint only grows.
+/// 2. A read of a model is one consistent view: it sees every commit that returned before it
+///    opened and none that came after, for as long as it is held.
+#[async_trait::async_trait]
+pub trait ReadModels: Send + Sync {
+    /// Applies a read model's writes and moves its checkpoint, atomically (promise 1). Refused
+    /// if the checkpoint is not past the model's.
+    async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError>;
+
+    /// Removes a read model: its entries and its checkpoint.
+    async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError>;
+
+    /// A consistent view of a read model (promise 2; empty, with no checkpoint, if it was never
+    /// committed). This blocks on the database: call it from a blocking thread.
+    fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError>;
+}

@@ -1,0 +1,202 @@
+//! The store traits on [`RedbStore`]: each write goes to the writer thread as a [`Pending`]
+//! operation and waits for its commit; each read runs on a blocking thread in one read
+//! transaction (`reads.rs`, `model_reads.rs`).
+
+use super::apply_append::AppendRequest;
+use super::apply_snapshot::SnapshotRequest;
+use super::model_reads::RedbModelRead;
+use super::reads;
+use super::store::RedbStore;
+use super::writer::{Pending, WriteOp};
+use crate::append::{AppendOutcome, IdempotencyKey};
+use crate::backend::{EventLog, EventStore, Modules, ReadModels, Snapshots};
+use crate::error::{
+    AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
+};
+use crate::event::NewEvent;
+use crate::head::HeadWatch;
+use crate::module::{ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
+use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
+use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
+use crate::snapshot::{Snapshot, SnapshotKey};
+use crate::stream_id::StreamId;
+use crate::version::{ExpectedVersion, Position};
+
+#[async_trait::async_trait]
+impl EventLog for RedbStore {
+    async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.send_append(AppendRequest {
+            stream,
+            expected,
+            events,
+            key: None,
+        })
+        .await
+    }
+
+    async fn append_keyed(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.send_append(AppendRequest {
+            stream,
+            expected,
+            events,
+            key: Some(key),
+        })
+        .await
+    }
+
+    async fn keyed_outcome(
+        &self,
+        stream: StreamId,
+        key: IdempotencyKey,
+    ) -> Result<Option<AppendOutcome>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::keyed_outcome(db, &stream, &key))
+            .await?)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: StreamId,
+        read: StreamRead,
+    ) -> Result<StreamSlice, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::read_stream(db, &stream, read))
+            .await?)
+    }
+
+    async fn read_all(&self, read: AllRead) -> Result<AllSlice, ReadError> {
+        Ok(self.blocking(move |db| reads::read_all(db, &read)).await?)
+    }
+
+    async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::stream_info(db, &stream))
+            .await?)
+    }
+
+    fn head(&self) -> Position {
+        self.inner.head.head()
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        self.inner.head.clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Snapshots for RedbStore {
+    async fn put_snapshot(
+        &self,
+        stream: StreamId,
+        key: SnapshotKey,
+        snapshot: Snapshot,
+    ) -> Result<(), SnapshotError> {
+        let (pending, reply) = Pending::new(SnapshotRequest {
+            stream,
+            key,
+            snapshot,
+        });
+        self.send(WriteOp::PutSnapshot(pending))?;
+        match reply.await.map_err(|_| StorageError::Closed)? {
+            Err(SnapshotError::Storage(error)) => Err(self.inner.damage.note(error).into()),
+            result => result,
+        }
+    }
+
+    async fn get_snapshot(
+        &self,
+        stream: StreamId,
+        key: SnapshotKey,
+    ) -> Result<Option<Snapshot>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::get_snapshot(db, &stream, &key))
+            .await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Modules for RedbStore {
+    async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError> {
+        let (pending, reply) = Pending::new(module);
+        self.send(WriteOp::PutModule(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError> {
+        Ok(self.blocking(reads::modules).await?)
+    }
+
+    async fn module_bytes(&self, hash: ModuleHash) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::module_bytes(db, &hash))
+            .await?)
+    }
+
+    async fn module_version(
+        &self,
+        name: ModuleName,
+        version: u64,
+    ) -> Result<Option<ModuleRecord>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::module_version(db, &name, version))
+            .await?)
+    }
+
+    async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError> {
+        let (pending, reply) = Pending::new(state);
+        self.send(WriteOp::PutModuleState(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::module_state(db, &name))
+            .await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadModels for RedbStore {
+    async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
+        let (pending, reply) = Pending::new(commit);
+        self.send(WriteOp::CommitModel(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError> {
+        let (pending, reply) = Pending::new(model);
+        self.send(WriteOp::DropModel(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError> {
+        let damage = self.inner.damage.clone();
+        let read = damage.check(RedbModelRead::open(&self.inner.db, model, damage.clone()))?;
+        Ok(Box::new(read))
+    }
+}
+
+impl EventStore for RedbStore {
+    fn write_failure(&self) -> Option<String> {
+        self.inner
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn damage_seen(&self) -> Option<Damage> {
+        RedbStore::damage_seen(self)
+    }
+}
