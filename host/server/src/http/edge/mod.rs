@@ -1,7 +1,8 @@
 //! The HTTP edge: connections from accept to close. [`serve`] accepts on the listener, admits
 //! each connection under the cap ([`connections`]), serves it over HTTP/1.1 with hyper through
 //! a socket with deadlines ([`io`]) and a service that checks heads and times bodies
-//! ([`service`], [`body`]), and on shutdown closes everything within a bounded time.
+//! ([`service`], [`body`]), and on shutdown closes everything within a bounded time. Its
+//! settings, the `[http]` section of cairn.toml, are [`HttpConfig`] (`config.rs`).
 //!
 //! Shutdown, once `signal` resolves:
 //! 1. the listener closes and subscriptions are told to end (`AppState::begin_shutdown`);
