@@ -104,7 +104,8 @@ impl Subscription {
         self
     }
 
-    /// Whether an event of `event_type` in `stream` gets through.
+    /// Whether an event of `event_type` in `stream` gets through: the host's rule
+    /// (`ProjectionFilter::admits` in cairn-runtime), which the native tests apply too.
     pub fn admits(&self, stream: &str, event_type: &str) -> bool {
         let category = stream.split_once('-').map_or(stream, |(c, _)| c);
         (self.categories.is_empty() || self.categories.iter().any(|c| c == category))

@@ -11,6 +11,11 @@ use crate::projection::ProjectionError;
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// The most entries one scan returns, whatever its `limit`: the host's cap (`MAX_SCAN` in
+/// cairn-runtime's `kv_session.rs`), kept by the table in memory too, so a native test pages
+/// as a module in the host does.
+pub const MAX_SCAN: u32 = 10_000;
+
 /// A key-value table ordered by key.
 pub trait Kv {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
@@ -61,7 +66,7 @@ impl Kv for MemoryKv {
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .filter(|(k, _)| start_after.is_none_or(|after| k.as_slice() > after))
-            .take(limit as usize)
+            .take(limit.min(MAX_SCAN) as usize)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
@@ -169,7 +174,8 @@ impl<'a> ReadModel<'a> {
         self.kv.delete(key);
     }
 
-    /// Entries under `prefix`, in key order, after `start_after`, at most `limit`.
+    /// Entries under `prefix`, in key order, after `start_after`, at most `limit` (and at most
+    /// [`MAX_SCAN`]: page on with the last key as `start_after`).
     pub fn scan(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: u32) -> Vec<Entry> {
         self.kv.scan(prefix, start_after, limit)
     }
@@ -197,7 +203,8 @@ impl<'a> ReadModel<'a> {
         self.kv.delete(key.as_bytes());
     }
 
-    /// Entries under `prefix`, decoded from JSON, with their keys as text.
+    /// Entries under `prefix`, decoded from JSON, with their keys as text: like
+    /// [`ReadModel::scan`], at most `limit` and at most [`MAX_SCAN`].
     pub fn scan_json<T: DeserializeOwned>(
         &self,
         prefix: &str,
@@ -247,6 +254,15 @@ mod tests {
         );
         assert_eq!(keys(kv.scan(b"a", Some(b"a"), 1)), [b"ab".to_vec()]);
         assert_eq!(keys(kv.scan(b"", None, 10)).len(), 4);
+        let mut many = MemoryKv::default();
+        for n in 0..=MAX_SCAN {
+            many.put(format!("k{n:05}").as_bytes(), b"1");
+        }
+        assert_eq!(
+            many.scan(b"k", None, u32::MAX).len(),
+            MAX_SCAN as usize,
+            "the host's cap"
+        );
         let mut model = ReadModel::new(&mut kv);
         assert_eq!(model.add("count", 2), Ok(2));
         assert_eq!(model.add("count", -1), Ok(1));

@@ -1,8 +1,11 @@
 //! Given/then tests for projections, run natively against a read model in memory.
 //!
-//! They go through the same glue and JSON encoding as a module in the host. Every `given` also
-//! checks that applying its events in one batch gives the same read model as applying them one
-//! at a time, which the host relies on when it batches events.
+//! They go through the same glue and JSON encoding as a module in the host. The given events are
+//! the global log: each gets its position in it and its version in its stream, and only those
+//! the projection's [`subscription`](Projection::subscription) admits are applied, as the host
+//! delivers only those (an event of another category or type is skipped in a test as it is in
+//! production). Every `given` also checks that applying them in one batch gives the same read
+//! model as applying them one at a time, which the host relies on when it batches events.
 //!
 //! ```
 //! # use cairn_sdk::{Projection, ProjectionError, ReadModel, Recorded};
@@ -38,22 +41,26 @@ use crate::projection::Projection;
 use crate::projection_glue::{self, RawEvent};
 use crate::read_model::MemoryKv;
 
-/// Applies `events`, given as (stream, event) in global order, to an empty read model.
+/// Applies `events`, given as (stream, event) in global order, to an empty read model: those
+/// the projection's subscription admits, as the host does.
 pub fn given<'a, P>(events: impl IntoIterator<Item = (&'a str, P::Event)>) -> Given<P>
 where
     P: Projection,
     P::Event: Serialize,
 {
+    let subscription = P::subscription();
     let mut versions: HashMap<String, u64> = HashMap::new();
-    let raw: Vec<RawEvent> = events
+    // Each delivered event with its index among the given ones, so a failure names that index.
+    let (given_index, delivered): (Vec<u32>, Vec<RawEvent>) = events
         .into_iter()
         .zip(1u64..)
-        .map(|((stream, event), position)| {
+        .zip(0u32..)
+        .map(|(((stream, event), position), index)| {
             let (event_type, data) = encode_tagged(&event)
-                .unwrap_or_else(|e| panic!("event {position} does not encode: {e}"));
+                .unwrap_or_else(|e| panic!("event {index} does not encode: {e}"));
             let version = versions.entry(stream.to_owned()).or_insert(0);
             *version += 1;
-            RawEvent {
+            let raw = RawEvent {
                 stream: stream.to_owned(),
                 version: *version,
                 position,
@@ -61,14 +68,20 @@ where
                 data,
                 metadata: "{}".to_owned(),
                 recorded_at: 1_700_000_000_000 + position,
-            }
+            };
+            (index, raw)
         })
-        .collect();
+        .filter(|(_, raw)| subscription.admits(&raw.stream, &raw.event_type))
+        .unzip();
     let mut batched = MemoryKv::default();
-    let applied = projection_glue::apply::<P>(&mut batched, raw.clone());
+    let applied =
+        projection_glue::apply::<P>(&mut batched, delivered.clone()).map_err(|(at, message)| {
+            let index = given_index.get(at as usize).copied().unwrap_or(at);
+            (index, message)
+        });
     if applied.is_ok() {
         let mut single = MemoryKv::default();
-        for event in raw {
+        for event in delivered {
             if let Err((_, message)) = projection_glue::apply::<P>(&mut single, [event]) {
                 panic!("applying one event at a time failed where one batch did not: {message}");
             }
@@ -130,8 +143,8 @@ impl<P: Projection> Given<P> {
         self
     }
 
-    /// Asserts that applying the events failed at event `index` (from 0), with a message
-    /// containing `text`.
+    /// Asserts that applying the events failed at event `index` of the given ones (from 0),
+    /// with a message containing `text`.
     #[track_caller]
     pub fn then_fails_at(self, index: u32, text: &str) -> Self {
         match &self.applied {
@@ -142,5 +155,137 @@ impl<P: Projection> Given<P> {
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::given;
+    use crate::{Projection, ProjectionError, ReadModel, Recorded, Subscription};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "type", content = "data")]
+    enum Event {
+        Placed {
+            cents: i64,
+        },
+        Cancelled,
+        /// A type this projection's subscription leaves out; applying it fails.
+        Poisoned,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Query {
+        Total,
+        /// What the last applied event was: its stream, version and position.
+        Last,
+    }
+
+    /// Sums the `Placed` and counts the `Cancelled` events of `orders` streams, and remembers
+    /// where the last event it applied was.
+    struct OrderTotals;
+
+    impl Projection for OrderTotals {
+        type Event = Event;
+        type Query = Query;
+        type Answer = serde_json::Value;
+
+        fn subscription() -> Subscription {
+            Subscription::category("orders").event_types(["Placed", "Cancelled"])
+        }
+
+        fn apply(model: &mut ReadModel<'_>, event: Recorded<Event>) -> Result<(), ProjectionError> {
+            let last = (event.stream.clone(), event.version, event.position);
+            match event.event {
+                Event::Placed { cents } => model.add("total", cents)?,
+                Event::Cancelled => model.add("cancelled", 1)?,
+                Event::Poisoned => return Err("a poisoned event was applied".into()),
+            };
+            model.put_json("last", &last)
+        }
+
+        fn query(
+            model: &ReadModel<'_>,
+            query: Query,
+        ) -> Result<serde_json::Value, ProjectionError> {
+            Ok(match query {
+                Query::Total => serde_json::json!({
+                    "total": model.get_json::<i64>("total")?.unwrap_or(0),
+                    "cancelled": model.get_json::<i64>("cancelled")?.unwrap_or(0),
+                }),
+                Query::Last => model.get_json("last")?.unwrap_or_default(),
+            })
+        }
+    }
+
+    #[test]
+    fn an_event_of_a_category_outside_the_subscription_is_not_applied() {
+        given::<OrderTotals>([
+            ("orders-1", Event::Placed { cents: 500 }),
+            ("refunds-1", Event::Placed { cents: 7 }),
+            ("orders_archive-1", Event::Placed { cents: 9 }),
+            ("orders", Event::Placed { cents: 20 }),
+        ])
+        .then_query(
+            Query::Total,
+            serde_json::json!({"total": 520, "cancelled": 0}),
+        );
+    }
+
+    #[test]
+    fn an_event_of_a_type_outside_the_subscription_is_not_applied() {
+        given::<OrderTotals>([
+            ("orders-1", Event::Placed { cents: 500 }),
+            ("orders-1", Event::Poisoned),
+            ("orders-2", Event::Cancelled),
+        ])
+        .then_query(
+            Query::Total,
+            serde_json::json!({"total": 500, "cancelled": 1}),
+        );
+    }
+
+    #[test]
+    fn an_admitted_event_keeps_its_place_in_the_log_and_its_stream() {
+        // The skipped events still hold positions in the log and versions in their streams.
+        given::<OrderTotals>([
+            ("refunds-1", Event::Placed { cents: 7 }),
+            ("orders-1", Event::Poisoned),
+            ("orders-1", Event::Placed { cents: 1 }),
+        ])
+        .then_query(Query::Last, serde_json::json!(["orders-1", 2, 3]));
+    }
+
+    #[test]
+    fn a_failure_names_the_given_events_index() {
+        struct Strict;
+        impl Projection for Strict {
+            type Event = Event;
+            type Query = Query;
+            type Answer = i64;
+            fn subscription() -> Subscription {
+                Subscription::category("orders")
+            }
+            fn apply(_: &mut ReadModel<'_>, event: Recorded<Event>) -> Result<(), ProjectionError> {
+                match event.event {
+                    Event::Poisoned => Err(format!("{} is poisoned", event.stream).into()),
+                    _ => Ok(()),
+                }
+            }
+            fn query(_: &ReadModel<'_>, _: Query) -> Result<i64, ProjectionError> {
+                Ok(0)
+            }
+        }
+        // The poisoned event of another category is skipped; the one in `orders` fails, and
+        // is named by its index among the given events.
+        given::<Strict>([
+            ("refunds-1", Event::Poisoned),
+            ("orders-1", Event::Placed { cents: 1 }),
+            ("orders-2", Event::Poisoned),
+        ])
+        .then_fails_at(2, "orders-2 is poisoned");
     }
 }

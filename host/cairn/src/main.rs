@@ -5,7 +5,10 @@
 //! Its tests (`tests/`) run this binary as a user would: killed mid-write, shut down with
 //! requests in flight, fed damaged files, raced for linearizability.
 
+use std::io::IsTerminal;
+
 use cairn_server::cli::{Cli, Command};
+
 use clap::Parser;
 
 // The server allocates many small, short-lived buffers per request on few cores; mimalloc
@@ -14,10 +17,16 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::parse().into_command();
     let huge_pages = disable_transparent_huge_pages();
-    let default_filter = match cli.command {
-        Command::Serve(_) | Command::Dev(_) => "info,wasmtime=warn,cranelift=warn",
+    let default_filter = match command {
+        Command::Serve(_) => "info,wasmtime=warn,cranelift=warn",
+        // `cairn dev` says what it loads and what faults in lines of its own; the registry's
+        // and the runner's log lines would say each twice.
+        Command::Dev(_) => {
+            "info,wasmtime=warn,cranelift=warn,cairn_runtime::registry=warn,\
+             cairn_runtime::projections::runner::status=error"
+        }
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -26,6 +35,8 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never in a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         // A write to a closed stderr would otherwise be reported with `eprintln!`, which
         // panics on that same closed stderr: a server outlives whoever reads its output.
         .log_internal_errors(false)
@@ -44,10 +55,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Serve(args) => cairn_server::serve::run(args).await,
             Command::Dev(args) => cairn_server::dev::run(args).await,
             Command::Deploy(args) => cairn_server::client::deploy(args).await,
+            Command::Undeploy(args) => cairn_server::client::undeploy(args).await,
             Command::Send(args) => cairn_server::client::send(args).await,
             Command::Read(args) => cairn_server::client::read(args).await,
             Command::Tail(args) => cairn_server::client::tail(args).await,
@@ -56,6 +68,8 @@ fn main() -> std::process::ExitCode {
             Command::Projections(args) => cairn_server::client::projections(args).await,
             Command::Bench(args) => cairn_bench::run(args).await,
             Command::Verify(args) => cairn_server::verify::run(args).await,
+            Command::New(args) => cairn_server::new::run(args),
+            Command::Completions(args) => cairn_server::completions::run(args),
         }
     });
     match result {

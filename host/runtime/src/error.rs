@@ -73,6 +73,23 @@ impl CallError {
         }
     }
 
+    /// The failure's stable name, as the HTTP API's error code and the metrics' `kind` label
+    /// say it: `module_*` for the module's faults, and `host_backstop`, `storage_failed` and
+    /// `internal` for the host's.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CallError::OutOfFuel { .. } => "module_out_of_fuel",
+            CallError::CpuExceeded { .. } => "module_cpu_exceeded",
+            CallError::HostBackstop { .. } => "host_backstop",
+            CallError::OutOfMemory { .. } => "module_out_of_memory",
+            CallError::StackOverflow => "module_stack_overflow",
+            CallError::Trap { .. } => "module_trapped",
+            CallError::BadOutput { .. } => "module_bad_output",
+            CallError::HostStorage { .. } => "storage_failed",
+            CallError::HostFailed { .. } => "internal",
+        }
+    }
+
     /// Whether the failure is the host's ([`Blame::Host`]).
     pub fn is_host_fault(&self) -> bool {
         self.blame() == Blame::Host

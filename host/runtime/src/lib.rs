@@ -35,7 +35,7 @@ pub use call::sandbox::CallInput;
 pub use error::{Blame, CallError, CommandError, LoadError};
 pub use projections::projection::{ApplyBatch, ApplyError, LoadedProjection, ProjectionFilter};
 pub use projections::runner::{
-    ControlError, Fault, GenerationStatus, ProjectionStatus, Projections, QueryError, RunState,
-    RunnerConfig,
+    ControlError, Fault, GenerationStatus, ProjectionStatus, Projections, QueryError,
+    RemovedProjection, RunState, RunnerConfig,
 };
 pub use registry::{Registry, Uploaded};

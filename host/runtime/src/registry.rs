@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use cairn_store::{
-    EventStore, ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, NewModule,
+    EventStore, ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleRemoval,
+    NewModule, StorageError,
 };
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -169,6 +170,49 @@ impl Registry {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         aggregates.get(name).map(Arc::clone)
+    }
+
+    /// The kind of the module loaded under `name`, if one is.
+    pub fn kind_of(&self, name: &str) -> Option<ModuleKind> {
+        if self.aggregate(name).is_some() {
+            Some(ModuleKind::Aggregate)
+        } else if self.projection(name).is_some() {
+            Some(ModuleKind::Projection)
+        } else {
+            None
+        }
+    }
+
+    /// Removes aggregate `name`: the store stops keeping it (its streams stay, and its name
+    /// stays an aggregate's), and commands to it are refused from now on. `None` if no
+    /// aggregate is loaded under `name`. A projection is removed by
+    /// [`crate::Projections::remove`], which stops its runners first.
+    pub async fn remove_aggregate(&self, name: &str) -> Result<Option<ModuleRecord>, StorageError> {
+        let Some(aggregate) = self.aggregate(name) else {
+            return Ok(None);
+        };
+        let removed = self
+            .store
+            .remove_module(ModuleRemoval {
+                module: aggregate.name().clone(),
+                drop_models: Vec::new(),
+            })
+            .await?;
+        self.unload(name);
+        tracing::info!(module = %name, "the aggregate is removed; its streams stay");
+        Ok(removed)
+    }
+
+    /// Forgets the module loaded under `name`, of either kind.
+    pub(crate) fn unload(&self, name: &str) {
+        self.aggregates
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
+        self.projections
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
     }
 
     /// What is loaded: name, version and hash of each module.

@@ -12,8 +12,41 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version, about)]
 pub struct Cli {
+    /// Options every command takes, before or after its name.
+    #[command(flatten)]
+    pub global: ClientArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command, with the global options given to it.
+    pub fn into_command(self) -> Command {
+        let mut command = self.command;
+        let global = self.global;
+        match &mut command {
+            Command::Serve(args) => args.key.api_key = global.api_key,
+            Command::Dev(args) => args.key.api_key = global.api_key,
+            Command::Deploy(args) => args.client = global,
+            Command::Undeploy(args) => args.client = global,
+            Command::Send(args) => args.client = global,
+            Command::Read(args) => args.client = global,
+            Command::Tail(args) => args.client = global,
+            Command::State(args) => args.client = global,
+            Command::Query(args) => args.client = global,
+            Command::Projections(args) => match &mut args.command {
+                ProjectionsCommand::List { client }
+                | ProjectionsCommand::Status { client, .. }
+                | ProjectionsCommand::Pause { client, .. }
+                | ProjectionsCommand::Resume { client, .. }
+                | ProjectionsCommand::Reset { client, .. } => *client = global,
+            },
+            Command::Bench(args) => args.json = global.json,
+            Command::Verify(args) => args.json = global.json,
+            Command::New(_) | Command::Completions(_) => {}
+        }
+        command
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +58,8 @@ pub enum Command {
     Dev(DevArgs),
     /// Upload a module (a .wasm component), or build and upload every module of a cairn.toml.
     Deploy(DeployArgs),
+    /// Remove a module: an aggregate's events stay, a projection's read models are dropped.
+    Undeploy(UndeployArgs),
     /// Send a command to an aggregate.
     Send(SendArgs),
     /// Read a stream.
@@ -41,23 +76,29 @@ pub enum Command {
     Bench(BenchArgs),
     /// Check a stopped server's data directory offline and report every damaged record.
     Verify(VerifyArgs),
+    /// Make a new module crate (an aggregate or a projection) that builds and tests at once,
+    /// and list it in the cairn.toml here.
+    New(NewArgs),
+    /// Print the completion script of a shell, such as `cairn completions bash >
+    /// ~/.local/share/bash-completion/completions/cairn`.
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// The data directory of a server that is not running.
     pub data: PathBuf,
-    /// Print one JSON object instead of lines.
-    #[arg(long)]
+    /// Print one JSON object instead of lines (the global `--json`).
+    #[arg(skip)]
     pub json: bool,
 }
 
 /// Who may call the API.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
-    /// Require `Authorization: Bearer <key>` on every route but /healthz. A blank key is
-    /// refused.
-    #[arg(long, env = "CAIRN_API_KEY", hide_env_values = true)]
+    /// Require `Authorization: Bearer <key>` on every route but /healthz: the global
+    /// `--api-key`. A blank key is refused.
+    #[arg(skip)]
     pub api_key: Option<String>,
     /// Allow listening on a non-loopback address without an API key.
     #[arg(long)]
@@ -100,28 +141,57 @@ pub struct DevArgs {
     pub key: KeyArgs,
 }
 
-/// How a client reaches the server.
+/// How a client reaches the server: options of every command, given before or after its
+/// name (`cairn --server URL state ...` or `cairn state ... --server URL`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
-    /// The server's URL.
-    #[arg(long, env = "CAIRN_SERVER", default_value = "http://127.0.0.1:7700")]
+    /// The server's URL (`http://` is assumed when it names no scheme).
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_SERVER",
+        hide_env_values = true,
+        default_value = DEFAULT_SERVER
+    )]
     pub server: String,
-    /// The API key, if the server needs one.
-    #[arg(long, env = "CAIRN_API_KEY", hide_env_values = true)]
+    /// The API key: the one a client sends, and the one `serve` and `dev` require on every
+    /// route but /healthz (a blank key is refused).
+    #[arg(long, global = true, env = "CAIRN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Print JSON for scripts instead of text for people.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// The server a client talks to by default.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7700";
+
+impl Default for ClientArgs {
+    fn default() -> Self {
+        Self {
+            server: DEFAULT_SERVER.to_owned(),
+            api_key: None,
+            json: false,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
     /// A component (`.wasm`), or a cairn.toml whose modules are built and uploaded.
     pub path: PathBuf,
-    /// The module's name, for a .wasm file (default: the file's name, with `_` as `-`).
+    /// The module's name, for a .wasm file (default: the file's name without `.wasm`).
     #[arg(long)]
     pub name: Option<String>,
-    #[command(flatten)]
+    #[arg(skip)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UndeployArgs {
+    /// The module to remove, such as `customer_directory`.
+    pub name: String,
+    #[arg(skip)]
     pub client: ClientArgs,
 }
 
@@ -131,7 +201,8 @@ pub struct SendArgs {
     pub aggregate: String,
     /// The aggregate's id.
     pub id: String,
-    /// The command as JSON: `{"type": "...", "data": {...}}`.
+    /// The command as JSON: `{"type": "...", "data": {...}}`; `-` reads it from standard
+    /// input, and `@FILE` from a file (for commands too large for an argument).
     pub command: String,
     /// Make the command idempotent: a retry with the same key appends nothing.
     #[arg(long)]
@@ -139,7 +210,7 @@ pub struct SendArgs {
     /// Fail with a conflict unless the aggregate is at exactly this version.
     #[arg(long)]
     pub expected_version: Option<u64>,
-    #[command(flatten)]
+    #[arg(skip)]
     pub client: ClientArgs,
 }
 
@@ -156,7 +227,7 @@ pub struct ReadArgs {
     /// Newest first.
     #[arg(long)]
     pub backward: bool,
-    #[command(flatten)]
+    #[arg(skip)]
     pub client: ClientArgs,
 }
 
@@ -174,7 +245,10 @@ pub struct TailArgs {
     /// Stop after this many events.
     #[arg(long)]
     pub count: Option<u64>,
-    #[command(flatten)]
+    /// Show each event's data whole (by default data over 200 bytes is cut short).
+    #[arg(long)]
+    pub full: bool,
+    #[arg(skip)]
     pub client: ClientArgs,
 }
 
@@ -184,7 +258,7 @@ pub struct StateArgs {
     pub aggregate: String,
     /// The aggregate's id.
     pub id: String,
-    #[command(flatten)]
+    #[arg(skip)]
     pub client: ClientArgs,
 }
 
@@ -194,7 +268,7 @@ pub struct QueryArgs {
     pub projection: String,
     /// The request as JSON, such as '{"type": "count"}'.
     pub request: String,
-    #[command(flatten)]
+    #[arg(skip)]
     pub client: ClientArgs,
 }
 
@@ -208,28 +282,28 @@ pub struct ProjectionsArgs {
 pub enum ProjectionsCommand {
     /// Every projection: state, position, lag.
     List {
-        #[command(flatten)]
+        #[arg(skip)]
         client: ClientArgs,
     },
     /// One projection in full, with its fault or the rebuild in progress.
     Status {
         /// The projection.
         name: String,
-        #[command(flatten)]
+        #[arg(skip)]
         client: ClientArgs,
     },
     /// Stop a projection between batches (queries are still answered).
     Pause {
         /// The projection.
         name: String,
-        #[command(flatten)]
+        #[arg(skip)]
         client: ClientArgs,
     },
     /// Resume a paused projection from its checkpoint.
     Resume {
         /// The projection.
         name: String,
-        #[command(flatten)]
+        #[arg(skip)]
         client: ClientArgs,
     },
     /// Rebuild a projection from position 0 beside the serving read model, which answers
@@ -240,7 +314,7 @@ pub enum ProjectionsCommand {
         /// Return once the rebuild has started, without following it.
         #[arg(long)]
         no_wait: bool,
-        #[command(flatten)]
+        #[arg(skip)]
         client: ClientArgs,
     },
 }
@@ -249,8 +323,8 @@ pub enum ProjectionsCommand {
 pub struct BenchArgs {
     /// Which workload to run.
     pub scenario: Scenario,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
+    /// Print one JSON object instead of a table (the global `--json`).
+    #[arg(skip)]
     pub json: bool,
     /// Multiply every workload's size by this (0.01 for a quick smoke run). Figures for
     /// BENCHMARKS.md are taken at 1.
@@ -282,4 +356,123 @@ pub enum Scenario {
     /// The sandbox over HTTP: how fast a looping guest is stopped, and what 8 of them do to
     /// other commands.
     Sandbox,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    #[command(subcommand)]
+    pub module: NewModule,
+}
+
+/// The kinds of module `cairn new` makes.
+#[derive(Debug, Subcommand)]
+pub enum NewModule {
+    /// An aggregate: it decides commands into events, and folds its events into its state.
+    Aggregate {
+        #[command(flatten)]
+        args: NewCrateArgs,
+    },
+    /// A projection: it folds events into a read model, and answers queries from it.
+    Projection {
+        #[command(flatten)]
+        args: NewCrateArgs,
+        /// The aggregate whose events it reads (its subscription's category). Without it, it
+        /// reads every event of a type it names.
+        #[arg(long, value_name = "AGGREGATE")]
+        of: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewCrateArgs {
+    /// The module's name: a lower-case letter, then lower-case letters, digits and `_`, such
+    /// as `shop_cart`. The crate is named after it.
+    pub name: String,
+    /// The crate's directory, which must not exist (default: NAME, here).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// A checkout of cairn (or its guest-sdk directory) whose SDK the crate depends on, by
+    /// path. Default: the checkout found from here up, else the one cairn was built from,
+    /// else cairn's git repository.
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        for line in [
+            &[
+                "cairn",
+                "--server",
+                "127.0.0.1:9",
+                "--json",
+                "state",
+                "customers",
+                "c1",
+            ][..],
+            &[
+                "cairn",
+                "state",
+                "customers",
+                "c1",
+                "--server",
+                "127.0.0.1:9",
+                "--json",
+            ][..],
+        ] {
+            match Cli::try_parse_from(line).expect("parses").into_command() {
+                Command::State(args) => {
+                    assert_eq!(args.client.server, "127.0.0.1:9", "{line:?}");
+                    assert!(args.client.json, "{line:?}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match Cli::try_parse_from(["cairn", "--api-key", "k", "serve"])
+            .expect("parses")
+            .into_command()
+        {
+            Command::Serve(args) => assert_eq!(args.key.api_key.as_deref(), Some("k")),
+            other => panic!("{other:?}"),
+        }
+        match Cli::try_parse_from(["cairn", "projections", "list", "--server", "h:1"])
+            .expect("parses")
+            .into_command()
+        {
+            Command::Projections(ProjectionsArgs {
+                command: ProjectionsCommand::List { client },
+            }) => assert_eq!(client.server, "h:1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_never_shows_an_environment_value() {
+        let mut command = Cli::command();
+        command.build();
+        let help = command
+            .find_subcommand_mut("state")
+            .expect("state")
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("[env: CAIRN_SERVER]"), "{help}");
+        assert!(!help.contains("CAIRN_SERVER="), "{help}");
+    }
 }

@@ -13,14 +13,17 @@
 //!   `state`).
 //! - `guests.rs`: building a module crate for `wasm32-wasip2`.
 //! - `verify.rs`: `cairn verify`, the offline check of a data directory.
+//! - `new/`: `cairn new`, a new module crate; `completions.rs`: `cairn completions`.
 //! - `cli.rs`: the command line (clap); the binary parses it and runs each command here, but
 //!   `cairn bench`, which `cairn-bench` runs.
 
 pub mod cli;
 pub mod client;
+pub mod completions;
 pub mod dev;
 pub mod guests;
 pub mod http;
+pub mod new;
 pub mod node;
 pub mod project;
 pub mod serve;

@@ -1,21 +1,17 @@
 //! Metrics: the Prometheus recorder that `/metrics` renders, and what cairn counts.
 //!
-//! - `cairn_appends_total{outcome}` and `cairn_appended_events_total`: appends over HTTP.
-//! - `cairn_append_seconds`: their latency.
-//! - `cairn_commands_total{module, outcome}` and `cairn_command_seconds{module}`: commands.
-//! - `cairn_module_traps_total{module, kind}`: module calls that failed by the module's fault
-//!   (trap, fuel, memory...).
-//! - `cairn_host_faults_total{module, kind}`: module calls that failed by the host's fault
-//!   (storage, the backstop, the host's own failure); never counted against the module.
+//! Each metric is counted where its event happens, through the `metrics` facade: the store
+//! counts its commits, the runtime its module calls, projection batches and state cache, and
+//! the server its HTTP appends, commands and subscribers. Gauges of state (the head, each
+//! projection's position, lag and state) are read when `/metrics` is scraped ([`observe`]).
+//! [`METRICS`] is the one list of them all, with the help text `/metrics` gives each.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cairn_runtime::{Blame, CallError, CommandError, CommandOutcome};
+use cairn_runtime::{Blame, CommandError, CommandOutcome, ProjectionStatus, RunState};
 use cairn_store::{AppendError, AppendOutcome};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::http::call_error_code;
 
 /// Latency buckets, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -44,13 +40,15 @@ pub fn prometheus() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("another metrics recorder is installed; /metrics will be empty");
             }
+            describe();
             handle
         })
         .clone()
 }
 
-/// Counts an append over HTTP.
-pub fn appended(outcome: &Result<AppendOutcome, AppendError>, events: usize, took: Duration) {
+/// Counts an append over HTTP (the events it wrote are counted by the store, with every other
+/// append's, in `cairn_appended_events_total`).
+pub fn appended(outcome: &Result<AppendOutcome, AppendError>, took: Duration) {
     let label = match outcome {
         Ok(_) => "ok",
         Err(
@@ -63,7 +61,6 @@ pub fn appended(outcome: &Result<AppendOutcome, AppendError>, events: usize, too
     };
     metrics::counter!("cairn_appends_total", "outcome" => label).increment(1);
     if outcome.is_ok() {
-        metrics::counter!("cairn_appended_events_total").increment(events as u64);
         metrics::histogram!("cairn_append_seconds").record(took.as_secs_f64());
     }
 }
@@ -76,13 +73,10 @@ pub fn commanded(module: &str, outcome: &Result<CommandOutcome, CommandError>, t
         Err(CommandError::InvalidCommand(_) | CommandError::InvalidId(_)) => "invalid",
         Err(CommandError::Conflict(_)) => "conflict",
         Err(CommandError::UnknownModule(_)) => "unknown_module",
-        Err(CommandError::Module(e)) => {
-            trapped(module, e);
-            match e.blame() {
-                Blame::Module => "module_failed",
-                Blame::Host => "failed",
-            }
-        }
+        Err(CommandError::Module(e)) => match e.blame() {
+            Blame::Module => "module_failed",
+            Blame::Host => "failed",
+        },
         Err(CommandError::Storage(_)) => "failed",
     };
     if matches!(outcome, Err(CommandError::UnknownModule(_))) {
@@ -96,17 +90,180 @@ pub fn commanded(module: &str, outcome: &Result<CommandOutcome, CommandError>, t
     metrics::histogram!("cairn_command_seconds", "module" => module).record(took.as_secs_f64());
 }
 
-/// Counts a module call that failed, under the module's failures or the host's by its
-/// [`Blame`].
-pub fn trapped(module: &str, error: &CallError) {
-    let counter = match error.blame() {
-        Blame::Module => "cairn_module_traps_total",
-        Blame::Host => "cairn_host_faults_total",
-    };
-    metrics::counter!(
-        counter,
-        "module" => module.to_owned(),
-        "kind" => call_error_code(error)
-    )
-    .increment(1);
+/// Every metric cairn exports: its name, its kind, and the help `/metrics` gives it.
+pub const METRICS: &[(&str, MetricKind, &str)] = &[
+    (
+        "cairn_appends_total",
+        MetricKind::Counter,
+        "Appends over HTTP, by outcome (ok, conflict, invalid, failed).",
+    ),
+    (
+        "cairn_append_seconds",
+        MetricKind::Histogram,
+        "Latency of successful appends over HTTP, in seconds.",
+    ),
+    (
+        "cairn_appended_events_total",
+        MetricKind::Counter,
+        "Events written to the log, by every append: over HTTP and by commands (recognised retries write none).",
+    ),
+    (
+        "cairn_commands_total",
+        MetricKind::Counter,
+        "Commands, by module and outcome (ok, rejected, invalid, conflict, module_failed, failed, unknown_module).",
+    ),
+    (
+        "cairn_command_seconds",
+        MetricKind::Histogram,
+        "Latency of commands, by module, in seconds.",
+    ),
+    (
+        "cairn_module_calls_total",
+        MetricKind::Counter,
+        "Calls into modules, by module and export (init, evolve, decide, state_json, apply, query).",
+    ),
+    (
+        "cairn_module_traps_total",
+        MetricKind::Counter,
+        "Module calls that failed by the module's fault, by module and kind.",
+    ),
+    (
+        "cairn_host_faults_total",
+        MetricKind::Counter,
+        "Module calls that failed by the host's fault (storage, the backstop, the host), by module and kind; never counted against the module.",
+    ),
+    (
+        "cairn_state_cache_hits_total",
+        MetricKind::Counter,
+        "Commands that found their aggregate's state in the state cache.",
+    ),
+    (
+        "cairn_state_cache_misses_total",
+        MetricKind::Counter,
+        "Commands that loaded their aggregate's state from the store.",
+    ),
+    (
+        "cairn_store_commit_seconds",
+        MetricKind::Histogram,
+        "Duration of the store's group commits, in seconds, from the first write to durable.",
+    ),
+    (
+        "cairn_store_commit_operations",
+        MetricKind::Histogram,
+        "Operations (appends, snapshots, read model commits...) in each group commit.",
+    ),
+    (
+        "cairn_store_commit_failures_total",
+        MetricKind::Counter,
+        "Group commits the storage failed; none of their operations was stored.",
+    ),
+    (
+        "cairn_log_head",
+        MetricKind::Gauge,
+        "The position of the newest event in the log.",
+    ),
+    (
+        "cairn_subscribers",
+        MetricKind::Gauge,
+        "Live subscriptions to the log (GET /v1/subscribe).",
+    ),
+    (
+        "cairn_projection_position",
+        MetricKind::Gauge,
+        "The last log position the projection's serving read model reflects, by projection.",
+    ),
+    (
+        "cairn_projection_lag_events",
+        MetricKind::Gauge,
+        "Events between the log's head and the projection's position, by projection.",
+    ),
+    (
+        "cairn_projection_state",
+        MetricKind::Gauge,
+        "1 for the state the projection is in (catching_up, live, paused, faulted), 0 for the others, by projection.",
+    ),
+    (
+        "cairn_projection_events_applied_total",
+        MetricKind::Counter,
+        "Events the projection's generations applied and committed, by projection.",
+    ),
+    (
+        "cairn_projection_batch_seconds",
+        MetricKind::Histogram,
+        "Duration of projection batches, from read to commit, in seconds, by projection.",
+    ),
+    (
+        "cairn_projection_faults_total",
+        MetricKind::Counter,
+        "Times a projection faulted on an event, by projection.",
+    ),
+];
+
+/// What kind of metric a name in [`METRICS`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Gives every metric in [`METRICS`] its help text.
+fn describe() {
+    for (name, kind, help) in METRICS {
+        match kind {
+            MetricKind::Counter => metrics::describe_counter!(*name, *help),
+            MetricKind::Gauge => metrics::describe_gauge!(*name, *help),
+            MetricKind::Histogram => metrics::describe_histogram!(*name, *help),
+        }
+    }
+}
+
+/// The states a projection's state gauge is given for.
+const PROJECTION_STATES: [(RunState, &str); 4] = [
+    (RunState::CatchingUp, "catching_up"),
+    (RunState::Live, "live"),
+    (RunState::Paused, "paused"),
+    (RunState::Faulted, "faulted"),
+];
+
+/// Sets the gauges of state, before a scrape renders them: the log's head, and each serving
+/// projection's position, lag and state.
+pub fn observe(head: u64, projections: &[ProjectionStatus]) {
+    metrics::gauge!("cairn_log_head").set(head as f64);
+    for projection in projections {
+        let name = projection.name.clone();
+        let serving = &projection.serving;
+        metrics::gauge!("cairn_projection_position", "projection" => name.clone())
+            .set(serving.position as f64);
+        metrics::gauge!("cairn_projection_lag_events", "projection" => name.clone())
+            .set(serving.lag_events as f64);
+        for (state, label) in PROJECTION_STATES {
+            let on = if serving.state == state { 1.0 } else { 0.0 };
+            metrics::gauge!("cairn_projection_state", "projection" => name.clone(), "state" => label)
+                .set(on);
+        }
+    }
+}
+
+/// One live subscription, counted in `cairn_subscribers` from its making to its drop.
+#[derive(Debug)]
+pub struct LiveSubscriber(());
+
+impl LiveSubscriber {
+    pub fn new() -> Self {
+        metrics::gauge!("cairn_subscribers").increment(1.0);
+        Self(())
+    }
+}
+
+impl Default for LiveSubscriber {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for LiveSubscriber {
+    fn drop(&mut self) {
+        metrics::gauge!("cairn_subscribers").decrement(1.0);
+    }
 }

@@ -32,7 +32,8 @@
 //!   `idempotency.rs` (event ids), `keyed.rs` (idempotency keys), `refusals.rs` (bad appends),
 //!   `reads.rs`, `head.rs` (waiting for new events), `byte_budgets.rs`.
 //! - `snapshots.rs`: [`cairn_store::Snapshots`].
-//! - `modules.rs`: [`cairn_store::Modules`]: versions and kinds.
+//! - `modules.rs`: [`cairn_store::Modules`]: versions and kinds; `removal.rs`, removing a
+//!   module.
 //! - `read_models.rs`: [`cairn_store::ReadModels`], and a module's state with the read models
 //!   it drops.
 //! - `faults.rs`: storage that fills up or fails under the store
@@ -46,6 +47,7 @@ mod fixtures;
 pub mod model;
 pub mod modules;
 pub mod read_models;
+pub mod removal;
 pub mod snapshots;
 mod suite;
 

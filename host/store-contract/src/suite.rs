@@ -109,6 +109,11 @@ macro_rules! contract_suite {
             a_name_keeps_the_kind_it_was_first_kept_with,
             of_racing_puts_of_one_name_exactly_one_kind_wins,
         ]);
+        $crate::contract_suite!(@async removal [
+            a_removed_module_leaves_the_list_with_its_state_and_models,
+            a_removed_module_comes_back_as_a_new_version,
+            a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_its_name,
+        ]);
         $crate::contract_suite!(@async read_models [
             writes_and_checkpoint_commit_together_and_read_back,
             a_checkpoint_that_does_not_move_ahead_is_refused_and_nothing_is_written,

@@ -67,8 +67,8 @@ pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::HeadWatch;
 pub use json::{Json, JsonError};
 pub use module::{
-    ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule,
-    NotAModuleHash,
+    ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState,
+    NewModule, NotAModuleHash,
 };
 pub use name::NameError;
 pub use read::{

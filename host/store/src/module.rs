@@ -276,6 +276,14 @@ impl ModulePut {
     }
 }
 
+/// A module to remove, with the read models that go with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleRemoval {
+    pub module: ModuleName,
+    /// Read models to drop with it: their entries and checkpoints.
+    pub drop_models: Vec<ReadModelName>,
+}
+
 /// The runtime's own bookkeeping for a module (for a projection: which read model serves, which
 /// is being built, whether it is paused), kept as opaque bytes the store never reads.
 ///

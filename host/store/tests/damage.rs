@@ -187,7 +187,7 @@ async fn verify_refuses_a_missing_store_and_an_open_one() {
     let store = common::open(dir.path()).await;
     assert!(matches!(
         RedbStore::verify(dir.path()).await,
-        Err(OpenError::Database { .. })
+        Err(OpenError::InUse { .. })
     ));
     store.close().await;
     assert!(RedbStore::verify(dir.path()).await.is_ok());

@@ -47,10 +47,20 @@ async fn a_database_cannot_be_opened_twice() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _store = common::open(dir.path()).await;
     let second = RedbStore::open(dir.path(), RedbOptions::default()).await;
-    assert!(
-        matches!(second, Err(OpenError::Database { .. })),
-        "{second:?}"
-    );
+    match second {
+        Err(error @ OpenError::InUse { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("another cairn is using the data directory"),
+                "{message}"
+            );
+            assert!(
+                message.contains(&dir.path().display().to_string()),
+                "it names the directory: {message}"
+            );
+        }
+        other => panic!("expected InUse, got {other:?}"),
+    }
 }
 
 #[tokio::test]

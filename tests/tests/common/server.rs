@@ -1,5 +1,6 @@
 //! The real HTTP server ([`LocalServer`], what the benches serve with too) on 127.0.0.1:0, on
-//! a temporary data directory, with this repository's example modules uploaded.
+//! a temporary data directory, with this repository's example modules uploaded. Every reply
+//! [`Server::call`] gets is held to the served API description (`described.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +11,16 @@ use cairn_server::settings::Settings;
 use cairn_store::EventStore;
 use serde_json::{Value, json};
 
+use super::described;
+
 pub struct Server {
     pub base: String,
     pub http: reqwest::Client,
     pub node: Option<Node>,
     pub dir: tempfile::TempDir,
     server: Option<LocalServer>,
+    /// The served `/openapi.json`, which every reply of [`Server::call`] is held to.
+    description: Value,
 }
 
 impl Server {
@@ -72,15 +77,28 @@ impl Server {
         let server = LocalServer::start(&node, api_key.map(str::to_owned))
             .await
             .expect("serves");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let mut request = http.get(format!("{}/openapi.json", server.base()));
+        if let Some(key) = api_key {
+            request = request.bearer_auth(key);
+        }
+        let description = request
+            .send()
+            .await
+            .expect("the server answers")
+            .json()
+            .await
+            .expect("the API description");
         Self {
             base: server.base().to_owned(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
+            http,
             node: Some(node),
             dir,
             server: Some(server),
+            description,
         }
     }
 
@@ -89,9 +107,14 @@ impl Server {
     }
 
     /// Sends a request and returns the status and the body as JSON (`Null` if it is not).
+    /// Fails if the API description does not declare the status for the request's operation.
     pub async fn call(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        let response = request.send().await.expect("the server answers");
+        let (client, request) = request.build_split();
+        let request = request.expect("a request");
+        let (method, path) = (request.method().clone(), request.url().path().to_owned());
+        let response = client.execute(request).await.expect("the server answers");
         let status = response.status().as_u16();
+        described::assert_declared(&self.description, method.as_str(), &path, status);
         let text = response.text().await.expect("a body");
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }

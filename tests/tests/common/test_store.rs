@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use cairn_store::{
     AllRead, AllSlice, AppendError, AppendOutcome, EventLog, EventStore, ExpectedVersion,
     HeadWatch, IdempotencyKey, ModelCommit, ModelEntry, ModelError, ModelRead, ModuleHash,
-    ModuleName, ModulePut, ModulePutError, ModuleRecord, ModuleState, Modules, NewEvent, NewModule,
-    Position, ReadError, ReadModelName, ReadModels, Snapshot, SnapshotError, SnapshotKey,
-    Snapshots, StorageError, StreamId, StreamInfo, StreamRead, StreamSlice,
+    ModuleName, ModulePut, ModulePutError, ModuleRecord, ModuleRemoval, ModuleState, Modules,
+    NewEvent, NewModule, Position, ReadError, ReadModelName, ReadModels, Snapshot, SnapshotError,
+    SnapshotKey, Snapshots, StorageError, StreamId, StreamInfo, StreamRead, StreamSlice,
 };
 
 /// Passes everything to `inner`, counting `read_stream` calls, and failing what its switches
@@ -208,6 +208,13 @@ impl Modules for TestStore {
 
     async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError> {
         self.inner.put_module_state(state).await
+    }
+
+    async fn remove_module(
+        &self,
+        removal: ModuleRemoval,
+    ) -> Result<Option<ModuleRecord>, StorageError> {
+        self.inner.remove_module(removal).await
     }
 
     async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError> {

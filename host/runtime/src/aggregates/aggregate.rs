@@ -113,7 +113,7 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run_metered(&budget, move |budget| async move {
+            .run_metered("init", &budget, move |budget| async move {
                 let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
                 let result = instance
                     .cairn_module_aggregate()
@@ -135,7 +135,7 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run_metered(&budget, move |budget| async move {
+            .run_metered("evolve", &budget, move |budget| async move {
                 let events: Vec<Event> = events
                     .into_iter()
                     .map(|(event_type, data)| Event { event_type, data })
@@ -166,7 +166,7 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run_metered(&budget, move |budget| async move {
+            .run_metered("decide", &budget, move |budget| async move {
                 let command = Command { command_type, data };
                 let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
                 let result = instance
@@ -192,7 +192,7 @@ impl LoadedAggregate {
         let budget = CallBudget::from_now(&self.limits, fuel);
         let this = Arc::clone(self);
         self.callee
-            .run_metered(&budget, move |budget| async move {
+            .run_metered("state_json", &budget, move |budget| async move {
                 let (mut store, instance) = this.instantiate(input, fuel, &budget).await?;
                 let result = instance
                     .cairn_module_aggregate()

@@ -43,8 +43,15 @@ impl StateCache {
         }
     }
 
+    /// The state kept for `stream` under `module`, counted as a hit or a miss
+    /// (`cairn_state_cache_hits_total`, `cairn_state_cache_misses_total`).
     pub(crate) fn get(&self, module: &ModuleHash, stream: &StreamId) -> Option<Loaded> {
-        self.lock().get(&key(module, stream)).cloned()
+        let found = self.lock().get(&key(module, stream)).cloned();
+        match found {
+            Some(_) => metrics::counter!("cairn_state_cache_hits_total").increment(1),
+            None => metrics::counter!("cairn_state_cache_misses_total").increment(1),
+        }
+        found
     }
 
     pub(crate) fn put(&self, module: &ModuleHash, stream: &StreamId, loaded: Loaded) {

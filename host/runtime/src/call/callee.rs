@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Engine, Store, Trap};
 
 use crate::call::call_gate::CallGate;
+use crate::call::call_metrics::count_call;
 use crate::call::cpu_meter::{CpuMeter, Metered};
 use crate::call::limits::Limits;
 use crate::call::sandbox::{
@@ -82,6 +83,7 @@ impl Callee {
     /// guest runs in the future it is given.
     pub(crate) async fn run_metered<T, F>(
         &self,
+        export: &'static str,
         budget: &CallBudget,
         make: impl FnOnce(CallBudget) -> F,
     ) -> Result<T, CallError>
@@ -89,7 +91,8 @@ impl Callee {
         T: Send + 'static,
         F: Future<Output = Result<T, CallError>> + Send + 'static,
     {
-        self.run(budget, budget.metered(make(budget.clone()))).await
+        self.run(export, budget, budget.metered(make(budget.clone())))
+            .await
     }
 
     /// Runs `call`, a whole call of this module (metered by the caller, see
@@ -98,6 +101,17 @@ impl Callee {
     /// wrong. Only the backstop ends a wait or a run, as the host's fault; a call still
     /// running then is cancelled at its next yield (holding its turn until then).
     pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        export: &'static str,
+        budget: &CallBudget,
+        call: impl Future<Output = Result<T, CallError>> + Send + 'static,
+    ) -> Result<T, CallError> {
+        let result = self.run_uncounted(budget, call).await;
+        count_call(&self.label, export, result.as_ref().err());
+        result
+    }
+
+    async fn run_uncounted<T: Send + 'static>(
         &self,
         budget: &CallBudget,
         call: impl Future<Output = Result<T, CallError>> + Send + 'static,
@@ -308,12 +322,16 @@ mod tests {
     async fn a_call_runs_here_until_its_module_is_on_probation_then_on_the_slow_lane() {
         let callee = callee();
         let budget = CallBudget::from_now(&Limits::default(), 1);
-        let here = callee.run(&budget, async { Ok(on_the_lane()) }).await;
+        let here = callee
+            .run("test", &budget, async { Ok(on_the_lane()) })
+            .await;
         assert_eq!(here.ok(), Some(false));
 
         callee.gate.offended();
         let budget = CallBudget::from_now(&Limits::default(), 1);
-        let there = callee.run(&budget, async { Ok(on_the_lane()) }).await;
+        let there = callee
+            .run("test", &budget, async { Ok(on_the_lane()) })
+            .await;
         assert_eq!(there.ok(), Some(true));
     }
 
@@ -333,7 +351,7 @@ mod tests {
         let ran = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ran);
         let budget = CallBudget::from_now(&Limits::default(), 1);
-        let call = callee.run(&budget, async move {
+        let call = callee.run("test", &budget, async move {
             flag.store(true, Ordering::SeqCst);
             Ok(())
         });
@@ -360,7 +378,7 @@ mod tests {
         let flag = Arc::clone(&ran);
         let budget = budget_with_backstop(Duration::from_millis(20));
         let result = callee
-            .run(&budget, async move {
+            .run("test", &budget, async move {
                 flag.store(true, Ordering::SeqCst);
                 Ok(())
             })
@@ -383,7 +401,7 @@ mod tests {
         let budget = budget_with_backstop(Duration::from_millis(20));
         let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
         let result = callee
-            .run(&budget, async move {
+            .run("test", &budget, async move {
                 // Stands for a host import that hangs; it ends when cancelled.
                 let _ended = ended_tx;
                 tokio::time::sleep(Duration::from_secs(600)).await;
@@ -404,7 +422,7 @@ mod tests {
         let callee = callee();
         let budget = budget_with_backstop(Duration::from_millis(20));
         let result = callee
-            .run(&budget, async move {
+            .run("test", &budget, async move {
                 tokio::time::sleep(Duration::from_secs(600)).await;
                 Ok(())
             })

@@ -21,10 +21,12 @@
 //!   never do).
 //! - `call_gate.rs`: a module whose calls run out of fuel or CPU is put on probation;
 //!   `slow_lane.rs`: the low-priority thread where its calls then run one at a time.
+//! - `call_metrics.rs`: what every call counts (calls, the module's faults, the host's).
 //! - `bindings.rs`: host bindings generated from `wit/`; `host_log.rs`: the log import.
 
 pub(crate) mod bindings;
 pub(crate) mod call_gate;
+pub(crate) mod call_metrics;
 pub(crate) mod callee;
 pub(crate) mod cpu_meter;
 pub(crate) mod engine;

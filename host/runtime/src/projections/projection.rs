@@ -5,6 +5,7 @@
 //! synchronously; they run on the blocking pool, never on the async executor's threads. A
 //! projection's runner, already on a blocking thread, calls `blocking_apply` there.
 
+use crate::call::call_metrics::count_call;
 use std::sync::Arc;
 
 use cairn_store::{Json, ModelRead, ModelWrite, ModuleName, RecordedEvent};
@@ -230,11 +231,17 @@ impl LoadedProjection {
             outcome
         };
         let backstop = budget.backstop_at.into();
-        handle.block_on(async {
+        let result = handle.block_on(async {
             tokio::time::timeout_at(backstop, budget.metered(call))
                 .await
                 .unwrap_or_else(|_| Err(ApplyError::Call(budget.backstop_reached())))
-        })
+        });
+        let failure = match &result {
+            Err(ApplyError::Call(error)) => Some(error),
+            _ => None,
+        };
+        count_call(&self.callee.label, "apply", failure);
+        result
     }
 
     /// Answers the JSON `request` from the read model `view` (reads only). Queries run where
@@ -250,7 +257,7 @@ impl LoadedProjection {
         let this = Arc::clone(self);
         let inner = budget.clone();
         self.callee
-            .run(&budget, async move {
+            .run("query", &budget, async move {
                 // The runtime the call runs on: the executor's, or the slow lane's (whose
                 // blocking threads inherit its priority).
                 let handle = tokio::runtime::Handle::current();

@@ -17,7 +17,7 @@ impl Api {
     pub fn new(args: &ClientArgs) -> Self {
         Self {
             http: reqwest::Client::new(),
-            base: args.server.trim_end_matches('/').to_owned(),
+            base: server_url(&args.server),
             key: args.api_key.clone(),
         }
     }
@@ -73,6 +73,17 @@ impl Api {
     }
 }
 
+/// The server's URL as given, or with `http://` before it when it names no scheme
+/// (`127.0.0.1:7700`, `localhost:7700`), and without a trailing `/`.
+fn server_url(given: &str) -> String {
+    let given = given.trim().trim_end_matches('/');
+    if given.contains("://") {
+        given.to_owned()
+    } else {
+        format!("http://{given}")
+    }
+}
+
 /// What to do about an error, by its code.
 fn hint(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -93,10 +104,33 @@ fn hint(code: &str) -> Option<&'static str> {
         "wrong_world" | "core_module" | "invalid_module" | "bad_import" => {
             "build the module with the cairn SDK: `cargo build --release --target wasm32-wasip2`"
         }
+        "name_taken" => {
+            "a name keeps its kind: deploy this module under another name (a projection's name \
+             is freed by `cairn undeploy NAME`; an aggregate's stays, since its events do)"
+        }
         "module_exceeds_limits" => {
             "raise [limits] in the server's cairn.toml (`cairn serve --config`), or make the \
              module need less"
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_url;
+
+    #[test]
+    fn a_server_without_a_scheme_is_taken_as_http() {
+        assert_eq!(server_url("127.0.0.1:7700"), "http://127.0.0.1:7700");
+        assert_eq!(server_url("localhost:7700/"), "http://localhost:7700");
+        assert_eq!(
+            server_url("http://127.0.0.1:7700/"),
+            "http://127.0.0.1:7700"
+        );
+        assert_eq!(
+            server_url("https://cairn.example.com"),
+            "https://cairn.example.com"
+        );
+    }
 }

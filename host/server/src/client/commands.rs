@@ -1,4 +1,4 @@
-//! `cairn deploy`, `send`, `read`, `tail` and `state`.
+//! `cairn deploy`, `undeploy`, `send`, `read`, `tail` and `state`.
 
 use std::path::Path;
 
@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::cli::{DeployArgs, ReadArgs, SendArgs, StateArgs, TailArgs};
+use crate::cli::{DeployArgs, ReadArgs, SendArgs, StateArgs, TailArgs, UndeployArgs};
 use crate::client::api::Api;
 use crate::client::print::{event_line, pretty};
 use crate::guests;
@@ -69,12 +69,54 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes a module and says what went with it.
+pub async fn undeploy(args: UndeployArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.client);
+    let reply = api
+        .json(api.request(
+            Method::DELETE,
+            &format!("/v1/modules/{}", encode(&args.name)),
+        ))
+        .await
+        .map_err(|e| e.context(format!("removing {}", args.name)))?;
+    if args.client.json {
+        println!("{reply}");
+    } else {
+        println!("{}", reply["message"].as_str().unwrap_or("removed"));
+        if let Some(models) = reply["read_models_dropped"]
+            .as_array()
+            .filter(|m| !m.is_empty())
+        {
+            let names: Vec<&str> = models.iter().filter_map(Value::as_str).collect();
+            println!("dropped read models: {}", names.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// The command's text: `arg` itself, standard input for `-`, or a file's contents for `@FILE`.
+fn command_text(arg: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| anyhow::anyhow!("cannot read the command from standard input: {e}"))?;
+        Ok(text)
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the command from {path}: {e}"))
+    } else {
+        Ok(arg.to_owned())
+    }
+}
+
 /// A module name from a file name: `customers.wasm` and `bank_account.wasm` give `customers`
 /// and `bank_account`.
 fn name_of(path: &Path) -> anyhow::Result<String> {
     path.file_stem()
         .and_then(|s| s.to_str())
-        .map(|s| s.replace('_', "-"))
+        .map(str::to_owned)
         .ok_or_else(|| {
             anyhow::anyhow!("cannot name a module after {}; pass --name", path.display())
         })
@@ -83,7 +125,8 @@ fn name_of(path: &Path) -> anyhow::Result<String> {
 /// Sends a command.
 pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let api = Api::new(&args.client);
-    let command: Value = serde_json::from_str(&args.command).map_err(|e| {
+    let text = command_text(&args.command)?;
+    let command: Value = serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(
             "the command is not JSON ({e}); write it like \
              '{{\"type\": \"Deposit\", \"data\": {{\"amount\": 100}}}}'"
@@ -115,7 +158,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         if events.len() == 1 { "" } else { "s" }
     );
     for event in events {
-        println!("  {}", event_line(event));
+        println!("  {}", event_line(event, true));
     }
     Ok(())
 }
@@ -153,7 +196,7 @@ pub async fn read(args: ReadArgs) -> anyhow::Result<()> {
         reply["version"]
     );
     for event in events {
-        println!("{}", event_line(event));
+        println!("{}", event_line(event, true));
     }
     Ok(())
 }
@@ -173,6 +216,12 @@ pub async fn state(args: StateArgs) -> anyhow::Result<()> {
         .await?;
     if args.client.json {
         println!("{reply}");
+    } else if reply["version"] == 0 {
+        println!(
+            "{} has no events yet (version 0); its state is the aggregate's initial one:\n{}",
+            reply["stream"].as_str().unwrap_or("?"),
+            pretty(&reply["state"])
+        );
     } else {
         println!(
             "{} at version {}\n{}",
@@ -230,7 +279,7 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
                 println!("{data}");
             } else {
                 let event: Value = serde_json::from_str(&data)?;
-                println!("{}", event_line(&event));
+                println!("{}", event_line(&event, args.full));
             }
             seen += 1;
             if args.count.is_some_and(|count| seen >= count) {

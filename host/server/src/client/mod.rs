@@ -1,5 +1,5 @@
-//! The commands that talk to a running server over HTTP: `deploy`, `send`, `read`, `tail`,
-//! `state`, `query` and `projections`.
+//! The commands that talk to a running server over HTTP: `deploy`, `undeploy`, `send`, `read`,
+//! `tail`, `state`, `query` and `projections`.
 //!
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
@@ -12,5 +12,5 @@ mod print;
 mod projections;
 
 pub use api::Api;
-pub use commands::{deploy, read, send, state, tail};
+pub use commands::{deploy, read, send, state, tail, undeploy};
 pub use projections::{projections, query};

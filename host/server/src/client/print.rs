@@ -2,19 +2,76 @@
 
 use serde_json::Value;
 
-/// One event on one line: `#position stream@version Type {data}`.
-pub(super) fn event_line(event: &Value) -> String {
-    format!(
-        "#{:<6} {}@{} {} {}",
-        event["position"],
+/// The longest data [`event_line`] shows whole unless told to show all, in bytes.
+pub(super) const SHORT_DATA: usize = 200;
+
+/// One event on one line: `#position stream@version Type {data}`. An event with no data
+/// (`null`) shows none; data over [`SHORT_DATA`] bytes is cut short unless `full`.
+pub(super) fn event_line(event: &Value, full: bool) -> String {
+    let mut line = format!(
+        "#{:<6} {}@{} {}",
+        event["position"].as_u64().unwrap_or(0),
         event["stream"].as_str().unwrap_or("?"),
         event["version"],
         event["type"].as_str().unwrap_or("?"),
-        event["data"]
+    );
+    if !event["data"].is_null() {
+        line.push(' ');
+        line.push_str(&shortened(&event["data"].to_string(), full));
+    }
+    line
+}
+
+/// `text`, or its first [`SHORT_DATA`] bytes (at a character's edge) and how long it is.
+fn shortened(text: &str, full: bool) -> String {
+    if full || text.len() <= SHORT_DATA {
+        return text.to_owned();
+    }
+    let mut end = SHORT_DATA;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} bytes; --full shows it all)",
+        &text[..end],
+        text.len()
     )
 }
 
 /// Pretty JSON, or its plain text if it cannot be.
 pub(super) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(data: Value) -> Value {
+        json!({"position": 7, "stream": "s-1", "version": 2, "type": "Noted", "data": data})
+    }
+
+    #[test]
+    fn an_event_with_no_data_shows_none() {
+        assert_eq!(
+            event_line(&event(Value::Null), false),
+            "#7      s-1@2 Noted"
+        );
+        let with_data = event_line(&event(json!({"a": 1})), false);
+        assert!(
+            with_data.ends_with("s-1@2 Noted {\"a\":1}"),
+            "{with_data:?}"
+        );
+    }
+
+    #[test]
+    fn large_data_is_cut_short_unless_asked_for_whole() {
+        let data = json!({"text": "é".repeat(400)});
+        let short = event_line(&event(data.clone()), false);
+        assert!(short.len() < 300, "{short}");
+        assert!(short.ends_with("bytes; --full shows it all)"), "{short}");
+        let full = event_line(&event(data.clone()), true);
+        assert!(full.ends_with(&data.to_string()), "{full}");
+    }
 }

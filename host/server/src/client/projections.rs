@@ -176,7 +176,8 @@ async fn reset(name: &str, no_wait: bool, client: &crate::cli::ClientArgs) -> an
         }
         let done = serving_new && status["state"] == "live";
         if !client.json {
-            let line = summary(progress);
+            // One format whichever generation reports: the serving one or the one rebuilt.
+            let line = format!("{name} {}", generation_summary(progress));
             if line != last_line {
                 println!("  {line}");
                 last_line = line;
@@ -194,8 +195,20 @@ async fn reset(name: &str, no_wait: bool, client: &crate::cli::ClientArgs) -> an
     }
 }
 
-/// One line: name (if any), version, state, position of head, lag, and progress.
+/// One line: name (if any), then [`generation_summary`].
 fn summary(status: &Value) -> String {
+    format!(
+        "{}{}",
+        status["name"]
+            .as_str()
+            .map(|n| format!("{n} "))
+            .unwrap_or_default(),
+        generation_summary(status)
+    )
+}
+
+/// One generation in a line: version, state, position of head, lag, and progress.
+fn generation_summary(status: &Value) -> String {
     let position = status["position"].as_u64().unwrap_or(0);
     let head = status["head"].as_u64().unwrap_or(0);
     let progress = if head == 0 {
@@ -204,11 +217,7 @@ fn summary(status: &Value) -> String {
         position as f64 * 100.0 / head as f64
     };
     format!(
-        "{}v{} {} at {position} of {head} ({progress:.1}%), lag {} events, {} ms",
-        status["name"]
-            .as_str()
-            .map(|n| format!("{n} "))
-            .unwrap_or_default(),
+        "v{} {} at {position} of {head} ({progress:.1}%), lag {} events, {} ms",
         status["version"],
         status["state"].as_str().unwrap_or("?"),
         status["lag_events"],

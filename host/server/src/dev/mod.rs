@@ -10,7 +10,9 @@
 //! - `watch.rs`: which modules changed on disk, and whether cairn.toml did.
 //! - `follow.rs`: acting on those changes while the server runs.
 //! - `project_change.rs`: what a new reading of cairn.toml changes.
+//! - `faults.rs`: a projection's fault, said as a line a person reads.
 
+mod faults;
 mod follow;
 mod project_change;
 mod reload;
@@ -37,6 +39,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .target_dir
         .clone()
         .unwrap_or_else(|| project.root.join("target").join("cairn-dev"));
+    // The port first: a busy one is said at once, before any module is built.
+    let listener = bind(args.listen).await?;
     let node = Node::open(&data, &settings).await?;
     let http_config = settings.http.clone();
     let reloader = Arc::new(reload::Reloader::new(
@@ -46,20 +50,23 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     for module in &project.modules {
         reloader.reload(module).await;
     }
-    let listener = bind(args.listen).await?;
     let stop = shutdown_signal();
     let address = listener.local_addr()?;
     crate::serve::announce(format_args!(""));
+    let serving = node.registry().list();
+    let from_project = serving
+        .iter()
+        .filter(|m| project.modules.iter().any(|p| p.name == m.name.as_str()))
+        .count();
     crate::serve::announce(format_args!(
-        "cairn dev is serving {} module{} from {}",
-        project.modules.len(),
-        if project.modules.len() == 1 { "" } else { "s" },
-        data.display()
+        "cairn dev is serving {}",
+        serving_count(serving.len(), from_project, &args.config)
     ));
+    crate::serve::announce(format_args!("  data      {}", data.display()));
     crate::serve::announce(format_args!("  API       http://{address}"));
     crate::serve::announce(format_args!("  OpenAPI   http://{address}/openapi.json"));
     crate::serve::announce(format_args!("  metrics   http://{address}/metrics"));
-    for module in node.registry().list() {
+    for module in serving {
         crate::serve::announce(format_args!(
             "  module    {} v{} (sha256 {})",
             module.name,
@@ -81,9 +88,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         },
         reloader,
     ));
+    let faults = tokio::spawn(faults::report(node.projections().clone()));
     let state = AppState::new(&node, args.key.api_key);
     let served = http::serve_with(listener, state, http_config, stop).await;
     watching.abort();
+    faults.abort();
     node.close().await;
     served?;
     crate::serve::announce(format_args!(
@@ -91,4 +100,36 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         data.display()
     ));
     Ok(())
+}
+
+/// "4 modules", or "11 modules: 4 from cairn.toml and 7 kept in the dev store" when the store
+/// keeps modules the project file does not list (deployed by hand, or since removed from it).
+fn serving_count(total: usize, from_project: usize, config: &std::path::Path) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let kept = total - from_project;
+    if kept == 0 {
+        format!("{total} module{}", plural(total))
+    } else {
+        format!(
+            "{total} module{}: {from_project} from {} and {kept} kept in the dev store",
+            plural(total),
+            config.display()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serving_count;
+
+    #[test]
+    fn the_banner_counts_every_module_served_and_says_where_they_come_from() {
+        let config = std::path::Path::new("cairn.toml");
+        assert_eq!(serving_count(4, 4, config), "4 modules");
+        assert_eq!(serving_count(1, 1, config), "1 module");
+        assert_eq!(
+            serving_count(11, 4, config),
+            "11 modules: 4 from cairn.toml and 7 kept in the dev store"
+        );
+    }
 }

@@ -30,6 +30,7 @@ impl Reloader {
     /// version serving.
     pub(super) async fn reload(&self, module: &ModuleSource) {
         let _building = self.building.lock().await;
+        crate::serve::announce(format_args!("building {}…", module.name));
         let started = std::time::Instant::now();
         let dir = module.dir.clone();
         let target_dir = self.target_dir.clone();

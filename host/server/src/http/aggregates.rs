@@ -33,11 +33,18 @@ fn no_data() -> JsonText {
 
 /// Optional checks on a command.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CommandQuery {
     /// The aggregate must be at exactly this version, or the command is a 409.
     pub expected_version: Option<u64>,
 }
+
+/// A state read takes no query parameters: one it does not know (`?version=`, say) is refused
+/// rather than ignored, so nobody reads a state they did not ask for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StateQuery {}
 
 /// Runs a command against an aggregate.
 #[utoipa::path(
@@ -91,7 +98,11 @@ pub(super) async fn command(
     let started = std::time::Instant::now();
     let outcome = state.command_path.execute(&name, &id, command).await;
     telemetry::commanded(&name, &outcome, started.elapsed());
-    Ok(Json(CommandReply::from(outcome?)))
+    match outcome {
+        Ok(outcome) => Ok(Json(CommandReply::from(outcome))),
+        Err(cairn_runtime::CommandError::UnknownModule(_)) => Err(not_an_aggregate(&state, &name)),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Reads an aggregate's current state.
@@ -111,12 +122,48 @@ pub(super) async fn command(
 pub(super) async fn state(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
+    QueryParams(StateQuery {}): QueryParams<StateQuery>,
 ) -> Result<Json<StateReply>, ApiError> {
     let result = state.command_path.state(&name, &id).await;
-    if let Err(cairn_runtime::CommandError::Module(e)) = &result {
-        telemetry::trapped(&name, e);
-    }
     Ok(Json(StateReply::from(result?)))
+}
+
+/// The 404 for a command to `name`, which names no aggregate: what it is if it is a
+/// projection, and the aggregate it most likely meant.
+fn not_an_aggregate(state: &AppState, name: &str) -> ApiError {
+    let registry = state.command_path.registry();
+    let aggregates: Vec<String> = registry
+        .list()
+        .into_iter()
+        .filter(|m| m.kind == cairn_runtime::ModuleKind::Aggregate)
+        .map(|m| m.name.to_string())
+        .collect();
+    let mut message = if registry.kind_of(name) == Some(cairn_runtime::ModuleKind::Projection) {
+        format!(
+            "'{name}' is a projection, not an aggregate: it takes queries \
+             (POST /v1/projections/{name}/query), not commands"
+        )
+    } else {
+        format!("no aggregate module is named '{name}'")
+    };
+    match closest(name, &aggregates) {
+        Some(near) => message.push_str(&format!("; did you mean the aggregate '{near}'?")),
+        None if aggregates.is_empty() => message.push_str("; no aggregate is loaded"),
+        None => message.push_str(&format!("; the aggregates are {}", aggregates.join(", "))),
+    }
+    ApiError::not_found("unknown_module", message)
+}
+
+/// The name in `names` nearest to `name`, if one is near enough to be a slip: within a third
+/// of its length in edits, after `-` is read as `_` (module names use `_`).
+fn closest<'a>(name: &str, names: &'a [String]) -> Option<&'a str> {
+    let name = name.replace('-', "_");
+    names
+        .iter()
+        .map(|candidate| (strsim::levenshtein(&name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= name.len().div_ceil(3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.as_str())
 }
 
 /// What a command did.

@@ -16,6 +16,7 @@ pub(crate) const SCAN_LIMIT: usize = 100_000;
 
 /// Where a read of the global log starts, and which events it keeps.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AllQuery {
     /// Return events after this position (default 0: from the start).
@@ -54,6 +55,7 @@ pub(super) fn filtered(
 #[utoipa::path(
     get,
     path = "/v1/all",
+    operation_id = "read_all",
     params(AllQuery),
     responses(
         (status = 200, description = "The events after `after`, in position order; `scanned_to` is where the next page starts (past the last event when filters skipped some), `head` the newest position", body = crate::http::openapi::LogPage),

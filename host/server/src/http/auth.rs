@@ -19,7 +19,7 @@ pub(super) async fn require_key(
     let Some(key) = &state.api_key else {
         return Ok(next.run(request).await);
     };
-    if request.uri().path() == "/healthz" {
+    if !needs_key(request.uri().path()) {
         return Ok(next.run(request).await);
     }
     let given = request
@@ -31,6 +31,11 @@ pub(super) async fn require_key(
         Some(given) if same(given.as_bytes(), key.as_bytes()) => Ok(next.run(request).await),
         _ => Err(ApiError::unauthorized()),
     }
+}
+
+/// Whether a request to `path` needs the key: every one but `/healthz`.
+pub(super) fn needs_key(path: &str) -> bool {
+    path != "/healthz"
 }
 
 /// The token of an `Authorization` value of the `Bearer` scheme, in any case.

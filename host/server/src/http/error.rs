@@ -114,8 +114,8 @@ impl IntoResponse for ApiError {
 }
 
 /// A rejection by one of axum's extractors, by its status: the status axum chose is right, the
-/// body becomes ours.
-fn rejection(status: StatusCode, text: String) -> ApiError {
+/// body becomes ours, in cairn's words. `limit` is the body limit of the route.
+fn rejection(status: StatusCode, text: &str, limit: usize) -> ApiError {
     let code = match status {
         StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -124,30 +124,110 @@ fn rejection(status: StatusCode, text: String) -> ApiError {
         _ => "bad_request",
     };
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!("{text}; the request body is over the limit"),
+        StatusCode::PAYLOAD_TOO_LARGE => body_too_large(limit),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             "send the body as JSON, with `Content-Type: application/json`".to_owned()
         }
-        _ => text,
+        // The positions of a syntax error are the caller's own body's: they stay.
+        StatusCode::BAD_REQUEST => format!("the body is not valid JSON: {}", after_colon(text)),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            format!("the body does not fit: {}", serde_words(after_colon(text)))
+        }
+        _ => text.to_owned(),
     };
     ApiError::new(status, code, message)
 }
 
+/// The message of a body over `limit` bytes.
+pub(crate) fn body_too_large(limit: usize) -> String {
+    let mib = limit / (1024 * 1024);
+    if mib > 0 && limit.is_multiple_of(1024 * 1024) {
+        format!("the request body is over this route's limit of {mib} MiB ({limit} bytes)")
+    } else {
+        format!("the request body is over this route's limit of {limit} bytes")
+    }
+}
+
+/// What follows the framework's own words ("Failed to deserialize ...: "), if they are there.
+fn after_colon(text: &str) -> &str {
+    match text.split_once(": ") {
+        Some((framework, detail)) if framework.starts_with("Failed to") => detail,
+        _ => text,
+    }
+}
+
+/// serde's description of a value that does not fit its type, said for a caller: without
+/// the position in a re-encoded text (which the caller cannot use), and with fields named as
+/// fields of the body.
+pub(crate) fn serde_words(detail: &str) -> String {
+    let detail = without_position(detail);
+    if let Some(field) = detail
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return format!("it has no `{field}` field, which is required");
+    }
+    if let Some(rest) = detail.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once("`, expected ") {
+            return format!(
+                "it has a field `{field}` that is not taken here (expected {expected})"
+            );
+        }
+        if let Some((field, _)) = rest.split_once("`, there are no fields") {
+            return format!("`{field}` is not taken here: there is nothing to pass");
+        }
+    }
+    detail.to_owned()
+}
+
+/// `detail` without a trailing " at line L column C".
+pub(crate) fn without_position(detail: &str) -> &str {
+    if let Some(at) = detail.rfind(" at line ") {
+        let tail = &detail[at + " at line ".len()..];
+        let mut parts = tail.split(" column ");
+        let numbers = |s: Option<&str>| {
+            s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if numbers(parts.next()) && numbers(parts.next()) && parts.next().is_none() {
+            return &detail[..at];
+        }
+    }
+    detail
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        rejection(r.status(), r.body_text())
+        rejection(r.status(), &r.body_text(), crate::http::MAX_BODY_BYTES)
     }
 }
 
 impl From<BytesRejection> for ApiError {
     fn from(r: BytesRejection) -> Self {
-        rejection(r.status(), r.body_text())
+        rejection(r.status(), &r.body_text(), crate::http::MAX_BODY_BYTES)
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::bad_request("invalid_query", r.body_text())
+        let text = r.body_text();
+        let detail = without_position(after_colon(&text));
+        let message = if let Some(rest) = detail.strip_prefix("unknown field `") {
+            match rest.split_once('`') {
+                Some((name, more)) if more.starts_with(", there are no fields") => {
+                    format!("this route takes no query parameters, not `{name}`")
+                }
+                Some((name, more)) => format!(
+                    "`{name}` is not a query parameter of this route{}",
+                    more.strip_prefix(", expected ")
+                        .map(|e| format!(" (it takes {e})"))
+                        .unwrap_or_default()
+                ),
+                None => detail.to_owned(),
+            }
+        } else {
+            format!("a query parameter is not valid: {detail}")
+        };
+        ApiError::bad_request("invalid_query", message)
     }
 }
 
@@ -288,9 +368,14 @@ impl From<CommandError> for ApiError {
             CommandError::Rejected(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", message)
             }
-            CommandError::InvalidCommand(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", message)
-            }
+            CommandError::InvalidCommand(detail) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_command",
+                format!(
+                    "the command is not valid for this aggregate: {}",
+                    serde_words(&detail)
+                ),
+            ),
             CommandError::Conflict(e) => e.into(),
             CommandError::Module(e) => e.into(),
             CommandError::Storage(e) => e.into(),
@@ -320,15 +405,5 @@ impl From<CallError> for ApiError {
 /// The stable code of a failed call; also the `kind` label of the traps and host faults
 /// metrics. The module's failures begin with `module_`; the host's never do.
 pub fn call_error_code(e: &CallError) -> &'static str {
-    match e {
-        CallError::OutOfFuel { .. } => "module_out_of_fuel",
-        CallError::CpuExceeded { .. } => "module_cpu_exceeded",
-        CallError::HostBackstop { .. } => "host_backstop",
-        CallError::OutOfMemory { .. } => "module_out_of_memory",
-        CallError::StackOverflow => "module_stack_overflow",
-        CallError::Trap { .. } => "module_trapped",
-        CallError::BadOutput { .. } => "module_bad_output",
-        CallError::HostStorage { .. } => "storage_failed",
-        CallError::HostFailed { .. } => "internal",
-    }
+    e.code()
 }

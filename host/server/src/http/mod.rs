@@ -9,6 +9,7 @@
 //! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state;
 //!   `projections.rs`: projection status, queries, reset, pause and resume.
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
+//! - `route_errors/`: which error replies each route can give, declared in the description.
 //! - `edge/`: connections from accept to close: timeouts, the connection cap, head sizes,
 //!   and a shutdown that always finishes.
 //! - `local.rs`: [`LocalServer`], this API on 127.0.0.1:0 in process, for tests and benches.
@@ -24,6 +25,7 @@ mod modules;
 mod openapi;
 mod ops;
 mod projections;
+mod route_errors;
 mod state;
 mod streams;
 mod subscribe;
@@ -46,7 +48,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The API's routes.
 pub fn app(state: AppState) -> Router {
     let modules = Router::new()
-        .route("/v1/modules/{name}", get(modules::get).put(modules::upload))
+        .route(
+            "/v1/modules/{name}",
+            get(modules::get)
+                .put(modules::upload)
+                .delete(modules::remove),
+        )
         .layer(DefaultBodyLimit::max(modules::MAX_MODULE_BYTES));
     Router::new()
         .route(

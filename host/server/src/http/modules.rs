@@ -1,9 +1,11 @@
-//! `PUT /v1/modules/{name}` (upload a component) and `GET /v1/modules[/{name}]`.
+//! `PUT /v1/modules/{name}` (upload a component), `GET /v1/modules[/{name}]`, and
+//! `DELETE /v1/modules/{name}` (remove one).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use cairn_runtime::ModuleKind;
 use cairn_store::ModuleRecord;
 
 use crate::http::error::ApiError;
@@ -86,7 +88,17 @@ pub(super) async fn upload(
             ),
         ));
     }
-    let body = body?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                crate::http::error::body_too_large(MAX_MODULE_BYTES),
+            )
+        } else {
+            rejection.into()
+        }
+    })?;
     let uploaded = state
         .command_path
         .registry()
@@ -104,6 +116,7 @@ pub(super) async fn upload(
 #[utoipa::path(
     get,
     path = "/v1/modules",
+    operation_id = "list_modules",
     responses((status = 200, description = "Every loaded module, latest version of each", body = ModuleList)),
     tag = "modules"
 )]
@@ -142,4 +155,87 @@ pub(super) async fn get(
         .ok_or_else(|| {
             ApiError::not_found("unknown_module", format!("no module is named '{name}'"))
         })
+}
+
+/// What removing a module did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ModuleRemoved {
+    pub name: String,
+    /// `aggregate` or `projection`.
+    pub kind: String,
+    /// The version that was serving.
+    pub version: u64,
+    /// The sha256 of that version, in hex.
+    pub hash: String,
+    /// An aggregate's streams, which stay (`{name}-*`, the category `{name}`); none for a
+    /// projection.
+    pub streams_kept: Option<String>,
+    /// A projection's read models, dropped with it; none for an aggregate.
+    pub read_models_dropped: Vec<String>,
+    /// What happened, in a sentence.
+    pub message: String,
+}
+
+/// Removes a module. An aggregate's events stay, readable as streams, and its name stays an
+/// aggregate's; a projection's runners stop and its read models are dropped, and its name is
+/// free again. Uploading the name again makes a new version.
+#[utoipa::path(
+    delete,
+    path = "/v1/modules/{name}",
+    params(("name" = String, Path, description = "The module's name")),
+    responses(
+        (status = 200, description = "Removed: what, and what was kept or dropped with it", body = ModuleRemoved),
+        (status = 404, description = "No module has this name", body = crate::http::error::ErrorBody),
+    ),
+    tag = "modules"
+)]
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<ModuleRemoved>, ApiError> {
+    let unknown = || ApiError::not_found("unknown_module", format!("no module is named '{name}'"));
+    let registry = state.command_path.registry();
+    let removed = match registry.kind_of(&name) {
+        Some(ModuleKind::Aggregate) => {
+            let record = registry
+                .remove_aggregate(&name)
+                .await?
+                .ok_or_else(unknown)?;
+            ModuleRemoved {
+                message: format!(
+                    "aggregate {name} v{} is removed; its streams {name}-* stay and can be read, \
+                     and the name stays an aggregate's",
+                    record.version
+                ),
+                streams_kept: Some(format!("{name}-*")),
+                read_models_dropped: Vec::new(),
+                name: record.name.to_string(),
+                kind: record.kind.as_str().to_owned(),
+                version: record.version,
+                hash: record.hash.to_string(),
+            }
+        }
+        Some(ModuleKind::Projection) => {
+            let removed = state.projections.remove(&name).await?;
+            let record = removed.record;
+            ModuleRemoved {
+                message: format!(
+                    "projection {name} v{} is removed with its read models",
+                    record.version
+                ),
+                streams_kept: None,
+                read_models_dropped: removed
+                    .dropped_models
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                name: record.name.to_string(),
+                kind: record.kind.as_str().to_owned(),
+                version: record.version,
+                hash: record.hash.to_string(),
+            }
+        }
+        None => return Err(unknown()),
+    };
+    Ok(Json(removed))
 }

@@ -1,11 +1,15 @@
 //! `GET /openapi.json`: the API description, generated from the handlers' annotations.
 //!
+//! The error responses come from the error table (`route_errors/`), so every status a route can
+//! answer is declared on it.
+//!
 //! The store's reply types (events, stream pages, log pages) live in cairn-store, which knows
 //! nothing of OpenAPI; the schemas below describe their JSON for the document only.
 
 use axum::Json;
 use utoipa::OpenApi;
 
+use crate::http::route_errors::DeclareErrors;
 use crate::http::{aggregates, all, error, modules, ops, projections, streams, subscribe};
 
 /// The API description.
@@ -14,14 +18,14 @@ use crate::http::{aggregates, all, error, modules, ops, projections, streams, su
     info(title = "cairn", description = "An event store and a runtime for event-sourced domain logic."),
     paths(
         streams::append, streams::read, all::read, subscribe::subscribe,
-        modules::upload, modules::list, modules::get,
+        modules::upload, modules::list, modules::get, modules::remove,
         aggregates::command, aggregates::state,
         projections::list, projections::status, projections::query,
         projections::pause, projections::resume, projections::reset,
         ops::healthz, ops::metrics, openapi_json,
     ),
     components(schemas(error::ErrorBody, EventDoc, StreamPage, LogPage, ProjectionStatusDoc)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &DeclareErrors),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;

@@ -68,7 +68,8 @@ pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
     }
 }
 
-/// Prometheus metrics: appends, commands, their latencies, module traps.
+/// Prometheus metrics: appends, commands, module calls, projections, the store's commits, the
+/// state cache and subscribers, each with its `# HELP`.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -76,6 +77,7 @@ pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
     tag = "operations"
 )]
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    crate::telemetry::observe(state.store.head().get(), &state.projections.list());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

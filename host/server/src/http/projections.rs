@@ -22,6 +22,7 @@ pub(crate) struct ProjectionList {
 #[utoipa::path(
     get,
     path = "/v1/projections",
+    operation_id = "list_projections",
     responses((status = 200, description = "Every projection: position, head, lag, state, and a rebuild in progress", body = ProjectionList)),
     tag = "projections"
 )]
@@ -75,21 +76,24 @@ pub(crate) async fn query(
 ) -> Result<Json<JsonText>, ApiError> {
     match state.projections.query(&name, request).await {
         Ok(answer) => Ok(Json(answer)),
-        Err(QueryError::UnknownProjection(_)) => Err(unknown(&name)),
-        Err(QueryError::Refused(message)) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "query_refused",
-            message,
-        )),
-        Err(QueryError::Module(e)) => {
-            crate::telemetry::trapped(&name, &e);
-            Err(e.into())
-        }
-        Err(QueryError::Storage(e)) => Err(e.into()),
+        Err(error) => Err(query_failed(&name, error)),
     }
 }
 
-fn unknown(name: &str) -> ApiError {
+/// The reply to a query of projection `name` that failed (the runtime counts a module's
+/// failure where the call is made).
+pub(super) fn query_failed(name: &str, error: QueryError) -> ApiError {
+    match error {
+        QueryError::UnknownProjection(_) => unknown(name),
+        QueryError::Refused(message) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "query_refused", message)
+        }
+        QueryError::Module(e) => e.into(),
+        QueryError::Storage(e) => e.into(),
+    }
+}
+
+pub(super) fn unknown(name: &str) -> ApiError {
     ApiError::not_found(
         "unknown_projection",
         format!("no projection is named '{name}'"),

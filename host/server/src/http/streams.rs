@@ -65,6 +65,7 @@ pub(super) struct AppendReply {
 
 /// Where a stream read starts, how far, and which way.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReadQuery {
     /// The first version to return; by default the first event going forward and the last
@@ -134,13 +135,12 @@ pub(super) async fn append(
             }
         })
         .collect();
-    let count = events.len();
     let started = std::time::Instant::now();
     let outcome = state
         .store
         .append(stream, request.expected_version, events)
         .await;
-    telemetry::appended(&outcome, count, started.elapsed());
+    telemetry::appended(&outcome, started.elapsed());
     Ok((StatusCode::CREATED, Json(AppendReply::from(outcome?))))
 }
 
@@ -160,6 +160,7 @@ impl From<AppendOutcome> for AppendReply {
 #[utoipa::path(
     get,
     path = "/v1/streams/{stream}",
+    operation_id = "read_stream",
     params(("stream" = String, Path, description = "The stream's name"), ReadQuery),
     responses(
         (status = 200, description = "The stream's version and the events asked for; a missing stream is version 0 with no events", body = crate::http::openapi::StreamPage),

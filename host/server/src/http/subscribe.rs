@@ -34,6 +34,7 @@ const PAGE_BYTES: usize = 1024 * 1024;
 
 /// Where a subscription starts, and which events it sends.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SubscribeQuery {
     /// Send events after this position (default 0: from the start). `Last-Event-ID` wins over
@@ -85,6 +86,7 @@ pub(super) async fn subscribe(
         head: state.store.watch_head(),
         read,
         ended: false,
+        _live: crate::telemetry::LiveSubscriber::new(),
     };
     let events = stream::unfold(cursor, Cursor::next_page)
         .flat_map(|page| stream::iter(page.into_iter().map(Ok)))
@@ -101,6 +103,8 @@ struct Cursor {
     read: AllRead,
     /// Whether the store failed and the subscriber has been told: the stream ends.
     ended: bool,
+    /// Counts the subscription in `cairn_subscribers` for as long as it lives.
+    _live: crate::telemetry::LiveSubscriber,
 }
 
 impl Cursor {

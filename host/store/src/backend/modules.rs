@@ -2,7 +2,9 @@
 //! each.
 
 use crate::error::{ModulePutError, ReadError, StorageError};
-use crate::module::{ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
+use crate::module::{
+    ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
+};
 
 /// Modules as named, versioned blobs under their content hash, and the runtime's opaque state
 /// for each.
@@ -10,10 +12,16 @@ use crate::module::{ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleState
 /// What every backend promises:
 /// 1. A name keeps its kind: a new version has the kind of the version before it. A put whose
 ///    name is held by a module of another kind is refused in the transaction that would have
-///    kept it, so of racing puts of one name with different kinds exactly one kind wins.
+///    kept it, so of racing puts of one name with different kinds exactly one kind wins. A
+///    removed aggregate's name stays an aggregate's, since its streams stay; a removed
+///    projection's name may be taken by either kind.
 /// 2. Versions of a name count 1, 2, 3, ... with one version per distinct hash in a row: a put
-///    of the latest version's bytes changes nothing.
+///    of the latest version's bytes changes nothing, unless the name was removed, when any put
+///    makes a new version.
 /// 3. A module's state changes together with the dropping of the read models it lets go.
+/// 4. A removed module leaves [`Modules::modules`], its state is deleted, and the read models
+///    named with it are dropped, in one transaction. Its versions stay readable by
+///    [`Modules::module_version`], since events name them in their provenance.
 #[async_trait::async_trait]
 pub trait Modules: Send + Sync {
     /// Keeps a module. Bytes that differ from the name's latest version make a new version
@@ -37,6 +45,13 @@ pub trait Modules: Send + Sync {
     /// Replaces the runtime's state for a module, and drops the read models it names to drop,
     /// atomically (promise 3).
     async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError>;
+
+    /// Removes a module (promise 4), returning the version that was latest, or `None` if no
+    /// module of this name is kept (never kept, or removed already: nothing changes then).
+    async fn remove_module(
+        &self,
+        removal: ModuleRemoval,
+    ) -> Result<Option<ModuleRecord>, StorageError>;
 
     /// The state last put for module `name`.
     async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError>;

@@ -1,5 +1,5 @@
-//! Keeping one module, or the runtime's state for one, inside the batch's write transaction
-//! (invariants 7 and 9 of `tables.rs`).
+//! Keeping one module, removing one, or replacing the runtime's state for one, inside the
+//! batch's write transaction (invariants 7, 9 and 11 of `tables.rs`).
 
 use redb::ReadableTable;
 
@@ -7,7 +7,7 @@ use super::apply_model::apply_model_drop;
 use super::reads::module_record;
 use super::tables::WriteTables;
 use crate::error::{ModulePutError, StorageError};
-use crate::module::{ModulePut, ModuleRecord, ModuleState, NewModule};
+use crate::module::{ModuleKind, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule};
 
 /// Keeps `module` as its name's next version, unless the latest version has the same hash, or
 /// the name is held by a module of another kind (invariant 7 of `tables.rs`). The kind is
@@ -38,9 +38,17 @@ pub(crate) fn apply_module(
             None => None,
         }
     };
+    let removed = tables
+        .removed_modules
+        .get(name)
+        .map_err(StorageError::backend)?
+        .is_some();
+    // A removed projection leaves nothing under its name; a removed aggregate leaves its
+    // streams, which stay an aggregate's.
+    let name_is_free = removed && latest.as_ref().map(|l| l.kind) == Some(ModuleKind::Projection);
     if let Some(latest) = latest
         .as_ref()
-        .filter(|latest| latest.kind != module.kind())
+        .filter(|latest| latest.kind != module.kind() && !name_is_free)
     {
         return Ok(Err(ModulePutError::NameTaken {
             name: module.name().clone(),
@@ -49,9 +57,15 @@ pub(crate) fn apply_module(
     }
     if let Some(latest) = latest
         .as_ref()
-        .filter(|latest| latest.hash == *module.hash())
+        .filter(|latest| latest.hash == *module.hash() && !removed)
     {
         return Ok(Ok(ModulePut::Unchanged(latest.clone())));
+    }
+    if removed {
+        tables
+            .removed_modules
+            .remove(name)
+            .map_err(StorageError::backend)?;
     }
     let version = latest.map_or(1, |latest| latest.version + 1);
     let hash = module.hash().as_str();
@@ -91,4 +105,46 @@ pub(crate) fn apply_module_state(
         .insert(update.module.as_str(), update.state.as_slice())
         .map_err(StorageError::backend)?;
     Ok(())
+}
+
+/// Removes `removal.module` if it is kept: marks its latest version removed, deletes its state
+/// and drops the read models named with it (invariant 11 of `tables.rs`).
+pub(crate) fn apply_module_removal(
+    tables: &mut WriteTables<'_>,
+    removal: &ModuleRemoval,
+) -> Result<Option<ModuleRecord>, StorageError> {
+    let name = removal.module.as_str();
+    if tables
+        .removed_modules
+        .get(name)
+        .map_err(StorageError::backend)?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let latest = {
+        let mut versions = tables
+            .modules
+            .range((name, 0)..=(name, u64::MAX))
+            .map_err(StorageError::backend)?;
+        match versions.next_back() {
+            Some(row) => {
+                let (key, value) = row.map_err(StorageError::backend)?;
+                module_record(removal.module.clone(), key.value().1, value.value())?
+            }
+            None => return Ok(None),
+        }
+    };
+    for model in &removal.drop_models {
+        apply_model_drop(tables, model)?;
+    }
+    tables
+        .module_states
+        .remove(name)
+        .map_err(StorageError::backend)?;
+    tables
+        .removed_modules
+        .insert(name, latest.version)
+        .map_err(StorageError::backend)?;
+    Ok(Some(latest))
 }

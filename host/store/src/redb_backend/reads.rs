@@ -9,8 +9,9 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::backend;
 use super::record::{self, PageBuilder};
 use super::tables::{
-    COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULES, SNAPSHOTS, STREAM_APPENDS,
-    STREAM_NAMES, STREAMS, StoredStream, StreamAppend, append_holding, check_place, locate_stream,
+    COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULES, REMOVED_MODULES,
+    SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES, STREAMS, StoredStream, StreamAppend, append_holding,
+    check_place, locate_stream,
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{Damage, StorageError, StoredRecord};
@@ -355,10 +356,11 @@ pub(crate) fn keyed_outcome(
     }
 }
 
-/// The latest version of every module, by name.
+/// The latest version of every module kept, by name: removed ones are left out.
 pub(crate) fn modules(db: &Database) -> Result<Vec<ModuleRecord>, StorageError> {
     let txn = db.begin_read().map_err(backend)?;
     let table = txn.open_table(MODULES).map_err(backend)?;
+    let removed = txn.open_table(REMOVED_MODULES).map_err(backend)?;
     let mut latest: Vec<ModuleRecord> = Vec::new();
     for row in table.iter().map_err(backend)? {
         let (key, value) = row.map_err(backend)?;
@@ -372,7 +374,17 @@ pub(crate) fn modules(db: &Database) -> Result<Vec<ModuleRecord>, StorageError> 
             _ => latest.push(record),
         }
     }
-    Ok(latest)
+    let mut kept = Vec::with_capacity(latest.len());
+    for record in latest {
+        if removed
+            .get(record.name.as_str())
+            .map_err(backend)?
+            .is_none()
+        {
+            kept.push(record);
+        }
+    }
+    Ok(kept)
 }
 
 /// A `modules` row as a [`ModuleRecord`]; a kind or hash that does not read back is damage of

@@ -39,6 +39,16 @@ pub enum OpenError {
         /// Why.
         source: std::io::Error,
     },
+    /// Another process holds the database open: another cairn serves this data directory.
+    #[error(
+        "another cairn is using the data directory {} (its database {path} is locked); stop \
+         that one, or give this one another data directory",
+        data_dir(path).display()
+    )]
+    InUse {
+        /// The database file.
+        path: PathBuf,
+    },
     /// redb could not open the file (it may be open in another process, or damaged).
     #[error("cannot open the database {path}: {source}")]
     Database {
@@ -264,6 +274,11 @@ pub(super) fn database_error(path: &Path, source: redb::DatabaseError) -> OpenEr
         }
         _ => None,
     };
+    if matches!(source, redb::DatabaseError::DatabaseAlreadyOpen) {
+        return OpenError::InUse {
+            path: path.to_path_buf(),
+        };
+    }
     match damaged {
         Some(reason) => OpenError::Damaged {
             path: path.to_path_buf(),

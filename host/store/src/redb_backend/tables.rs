@@ -22,6 +22,7 @@
 //! | `models` | read model name | (model id, checkpoint position) |
 //! | `model_entries` | (model id, key) | value, then its checksum (see `record.rs`) |
 //! | `module_states` | module name | the runtime's bookkeeping for it (opaque bytes) |
+//! | `removed_modules` | module name | the version that was latest when it was removed |
 //!
 //! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
 //! 1. `streams[name] = id` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ... in
@@ -39,8 +40,9 @@
 //! 6. `commands[(id, key)] = (first, last)` is written in the transaction that appended
 //!    versions `first..=last` of stream `id` with that key.
 //! 7. `modules[(name, 1..=n)]` exist for a name with `n` versions, each naming a hash that
-//!    `module_blobs` holds. Consecutive versions of a name have different hashes, and a new
-//!    version has the kind of the version before it (`apply_module.rs` refuses another kind).
+//!    `module_blobs` holds. Consecutive versions of a name have different hashes unless the
+//!    name was removed between them, and a new version has the kind of the version before it
+//!    unless that was a removed projection (`apply_module.rs` refuses another kind).
 //! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
 //!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
 //!    checkpoint only grows. Dropping a model removes its entries and its row together.
@@ -50,6 +52,9 @@
 //!     (an event's also covers its position), written with it and verified by every read of
 //!     it; a value whose checksum does not match is reported as damaged, never returned
 //!     (`record.rs`). `verify.rs` checks every one of them, and invariants 1 to 4 and 8.
+//! 11. `removed_modules[name] = n` exactly when version `n` is the name's latest and the name
+//!     was removed after it was kept: such a name has no `module_states` row and is not
+//!     listed as kept. A put of the name deletes the row (`apply_module.rs`).
 
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 
@@ -81,6 +86,8 @@ pub(crate) const MODEL_ENTRIES: TableDefinition<(u64, &[u8]), &[u8]> =
     TableDefinition::new("model_entries");
 pub(crate) const MODULE_STATES: TableDefinition<&str, &[u8]> =
     TableDefinition::new("module_states");
+pub(crate) const REMOVED_MODULES: TableDefinition<&str, u64> =
+    TableDefinition::new("removed_modules");
 
 /// The `meta` key holding the layout version of this file.
 pub(crate) const FORMAT_KEY: &str = "format";
@@ -103,6 +110,7 @@ pub(crate) struct WriteTables<'txn> {
     pub(crate) models: redb::Table<'txn, &'static str, (u64, u64)>,
     pub(crate) model_entries: redb::Table<'txn, (u64, &'static [u8]), &'static [u8]>,
     pub(crate) module_states: redb::Table<'txn, &'static str, &'static [u8]>,
+    pub(crate) removed_modules: redb::Table<'txn, &'static str, u64>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -120,6 +128,7 @@ impl<'txn> WriteTables<'txn> {
             models: txn.open_table(MODELS)?,
             model_entries: txn.open_table(MODEL_ENTRIES)?,
             module_states: txn.open_table(MODULE_STATES)?,
+            removed_modules: txn.open_table(REMOVED_MODULES)?,
         })
     }
 }

@@ -15,7 +15,9 @@ use crate::error::{
 };
 use crate::event::NewEvent;
 use crate::head::HeadWatch;
-use crate::module::{ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleState, NewModule};
+use crate::module::{
+    ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
+};
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
@@ -156,6 +158,15 @@ impl Modules for RedbStore {
     async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError> {
         let (pending, reply) = Pending::new(state);
         self.send(WriteOp::PutModuleState(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn remove_module(
+        &self,
+        removal: ModuleRemoval,
+    ) -> Result<Option<ModuleRecord>, StorageError> {
+        let (pending, reply) = Pending::new(removal);
+        self.send(WriteOp::RemoveModule(pending))?;
         reply.await.map_err(|_| StorageError::Closed)?
     }
 

@@ -67,7 +67,7 @@ impl VerifyReport {
 impl RedbStore {
     /// Checks every record of the store in `data_dir` without changing it (see `verify.rs` for
     /// what is checked) and reports every damaged one. The store must not be open: redb's lock
-    /// refuses a second open with [`OpenError::Database`]. A file whose structure is too damaged
+    /// refuses a second open with [`OpenError::InUse`]. A file whose structure is too damaged
     /// to open is [`OpenError::Damaged`].
     pub async fn verify(data_dir: impl AsRef<Path>) -> Result<VerifyReport, OpenError> {
         let path = data_dir.as_ref().join(DATABASE_FILE);

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
 use super::apply_model::{apply_model_commit, apply_model_drop};
-use super::apply_module::{apply_module, apply_module_state};
+use super::apply_module::{apply_module, apply_module_removal, apply_module_state};
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
 use super::stream_cache::StreamCache;
 use super::tables::WriteTables;
@@ -30,7 +30,7 @@ use crate::append::AppendOutcome;
 use crate::error::{AppendError, ModelError, ModulePutError, SnapshotError, StorageError};
 use crate::event::Timestamp;
 use crate::head::HeadSender;
-use crate::module::{ModulePut, ModuleState, NewModule};
+use crate::module::{ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule};
 use crate::read_model::{ModelCommit, ReadModelName};
 use crate::version::Position;
 
@@ -47,6 +47,7 @@ pub(crate) enum WriteOp {
     CommitModel(Pending<ModelCommit, (), ModelError>),
     DropModel(Pending<ReadModelName, (), StorageError>),
     PutModuleState(Pending<ModuleState, (), StorageError>),
+    RemoveModule(Pending<ModuleRemoval, Option<ModuleRecord>, StorageError>),
     /// Finish the operations queued before this one, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -132,7 +133,13 @@ fn commit_batch(
     mut batch: Vec<WriteOp>,
 ) {
     let mut next = *allocated;
+    let started = std::time::Instant::now();
     let failure = apply_and_commit(db, &mut next, streams, &mut batch).err();
+    count_commit(
+        &batch,
+        started.elapsed(),
+        failure.is_none().then(|| next.head - allocated.head),
+    );
     *last_failure
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) =
@@ -155,8 +162,22 @@ fn commit_batch(
             WriteOp::CommitModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::DropModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutModuleState(pending) => pending.settle(failure.as_ref()),
+            WriteOp::RemoveModule(pending) => pending.settle(failure.as_ref()),
             WriteOp::Close(_) => {}
         }
+    }
+}
+
+/// What a commit counts, through the `metrics` facade (the server renders them):
+/// `cairn_store_commit_seconds` and `cairn_store_commit_operations` for every commit, the
+/// events it wrote to `cairn_appended_events_total` (every append, over HTTP or by a command;
+/// recognised retries write none), and failed commits to `cairn_store_commit_failures_total`.
+fn count_commit(batch: &[WriteOp], took: std::time::Duration, written: Option<u64>) {
+    metrics::histogram!("cairn_store_commit_seconds").record(took.as_secs_f64());
+    metrics::histogram!("cairn_store_commit_operations").record(batch.len() as f64);
+    match written {
+        Some(events) => metrics::counter!("cairn_appended_events_total").increment(events),
+        None => metrics::counter!("cairn_store_commit_failures_total").increment(1),
     }
 }
 
@@ -205,6 +226,10 @@ fn apply_and_commit(
                 WriteOp::PutModuleState(pending) => {
                     apply_module_state(&mut tables, &pending.request)?;
                     pending.result = Some(Ok(()));
+                }
+                WriteOp::RemoveModule(pending) => {
+                    let removed = apply_module_removal(&mut tables, &pending.request)?;
+                    pending.result = Some(Ok(removed));
                 }
                 WriteOp::Close(_) => {}
             }

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cairn_store::{ModuleName, ModuleState, ReadModelName, StorageError};
+use cairn_store::{
+    ModuleName, ModuleRecord, ModuleRemoval, ModuleState, ReadModelName, StorageError,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -34,6 +36,15 @@ struct Lifecycle {
     paused: bool,
     /// The last generation number given out; numbers are never reused.
     last_generation: u64,
+}
+
+/// What removing a projection did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovedProjection {
+    /// Its latest version, now removed.
+    pub record: ModuleRecord,
+    /// The read models dropped with it.
+    pub dropped_models: Vec<ReadModelName>,
 }
 
 /// One projection: the generations running it, whether it is paused, and the generation
@@ -383,6 +394,57 @@ impl Lifecycles {
             }
             Err(error) => {
                 tracing::warn!(projection = %name, %error, "saving the takeover failed; after a restart the old model serves until the new one catches up again");
+            }
+        }
+    }
+
+    /// Takes projection `name` out of service for good: stops its generations and waits for
+    /// them, then removes the module from the store with every read model it used, in one
+    /// transaction (Modules promise 4), and forgets it. `None` if no projection is so named.
+    /// If the store fails, the projection is restored from what the store still keeps and
+    /// runs on. Call under the turn.
+    pub(super) async fn remove(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<Option<RemovedProjection>, StorageError> {
+        let Some(projection) = self.registry.projection(name) else {
+            return Ok(None);
+        };
+        let module = projection.name().clone();
+        let entry = self.entries().remove(name);
+        let mut models = Vec::new();
+        match entry {
+            Some(entry) => {
+                for generation in entry.generations() {
+                    generation.stop_and_wait().await;
+                    models.push(generation.model().clone());
+                }
+                models.extend(entry.stale);
+            }
+            None => {
+                // Its kept state did not load, so no generation runs: drop what it names.
+                if let Ok(kept) = load(&self.env, &module).await {
+                    models.extend(kept.serving.iter().map(|s| s.model(name)));
+                    models.extend(kept.building.iter().map(|s| s.model(name)));
+                }
+            }
+        }
+        let removal = ModuleRemoval {
+            module: module.clone(),
+            drop_models: models.clone(),
+        };
+        match self.env.store.remove_module(removal).await {
+            Ok(record) => {
+                self.registry.unload(name);
+                tracing::info!(projection = %module, dropped = ?models, "the projection is removed");
+                Ok(record.map(|record| RemovedProjection {
+                    record,
+                    dropped_models: models,
+                }))
+            }
+            Err(error) => {
+                self.sync(&projection).await;
+                Err(error)
             }
         }
     }

@@ -39,6 +39,7 @@ use crate::registry::Registry;
 pub use env::RunnerConfig;
 use env::RunnerEnv;
 use lifecycle::Lifecycles;
+pub use lifecycle::RemovedProjection;
 pub use status::{Fault, GenerationStatus, ProjectionStatus, RunState};
 
 /// Why a query was not answered.
@@ -167,6 +168,16 @@ impl Projections {
             .ok_or_else(unknown)?;
         self.lifecycles.start_generation(&projection).await?;
         self.status(name).ok_or_else(unknown)
+    }
+
+    /// Removes projection `name`: its runners stop, and the module, its kept state and its
+    /// read models leave the store together. `UnknownProjection` if none is loaded.
+    pub async fn remove(&self, name: &str) -> Result<RemovedProjection, ControlError> {
+        let _turn = self.lifecycles.turn().await;
+        self.lifecycles
+            .remove(name)
+            .await?
+            .ok_or_else(|| ControlError::UnknownProjection(name.to_owned()))
     }
 
     /// Every projection's status, by name.

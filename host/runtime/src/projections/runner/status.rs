@@ -140,8 +140,13 @@ impl StatusBoard {
         self.lock().reach(position, head);
     }
 
-    /// A batch's commit landed.
+    /// A batch's commit landed. Counts its events (`cairn_projection_events_applied_total`)
+    /// and how long it took from its read to its commit (`cairn_projection_batch_seconds`).
     pub(super) fn landed(&self, landing: &Landing) {
+        metrics::counter!("cairn_projection_events_applied_total", "projection" => self.projection.clone())
+            .increment(landing.applied as u64);
+        metrics::histogram!("cairn_projection_batch_seconds", "projection" => self.projection.clone())
+            .record(landing.started.elapsed().as_secs_f64());
         let mut status = self.lock();
         status.reach(landing.position, landing.head);
         status.state = if landing.position >= landing.head {
@@ -191,6 +196,8 @@ impl StatusBoard {
             event_type,
         } = place.cloned().unwrap_or_default();
         tracing::warn!(projection = %self.projection, position, %event_type, %error, "projection faulted");
+        metrics::counter!("cairn_projection_faults_total", "projection" => self.projection.clone())
+            .increment(1);
         let mut status = self.lock();
         status.state = RunState::Faulted;
         status.fault = Some(Fault {

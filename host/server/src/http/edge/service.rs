@@ -148,6 +148,7 @@ fn respond(reply: axum::response::Response, mut open: OpenRequest) -> Response<R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::route_errors::{ErrorSource, Reply};
 
     const LIMITS: RequestLimits = RequestLimits {
         max_uri_bytes: 32,
@@ -165,6 +166,7 @@ mod tests {
         let error = check_head(&long, &LIMITS).expect_err("too long");
         assert_eq!(error.status(), StatusCode::URI_TOO_LONG);
         assert_eq!(error.code(), "uri_too_long");
+        assert!(ErrorSource::Edge.own_replies().contains(&Reply::of(&error)));
         let large = Request::get("/healthz")
             .header("x-padding", "p".repeat(64))
             .body(())
@@ -172,5 +174,6 @@ mod tests {
         let error = check_head(&large, &LIMITS).expect_err("too large");
         assert_eq!(error.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
         assert_eq!(error.code(), "headers_too_large");
+        assert!(ErrorSource::Edge.own_replies().contains(&Reply::of(&error)));
     }
 }

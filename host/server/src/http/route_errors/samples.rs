@@ -1,0 +1,234 @@
+//! One error of every variant of each error type the HTTP layer turns into replies, for the
+//! tests of the error table. After each list, a `match` with no wildcard names every variant:
+//! a new variant does not compile there until it is named, and its sample goes in the list.
+
+use std::time::Duration;
+
+use cairn_runtime::{CallError, CommandError, ControlError, LoadError, QueryError};
+use cairn_store::{
+    AppendError, Damage, EventId, ExpectedVersion, NameError, Position, ReadError, StorageError,
+    StreamId, Version,
+};
+
+fn stream() -> StreamId {
+    StreamId::new("sample-1").expect("a stream name")
+}
+
+/// Every [`StorageError`].
+pub(super) fn storage_errors() -> Vec<StorageError> {
+    let all = vec![
+        StorageError::backend(std::io::Error::other("the disk failed")),
+        StorageError::Corrupt("tables disagree".to_owned()),
+        StorageError::Damaged(Damage::event(Position::new(1), "checksum")),
+        StorageError::Closed,
+    ];
+    for e in &all {
+        match e {
+            StorageError::Backend(_)
+            | StorageError::Corrupt(_)
+            | StorageError::Damaged(_)
+            | StorageError::Closed => {}
+        }
+    }
+    all
+}
+
+/// Every [`AppendError`].
+pub(super) fn append_errors() -> Vec<AppendError> {
+    let mut all = vec![
+        AppendError::ReservedStream(stream()),
+        AppendError::NoEvents,
+        AppendError::TooManyEvents { count: 2, max: 1 },
+        AppendError::DuplicateEventId { id: EventId::new() },
+        AppendError::EventTooLarge {
+            index: 0,
+            bytes: 2,
+            max: 1,
+        },
+        AppendError::MetadataNotObject { index: 0 },
+    ];
+    all.extend(conflicts());
+    all.extend(storage_errors().into_iter().map(AppendError::Storage));
+    for e in &all {
+        match e {
+            AppendError::ReservedStream(_)
+            | AppendError::NoEvents
+            | AppendError::TooManyEvents { .. }
+            | AppendError::DuplicateEventId { .. }
+            | AppendError::EventTooLarge { .. }
+            | AppendError::MetadataNotObject { .. }
+            | AppendError::WrongExpectedVersion { .. }
+            | AppendError::IdempotencyConflict { .. }
+            | AppendError::EventIdReused { .. }
+            | AppendError::Storage(_) => {}
+        }
+    }
+    all
+}
+
+/// The [`AppendError`]s that are conflicts: what a command's `CommandError::Conflict` holds
+/// (`CommandPath::append_failed`).
+fn conflicts() -> Vec<AppendError> {
+    vec![
+        AppendError::WrongExpectedVersion {
+            stream: stream(),
+            expected: ExpectedVersion::Any,
+            actual: Version::new(1),
+        },
+        AppendError::IdempotencyConflict {
+            stream: stream(),
+            id: EventId::new(),
+        },
+        AppendError::EventIdReused {
+            stream: stream(),
+            id: EventId::new(),
+        },
+    ]
+}
+
+/// Every [`CallError`].
+pub(super) fn call_errors() -> Vec<CallError> {
+    let message = || "it failed".to_owned();
+    let all = vec![
+        CallError::OutOfFuel { fuel: 1 },
+        CallError::CpuExceeded {
+            limit: Duration::from_secs(1),
+        },
+        CallError::HostBackstop {
+            after: Duration::from_secs(1),
+        },
+        CallError::OutOfMemory { limit: 1 },
+        CallError::StackOverflow,
+        CallError::Trap { message: message() },
+        CallError::BadOutput { message: message() },
+        CallError::HostStorage { message: message() },
+        CallError::HostFailed { message: message() },
+    ];
+    for e in &all {
+        match e {
+            CallError::OutOfFuel { .. }
+            | CallError::CpuExceeded { .. }
+            | CallError::HostBackstop { .. }
+            | CallError::OutOfMemory { .. }
+            | CallError::StackOverflow
+            | CallError::Trap { .. }
+            | CallError::BadOutput { .. }
+            | CallError::HostStorage { .. }
+            | CallError::HostFailed { .. } => {}
+        }
+    }
+    all
+}
+
+/// Every [`LoadError`].
+pub(super) fn load_errors() -> Vec<LoadError> {
+    let reason = || "a reason".to_owned();
+    let mut all = vec![
+        LoadError::Name(NameError::Empty),
+        LoadError::Invalid { reason: reason() },
+        LoadError::ExceedsLimits { reason: reason() },
+        LoadError::CoreModule,
+        LoadError::WrongWorld { reason: reason() },
+        LoadError::BadImport { reason: reason() },
+        LoadError::NameTaken {
+            name: "sample".to_owned(),
+            held_by: "an aggregate".to_owned(),
+        },
+        LoadError::Host(reason()),
+    ];
+    all.extend(call_errors().into_iter().map(LoadError::Module));
+    all.extend(storage_errors().into_iter().map(LoadError::Storage));
+    all.extend(
+        storage_errors()
+            .into_iter()
+            .map(|e| LoadError::Read(ReadError::Storage(e))),
+    );
+    for e in &all {
+        match e {
+            LoadError::Name(_)
+            | LoadError::Invalid { .. }
+            | LoadError::ExceedsLimits { .. }
+            | LoadError::CoreModule
+            | LoadError::WrongWorld { .. }
+            | LoadError::BadImport { .. }
+            | LoadError::NameTaken { .. }
+            | LoadError::Storage(_)
+            | LoadError::Read(_)
+            | LoadError::Module(_)
+            | LoadError::Host(_) => {}
+        }
+    }
+    all
+}
+
+/// Every [`CommandError`] of `CommandPath::execute`.
+pub(super) fn command_errors() -> Vec<CommandError> {
+    let mut all = vec![
+        CommandError::UnknownModule("sample".to_owned()),
+        CommandError::InvalidId(NameError::Empty),
+        CommandError::Rejected("no".to_owned()),
+        CommandError::InvalidCommand("what".to_owned()),
+    ];
+    all.extend(conflicts().into_iter().map(CommandError::Conflict));
+    all.extend(call_errors().into_iter().map(CommandError::Module));
+    all.extend(storage_errors().into_iter().map(CommandError::Storage));
+    for e in &all {
+        match e {
+            CommandError::UnknownModule(_)
+            | CommandError::InvalidId(_)
+            | CommandError::Rejected(_)
+            | CommandError::InvalidCommand(_)
+            | CommandError::Conflict(_)
+            | CommandError::Module(_)
+            | CommandError::Storage(_) => {}
+        }
+    }
+    all
+}
+
+/// The [`CommandError`]s of `CommandPath::state`, which decides nothing and appends nothing:
+/// no rejection, no invalid command, no conflict.
+pub(super) fn state_errors() -> Vec<CommandError> {
+    command_errors()
+        .into_iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                CommandError::Rejected(_)
+                    | CommandError::InvalidCommand(_)
+                    | CommandError::Conflict(_)
+            )
+        })
+        .collect()
+}
+
+/// Every [`QueryError`].
+pub(super) fn query_errors() -> Vec<QueryError> {
+    let mut all = vec![
+        QueryError::UnknownProjection("sample".to_owned()),
+        QueryError::Refused("no".to_owned()),
+    ];
+    all.extend(call_errors().into_iter().map(QueryError::Module));
+    all.extend(storage_errors().into_iter().map(QueryError::Storage));
+    for e in &all {
+        match e {
+            QueryError::UnknownProjection(_)
+            | QueryError::Refused(_)
+            | QueryError::Module(_)
+            | QueryError::Storage(_) => {}
+        }
+    }
+    all
+}
+
+/// Every [`ControlError`].
+pub(super) fn control_errors() -> Vec<ControlError> {
+    let mut all = vec![ControlError::UnknownProjection("sample".to_owned())];
+    all.extend(storage_errors().into_iter().map(ControlError::Storage));
+    for e in &all {
+        match e {
+            ControlError::UnknownProjection(_) | ControlError::Storage(_) => {}
+        }
+    }
+    all
+}
