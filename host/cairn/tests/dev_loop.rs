@@ -105,6 +105,20 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     let server = api.split_whitespace().last().expect("a URL").to_owned();
     output.wait_for("watching", Duration::from_secs(10));
 
+    // What it printed: each build announced, each load once, no colours in a pipe.
+    let printed = output.seen().join("\n");
+    assert!(printed.contains("building customers…"), "{printed}");
+    assert_eq!(
+        printed.matches("customers v1 loaded").count(),
+        1,
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("module loaded"),
+        "a load said twice: {printed}"
+    );
+    assert!(!printed.contains('\u{1b}'), "colours in a pipe: {printed}");
+
     // The CLI against it.
     let create = r#"{"type": "Create", "data": {"name": "Ada", "email": "ada@example.com"}}"#;
     let (ok, out, err) = client(&server, &["send", "customers", "c1", create]);
@@ -115,6 +129,22 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     assert!(ok, "{err}");
     let state: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(state["state"]["name"], "Ada");
+    // Global options go before the command too, and a URL needs no scheme.
+    let bare = server.trim_start_matches("http://");
+    let before = cairn()
+        .args(["--server", bare, "--json", "state", "customers", "c1"])
+        .output()
+        .expect("cairn runs");
+    assert!(before.status.success(), "{before:?}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&before.stdout).expect("JSON with the global --json");
+    assert_eq!(state["state"]["name"], "Ada");
+    // An aggregate with no events says so plainly.
+    let (ok, out, err) = client(&server, &["state", "customers", "nobody"]);
+    assert!(
+        ok && out.contains("has no events yet (version 0)"),
+        "{out}{err}"
+    );
     let (ok, out, _) = client(&server, &["read", "customers-c1"]);
     assert!(
         ok && out.contains("customers-c1@1 CustomerCreated"),
@@ -292,6 +322,29 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
         !ok && err.contains("not enough money (rule v2)"),
         "the added module's sources are watched: {err}"
     );
+
+    // A command from a file, for one too large for an argument.
+    let file = project.path().join("command.json");
+    std::fs::write(
+        &file,
+        r#"{"type": "Create", "data": {"name": "Big", "email": "big@example.com"}}"#,
+    )
+    .expect("writes");
+    let at_file = format!("@{}", file.display());
+    let (ok, out, err) = client(&server, &["send", "customers", "c9", &at_file]);
+    assert!(
+        ok && out.contains("customers-c9 is at version 1"),
+        "{out}{err}"
+    );
+
+    // A module is removed with `cairn undeploy`, and says what went with it.
+    let (ok, out, err) = client(&server, &["undeploy", "ledger"]);
+    assert!(
+        ok && out.contains("ledger") && out.contains("removed"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = client(&server, &["send", "ledger", "x1", withdraw]);
+    assert!(!ok && err.contains("unknown_module"), "{err}");
 
     // SIGTERM stops it gracefully.
     let status = Command::new("kill")
