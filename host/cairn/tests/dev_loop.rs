@@ -336,6 +336,26 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
         ok && out.contains("customers-c9 is at version 1"),
         "{out}{err}"
     );
+    // And from standard input.
+    let mut piped = cairn()
+        .args(["send", "customers", "c10", "-", "--server", &server])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn runs");
+    {
+        use std::io::Write;
+        let mut stdin = piped.stdin.take().expect("stdin");
+        stdin
+            .write_all(br#"{"type": "Create", "data": {"name": "Pipe", "email": "p@example.com"}}"#)
+            .expect("writes");
+    }
+    let sent = piped.wait_with_output().expect("exits");
+    assert!(
+        String::from_utf8_lossy(&sent.stdout).contains("customers-c10 is at version 1"),
+        "{sent:?}"
+    );
 
     // A module is removed with `cairn undeploy`, and says what went with it.
     let (ok, out, err) = client(&server, &["undeploy", "ledger"]);

@@ -89,7 +89,8 @@ fn hint(code: &str) -> Option<&'static str> {
     Some(match code {
         "unauthorized" => "pass the server's key with --api-key or CAIRN_API_KEY",
         "unknown_module" => {
-            "upload it with `cairn deploy <file.wasm>`; `cairn dev` loads the modules of cairn.toml"
+            "`curl $CAIRN_SERVER/v1/modules` lists what is loaded; `cairn deploy <file.wasm>` \
+             uploads a module, and `cairn dev` loads those of cairn.toml"
         }
         "wrong_expected_version" => {
             "someone else wrote first: read the current version (`cairn state` or `cairn read`) and try again"

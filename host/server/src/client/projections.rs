@@ -176,8 +176,7 @@ async fn reset(name: &str, no_wait: bool, client: &crate::cli::ClientArgs) -> an
         }
         let done = serving_new && status["state"] == "live";
         if !client.json {
-            // One format whichever generation reports: the serving one or the one rebuilt.
-            let line = format!("{name} {}", generation_summary(progress));
+            let line = progress_line(name, progress);
             if line != last_line {
                 println!("  {line}");
                 last_line = line;
@@ -193,6 +192,12 @@ async fn reset(name: &str, no_wait: bool, client: &crate::cli::ClientArgs) -> an
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
+}
+
+/// A rebuild's progress in one line, in one format whichever generation reports it: the
+/// serving one (whose status carries its name) or the one being rebuilt (whose does not).
+fn progress_line(name: &str, progress: &Value) -> String {
+    format!("{name} {}", generation_summary(progress))
 }
 
 /// One line: name (if any), then [`generation_summary`].
@@ -223,4 +228,27 @@ fn generation_summary(status: &Value) -> String {
         status["lag_events"],
         status["lag_ms"],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_rebuilds_progress_reads_the_same_from_either_generation() {
+        let generation = json!({"version": 2, "state": "catching_up", "position": 5, "head": 10,
+            "lag_events": 5, "lag_ms": 0});
+        let mut serving = generation.clone();
+        serving["name"] = json!("directory");
+        assert_eq!(
+            progress_line("directory", &generation),
+            progress_line("directory", &serving)
+        );
+        assert_eq!(
+            progress_line("directory", &generation),
+            "directory v2 catching_up at 5 of 10 (50.0%), lag 5 events, 0 ms"
+        );
+    }
 }

@@ -211,7 +211,11 @@ impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         let text = r.body_text();
         let detail = without_position(after_colon(&text));
-        let message = if let Some(rest) = detail.strip_prefix("unknown field `") {
+        // serde_urlencoded may name the field first ("version: unknown field `version`").
+        let unknown = detail
+            .find("unknown field `")
+            .map(|at| &detail[at + "unknown field `".len()..]);
+        let message = if let Some(rest) = unknown {
             match rest.split_once('`') {
                 Some((name, more)) if more.starts_with(", there are no fields") => {
                     format!("this route takes no query parameters, not `{name}`")
