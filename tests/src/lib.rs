@@ -11,6 +11,10 @@
 //! - `http_bad_input.rs`: bad bodies, names, values and uploads, table-driven;
 //! - `http_guests.rs`: misbehaving guests over HTTP under concurrent load;
 //! - `http_races.rs`: writers racing on one stream over HTTP;
+//! - `http_modules.rs`: removing modules, and a name held by the other kind;
+//! - `http_metrics.rs`: `/metrics` after a known workload;
+//! - `http_errors.rs`: mistakes answered in cairn's words with what to do;
+//! - `http_openapi.rs`: the served OpenAPI document, checked by `openapi-spec-validator`;
 //! - `pressure.rs`: commands and a projection on a busy host, with no failure and no probation;
 //! - `common/test_store.rs`: a store over the real one that counts stream reads and fails on
 //!   demand (appends, read model reads), for the loader and host-fault tests;
