@@ -507,3 +507,52 @@ fn serve_keeps_serving_when_its_output_is_closed() {
         .expect("kill runs");
     assert!(serve.wait().expect("exits").success());
 }
+
+#[test]
+fn cairn_dev_says_a_projections_fault_as_a_sentence() {
+    let project = tempfile::tempdir().expect("temp dir");
+    let picky = repository().join("tests/guests/picky-projection");
+    std::fs::write(
+        project.path().join("cairn.toml"),
+        format!(
+            "[[module]]\nname = \"picky\"\npath = {:?}\n",
+            picky.display().to_string()
+        ),
+    )
+    .expect("write cairn.toml");
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dev-loop-picky");
+    let (mut dev, mut output) = start_dev(project.path(), &target_dir, &[]);
+    output.wait_for("picky v1 loaded", Duration::from_secs(900));
+    let api = output.wait_for("API", Duration::from_secs(60));
+    let server = api.split_whitespace().last().expect("a URL").to_owned();
+    output.wait_for("watching", Duration::from_secs(10));
+
+    // An event the projection fails on, appended over HTTP.
+    let address = server.trim_start_matches("http://");
+    let body = r#"{"expected_version": "any", "events": [{"type": "Fine", "data": {}}, {"type": "Poison", "data": {}}]}"#;
+    let mut socket = std::net::TcpStream::connect(address).expect("connects");
+    {
+        use std::io::{Read, Write};
+        write!(
+            socket,
+            "POST /v1/streams/things-1 HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("sends");
+        let mut reply = String::new();
+        socket.read_to_string(&mut reply).expect("reads");
+        assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    }
+    let fault = output.wait_for("faulted at position", Duration::from_secs(120));
+    assert!(
+        fault.contains("✗ projection picky v1 faulted at position 2 (Poison)"),
+        "{fault}"
+    );
+    let how = output.wait_for("fix the module", Duration::from_secs(10));
+    assert!(how.contains("rebuilds it from the start"), "{how}");
+    Command::new("kill")
+        .args(["-TERM", &dev.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(dev.wait().expect("exits").success());
+}
