@@ -218,6 +218,29 @@ async fn metrics_after_a_known_workload_count_what_happened() {
         );
     }
 
+    // A removed projection leaves no gauge behind.
+    let (status, body) = server
+        .call(
+            server
+                .http
+                .delete(server.url("/v1/modules/customer_directory")),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let metrics = server.metrics().await;
+    assert_eq!(
+        sample(&metrics, "cairn_projection_position", &[directory]),
+        None
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "cairn_projection_state",
+            &[directory, ("state", "live")]
+        ),
+        None
+    );
+
     // The subscriber gone, it is no longer counted.
     drop(subscription);
     let deadline = Instant::now() + Duration::from_secs(60);

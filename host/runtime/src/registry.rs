@@ -45,6 +45,10 @@ pub struct Registry {
     projection_installs: tokio::sync::watch::Sender<u64>,
     /// Where the calls of modules on probation run.
     slow_lane: Arc<SlowLane>,
+    /// Held while a module is kept and installed, or removed and forgotten, so an upload and
+    /// a removal of one name never interleave (the store and the registry agree on what
+    /// serves).
+    changes: tokio::sync::Mutex<()>,
     _ticker: EpochTicker,
 }
 
@@ -117,6 +121,7 @@ impl Registry {
             store,
             aggregates: RwLock::new(BTreeMap::new()),
             projections: RwLock::new(BTreeMap::new()),
+            changes: tokio::sync::Mutex::new(()),
             projection_installs: tokio::sync::watch::Sender::new(0),
             slow_lane: Arc::new(slow_lane),
             _ticker: ticker,
@@ -146,6 +151,7 @@ impl Registry {
         let name = ModuleName::new(name)?;
         let prepared = self.prepare(bytes.clone()).await?;
         let kind = prepared.kind();
+        let _changes = self.changes.lock().await;
         // The store refuses the other kind in the transaction that would keep the module, so of
         // two racing uploads of one name as two kinds exactly one wins (`ModulePutError`).
         let put = self
@@ -188,6 +194,7 @@ impl Registry {
     /// aggregate is loaded under `name`. A projection is removed by
     /// [`crate::Projections::remove`], which stops its runners first.
     pub async fn remove_aggregate(&self, name: &str) -> Result<Option<ModuleRecord>, StorageError> {
+        let _changes = self.changes.lock().await;
         let Some(aggregate) = self.aggregate(name) else {
             return Ok(None);
         };
@@ -201,6 +208,12 @@ impl Registry {
         self.unload(name);
         tracing::info!(module = %name, "the aggregate is removed; its streams stay");
         Ok(removed)
+    }
+
+    /// The turn to keep and install, or remove and forget, a module: held, no other such
+    /// change runs.
+    pub(crate) async fn changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
     }
 
     /// Forgets the module loaded under `name`, of either kind.

@@ -9,8 +9,8 @@
 //! - `telemetry.rs`: the Prometheus recorder and what cairn counts.
 //! - `serve.rs`: `cairn serve`; `dev/`: `cairn dev` (build, load, watch, hot-swap);
 //!   `project.rs`: `cairn.toml`'s modules; `settings.rs`: its runtime settings.
-//! - `client/`: the commands that talk to a running server (`deploy`, `send`, `read`, `tail`,
-//!   `state`).
+//! - `client/`: the commands that talk to a running server (`deploy`, `undeploy`, `send`,
+//!   `read`, `tail`, `state`, `query`, `projections`).
 //! - `guests.rs`: building a module crate for `wasm32-wasip2`.
 //! - `verify.rs`: `cairn verify`, the offline check of a data directory.
 //! - `new/`: `cairn new`, a new module crate; `completions.rs`: `cairn completions`.

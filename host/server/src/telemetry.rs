@@ -2,8 +2,9 @@
 //!
 //! Each metric is counted where its event happens, through the `metrics` facade: the store
 //! counts its commits, the runtime its module calls, projection batches and state cache, and
-//! the server its HTTP appends, commands and subscribers. Gauges of state (the head, each
-//! projection's position, lag and state) are read when `/metrics` is scraped ([`observe`]).
+//! the server its HTTP appends, commands and subscribers. Gauges of state are read when
+//! `/metrics` is scraped: the head ([`observe`]), and each projection's position, lag and state
+//! ([`scraped_gauges`], written as text so a removed projection leaves no series behind).
 //! [`METRICS`] is the one list of them all, with the help text `/metrics` gives each.
 
 use std::sync::OnceLock;
@@ -205,6 +206,10 @@ pub enum MetricKind {
     Counter,
     Gauge,
     Histogram,
+    /// A gauge written into `/metrics` when it is scraped, from the state of the moment
+    /// ([`scraped_gauges`]): it has no series left behind once what it measures is gone (a
+    /// removed projection).
+    ScrapedGauge,
 }
 
 /// Gives every metric in [`METRICS`] its help text.
@@ -214,6 +219,7 @@ fn describe() {
             MetricKind::Counter => metrics::describe_counter!(*name, *help),
             MetricKind::Gauge => metrics::describe_gauge!(*name, *help),
             MetricKind::Histogram => metrics::describe_histogram!(*name, *help),
+            MetricKind::ScrapedGauge => {}
         }
     }
 }
@@ -226,23 +232,65 @@ const PROJECTION_STATES: [(RunState, &str); 4] = [
     (RunState::Faulted, "faulted"),
 ];
 
-/// Sets the gauges of state, before a scrape renders them: the log's head, and each serving
-/// projection's position, lag and state.
-pub fn observe(head: u64, projections: &[ProjectionStatus]) {
+/// Sets the log's head gauge, before a scrape renders the recorder.
+pub fn observe(head: u64) {
     metrics::gauge!("cairn_log_head").set(head as f64);
-    for projection in projections {
-        let name = projection.name.clone();
-        let serving = &projection.serving;
-        metrics::gauge!("cairn_projection_position", "projection" => name.clone())
-            .set(serving.position as f64);
-        metrics::gauge!("cairn_projection_lag_events", "projection" => name.clone())
-            .set(serving.lag_events as f64);
-        for (state, label) in PROJECTION_STATES {
-            let on = if serving.state == state { 1.0 } else { 0.0 };
-            metrics::gauge!("cairn_projection_state", "projection" => name.clone(), "state" => label)
-                .set(on);
+}
+
+/// The gauges of each projection now (position, lag, and its state as one gauge per state), in
+/// the Prometheus text format, with their help: appended to what the recorder renders.
+pub fn scraped_gauges(projections: &[ProjectionStatus]) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    let help = |name: &str| {
+        METRICS
+            .iter()
+            .find(|(metric, _, _)| *metric == name)
+            .map_or("", |(_, _, help)| *help)
+    };
+    let family = |text: &mut String, name: &str, samples: Vec<(String, f64)>| {
+        let _ = writeln!(text, "# HELP {name} {}", help(name));
+        let _ = writeln!(text, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(text, "{name}{{{labels}}} {value}");
         }
+    };
+    if projections.is_empty() {
+        return text;
     }
+    let label = |name: &str| format!("projection=\"{}\"", name.replace(['\\', '"', '\n'], "_"));
+    family(
+        &mut text,
+        "cairn_projection_position",
+        projections
+            .iter()
+            .map(|p| (label(&p.name), p.serving.position as f64))
+            .collect(),
+    );
+    family(
+        &mut text,
+        "cairn_projection_lag_events",
+        projections
+            .iter()
+            .map(|p| (label(&p.name), p.serving.lag_events as f64))
+            .collect(),
+    );
+    family(
+        &mut text,
+        "cairn_projection_state",
+        projections
+            .iter()
+            .flat_map(|p| {
+                PROJECTION_STATES.iter().map(move |(state, name)| {
+                    (
+                        format!("{},state=\"{name}\"", label(&p.name)),
+                        if p.serving.state == *state { 1.0 } else { 0.0 },
+                    )
+                })
+            })
+            .collect(),
+    );
+    text
 }
 
 /// One live subscription, counted in `cairn_subscribers` from its making to its drop.

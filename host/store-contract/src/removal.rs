@@ -92,6 +92,20 @@ pub async fn a_removed_module_leaves_the_list_with_its_state_and_models<B: Backe
         store.module_state(name("directory")).await.expect("reads"),
         None
     );
+    // A removed module keeps no state, even one put for it after (by a runner that was late).
+    store
+        .put_module_state(ModuleState {
+            module: name("directory"),
+            state: b"late".to_vec(),
+            drop_models: vec![],
+        })
+        .await
+        .expect("puts");
+    assert_eq!(
+        store.module_state(name("directory")).await.expect("reads"),
+        None,
+        "a removed module's state was kept"
+    );
     for dropped in ["directory#g1", "directory#g2"] {
         let view = store.read_model(&model(dropped)).expect("view");
         assert_eq!(view.checkpoint(), None, "{dropped}");

@@ -16,8 +16,8 @@
 //!   per operation.
 //! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
 //! - `module.rs`: modules kept as named ([`ModuleName`]), hashed ([`ModuleHash`]), versioned
-//!   blobs of a kind ([`ModuleKind`], [`ModuleRecord`]), and the runtime's opaque state for
-//!   each ([`ModuleState`]).
+//!   blobs of a kind ([`ModuleKind`], [`ModuleRecord`]), their removal ([`ModuleRemoval`]), and
+//!   the runtime's opaque state for each ([`ModuleState`]).
 //! - `read_model.rs`: projections' key-value read models, each with a checkpoint.
 //! - `redb_backend/`: [`RedbStore`], the embedded backend, with group commit on one writer thread.
 //!

@@ -236,11 +236,14 @@ impl LoadedProjection {
                 .await
                 .unwrap_or_else(|_| Err(ApplyError::Call(budget.backstop_reached())))
         });
-        let failure = match &result {
-            Err(ApplyError::Call(error)) => Some(error),
-            _ => None,
-        };
-        count_call(&self.callee.label, "apply", failure);
+        // The probes of a failed batch's search (quiet calls) repeat a call already counted.
+        if log == CallLog::Logged {
+            let failure = match &result {
+                Err(ApplyError::Call(error)) => Some(error),
+                _ => None,
+            };
+            count_call(&self.callee.label, "apply", failure);
+        }
         result
     }
 

@@ -89,7 +89,7 @@ fn hint(code: &str) -> Option<&'static str> {
     Some(match code {
         "unauthorized" => "pass the server's key with --api-key or CAIRN_API_KEY",
         "unknown_module" => {
-            "`curl $CAIRN_SERVER/v1/modules` lists what is loaded; `cairn deploy <file.wasm>` \
+            "GET /v1/modules on the server lists what is loaded; `cairn deploy <file.wasm>` \
              uploads a module, and `cairn dev` loads those of cairn.toml"
         }
         "wrong_expected_version" => {

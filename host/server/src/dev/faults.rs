@@ -13,7 +13,10 @@ const EVERY: Duration = Duration::from_millis(500);
 pub(super) async fn report(projections: Projections) {
     let mut told: HashSet<(String, u64)> = HashSet::new();
     loop {
-        for status in projections.list() {
+        let list = projections.list();
+        // A name that left (removed, then perhaps uploaded again) starts afresh.
+        told.retain(|(name, _)| list.iter().any(|status| &status.name == name));
+        for status in list {
             let generations = std::iter::once(&status.serving).chain(status.rebuilding.as_ref());
             for generation in generations {
                 if generation.state == RunState::Faulted

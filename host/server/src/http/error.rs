@@ -203,7 +203,20 @@ impl From<JsonRejection> for ApiError {
 
 impl From<BytesRejection> for ApiError {
     fn from(r: BytesRejection) -> Self {
-        rejection(r.status(), &r.body_text(), crate::http::MAX_BODY_BYTES)
+        match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                rejection(r.status(), &r.body_text(), crate::http::MAX_BODY_BYTES)
+            }
+            // A body that could not be read is not a body of bad JSON.
+            status => ApiError::new(
+                status,
+                "bad_request",
+                format!(
+                    "the body could not be read: {}",
+                    after_colon(&r.body_text())
+                ),
+            ),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use crate::module::{
 ///    makes a new version.
 /// 3. A module's state changes together with the dropping of the read models it lets go.
 /// 4. A removed module leaves [`Modules::modules`], its state is deleted, and the read models
-///    named with it are dropped, in one transaction. Its versions stay readable by
+///    named with it are dropped, in one transaction; a state put for it later is not kept. Its versions stay readable by
 ///    [`Modules::module_version`], since events name them in their provenance.
 #[async_trait::async_trait]
 pub trait Modules: Send + Sync {
@@ -29,7 +29,7 @@ pub trait Modules: Send + Sync {
     /// promise 1).
     async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError>;
 
-    /// The latest version of every module, by name.
+    /// The latest version of every module kept (not removed), by name.
     async fn modules(&self) -> Result<Vec<ModuleRecord>, ReadError>;
 
     /// The bytes of the module with this hash.

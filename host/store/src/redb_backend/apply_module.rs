@@ -38,11 +38,7 @@ pub(crate) fn apply_module(
             None => None,
         }
     };
-    let removed = tables
-        .removed_modules
-        .get(name)
-        .map_err(StorageError::backend)?
-        .is_some();
+    let removed = is_removed(tables, name, latest.as_ref())?;
     // A removed projection leaves nothing under its name; a removed aggregate leaves its
     // streams, which stay an aggregate's.
     let name_is_free = removed && latest.as_ref().map(|l| l.kind) == Some(ModuleKind::Projection);
@@ -92,13 +88,51 @@ pub(crate) fn apply_module(
     })))
 }
 
-/// Replaces a module's state and drops the read models it names to drop.
+/// Whether `name`, whose latest version is `latest`, is removed: a `removed_modules` row names
+/// that very version (invariant 11). A row naming an older version is stale (a version was
+/// kept after it by a release that knew nothing of removal) and does not count.
+fn is_removed(
+    tables: &WriteTables<'_>,
+    name: &str,
+    latest: Option<&ModuleRecord>,
+) -> Result<bool, StorageError> {
+    let row = tables
+        .removed_modules
+        .get(name)
+        .map_err(StorageError::backend)?
+        .map(|row| row.value());
+    Ok(row.is_some() && row == latest.map(|l| l.version))
+}
+
+/// Replaces a module's state and drops the read models it names to drop. A removed module
+/// keeps no state (invariant 11): its state is not written, though the models are dropped.
 pub(crate) fn apply_module_state(
     tables: &mut WriteTables<'_>,
     update: &ModuleState,
 ) -> Result<(), StorageError> {
     for model in &update.drop_models {
         apply_model_drop(tables, model)?;
+    }
+    let name = update.module.as_str();
+    let latest = {
+        let mut versions = tables
+            .modules
+            .range((name, 0)..=(name, u64::MAX))
+            .map_err(StorageError::backend)?;
+        match versions.next_back() {
+            Some(row) => {
+                let (key, value) = row.map_err(StorageError::backend)?;
+                Some(module_record(
+                    update.module.clone(),
+                    key.value().1,
+                    value.value(),
+                )?)
+            }
+            None => None,
+        }
+    };
+    if is_removed(tables, name, latest.as_ref())? {
+        return Ok(());
     }
     tables
         .module_states
@@ -114,14 +148,6 @@ pub(crate) fn apply_module_removal(
     removal: &ModuleRemoval,
 ) -> Result<Option<ModuleRecord>, StorageError> {
     let name = removal.module.as_str();
-    if tables
-        .removed_modules
-        .get(name)
-        .map_err(StorageError::backend)?
-        .is_some()
-    {
-        return Ok(None);
-    }
     let latest = {
         let mut versions = tables
             .modules
@@ -135,6 +161,9 @@ pub(crate) fn apply_module_removal(
             None => return Ok(None),
         }
     };
+    if is_removed(tables, name, Some(&latest))? {
+        return Ok(None);
+    }
     for model in &removal.drop_models {
         apply_model_drop(tables, model)?;
     }

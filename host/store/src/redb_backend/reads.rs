@@ -376,11 +376,12 @@ pub(crate) fn modules(db: &Database) -> Result<Vec<ModuleRecord>, StorageError> 
     }
     let mut kept = Vec::with_capacity(latest.len());
     for record in latest {
-        if removed
+        // A removal row counts only for the version it removed (invariant 11).
+        let removed_at = removed
             .get(record.name.as_str())
             .map_err(backend)?
-            .is_none()
-        {
+            .map(|row| row.value());
+        if removed_at != Some(record.version) {
             kept.push(record);
         }
     }

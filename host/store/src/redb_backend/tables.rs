@@ -52,9 +52,11 @@
 //!     (an event's also covers its position), written with it and verified by every read of
 //!     it; a value whose checksum does not match is reported as damaged, never returned
 //!     (`record.rs`). `verify.rs` checks every one of them, and invariants 1 to 4 and 8.
-//! 11. `removed_modules[name] = n` exactly when version `n` is the name's latest and the name
-//!     was removed after it was kept: such a name has no `module_states` row and is not
-//!     listed as kept. A put of the name deletes the row (`apply_module.rs`).
+//! 11. `removed_modules[name] = n`, with `n` the name's latest version, exactly when the name
+//!     was removed after version `n` was kept: such a name has no `module_states` row (a state
+//!     put for it is not written) and is not listed as kept. A put of the name deletes the
+//!     row (`apply_module.rs`). A row naming an older version than the latest is stale (a
+//!     release that knew nothing of removal kept a version after it) and means nothing.
 
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 

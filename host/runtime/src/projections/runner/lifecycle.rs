@@ -407,6 +407,8 @@ impl Lifecycles {
         self: &Arc<Self>,
         name: &str,
     ) -> Result<Option<RemovedProjection>, StorageError> {
+        // No upload of the name lands between the store's removal and the registry's.
+        let _changes = self.registry.changes().await;
         let Some(projection) = self.registry.projection(name) else {
             return Ok(None);
         };

@@ -196,9 +196,11 @@ impl StatusBoard {
             event_type,
         } = place.cloned().unwrap_or_default();
         tracing::warn!(projection = %self.projection, position, %event_type, %error, "projection faulted");
-        metrics::counter!("cairn_projection_faults_total", "projection" => self.projection.clone())
-            .increment(1);
         let mut status = self.lock();
+        if status.state != RunState::Faulted {
+            metrics::counter!("cairn_projection_faults_total", "projection" => self.projection.clone())
+                .increment(1);
+        }
         status.state = RunState::Faulted;
         status.fault = Some(Fault {
             error,
