@@ -152,9 +152,12 @@ pub(super) async fn get(
         .into_iter()
         .find(|m| m.name.as_str() == name)
         .map(|m| Json(ModuleInfo::new(m, &state)))
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_module", format!("no module is named '{name}'"))
-        })
+        .ok_or_else(|| unknown_module(&name))
+}
+
+/// The 404 for a name no module has.
+fn unknown_module(name: &str) -> ApiError {
+    ApiError::not_found("unknown_module", format!("no module is named '{name}'"))
 }
 
 /// What removing a module did.
@@ -176,6 +179,25 @@ pub(super) struct ModuleRemoved {
     pub message: String,
 }
 
+impl ModuleRemoved {
+    fn new(
+        record: ModuleRecord,
+        streams_kept: Option<String>,
+        read_models_dropped: Vec<String>,
+        message: String,
+    ) -> Self {
+        Self {
+            name: record.name.to_string(),
+            kind: record.kind.as_str().to_owned(),
+            version: record.version,
+            hash: record.hash.to_string(),
+            streams_kept,
+            read_models_dropped,
+            message,
+        }
+    }
+}
+
 /// Removes a module. An aggregate's events stay, readable as streams, and its name stays an
 /// aggregate's; a projection's runners stop and its read models are dropped, and its name is
 /// free again. Uploading the name again makes a new version.
@@ -193,49 +215,41 @@ pub(super) async fn remove(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ModuleRemoved>, ApiError> {
-    let unknown = || ApiError::not_found("unknown_module", format!("no module is named '{name}'"));
     let registry = state.command_path.registry();
     let removed = match registry.kind_of(&name) {
         Some(ModuleKind::Aggregate) => {
             let record = registry
                 .remove_aggregate(&name)
                 .await?
-                .ok_or_else(unknown)?;
-            ModuleRemoved {
-                message: format!(
-                    "aggregate {name} v{} is removed; its streams {name}-* stay and can be read, \
-                     and the name stays an aggregate's",
-                    record.version
-                ),
-                streams_kept: Some(format!("{name}-*")),
-                read_models_dropped: Vec::new(),
-                name: record.name.to_string(),
-                kind: record.kind.as_str().to_owned(),
-                version: record.version,
-                hash: record.hash.to_string(),
-            }
+                .ok_or_else(|| unknown_module(&name))?;
+            let message = format!(
+                "aggregate {name} v{} is removed; its streams {name}-* stay and can be read, \
+                 and the name stays an aggregate's",
+                record.version
+            );
+            ModuleRemoved::new(record, Some(format!("{name}-*")), Vec::new(), message)
         }
         Some(ModuleKind::Projection) => {
-            let removed = state.projections.remove(&name).await?;
-            let record = removed.record;
-            ModuleRemoved {
-                message: format!(
-                    "projection {name} v{} is removed with its read models",
-                    record.version
-                ),
-                streams_kept: None,
-                read_models_dropped: removed
-                    .dropped_models
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                name: record.name.to_string(),
-                kind: record.kind.as_str().to_owned(),
-                version: record.version,
-                hash: record.hash.to_string(),
-            }
+            let removed = match state.projections.remove(&name).await {
+                Ok(removed) => removed,
+                // Removed meanwhile by another request: no module is named so any more.
+                Err(cairn_runtime::ControlError::UnknownProjection(_)) => {
+                    return Err(unknown_module(&name));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let message = format!(
+                "projection {name} v{} is removed with its read models",
+                removed.record.version
+            );
+            let dropped = removed
+                .dropped_models
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            ModuleRemoved::new(removed.record, None, dropped, message)
         }
-        None => return Err(unknown()),
+        None => return Err(unknown_module(&name)),
     };
     Ok(Json(removed))
 }

@@ -7,7 +7,9 @@ use super::apply_model::apply_model_drop;
 use super::reads::module_record;
 use super::tables::WriteTables;
 use crate::error::{ModulePutError, StorageError};
-use crate::module::{ModuleKind, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule};
+use crate::module::{
+    ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
+};
 
 /// Keeps `module` as its name's next version, unless the latest version has the same hash, or
 /// the name is held by a module of another kind (invariant 7 of `tables.rs`). The kind is
@@ -21,23 +23,7 @@ pub(crate) fn apply_module(
     module: &NewModule,
 ) -> Result<Result<ModulePut, ModulePutError>, StorageError> {
     let name = module.name().as_str();
-    let latest = {
-        let mut versions = tables
-            .modules
-            .range((name, 0)..=(name, u64::MAX))
-            .map_err(StorageError::backend)?;
-        match versions.next_back() {
-            Some(row) => {
-                let (key, value) = row.map_err(StorageError::backend)?;
-                Some(module_record(
-                    module.name().clone(),
-                    key.value().1,
-                    value.value(),
-                )?)
-            }
-            None => None,
-        }
-    };
+    let latest = latest_version(tables, module.name())?;
     let removed = is_removed(tables, name, latest.as_ref())?;
     // A removed projection leaves nothing under its name; a removed aggregate leaves its
     // streams, which stay an aggregate's.
@@ -88,6 +74,29 @@ pub(crate) fn apply_module(
     })))
 }
 
+/// The latest version kept of module `name`, removed or not.
+fn latest_version(
+    tables: &WriteTables<'_>,
+    name: &ModuleName,
+) -> Result<Option<ModuleRecord>, StorageError> {
+    let key = name.as_str();
+    let mut versions = tables
+        .modules
+        .range((key, 0)..=(key, u64::MAX))
+        .map_err(StorageError::backend)?;
+    match versions.next_back() {
+        Some(row) => {
+            let (key, value) = row.map_err(StorageError::backend)?;
+            Ok(Some(module_record(
+                name.clone(),
+                key.value().1,
+                value.value(),
+            )?))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Whether `name`, whose latest version is `latest`, is removed: a `removed_modules` row names
 /// that very version (invariant 11). A row naming an older version is stale (a version was
 /// kept after it by a release that knew nothing of removal) and does not count.
@@ -114,23 +123,7 @@ pub(crate) fn apply_module_state(
         apply_model_drop(tables, model)?;
     }
     let name = update.module.as_str();
-    let latest = {
-        let mut versions = tables
-            .modules
-            .range((name, 0)..=(name, u64::MAX))
-            .map_err(StorageError::backend)?;
-        match versions.next_back() {
-            Some(row) => {
-                let (key, value) = row.map_err(StorageError::backend)?;
-                Some(module_record(
-                    update.module.clone(),
-                    key.value().1,
-                    value.value(),
-                )?)
-            }
-            None => None,
-        }
-    };
+    let latest = latest_version(tables, &update.module)?;
     if is_removed(tables, name, latest.as_ref())? {
         return Ok(());
     }
@@ -148,18 +141,8 @@ pub(crate) fn apply_module_removal(
     removal: &ModuleRemoval,
 ) -> Result<Option<ModuleRecord>, StorageError> {
     let name = removal.module.as_str();
-    let latest = {
-        let mut versions = tables
-            .modules
-            .range((name, 0)..=(name, u64::MAX))
-            .map_err(StorageError::backend)?;
-        match versions.next_back() {
-            Some(row) => {
-                let (key, value) = row.map_err(StorageError::backend)?;
-                module_record(removal.module.clone(), key.value().1, value.value())?
-            }
-            None => return Ok(None),
-        }
+    let Some(latest) = latest_version(tables, &removal.module)? else {
+        return Ok(None);
     };
     if is_removed(tables, name, Some(&latest))? {
         return Ok(None);

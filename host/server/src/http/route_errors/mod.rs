@@ -44,7 +44,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::GET, "/v1/modules", &[]),
     route(Method::PUT, "/v1/modules/{name}", &[E::PathParams, E::ModuleBody, E::Load]),
     route(Method::GET, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule]),
-    route(Method::DELETE, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage, E::ProjectionControl]),
+    route(Method::DELETE, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage]),
     route(Method::POST, "/v1/aggregates/{name}/{id}/commands", &[E::PathParams, E::QueryParams, E::JsonBody, E::IdempotencyKey, E::Command]),
     route(Method::GET, "/v1/aggregates/{name}/{id}", &[E::PathParams, E::QueryParams, E::AggregateState]),
     route(Method::GET, "/v1/projections", &[]),
