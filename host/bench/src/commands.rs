@@ -1,14 +1,15 @@
 //! `cairn bench commands`: durable commands in process (load, decide, append) on
-//! `bank_account`, from 64 concurrent clients over 10,000 accounts.
+//! `bank_account`, from 64 concurrent clients over 10,000 accounts, with the command log as it
+//! is by default; then what the command log costs, in alternating runs without it and with it.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn_runtime::{Command, CommandConfig, CommandPath};
-use cairn_store::Json;
+use cairn_runtime::{Command, CommandConfig, CommandLogging, CommandPath};
+use cairn_store::{CommandType, Json};
 
 use super::bank::{BankHost, Progress, open_accounts};
-use super::load::drive_after_warmup;
+use super::load::{LoadResult, drive_after_warmup};
 use super::report::{Figure, Report, Target};
 use super::scaled;
 
@@ -27,20 +28,28 @@ const MEASURED_PER_CLIENT: usize = 6_000;
 pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Result<Report> {
     let progress = Progress(progress);
     let host = BankHost::start(dir, progress).await?;
-    let aggregates = Arc::new(CommandPath::new(
-        Arc::clone(&host.registry),
-        Arc::clone(&host.shared),
-        CommandConfig::default(),
-    ));
+    let path = |log| {
+        Arc::new(CommandPath::new(
+            Arc::clone(&host.registry),
+            Arc::clone(&host.shared),
+            CommandConfig {
+                log,
+                ..CommandConfig::default()
+            },
+        ))
+    };
+    // The default: every accepted command kept with its events.
+    let aggregates = path(CommandLogging::Accepted);
+    let unlogged = path(CommandLogging::Off);
 
     let accounts = scaled(ACCOUNTS, scale).max(CLIENTS);
     progress.say(&format!("opening {accounts} accounts"));
     open_accounts(Arc::clone(&host.shared), accounts, CLIENTS).await?;
-    progress.say("loading every account once (the cache holds them all)");
+    progress.say("loading every account once (the caches hold them all)");
     for account in 0..accounts {
-        aggregates
-            .version("bank_account", &account.to_string())
-            .await?;
+        for path in [&aggregates, &unlogged] {
+            path.version("bank_account", &account.to_string()).await?;
+        }
     }
 
     let warmup = scaled(WARMUP_PER_CLIENT, scale);
@@ -48,37 +57,13 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         "{CLIENTS} clients sending commands ({warmup} each before measuring)"
     ));
     let per_client = scaled(MEASURED_PER_CLIENT, scale);
-    let result = drive_after_warmup(CLIENTS, warmup, per_client, {
-        let aggregates = Arc::clone(&aggregates);
-        move |_, n| {
-            let aggregates = Arc::clone(&aggregates);
-            async move {
-                let account = fastrand::usize(..accounts).to_string();
-                let (command_type, data) = if n % 2 == 0 {
-                    ("Deposit", r#"{"amount":7}"#)
-                } else {
-                    ("Withdraw", r#"{"amount":5}"#)
-                };
-                let command = Command {
-                    command_type: command_type.into(),
-                    data: Json::parse(data)?,
-                    expected_version: None,
-                    idempotency_key: None,
-                };
-                aggregates
-                    .execute("bank_account", &account, command)
-                    .await?;
-                Ok(())
-            }
-        }
-    })
-    .await?;
+    let result = send_commands(&aggregates, accounts, warmup, per_client).await?;
     let workload = format!(
         "{} commands (Deposit, Withdraw), {CLIENTS} clients, {accounts} accounts, after {} unmeasured",
         CLIENTS * per_client,
         CLIENTS * warmup
     );
-    let figures = vec![
+    let mut figures = vec![
         Figure {
             key: "commands_64_per_s",
             value: result.per_second(1),
@@ -101,8 +86,13 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
             target: Some(Target::AtMost(5.0)),
         },
     ];
-    aggregates.settle().await;
-    let mut figures = figures;
+    progress.say(&format!(
+        "the command log's cost: {LOG_ROUNDS} rounds of commands without it, then with it"
+    ));
+    figures.extend(log_cost(&aggregates, &unlogged, accounts, scale).await?);
+    for path in [&aggregates, &unlogged] {
+        path.settle().await;
+    }
     figures.push(super::report::probations(
         "commands_probations",
         host.registry
@@ -110,11 +100,100 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
             .map_or(0, |p| p.started),
         "bank_account",
     ));
-    drop(aggregates);
+    drop((aggregates, unlogged));
     host.stop().await;
     Ok(Report {
         scenario: "commands",
         scale,
         figures,
     })
+}
+
+/// Rounds of the log's cost, each a run without the command log and then one with it, so
+/// that a drift of the disk or of a neighbour over the runs falls on both alike.
+const LOG_ROUNDS: usize = 4;
+/// Commands each client sends in one run of a round.
+const LOG_ROUND_PER_CLIENT: usize = 1_000;
+
+/// The rate of commands without the command log and with it, each over all its runs, and how
+/// much slower the log makes them.
+async fn log_cost(
+    logged: &Arc<CommandPath>,
+    unlogged: &Arc<CommandPath>,
+    accounts: usize,
+    scale: f64,
+) -> anyhow::Result<Vec<Figure>> {
+    let per_client = scaled(LOG_ROUND_PER_CLIENT, scale);
+    let warmup = scaled(WARMUP_PER_CLIENT, scale);
+    let (mut off, mut on) = ((0u64, 0f64), (0u64, 0f64));
+    for _ in 0..LOG_ROUNDS {
+        for (path, total) in [(unlogged, &mut off), (logged, &mut on)] {
+            let result = send_commands(path, accounts, warmup, per_client).await?;
+            total.0 += result.operations;
+            total.1 += result.elapsed.as_secs_f64();
+        }
+    }
+    let (off, on) = (off.0 as f64 / off.1, on.0 as f64 / on.1);
+    let workload = format!(
+        "{LOG_ROUNDS} rounds of {} commands without the log, then {} with it ({CLIENTS} clients, \
+         {accounts} accounts)",
+        CLIENTS * per_client,
+        CLIENTS * per_client
+    );
+    Ok(vec![
+        Figure {
+            key: "commands_64_log_off_per_s",
+            value: off,
+            unit: "commands/s",
+            workload: workload.clone(),
+            target: None,
+        },
+        Figure {
+            key: "commands_64_log_on_per_s",
+            value: on,
+            unit: "commands/s",
+            workload: workload.clone(),
+            target: None,
+        },
+        Figure {
+            key: "command_log_cost_pct",
+            value: (off - on) / off * 100.0,
+            unit: "% fewer commands/s",
+            workload,
+            target: Some(Target::AtMost(10.0)),
+        },
+    ])
+}
+
+/// Deposits and withdrawals to random accounts from [`CLIENTS`] clients through `path`: each
+/// client sends `warmup` commands, then `per_client` measured ones.
+async fn send_commands(
+    path: &Arc<CommandPath>,
+    accounts: usize,
+    warmup: usize,
+    per_client: usize,
+) -> anyhow::Result<LoadResult> {
+    drive_after_warmup(CLIENTS, warmup, per_client, {
+        let path = Arc::clone(path);
+        move |_, n| {
+            let path = Arc::clone(&path);
+            async move {
+                let account = fastrand::usize(..accounts).to_string();
+                let (command_type, data) = if n % 2 == 0 {
+                    ("Deposit", r#"{"amount":7}"#)
+                } else {
+                    ("Withdraw", r#"{"amount":5}"#)
+                };
+                let command = Command {
+                    command_type: CommandType::new(command_type)?,
+                    data: Json::parse(data)?,
+                    expected_version: None,
+                    idempotency_key: None,
+                };
+                path.execute("bank_account", &account, command).await?;
+                Ok(())
+            }
+        }
+    })
+    .await
 }

@@ -16,7 +16,9 @@
 //!   1, 2, 3, ... in it;
 //! - retrying an acknowledged append (same ids) or command (same key) returns the original
 //!   result;
-//! - every balance equals the fold of its account's events, and none is negative.
+//! - every balance equals the fold of its account's events, and none is negative;
+//! - every event a command appended names a command the command log holds, whose entry names
+//!   that event's place, and every logged command's events are there.
 //!
 //! 10 cycles; `CAIRN_SOAK=1` runs 50.
 
@@ -30,8 +32,8 @@ use std::time::Duration;
 use cairn_sdk::projection_glue::{RawEvent, apply};
 use cairn_sdk::read_model::{Kv, MemoryKv};
 use cairn_store::{
-    AllRead, EventLog, ModuleName, Modules, Position, ReadModelName, ReadModels, RedbOptions,
-    RedbStore,
+    AllRead, CommandId, CommandLog, EventLog, ModuleName, Modules, Position, ReadModelName,
+    ReadModels, RedbOptions, RedbStore, Verdict,
 };
 use common::{kill, serve};
 use serde_json::{Value, json};
@@ -236,6 +238,61 @@ async fn whole_log(store: &RedbStore) -> Vec<cairn_store::RecordedEvent> {
     slice.events
 }
 
+/// The command log agrees with the events: every event a command appended names a command the
+/// log holds, whose entry names exactly that event's place; every appended entry's events are
+/// in the log, and name it.
+async fn check_command_log(store: &RedbStore, log: &[cairn_store::RecordedEvent]) {
+    let mut entries = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = store.read_commands(after, 1_000).await.expect("reads");
+        let Some(last) = page.last() else { break };
+        after = Some(last.command.id);
+        entries.extend(page.into_iter().map(|entry| (entry.command.id, entry)));
+    }
+    let mut named = HashSet::new();
+    for event in log.iter().filter(|e| e.stream.category() == "bank_account") {
+        let metadata: Value = serde_json::from_str(event.metadata.as_str()).expect("JSON");
+        let id = metadata["command_id"].as_str().expect("provenance");
+        let id = CommandId::parse(id).expect("a command id");
+        named.insert(id);
+        let entry = entries.get(&id).unwrap_or_else(|| {
+            panic!("event {} names command {id}, which the log lacks", event.id)
+        });
+        let Verdict::Appended {
+            first_version,
+            last_version,
+            first_position,
+            last_position,
+        } = entry.verdict
+        else {
+            panic!(
+                "command {id} appended event {} but its entry says otherwise",
+                event.id
+            );
+        };
+        assert!(
+            (first_version..=last_version).contains(&event.version)
+                && (first_position..=last_position).contains(&event.position),
+            "command {id}'s entry does not cover event {} at {}/{}",
+            event.id,
+            event.version,
+            event.position
+        );
+        assert_eq!(entry.command.stream, event.stream);
+        assert_eq!(
+            event.version.get() - first_version.get(),
+            event.position.get() - first_position.get()
+        );
+    }
+    for (id, entry) in &entries {
+        assert!(
+            named.contains(id),
+            "command {id} is logged but no event names it: {entry:?}"
+        );
+    }
+}
+
 /// Checks the log and the projection's read models, with the server down.
 async fn check_store(data: &Path) {
     let store = RedbStore::open(data.join("store"), RedbOptions::default())
@@ -254,6 +311,8 @@ async fn check_store(data: &Path) {
         );
         *last += 1;
     }
+
+    check_command_log(&store, &log).await;
 
     let state = store
         .module_state(ModuleName::new("account_balances").expect("name"))

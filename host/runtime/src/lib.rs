@@ -24,7 +24,7 @@ pub mod setting;
 
 pub use aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
 pub use aggregates::command_path::{
-    AggregateState, Command, CommandConfig, CommandOutcome, CommandPath,
+    AggregateState, Command, CommandConfig, CommandLogging, CommandOutcome, CommandPath,
 };
 /// What identifies a module's bytes and which world it implements; the store keeps both.
 pub use cairn_store::{ModuleHash, ModuleKind};

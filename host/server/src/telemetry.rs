@@ -55,7 +55,8 @@ pub fn appended(outcome: &Result<AppendOutcome, AppendError>, took: Duration) {
         Err(
             AppendError::WrongExpectedVersion { .. }
             | AppendError::IdempotencyConflict { .. }
-            | AppendError::EventIdReused { .. },
+            | AppendError::EventIdReused { .. }
+            | AppendError::CommandIdReused { .. },
         ) => "conflict",
         Err(AppendError::Storage(_)) => "failed",
         Err(_) => "invalid",

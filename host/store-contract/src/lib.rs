@@ -1,5 +1,5 @@
 //! cairn-store-contract: the contract suite of cairn's store, the promises of its traits
-//! ([`cairn_store::EventLog`], [`cairn_store::Snapshots`], [`cairn_store::Modules`],
+//! ([`cairn_store::EventLog`], [`cairn_store::CommandLog`], [`cairn_store::Snapshots`], [`cairn_store::Modules`],
 //! [`cairn_store::ReadModels`] and [`cairn_store::EventStore`]) as tests written against the
 //! traits only, so that every backend is held to the same behaviour, equally strictly.
 //!
@@ -31,6 +31,7 @@
 //! - `event_log/`: [`cairn_store::EventLog`], one topic a file: `durability.rs`, `races.rs`,
 //!   `idempotency.rs` (event ids), `keyed.rs` (idempotency keys), `refusals.rs` (bad appends),
 //!   `reads.rs`, `head.rs` (waiting for new events), `byte_budgets.rs`.
+//! - `command_log.rs`: [`cairn_store::CommandLog`], commands kept with their events.
 //! - `snapshots.rs`: [`cairn_store::Snapshots`].
 //! - `modules.rs`: [`cairn_store::Modules`]: versions and kinds; `removal.rs`, removing a
 //!   module.
@@ -41,6 +42,7 @@
 //! - `model/`: the store against an in-memory reference model, as a proptest state machine.
 
 pub mod backend;
+pub mod command_log;
 pub mod event_log;
 pub mod faults;
 mod fixtures;

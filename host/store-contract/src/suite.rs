@@ -100,6 +100,13 @@ macro_rules! contract_suite {
                 refused_appends_store_nothing,
             ]
         });
+        $crate::contract_suite!(@async command_log [
+            an_appended_command_is_kept_with_where_its_events_landed,
+            a_refused_or_recognised_append_writes_no_entry,
+            an_entry_that_appended_nothing_gives_way_and_an_appended_one_never_does,
+            the_log_pages_in_id_order_with_every_entry_once,
+            a_failed_command_append_leaves_neither_events_nor_entry,
+        ]);
         $crate::contract_suite!(@async snapshots [
             snapshots_are_kept_per_key_and_never_change_event_reads,
             a_snapshot_of_a_missing_stream_is_refused,

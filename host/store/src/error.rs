@@ -77,6 +77,11 @@ pub enum StoredRecord {
         /// The entry's key.
         key: Vec<u8>,
     },
+    /// The command log's entry of a command.
+    Command {
+        /// The command's id.
+        id: crate::command::CommandId,
+    },
     /// A row of one of the tables that index or name things (`streams`, `stream_appends`, ...).
     Row {
         /// The table.
@@ -100,6 +105,7 @@ impl std::fmt::Display for StoredRecord {
                 "the entry '{}' of read model '{model}'",
                 String::from_utf8_lossy(key).escape_debug()
             ),
+            Self::Command { id } => write!(f, "the command log's entry of command {id}"),
             Self::Row { table, key } => write!(f, "the row {key} of table '{table}'"),
             Self::File => f.write_str("the database file"),
         }
@@ -166,6 +172,13 @@ pub enum AppendError {
         stream: StreamId,
         /// The first of the append's ids that is already stored.
         id: EventId,
+    },
+    /// The append is a command's, and the command log holds an entry of that command id whose
+    /// events were appended already: an id names one command (promise 2 of `CommandLog`).
+    #[error("command {id} has appended its events already; a new command needs a new id")]
+    CommandIdReused {
+        /// The command's id.
+        id: crate::command::CommandId,
     },
     /// An event id of the append is already stored with another type, data or metadata. An id
     /// names one event: a retry repeats the same events, and a new event takes a new id.

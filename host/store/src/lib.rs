@@ -10,8 +10,9 @@
 //!   their parts (`event.rs`), [`Json`] (`json.rs`), [`SnapshotKey`] and [`Snapshot`]
 //!   (`snapshot.rs`). `name.rs` holds the name rule they share.
 //! - `backend/`: the traits the rest of cairn uses, each with the promises every backend keeps:
-//!   [`EventLog`], [`Snapshots`], [`Modules`], [`ReadModels`], and [`EventStore`] for a backend
-//!   that implements them all. `host/store-contract` tests any backend against them.
+//!   [`EventLog`], [`CommandLog`], [`Snapshots`], [`Modules`], [`ReadModels`], and
+//!   [`EventStore`] for a backend that implements them all. `host/store-contract` tests any backend against them.
+//! - `command.rs`: commands as the command log keeps them ([`LoggedCommand`], [`Verdict`]).
 //! - `append.rs` and `read.rs`: what operations take and return; `error.rs`: one error enum
 //!   per operation.
 //! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
@@ -42,6 +43,7 @@
 
 mod append;
 mod backend;
+mod command;
 mod error;
 mod event;
 mod head;
@@ -58,7 +60,8 @@ mod version;
 pub use append::{
     AppendKind, AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND,
 };
-pub use backend::{EventLog, EventStore, Modules, ReadModels, Snapshots};
+pub use backend::{CommandLog, EventLog, EventStore, Modules, ReadModels, Snapshots};
+pub use command::{CommandEntry, CommandId, CommandType, LoggedCommand, NothingAppended, Verdict};
 pub use error::{
     AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
     StoredRecord,

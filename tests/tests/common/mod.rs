@@ -65,7 +65,7 @@ impl Host {
 
 pub fn command(command_type: &str, data: &str) -> Command {
     Command {
-        command_type: command_type.into(),
+        command_type: cairn_store::CommandType::new(command_type).expect("valid command type"),
         data: Json::parse(data).expect("test data is JSON"),
         expected_version: None,
         idempotency_key: None,

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cairn_store::{
-    AllRead, AllSlice, AppendError, AppendOutcome, EventLog, EventStore, ExpectedVersion,
-    HeadWatch, IdempotencyKey, ModelCommit, ModelEntry, ModelError, ModelRead, ModuleHash,
-    ModuleName, ModulePut, ModulePutError, ModuleRecord, ModuleRemoval, ModuleState, Modules,
-    NewEvent, NewModule, Position, ReadError, ReadModelName, ReadModels, Snapshot, SnapshotError,
-    SnapshotKey, Snapshots, StorageError, StreamId, StreamInfo, StreamRead, StreamSlice,
+    AllRead, AllSlice, AppendError, AppendOutcome, CommandEntry, CommandId, CommandLog, EventLog,
+    EventStore, ExpectedVersion, HeadWatch, IdempotencyKey, LoggedCommand, ModelCommit, ModelEntry,
+    ModelError, ModelRead, ModuleHash, ModuleName, ModulePut, ModulePutError, ModuleRecord,
+    ModuleRemoval, ModuleState, Modules, NewEvent, NewModule, NothingAppended, Position, ReadError,
+    ReadModelName, ReadModels, Snapshot, SnapshotError, SnapshotKey, Snapshots, StorageError,
+    StreamId, StreamInfo, StreamRead, StreamSlice,
 };
 
 /// Passes everything to `inner`, counting `read_stream` calls, and failing what its switches
@@ -181,6 +182,39 @@ impl Snapshots for TestStore {
         key: SnapshotKey,
     ) -> Result<Option<Snapshot>, ReadError> {
         self.inner.get_snapshot(stream, key).await
+    }
+}
+
+#[async_trait::async_trait]
+impl CommandLog for TestStore {
+    async fn append_command(
+        &self,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        command: LoggedCommand,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.faults.check_append()?;
+        self.inner.append_command(expected, events, command).await
+    }
+
+    async fn record_command(
+        &self,
+        command: LoggedCommand,
+        verdict: NothingAppended,
+    ) -> Result<(), StorageError> {
+        self.inner.record_command(command, verdict).await
+    }
+
+    async fn command(&self, id: CommandId) -> Result<Option<CommandEntry>, ReadError> {
+        self.inner.command(id).await
+    }
+
+    async fn read_commands(
+        &self,
+        after: Option<CommandId>,
+        limit: usize,
+    ) -> Result<Vec<CommandEntry>, ReadError> {
+        self.inner.read_commands(after, limit).await
     }
 }
 

@@ -4,7 +4,9 @@
 //!    for the module's hash, then the events after it, folded in batches.
 //! 2. Call `decide`. A rejection, or a decision with no events, made on a cached state is
 //!    made again on the stored state before it is answered: no append would catch it stale.
-//! 3. Append the new events at the loaded version, with provenance in their metadata.
+//! 3. Append the new events at the loaded version, with provenance in their metadata, and the
+//!    command's entry in the command log in the same transaction (`[commands] log`; with
+//!    `log = "all"` a command that appended nothing is kept too, before it is answered).
 //! 4. On a conflict, load again and retry, a bounded number of times.
 //!
 //! Commands on one stream take turns within this host ([`StreamTurns`]), so they never race
@@ -26,9 +28,10 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use cairn_store::{
-    AppendError, AppendKind, AppendOutcome, EventId, EventStore, ExpectedVersion, IdempotencyKey,
-    Json, ModuleName, NameError, NewEvent, Position, RecordedEvent, Snapshot, SnapshotKey,
-    StreamId, StreamRead, Timestamp, Version,
+    AppendError, AppendKind, AppendOutcome, CommandId, CommandType, EventId, EventStore,
+    ExpectedVersion, IdempotencyKey, Json, LoggedCommand, ModuleName, NameError, NewEvent,
+    NothingAppended, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead,
+    Timestamp, Version,
 };
 use sha2::{Digest, Sha256};
 
@@ -52,6 +55,22 @@ pub struct CommandConfig {
     pub fold_batch: usize,
     /// How many aggregate states the cache keeps.
     pub cache_entries: NonZeroUsize,
+    /// Which commands the command log keeps (`log = "accepted"`, `"all"` or `"off"`).
+    pub log: CommandLogging,
+}
+
+/// Which commands the command log keeps ([`cairn_store::CommandLog`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandLogging {
+    /// Every command that appended events, in the transaction of its events (the default).
+    #[default]
+    Accepted,
+    /// Those, and every command that appended nothing: rejected, invalid, or accepted with no
+    /// events. A new module version may decide them otherwise, so a plan can try them again.
+    All,
+    /// None: events still name their command in their provenance, but the command is not kept.
+    Off,
 }
 
 impl CommandConfig {
@@ -73,6 +92,7 @@ impl Default for CommandConfig {
             max_retries: 16,
             fold_batch: 1_000,
             cache_entries: NonZeroUsize::new(10_000).unwrap_or(NonZeroUsize::MIN),
+            log: CommandLogging::Accepted,
         }
     }
 }
@@ -81,7 +101,7 @@ impl Default for CommandConfig {
 #[derive(Clone, Debug)]
 pub struct Command {
     /// The command's type name, such as `Withdraw`.
-    pub command_type: String,
+    pub command_type: CommandType,
     /// Its payload.
     pub data: Json,
     /// If given, the aggregate must be at exactly this version, or the command is a conflict.
@@ -193,25 +213,38 @@ impl CommandPath {
                     freshness = Freshness::Read;
                     continue;
                 }
-                Decided::Nothing => {
-                    return Ok(CommandOutcome {
-                        stream,
-                        version: loaded.version,
-                        events: Vec::new(),
-                    });
+                Decided::Nothing(verdict) => {
+                    let logged = run.logged(&aggregate, &stream, &command, loaded.version);
+                    self.log_nothing_appended(logged, &verdict).await?;
+                    return match verdict {
+                        NothingAppended::Unchanged => Ok(CommandOutcome {
+                            stream,
+                            version: loaded.version,
+                            events: Vec::new(),
+                        }),
+                        NothingAppended::Rejected { message } => {
+                            Err(CommandError::Rejected(message))
+                        }
+                        NothingAppended::Invalid { message } => {
+                            Err(CommandError::InvalidCommand(message))
+                        }
+                    };
                 }
             };
             let events = run.new_events(&aggregate, decided)?;
-            match self
-                .append(&stream, &command, &loaded, events.clone())
-                .await
-            {
+            let logged = run.logged(&aggregate, &stream, &command, loaded.version);
+            match self.append(&command, logged, &loaded, events.clone()).await {
                 Ok(outcome) => {
                     let recorded = match outcome.kind {
                         AppendKind::Written => recorded_from(&stream, events, &outcome),
                         // An earlier append with these ids or this key: its events as stored.
                         AppendKind::Recognised => {
-                            self.read_range(&stream, outcome.first_version, outcome.last_version)
+                            self.store
+                                .read_versions(
+                                    stream.clone(),
+                                    outcome.first_version,
+                                    outcome.last_version,
+                                )
                                 .await?
                         }
                     };
@@ -253,7 +286,8 @@ impl CommandPath {
             return Ok(None);
         };
         let events = self
-            .read_range(stream, outcome.first_version, outcome.last_version)
+            .store
+            .read_versions(stream.clone(), outcome.first_version, outcome.last_version)
             .await?;
         Ok(Some(CommandOutcome {
             stream: stream.clone(),
@@ -262,23 +296,45 @@ impl CommandPath {
         }))
     }
 
-    /// Appends `events` at the version `loaded` is at, under the command's key if it has one.
+    /// Appends `events` at the version `loaded` is at, under the command's key if it has one,
+    /// with the command's entry in the command log unless the log is off.
     async fn append(
         &self,
-        stream: &StreamId,
         command: &Command,
+        logged: LoggedCommand,
         loaded: &Loaded,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, AppendError> {
         let expected = ExpectedVersion::Exact(loaded.version);
-        match &command.idempotency_key {
-            Some(key) => {
+        let stream = logged.stream.clone();
+        match (self.config.log, &command.idempotency_key) {
+            (CommandLogging::Accepted | CommandLogging::All, _) => {
+                self.store.append_command(expected, events, logged).await
+            }
+            (CommandLogging::Off, Some(key)) => {
                 self.store
-                    .append_keyed(stream.clone(), expected, events, key.clone())
+                    .append_keyed(stream, expected, events, key.clone())
                     .await
             }
-            None => self.store.append(stream.clone(), expected, events).await,
+            (CommandLogging::Off, None) => self.store.append(stream, expected, events).await,
         }
+    }
+
+    /// Keeps a command that appended nothing in the command log, if it keeps all commands.
+    /// Its answer waits for the entry: a command whose entry the log was asked to keep, and
+    /// could not, answers the storage's failure, as an append would.
+    async fn log_nothing_appended(
+        &self,
+        logged: LoggedCommand,
+        verdict: &NothingAppended,
+    ) -> Result<(), CommandError> {
+        if self.config.log != CommandLogging::All {
+            return Ok(());
+        }
+        self.store
+            .record_command(logged, verdict.clone())
+            .await
+            .map_err(CommandError::Storage)
     }
 
     /// What a refused append answers, once retrying is over: a conflict (the cached state is
@@ -292,7 +348,8 @@ impl CommandPath {
         match error {
             AppendError::WrongExpectedVersion { .. }
             | AppendError::IdempotencyConflict { .. }
-            | AppendError::EventIdReused { .. } => {
+            | AppendError::EventIdReused { .. }
+            | AppendError::CommandIdReused { .. } => {
                 self.cache.forget(aggregate.hash(), stream);
                 CommandError::Conflict(error)
             }
@@ -464,28 +521,6 @@ impl CommandPath {
             }
         });
     }
-
-    async fn read_range(
-        &self,
-        stream: &StreamId,
-        first: Version,
-        last: Version,
-    ) -> Result<Vec<RecordedEvent>, CommandError> {
-        // Page by the store's byte budget: one read stops at it, never before its first event.
-        let mut events = Vec::new();
-        let mut from = first;
-        while from <= last {
-            let count = usize::try_from(last.get() + 1 - from.get()).unwrap_or(usize::MAX);
-            let read = StreamRead::forward().from(from).limit(count);
-            let slice = self.store.read_stream(stream.clone(), read).await?;
-            let Some(next) = slice.events.last().map(|e| e.version.get() + 1) else {
-                break;
-            };
-            events.extend(slice.events);
-            from = Version::new(next);
-        }
-        Ok(events)
-    }
 }
 
 /// What every attempt of one command shares: its id, from which its events' ids and its
@@ -506,6 +541,27 @@ impl CommandRun {
             seed: Sha256::digest(id.as_bytes()).into(),
         };
         Self { id, time, input }
+    }
+
+    /// The command as the command log keeps it, decided at `decided_at`.
+    fn logged(
+        &self,
+        aggregate: &LoadedAggregate,
+        stream: &StreamId,
+        command: &Command,
+        decided_at: Version,
+    ) -> LoggedCommand {
+        LoggedCommand {
+            id: CommandId::from(self.id),
+            command_type: command.command_type.clone(),
+            data: command.data.clone(),
+            idempotency_key: command.idempotency_key.clone(),
+            time: self.time,
+            aggregate: aggregate.name().clone(),
+            stream: stream.clone(),
+            decided_at,
+            module_hash: aggregate.hash().clone(),
+        }
     }
 
     /// The events to append for what `aggregate` decided: their ids derived from the
@@ -551,7 +607,7 @@ enum Decided {
     /// Events to append.
     Events(Vec<DecidedEvent>),
     /// Nothing to append, decided on the stored state: the answer.
-    Nothing,
+    Nothing(NothingAppended),
     /// A rejection or nothing to append, decided on a cached state. No append would catch that
     /// state stale, so the stream is read and the command decided again first.
     AgainOnTheStoredState,
@@ -568,7 +624,7 @@ async fn decide(
     let decision = aggregate
         .decide(
             loaded.state.clone(),
-            command.command_type.clone(),
+            command.command_type.as_str().to_owned(),
             command.data.as_str().to_owned(),
             run.input,
         )
@@ -581,12 +637,14 @@ async fn decide(
     if appends_nothing && freshness == Freshness::TrustCache {
         return Ok(Decided::AgainOnTheStoredState);
     }
-    match decision {
-        Decision::Events(events) if events.is_empty() => Ok(Decided::Nothing),
-        Decision::Events(events) => Ok(Decided::Events(events)),
-        Decision::Rejected(message) => Err(CommandError::Rejected(message)),
-        Decision::Invalid(message) => Err(CommandError::InvalidCommand(message)),
-    }
+    Ok(match decision {
+        Decision::Events(events) if events.is_empty() => {
+            Decided::Nothing(NothingAppended::Unchanged)
+        }
+        Decision::Events(events) => Decided::Events(events),
+        Decision::Rejected(message) => Decided::Nothing(NothingAppended::Rejected { message }),
+        Decision::Invalid(message) => Decided::Nothing(NothingAppended::Invalid { message }),
+    })
 }
 
 /// The events of `outcome` as stored: each append's events take consecutive versions and

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use cairn_runtime::{AggregateState, Command, CommandOutcome};
-use cairn_store::{IdempotencyKey, Json as JsonText, RecordedEvent, Version};
+use cairn_store::{CommandType, IdempotencyKey, Json as JsonText, RecordedEvent, Version};
 use serde::Deserialize;
 
 use crate::http::error::ApiError;
@@ -90,7 +90,7 @@ pub(super) async fn command(
         ),
     };
     let command = Command {
-        command_type: request.command_type,
+        command_type: command_type(&request.command_type)?,
         data: request.data,
         expected_version: query.expected_version.map(Version::new),
         idempotency_key,
@@ -103,6 +103,16 @@ pub(super) async fn command(
         Err(cairn_runtime::CommandError::UnknownModule(_)) => Err(not_an_aggregate(&state, &name)),
         Err(error) => Err(error.into()),
     }
+}
+
+/// The command's type, or a 400 saying what is wrong with it.
+pub(super) fn command_type(text: &str) -> Result<CommandType, ApiError> {
+    CommandType::new(text).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_command_type",
+            format!("the command's type {e}; it names one of the module's commands"),
+        )
+    })
 }
 
 /// Reads an aggregate's current state.

@@ -329,6 +329,9 @@ impl From<AppendError> for ApiError {
             AppendError::EventIdReused { .. } => {
                 Self::new(StatusCode::CONFLICT, "event_id_reused", message)
             }
+            AppendError::CommandIdReused { .. } => {
+                Self::new(StatusCode::CONFLICT, "command_id_reused", message)
+            }
             AppendError::ReservedStream(_) => Self::bad_request("reserved_stream", message),
             AppendError::NoEvents => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "no_events", message)

@@ -6,7 +6,8 @@
 //! - `extract.rs`: axum's extractors with our error replies.
 //! - `auth.rs`: bearer-token auth.
 //! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE.
-//! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state;
+//! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state; `commands.rs`:
+//!   the command log;
 //!   `projections.rs`: projection status, queries, reset, pause and resume.
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
@@ -17,6 +18,7 @@
 mod aggregates;
 mod all;
 mod auth;
+mod commands;
 mod edge;
 mod error;
 mod extract;
@@ -68,6 +70,7 @@ pub fn app(state: AppState) -> Router {
             post(aggregates::command),
         )
         .route("/v1/aggregates/{name}/{id}", get(aggregates::state))
+        .route("/v1/commands/{id}", get(commands::read))
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/{name}", get(projections::status))
         .route("/v1/projections/{name}/query", post(projections::query))

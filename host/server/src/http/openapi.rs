@@ -10,7 +10,9 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use crate::http::route_errors::DeclareErrors;
-use crate::http::{aggregates, all, error, modules, ops, projections, streams, subscribe};
+use crate::http::{
+    aggregates, all, commands, error, modules, ops, projections, streams, subscribe,
+};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -19,7 +21,7 @@ use crate::http::{aggregates, all, error, modules, ops, projections, streams, su
     paths(
         streams::append, streams::read, all::read, subscribe::subscribe,
         modules::upload, modules::list, modules::get, modules::remove,
-        aggregates::command, aggregates::state,
+        aggregates::command, aggregates::state, commands::read,
         projections::list, projections::status, projections::query,
         projections::pause, projections::resume, projections::reset,
         ops::healthz, ops::metrics, openapi_json,

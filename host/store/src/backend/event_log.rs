@@ -2,11 +2,11 @@
 
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, ReadError};
-use crate::event::NewEvent;
+use crate::event::{NewEvent, RecordedEvent};
 use crate::head::HeadWatch;
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::stream_id::StreamId;
-use crate::version::{ExpectedVersion, Position};
+use crate::version::{ExpectedVersion, Position, Version};
 
 /// A durable log of events with one stream per aggregate, optimistic concurrency and one
 /// global order.
@@ -69,6 +69,29 @@ pub trait EventLog: Send + Sync {
         stream: StreamId,
         read: StreamRead,
     ) -> Result<StreamSlice, ReadError>;
+
+    /// Versions `first..=last` of `stream`, read in as many pages as the byte budget needs
+    /// (fewer if the stream ends before `last`).
+    async fn read_versions(
+        &self,
+        stream: StreamId,
+        first: Version,
+        last: Version,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let mut events = Vec::new();
+        let mut from = first;
+        while from <= last {
+            let count = usize::try_from(last.get() + 1 - from.get()).unwrap_or(usize::MAX);
+            let read = StreamRead::forward().from(from).limit(count);
+            let slice = self.read_stream(stream.clone(), read).await?;
+            let Some(next) = slice.events.last().map(|e| e.version.get() + 1) else {
+                break;
+            };
+            events.extend(slice.events);
+            from = Version::new(next);
+        }
+        Ok(events)
+    }
 
     /// Reads the global log in position order, within the read's count, scan limit and bytes
     /// (promise 5); going on after `scanned_to` reads the rest.

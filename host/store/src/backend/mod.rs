@@ -1,4 +1,4 @@
-//! The boundary between cairn and a storage backend, as four traits a backend implements and
+//! The boundary between cairn and a storage backend, as five traits a backend implements and
 //! tests one at a time, and [`EventStore`], which names a backend that implements them all.
 //!
 //! - [`EventLog`] (`event_log.rs`): streams and the global log: appends, keyed appends, reads,
@@ -7,6 +7,8 @@
 //! - [`Modules`] (`modules.rs`): modules kept as named, versioned blobs, and the runtime's state
 //!   for each.
 //! - [`ReadModels`] (`read_models.rs`): projections' key-value read models with checkpoints.
+//! - [`CommandLog`] (`command_log.rs`): the commands aggregates decided, each kept with the
+//!   events it appended.
 //!
 //! Each trait lists the promises it keeps, numbered, and the contract suite
 //! (`host/store-contract`) tests each promise by its trait and number. The runtime and the
@@ -17,21 +19,24 @@
 //! write is durable (or refused, with nothing stored); a read call sees every write that
 //! returned before it began.
 
+mod command_log;
 mod event_log;
 mod modules;
 mod read_models;
 mod snapshots;
 
+pub use command_log::CommandLog;
 pub use event_log::EventLog;
 pub use modules::Modules;
 pub use read_models::ReadModels;
 pub use snapshots::Snapshots;
 
-/// A whole store: a backend that keeps events, snapshots, modules and read models in one
-/// place, so that what [`Modules::put_module_state`] drops and what [`ReadModels`] holds are
-/// the same models. What it adds to its parts is the store's health, which covers them all.
+/// A whole store: a backend that keeps events, commands, snapshots, modules and read models in
+/// one place, so that what [`Modules::put_module_state`] drops and what [`ReadModels`] holds
+/// are the same models, and a command's entry commits with its events. What it adds to its
+/// parts is the store's health, which covers them all.
 pub trait EventStore:
-    EventLog + Snapshots + Modules + ReadModels + Send + Sync + std::fmt::Debug + 'static
+    EventLog + CommandLog + Snapshots + Modules + ReadModels + Send + Sync + std::fmt::Debug + 'static
 {
     /// Why writes are failing, if the last write failed (a full disk, an I/O error); `None`
     /// once one commits again. With redb, a failed commit fails every later one until the

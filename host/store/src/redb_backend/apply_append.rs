@@ -3,12 +3,14 @@
 
 use redb::ReadableTable;
 
+use super::command_record::{self, CommandBody};
 use super::record::{self, Corrupt, EventPlace};
 use super::stream_cache::StreamCache;
 use super::tables::{
     StoredStream, StreamAppend, WriteTables, append_holding, check_place, locate_stream,
 };
 use crate::append::{AppendKind, AppendOutcome, IdempotencyKey};
+use crate::command::Verdict;
 use crate::error::{AppendError, StorageError};
 use crate::event::{EventId, NewEvent, Timestamp};
 use crate::stream_id::StreamId;
@@ -23,6 +25,9 @@ pub(crate) struct AppendRequest {
     /// Recorded with the events (invariant 6 of `tables.rs`); an append whose key is already
     /// recorded for the stream gets the original outcome.
     pub(crate) key: Option<IdempotencyKey>,
+    /// The command that decided the events, if the append is a command's: its entry is written
+    /// with the events (invariant 12).
+    pub(crate) command: Option<CommandBody>,
 }
 
 /// What the writer has allocated so far. A batch works on a copy, which replaces the original
@@ -97,6 +102,9 @@ pub(crate) fn apply_append(
             actual,
         }));
     }
+    if let Some(command) = &request.command {
+        refuse_reused_command(tables, command)?;
+    }
     let stream_id = match current {
         Some(stream) => stream.id,
         None => {
@@ -142,7 +150,7 @@ pub(crate) fn apply_append(
             .commands
             .insert((stream_id, key.as_str()), (first_version, last_version))?;
     }
-    Ok(AppendOutcome {
+    let outcome = AppendOutcome {
         stream: request.stream.clone(),
         first_version: Version::new(first_version),
         last_version: Version::new(last_version),
@@ -150,7 +158,37 @@ pub(crate) fn apply_append(
         last_position: Position::new(allocated.head),
         recorded_at: now,
         kind: AppendKind::Written,
-    })
+    };
+    if let Some(command) = &request.command {
+        let entry = command.seal(&Verdict::Appended {
+            first_version: outcome.first_version,
+            last_version: outcome.last_version,
+            first_position: outcome.first_position,
+            last_position: outcome.last_position,
+        });
+        tables
+            .command_log
+            .insert(command.id.as_uuid().as_u128(), entry.as_slice())?;
+    }
+    Ok(outcome)
+}
+
+/// Refuses an append for a command whose entry says it appended events already (invariant 12).
+fn refuse_reused_command(
+    tables: &WriteTables<'_>,
+    command: &CommandBody,
+) -> Result<(), ApplyError> {
+    let Some(row) = tables.command_log.get(command.id.as_uuid().as_u128())? else {
+        return Ok(());
+    };
+    let appended = command_record::is_appended(command.id, row.value())
+        .map_err(|damage| ApplyError::Storage(StorageError::Damaged(damage)))?;
+    if appended {
+        return Err(ApplyError::Refused(AppendError::CommandIdReused {
+            id: command.id,
+        }));
+    }
+    Ok(())
 }
 
 /// If every event id of `request` is stored already, in this stream, at consecutive versions

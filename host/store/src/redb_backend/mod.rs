@@ -5,10 +5,11 @@
 //!   their checksums.
 //! - `writer.rs`: the writer thread and group commit; `stream_cache.rs`, where the streams it
 //!   wrote lately stand.
-//! - `apply_append.rs`, `apply_snapshot.rs`, `apply_module.rs`, `apply_model.rs`: one operation
-//!   inside a write transaction.
+//! - `command_record.rs`: the byte layout of a command log entry, with its checksum.
+//! - `apply_append.rs` (with a command's entry), `apply_command.rs`, `apply_snapshot.rs`,
+//!   `apply_module.rs`, `apply_model.rs`: one operation inside a write transaction.
 //! - `reads.rs`: blocking reads of events, each in one read transaction; `model_reads.rs`, the
-//!   same for read model entries.
+//!   same for read model entries; `command_reads.rs`, for the command log.
 //! - `migrate.rs`: moving a file of an older layout to the current one, at open.
 //! - `store.rs`: opening and closing; `traits.rs`, the store traits ([`crate::EventLog`] and
 //!   the rest) on [`RedbStore`];
@@ -17,9 +18,12 @@
 //! - `fuzzing.rs`: the decoders of stored values, for the fuzz targets in `fuzz/`.
 
 mod apply_append;
+mod apply_command;
 mod apply_model;
 mod apply_module;
 mod apply_snapshot;
+mod command_reads;
+mod command_record;
 mod damage_seen;
 pub mod fuzzing;
 mod migrate;

@@ -54,7 +54,7 @@ const LAYOUT_1_RECORD_FORMAT: u8 = 1;
 const SNAPSHOT_FORMAT: u8 = 2;
 const LAYOUT_2_SNAPSHOT_FORMAT: u8 = 1;
 /// The bytes of the checksum at the end of every stored value.
-const CHECKSUM_BYTES: usize = 4;
+pub(super) const CHECKSUM_BYTES: usize = 4;
 
 /// A stored value that cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +132,7 @@ fn event_checksum(position: Position, body: &[u8]) -> u32 {
 }
 
 /// Splits a stored value into its bytes and the checksum that ends it, if it is long enough.
-fn split_checksum(bytes: &[u8]) -> Option<(&[u8], u32)> {
+pub(super) fn split_checksum(bytes: &[u8]) -> Option<(&[u8], u32)> {
     let at = bytes.len().checked_sub(CHECKSUM_BYTES)?;
     let (body, checksum) = bytes.split_at(at);
     let checksum: [u8; CHECKSUM_BYTES] = checksum.try_into().ok()?;
@@ -151,7 +151,7 @@ fn checked_body(bytes: &[u8]) -> Result<&[u8], Corrupt> {
 }
 
 /// The reason given for a value whose checksum does not match.
-const CHECKSUM_MISMATCH: &str = "its checksum does not match its bytes";
+pub(super) const CHECKSUM_MISMATCH: &str = "its checksum does not match its bytes";
 
 /// A read model's value as stored: the value, then its checksum.
 pub(crate) fn seal_value(value: &[u8]) -> Vec<u8> {
@@ -191,7 +191,7 @@ fn encode_fields(
 }
 
 /// Appends `number` as unsigned LEB128 in the fewest bytes.
-fn put_var(out: &mut Vec<u8>, mut number: u64) {
+pub(super) fn put_var(out: &mut Vec<u8>, mut number: u64) {
     loop {
         let low = (number & 0x7f) as u8;
         number >>= 7;
@@ -448,9 +448,9 @@ fn decode_snapshot_fields(bytes: &[u8], expected: u8) -> Result<Snapshot, Corrup
 }
 
 /// A cursor over a stored value that refuses to read past its end.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) at: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -471,13 +471,13 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], Corrupt> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], Corrupt> {
         let mut out = [0; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn u8(&mut self) -> Result<u8, Corrupt> {
+    pub(super) fn u8(&mut self) -> Result<u8, Corrupt> {
         Ok(self.array::<1>()?[0])
     }
 
@@ -492,7 +492,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An unsigned LEB128 number in the fewest bytes.
-    fn var(&mut self) -> Result<u64, Corrupt> {
+    pub(super) fn var(&mut self) -> Result<u64, Corrupt> {
         let mut number = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.u8()?;
@@ -511,7 +511,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A field whose length is an LEB128 number.
-    fn var_field(&mut self) -> Result<&'a [u8], Corrupt> {
+    pub(super) fn var_field(&mut self) -> Result<&'a [u8], Corrupt> {
         let len = self.var()?;
         self.take(usize::try_from(len).unwrap_or(usize::MAX))
     }

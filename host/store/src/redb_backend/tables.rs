@@ -23,6 +23,7 @@
 //! | `model_entries` | (model id, key) | value, then its checksum (see `record.rs`) |
 //! | `module_states` | module name | the runtime's bookkeeping for it (opaque bytes) |
 //! | `removed_modules` | module name | the version that was latest when it was removed |
+//! | `command_log` | command id (UUID as u128) | the command and its verdict, ending in its checksum (see `command_record.rs`) |
 //!
 //! Invariants, kept by `apply_append.rs` inside one write transaction per batch:
 //! 1. `streams[name] = id` exactly when `stream_names[id] = name`; ids are 1, 2, 3, ... in
@@ -57,6 +58,12 @@
 //!     put for it is not written) and is not listed as kept. A put of the name deletes the
 //!     row (`apply_module.rs`). A row naming an older version than the latest is stale (a
 //!     release that knew nothing of removal kept a version after it) and means nothing.
+//! 12. `command_log[c]` with an appended verdict naming versions `f..=l` of stream `s` at
+//!     positions `p..=q` is written in the transaction that appended exactly those events, by
+//!     the append that wrote them (`apply_append.rs`), and never changes: an append recognised
+//!     as an earlier one writes no entry. An entry whose verdict appended nothing is replaced
+//!     by any later entry of the same id (`apply_command.rs`). Its value ends in a checksum
+//!     of the id and its bytes (`command_record.rs`).
 
 use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
 
@@ -90,6 +97,7 @@ pub(crate) const MODULE_STATES: TableDefinition<&str, &[u8]> =
     TableDefinition::new("module_states");
 pub(crate) const REMOVED_MODULES: TableDefinition<&str, u64> =
     TableDefinition::new("removed_modules");
+pub(crate) const COMMAND_LOG: TableDefinition<u128, &[u8]> = TableDefinition::new("command_log");
 
 /// The `meta` key holding the layout version of this file.
 pub(crate) const FORMAT_KEY: &str = "format";
@@ -113,6 +121,7 @@ pub(crate) struct WriteTables<'txn> {
     pub(crate) model_entries: redb::Table<'txn, (u64, &'static [u8]), &'static [u8]>,
     pub(crate) module_states: redb::Table<'txn, &'static str, &'static [u8]>,
     pub(crate) removed_modules: redb::Table<'txn, &'static str, u64>,
+    pub(crate) command_log: redb::Table<'txn, u128, &'static [u8]>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -131,6 +140,7 @@ impl<'txn> WriteTables<'txn> {
             model_entries: txn.open_table(MODEL_ENTRIES)?,
             module_states: txn.open_table(MODULE_STATES)?,
             removed_modules: txn.open_table(REMOVED_MODULES)?,
+            command_log: txn.open_table(COMMAND_LOG)?,
         })
     }
 }

@@ -3,13 +3,17 @@
 //! transaction (`reads.rs`, `model_reads.rs`).
 
 use super::apply_append::AppendRequest;
+use super::apply_command::CommandRequest;
 use super::apply_snapshot::SnapshotRequest;
+use super::command_reads;
+use super::command_record::CommandBody;
 use super::model_reads::RedbModelRead;
 use super::reads;
 use super::store::RedbStore;
 use super::writer::{Pending, WriteOp};
 use crate::append::{AppendOutcome, IdempotencyKey};
-use crate::backend::{EventLog, EventStore, Modules, ReadModels, Snapshots};
+use crate::backend::{CommandLog, EventLog, EventStore, Modules, ReadModels, Snapshots};
+use crate::command::{CommandEntry, CommandId, LoggedCommand, NothingAppended};
 use crate::error::{
     AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
 };
@@ -37,6 +41,7 @@ impl EventLog for RedbStore {
             expected,
             events,
             key: None,
+            command: None,
         })
         .await
     }
@@ -53,6 +58,7 @@ impl EventLog for RedbStore {
             expected,
             events,
             key: Some(key),
+            command: None,
         })
         .await
     }
@@ -93,6 +99,57 @@ impl EventLog for RedbStore {
 
     fn watch_head(&self) -> HeadWatch {
         self.inner.head.clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl CommandLog for RedbStore {
+    async fn append_command(
+        &self,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        command: LoggedCommand,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.send_append(AppendRequest {
+            stream: command.stream.clone(),
+            expected,
+            events,
+            key: command.idempotency_key.clone(),
+            command: Some(CommandBody::encode(&command)),
+        })
+        .await
+    }
+
+    async fn record_command(
+        &self,
+        command: LoggedCommand,
+        verdict: NothingAppended,
+    ) -> Result<(), StorageError> {
+        let (pending, reply) = Pending::new(CommandRequest {
+            body: CommandBody::encode(&command),
+            verdict,
+        });
+        self.send(WriteOp::RecordCommand(pending))?;
+        match reply.await.map_err(|_| StorageError::Closed)? {
+            Err(error) => Err(self.inner.damage.note(error)),
+            result => result,
+        }
+    }
+
+    async fn command(&self, id: CommandId) -> Result<Option<CommandEntry>, ReadError> {
+        Ok(self
+            .blocking(move |db| command_reads::command(db, id))
+            .await?)
+    }
+
+    async fn read_commands(
+        &self,
+        after: Option<CommandId>,
+        limit: usize,
+    ) -> Result<Vec<CommandEntry>, ReadError> {
+        Ok(self
+            .blocking(move |db| command_reads::read_commands(db, after, limit))
+            .await?)
     }
 }
 

@@ -14,6 +14,8 @@
 //! - `snapshots` and `model_entries`: every value's checksum and layout, and each entry's model
 //!   (invariant 8);
 //! - `modules`: each naming bytes that `module_blobs` holds (invariant 7);
+//! - `command_log`: every entry's checksum and layout, and the first and last event an
+//!   appended entry names being in its stream at those versions and positions (invariant 12);
 //! - every other table is read through, so each of its pages is read.
 //!
 //! Each damaged record is reported, not only the first. redb reporting a corrupt page, or
@@ -25,15 +27,17 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use super::command_record;
 use super::damage_seen::panic_message;
 use super::record::{self, StoredEvent};
 use super::store::{DATABASE_FILE, database_error, unless_panic};
 use super::tables::{
-    COMMANDS, EVENT_IDS, EVENTS, FORMAT, FORMAT_KEY, META, MODEL_ENTRIES, MODELS, MODULE_BLOBS,
-    MODULE_STATES, MODULES, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES, STREAMS, StreamAppend,
-    append_holding,
+    COMMAND_LOG, COMMANDS, EVENT_IDS, EVENTS, FORMAT, FORMAT_KEY, META, MODEL_ENTRIES, MODELS,
+    MODULE_BLOBS, MODULE_STATES, MODULES, REMOVED_MODULES, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES,
+    STREAMS, StreamAppend, append_holding,
 };
 use super::{OpenError, RedbStore};
+use crate::command::{CommandId, Verdict};
 use crate::error::{Damage, StoredRecord};
 use crate::version::Position;
 
@@ -53,6 +57,8 @@ pub struct VerifyReport {
     pub snapshots: u64,
     /// Read model entries read.
     pub model_entries: u64,
+    /// Command log entries read.
+    pub commands: u64,
     /// Every damaged record found, in the order the check met them. Empty for a sound file.
     pub damage: Vec<Damage>,
 }
@@ -128,7 +134,12 @@ fn check(db: &impl ReadableDatabase, path: &Path) -> Result<VerifyReport, OpenEr
     walk.table(db, "snapshots", Walk::snapshots);
     walk.table(db, "model_entries", Walk::model_entries);
     walk.table(db, "modules", Walk::modules);
-    walk.table(db, "commands, module_states, meta", Walk::read_through);
+    walk.table(db, "command_log", Walk::command_log);
+    walk.table(
+        db,
+        "commands, module_states, removed_modules, meta",
+        Walk::read_through,
+    );
     Ok(walk.report)
 }
 
@@ -505,6 +516,64 @@ impl Walk {
         Ok(())
     }
 
+    fn command_log(&mut self, txn: &ReadTransaction) -> Result<(), redb::Error> {
+        let log = match txn.open_table(COMMAND_LOG) {
+            Ok(log) => log,
+            // A file written before the command log.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let streams = txn.open_table(STREAMS)?;
+        let appends = txn.open_table(STREAM_APPENDS)?;
+        let events = txn.open_table(EVENTS)?;
+        for row in log.iter()? {
+            let (key, value) = row?;
+            self.report.commands += 1;
+            let id = CommandId::from(uuid::Uuid::from_u128(key.value()));
+            let entry = match command_record::decode(id, value.value()) {
+                Ok(entry) => entry,
+                Err(damage) => {
+                    self.report.damage.push(damage);
+                    continue;
+                }
+            };
+            let Verdict::Appended {
+                first_version,
+                last_version,
+                first_position,
+                last_position,
+            } = entry.verdict
+            else {
+                continue;
+            };
+            let stream = entry.command.stream.as_str();
+            let Some(stream_id) = streams.get(stream)?.map(|row| row.value()) else {
+                self.damage(
+                    StoredRecord::Command { id },
+                    format!("it names stream '{stream}', which the store lacks"),
+                );
+                continue;
+            };
+            for (version, position) in [
+                (first_version.get(), first_position.get()),
+                (last_version.get(), last_position.get()),
+            ] {
+                let found = append_holding(&appends, stream_id, version)?
+                    .and_then(|append| append.position_of(version));
+                if found != Some(position) || events.get(position)?.is_none() {
+                    self.damage(
+                        StoredRecord::Command { id },
+                        format!(
+                            "it names version {version} of '{stream}' at position {position}, \
+                             which the log does not hold there"
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads every row of the tables nothing else checks, so their pages are read.
     fn read_through(&mut self, txn: &ReadTransaction) -> Result<(), redb::Error> {
         for row in txn.open_table(COMMANDS)?.iter()? {
@@ -512,6 +581,16 @@ impl Walk {
         }
         for row in txn.open_table(MODULE_STATES)?.iter()? {
             row?;
+        }
+        match txn.open_table(REMOVED_MODULES) {
+            Ok(table) => {
+                for row in table.iter()? {
+                    row?;
+                }
+            }
+            // A file no module was removed from by a release that knew of removal.
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
         }
         for row in txn.open_table(META)?.iter()? {
             row?;

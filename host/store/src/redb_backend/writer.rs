@@ -21,6 +21,7 @@ use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
+use super::apply_command::{CommandRequest, apply_command};
 use super::apply_model::{apply_model_commit, apply_model_drop};
 use super::apply_module::{apply_module, apply_module_removal, apply_module_state};
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
@@ -48,6 +49,7 @@ pub(crate) enum WriteOp {
     DropModel(Pending<ReadModelName, (), StorageError>),
     PutModuleState(Pending<ModuleState, (), StorageError>),
     RemoveModule(Pending<ModuleRemoval, Option<ModuleRecord>, StorageError>),
+    RecordCommand(Pending<CommandRequest, (), StorageError>),
     /// Finish the operations queued before this one, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -163,6 +165,7 @@ fn commit_batch(
             WriteOp::DropModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutModuleState(pending) => pending.settle(failure.as_ref()),
             WriteOp::RemoveModule(pending) => pending.settle(failure.as_ref()),
+            WriteOp::RecordCommand(pending) => pending.settle(failure.as_ref()),
             WriteOp::Close(_) => {}
         }
     }
@@ -230,6 +233,10 @@ fn apply_and_commit(
                 WriteOp::RemoveModule(pending) => {
                     let removed = apply_module_removal(&mut tables, &pending.request)?;
                     pending.result = Some(Ok(removed));
+                }
+                WriteOp::RecordCommand(pending) => {
+                    apply_command(&mut tables, &pending.request)?;
+                    pending.result = Some(Ok(()));
                 }
                 WriteOp::Close(_) => {}
             }

@@ -33,7 +33,8 @@ pub(super) fn storage_errors() -> Vec<StorageError> {
     all
 }
 
-/// Every [`AppendError`].
+/// Every [`AppendError`] an append over HTTP can meet: all but `CommandIdReused`, which only a
+/// command's append (`CommandLog::append_command`) meets.
 pub(super) fn append_errors() -> Vec<AppendError> {
     let mut all = vec![
         AppendError::ReservedStream(stream()),
@@ -47,7 +48,11 @@ pub(super) fn append_errors() -> Vec<AppendError> {
         },
         AppendError::MetadataNotObject { index: 0 },
     ];
-    all.extend(conflicts());
+    all.extend(
+        conflicts()
+            .into_iter()
+            .filter(|e| !matches!(e, AppendError::CommandIdReused { .. })),
+    );
     all.extend(storage_errors().into_iter().map(AppendError::Storage));
     for e in &all {
         match e {
@@ -60,6 +65,7 @@ pub(super) fn append_errors() -> Vec<AppendError> {
             | AppendError::WrongExpectedVersion { .. }
             | AppendError::IdempotencyConflict { .. }
             | AppendError::EventIdReused { .. }
+            | AppendError::CommandIdReused { .. }
             | AppendError::Storage(_) => {}
         }
     }
@@ -82,6 +88,9 @@ fn conflicts() -> Vec<AppendError> {
         AppendError::EventIdReused {
             stream: stream(),
             id: EventId::new(),
+        },
+        AppendError::CommandIdReused {
+            id: cairn_store::CommandId::from(uuid::Uuid::nil()),
         },
     ]
 }

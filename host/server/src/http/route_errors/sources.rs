@@ -51,6 +51,10 @@ pub(crate) enum ErrorSource {
     LastEventId,
     /// An `Idempotency-Key` that is not a key (`aggregates::command`).
     IdempotencyKey,
+    /// A command's type that is not a name (`aggregates::command_type`).
+    CommandType,
+    /// A command id that is not a UUID, or that the command log lacks (`commands.rs`).
+    CommandLookup,
     /// No module has the name (`modules.rs`).
     UnknownModule,
     /// No projection has the name (`projections::unknown`).
@@ -118,6 +122,15 @@ impl ErrorSource {
                 const { &[Reply::new(S::BAD_REQUEST, "invalid_idempotency_key")] }
             }
             Self::UnknownModule => const { &[Reply::new(S::NOT_FOUND, "unknown_module")] },
+            Self::CommandType => const { &[Reply::new(S::BAD_REQUEST, "invalid_command_type")] },
+            Self::CommandLookup => {
+                const {
+                    &[
+                        Reply::new(S::BAD_REQUEST, "invalid_command_id"),
+                        Reply::new(S::NOT_FOUND, "unknown_command"),
+                    ]
+                }
+            }
             Self::UnknownProjection | Self::ProjectionControl => {
                 const { &[Reply::new(S::NOT_FOUND, "unknown_projection")] }
             }
@@ -183,10 +196,11 @@ impl ErrorSource {
                         Reply::new(S::BAD_REQUEST, "invalid_name"),
                         Reply::new(S::UNPROCESSABLE_ENTITY, "rejected"),
                         Reply::new(S::UNPROCESSABLE_ENTITY, "invalid_command"),
-                        // A conflict is one of these three (`CommandPath::append_failed`).
+                        // A conflict is one of these four (`CommandPath::append_failed`).
                         Reply::new(S::CONFLICT, "wrong_expected_version"),
                         Reply::new(S::CONFLICT, "idempotency_conflict"),
                         Reply::new(S::CONFLICT, "event_id_reused"),
+                        Reply::new(S::CONFLICT, "command_id_reused"),
                     ]
                 }
             }
@@ -227,6 +241,8 @@ impl ErrorSource {
             | Self::LogFilter
             | Self::LastEventId
             | Self::IdempotencyKey
+            | Self::CommandType
+            | Self::CommandLookup
             | Self::UnknownModule
             | Self::UnknownProjection
             | Self::Storage

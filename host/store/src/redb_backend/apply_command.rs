@@ -1,0 +1,39 @@
+//! Recording a command that appended nothing, inside the batch's write transaction
+//! (invariant 12 of `tables.rs`).
+
+use redb::ReadableTable;
+
+use super::command_record::{self, CommandBody};
+use super::tables::WriteTables;
+use crate::command::{NothingAppended, Verdict};
+use crate::error::StorageError;
+
+/// A command that appended nothing, waiting in the writer's queue: its entry up to the
+/// verdict, encoded by the caller, and the verdict.
+#[derive(Debug)]
+pub(crate) struct CommandRequest {
+    pub(crate) body: CommandBody,
+    pub(crate) verdict: NothingAppended,
+}
+
+/// Writes the entry, unless the log holds an entry of the same id that appended events, which
+/// never changes.
+pub(crate) fn apply_command(
+    tables: &mut WriteTables<'_>,
+    request: &CommandRequest,
+) -> Result<(), StorageError> {
+    let key = request.body.id.as_uuid().as_u128();
+    if let Some(row) = tables.command_log.get(key).map_err(StorageError::backend)? {
+        if command_record::is_appended(request.body.id, row.value())? {
+            return Ok(());
+        }
+    }
+    let entry = request
+        .body
+        .seal(&Verdict::NothingAppended(request.verdict.clone()));
+    tables
+        .command_log
+        .insert(key, entry.as_slice())
+        .map_err(StorageError::backend)?;
+    Ok(())
+}
