@@ -64,6 +64,7 @@ fn main() -> std::process::ExitCode {
             Command::Read(args) => cairn_server::client::read(args).await,
             Command::Tail(args) => cairn_server::client::tail(args).await,
             Command::State(args) => cairn_server::client::state(args).await,
+            Command::History(args) => cairn_server::client::history(args).await,
             Command::Query(args) => cairn_server::client::query(args).await,
             Command::Projections(args) => cairn_server::client::projections(args).await,
             Command::Bench(args) => cairn_bench::run(args).await,

@@ -26,6 +26,9 @@ pub use aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
 pub use aggregates::command_path::{
     AggregateState, Command, CommandConfig, CommandLogging, CommandOutcome, CommandPath,
 };
+pub use aggregates::history::{
+    History, HistoryRead, HistoryStep, MAX_HISTORY_STEPS, ModuleChoice, StepFailure,
+};
 /// What identifies a module's bytes and which world it implements; the store keeps both.
 pub use cairn_store::{ModuleHash, ModuleKind};
 pub use call::call_gate::Probation;

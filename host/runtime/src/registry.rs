@@ -49,8 +49,14 @@ pub struct Registry {
     /// a removal of one name never interleave (the store and the registry agree on what
     /// serves).
     changes: tokio::sync::Mutex<()>,
+    /// Aggregate versions other than the installed ones, compiled to read history with
+    /// ([`Registry::aggregate_by_hash`]); the oldest is let go first.
+    earlier_aggregates: std::sync::Mutex<Vec<Arc<LoadedAggregate>>>,
     _ticker: EpochTicker,
 }
+
+/// How many earlier aggregate versions the registry keeps compiled.
+const EARLIER_AGGREGATES: usize = 8;
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,6 +128,7 @@ impl Registry {
             aggregates: RwLock::new(BTreeMap::new()),
             projections: RwLock::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
+            earlier_aggregates: std::sync::Mutex::default(),
             projection_installs: tokio::sync::watch::Sender::new(0),
             slow_lane: Arc::new(slow_lane),
             _ticker: ticker,
@@ -348,6 +355,69 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         aggregates.insert(record.name, Arc::new(loaded));
         Ok(())
+    }
+
+    /// The aggregate `name` as the module of `hash` decides and folds: the installed one if it
+    /// has that hash, else that kept version, compiled apart and remembered (a few of them),
+    /// for reading history with the module that wrote it.
+    pub async fn aggregate_by_hash(
+        &self,
+        name: &str,
+        hash: &ModuleHash,
+    ) -> Result<Arc<LoadedAggregate>, LoadError> {
+        if let Some(installed) = self.aggregate(name).filter(|a| a.hash() == hash) {
+            return Ok(installed);
+        }
+        let remembered = self
+            .earlier_aggregates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|a| a.hash() == hash && a.name().as_str() == name)
+            .cloned();
+        if let Some(earlier) = remembered {
+            return Ok(earlier);
+        }
+        let bytes = self
+            .store
+            .module_bytes(hash.clone())
+            .await?
+            .ok_or_else(|| LoadError::Host(format!("no module with hash {hash} is kept")))?;
+        let loaded = self.compile_aggregate(name, bytes).await?;
+        let mut earlier = self
+            .earlier_aggregates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if earlier.len() >= EARLIER_AGGREGATES {
+            earlier.remove(0);
+        }
+        earlier.push(Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// Validates, compiles and links an aggregate module, without keeping it (version 0): a
+    /// candidate for a plan, or a kept version read again.
+    pub async fn compile_aggregate(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Arc<LoadedAggregate>, LoadError> {
+        let name = ModuleName::new(name)?;
+        let hash = ModuleHash::of(&bytes);
+        let Prepared::Aggregate(pre) = self.prepare(bytes).await? else {
+            return Err(LoadError::WrongWorld {
+                reason: "this is a projection module, not an aggregate".into(),
+            });
+        };
+        Ok(Arc::new(LoadedAggregate::new(
+            name,
+            hash,
+            0,
+            pre,
+            self.compiler.engine.clone(),
+            Arc::clone(&self.limits),
+            Arc::clone(&self.slow_lane),
+        )))
     }
 
     /// Validates, compiles and links a projection module, without keeping it (version 0).

@@ -33,6 +33,7 @@ impl Cli {
             Command::Read(args) => args.client = global,
             Command::Tail(args) => args.client = global,
             Command::State(args) => args.client = global,
+            Command::History(args) => args.client = global,
             Command::Query(args) => args.client = global,
             Command::Projections(args) => match &mut args.command {
                 ProjectionsCommand::List { client }
@@ -66,8 +67,10 @@ pub enum Command {
     Read(ReadArgs),
     /// Follow the global log live, optionally filtered.
     Tail(TailArgs),
-    /// Show an aggregate's current state.
+    /// Show an aggregate's current state, or its state at a version.
     State(StateArgs),
+    /// Step through an aggregate's history: each event and what it changed in the state.
+    History(HistoryArgs),
     /// Ask a projection a question.
     Query(QueryArgs),
     /// Show the projections and where each is.
@@ -258,6 +261,39 @@ pub struct StateArgs {
     pub aggregate: String,
     /// The aggregate's id.
     pub id: String,
+    /// The state at this version instead (0: before the first event).
+    #[arg(long)]
+    pub at: Option<u64>,
+    /// With --at: compute it with the installed module version, not the one that wrote the
+    /// event at that version.
+    #[arg(long, requires = "at")]
+    pub current: bool,
+    #[arg(skip)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The aggregate module.
+    pub aggregate: String,
+    /// The aggregate's id.
+    pub id: String,
+    /// Only the step to this version, and the whole state there.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub at: Option<u64>,
+    /// The first version (default 1).
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// The last version (default the aggregate's version).
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// Compute every state with the installed module version, not the one that wrote each
+    /// event.
+    #[arg(long)]
+    pub current: bool,
+    /// Show each event's data whole, however long.
+    #[arg(long)]
+    pub full: bool,
     #[arg(skip)]
     pub client: ClientArgs,
 }

@@ -36,6 +36,7 @@ use cairn_store::{
 use sha2::{Digest, Sha256};
 
 use crate::aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
+use crate::aggregates::history::{History, HistoryRead, ModuleChoice, read_history};
 use crate::aggregates::state_cache::{Loaded, StateCache};
 use crate::aggregates::stream_turns::{StreamTurns, Turn};
 use crate::call::sandbox::CallInput;
@@ -388,6 +389,73 @@ impl CommandPath {
         })
     }
 
+    /// The states of aggregate `id` of module `module` over a range of its stream
+    /// (`history.rs`).
+    pub async fn history(
+        &self,
+        module: &str,
+        id: &str,
+        read: &HistoryRead,
+    ) -> Result<History, CommandError> {
+        let aggregate = self.module(module)?;
+        let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
+        read_history(
+            &self.registry,
+            &*self.store,
+            &aggregate,
+            stream,
+            read,
+            self.config.fold_batch,
+        )
+        .await
+    }
+
+    /// The state of aggregate `id` of module `module` at version `at`, computed by the version
+    /// `choice` names. `None` if the stream has not reached `at`. A module version that fails
+    /// to fold the events up to `at` is that version's fault, with what it said.
+    pub async fn state_at(
+        &self,
+        module: &str,
+        id: &str,
+        at: Version,
+        choice: ModuleChoice,
+    ) -> Result<Option<AggregateState>, CommandError> {
+        let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
+        if at == Version::NONE {
+            let aggregate = self.module(module)?;
+            let state = aggregate.initial_state().await?;
+            let state = aggregate.state_json(state, CallInput::FIXED).await?;
+            return Ok(Some(AggregateState {
+                stream,
+                version: at,
+                state,
+            }));
+        }
+        let read = HistoryRead {
+            from: at,
+            to: Some(at),
+            limit: 1,
+            module: choice,
+        };
+        let mut history = self.history(module, id, &read).await?;
+        if let Some(failure) = history.failure {
+            return Err(CommandError::Module(CallError::BadOutput {
+                message: format!(
+                    "module {} could not fold the stream up to version {} ({}): {}",
+                    failure.module_hash.short(),
+                    failure.version,
+                    failure.event_type,
+                    failure.error
+                ),
+            }));
+        }
+        Ok(history.steps.pop().map(|step| AggregateState {
+            stream,
+            version: step.event.version,
+            state: step.state,
+        }))
+    }
+
     /// Loads aggregate `id` of module `module` (from the cache, a snapshot and the events after
     /// it) and returns the version it is at.
     pub async fn version(&self, module: &str, id: &str) -> Result<Version, CommandError> {
@@ -671,7 +739,7 @@ fn recorded_from(
 }
 
 /// Folds `events` into `state`.
-async fn fold(
+pub(crate) async fn fold(
     aggregate: &Arc<LoadedAggregate>,
     state: Vec<u8>,
     events: &[RecordedEvent],

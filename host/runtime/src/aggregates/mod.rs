@@ -12,8 +12,11 @@
 //!   retry.
 //! - `stream_turns.rs`: commands on one stream take turns, so they do not race each other.
 //! - `state_cache.rs`: the hot states, filled after a command has answered.
+//! - `history.rs`: time travel, the state after each event of a range, by the module version
+//!   that wrote it or the installed one.
 
 pub(crate) mod aggregate;
 pub(crate) mod command_path;
+pub(crate) mod history;
 pub(crate) mod state_cache;
 pub(crate) mod stream_turns;

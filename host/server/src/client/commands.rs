@@ -204,18 +204,25 @@ pub async fn read(args: ReadArgs) -> anyhow::Result<()> {
 /// Shows an aggregate's state.
 pub async fn state(args: StateArgs) -> anyhow::Result<()> {
     let api = Api::new(&args.client);
-    let reply = api
-        .json(api.request(
-            Method::GET,
-            &format!(
-                "/v1/aggregates/{}/{}",
-                encode(&args.aggregate),
-                encode(&args.id)
-            ),
-        ))
-        .await?;
+    let mut path = format!(
+        "/v1/aggregates/{}/{}",
+        encode(&args.aggregate),
+        encode(&args.id)
+    );
+    if let Some(at) = args.at {
+        let module = if args.current { "current" } else { "recorded" };
+        path.push_str(&format!("?at={at}&module={module}"));
+    }
+    let reply = api.json(api.request(Method::GET, &path)).await?;
     if args.client.json {
         println!("{reply}");
+    } else if args.at.is_some() {
+        println!(
+            "{} at version {}\n{}",
+            reply["stream"].as_str().unwrap_or("?"),
+            reply["version"],
+            pretty(&reply["state"])
+        );
     } else if reply["version"] == 0 {
         println!(
             "{} has no events yet (version 0); its state is the aggregate's initial one:\n{}",
@@ -291,7 +298,7 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
 }
 
 /// Percent-encodes a path segment.
-pub(super) fn encode(segment: &str) -> String {
+pub(crate) fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {

@@ -1,16 +1,20 @@
 //! The commands that talk to a running server over HTTP: `deploy`, `undeploy`, `send`, `read`,
-//! `tail`, `state`, `query` and `projections`.
+//! `tail`, `state`, `history`, `query` and `projections`.
 //!
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
-//! - `commands.rs`: the commands on streams and aggregates; `projections.rs`, those on
-//!   projections; `print.rs`: their output for people.
+//! - `commands.rs`: the commands on streams and aggregates; `history.rs`, an aggregate's
+//!   states over its stream; `projections.rs`, the commands on projections.
+//! - `print.rs`: their output for people; `json_diff.rs`, what changed between two states.
 
 mod api;
 mod commands;
+mod history;
+mod json_diff;
 mod print;
 mod projections;
 
 pub use api::Api;
 pub use commands::{deploy, read, send, state, tail, undeploy};
+pub use history::history;
 pub use projections::{projections, query};

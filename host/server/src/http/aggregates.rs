@@ -1,9 +1,10 @@
-//! `POST /v1/aggregates/{name}/{id}/commands` and `GET /v1/aggregates/{name}/{id}`.
+//! `POST /v1/aggregates/{name}/{id}/commands` and `GET /v1/aggregates/{name}/{id}` (the state
+//! now, or at a version).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use cairn_runtime::{AggregateState, Command, CommandOutcome};
+use cairn_runtime::{AggregateState, Command, CommandOutcome, ModuleChoice};
 use cairn_store::{CommandType, IdempotencyKey, Json as JsonText, RecordedEvent, Version};
 use serde::Deserialize;
 
@@ -40,11 +41,37 @@ pub(super) struct CommandQuery {
     pub expected_version: Option<u64>,
 }
 
-/// A state read takes no query parameters: one it does not know (`?version=`, say) is refused
-/// rather than ignored, so nobody reads a state they did not ask for.
-#[derive(Debug, Deserialize)]
+/// Which state to read. A parameter it does not know (`?version=`, say) is refused rather than
+/// ignored, so nobody reads a state they did not ask for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub(super) struct StateQuery {}
+pub(super) struct StateQuery {
+    /// The state at this version (0: before any event) instead of the current one.
+    pub at: Option<u64>,
+    /// With `at`: `recorded` (the default) computes the state with the module version that
+    /// wrote the event at `at`, `current` with the installed one.
+    #[param(value_type = Option<String>)]
+    pub module: Option<ModuleParam>,
+}
+
+/// Which module version computes a past state: `?module=recorded|current`.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ModuleParam {
+    #[default]
+    Recorded,
+    Current,
+}
+
+impl From<ModuleParam> for ModuleChoice {
+    fn from(param: ModuleParam) -> Self {
+        match param {
+            ModuleParam::Recorded => ModuleChoice::AsRecorded,
+            ModuleParam::Current => ModuleChoice::Current,
+        }
+    }
+}
 
 /// Runs a command against an aggregate.
 #[utoipa::path(
@@ -115,13 +142,14 @@ pub(super) fn command_type(text: &str) -> Result<CommandType, ApiError> {
     })
 }
 
-/// Reads an aggregate's current state.
+/// Reads an aggregate's current state, or its state at a version.
 #[utoipa::path(
     get,
     path = "/v1/aggregates/{name}/{id}",
     params(
         ("name" = String, Path, description = "The aggregate module"),
         ("id" = String, Path, description = "The aggregate's id"),
+        StateQuery,
     ),
     responses(
         (status = 200, description = "The stream, its version and the state as JSON", body = StateReply),
@@ -132,10 +160,36 @@ pub(super) fn command_type(text: &str) -> Result<CommandType, ApiError> {
 pub(super) async fn state(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
-    QueryParams(StateQuery {}): QueryParams<StateQuery>,
+    QueryParams(query): QueryParams<StateQuery>,
 ) -> Result<Json<StateReply>, ApiError> {
-    let result = state.command_path.state(&name, &id).await;
-    Ok(Json(StateReply::from(result?)))
+    let Some(at) = query.at else {
+        if query.module.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "`module` chooses the module version of a past state: give `at` with it",
+            ));
+        }
+        let result = state.command_path.state(&name, &id).await;
+        return Ok(Json(StateReply::from(result?)));
+    };
+    let choice = query.module.unwrap_or_default().into();
+    let past = state
+        .command_path
+        .state_at(&name, &id, Version::new(at), choice)
+        .await?;
+    match past {
+        Some(past) => Ok(Json(StateReply::from(past))),
+        None => {
+            let now = state.command_path.version(&name, &id).await?;
+            Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "the aggregate is at version {now}; `at` goes from 0 (before its first \
+                     event) to {now}, not {at}"
+                ),
+            ))
+        }
+    }
 }
 
 /// The 404 for a command to `name`, which names no aggregate: what it is if it is a

@@ -7,7 +7,7 @@
 //! - `auth.rs`: bearer-token auth.
 //! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE.
 //! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state; `commands.rs`:
-//!   the command log;
+//!   the command log; `history.rs`: an aggregate's states over its stream;
 //!   `projections.rs`: projection status, queries, reset, pause and resume.
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
@@ -22,6 +22,7 @@ mod commands;
 mod edge;
 mod error;
 mod extract;
+mod history;
 mod local;
 mod modules;
 mod openapi;
@@ -70,6 +71,7 @@ pub fn app(state: AppState) -> Router {
             post(aggregates::command),
         )
         .route("/v1/aggregates/{name}/{id}", get(aggregates::state))
+        .route("/v1/aggregates/{name}/{id}/history", get(history::history))
         .route("/v1/commands/{id}", get(commands::read))
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/{name}", get(projections::status))

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 
 use crate::http::route_errors::DeclareErrors;
 use crate::http::{
-    aggregates, all, commands, error, modules, ops, projections, streams, subscribe,
+    aggregates, all, commands, error, history, modules, ops, projections, streams, subscribe,
 };
 
 /// The API description.
@@ -21,7 +21,7 @@ use crate::http::{
     paths(
         streams::append, streams::read, all::read, subscribe::subscribe,
         modules::upload, modules::list, modules::get, modules::remove,
-        aggregates::command, aggregates::state, commands::read,
+        aggregates::command, aggregates::state, history::history, commands::read,
         projections::list, projections::status, projections::query,
         projections::pause, projections::resume, projections::reset,
         ops::healthz, ops::metrics, openapi_json,

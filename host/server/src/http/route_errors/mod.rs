@@ -47,6 +47,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::DELETE, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage]),
     route(Method::POST, "/v1/aggregates/{name}/{id}/commands", &[E::PathParams, E::QueryParams, E::JsonBody, E::IdempotencyKey, E::CommandType, E::Command]),
     route(Method::GET, "/v1/aggregates/{name}/{id}", &[E::PathParams, E::QueryParams, E::AggregateState]),
+    route(Method::GET, "/v1/aggregates/{name}/{id}/history", &[E::PathParams, E::QueryParams, E::AggregateState]),
     route(Method::GET, "/v1/commands/{id}", &[E::PathParams, E::QueryParams, E::CommandLookup, E::Storage]),
     route(Method::GET, "/v1/projections", &[]),
     route(Method::GET, "/v1/projections/{name}", &[E::PathParams, E::UnknownProjection]),
