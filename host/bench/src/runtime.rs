@@ -1,11 +1,14 @@
-//! `cairn bench runtime`: the WebAssembly runtime with the `bank_account` example.
+//! `cairn bench runtime`: the WebAssembly runtime with the `bank_account` example: folding,
+//! fresh instances, loads from snapshots, and stepping through an account's history.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_runtime::{CallInput, CommandConfig, CommandPath};
-use cairn_store::{EventLog, EventType, ExpectedVersion, Json, NewEvent, RedbStore};
+use cairn_runtime::{
+    CallInput, CommandConfig, CommandPath, HistoryRead, MAX_HISTORY_STEPS, ModuleChoice,
+};
+use cairn_store::{EventLog, EventType, ExpectedVersion, Json, NewEvent, RedbStore, Version};
 use hdrhistogram::Histogram;
 
 use super::bank::{BankHost, Progress};
@@ -132,6 +135,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         workload: "the same".into(),
         target: None,
     });
+    figures.extend(history(store, &aggregates, scale, progress).await?);
     aggregates.settle().await;
     drop(aggregates);
     host.stop().await;
@@ -141,6 +145,58 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         figures,
     })
 }
+
+/// Time travel: every state of a 10,000-event account, in one history read of 10,000 steps
+/// (the most one read returns), a few times.
+async fn history(
+    store: &RedbStore,
+    aggregates: &CommandPath,
+    scale: f64,
+    progress: Progress,
+) -> anyhow::Result<Vec<Figure>> {
+    let length = scaled(10_000, scale).max(10);
+    progress.say(&format!("stepping through a {length}-event account"));
+    append_deposits(store, "history", length).await?;
+    let read = HistoryRead {
+        from: Version::new(1),
+        to: None,
+        limit: MAX_HISTORY_STEPS,
+        module: ModuleChoice::AsRecorded,
+    };
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    for _ in 0..HISTORY_READS {
+        let began = Instant::now();
+        let history = aggregates.history("bank_account", "history", &read).await?;
+        latency.saturating_record(began.elapsed().as_micros() as u64);
+        anyhow::ensure!(
+            history.steps.len() == length && history.failure.is_none(),
+            "a history of {} steps, failure {:?}",
+            history.steps.len(),
+            history.failure
+        );
+    }
+    let workload =
+        format!("{HISTORY_READS} history reads of every state of a {length}-event account");
+    Ok(vec![
+        Figure {
+            key: "history_10k_steps_p50_ms",
+            value: latency.value_at_quantile(0.5) as f64 / 1_000.0,
+            unit: "ms",
+            workload: workload.clone(),
+            target: Some(Target::AtMost(500.0)),
+        },
+        Figure {
+            key: "history_10k_steps_max_ms",
+            value: latency.max() as f64 / 1_000.0,
+            unit: "ms",
+            workload,
+            target: None,
+        },
+    ])
+}
+
+/// How many times the history bench reads the whole history.
+const HISTORY_READS: usize = 5;
 
 /// Opens `account` and deposits into it until it has `length` events.
 async fn append_deposits(store: &RedbStore, account: &str, length: usize) -> anyhow::Result<()> {
