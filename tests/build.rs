@@ -8,12 +8,13 @@ use std::path::PathBuf;
 
 use cairn_guest_build::{GuestBuild, Profile};
 
-const GUESTS: [&str; 9] = [
+const GUESTS: [&str; 10] = [
     "bank_account",
     "customers",
     "customer_directory",
     "account_balances",
     "misbehaving",
+    "bank-account-v2",
     "wrong-world",
     "bad-import",
     "picky-projection",

@@ -175,6 +175,29 @@ pub enum CommandError {
     Storage(StorageError),
 }
 
+/// Why a plan could not be made. What the candidate does to the history is the plan's
+/// report, never an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The candidate is not an aggregate module this host can run.
+    #[error(transparent)]
+    Candidate(#[from] LoadError),
+    /// The module's name is a projection's; this plans aggregates.
+    #[error("'{0}' is a projection; a plan compares an aggregate's versions")]
+    NotAnAggregate(String),
+    /// The store failed while the plan read the history.
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+impl From<ReadError> for PlanError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
+
 impl From<ReadError> for CommandError {
     fn from(e: ReadError) -> Self {
         match e {

@@ -10,6 +10,8 @@
 //!   the runner that folds the log into read models and answers queries.
 //! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules of both
 //!   kinds.
+//! - `plan/`: [`CommandPath::plan`], what a candidate aggregate version would do to the history
+//!   it would serve; `json_diff.rs`, the readable JSON diff its reports and time travel use.
 //! - `error.rs`: one error enum per operation; `setting.rs`, what the configurations share as
 //!   sections of a settings file.
 //!
@@ -18,6 +20,8 @@
 mod aggregates;
 mod call;
 mod error;
+pub mod json_diff;
+mod plan;
 mod projections;
 mod registry;
 pub mod setting;
@@ -35,7 +39,12 @@ pub use call::call_gate::Probation;
 pub use call::limits::Limits;
 pub use call::preflight::CompileBudget;
 pub use call::sandbox::CallInput;
-pub use error::{Blame, CallError, CommandError, LoadError};
+pub use error::{Blame, CallError, CommandError, LoadError, PlanError};
+pub use plan::PlanOptions;
+pub use plan::report::{
+    AggregatePlan, DecisionDifference, DecisionFailure, MAX_EXAMPLES, PlanModule, PlanProgress,
+    RedecideReport, ReplayFailure, ReplayReport, StateDifference,
+};
 pub use projections::projection::{ApplyBatch, ApplyError, LoadedProjection, ProjectionFilter};
 pub use projections::runner::{
     ControlError, Fault, GenerationStatus, ProjectionStatus, Projections, QueryError,

@@ -40,7 +40,9 @@ use crate::aggregates::history::{History, HistoryRead, ModuleChoice, read_histor
 use crate::aggregates::state_cache::{Loaded, StateCache};
 use crate::aggregates::stream_turns::{StreamTurns, Turn};
 use crate::call::sandbox::CallInput;
-use crate::error::{CallError, CommandError};
+use crate::error::{CallError, CommandError, PlanError};
+use crate::plan::report::{AggregatePlan, PlanProgress};
+use crate::plan::{PlanOptions, plan_aggregate};
 use crate::registry::Registry;
 use crate::setting::{InvalidSetting, MAX_EVENTS_PER_CALL, at_least, number, within};
 
@@ -408,6 +410,33 @@ impl CommandPath {
             self.config.fold_batch,
         )
         .await
+    }
+
+    /// What `candidate` (a component's bytes) would do to the history of aggregate `module`:
+    /// its streams folded by it and by the serving version, and its recorded commands decided
+    /// again by it (`plan/`). Installs and writes nothing.
+    pub async fn plan(
+        &self,
+        module: &str,
+        candidate: Vec<u8>,
+        options: PlanOptions,
+        progress: &PlanProgress,
+    ) -> Result<AggregatePlan, PlanError> {
+        if self.registry.kind_of(module) == Some(cairn_store::ModuleKind::Projection) {
+            return Err(PlanError::NotAnAggregate(module.to_owned()));
+        }
+        let candidate = self.registry.compile_aggregate(module, candidate).await?;
+        let live = self.registry.aggregate(module);
+        Ok(plan_aggregate(
+            &*self.store,
+            module,
+            live.as_ref(),
+            &candidate,
+            options,
+            self.config.fold_batch,
+            progress,
+        )
+        .await?)
     }
 
     /// The state of aggregate `id` of module `module` at version `at`, computed by the version

@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::cli::HistoryArgs;
 use crate::client::api::Api;
 use crate::client::commands::encode;
-use crate::client::json_diff::diff;
 use crate::client::print::{event_line, pretty};
+use cairn_runtime::json_diff::diff;
 
 /// Prints the steps of `args`' range, paging through the history as the server gives it.
 pub async fn history(args: HistoryArgs) -> anyhow::Result<()> {

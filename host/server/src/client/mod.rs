@@ -5,12 +5,11 @@
 //!   that say what to do.
 //! - `commands.rs`: the commands on streams and aggregates; `history.rs`, an aggregate's
 //!   states over its stream; `projections.rs`, the commands on projections.
-//! - `print.rs`: their output for people; `json_diff.rs`, what changed between two states.
+//! - `print.rs`: their output for people.
 
 mod api;
 mod commands;
 mod history;
-mod json_diff;
 mod print;
 mod projections;
 

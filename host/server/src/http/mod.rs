@@ -6,7 +6,7 @@
 //! - `extract.rs`: axum's extractors with our error replies.
 //! - `auth.rs`: bearer-token auth.
 //! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE.
-//! - `modules.rs`: uploads and listing; `aggregates.rs`: commands and state; `commands.rs`:
+//! - `modules.rs`: uploads and listing; `plan.rs`, a candidate's plan; `aggregates.rs`: commands and state; `commands.rs`:
 //!   the command log; `history.rs`: an aggregate's states over its stream;
 //!   `projections.rs`: projection status, queries, reset, pause and resume.
 //! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
@@ -27,6 +27,7 @@ mod local;
 mod modules;
 mod openapi;
 mod ops;
+mod plan;
 mod projections;
 mod route_errors;
 mod state;
@@ -57,6 +58,7 @@ pub fn app(state: AppState) -> Router {
                 .put(modules::upload)
                 .delete(modules::remove),
         )
+        .route("/v1/modules/{name}/plan", post(plan::plan))
         .layer(DefaultBodyLimit::max(modules::MAX_MODULE_BYTES));
     Router::new()
         .route(

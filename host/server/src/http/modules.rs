@@ -75,6 +75,21 @@ pub(super) async fn upload(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<ModuleInfo>), ApiError> {
+    let body = module_body(&headers, body)?;
+    let uploaded = state.command_path.registry().upload(&name, body).await?;
+    let status = if uploaded.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ModuleInfo::new(uploaded.record, &state))))
+}
+
+/// A component's bytes from a request: `application/wasm`, at most [`MAX_MODULE_BYTES`].
+pub(super) fn module_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -99,17 +114,7 @@ pub(super) async fn upload(
             rejection.into()
         }
     })?;
-    let uploaded = state
-        .command_path
-        .registry()
-        .upload(&name, body.to_vec())
-        .await?;
-    let status = if uploaded.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(ModuleInfo::new(uploaded.record, &state))))
+    Ok(body.to_vec())
 }
 
 /// Lists the loaded modules.

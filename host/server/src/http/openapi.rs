@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 
 use crate::http::route_errors::DeclareErrors;
 use crate::http::{
-    aggregates, all, commands, error, history, modules, ops, projections, streams, subscribe,
+    aggregates, all, commands, error, history, modules, ops, plan, projections, streams, subscribe,
 };
 
 /// The API description.
@@ -20,7 +20,7 @@ use crate::http::{
     info(title = "cairn", description = "An event store and a runtime for event-sourced domain logic."),
     paths(
         streams::append, streams::read, all::read, subscribe::subscribe,
-        modules::upload, modules::list, modules::get, modules::remove,
+        modules::upload, modules::list, modules::get, modules::remove, plan::plan,
         aggregates::command, aggregates::state, history::history, commands::read,
         projections::list, projections::status, projections::query,
         projections::pause, projections::resume, projections::reset,

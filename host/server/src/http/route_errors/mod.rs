@@ -45,6 +45,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::PUT, "/v1/modules/{name}", &[E::PathParams, E::ModuleBody, E::Load]),
     route(Method::GET, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule]),
     route(Method::DELETE, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage]),
+    route(Method::POST, "/v1/modules/{name}/plan", &[E::PathParams, E::QueryParams, E::ModuleBody, E::Plan]),
     route(Method::POST, "/v1/aggregates/{name}/{id}/commands", &[E::PathParams, E::QueryParams, E::JsonBody, E::IdempotencyKey, E::CommandType, E::Command]),
     route(Method::GET, "/v1/aggregates/{name}/{id}", &[E::PathParams, E::QueryParams, E::AggregateState]),
     route(Method::GET, "/v1/aggregates/{name}/{id}/history", &[E::PathParams, E::QueryParams, E::AggregateState]),

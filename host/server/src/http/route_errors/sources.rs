@@ -51,6 +51,8 @@ pub(crate) enum ErrorSource {
     LastEventId,
     /// An `Idempotency-Key` that is not a key (`aggregates::command`).
     IdempotencyKey,
+    /// A [`PlanError`](cairn_runtime::PlanError) (`plan::plan_failed`).
+    Plan,
     /// A command's type that is not a name (`aggregates::command_type`).
     CommandType,
     /// A command id that is not a UUID, or that the command log lacks (`commands.rs`).
@@ -122,6 +124,7 @@ impl ErrorSource {
                 const { &[Reply::new(S::BAD_REQUEST, "invalid_idempotency_key")] }
             }
             Self::UnknownModule => const { &[Reply::new(S::NOT_FOUND, "unknown_module")] },
+            Self::Plan => const { &[Reply::new(S::BAD_REQUEST, "not_an_aggregate")] },
             Self::CommandType => const { &[Reply::new(S::BAD_REQUEST, "invalid_command_type")] },
             Self::CommandLookup => {
                 const {
@@ -228,6 +231,7 @@ impl ErrorSource {
         match self {
             Self::JsonBody | Self::ModuleBody => &[Self::BodyDeadline],
             Self::Append | Self::Load | Self::ProjectionControl => &[Self::Storage],
+            Self::Plan => &[Self::Load, Self::Storage],
             Self::Command | Self::AggregateState | Self::ProjectionQuery => {
                 &[Self::Call, Self::Storage]
             }

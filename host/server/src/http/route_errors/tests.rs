@@ -39,7 +39,7 @@ use super::samples;
 use super::{ErrorSource, ROUTES, Reply, route_replies, row};
 use crate::http::error::ApiError;
 use crate::http::extract::{JsonBody, PathParams, QueryParams};
-use crate::http::{ApiDoc, aggregates, all, commands, projections, streams};
+use crate::http::{ApiDoc, aggregates, all, commands, plan, projections, streams};
 
 /// Every operation of `doc`: its method, path template and description.
 fn operations(doc: &OpenApi) -> Vec<(Method, &str, &Operation)> {
@@ -109,6 +109,9 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
             replies_of(all::filtered(Position::new(0), None, Some(String::new())).err())
         }
         ErrorSource::UnknownProjection => replies_of([projections::unknown("sample")]),
+        ErrorSource::Plan => replies_of([plan::plan_failed(
+            cairn_runtime::PlanError::NotAnAggregate("sample".to_owned()),
+        )]),
         ErrorSource::CommandType => replies_of(aggregates::command_type("").err()),
         ErrorSource::CommandLookup => replies_of([
             commands::command_id("not-a-uuid").expect_err("not a UUID"),

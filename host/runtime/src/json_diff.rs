@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 /// The changes from `before` to `after`; none for equal values.
-pub(super) fn diff(before: &Value, after: &Value) -> Vec<String> {
+pub fn diff(before: &Value, after: &Value) -> Vec<String> {
     let mut lines = Vec::new();
     walk("", before, after, &mut lines);
     lines

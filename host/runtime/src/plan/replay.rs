@@ -1,0 +1,205 @@
+//! The replay half of a plan: every stream of the module's category (or a sample of them),
+//! folded from its first event by the live version and by the candidate, and the two states
+//! compared as JSON.
+
+use std::sync::Arc;
+
+use cairn_store::{AllRead, EventStore, Position, RecordedEvent, StreamId, Version};
+use serde_json::Value;
+
+use crate::aggregates::aggregate::LoadedAggregate;
+use crate::aggregates::command_path::fold;
+use crate::call::sandbox::CallInput;
+use crate::error::CallError;
+use crate::json_diff::diff;
+use crate::plan::report::{PlanProgress, ReplayFailure, ReplayReport, StateDifference, keep};
+
+/// The streams of `category`, with their versions, in order of their first event.
+pub(crate) async fn streams_of(
+    store: &dyn EventStore,
+    category: &str,
+) -> Result<Vec<(StreamId, Version)>, cairn_store::ReadError> {
+    let mut order: Vec<StreamId> = Vec::new();
+    let mut versions: std::collections::HashMap<StreamId, Version> =
+        std::collections::HashMap::new();
+    let mut after = Position::START;
+    loop {
+        let slice = store
+            .read_all(AllRead::after(after).category(category).limit(10_000))
+            .await?;
+        for event in &slice.events {
+            if versions
+                .insert(event.stream.clone(), event.version)
+                .is_none()
+            {
+                order.push(event.stream.clone());
+            }
+        }
+        if slice.scanned_to >= slice.head || slice.scanned_to == after {
+            break;
+        }
+        after = slice.scanned_to;
+    }
+    Ok(order
+        .into_iter()
+        .map(|stream| {
+            let version = versions.get(&stream).copied().unwrap_or(Version::NONE);
+            (stream, version)
+        })
+        .collect())
+}
+
+/// Every `step`-th of `items` (all of them for a step of 1).
+pub(crate) fn every<T>(items: Vec<T>, step: usize) -> Vec<T> {
+    items.into_iter().step_by(step.max(1)).collect()
+}
+
+/// The step that takes at most `sample` of `total` items, spread evenly.
+pub(crate) fn sample_step(total: usize, sample: Option<usize>) -> usize {
+    match sample {
+        Some(sample) if sample > 0 && sample < total => total.div_ceil(sample),
+        _ => 1,
+    }
+}
+
+/// Folds `streams` by `live` (if any) and `candidate`, comparing their states.
+pub(crate) async fn replay(
+    store: &dyn EventStore,
+    live: Option<&Arc<LoadedAggregate>>,
+    candidate: &Arc<LoadedAggregate>,
+    streams: &[(StreamId, Version)],
+    fold_batch: usize,
+    progress: &PlanProgress,
+) -> Result<ReplayReport, cairn_store::ReadError> {
+    let mut report = ReplayReport {
+        streams: streams.len() as u64,
+        ..ReplayReport::default()
+    };
+    for (stream, version) in streams {
+        let events = store
+            .read_versions(stream.clone(), Version::new(1), *version)
+            .await?;
+        report.events += events.len() as u64;
+        let candidate_state = match shown_fold(candidate, &events, fold_batch).await {
+            Ok(state) => state,
+            Err(failure) => {
+                report.failed += 1;
+                keep(&mut report.failures, failure.for_stream(stream));
+                PlanProgress::add(&progress.streams_done, 1);
+                PlanProgress::add(&progress.events_done, events.len() as u64);
+                continue;
+            }
+        };
+        match live {
+            None => report.equal += 1,
+            Some(live) => match shown_fold(live, &events, fold_batch).await {
+                Err(_) => report.live_failed += 1,
+                Ok(live_state) if live_state == candidate_state => report.equal += 1,
+                Ok(live_state) => {
+                    report.differ += 1;
+                    keep(
+                        &mut report.differences,
+                        StateDifference {
+                            stream: stream.to_string(),
+                            version: version.get(),
+                            diff: diff(&live_state, &candidate_state),
+                            live: live_state,
+                            candidate: candidate_state,
+                        },
+                    );
+                }
+            },
+        }
+        PlanProgress::add(&progress.streams_done, 1);
+        PlanProgress::add(&progress.events_done, events.len() as u64);
+    }
+    Ok(report)
+}
+
+/// Where a fold failed: the event's index in the stream (none: `init` or `state-json`).
+pub(crate) struct FoldFailure {
+    pub(crate) at: Option<(Version, String)>,
+    pub(crate) error: CallError,
+}
+
+impl FoldFailure {
+    fn for_stream(self, stream: &StreamId) -> ReplayFailure {
+        ReplayFailure {
+            stream: stream.to_string(),
+            version: self.at.as_ref().map_or(0, |(version, _)| version.get()),
+            event_type: self.at.map(|(_, event_type)| event_type),
+            error: self.error.to_string(),
+        }
+    }
+}
+
+/// The state `aggregate` shows after folding all of `events` from `init`.
+async fn shown_fold(
+    aggregate: &Arc<LoadedAggregate>,
+    events: &[RecordedEvent],
+    fold_batch: usize,
+) -> Result<Value, FoldFailure> {
+    let state = fold_from_init(aggregate, events, fold_batch).await?;
+    let input = CallInput {
+        time_ms: events.last().map_or(0, |e| e.recorded_at.as_millis()),
+        seed: [0; 32],
+    };
+    let shown = aggregate
+        .state_json(state, input)
+        .await
+        .map_err(|error| FoldFailure { at: None, error })?;
+    serde_json::from_str(shown.as_str()).map_err(|e| FoldFailure {
+        at: None,
+        error: CallError::BadOutput {
+            message: format!("state-json returned {e}"),
+        },
+    })
+}
+
+/// `init`, then `events` folded in batches of `fold_batch`. A batch that fails is folded again
+/// one event at a time, so the failure names its event.
+pub(crate) async fn fold_from_init(
+    aggregate: &Arc<LoadedAggregate>,
+    events: &[RecordedEvent],
+    fold_batch: usize,
+) -> Result<Vec<u8>, FoldFailure> {
+    let state = aggregate
+        .initial_state()
+        .await
+        .map_err(|error| FoldFailure { at: None, error })?;
+    fold_events(aggregate, state, events, fold_batch).await
+}
+
+/// `events` folded into `state` in batches of `fold_batch`, as [`fold_from_init`] folds them.
+pub(crate) async fn fold_events(
+    aggregate: &Arc<LoadedAggregate>,
+    mut state: Vec<u8>,
+    events: &[RecordedEvent],
+    fold_batch: usize,
+) -> Result<Vec<u8>, FoldFailure> {
+    for batch in events.chunks(fold_batch.max(1)) {
+        match fold(aggregate, state.clone(), batch).await {
+            Ok(folded) => state = folded,
+            Err(batch_error) => {
+                for event in batch {
+                    match fold(aggregate, state, std::slice::from_ref(event)).await {
+                        Ok(folded) => state = folded,
+                        Err(error) => {
+                            return Err(FoldFailure {
+                                at: Some((event.version, event.event_type.to_string())),
+                                error,
+                            });
+                        }
+                    }
+                }
+                // The batch failed but no event alone did: name the batch's last event.
+                let last = batch.last().map(|e| (e.version, e.event_type.to_string()));
+                return Err(FoldFailure {
+                    at: last,
+                    error: batch_error,
+                });
+            }
+        }
+    }
+    Ok(state)
+}

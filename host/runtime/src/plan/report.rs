@@ -1,0 +1,161 @@
+//! [`AggregatePlan`]: what a plan found, as the CLI prints it and the API returns it. Counts
+//! cover everything the plan looked at; the examples (differences, flips, failures) are the
+//! first [`MAX_EXAMPLES`] of each kind, in stream order.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The most examples of each kind a report holds.
+pub const MAX_EXAMPLES: usize = 10;
+
+/// A module version the plan names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanModule {
+    pub hash: String,
+    /// Its version among the name's kept versions; none for a candidate, which is not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+/// The plan of a candidate aggregate version against the history of its name.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AggregatePlan {
+    pub module: String,
+    pub kind: &'static str,
+    /// The version serving now; none when the name serves nothing yet.
+    pub live: Option<PlanModule>,
+    pub candidate: PlanModule,
+    pub replay: ReplayReport,
+    pub redecide: RedecideReport,
+    /// Whether anything failed or differed: what `cairn deploy --plan` exits non-zero on.
+    pub changes: bool,
+    pub elapsed_ms: u64,
+}
+
+/// Every stream of the module's category folded by the live version and by the candidate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReplayReport {
+    /// Streams folded.
+    pub streams: u64,
+    /// Streams in the category.
+    pub streams_total: u64,
+    /// Whether `streams` is a sample of `streams_total`.
+    pub sampled: bool,
+    /// Events folded by the candidate.
+    pub events: u64,
+    /// Streams whose state the two versions show alike.
+    pub equal: u64,
+    /// Streams whose states differ.
+    pub differ: u64,
+    /// Streams the candidate could not fold, or whose state it could not show.
+    pub failed: u64,
+    /// Streams the live version itself could not fold (nothing to compare with).
+    pub live_failed: u64,
+    pub differences: Vec<StateDifference>,
+    pub failures: Vec<ReplayFailure>,
+}
+
+/// A stream whose state differs between the live version and the candidate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StateDifference {
+    pub stream: String,
+    pub version: u64,
+    pub live: Value,
+    pub candidate: Value,
+    /// The changes from the live state to the candidate's, one per line.
+    pub diff: Vec<String>,
+}
+
+/// Where the candidate could not go on with a stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplayFailure {
+    pub stream: String,
+    /// The version of the event it failed on (0: before any event, in `init`).
+    pub version: u64,
+    /// That event's type; none for a failure in `init` or in showing the state.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    pub error: String,
+}
+
+/// Every recorded command of the module decided again by the candidate, against the state
+/// before it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RedecideReport {
+    /// Commands decided again.
+    pub commands: u64,
+    /// Commands of the module in the command log.
+    pub commands_total: u64,
+    pub sampled: bool,
+    /// Decided as recorded: the same events (type and data), or the same refusal.
+    pub same: u64,
+    /// Accepted both times, or refused both times, but otherwise.
+    pub different: u64,
+    /// Accepted once and refused the other time.
+    pub flipped: u64,
+    /// The candidate failed on them (a trap, running out of fuel, events it cannot fold).
+    pub failed: u64,
+    pub differences: Vec<DecisionDifference>,
+    pub flips: Vec<DecisionDifference>,
+    pub failures: Vec<DecisionFailure>,
+}
+
+/// A command the candidate decides otherwise than was recorded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DecisionDifference {
+    pub command_id: String,
+    pub stream: String,
+    pub decided_at: u64,
+    #[serde(rename = "type")]
+    pub command_type: String,
+    pub recorded: Value,
+    pub candidate: Value,
+    pub diff: Vec<String>,
+}
+
+/// A command the candidate could not decide again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DecisionFailure {
+    pub command_id: String,
+    pub stream: String,
+    pub decided_at: u64,
+    #[serde(rename = "type")]
+    pub command_type: String,
+    pub error: String,
+}
+
+/// How far a plan has got, for a caller to show while it runs.
+#[derive(Debug, Default)]
+pub struct PlanProgress {
+    pub streams_total: AtomicU64,
+    pub streams_done: AtomicU64,
+    pub events_done: AtomicU64,
+    pub commands_total: AtomicU64,
+    pub commands_done: AtomicU64,
+}
+
+impl PlanProgress {
+    /// (streams done, streams in all, events done, commands done, commands in all).
+    pub fn read(&self) -> [u64; 5] {
+        [
+            self.streams_done.load(Ordering::Relaxed),
+            self.streams_total.load(Ordering::Relaxed),
+            self.events_done.load(Ordering::Relaxed),
+            self.commands_done.load(Ordering::Relaxed),
+            self.commands_total.load(Ordering::Relaxed),
+        ]
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Keeps `example` if fewer than [`MAX_EXAMPLES`] are kept.
+pub(crate) fn keep<T>(examples: &mut Vec<T>, example: T) {
+    if examples.len() < MAX_EXAMPLES {
+        examples.push(example);
+    }
+}

@@ -1,0 +1,152 @@
+//! `POST /v1/modules/{name}/plan`: what a candidate version of an aggregate would do to the
+//! history it would serve, before it serves (`cairn_runtime::CommandPath::plan`). Nothing is
+//! installed. With `Accept: text/event-stream` the reply is a stream of `progress` events
+//! (streams, events and commands done) ending in one `report` event, or an `error` event.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use cairn_runtime::{AggregatePlan, PlanError, PlanOptions, PlanProgress};
+use futures_util::stream;
+use serde::Deserialize;
+
+use crate::http::error::ApiError;
+use crate::http::extract::{PathParams, QueryParams};
+use crate::http::modules::module_body;
+use crate::http::state::AppState;
+
+/// How often a streamed plan says how far it has got.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// What the plan looks at.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PlanQuery {
+    /// At most this many streams, and this many recorded commands, spread evenly over the
+    /// history; every one of them when left out. The report says whether it sampled.
+    pub sample: Option<usize>,
+}
+
+/// Plans a candidate aggregate version: replays the module's streams with it and with the
+/// serving version, and decides the recorded commands again with it.
+#[utoipa::path(
+    post,
+    path = "/v1/modules/{name}/plan",
+    params(
+        ("name" = String, Path, description = "The aggregate the candidate would replace"),
+        PlanQuery,
+    ),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The candidate component"),
+    responses(
+        (status = 200, description = "The report: `replay` (states equal, differing, failing) and `redecide` (decisions the same, different, flipped, failing), with the first examples of each, and `changes`: whether anything differed or failed. With `Accept: text/event-stream`: `progress` events, then `report`", body = Object),
+    ),
+    tag = "modules"
+)]
+pub(super) async fn plan(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+    QueryParams(query): QueryParams<PlanQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let candidate = module_body(&headers, body)?;
+    let options = PlanOptions {
+        sample: query.sample,
+        replay_only: false,
+    };
+    let progress = Arc::new(PlanProgress::default());
+    let running = tokio::spawn({
+        let (state, progress) = (state.clone(), Arc::clone(&progress));
+        async move {
+            state
+                .command_path
+                .plan(&name, candidate, options, &progress)
+                .await
+        }
+    });
+    let streamed = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"));
+    if !streamed {
+        let report = finished(running.await)?;
+        return Ok(Json(report).into_response());
+    }
+    Ok(Sse::new(progress_events(running, progress))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// The plan's result, or the error reply it makes.
+fn finished(
+    joined: Result<Result<AggregatePlan, PlanError>, tokio::task::JoinError>,
+) -> Result<AggregatePlan, ApiError> {
+    match joined {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(error)) => Err(plan_failed(error)),
+        Err(error) => Err(ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the plan stopped: {error}"),
+        )),
+    }
+}
+
+/// The reply to a plan that could not be made.
+pub(super) fn plan_failed(error: PlanError) -> ApiError {
+    match error {
+        PlanError::Candidate(error) => error.into(),
+        PlanError::NotAnAggregate(_) => {
+            ApiError::bad_request("not_an_aggregate", error.to_string())
+        }
+        PlanError::Storage(error) => error.into(),
+    }
+}
+
+/// `progress` every [`PROGRESS_EVERY`] while the plan runs, then its `report` (or `error`).
+fn progress_events(
+    running: tokio::task::JoinHandle<Result<AggregatePlan, PlanError>>,
+    progress: Arc<PlanProgress>,
+) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
+    let started = Instant::now();
+    stream::unfold(Some(running), move |running| {
+        let progress = Arc::clone(&progress);
+        async move {
+            let mut running = running?;
+            tokio::select! {
+                joined = &mut running => {
+                    let event = match finished(joined) {
+                        Ok(report) => Event::default()
+                            .event("report")
+                            .json_data(&report)
+                            .unwrap_or_else(|_| Event::default().event("error")),
+                        Err(error) => Event::default().event("error").data(error.body_json()),
+                    };
+                    Some((Ok(event), None))
+                }
+                () = tokio::time::sleep(PROGRESS_EVERY) => {
+                    let [streams_done, streams_total, events_done, commands_done, commands_total] =
+                        progress.read();
+                    let data = serde_json::json!({
+                        "streams_done": streams_done,
+                        "streams_total": streams_total,
+                        "events_done": events_done,
+                        "commands_done": commands_done,
+                        "commands_total": commands_total,
+                        "elapsed_ms": started.elapsed().as_millis() as u64,
+                    });
+                    Some((Ok(Event::default().event("progress").data(data.to_string())), Some(running)))
+                }
+            }
+        }
+    })
+}
