@@ -186,6 +186,17 @@ pub struct DeployArgs {
     /// The module's name, for a .wasm file (default: the file's name without `.wasm`).
     #[arg(long)]
     pub name: Option<String>,
+    /// Install nothing: print what each aggregate would do to the history it would serve
+    /// (its streams replayed, its recorded commands decided again), and exit non-zero when
+    /// anything differs or fails.
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: exit zero even when the plan finds changes.
+    #[arg(long, requires = "plan")]
+    pub accept_changes: bool,
+    /// With --plan: at most this many streams and commands, spread over the history.
+    #[arg(long, requires = "plan")]
+    pub sample: Option<usize>,
     #[arg(skip)]
     pub client: ClientArgs,
 }

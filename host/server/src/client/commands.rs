@@ -12,7 +12,8 @@ use crate::client::print::{event_line, pretty};
 use crate::guests;
 use crate::project::Project;
 
-/// Uploads a component, or builds and uploads every module of a cairn.toml.
+/// Uploads a component, or builds and uploads every module of a cairn.toml; with `--plan`,
+/// plans them instead (`plan.rs`).
 pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let api = Api::new(&args.client);
     let is_toml = args.path.extension().is_some_and(|e| e == "toml");
@@ -41,6 +42,21 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         };
         vec![(name, bytes)]
     };
+    if args.plan {
+        let mut changed = Vec::new();
+        for (name, bytes) in modules {
+            if super::plan::plan(&api, &name, bytes, args.sample, args.client.json).await? {
+                changed.push(name);
+            }
+        }
+        anyhow::ensure!(
+            changed.is_empty() || args.accept_changes,
+            "the plan found changes in {}: nothing was deployed (--accept-changes exits \
+             zero on them)",
+            changed.join(", ")
+        );
+        return Ok(());
+    }
     for (name, bytes) in modules {
         let reply = api
             .json(

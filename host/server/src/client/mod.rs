@@ -4,12 +4,13 @@
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
 //! - `commands.rs`: the commands on streams and aggregates; `history.rs`, an aggregate's
-//!   states over its stream; `projections.rs`, the commands on projections.
+//!   states over its stream; `plan.rs`, `deploy --plan`; `projections.rs`, the commands on projections.
 //! - `print.rs`: their output for people.
 
 mod api;
 mod commands;
 mod history;
+mod plan;
 mod print;
 mod projections;
 

@@ -1,0 +1,103 @@
+//! `cairn deploy --plan` and `cairn history` as a user runs them, against `cairn serve`: a plan
+//! of a candidate that reads and decides the history otherwise prints each change readably and
+//! exits non-zero (zero with `--accept-changes`), `--json` prints the report, an identical
+//! candidate has no changes, and nothing is installed; `cairn history` prints each step's diff.
+
+mod common;
+
+use common::{client, kill, serve};
+
+fn send(url: &str, id: &str, command: &str) {
+    let (ok, stdout, stderr) = client(url, &["send", "bank_account", id, command]);
+    assert!(ok, "{stdout}{stderr}");
+}
+
+#[test]
+fn a_plan_prints_the_changes_and_fails_unless_they_are_accepted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, url) = serve(&dir.path().join("data"));
+    let live = dir.path().join("bank_account.wasm");
+    let candidate = dir.path().join("v2.wasm");
+    std::fs::write(
+        &live,
+        cairn_server::guests::build("bank_account").expect("builds"),
+    )
+    .expect("write");
+    std::fs::write(
+        &candidate,
+        cairn_server::guests::build("bank-account-v2").expect("builds"),
+    )
+    .expect("write");
+    let live_path = live.to_str().expect("utf-8");
+    let candidate_path = candidate.to_str().expect("utf-8");
+    let (ok, stdout, stderr) = client(&url, &["deploy", live_path]);
+    assert!(ok, "{stdout}{stderr}");
+    send(&url, "a2", r#"{"type": "Open", "data": {"owner": "Eve"}}"#);
+    send(&url, "a4", r#"{"type": "Open", "data": {"owner": "Ada"}}"#);
+    send(
+        &url,
+        "a4",
+        r#"{"type": "Deposit", "data": {"amount": 70000}}"#,
+    );
+
+    let plan = ["deploy", "--plan", candidate_path, "--name", "bank_account"];
+    let (ok, stdout, stderr) = client(&url, &plan);
+    assert!(!ok, "changes fail the plan: {stdout}{stderr}");
+    for line in [
+        "replay: 2 streams (all), 3 events: 0 equal, 1 differ, 1 failed",
+        "  differs  bank_account-a2 at version 1",
+        "      owner: \"Eve\" → \"EVE\"",
+        "  fails    bank_account-a4 at version 2 (Deposited): ",
+        "  hint: the candidate cannot read events already stored",
+        "re-decide: 3 commands (all): 2 same, 0 different, 1 flipped, 0 failed",
+        "  flipped   bank_account-a4 Deposit (decided at version 1): accepted → rejected",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    assert!(
+        stderr.contains("the plan found changes in bank_account"),
+        "{stderr}"
+    );
+
+    let accepted: Vec<&str> = plan.iter().copied().chain(["--accept-changes"]).collect();
+    let (ok, stdout, stderr) = client(&url, &accepted);
+    assert!(ok, "{stdout}{stderr}");
+    let json: Vec<&str> = plan.iter().copied().chain(["--json"]).collect();
+    let (_, stdout, _) = client(&url, &json);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    assert_eq!(report["replay"]["failed"], 1);
+    assert_eq!(report["changes"], true);
+
+    let (ok, stdout, stderr) = client(&url, &["deploy", "--plan", live_path]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("bank_account: no changes"), "{stdout}");
+
+    // Nothing was installed: the serving version still reads Eve as she was written.
+    let (ok, stdout, _) = client(&url, &["state", "bank_account", "a2"]);
+    assert!(ok);
+    assert!(stdout.contains("\"Eve\""), "{stdout}");
+
+    let (ok, stdout, stderr) = client(&url, &["history", "bank_account", "a4"]);
+    assert!(ok, "{stdout}{stderr}");
+    for line in [
+        "bank_account-a4 is at version 2; each state computed by the module version that wrote its event",
+        "    owner: null → \"Ada\"",
+        "    balance: 0 → 70000",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    let (ok, stdout, _) = client(&url, &["history", "bank_account", "a4", "--at", "1"]);
+    assert!(ok);
+    assert!(stdout.contains("the state at version 1:"), "{stdout}");
+    assert!(
+        !stdout.contains("70000"),
+        "only the step to version 1: {stdout}"
+    );
+    let (ok, stdout, _) = client(&url, &["state", "bank_account", "a4", "--at", "1"]);
+    assert!(ok);
+    assert!(
+        stdout.contains("at version 1") && stdout.contains("\"balance\": 0"),
+        "{stdout}"
+    );
+    kill(server);
+}

@@ -1,0 +1,230 @@
+//! `cairn deploy --plan`: asks the server what each candidate module would do to the history
+//! it would serve, shows the plan's progress while it runs, and prints the report: counts,
+//! then the first examples of each kind of change, each state or decision as a readable diff.
+
+use std::io::IsTerminal;
+
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::client::api::Api;
+use crate::client::commands::encode;
+
+/// Plans `bytes` as the next version of `name`. Returns whether the report found changes; a
+/// module that is not an aggregate is said so and counts as none.
+pub(super) async fn plan(
+    api: &Api,
+    name: &str,
+    bytes: Vec<u8>,
+    sample: Option<usize>,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let mut path = format!("/v1/modules/{}/plan", encode(name));
+    if let Some(sample) = sample {
+        path.push_str(&format!("?sample={sample}"));
+    }
+    let request = api
+        .request(Method::POST, &path)
+        .header("content-type", "application/wasm")
+        .header("accept", "text/event-stream")
+        .body(bytes);
+    let response = match api.send(request).await {
+        Ok(response) => response,
+        Err(error) if is_not_an_aggregate(&error) => {
+            eprintln!("{name}: not planned: a plan compares an aggregate's versions");
+            return Ok(false);
+        }
+        Err(error) => return Err(error.context(format!("planning {name}"))),
+    };
+    let report = read_events(response, name).await?;
+    if json {
+        println!("{report}");
+    } else {
+        print_report(name, &report);
+    }
+    Ok(report["changes"].as_bool().unwrap_or(true))
+}
+
+fn is_not_an_aggregate(error: &anyhow::Error) -> bool {
+    let text = error.to_string();
+    text.contains("(not_an_aggregate,") || text.contains("(wrong_world,")
+}
+
+/// Reads the plan's events: progress to the terminal, until the report (or an error).
+async fn read_events(response: reqwest::Response, name: &str) -> anyhow::Result<Value> {
+    let show_progress = std::io::stderr().is_terminal();
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+    while let Some(chunk) = body.next().await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk?));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let (mut kind, mut data) = ("message", String::new());
+            for line in event.lines() {
+                if let Some(k) = line.strip_prefix("event: ") {
+                    kind = if k == "report" {
+                        "report"
+                    } else if k == "progress" {
+                        "progress"
+                    } else {
+                        "error"
+                    };
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            match kind {
+                "progress" if show_progress => eprint!("\r{}", progress_line(name, &value)),
+                "report" => {
+                    if show_progress {
+                        eprint!("\r\x1b[K");
+                    }
+                    return Ok(value);
+                }
+                "error" => anyhow::bail!(
+                    "planning {name}: {} ({})",
+                    value["message"].as_str().unwrap_or("the plan failed"),
+                    value["error"].as_str().unwrap_or("error")
+                ),
+                _ => {}
+            }
+        }
+    }
+    anyhow::bail!("planning {name}: the server ended the plan without a report")
+}
+
+/// `bank_account: 4,000 of 10,000 streams, 40,000 events (81,000 events/s), 0 of 10,000 commands`.
+fn progress_line(name: &str, progress: &Value) -> String {
+    let number = |key: &str| progress[key].as_u64().unwrap_or(0);
+    let seconds = number("elapsed_ms").max(1) as f64 / 1_000.0;
+    format!(
+        "{name}: {} of {} streams, {} events ({:.0} events/s), {} of {} commands",
+        number("streams_done"),
+        number("streams_total"),
+        number("events_done"),
+        number("events_done") as f64 / seconds,
+        number("commands_done"),
+        number("commands_total"),
+    )
+}
+
+fn print_report(name: &str, report: &Value) {
+    let short = |hash: &Value| {
+        hash.as_str()
+            .unwrap_or("?")
+            .chars()
+            .take(12)
+            .collect::<String>()
+    };
+    match report.get("live").filter(|live| !live.is_null()) {
+        Some(live) => println!(
+            "{name}: candidate {} against version {} ({})",
+            short(&report["candidate"]["hash"]),
+            live["version"],
+            short(&live["hash"])
+        ),
+        None => println!(
+            "{name}: candidate {} (nothing serves under this name yet)",
+            short(&report["candidate"]["hash"])
+        ),
+    }
+    let replay = &report["replay"];
+    println!(
+        "replay: {} streams{}, {} events: {} equal, {} differ, {} failed{}",
+        replay["streams"],
+        sampled(replay, "streams_total"),
+        replay["events"],
+        replay["equal"],
+        replay["differ"],
+        replay["failed"],
+        match replay["live_failed"].as_u64() {
+            Some(n) if n > 0 => format!(" ({n} the serving version itself cannot fold)"),
+            _ => String::new(),
+        }
+    );
+    for difference in list(replay, "differences") {
+        println!(
+            "  differs  {} at version {}",
+            difference["stream"].as_str().unwrap_or("?"),
+            difference["version"]
+        );
+        print_diff(difference);
+    }
+    for failure in list(replay, "failures") {
+        println!(
+            "  fails    {} at version {}{}: {}",
+            failure["stream"].as_str().unwrap_or("?"),
+            failure["version"],
+            failure["type"]
+                .as_str()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default(),
+            failure["error"].as_str().unwrap_or("?")
+        );
+    }
+    if replay["failed"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            "  hint: the candidate cannot read events already stored, which are kept forever. \
+             Read the old shape too (a serde default or alias on the field), or add an \
+             upcaster that turns the old event into the new one."
+        );
+    }
+    let redecide = &report["redecide"];
+    println!(
+        "re-decide: {} commands{}: {} same, {} different, {} flipped, {} failed",
+        redecide["commands"],
+        sampled(redecide, "commands_total"),
+        redecide["same"],
+        redecide["different"],
+        redecide["flipped"],
+        redecide["failed"]
+    );
+    for (label, key) in [("different", "differences"), ("flipped", "flips")] {
+        for decision in list(redecide, key) {
+            println!(
+                "  {label:<9} {} {} (decided at version {}): {} → {}",
+                decision["stream"].as_str().unwrap_or("?"),
+                decision["type"].as_str().unwrap_or("?"),
+                decision["decided_at"],
+                decision["recorded"]["verdict"].as_str().unwrap_or("?"),
+                decision["candidate"]["verdict"].as_str().unwrap_or("?"),
+            );
+            print_diff(decision);
+        }
+    }
+    for failure in list(redecide, "failures") {
+        println!(
+            "  fails     {} {} (decided at version {}): {}",
+            failure["stream"].as_str().unwrap_or("?"),
+            failure["type"].as_str().unwrap_or("?"),
+            failure["decided_at"],
+            failure["error"].as_str().unwrap_or("?")
+        );
+    }
+    if report["changes"] == true {
+        println!("{name}: the candidate reads or decides the history otherwise");
+    } else {
+        println!("{name}: no changes: the candidate reads and decides the history as it was");
+    }
+}
+
+fn print_diff(item: &Value) {
+    for line in list(item, "diff") {
+        println!("      {}", line.as_str().unwrap_or("?"));
+    }
+}
+
+fn list<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    value[key].as_array().into_iter().flatten()
+}
+
+/// ` (a sample of N)` when the part sampled, else ` (all)`.
+fn sampled(part: &Value, total: &str) -> String {
+    if part["sampled"] == true {
+        format!(" (a sample of {})", part[total])
+    } else {
+        " (all)".to_owned()
+    }
+}
