@@ -230,3 +230,64 @@ async fn bad_candidates_are_clear_errors() {
     assert_error(&unknown_query, 400, "invalid_query");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_that_cannot_read_the_history_is_refused_unless_forced() {
+    let server = Server::start().await;
+    history(&server).await;
+    let before = server.get("/v1/modules/bank_account").await.1;
+    let upload = |query: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .put_module(
+                    &format!("bank_account{query}"),
+                    cairn_tests::guest("bank-account-v2"),
+                    "application/wasm",
+                )
+                .await
+        }
+    };
+    let refused = upload("").await;
+    assert_error(&refused, 409, "incompatible_with_history");
+    let failures = refused.1["failures"]
+        .as_array()
+        .expect("the plan's failures");
+    assert_eq!(failures.len(), 1, "{}", refused.1);
+    assert_eq!(failures[0]["stream"], "bank_account-a4");
+    assert_eq!(failures[0]["version"], 2);
+    assert_eq!(failures[0]["type"], "Deposited");
+    let message = refused.1["message"].as_str().unwrap_or("");
+    for words in ["1 of its 4 streams", "upcaster", "force=true"] {
+        assert!(message.contains(words), "{words:?} in {message}");
+    }
+    assert_eq!(
+        server.get("/v1/modules/bank_account").await.1,
+        before,
+        "nothing changed"
+    );
+    assert_error(&upload("?force=yes").await, 400, "invalid_query");
+
+    let forced = upload("?force=true").await;
+    assert_eq!(forced.0, 201, "{}", forced.1);
+    assert_eq!(forced.1["version"], 2);
+    // What it decides now is the candidate's: a withdrawal over 300 is refused.
+    let refused = server
+        .command(
+            "bank_account",
+            "a1",
+            json!({"type": "Withdraw", "data": {"amount": 301}}),
+        )
+        .await;
+    assert_error(&refused, 422, "rejected");
+    // Uploading bytes that read everything is not checked in vain, and goes through.
+    let back = server
+        .put_module(
+            "bank_account",
+            cairn_tests::guest("bank_account"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(back.0, 201, "{}", back.1);
+    server.stop().await;
+}

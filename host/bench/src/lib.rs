@@ -9,8 +9,8 @@
 //!   pressure).
 //! - `report.rs`: figures, their targets, and how they are printed; `machine.rs`, the CPU,
 //!   cores and disk they were measured on, probed before the run.
-//! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`: the
-//!   scenarios;
+//! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`,
+//!   `plan.rs`: the scenarios;
 //!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive.
 
 mod bank;
@@ -18,6 +18,7 @@ mod commands;
 mod http;
 mod load;
 mod machine;
+mod plan;
 mod projections;
 mod report;
 mod runtime;
@@ -71,6 +72,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Http => http::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Projections => projections::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Sandbox => sandbox::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Plan => plan::run(dir.path(), args.scale, !args.json).await?,
     };
     let report = PressuredReport::new(report, machine, pressure.map(Pressure::stop));
     if args.json {

@@ -1,6 +1,7 @@
 //! The real `cairn` binary as a user runs it: `cairn dev` on a project of its own (a copy of
 //! the `customers` example), the CLI clients against it, a hot swap after a source change, a
-//! build error that leaves the old version serving, modules added to and taken out of
+//! version that cannot read the stored events refused by its plan, a build error that leaves
+//! the old version serving, modules added to and taken out of
 //! cairn.toml while it runs, and a graceful stop. Also: `cairn serve`
 //! refuses a public address without an API key.
 
@@ -223,6 +224,30 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     let (_, out, _) = client(&server, &["read", "customers-c1", "--json"]);
     let read: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(read["version"], 1, "the events are kept: {read}");
+
+    // A version that cannot read the stored events is not swapped in, and says how to evolve
+    // them; the source as it was is v2 again.
+    let event = "    CustomerCreated { name: String, email: String },";
+    let renamed = changed.replace(
+        event,
+        &format!("    #[serde(rename = \"CustomerRegistered\")]\n{event}"),
+    );
+    assert_ne!(renamed, changed, "the event is where the test expects it");
+    std::fs::write(&source, &renamed).expect("rename the event");
+    let refused = output.wait_for(
+        "cannot read events already stored",
+        Duration::from_secs(600),
+    );
+    assert!(refused.contains("version 2 keeps serving"), "{refused}");
+    output.wait_for(
+        "first: customers-c1 at version 1 (CustomerCreated)",
+        Duration::from_secs(10),
+    );
+    output.wait_for("or add an upcaster", Duration::from_secs(10));
+    let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
+    assert!(!ok && err.contains("rule v2"), "v2 still serves: {err}");
+    std::fs::write(&source, &changed).expect("restore");
+    output.wait_for("customers v2 is unchanged", Duration::from_secs(600));
 
     // A build error is shown, and the loaded version keeps serving.
     std::fs::write(&source, format!("{changed}\nfn broken( {{")).expect("break");

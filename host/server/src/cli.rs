@@ -403,6 +403,8 @@ pub enum Scenario {
     /// The sandbox over HTTP: how fast a looping guest is stopped, and what 8 of them do to
     /// other commands.
     Sandbox,
+    /// A plan of a new build of an aggregate over 100,000 events and 10,000 recorded commands.
+    Plan,
 }
 
 #[derive(Debug, clap::Args)]

@@ -439,6 +439,39 @@ impl CommandPath {
         .await?)
     }
 
+    /// Whether aggregate `module` serves `bytes` already: a plan of them would find nothing.
+    pub fn serves(&self, module: &str, bytes: &[u8]) -> bool {
+        self.registry
+            .aggregate(module)
+            .is_some_and(|serving| *serving.hash() == cairn_store::ModuleHash::of(bytes))
+    }
+
+    /// Whether `candidate` can read the history it would serve: the replay half of a plan over
+    /// every stream of the module's category. `Some` with the report when it fails on a stored
+    /// event (an upload should be refused), `None` when it reads them all, or when the
+    /// candidate is not an aggregate this host can run (the upload says why itself).
+    pub async fn check_history(
+        &self,
+        module: &str,
+        candidate: Vec<u8>,
+    ) -> Result<Option<AggregatePlan>, PlanError> {
+        if self.serves(module, &candidate) {
+            return Ok(None);
+        }
+        let options = PlanOptions {
+            sample: None,
+            replay_only: true,
+        };
+        match self
+            .plan(module, candidate, options, &PlanProgress::default())
+            .await
+        {
+            Ok(report) if report.replay.failed > 0 => Ok(Some(report)),
+            Ok(_) | Err(PlanError::Candidate(_) | PlanError::NotAnAggregate(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The state of aggregate `id` of module `module` at version `at`, computed by the version
     /// `choice` names. `None` if the stream has not reached `at`. A module version that fails
     /// to fold the events up to `at` is that version's fault, with what it said.

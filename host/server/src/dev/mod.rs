@@ -44,7 +44,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let node = Node::open(&data, &settings).await?;
     let http_config = settings.http.clone();
     let reloader = Arc::new(reload::Reloader::new(
-        Arc::clone(node.registry()),
+        Arc::clone(node.command_path()),
         target_dir,
     ));
     for module in &project.modules {

@@ -1,9 +1,10 @@
-//! Building a module and swapping it into the running registry.
+//! Building a module and swapping it into the running registry, once a plan over the dev
+//! store has shown that it reads every event already stored for it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cairn_runtime::Registry;
+use cairn_runtime::{AggregatePlan, CommandPath, PlanError, PlanOptions, PlanProgress};
 
 use crate::guests;
 use crate::project::ModuleSource;
@@ -11,16 +12,16 @@ use crate::project::ModuleSource;
 /// Builds modules into one target directory and loads them into `registry`.
 #[derive(Debug)]
 pub(super) struct Reloader {
-    registry: Arc<Registry>,
+    command_path: Arc<CommandPath>,
     target_dir: PathBuf,
     /// One build at a time: cargo would wait on its lock anyway.
     building: tokio::sync::Mutex<()>,
 }
 
 impl Reloader {
-    pub(super) fn new(registry: Arc<Registry>, target_dir: PathBuf) -> Self {
+    pub(super) fn new(command_path: Arc<CommandPath>, target_dir: PathBuf) -> Self {
         Self {
-            registry,
+            command_path,
             target_dir,
             building: tokio::sync::Mutex::new(()),
         }
@@ -51,7 +52,15 @@ impl Reloader {
                 return;
             }
         };
-        match self.registry.upload(&module.name, bytes).await {
+        if !self.planned(module, &bytes).await {
+            return;
+        }
+        match self
+            .command_path
+            .registry()
+            .upload(&module.name, bytes)
+            .await
+        {
             Ok(uploaded) if uploaded.created => crate::serve::announce(format_args!(
                 "✓ {} v{} loaded ({} ms, sha256 {})",
                 module.name,
@@ -71,15 +80,101 @@ impl Reloader {
         }
     }
 
+    /// Plans `bytes` as the next version of an aggregate `module` over the dev store. False,
+    /// having said why, when it cannot read an event already stored: the loaded version goes
+    /// on serving. Otherwise true, having said what it decides or folds otherwise, if anything.
+    async fn planned(&self, module: &ModuleSource, bytes: &[u8]) -> bool {
+        if self.command_path.serves(&module.name, bytes) {
+            return true;
+        }
+        let planned = self
+            .command_path
+            .plan(
+                &module.name,
+                bytes.to_vec(),
+                PlanOptions::default(),
+                &PlanProgress::default(),
+            )
+            .await;
+        let report = match planned {
+            Ok(report) => report,
+            // A projection, or a module that does not load: the upload says so.
+            Err(PlanError::Candidate(_) | PlanError::NotAnAggregate(_)) => return true,
+            Err(PlanError::Storage(error)) => {
+                crate::serve::complain(format_args!(
+                    "✗ {} was not planned, the store failed: {error}; {}",
+                    module.name,
+                    self.serving(module)
+                ));
+                return false;
+            }
+        };
+        if report.replay.failed > 0 {
+            crate::serve::complain(format_args!(
+                "{}",
+                refusal(&module.name, &report, &self.serving(module))
+            ));
+            return false;
+        }
+        if report.changes {
+            crate::serve::announce(format_args!("{}", changes(&module.name, &report)));
+        }
+        true
+    }
+
     /// What serves `module` while a new version failed.
     fn serving(&self, module: &ModuleSource) -> String {
-        let version = match self.registry.aggregate(&module.name) {
+        let registry = self.command_path.registry();
+        let version = match registry.aggregate(&module.name) {
             Some(aggregate) => Some(aggregate.version()),
-            None => self.registry.projection(&module.name).map(|p| p.version()),
+            None => registry.projection(&module.name).map(|p| p.version()),
         };
         match version {
             Some(version) => format!("version {version} keeps serving"),
             None => "no version of it is loaded".to_owned(),
         }
     }
+}
+
+/// Why a version that cannot read the stored events is not swapped in, and how to fix it.
+fn refusal(name: &str, report: &AggregatePlan, serving: &str) -> String {
+    let replay = &report.replay;
+    let mut text = format!(
+        "✗ {name} cannot read events already stored, in {} of its {} streams; {serving}.",
+        replay.failed, replay.streams
+    );
+    if let Some(first) = replay.failures.first() {
+        text.push_str(&format!(
+            "\n  first: {} at version {}{}: {}",
+            first.stream,
+            first.version,
+            first
+                .event_type
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default(),
+            first.error
+        ));
+    }
+    text.push_str(
+        "\n  stored events are kept forever: read their old shape too (`#[serde(default)]` on a \
+         new field, `#[serde(alias = \"old\")]` on a renamed one), or add an upcaster that \
+         turns the old event into the new one; `cairn dev --clean` starts from an empty store",
+    );
+    text
+}
+
+/// A line on what a swapped-in version folds or decides otherwise than the one it replaces.
+fn changes(name: &str, report: &AggregatePlan) -> String {
+    let (replay, redecide) = (&report.replay, &report.redecide);
+    format!(
+        "  plan of {name}: {} of {} states differ; of {} recorded commands, {} decided \
+         otherwise and {} flipped, {} failed (`cairn deploy --plan` shows them)",
+        replay.differ,
+        replay.streams,
+        redecide.commands,
+        redecide.different,
+        redecide.flipped,
+        redecide.failed
+    )
 }

@@ -18,6 +18,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     conflict: Option<Conflict>,
+    failures: Option<Vec<cairn_runtime::ReplayFailure>>,
 }
 
 /// What a 409 for a wrong expected version adds to the body.
@@ -45,6 +46,11 @@ pub struct ErrorBody {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     #[schema(inline)]
     pub conflict: Option<Conflict>,
+    /// With `incompatible_with_history`: the first stored events the module cannot read, each
+    /// with its stream, version, type and error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub failures: Option<Vec<cairn_runtime::ReplayFailure>>,
 }
 
 impl ApiError {
@@ -54,6 +60,7 @@ impl ApiError {
             code,
             message: message.into(),
             conflict: None,
+            failures: None,
         }
     }
 
@@ -73,6 +80,36 @@ impl ApiError {
         )
     }
 
+    /// The 409 for a module that cannot read the history it would serve.
+    pub fn incompatible_with_history(module: &str, report: cairn_runtime::AggregatePlan) -> Self {
+        let replay = &report.replay;
+        let first = replay.failures.first().map_or(String::new(), |f| {
+            format!(
+                "; the first: {} at version {}{}: {}",
+                f.stream,
+                f.version,
+                f.event_type
+                    .as_deref()
+                    .map(|t| format!(" ({t})"))
+                    .unwrap_or_default(),
+                f.error
+            )
+        });
+        let mut error = Self::new(
+            StatusCode::CONFLICT,
+            "incompatible_with_history",
+            format!(
+                "this version of '{module}' cannot read the events already stored in {} of its \
+                 {} streams{first}. Stored events are kept forever: read their old shape too (a \
+                 serde default or alias), or add an upcaster; `cairn deploy --plan` shows every \
+                 change, and `?force=true` uploads it anyway",
+                replay.failed, replay.streams
+            ),
+        );
+        error.failures = Some(report.replay.failures);
+        error
+    }
+
     /// The status of the reply.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -88,6 +125,7 @@ impl ApiError {
             error: self.code,
             message: self.message,
             conflict: self.conflict,
+            failures: self.failures,
         }
     }
 
@@ -322,6 +360,7 @@ impl From<AppendError> for ApiError {
                     expected,
                     actual,
                 }),
+                failures: None,
             },
             AppendError::IdempotencyConflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "idempotency_conflict", message)

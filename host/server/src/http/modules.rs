@@ -9,7 +9,7 @@ use cairn_runtime::ModuleKind;
 use cairn_store::ModuleRecord;
 
 use crate::http::error::ApiError;
-use crate::http::extract::PathParams;
+use crate::http::extract::{PathParams, QueryParams};
 use crate::http::state::AppState;
 
 /// The largest module body.
@@ -54,11 +54,26 @@ impl ModuleInfo {
     }
 }
 
-/// Uploads a module: validated against the cairn worlds, kept, compiled and swapped in.
+/// Whether an upload checks the history first.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UploadQuery {
+    /// Upload an aggregate even when it cannot read events already stored in its streams.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Uploads a module: validated against the cairn worlds, checked against the history it would
+/// serve (an aggregate must read every stored event of its streams), kept, compiled and
+/// swapped in.
 #[utoipa::path(
     put,
     path = "/v1/modules/{name}",
-    params(("name" = String, Path, description = "The module's name; an aggregate's streams are `{name}-{id}`")),
+    params(
+        ("name" = String, Path, description = "The module's name; an aggregate's streams are `{name}-{id}`"),
+        UploadQuery,
+    ),
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "A WebAssembly component built for wasm32-wasip2"),
     responses(
         (status = 201, description = "A new version, now serving", body = ModuleInfo),
@@ -72,10 +87,20 @@ impl ModuleInfo {
 pub(super) async fn upload(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
+    QueryParams(query): QueryParams<UploadQuery>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<ModuleInfo>), ApiError> {
     let body = module_body(&headers, body)?;
+    if !query.force
+        && let Some(report) = state
+            .command_path
+            .check_history(&name, body.clone())
+            .await
+            .map_err(crate::http::plan::plan_failed)?
+    {
+        return Err(ApiError::incompatible_with_history(&name, report));
+    }
     let uploaded = state.command_path.registry().upload(&name, body).await?;
     let status = if uploaded.created {
         StatusCode::CREATED

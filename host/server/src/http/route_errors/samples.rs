@@ -33,6 +33,44 @@ pub(super) fn storage_errors() -> Vec<StorageError> {
     all
 }
 
+/// Every [`cairn_runtime::PlanError`].
+pub(super) fn plan_errors() -> Vec<cairn_runtime::PlanError> {
+    use cairn_runtime::PlanError;
+    let mut all: Vec<PlanError> = load_errors()
+        .into_iter()
+        .map(PlanError::Candidate)
+        .collect();
+    all.push(PlanError::NotAnAggregate("sample".to_owned()));
+    all.extend(storage_errors().into_iter().map(PlanError::Storage));
+    for e in &all {
+        match e {
+            PlanError::Candidate(_) | PlanError::NotAnAggregate(_) | PlanError::Storage(_) => {}
+        }
+    }
+    all
+}
+
+/// A plan whose candidate failed on one stream.
+pub(super) fn plan() -> cairn_runtime::AggregatePlan {
+    cairn_runtime::AggregatePlan {
+        module: "sample".to_owned(),
+        kind: "aggregate",
+        live: None,
+        candidate: cairn_runtime::PlanModule {
+            hash: "0".repeat(64),
+            version: None,
+        },
+        replay: cairn_runtime::ReplayReport {
+            streams: 1,
+            failed: 1,
+            ..cairn_runtime::ReplayReport::default()
+        },
+        redecide: cairn_runtime::RedecideReport::default(),
+        changes: true,
+        elapsed_ms: 0,
+    }
+}
+
 /// Every [`AppendError`] an append over HTTP can meet: all but `CommandIdReused`, which only a
 /// command's append (`CommandLog::append_command`) meets.
 pub(super) fn append_errors() -> Vec<AppendError> {

@@ -53,6 +53,8 @@ pub(crate) enum ErrorSource {
     IdempotencyKey,
     /// A [`PlanError`](cairn_runtime::PlanError) (`plan::plan_failed`).
     Plan,
+    /// An upload's check of the history (`ApiError::incompatible_with_history`).
+    History,
     /// A command's type that is not a name (`aggregates::command_type`).
     CommandType,
     /// A command id that is not a UUID, or that the command log lacks (`commands.rs`).
@@ -125,6 +127,7 @@ impl ErrorSource {
             }
             Self::UnknownModule => const { &[Reply::new(S::NOT_FOUND, "unknown_module")] },
             Self::Plan => const { &[Reply::new(S::BAD_REQUEST, "not_an_aggregate")] },
+            Self::History => const { &[Reply::new(S::CONFLICT, "incompatible_with_history")] },
             Self::CommandType => const { &[Reply::new(S::BAD_REQUEST, "invalid_command_type")] },
             Self::CommandLookup => {
                 const {
@@ -247,6 +250,7 @@ impl ErrorSource {
             | Self::IdempotencyKey
             | Self::CommandType
             | Self::CommandLookup
+            | Self::History
             | Self::UnknownModule
             | Self::UnknownProjection
             | Self::Storage

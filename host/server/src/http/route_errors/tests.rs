@@ -109,8 +109,10 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
             replies_of(all::filtered(Position::new(0), None, Some(String::new())).err())
         }
         ErrorSource::UnknownProjection => replies_of([projections::unknown("sample")]),
-        ErrorSource::Plan => replies_of([plan::plan_failed(
-            cairn_runtime::PlanError::NotAnAggregate("sample".to_owned()),
+        ErrorSource::Plan => replies_of(samples::plan_errors().into_iter().map(plan::plan_failed)),
+        ErrorSource::History => replies_of([ApiError::incompatible_with_history(
+            "sample",
+            samples::plan(),
         )]),
         ErrorSource::CommandType => replies_of(aggregates::command_type("").err()),
         ErrorSource::CommandLookup => replies_of([
