@@ -1,12 +1,17 @@
 //! Plans: what a candidate version of an aggregate would do to the history its name already
 //! has, before it serves. Nothing is installed or written.
 //!
-//! A plan has two halves, run one after the other over the store as it is:
-//! - `replay.rs`: every stream of the module's category folded from its first event by the live
-//!   version and by the candidate; states compared as JSON, and every event the candidate
-//!   cannot fold named with its stream and version;
-//! - `redecide.rs`: every command of the module in the command log decided again by the
-//!   candidate against the state before it, compared with the recorded decision.
+//! A plan has two halves:
+//! - the replay: every stream of the module's category folded from its first event by the
+//!   live version and by the candidate; states compared, and every event the candidate cannot
+//!   fold named with its stream and version (`replay.rs` lists the streams and folds);
+//! - the re-decide: every command of the module in the command log decided again by the
+//!   candidate against the state before it, compared with the recorded decision
+//!   (`redecide.rs`).
+//!
+//! Both are done stream by stream, in one pass that reads the stream once (`stream_pass.rs`),
+//! a few streams at a time; the outcomes are counted in stream order, so a report is the same
+//! every time.
 //!
 //! `report.rs` holds what they find ([`AggregatePlan`]) and how far they have got
 //! ([`PlanProgress`]). Both halves take `?sample=N` as every k-th stream or command, spread
@@ -15,14 +20,21 @@
 pub(crate) mod redecide;
 pub(crate) mod replay;
 pub(crate) mod report;
+pub(crate) mod stream_pass;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use cairn_store::EventStore;
+use cairn_store::{CommandEntry, EventStore, StreamId, Version};
+use futures_util::StreamExt;
 
 use crate::aggregates::aggregate::LoadedAggregate;
-use report::{AggregatePlan, PlanModule, PlanProgress};
+use report::{
+    AggregatePlan, PlanModule, PlanProgress, RedecideReport, ReplayReport, StateDifference, keep,
+};
+use stream_pass::{ReplayOutcome, StreamOutcome, StreamWork};
 
 /// What a plan looks at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,6 +44,10 @@ pub struct PlanOptions {
     /// Only the replay: no command is decided again (what an upload checks).
     pub replay_only: bool,
 }
+
+/// How many streams a plan works on at once: enough to keep both cores of a small host busy
+/// while one stream waits on the store.
+const STREAMS_AT_ONCE: usize = 4;
 
 /// Plans `candidate` against the history of aggregate `module`, whose serving version is
 /// `live` (none if the name serves nothing).
@@ -48,9 +64,6 @@ pub(crate) async fn plan_aggregate(
     let streams = replay::streams_of(store, module).await?;
     let streams_total = streams.len();
     let streams = replay::every(streams, replay::sample_step(streams_total, options.sample));
-    progress
-        .streams_total
-        .store(streams.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let commands = if options.replay_only {
         Vec::new()
     } else {
@@ -62,17 +75,32 @@ pub(crate) async fn plan_aggregate(
         replay::sample_step(commands_total, options.sample),
     );
     progress
+        .streams_total
+        .store(streams.len() as u64, Ordering::Relaxed);
+    progress
         .commands_total
-        .store(commands.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        .store(commands.len() as u64, Ordering::Relaxed);
+    let mut replayed = ReplayReport {
+        streams: streams.len() as u64,
+        streams_total: streams_total as u64,
+        sampled: streams.len() < streams_total,
+        ..ReplayReport::default()
+    };
+    let mut redecided = RedecideReport {
+        commands: commands.len() as u64,
+        commands_total: commands_total as u64,
+        sampled: commands.len() < commands_total,
+        ..RedecideReport::default()
+    };
 
-    let mut replayed =
-        replay::replay(store, live, candidate, &streams, fold_batch, progress).await?;
-    replayed.streams_total = streams_total as u64;
-    replayed.sampled = streams.len() < streams_total;
-    let mut redecided =
-        redecide::redecide(store, candidate, commands, fold_batch, progress).await?;
-    redecided.commands_total = commands_total as u64;
-    redecided.sampled = (redecided.commands as usize) < commands_total;
+    let outcomes = futures_util::stream::iter(work(streams, commands))
+        .map(|work| stream_pass::pass(store, live, candidate, work, fold_batch))
+        .buffered(STREAMS_AT_ONCE);
+    futures_util::pin_mut!(outcomes);
+    while let Some(outcome) = outcomes.next().await {
+        let outcome = outcome?;
+        merge(&mut replayed, &mut redecided, outcome, progress);
+    }
     let changes = replayed.differ
         + replayed.failed
         + redecided.different
@@ -95,4 +123,84 @@ pub(crate) async fn plan_aggregate(
         changes,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// One piece of work per stream: the streams replayed, in order, then any stream only a
+/// command names (when both are sampled), each with its commands in order of their versions.
+fn work(streams: Vec<(StreamId, Version)>, commands: Vec<CommandEntry>) -> Vec<StreamWork> {
+    let mut by_stream: BTreeMap<StreamId, Vec<CommandEntry>> = BTreeMap::new();
+    for entry in commands {
+        by_stream
+            .entry(entry.command.stream.clone())
+            .or_default()
+            .push(entry);
+    }
+    let mut work: Vec<StreamWork> = streams
+        .into_iter()
+        .map(|(stream, version)| StreamWork {
+            commands: by_stream.remove(&stream).unwrap_or_default(),
+            stream,
+            replay: true,
+            version,
+        })
+        .collect();
+    work.extend(by_stream.into_iter().map(|(stream, commands)| StreamWork {
+        stream,
+        replay: false,
+        version: Version::NONE,
+        commands,
+    }));
+    for item in &mut work {
+        item.commands.sort_by_key(|entry| entry.command.decided_at);
+    }
+    work
+}
+
+/// Counts one stream's outcome into the reports.
+fn merge(
+    replayed: &mut ReplayReport,
+    redecided: &mut RedecideReport,
+    outcome: StreamOutcome,
+    progress: &PlanProgress,
+) {
+    let StreamOutcome {
+        work,
+        events,
+        replay,
+        decisions,
+        recorded,
+    } = outcome;
+    if let Some(replay) = replay {
+        replayed.events += events;
+        match replay {
+            ReplayOutcome::Equal => replayed.equal += 1,
+            ReplayOutcome::LiveFailed => replayed.live_failed += 1,
+            ReplayOutcome::Failed(failure) => {
+                replayed.failed += 1;
+                keep(&mut replayed.failures, failure.for_stream(&work.stream));
+            }
+            ReplayOutcome::Differ { live, candidate } => {
+                replayed.differ += 1;
+                keep(
+                    &mut replayed.differences,
+                    StateDifference {
+                        stream: work.stream.to_string(),
+                        version: work.version.get(),
+                        diff: crate::json_diff::diff(&live, &candidate),
+                        live,
+                        candidate,
+                    },
+                );
+            }
+        }
+        PlanProgress::add(&progress.streams_done, 1);
+        PlanProgress::add(&progress.events_done, events);
+    }
+    for (entry, decision) in work.commands.iter().zip(decisions) {
+        match decision {
+            Ok(decision) => redecide::compare(redecided, entry, &recorded, &decision),
+            Err(error) => redecide::fail(redecided, entry, error),
+        }
+    }
+    PlanProgress::add(&progress.commands_done, work.commands.len() as u64);
 }

@@ -1,24 +1,12 @@
-//! The re-decide half of a plan: every command the log holds for the module (or a sample),
-//! decided again by the candidate against the state before it (the candidate's fold of the
-//! stream up to the version the command was decided at), with the command's own time and
-//! seed, and the decision compared with what was recorded.
+//! The re-decide half of a plan: the commands the log holds for the module, and how a
+//! decision the candidate made again (`stream_pass.rs`) compares with what was recorded.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use cairn_store::{
-    CommandEntry, EventStore, NothingAppended, RecordedEvent, StreamId, Verdict, Version,
-};
+use cairn_store::{CommandEntry, EventStore, NothingAppended, RecordedEvent, Verdict};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::aggregates::aggregate::{Decision, LoadedAggregate};
-use crate::call::sandbox::CallInput;
+use crate::aggregates::aggregate::Decision;
 use crate::json_diff::diff;
-use crate::plan::replay::{FoldFailure, fold_events};
-use crate::plan::report::{
-    DecisionDifference, DecisionFailure, PlanProgress, RedecideReport, keep,
-};
+use crate::plan::report::{DecisionDifference, DecisionFailure, RedecideReport, keep};
 
 /// Every command of aggregate `module` in the command log, in id order.
 pub(crate) async fn commands_of(
@@ -39,112 +27,8 @@ pub(crate) async fn commands_of(
     Ok(commands)
 }
 
-/// Decides `commands` again with `candidate`, stream by stream.
-pub(crate) async fn redecide(
-    store: &dyn EventStore,
-    candidate: &Arc<LoadedAggregate>,
-    commands: Vec<CommandEntry>,
-    fold_batch: usize,
-    progress: &PlanProgress,
-) -> Result<RedecideReport, cairn_store::ReadError> {
-    let mut report = RedecideReport {
-        commands: commands.len() as u64,
-        ..RedecideReport::default()
-    };
-    let mut by_stream: BTreeMap<StreamId, Vec<CommandEntry>> = BTreeMap::new();
-    for entry in commands {
-        by_stream
-            .entry(entry.command.stream.clone())
-            .or_default()
-            .push(entry);
-    }
-    for (stream, mut entries) in by_stream {
-        entries.sort_by_key(|entry| entry.command.decided_at);
-        let last = entries
-            .iter()
-            .map(|entry| match entry.verdict {
-                Verdict::Appended { last_version, .. } => last_version,
-                Verdict::NothingAppended(_) => entry.command.decided_at,
-            })
-            .max()
-            .unwrap_or(Version::NONE);
-        let events = store
-            .read_versions(stream.clone(), Version::new(1), last)
-            .await?;
-        redecide_stream(candidate, &entries, &events, fold_batch, &mut report).await;
-        PlanProgress::add(&progress.commands_done, entries.len() as u64);
-    }
-    Ok(report)
-}
-
-/// Decides the commands of one stream, `entries` in order of the version they were decided at,
-/// folding the candidate's state forward from one to the next.
-async fn redecide_stream(
-    candidate: &Arc<LoadedAggregate>,
-    entries: &[CommandEntry],
-    events: &[RecordedEvent],
-    fold_batch: usize,
-    report: &mut RedecideReport,
-) {
-    let mut state = match candidate.initial_state().await {
-        Ok(state) => Some(state),
-        Err(error) => {
-            for entry in entries {
-                fail(report, entry, format!("init failed: {error}"));
-            }
-            return;
-        }
-    };
-    let mut folded = 0usize;
-    for entry in entries {
-        let Some(current) = state.take() else {
-            fail(
-                report,
-                entry,
-                "the candidate could not fold the events before it".into(),
-            );
-            continue;
-        };
-        let to = usize::try_from(entry.command.decided_at.get())
-            .unwrap_or(usize::MAX)
-            .min(events.len());
-        let current = if to > folded {
-            match fold_events(candidate, current, &events[folded..to], fold_batch).await {
-                Ok(next) => next,
-                Err(FoldFailure { at, error }) => {
-                    let at = at.map_or(String::new(), |(version, event_type)| {
-                        format!(" at version {version} ({event_type})")
-                    });
-                    fail(report, entry, format!("folding the stream{at}: {error}"));
-                    continue;
-                }
-            }
-        } else {
-            current
-        };
-        folded = folded.max(to);
-        let input = CallInput {
-            time_ms: entry.command.time.as_millis(),
-            seed: Sha256::digest(entry.command.id.as_uuid().as_bytes()).into(),
-        };
-        let decision = candidate
-            .decide(
-                current.clone(),
-                entry.command.command_type.as_str().to_owned(),
-                entry.command.data.as_str().to_owned(),
-                input,
-            )
-            .await;
-        state = Some(current);
-        match decision {
-            Ok(decision) => compare(report, entry, events, &decision),
-            Err(error) => fail(report, entry, error.to_string()),
-        }
-    }
-}
-
 /// Counts `decision` against what `entry` recorded.
-fn compare(
+pub(crate) fn compare(
     report: &mut RedecideReport,
     entry: &CommandEntry,
     events: &[RecordedEvent],
@@ -226,7 +110,7 @@ fn event_json(event_type: &str, data: &str) -> Value {
     json!({"type": event_type, "data": data})
 }
 
-fn fail(report: &mut RedecideReport, entry: &CommandEntry, error: String) {
+pub(crate) fn fail(report: &mut RedecideReport, entry: &CommandEntry, error: String) {
     report.failed += 1;
     keep(
         &mut report.failures,

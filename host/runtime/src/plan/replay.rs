@@ -1,18 +1,14 @@
-//! The replay half of a plan: every stream of the module's category (or a sample of them),
-//! folded from its first event by the live version and by the candidate, and the two states
-//! compared as JSON.
+//! The streams a plan replays (every stream of the module's category, or a sample of them),
+//! and folding one from `init` so that a failure names its event.
 
 use std::sync::Arc;
 
 use cairn_store::{AllRead, EventStore, Position, RecordedEvent, StreamId, Version};
-use serde_json::Value;
 
 use crate::aggregates::aggregate::LoadedAggregate;
 use crate::aggregates::command_path::fold;
-use crate::call::sandbox::CallInput;
 use crate::error::CallError;
-use crate::json_diff::diff;
-use crate::plan::report::{PlanProgress, ReplayFailure, ReplayReport, StateDifference, keep};
+use crate::plan::report::ReplayFailure;
 
 /// The streams of `category`, with their versions, in order of their first event.
 pub(crate) async fn streams_of(
@@ -62,60 +58,6 @@ pub(crate) fn sample_step(total: usize, sample: Option<usize>) -> usize {
     }
 }
 
-/// Folds `streams` by `live` (if any) and `candidate`, comparing their states.
-pub(crate) async fn replay(
-    store: &dyn EventStore,
-    live: Option<&Arc<LoadedAggregate>>,
-    candidate: &Arc<LoadedAggregate>,
-    streams: &[(StreamId, Version)],
-    fold_batch: usize,
-    progress: &PlanProgress,
-) -> Result<ReplayReport, cairn_store::ReadError> {
-    let mut report = ReplayReport {
-        streams: streams.len() as u64,
-        ..ReplayReport::default()
-    };
-    for (stream, version) in streams {
-        let events = store
-            .read_versions(stream.clone(), Version::new(1), *version)
-            .await?;
-        report.events += events.len() as u64;
-        let candidate_state = match shown_fold(candidate, &events, fold_batch).await {
-            Ok(state) => state,
-            Err(failure) => {
-                report.failed += 1;
-                keep(&mut report.failures, failure.for_stream(stream));
-                PlanProgress::add(&progress.streams_done, 1);
-                PlanProgress::add(&progress.events_done, events.len() as u64);
-                continue;
-            }
-        };
-        match live {
-            None => report.equal += 1,
-            Some(live) => match shown_fold(live, &events, fold_batch).await {
-                Err(_) => report.live_failed += 1,
-                Ok(live_state) if live_state == candidate_state => report.equal += 1,
-                Ok(live_state) => {
-                    report.differ += 1;
-                    keep(
-                        &mut report.differences,
-                        StateDifference {
-                            stream: stream.to_string(),
-                            version: version.get(),
-                            diff: diff(&live_state, &candidate_state),
-                            live: live_state,
-                            candidate: candidate_state,
-                        },
-                    );
-                }
-            },
-        }
-        PlanProgress::add(&progress.streams_done, 1);
-        PlanProgress::add(&progress.events_done, events.len() as u64);
-    }
-    Ok(report)
-}
-
 /// Where a fold failed: the event's index in the stream (none: `init` or `state-json`).
 pub(crate) struct FoldFailure {
     pub(crate) at: Option<(Version, String)>,
@@ -123,7 +65,18 @@ pub(crate) struct FoldFailure {
 }
 
 impl FoldFailure {
-    fn for_stream(self, stream: &StreamId) -> ReplayFailure {
+    /// What went wrong while `doing`, naming the event.
+    pub(crate) fn describe(&self, doing: &str) -> String {
+        let at = self
+            .at
+            .as_ref()
+            .map_or(String::new(), |(version, event_type)| {
+                format!(" at version {version} ({event_type})")
+            });
+        format!("{doing}{at}: {}", self.error)
+    }
+
+    pub(crate) fn for_stream(self, stream: &StreamId) -> ReplayFailure {
         ReplayFailure {
             stream: stream.to_string(),
             version: self.at.as_ref().map_or(0, |(version, _)| version.get()),
@@ -131,29 +84,6 @@ impl FoldFailure {
             error: self.error.to_string(),
         }
     }
-}
-
-/// The state `aggregate` shows after folding all of `events` from `init`.
-async fn shown_fold(
-    aggregate: &Arc<LoadedAggregate>,
-    events: &[RecordedEvent],
-    fold_batch: usize,
-) -> Result<Value, FoldFailure> {
-    let state = fold_from_init(aggregate, events, fold_batch).await?;
-    let input = CallInput {
-        time_ms: events.last().map_or(0, |e| e.recorded_at.as_millis()),
-        seed: [0; 32],
-    };
-    let shown = aggregate
-        .state_json(state, input)
-        .await
-        .map_err(|error| FoldFailure { at: None, error })?;
-    serde_json::from_str(shown.as_str()).map_err(|e| FoldFailure {
-        at: None,
-        error: CallError::BadOutput {
-            message: format!("state-json returned {e}"),
-        },
-    })
 }
 
 /// `init`, then `events` folded in batches of `fold_batch`. A batch that fails is folded again
