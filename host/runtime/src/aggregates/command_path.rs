@@ -428,7 +428,7 @@ impl CommandPath {
         let candidate = self.registry.compile_aggregate(module, candidate).await?;
         let live = self.registry.aggregate(module);
         Ok(plan_aggregate(
-            &*self.store,
+            &self.store,
             module,
             live.as_ref(),
             &candidate,

@@ -52,7 +52,7 @@ const STREAMS_AT_ONCE: usize = 4;
 /// Plans `candidate` against the history of aggregate `module`, whose serving version is
 /// `live` (none if the name serves nothing).
 pub(crate) async fn plan_aggregate(
-    store: &dyn EventStore,
+    store: &Arc<dyn EventStore>,
     module: &str,
     live: Option<&Arc<LoadedAggregate>>,
     candidate: &Arc<LoadedAggregate>,
@@ -61,13 +61,13 @@ pub(crate) async fn plan_aggregate(
     progress: &PlanProgress,
 ) -> Result<AggregatePlan, cairn_store::ReadError> {
     let started = Instant::now();
-    let streams = replay::streams_of(store, module).await?;
+    let streams = replay::streams_of(&**store, module).await?;
     let streams_total = streams.len();
     let streams = replay::every(streams, replay::sample_step(streams_total, options.sample));
     let commands = if options.replay_only {
         Vec::new()
     } else {
-        redecide::commands_of(store, module).await?
+        redecide::commands_of(&**store, module).await?
     };
     let commands_total = commands.len();
     let commands = replay::every(
@@ -93,12 +93,26 @@ pub(crate) async fn plan_aggregate(
         ..RedecideReport::default()
     };
 
+    // Each pass is a task of its own, so passes run on every core; `buffered` starts a pass
+    // only when fewer than `STREAMS_AT_ONCE` run, and yields them in stream order.
     let outcomes = futures_util::stream::iter(work(streams, commands))
-        .map(|work| stream_pass::pass(store, live, candidate, work, fold_batch))
+        .map(|work| {
+            tokio::spawn(stream_pass::pass(
+                Arc::clone(store),
+                live.cloned(),
+                Arc::clone(candidate),
+                work,
+                fold_batch,
+            ))
+        })
         .buffered(STREAMS_AT_ONCE);
     futures_util::pin_mut!(outcomes);
-    while let Some(outcome) = outcomes.next().await {
-        let outcome = outcome?;
+    while let Some(joined) = outcomes.next().await {
+        let outcome = joined.map_err(|e| {
+            cairn_store::ReadError::Storage(cairn_store::StorageError::backend(
+                std::io::Error::other(format!("a plan's pass over a stream stopped: {e}")),
+            ))
+        })??;
         merge(&mut replayed, &mut redecided, outcome, progress);
     }
     let changes = replayed.differ

@@ -53,12 +53,13 @@ pub(crate) enum ReplayOutcome {
 
 /// Does `work` with `live` (none when the name serves nothing) and `candidate`.
 pub(crate) async fn pass(
-    store: &dyn EventStore,
-    live: Option<&Arc<LoadedAggregate>>,
-    candidate: &Arc<LoadedAggregate>,
+    store: Arc<dyn EventStore>,
+    live: Option<Arc<LoadedAggregate>>,
+    candidate: Arc<LoadedAggregate>,
     work: StreamWork,
     fold_batch: usize,
 ) -> Result<StreamOutcome, cairn_store::ReadError> {
+    let (live, candidate) = (live.as_ref(), &candidate);
     let last_needed = work
         .commands
         .iter()
