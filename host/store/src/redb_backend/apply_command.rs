@@ -23,10 +23,10 @@ pub(crate) fn apply_command(
     request: &CommandRequest,
 ) -> Result<(), StorageError> {
     let key = request.body.id.as_uuid().as_u128();
-    if let Some(row) = tables.command_log.get(key).map_err(StorageError::backend)? {
-        if command_record::is_appended(request.body.id, row.value())? {
-            return Ok(());
-        }
+    if let Some(row) = tables.command_log.get(key).map_err(StorageError::backend)?
+        && command_record::is_appended(request.body.id, row.value())?
+    {
+        return Ok(());
     }
     let entry = request
         .body
