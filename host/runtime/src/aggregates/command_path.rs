@@ -434,6 +434,7 @@ impl CommandPath {
             &candidate,
             options,
             self.config.fold_batch,
+            &self.cache,
             progress,
         )
         .await?)

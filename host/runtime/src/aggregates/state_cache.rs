@@ -54,6 +54,12 @@ impl StateCache {
         found
     }
 
+    /// The cached state, if any, without counting a hit or a miss or making it recent: for
+    /// readers beside the command path (a plan), which must not skew either.
+    pub(crate) fn peek(&self, module: &ModuleHash, stream: &StreamId) -> Option<Loaded> {
+        self.lock().peek(&key(module, stream)).cloned()
+    }
+
     pub(crate) fn put(&self, module: &ModuleHash, stream: &StreamId, loaded: Loaded) {
         self.lock().put(key(module, stream), loaded);
     }

@@ -11,7 +11,8 @@
 //!
 //! Both are done stream by stream, in one pass that reads the stream once (`stream_pass.rs`),
 //! a few streams at a time; the outcomes are counted in stream order, so a report is the same
-//! every time.
+//! every time. Where the command path's state cache holds the live version's state at the
+//! stream's version, the replay takes it rather than folding the stream again.
 //!
 //! `report.rs` holds what they find ([`AggregatePlan`]) and how far they have got
 //! ([`PlanProgress`]). Both halves take `?sample=N` as every k-th stream or command, spread
@@ -31,6 +32,7 @@ use cairn_store::{CommandEntry, EventStore, StreamId, Version};
 use futures_util::StreamExt;
 
 use crate::aggregates::aggregate::LoadedAggregate;
+use crate::aggregates::state_cache::StateCache;
 use report::{
     AggregatePlan, PlanModule, PlanProgress, RedecideReport, ReplayReport, StateDifference, keep,
 };
@@ -58,6 +60,7 @@ pub(crate) async fn plan_aggregate(
     candidate: &Arc<LoadedAggregate>,
     options: PlanOptions,
     fold_batch: usize,
+    cache: &StateCache,
     progress: &PlanProgress,
 ) -> Result<AggregatePlan, cairn_store::ReadError> {
     let started = Instant::now();
@@ -95,7 +98,16 @@ pub(crate) async fn plan_aggregate(
 
     // Each pass is a task of its own, so passes run on every core; `buffered` starts a pass
     // only when fewer than `STREAMS_AT_ONCE` run, and yields them in stream order.
-    let outcomes = futures_util::stream::iter(work(streams, commands))
+    let mut work = work(streams, commands);
+    if let Some(live) = live {
+        for item in work.iter_mut().filter(|item| item.replay) {
+            item.live_state = cache
+                .peek(live.hash(), &item.stream)
+                .filter(|cached| cached.version == item.version)
+                .map(|cached| cached.state);
+        }
+    }
+    let outcomes = futures_util::stream::iter(work)
         .map(|work| {
             tokio::spawn(stream_pass::pass(
                 Arc::clone(store),
@@ -156,6 +168,7 @@ fn work(streams: Vec<(StreamId, Version)>, commands: Vec<CommandEntry>) -> Vec<S
             stream,
             replay: true,
             version,
+            live_state: None,
         })
         .collect();
     work.extend(by_stream.into_iter().map(|(stream, commands)| StreamWork {
@@ -163,6 +176,7 @@ fn work(streams: Vec<(StreamId, Version)>, commands: Vec<CommandEntry>) -> Vec<S
         replay: false,
         version: Version::NONE,
         commands,
+        live_state: None,
     }));
     for item in &mut work {
         item.commands.sort_by_key(|entry| entry.command.decided_at);

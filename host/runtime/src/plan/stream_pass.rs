@@ -23,6 +23,9 @@ pub(crate) struct StreamWork {
     pub(crate) version: Version,
     /// The recorded commands to decide again, in order of the version they were decided at.
     pub(crate) commands: Vec<CommandEntry>,
+    /// The live version's state at `version`, when the command path holds it already: the
+    /// replay need not fold the stream with the live version again.
+    pub(crate) live_state: Option<Vec<u8>>,
 }
 
 /// What one pass found.
@@ -107,7 +110,8 @@ pub(crate) async fn pass(
             }
             other => other,
         };
-        Some(compare(live, candidate, candidate_end, replayed, fold_batch).await)
+        let known = work.live_state.clone();
+        Some(compare(live, candidate, candidate_end, known, replayed, fold_batch).await)
     } else {
         None
     };
@@ -145,6 +149,7 @@ async fn compare(
     live: Option<&Arc<LoadedAggregate>>,
     candidate: &Arc<LoadedAggregate>,
     candidate_end: Result<Vec<u8>, FoldFailure>,
+    live_known: Option<Vec<u8>>,
     events: &[RecordedEvent],
     fold_batch: usize,
 ) -> ReplayOutcome {
@@ -159,8 +164,12 @@ async fn compare(
             Err(failure) => ReplayOutcome::Failed(failure),
         };
     };
-    let Ok(live_end) = fold_from_init(live, events, fold_batch).await else {
-        return ReplayOutcome::LiveFailed;
+    let live_end = match live_known {
+        Some(state) => state,
+        None => match fold_from_init(live, events, fold_batch).await {
+            Ok(state) => state,
+            Err(_) => return ReplayOutcome::LiveFailed,
+        },
     };
     if live_end == candidate_end {
         return ReplayOutcome::Equal;
