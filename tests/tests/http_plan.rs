@@ -228,6 +228,8 @@ async fn bad_candidates_are_clear_errors() {
     assert_error(&plain, 415, "unsupported_media_type");
     let unknown_query = plan(&server, cairn_tests::guest("bank_account"), "?samples=3").await;
     assert_error(&unknown_query, 400, "invalid_query");
+    let nothing = plan(&server, cairn_tests::guest("bank_account"), "?sample=0").await;
+    assert_error(&nothing, 400, "invalid_query");
     server.stop().await;
 }
 
@@ -289,5 +291,33 @@ async fn an_upload_that_cannot_read_the_history_is_refused_unless_forced() {
         )
         .await;
     assert_eq!(back.0, 201, "{}", back.1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_an_older_version_decided_are_compared_with_what_serves() {
+    let server = Server::start().await;
+    history(&server).await;
+    let v2 = cairn_tests::guest("bank-account-v2");
+    let forced = server
+        .put_module("bank_account?force=true", v2.clone(), "application/wasm")
+        .await;
+    assert_eq!(forced.0, 201, "{}", forced.1);
+    // Planning what serves: every command v1 decided is compared with what v2 decides, and a
+    // stream v2 cannot read is no change of the candidate's.
+    let (status, report) = plan(&server, v2, "").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["changes"], false, "{report}");
+    assert_eq!(report["replay"]["live_failed"], 1);
+    assert_eq!(report["redecide"]["same"], 9);
+    // The example again, against v2 serving: the flips are v2's, seen from v2.
+    let (_, back) = plan(&server, cairn_tests::guest("bank_account"), "").await;
+    let flips = back["redecide"]["flips"].as_array().expect("flips");
+    assert_eq!(flips.len(), 2, "{back}");
+    assert!(
+        flips
+            .iter()
+            .all(|f| f["compared_with"] == "serving" && f["recorded"]["verdict"] == "rejected")
+    );
     server.stop().await;
 }

@@ -188,6 +188,10 @@ pub enum PlanError {
     /// The store failed while the plan read the history.
     #[error(transparent)]
     Storage(StorageError),
+    /// The host failed around a module call (the backstop on a busy host, say): the plan says
+    /// nothing of the candidate then, and may be asked again.
+    #[error(transparent)]
+    Host(CallError),
 }
 
 impl From<ReadError> for PlanError {

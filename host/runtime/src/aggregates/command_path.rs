@@ -427,17 +427,16 @@ impl CommandPath {
         }
         let candidate = self.registry.compile_aggregate(module, candidate).await?;
         let live = self.registry.aggregate(module);
-        Ok(plan_aggregate(
+        plan_aggregate(
             &self.store,
             module,
-            live.as_ref(),
-            &candidate,
+            (live.as_ref(), &candidate),
             options,
             self.config.fold_batch,
             &self.cache,
             progress,
         )
-        .await?)
+        .await
     }
 
     /// Whether aggregate `module` serves `bytes` already: a plan of them would find nothing.

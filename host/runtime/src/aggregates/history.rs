@@ -24,7 +24,7 @@ use cairn_store::{
 use crate::aggregates::aggregate::LoadedAggregate;
 use crate::aggregates::command_path::fold;
 use crate::call::sandbox::CallInput;
-use crate::error::CommandError;
+use crate::error::{CallError, CommandError, LoadError};
 use crate::registry::Registry;
 
 /// The most steps one history holds; a longer range is read in pages.
@@ -112,7 +112,7 @@ pub(crate) async fn read_history(
         .unwrap_or(version)
         .get()
         .min(version.get())
-        .min(from.get() + limit - 1);
+        .min(from.get().saturating_add(limit - 1));
     let mut history = History {
         stream: stream.clone(),
         version,
@@ -136,6 +136,9 @@ pub(crate) async fn read_history(
                 .await
             {
                 Ok(aggregate) => aggregate,
+                // The store failed reading the version's bytes: no finding about it.
+                Err(LoadError::Read(error)) => return Err(error.into()),
+                Err(LoadError::Storage(error)) => return Err(CommandError::Storage(error)),
                 Err(error) => {
                     history.failure = Some(failure(event, hash, error.to_string()));
                     break;
@@ -144,10 +147,11 @@ pub(crate) async fn read_history(
             let start = start_fold(store, &stream, aggregate, from, fold_batch).await;
             match start {
                 Ok(fold) => folds.insert(hash.clone(), fold),
-                Err(error) => {
+                Err(CommandError::Module(error)) if !error.is_host_fault() => {
                     history.failure = Some(failure(event, hash, error.to_string()));
                     break;
                 }
+                Err(error) => return Err(error),
             };
         }
         let Some(fold) = folds.get_mut(hash) else {
@@ -159,8 +163,10 @@ pub(crate) async fn read_history(
         let state = std::mem::take(&mut fold.state);
         let step = match fold.aggregate_step(state, batch, event).await {
             Ok(step) => step,
+            // The host failed around the call: no finding about the version.
+            Err(error) if error.is_host_fault() => return Err(CommandError::Module(error)),
             Err(error) => {
-                history.failure = Some(failure(event, hash, error));
+                history.failure = Some(failure(event, hash, error.to_string()));
                 break;
             }
         };
@@ -176,19 +182,13 @@ impl Fold {
         state: Vec<u8>,
         batch: &[RecordedEvent],
         event: &RecordedEvent,
-    ) -> Result<HistoryStep, String> {
-        let state = fold(&self.aggregate, state, batch)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<HistoryStep, CallError> {
+        let state = fold(&self.aggregate, state, batch).await?;
         let input = CallInput {
             time_ms: event.recorded_at.as_millis(),
             seed: [0; 32],
         };
-        let shown = self
-            .aggregate
-            .state_json(state.clone(), input)
-            .await
-            .map_err(|e| e.to_string())?;
+        let shown = self.aggregate.state_json(state.clone(), input).await?;
         self.state = state;
         self.at = event.version;
         Ok(HistoryStep {

@@ -33,10 +33,11 @@ use futures_util::StreamExt;
 
 use crate::aggregates::aggregate::LoadedAggregate;
 use crate::aggregates::state_cache::StateCache;
+use crate::error::{CallError, PlanError};
 use report::{
     AggregatePlan, PlanModule, PlanProgress, RedecideReport, ReplayReport, StateDifference, keep,
 };
-use stream_pass::{ReplayOutcome, StreamOutcome, StreamWork};
+use stream_pass::{PassError, ReplayOutcome, StreamOutcome, StreamWork};
 
 /// What a plan looks at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,13 +57,12 @@ const STREAMS_AT_ONCE: usize = 4;
 pub(crate) async fn plan_aggregate(
     store: &Arc<dyn EventStore>,
     module: &str,
-    live: Option<&Arc<LoadedAggregate>>,
-    candidate: &Arc<LoadedAggregate>,
+    (live, candidate): (Option<&Arc<LoadedAggregate>>, &Arc<LoadedAggregate>),
     options: PlanOptions,
     fold_batch: usize,
     cache: &StateCache,
     progress: &PlanProgress,
-) -> Result<AggregatePlan, cairn_store::ReadError> {
+) -> Result<AggregatePlan, PlanError> {
     let started = Instant::now();
     let streams = replay::streams_of(&**store, module).await?;
     let streams_total = streams.len();
@@ -120,11 +120,16 @@ pub(crate) async fn plan_aggregate(
         .buffered(STREAMS_AT_ONCE);
     futures_util::pin_mut!(outcomes);
     while let Some(joined) = outcomes.next().await {
-        let outcome = joined.map_err(|e| {
-            cairn_store::ReadError::Storage(cairn_store::StorageError::backend(
-                std::io::Error::other(format!("a plan's pass over a stream stopped: {e}")),
-            ))
-        })??;
+        let outcome = joined
+            .map_err(|e| {
+                PlanError::Host(CallError::host(format!(
+                    "a plan's pass over a stream stopped: {e}"
+                )))
+            })?
+            .map_err(|e| match e {
+                PassError::Read(e) => PlanError::from(e),
+                PassError::Host(e) => PlanError::Host(e),
+            })?;
         merge(&mut replayed, &mut redecided, outcome, progress);
     }
     let changes = replayed.differ
@@ -226,7 +231,13 @@ fn merge(
     }
     for (entry, decision) in work.commands.iter().zip(decisions) {
         match decision {
-            Ok(decision) => redecide::compare(redecided, entry, &recorded, &decision),
+            Ok(decided) => redecide::compare(
+                redecided,
+                entry,
+                &recorded,
+                &decided.candidate,
+                decided.serving.as_ref(),
+            ),
             Err(error) => redecide::fail(redecided, entry, error),
         }
     }

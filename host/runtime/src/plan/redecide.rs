@@ -27,14 +27,19 @@ pub(crate) async fn commands_of(
     Ok(commands)
 }
 
-/// Counts `decision` against what `entry` recorded.
+/// Counts `decision` against what `entry` recorded, or, for a command an older version than
+/// the serving one decided, against the serving version's decision of it (`serving`).
 pub(crate) fn compare(
     report: &mut RedecideReport,
     entry: &CommandEntry,
     events: &[RecordedEvent],
     decision: &Decision,
+    serving: Option<&Decision>,
 ) {
-    let recorded = recorded_decision(entry, events);
+    let (recorded, compared_with) = match serving {
+        Some(serving) => (decision_json(serving), "serving"),
+        None => (recorded_decision(entry, events), "recorded"),
+    };
     let candidate = decision_json(decision);
     if recorded == candidate {
         report.same += 1;
@@ -46,6 +51,7 @@ pub(crate) fn compare(
         decided_at: entry.command.decided_at.get(),
         command_type: entry.command.command_type.to_string(),
         diff: diff(&recorded, &candidate),
+        compared_with,
         recorded,
         candidate,
     };

@@ -59,6 +59,7 @@ pub(crate) fn sample_step(total: usize, sample: Option<usize>) -> usize {
 }
 
 /// Where a fold failed: the event's index in the stream (none: `init` or `state-json`).
+#[derive(Clone, Debug)]
 pub(crate) struct FoldFailure {
     pub(crate) at: Option<(Version, String)>,
     pub(crate) error: CallError,

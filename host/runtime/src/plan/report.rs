@@ -110,6 +110,10 @@ pub struct DecisionDifference {
     pub decided_at: u64,
     #[serde(rename = "type")]
     pub command_type: String,
+    /// `recorded`: `recorded` is the decision the log holds; `serving`: the command was decided
+    /// by a version older than the serving one, and `recorded` is the serving version's
+    /// decision of it now (what the candidate would change).
+    pub compared_with: &'static str,
     pub recorded: Value,
     pub candidate: Value,
     pub diff: Vec<String>,

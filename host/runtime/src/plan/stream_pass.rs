@@ -35,10 +35,33 @@ pub(crate) struct StreamOutcome {
     pub(crate) events: u64,
     /// The replay's finding, if the stream was replayed.
     pub(crate) replay: Option<ReplayOutcome>,
-    /// For each command of the work, in order: the candidate's decision, or why it has none.
-    pub(crate) decisions: Vec<Result<Decision, String>>,
+    /// For each command of the work, in order: the candidate's decision and what it is
+    /// compared with, or why the candidate has none.
+    pub(crate) decisions: Vec<Result<Decided, String>>,
     /// The events the commands were decided over, to compare their recorded decisions with.
     pub(crate) recorded: Vec<RecordedEvent>,
+}
+
+/// The candidate's decision of a command, and the serving version's decision of it on its own
+/// state, when the command was recorded by an older version than the serving one: a plan
+/// shows what the candidate changes from what serves, not what an older version did.
+pub(crate) struct Decided {
+    pub(crate) candidate: Decision,
+    pub(crate) serving: Option<Decision>,
+}
+
+/// Why a pass could not be finished: the store failed, or the host did (a module call that
+/// hit the backstop is the host's fault, never a finding about the candidate).
+#[derive(Debug)]
+pub(crate) enum PassError {
+    Read(cairn_store::ReadError),
+    Host(CallError),
+}
+
+impl From<cairn_store::ReadError> for PassError {
+    fn from(e: cairn_store::ReadError) -> Self {
+        Self::Read(e)
+    }
 }
 
 /// How the two versions' states of a replayed stream compare.
@@ -54,6 +77,71 @@ pub(crate) enum ReplayOutcome {
     LiveFailed,
 }
 
+/// One version's fold of a stream, moved forward as the commands need.
+struct Walker<'a> {
+    aggregate: &'a Arc<LoadedAggregate>,
+    state: Result<Vec<u8>, FoldFailure>,
+    folded: usize,
+}
+
+impl<'a> Walker<'a> {
+    async fn start(aggregate: &'a Arc<LoadedAggregate>) -> Result<Walker<'a>, PassError> {
+        let state = aggregate
+            .initial_state()
+            .await
+            .map_err(|error| FoldFailure { at: None, error });
+        let walker = Self {
+            aggregate,
+            state,
+            folded: 0,
+        };
+        walker.host_fault()?;
+        Ok(walker)
+    }
+
+    /// Folds on to the first `to` of `events`.
+    async fn advance(
+        &mut self,
+        events: &[RecordedEvent],
+        to: usize,
+        fold_batch: usize,
+    ) -> Result<(), PassError> {
+        let to = to.min(events.len());
+        if to <= self.folded {
+            return Ok(());
+        }
+        if let Ok(state) = &mut self.state {
+            let state = std::mem::take(state);
+            self.state =
+                fold_events(self.aggregate, state, &events[self.folded..to], fold_batch).await;
+        }
+        self.folded = to;
+        self.host_fault()
+    }
+
+    /// The host's fault, if the fold failed by it.
+    fn host_fault(&self) -> Result<(), PassError> {
+        match &self.state {
+            Err(failure) if failure.error.is_host_fault() => {
+                Err(PassError::Host(failure.error.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// This version's decision of `entry` on the state it has reached.
+    async fn decide(&self, entry: &CommandEntry) -> Result<Result<Decision, String>, PassError> {
+        match &self.state {
+            Ok(state) => match decide(self.aggregate, state.clone(), entry).await {
+                Ok(decision) => Ok(Ok(decision)),
+                Err(error) if error.is_host_fault() => Err(PassError::Host(error)),
+                Err(error) => Ok(Err(error.to_string())),
+            },
+            Err(failure) => Ok(Err(failure.describe("folding the stream"))),
+        }
+    }
+}
+
 /// Does `work` with `live` (none when the name serves nothing) and `candidate`.
 pub(crate) async fn pass(
     store: Arc<dyn EventStore>,
@@ -61,8 +149,7 @@ pub(crate) async fn pass(
     candidate: Arc<LoadedAggregate>,
     work: StreamWork,
     fold_batch: usize,
-) -> Result<StreamOutcome, cairn_store::ReadError> {
-    let (live, candidate) = (live.as_ref(), &candidate);
+) -> Result<StreamOutcome, PassError> {
     let last_needed = work
         .commands
         .iter()
@@ -76,47 +163,82 @@ pub(crate) async fn pass(
     let events = store
         .read_versions(work.stream.clone(), Version::new(1), last_needed)
         .await?;
-    let replayed = &events[..events.len().min(work.version.get() as usize)];
+    let replay_len = (work.version.get() as usize).min(events.len());
 
-    // The candidate: up to each command, decide it, then on to the end of what is replayed.
+    // Both versions fold forward to each command in turn; each end state is taken at the
+    // replay's version, whatever commands (logged after the streams were listed) lie beyond.
+    let mut candidate_walk = Walker::start(&candidate).await?;
+    let mut live_walk: Option<Walker<'_>> = None;
+    let mut ends: Option<Ends> = None;
     let mut decisions = Vec::with_capacity(work.commands.len());
-    let mut candidate_state = candidate
-        .initial_state()
-        .await
-        .map_err(|error| FoldFailure { at: None, error });
-    let mut folded = 0usize;
     for entry in &work.commands {
         let to = (entry.command.decided_at.get() as usize).min(events.len());
-        candidate_state = match candidate_state {
-            Ok(state) if to > folded => {
-                let next = fold_events(candidate, state, &events[folded..to], fold_batch).await;
-                folded = to;
-                next
+        if work.replay && ends.is_none() && to >= replay_len {
+            ends = Some(
+                take_ends(
+                    &mut candidate_walk,
+                    live_walk.as_mut(),
+                    &events,
+                    replay_len,
+                    fold_batch,
+                )
+                .await?,
+            );
+        }
+        candidate_walk.advance(&events, to, fold_batch).await?;
+        let candidate_decision = candidate_walk.decide(entry).await?;
+        let older = live
+            .as_ref()
+            .filter(|live| *live.hash() != entry.command.module_hash);
+        let serving = match older {
+            None => None,
+            Some(live) => {
+                if live_walk.is_none() {
+                    live_walk = Some(Walker::start(live).await?);
+                }
+                match live_walk.as_mut() {
+                    Some(walk) => {
+                        walk.advance(&events, to, fold_batch).await?;
+                        walk.decide(entry).await?.ok()
+                    }
+                    None => None,
+                }
             }
-            other => other,
         };
-        let decision = match &candidate_state {
-            Ok(state) => decide(candidate, state.clone(), entry)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(failure) => Err(failure.describe("folding the stream")),
-        };
-        decisions.push(decision);
+        decisions.push(candidate_decision.map(|candidate| Decided { candidate, serving }));
     }
     let replay = if work.replay {
-        let candidate_end = match candidate_state {
-            Ok(state) if replayed.len() > folded => {
-                fold_events(candidate, state, &replayed[folded..], fold_batch).await
+        let (candidate_end, live_end) = match ends {
+            Some(ends) => ends,
+            None => {
+                take_ends(
+                    &mut candidate_walk,
+                    live_walk.as_mut(),
+                    &events,
+                    replay_len,
+                    fold_batch,
+                )
+                .await?
             }
-            other => other,
         };
-        let known = work.live_state.clone();
-        Some(compare(live, candidate, candidate_end, known, replayed, fold_batch).await)
+        let live_known = live_end.or_else(|| work.live_state.clone());
+        let replayed = &events[..replay_len];
+        Some(
+            compare(
+                live.as_ref(),
+                &candidate,
+                candidate_end,
+                live_known,
+                replayed,
+                fold_batch,
+            )
+            .await?,
+        )
     } else {
         None
     };
     Ok(StreamOutcome {
-        events: replayed.len() as u64,
+        events: replay_len as u64,
         work,
         replay,
         decisions,
@@ -124,9 +246,32 @@ pub(crate) async fn pass(
     })
 }
 
+/// The candidate's state at the replay's version (or where it failed), and the live version's
+/// there if its walk had begun.
+type Ends = (Result<Vec<u8>, FoldFailure>, Option<Vec<u8>>);
+
+/// Both walks moved to the replay's version, and their states there.
+async fn take_ends(
+    candidate: &mut Walker<'_>,
+    live: Option<&mut Walker<'_>>,
+    events: &[RecordedEvent],
+    replay_len: usize,
+    fold_batch: usize,
+) -> Result<Ends, PassError> {
+    candidate.advance(events, replay_len, fold_batch).await?;
+    let live_end = match live {
+        Some(live) if live.folded <= replay_len => {
+            live.advance(events, replay_len, fold_batch).await?;
+            live.state.as_ref().ok().cloned()
+        }
+        _ => None,
+    };
+    Ok((candidate.state.clone(), live_end))
+}
+
 /// Decides `entry`'s command again on `state`, with its own time and seed.
 async fn decide(
-    candidate: &Arc<LoadedAggregate>,
+    aggregate: &Arc<LoadedAggregate>,
     state: Vec<u8>,
     entry: &CommandEntry,
 ) -> Result<Decision, CallError> {
@@ -134,7 +279,7 @@ async fn decide(
         time_ms: entry.command.time.as_millis(),
         seed: Sha256::digest(entry.command.id.as_uuid().as_bytes()).into(),
     };
-    candidate
+    aggregate
         .decide(
             state,
             entry.command.command_type.as_str().to_owned(),
@@ -152,42 +297,63 @@ async fn compare(
     live_known: Option<Vec<u8>>,
     events: &[RecordedEvent],
     fold_batch: usize,
-) -> ReplayOutcome {
+) -> Result<ReplayOutcome, PassError> {
     let candidate_end = match candidate_end {
         Ok(state) => state,
-        Err(failure) => return ReplayOutcome::Failed(failure),
+        // A stream the serving version cannot read either is no change the candidate makes.
+        Err(failure) => {
+            let live_fails = match (live, &live_known) {
+                (Some(live), None) => {
+                    host(fold_from_init(live, events, fold_batch).await)?.is_err()
+                }
+                _ => false,
+            };
+            return Ok(if live_fails {
+                ReplayOutcome::LiveFailed
+            } else {
+                ReplayOutcome::Failed(failure)
+            });
+        }
     };
     let Some(live) = live else {
         // Nothing to compare with: the candidate must still show its state.
-        return match shown(candidate, candidate_end, events).await {
+        return Ok(match host(shown(candidate, candidate_end, events).await)? {
             Ok(_) => ReplayOutcome::Equal,
             Err(failure) => ReplayOutcome::Failed(failure),
-        };
+        });
     };
     let live_end = match live_known {
         Some(state) => state,
-        None => match fold_from_init(live, events, fold_batch).await {
+        None => match host(fold_from_init(live, events, fold_batch).await)? {
             Ok(state) => state,
-            Err(_) => return ReplayOutcome::LiveFailed,
+            Err(_) => return Ok(ReplayOutcome::LiveFailed),
         },
     };
     if live_end == candidate_end {
-        return ReplayOutcome::Equal;
+        return Ok(ReplayOutcome::Equal);
     }
-    let candidate_shown = match shown(candidate, candidate_end, events).await {
+    let candidate_shown = match host(shown(candidate, candidate_end, events).await)? {
         Ok(shown) => shown,
-        Err(failure) => return ReplayOutcome::Failed(failure),
+        Err(failure) => return Ok(ReplayOutcome::Failed(failure)),
     };
-    let Ok(live_shown) = shown(live, live_end, events).await else {
-        return ReplayOutcome::LiveFailed;
+    let Ok(live_shown) = host(shown(live, live_end, events).await)? else {
+        return Ok(ReplayOutcome::LiveFailed);
     };
-    if live_shown == candidate_shown {
+    Ok(if live_shown == candidate_shown {
         ReplayOutcome::Equal
     } else {
         ReplayOutcome::Differ {
             live: live_shown,
             candidate: candidate_shown,
         }
+    })
+}
+
+/// A fold's result, unless it failed by the host's fault, which ends the pass.
+fn host<T>(result: Result<T, FoldFailure>) -> Result<Result<T, FoldFailure>, PassError> {
+    match result {
+        Err(failure) if failure.error.is_host_fault() => Err(PassError::Host(failure.error)),
+        other => Ok(other),
     }
 }
 

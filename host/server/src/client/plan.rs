@@ -55,11 +55,13 @@ fn is_not_an_aggregate(error: &anyhow::Error) -> bool {
 async fn read_events(response: reqwest::Response, name: &str) -> anyhow::Result<Value> {
     let show_progress = std::io::stderr().is_terminal();
     let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    // Bytes, not text: a character may be split between two chunks.
+    let mut buffer: Vec<u8> = Vec::new();
     while let Some(chunk) = body.next().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk?));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
+        buffer.extend_from_slice(&chunk?);
+        while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
+            let event: Vec<u8> = buffer.drain(..end + 2).collect();
+            let event = String::from_utf8_lossy(&event);
             let (mut kind, mut data) = ("message", String::new());
             for line in event.lines() {
                 if let Some(k) = line.strip_prefix("event: ") {

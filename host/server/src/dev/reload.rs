@@ -108,6 +108,14 @@ impl Reloader {
                 ));
                 return false;
             }
+            Err(PlanError::Host(error)) => {
+                crate::serve::complain(format_args!(
+                    "✗ {} was not planned, the host failed: {error}; {}; save it again to retry",
+                    module.name,
+                    self.serving(module)
+                ));
+                return false;
+            }
         };
         if report.replay.failed > 0 {
             crate::serve::complain(format_args!(

@@ -58,6 +58,12 @@ pub(super) async fn plan(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if query.sample == Some(0) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`sample` is at least 1; leave it out to look at every stream and command",
+        ));
+    }
     let candidate = module_body(&headers, body)?;
     let options = PlanOptions {
         sample: query.sample,
@@ -109,6 +115,7 @@ pub(super) fn plan_failed(error: PlanError) -> ApiError {
             ApiError::bad_request("not_an_aggregate", error.to_string())
         }
         PlanError::Storage(error) => error.into(),
+        PlanError::Host(error) => error.into(),
     }
 }
 

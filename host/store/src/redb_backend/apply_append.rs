@@ -181,8 +181,11 @@ fn refuse_reused_command(
     let Some(row) = tables.command_log.get(command.id.as_uuid().as_u128())? else {
         return Ok(());
     };
-    let appended = command_record::is_appended(command.id, row.value())
-        .map_err(|damage| ApplyError::Storage(StorageError::Damaged(damage)))?;
+    // A damaged entry refuses this append alone: nothing is written yet, and the batch's
+    // other operations commit.
+    let appended = command_record::is_appended(command.id, row.value()).map_err(|damage| {
+        ApplyError::Refused(AppendError::Storage(StorageError::Damaged(damage)))
+    })?;
     if appended {
         return Err(ApplyError::Refused(AppendError::CommandIdReused {
             id: command.id,

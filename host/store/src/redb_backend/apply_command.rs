@@ -17,16 +17,19 @@ pub(crate) struct CommandRequest {
 }
 
 /// Writes the entry, unless the log holds an entry of the same id that appended events, which
-/// never changes.
+/// never changes. The outer error is a storage failure (drop the transaction); the inner one
+/// a damaged entry found in the way, which refuses this request alone, having written nothing.
 pub(crate) fn apply_command(
     tables: &mut WriteTables<'_>,
     request: &CommandRequest,
-) -> Result<(), StorageError> {
+) -> Result<Result<(), StorageError>, StorageError> {
     let key = request.body.id.as_uuid().as_u128();
-    if let Some(row) = tables.command_log.get(key).map_err(StorageError::backend)?
-        && command_record::is_appended(request.body.id, row.value())?
-    {
-        return Ok(());
+    if let Some(row) = tables.command_log.get(key).map_err(StorageError::backend)? {
+        match command_record::is_appended(request.body.id, row.value()) {
+            Ok(true) => return Ok(Ok(())),
+            Ok(false) => {}
+            Err(damage) => return Ok(Err(StorageError::Damaged(damage))),
+        }
     }
     let entry = request
         .body
@@ -35,5 +38,5 @@ pub(crate) fn apply_command(
         .command_log
         .insert(key, entry.as_slice())
         .map_err(StorageError::backend)?;
-    Ok(())
+    Ok(Ok(()))
 }

@@ -235,8 +235,7 @@ fn apply_and_commit(
                     pending.result = Some(Ok(removed));
                 }
                 WriteOp::RecordCommand(pending) => {
-                    apply_command(&mut tables, &pending.request)?;
-                    pending.result = Some(Ok(()));
+                    pending.result = Some(apply_command(&mut tables, &pending.request)?);
                 }
                 WriteOp::Close(_) => {}
             }

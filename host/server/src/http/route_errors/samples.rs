@@ -42,9 +42,18 @@ pub(super) fn plan_errors() -> Vec<cairn_runtime::PlanError> {
         .collect();
     all.push(PlanError::NotAnAggregate("sample".to_owned()));
     all.extend(storage_errors().into_iter().map(PlanError::Storage));
+    all.extend(
+        call_errors()
+            .into_iter()
+            .filter(CallError::is_host_fault)
+            .map(PlanError::Host),
+    );
     for e in &all {
         match e {
-            PlanError::Candidate(_) | PlanError::NotAnAggregate(_) | PlanError::Storage(_) => {}
+            PlanError::Candidate(_)
+            | PlanError::NotAnAggregate(_)
+            | PlanError::Storage(_)
+            | PlanError::Host(_) => {}
         }
     }
     all

@@ -126,7 +126,15 @@ impl ErrorSource {
                 const { &[Reply::new(S::BAD_REQUEST, "invalid_idempotency_key")] }
             }
             Self::UnknownModule => const { &[Reply::new(S::NOT_FOUND, "unknown_module")] },
-            Self::Plan => const { &[Reply::new(S::BAD_REQUEST, "not_an_aggregate")] },
+            Self::Plan => {
+                const {
+                    &[
+                        Reply::new(S::BAD_REQUEST, "not_an_aggregate"),
+                        Reply::new(S::SERVICE_UNAVAILABLE, "host_backstop"),
+                        Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
+                    ]
+                }
+            }
             Self::History => const { &[Reply::new(S::CONFLICT, "incompatible_with_history")] },
             Self::CommandType => const { &[Reply::new(S::BAD_REQUEST, "invalid_command_type")] },
             Self::CommandLookup => {
