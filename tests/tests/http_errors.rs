@@ -137,7 +137,7 @@ async fn mistakes_are_answered_with_what_to_do() {
     assert_error(&reply, 400, "invalid_query");
     assert_eq!(
         message(&reply),
-        "this route takes no query parameters, not `version`"
+        "`version` is not a query parameter of this route (it takes `at` or `module`)"
     );
     let reply = server.get("/v1/all?limt=5").await;
     assert_error(&reply, 400, "invalid_query");
