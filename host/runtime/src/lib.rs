@@ -43,7 +43,7 @@ pub use error::{Blame, CallError, CommandError, LoadError, PlanError};
 pub use plan::PlanOptions;
 pub use plan::report::{
     AggregatePlan, DecisionDifference, DecisionFailure, MAX_EXAMPLES, PlanModule, PlanProgress,
-    RedecideReport, ReplayFailure, ReplayReport, StateDifference,
+    ProgressNow, RedecideReport, ReplayFailure, ReplayReport, StateDifference,
 };
 pub use projections::projection::{ApplyBatch, ApplyError, LoadedProjection, ProjectionFilter};
 pub use projections::runner::{

@@ -848,7 +848,7 @@ async fn take_snapshot(
 }
 
 /// The snapshot key: the module's hash.
-fn snapshot_key(aggregate: &Arc<LoadedAggregate>) -> SnapshotKey {
+pub(crate) fn snapshot_key(aggregate: &LoadedAggregate) -> SnapshotKey {
     // A hex digest is always a valid key.
     SnapshotKey::new(aggregate.hash().as_str())
         .unwrap_or_else(|_| unreachable!("hex digests are valid keys"))

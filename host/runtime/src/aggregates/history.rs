@@ -17,12 +17,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_store::{
-    EventStore, EventType, Json, ModuleHash, RecordedEvent, SnapshotKey, StreamId, StreamRead,
-    Version,
+    EventStore, EventType, Json, ModuleHash, RecordedEvent, StreamId, StreamRead, Version,
 };
 
 use crate::aggregates::aggregate::LoadedAggregate;
-use crate::aggregates::command_path::fold;
+use crate::aggregates::command_path::{fold, snapshot_key};
 use crate::call::sandbox::CallInput;
 use crate::error::{CallError, CommandError, LoadError};
 use crate::registry::Registry;
@@ -242,8 +241,7 @@ async fn start_fold(
     from: Version,
     fold_batch: usize,
 ) -> Result<Fold, CommandError> {
-    let key = SnapshotKey::new(aggregate.hash().as_str())
-        .unwrap_or_else(|_| unreachable!("hex digests are valid keys"));
+    let key = snapshot_key(&aggregate);
     let snapshot = store
         .get_snapshot(stream.clone(), key)
         .await?

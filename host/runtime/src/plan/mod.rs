@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use cairn_store::{CommandEntry, EventStore, StreamId, Version};
 use futures_util::StreamExt;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::aggregates::aggregate::LoadedAggregate;
 use crate::aggregates::state_cache::StateCache;
@@ -109,13 +110,14 @@ pub(crate) async fn plan_aggregate(
     }
     let outcomes = futures_util::stream::iter(work)
         .map(|work| {
-            tokio::spawn(stream_pass::pass(
+            // Aborted with the plan, should the plan be dropped midway.
+            AbortOnDropHandle::new(tokio::spawn(stream_pass::pass(
                 Arc::clone(store),
                 live.cloned(),
                 Arc::clone(candidate),
                 work,
                 fold_batch,
-            ))
+            )))
         })
         .buffered(STREAMS_AT_ONCE);
     futures_util::pin_mut!(outcomes);

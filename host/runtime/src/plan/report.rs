@@ -80,6 +80,17 @@ pub struct ReplayFailure {
     pub error: String,
 }
 
+impl std::fmt::Display for ReplayFailure {
+    /// `customers-c1 at version 1 (CustomerCreated): the error`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at version {}", self.stream, self.version)?;
+        if let Some(event_type) = &self.event_type {
+            write!(f, " ({event_type})")?;
+        }
+        write!(f, ": {}", self.error)
+    }
+}
+
 /// Every recorded command of the module decided again by the candidate, against the state
 /// before it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -140,16 +151,26 @@ pub struct PlanProgress {
     pub commands_done: AtomicU64,
 }
 
+/// [`PlanProgress`] read at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProgressNow {
+    pub streams_done: u64,
+    pub streams_total: u64,
+    pub events_done: u64,
+    pub commands_done: u64,
+    pub commands_total: u64,
+}
+
 impl PlanProgress {
-    /// (streams done, streams in all, events done, commands done, commands in all).
-    pub fn read(&self) -> [u64; 5] {
-        [
-            self.streams_done.load(Ordering::Relaxed),
-            self.streams_total.load(Ordering::Relaxed),
-            self.events_done.load(Ordering::Relaxed),
-            self.commands_done.load(Ordering::Relaxed),
-            self.commands_total.load(Ordering::Relaxed),
-        ]
+    /// How far the plan has got now.
+    pub fn read(&self) -> ProgressNow {
+        ProgressNow {
+            streams_done: self.streams_done.load(Ordering::Relaxed),
+            streams_total: self.streams_total.load(Ordering::Relaxed),
+            events_done: self.events_done.load(Ordering::Relaxed),
+            commands_done: self.commands_done.load(Ordering::Relaxed),
+            commands_total: self.commands_total.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: u64) {

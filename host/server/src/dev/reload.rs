@@ -152,17 +152,7 @@ fn refusal(name: &str, report: &AggregatePlan, serving: &str) -> String {
         replay.failed, replay.streams
     );
     if let Some(first) = replay.failures.first() {
-        text.push_str(&format!(
-            "\n  first: {} at version {}{}: {}",
-            first.stream,
-            first.version,
-            first
-                .event_type
-                .as_deref()
-                .map(|t| format!(" ({t})"))
-                .unwrap_or_default(),
-            first.error
-        ));
+        text.push_str(&format!("\n  first: {first}"));
     }
     text.push_str(
         "\n  stored events are kept forever: read their old shape too (`#[serde(default)]` on a \

@@ -83,18 +83,10 @@ impl ApiError {
     /// The 409 for a module that cannot read the history it would serve.
     pub fn incompatible_with_history(module: &str, report: cairn_runtime::AggregatePlan) -> Self {
         let replay = &report.replay;
-        let first = replay.failures.first().map_or(String::new(), |f| {
-            format!(
-                "; the first: {} at version {}{}: {}",
-                f.stream,
-                f.version,
-                f.event_type
-                    .as_deref()
-                    .map(|t| format!(" ({t})"))
-                    .unwrap_or_default(),
-                f.error
-            )
-        });
+        let first = replay
+            .failures
+            .first()
+            .map_or(String::new(), |f| format!("; the first: {f}"));
         let mut error = Self::new(
             StatusCode::CONFLICT,
             "incompatible_with_history",

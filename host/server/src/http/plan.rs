@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use cairn_runtime::{AggregatePlan, PlanError, PlanOptions, PlanProgress};
 use futures_util::stream;
 use serde::Deserialize;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::http::error::ApiError;
 use crate::http::extract::{PathParams, QueryParams};
@@ -70,7 +71,8 @@ pub(super) async fn plan(
         replay_only: false,
     };
     let progress = Arc::new(PlanProgress::default());
-    let running = tokio::spawn({
+    // Aborted if the reply is dropped (the client went away): nobody waits for the report.
+    let running = AbortOnDropHandle::new(tokio::spawn({
         let (state, progress) = (state.clone(), Arc::clone(&progress));
         async move {
             state
@@ -78,7 +80,7 @@ pub(super) async fn plan(
                 .plan(&name, candidate, options, &progress)
                 .await
         }
-    });
+    }));
     let streamed = headers
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -121,7 +123,7 @@ pub(super) fn plan_failed(error: PlanError) -> ApiError {
 
 /// `progress` every [`PROGRESS_EVERY`] while the plan runs, then its `report` (or `error`).
 fn progress_events(
-    running: tokio::task::JoinHandle<Result<AggregatePlan, PlanError>>,
+    running: AbortOnDropHandle<Result<AggregatePlan, PlanError>>,
     progress: Arc<PlanProgress>,
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
     let started = Instant::now();
@@ -141,14 +143,13 @@ fn progress_events(
                     Some((Ok(event), None))
                 }
                 () = tokio::time::sleep(PROGRESS_EVERY) => {
-                    let [streams_done, streams_total, events_done, commands_done, commands_total] =
-                        progress.read();
+                    let now = progress.read();
                     let data = serde_json::json!({
-                        "streams_done": streams_done,
-                        "streams_total": streams_total,
-                        "events_done": events_done,
-                        "commands_done": commands_done,
-                        "commands_total": commands_total,
+                        "streams_done": now.streams_done,
+                        "streams_total": now.streams_total,
+                        "events_done": now.events_done,
+                        "commands_done": now.commands_done,
+                        "commands_total": now.commands_total,
                         "elapsed_ms": started.elapsed().as_millis() as u64,
                     });
                     Some((Ok(Event::default().event("progress").data(data.to_string())), Some(running)))
