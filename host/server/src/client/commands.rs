@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
-use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::cli::{DeployArgs, ReadArgs, SendArgs, StateArgs, TailArgs, UndeployArgs};
 use crate::client::api::Api;
 use crate::client::print::{event_line, pretty};
+use crate::client::sse::SseReader;
 use crate::guests;
 use crate::project::Project;
 
@@ -282,32 +282,18 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
             api.base()
         );
     }
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    let mut messages = SseReader::new(response.bytes_stream());
     let mut seen = 0u64;
-    while let Some(chunk) = body.next().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk?));
-        while let Some(end) = buffer.find("\n\n") {
-            let message: String = buffer.drain(..end + 2).collect();
-            let data: Vec<&str> = message
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                .collect();
-            if data.is_empty() {
-                continue; // a keep-alive comment
-            }
-            let data = data.join("\n");
-            if args.client.json {
-                println!("{data}");
-            } else {
-                let event: Value = serde_json::from_str(&data)?;
-                println!("{}", event_line(&event, args.full));
-            }
-            seen += 1;
-            if args.count.is_some_and(|count| seen >= count) {
-                return Ok(());
-            }
+    while let Some(message) = messages.next().await? {
+        if args.client.json {
+            println!("{}", message.data);
+        } else {
+            let event: Value = serde_json::from_str(&message.data)?;
+            println!("{}", event_line(&event, args.full));
+        }
+        seen += 1;
+        if args.count.is_some_and(|count| seen >= count) {
+            return Ok(());
         }
     }
     anyhow::bail!("the server closed the subscription (it may be shutting down)")

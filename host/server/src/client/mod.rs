@@ -5,7 +5,7 @@
 //!   that say what to do.
 //! - `commands.rs`: the commands on streams and aggregates; `history.rs`, an aggregate's
 //!   states over its stream; `plan.rs`, `deploy --plan`; `projections.rs`, the commands on projections.
-//! - `print.rs`: their output for people.
+//! - `print.rs`: their output for people; `sse.rs`, the server-sent event streams they read.
 
 mod api;
 mod commands;
@@ -13,6 +13,7 @@ mod history;
 mod plan;
 mod print;
 mod projections;
+mod sse;
 
 pub use api::Api;
 pub use commands::{deploy, read, send, state, tail, undeploy};

@@ -4,12 +4,12 @@
 
 use std::io::IsTerminal;
 
-use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::client::api::Api;
 use crate::client::commands::encode;
+use crate::client::sse::SseReader;
 
 /// Plans `bytes` as the next version of `name`. Returns whether the report found changes; a
 /// module that is not an aggregate is said so and counts as none.
@@ -54,44 +54,23 @@ fn is_not_an_aggregate(error: &anyhow::Error) -> bool {
 /// Reads the plan's events: progress to the terminal, until the report (or an error).
 async fn read_events(response: reqwest::Response, name: &str) -> anyhow::Result<Value> {
     let show_progress = std::io::stderr().is_terminal();
-    let mut body = response.bytes_stream();
-    // Bytes, not text: a character may be split between two chunks.
-    let mut buffer: Vec<u8> = Vec::new();
-    while let Some(chunk) = body.next().await {
-        buffer.extend_from_slice(&chunk?);
-        while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
-            let event: Vec<u8> = buffer.drain(..end + 2).collect();
-            let event = String::from_utf8_lossy(&event);
-            let (mut kind, mut data) = ("message", String::new());
-            for line in event.lines() {
-                if let Some(k) = line.strip_prefix("event: ") {
-                    kind = if k == "report" {
-                        "report"
-                    } else if k == "progress" {
-                        "progress"
-                    } else {
-                        "error"
-                    };
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data.push_str(d);
+    let mut messages = SseReader::new(response.bytes_stream());
+    while let Some(message) = messages.next().await? {
+        let value: Value = serde_json::from_str(&message.data).unwrap_or(Value::Null);
+        match message.event.as_deref() {
+            Some("progress") if show_progress => eprint!("\r{}", progress_line(name, &value)),
+            Some("progress") | None => {}
+            Some("report") => {
+                if show_progress {
+                    eprint!("\r\x1b[K");
                 }
+                return Ok(value);
             }
-            let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-            match kind {
-                "progress" if show_progress => eprint!("\r{}", progress_line(name, &value)),
-                "report" => {
-                    if show_progress {
-                        eprint!("\r\x1b[K");
-                    }
-                    return Ok(value);
-                }
-                "error" => anyhow::bail!(
-                    "planning {name}: {} ({})",
-                    value["message"].as_str().unwrap_or("the plan failed"),
-                    value["error"].as_str().unwrap_or("error")
-                ),
-                _ => {}
-            }
+            Some(_) => anyhow::bail!(
+                "planning {name}: {} ({})",
+                value["message"].as_str().unwrap_or("the plan failed"),
+                value["error"].as_str().unwrap_or("error")
+            ),
         }
     }
     anyhow::bail!("planning {name}: the server ended the plan without a report")
