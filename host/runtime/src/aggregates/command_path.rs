@@ -550,51 +550,20 @@ impl CommandPath {
         if let (Some(loaded), Freshness::TrustCache) = (&cached, freshness) {
             return Ok(loaded.clone());
         }
+        let store = &*self.store;
         let mut loaded = match cached {
             Some(loaded) => loaded,
-            None => self.load_snapshot(aggregate, stream).await?,
+            None => snapshot_or_initial(store, aggregate, stream, None).await?,
         };
         let start = loaded.version;
-        loop {
-            let from = Version::new(loaded.version.get() + 1);
-            let read = StreamRead::forward()
-                .from(from)
-                .limit(self.config.fold_batch);
-            let slice = self.store.read_stream(stream.clone(), read).await?;
-            let Some(last) = slice.events.last() else {
-                break;
-            };
-            let (version, time) = (last.version, last.recorded_at);
-            loaded.state = fold(aggregate, loaded.state, &slice.events).await?;
-            loaded.version = version;
-            loaded.last_time = time;
-        }
+        let fold_batch = self.config.fold_batch;
+        fold_forward(store, aggregate, stream, &mut loaded, None, fold_batch).await?;
         // A load that folded more than a snapshot's worth leaves a snapshot behind.
         if loaded.version.get() - start.get() >= self.config.snapshot_every.max(1) {
             take_snapshot(&*self.store, aggregate, stream, &loaded).await;
         }
         self.cache.put(aggregate.hash(), stream, loaded.clone());
         Ok(loaded)
-    }
-
-    async fn load_snapshot(
-        &self,
-        aggregate: &Arc<LoadedAggregate>,
-        stream: &StreamId,
-    ) -> Result<Loaded, CommandError> {
-        let key = snapshot_key(aggregate);
-        if let Some(snapshot) = self.store.get_snapshot(stream.clone(), key).await? {
-            return Ok(Loaded {
-                version: snapshot.version,
-                state: snapshot.state,
-                last_time: Timestamp::from_millis(0),
-            });
-        }
-        Ok(Loaded {
-            version: Version::NONE,
-            state: aggregate.initial_state().await?,
-            last_time: Timestamp::from_millis(0),
-        })
     }
 
     /// Folds a command's own events into the state it was decided on, caches the result, and
@@ -798,6 +767,66 @@ fn recorded_from(
             recorded_at: outcome.recorded_at,
         })
         .collect()
+}
+
+/// Where a load of `stream` by `aggregate` starts: its snapshot under the module's hash (one
+/// before version `before`, if given), else the initial state.
+pub(crate) async fn snapshot_or_initial(
+    store: &dyn EventStore,
+    aggregate: &Arc<LoadedAggregate>,
+    stream: &StreamId,
+    before: Option<Version>,
+) -> Result<Loaded, CommandError> {
+    let snapshot = store
+        .get_snapshot(stream.clone(), snapshot_key(aggregate))
+        .await?
+        .filter(|snapshot| before.is_none_or(|before| snapshot.version < before));
+    Ok(match snapshot {
+        Some(snapshot) => Loaded {
+            version: snapshot.version,
+            state: snapshot.state,
+            last_time: Timestamp::from_millis(0),
+        },
+        None => Loaded {
+            version: Version::NONE,
+            state: aggregate.initial_state().await?,
+            last_time: Timestamp::from_millis(0),
+        },
+    })
+}
+
+/// Folds what `stream` holds after `loaded` into it, reading and folding `fold_batch` events at
+/// a time, up to version `until` if given, else to the stream's end.
+pub(crate) async fn fold_forward(
+    store: &dyn EventStore,
+    aggregate: &Arc<LoadedAggregate>,
+    stream: &StreamId,
+    loaded: &mut Loaded,
+    until: Option<Version>,
+    fold_batch: usize,
+) -> Result<(), CommandError> {
+    loop {
+        let mut limit = fold_batch;
+        if let Some(until) = until {
+            let left = until.get().saturating_sub(loaded.version.get());
+            if left == 0 {
+                return Ok(());
+            }
+            limit = limit.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
+        let read = StreamRead::forward()
+            .from(Version::new(loaded.version.get() + 1))
+            .limit(limit);
+        let slice = store.read_stream(stream.clone(), read).await?;
+        let Some(last) = slice.events.last() else {
+            return Ok(());
+        };
+        let (version, time) = (last.version, last.recorded_at);
+        let state = std::mem::take(&mut loaded.state);
+        loaded.state = fold(aggregate, state, &slice.events).await?;
+        loaded.version = version;
+        loaded.last_time = time;
+    }
 }
 
 /// Folds `events` into `state`.

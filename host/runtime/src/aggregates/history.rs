@@ -16,12 +16,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cairn_store::{
-    EventStore, EventType, Json, ModuleHash, RecordedEvent, StreamId, StreamRead, Version,
-};
+use cairn_store::{EventStore, EventType, Json, ModuleHash, RecordedEvent, StreamId, Version};
 
 use crate::aggregates::aggregate::LoadedAggregate;
-use crate::aggregates::command_path::{fold, snapshot_key};
+use crate::aggregates::command_path::{fold, fold_forward, snapshot_or_initial};
 use crate::call::sandbox::CallInput;
 use crate::error::{CallError, CommandError, LoadError};
 use crate::registry::Registry;
@@ -241,31 +239,21 @@ async fn start_fold(
     from: Version,
     fold_batch: usize,
 ) -> Result<Fold, CommandError> {
-    let key = snapshot_key(&aggregate);
-    let snapshot = store
-        .get_snapshot(stream.clone(), key)
-        .await?
-        .filter(|snapshot| snapshot.version < from);
-    let (mut state, mut at) = match snapshot {
-        Some(snapshot) => (snapshot.state, snapshot.version),
-        None => (aggregate.initial_state().await?, Version::NONE),
-    };
-    while at.get() + 1 < from.get() {
-        let left = usize::try_from(from.get() - 1 - at.get()).unwrap_or(usize::MAX);
-        let read = StreamRead::forward()
-            .from(Version::new(at.get() + 1))
-            .limit(left.min(fold_batch));
-        let slice = store.read_stream(stream.clone(), read).await?;
-        let Some(last) = slice.events.last() else {
-            break;
-        };
-        at = last.version;
-        state = fold(&aggregate, state, &slice.events).await?;
-    }
+    let mut loaded = snapshot_or_initial(store, &aggregate, stream, Some(from)).await?;
+    let until = Version::new(from.get().saturating_sub(1));
+    fold_forward(
+        store,
+        &aggregate,
+        stream,
+        &mut loaded,
+        Some(until),
+        fold_batch,
+    )
+    .await?;
     Ok(Fold {
         aggregate,
-        state,
-        at,
+        state: loaded.state,
+        at: loaded.version,
     })
 }
 
