@@ -8,17 +8,19 @@ use std::path::PathBuf;
 
 use cairn_guest_build::{GuestBuild, Profile};
 
-const GUESTS: [&str; 10] = [
+const GUESTS: [&str; 12] = [
     "bank_account",
     "customers",
     "customer_directory",
     "account_balances",
+    "customers-upcaster",
     "misbehaving",
     "bank-account-v2",
     "wrong-world",
     "bad-import",
     "picky-projection",
     "picky-projection-fixed",
+    "misbehaving-upcaster",
 ];
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));

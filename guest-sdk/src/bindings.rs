@@ -23,3 +23,15 @@ pub mod projection {
         pub_export_macro: true,
     });
 }
+
+/// The `upcaster-module` world.
+pub mod upcaster {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "upcaster-module",
+        runtime_path: "cairn_sdk::__wit_bindgen::rt",
+        default_bindings_module: "cairn_sdk::bindings::upcaster",
+        export_macro_name: "__export_upcaster_world",
+        pub_export_macro: true,
+    });
+}

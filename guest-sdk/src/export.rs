@@ -1,4 +1,6 @@
-//! [`export_aggregate!`](crate::export_aggregate): an aggregate, exported as a component.
+//! The export macros: an aggregate ([`export_aggregate!`](crate::export_aggregate)), a
+//! projection ([`export_projection!`](crate::export_projection)) or an upcaster
+//! ([`export_upcaster!`](crate::export_upcaster)), exported as a component.
 
 /// Exports `$aggregate` (a type implementing [`Aggregate`](crate::Aggregate)) as the
 /// `aggregate` interface of the `aggregate-module` world. Invoke it once, in the module's crate.
@@ -115,5 +117,56 @@ macro_rules! export_projection {
 
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::projection::__export_projection_world!(__CairnProjectionExport with_types_in $crate::bindings::projection);
+    };
+}
+
+/// Exports `$upcaster` (a type implementing [`Upcaster`](crate::Upcaster)) as the `upcaster`
+/// interface of the `upcaster-module` world. Invoke it once, in the module's crate. Like
+/// [`export_aggregate!`](crate::export_aggregate), it exports only on WebAssembly.
+#[macro_export]
+macro_rules! export_upcaster {
+    ($upcaster:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        pub struct __CairnUpcasterExport;
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::upcaster::cairn::module::types::Event;
+            use $crate::bindings::upcaster::exports::cairn::module::upcaster as exports;
+
+            impl exports::Guest for __CairnUpcasterExport {
+                fn upgrades() -> exports::UpgradedEvents {
+                    let (category, event_types) = $crate::upcaster_glue::upgrades::<$upcaster>();
+                    exports::UpgradedEvents {
+                        category,
+                        event_types,
+                    }
+                }
+
+                fn upcast(
+                    events: ::std::vec::Vec<Event>,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<::std::vec::Vec<Event>>,
+                    exports::UpcastError,
+                > {
+                    let events = events.into_iter().map(|e| (e.event_type, e.data));
+                    match $crate::upcaster_glue::upcast::<$upcaster>(events) {
+                        Ok(lists) => Ok(lists
+                            .into_iter()
+                            .map(|list| {
+                                list.into_iter()
+                                    .map(|(event_type, data)| Event { event_type, data })
+                                    .collect()
+                            })
+                            .collect()),
+                        Err((index, message)) => Err(exports::UpcastError { index, message }),
+                    }
+                }
+            }
+        };
+
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::upcaster::__export_upcaster_world!(__CairnUpcasterExport with_types_in $crate::bindings::upcaster);
     };
 }

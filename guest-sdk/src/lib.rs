@@ -1,4 +1,4 @@
-//! cairn-sdk: write cairn aggregates and projections in plain Rust.
+//! cairn-sdk: write cairn aggregates, projections and upcasters in plain Rust.
 //!
 //! An aggregate is three serde types and two functions:
 //!
@@ -54,8 +54,12 @@
 //! - `read_model.rs`: [`ReadModel`], a projection's key-value table with JSON helpers, over the
 //!   host's table or (in tests) a map in memory.
 //! - `projection_glue.rs`: what an exported projection does; [`export_projection!`] exports it.
+//! - `upcaster.rs`: the [`Upcaster`] trait (events stored in an older shape, read as the
+//!   current one), [`StoredEvent`], [`UpcastError`].
+//! - `upcaster_glue.rs`: what an exported upcaster does; [`export_upcaster!`] exports it.
 //! - `log.rs`: [`log`], writing to the host's log.
-//! - `testing.rs`: given/when/then tests that run natively through the same glue.
+//! - `testing.rs`: given/when/then tests that run natively through the same glue; `testing/`
+//!   holds those of projections and upcasters.
 //! - `bindings.rs`: the generated bindings, hidden.
 //!
 //! - `allocator.rs`: [`allocator::ModuleAllocator`], the heap the SDK installs in every module
@@ -76,6 +80,9 @@ mod projection;
 pub mod projection_glue;
 pub mod read_model;
 pub mod testing;
+mod upcaster;
+#[doc(hidden)]
+pub mod upcaster_glue;
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
@@ -84,6 +91,7 @@ static ALLOCATOR: allocator::ModuleAllocator = allocator::ModuleAllocator::new()
 pub use aggregate::{Aggregate, Rejection};
 pub use projection::{Projection, ProjectionError, Recorded, Subscription};
 pub use read_model::ReadModel;
+pub use upcaster::{StoredEvent, UpcastError, Upcaster};
 
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;

@@ -1,5 +1,6 @@
 //! Given/when/then tests for aggregates, run natively. Projections have theirs in
-//! [`projection`].
+//! [`projection`], upcasters in [`upcaster`] ([`upcast`], and [`given_stored`] for an aggregate
+//! over events stored before a change).
 //!
 //! They go through the same glue and the same JSON encoding as a module in the host, so a
 //! test that passes here exercises what the host will run. Every `given` also checks that
@@ -36,6 +37,9 @@
 //! ```
 
 pub mod projection;
+pub mod upcaster;
+
+pub use upcaster::{Upcast, given_stored, upcast};
 
 use std::fmt::Debug;
 
@@ -48,7 +52,12 @@ pub fn given<A: Aggregate>(history: impl IntoIterator<Item = A::Event>) -> Given
         .into_iter()
         .map(|e| encode::<A::Event>(&e))
         .collect();
-    let state = fold_both_ways::<A>(&glue::init::<A>(), &history);
+    given_tagged(&history)
+}
+
+/// Starts a test from `history` as it crosses the boundary: type names and JSON data.
+fn given_tagged<A: Aggregate>(history: &[Tagged]) -> Given<A> {
+    let state = fold_both_ways::<A>(&glue::init::<A>(), history);
     Given {
         state,
         marker: std::marker::PhantomData,

@@ -23,7 +23,7 @@ async fn the_quickstart_works() {
     assert_eq!(created.0, 200, "{}", created.1);
     assert_eq!(created.1["stream"], "customers-c1");
     assert_eq!(created.1["version"], 1);
-    assert_eq!(created.1["events"][0]["type"], "CustomerCreated");
+    assert_eq!(created.1["events"][0]["type"], "CustomerRegistered");
     assert_eq!(
         created.1["events"][0]["data"],
         json!({"name": "Ada", "email": "ada@example.com"})
@@ -37,7 +37,11 @@ async fn the_quickstart_works() {
             json!({"type": "Update", "data": {"email": "ada@lovelace.org"}}),
         )
         .await;
-    assert_eq!(updated.1["events"][0]["type"], "CustomerUpdated");
+    assert_eq!(updated.1["events"][0]["type"], "CustomerEmailChanged");
+    assert_eq!(
+        updated.1["events"][0]["data"],
+        json!({"email": "ada@lovelace.org"})
+    );
     let deleted = server
         .command("customers", "c1", json!({"type": "Delete"}))
         .await;
@@ -53,8 +57,8 @@ async fn the_quickstart_works() {
     assert_eq!(
         types,
         [
-            json!("CustomerCreated"),
-            json!("CustomerUpdated"),
+            json!("CustomerRegistered"),
+            json!("CustomerEmailChanged"),
             json!("CustomerDeleted")
         ]
     );

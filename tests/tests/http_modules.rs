@@ -64,7 +64,7 @@ async fn a_removed_aggregate_keeps_its_events_and_its_name_stays_an_aggregates()
     assert_eq!(server.get("/v1/modules").await.1["modules"], json!([]));
     let stream = server.get("/v1/streams/customers-c1").await;
     assert_eq!(stream.0, 200, "{}", stream.1);
-    assert_eq!(stream.1["events"][0]["type"], "CustomerCreated");
+    assert_eq!(stream.1["events"][0]["type"], "CustomerRegistered");
     assert_error(&remove(&server, "customers").await, 404, "unknown_module");
 
     // The name stays an aggregate's: a projection may not take it.

@@ -73,7 +73,7 @@ async fn counts_from_the_log(server: &Server) -> Value {
     for event in log["events"].as_array().expect("events") {
         let stream = event["stream"].as_str().expect("stream").to_owned();
         match event["type"].as_str() {
-            Some("CustomerCreated") => {
+            Some("CustomerRegistered") => {
                 status.insert(stream, "active");
             }
             Some("CustomerDeleted") => {

@@ -2,6 +2,10 @@
 //! status (active or deleted) with paging, looked up by email, and counted. A KTable keyed by
 //! customer answers "customer c1"; this also answers "which customers were deleted".
 //!
+//! It reads the events' second shape only: the host passes the stored events of the first
+//! (`CustomerCreated`, `CustomerUpdated`) through the `customers_upcaster` module before they
+//! reach it.
+//!
 //! Read model keys:
 //! - `customer/{id}`: the customer, as JSON;
 //! - `status/{status}/{id}`: an index for listing by status, in id order;
@@ -15,8 +19,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum CustomerEvent {
-    CustomerCreated { name: String, email: String },
-    CustomerUpdated { name: String, email: String },
+    CustomerRegistered { name: String, email: String },
+    CustomerRenamed { name: String },
+    CustomerEmailChanged { email: String },
     CustomerDeleted,
 }
 
@@ -98,7 +103,7 @@ impl Projection for CustomerDirectory {
         let id = event.id().to_owned();
         let existing: Option<Customer> = model.get_json(&customer_key(&id))?;
         match event.event {
-            CustomerEvent::CustomerCreated { name, email } => {
+            CustomerEvent::CustomerRegistered { name, email } => {
                 if existing.is_some() {
                     return Ok(()); // the aggregate creates once; an old duplicate changes nothing
                 }
@@ -111,14 +116,27 @@ impl Projection for CustomerDirectory {
                 model.add(&count_key(Status::Active), 1)?;
                 save(model, None, &customer)
             }
-            CustomerEvent::CustomerUpdated { name, email } => {
+            CustomerEvent::CustomerRenamed { name } => {
                 let Some(old) = existing else {
                     return Err(
-                        format!("{} was updated before it was created", event.stream).into(),
+                        format!("{} was renamed before it was registered", event.stream).into(),
                     );
                 };
                 let customer = Customer {
                     name,
+                    ..old.clone()
+                };
+                save(model, Some(&old), &customer)
+            }
+            CustomerEvent::CustomerEmailChanged { email } => {
+                let Some(old) = existing else {
+                    return Err(format!(
+                        "{} changed its email before it was registered",
+                        event.stream
+                    )
+                    .into());
+                };
+                let customer = Customer {
                     email,
                     ..old.clone()
                 };
@@ -127,7 +145,7 @@ impl Projection for CustomerDirectory {
             CustomerEvent::CustomerDeleted => {
                 let Some(old) = existing else {
                     return Err(
-                        format!("{} was deleted before it was created", event.stream).into(),
+                        format!("{} was deleted before it was registered", event.stream).into(),
                     );
                 };
                 if old.status == Status::Deleted {
@@ -247,8 +265,8 @@ mod tests {
 
     use super::*;
 
-    fn created(name: &str, email: &str) -> CustomerEvent {
-        CustomerEvent::CustomerCreated {
+    fn registered(name: &str, email: &str) -> CustomerEvent {
+        CustomerEvent::CustomerRegistered {
             name: name.into(),
             email: email.into(),
         }
@@ -274,9 +292,9 @@ mod tests {
     #[test]
     fn lists_customers_by_status_with_paging() {
         given::<CustomerDirectory>([
-            ("customers-c1", created("Ada", "ada@example.com")),
-            ("customers-c2", created("Bob", "bob@example.com")),
-            ("customers-c3", created("Cy", "cy@example.com")),
+            ("customers-c1", registered("Ada", "ada@example.com")),
+            ("customers-c2", registered("Bob", "bob@example.com")),
+            ("customers-c3", registered("Cy", "cy@example.com")),
             ("customers-c2", CustomerEvent::CustomerDeleted),
             ("customers-c3", CustomerEvent::CustomerDeleted),
         ])
@@ -313,11 +331,16 @@ mod tests {
     #[test]
     fn finds_customers_by_their_current_email() {
         given::<CustomerDirectory>([
-            ("customers-c1", created("Ada", "ada@example.com")),
+            ("customers-c1", registered("Ada", "ada@example.com")),
             (
                 "customers-c1",
-                CustomerEvent::CustomerUpdated {
+                CustomerEvent::CustomerRenamed {
                     name: "Ada L.".into(),
+                },
+            ),
+            (
+                "customers-c1",
+                CustomerEvent::CustomerEmailChanged {
                     email: "ada@lovelace.org".into(),
                 },
             ),
@@ -342,18 +365,70 @@ mod tests {
     }
 
     #[test]
-    fn an_update_of_a_customer_never_created_is_a_fault_at_that_event() {
+    fn a_change_to_a_customer_never_registered_is_a_fault_at_that_event() {
         given::<CustomerDirectory>([
-            ("customers-c1", created("Ada", "ada@example.com")),
+            ("customers-c1", registered("Ada", "ada@example.com")),
             (
                 "customers-c9",
-                CustomerEvent::CustomerUpdated {
-                    name: "X".into(),
-                    email: "x@example.com".into(),
+                CustomerEvent::CustomerRenamed { name: "X".into() },
+            ),
+        ])
+        .then_fails_at(1, "customers-c9 was renamed before it was registered");
+        given::<CustomerDirectory>([(
+            "customers-c9",
+            CustomerEvent::CustomerEmailChanged {
+                email: "x@example.com".into(),
+            },
+        )])
+        .then_fails_at(0, "customers-c9 changed its email before it was registered");
+        given::<CustomerDirectory>([("customers-c9", CustomerEvent::CustomerDeleted)])
+            .then_fails_at(0, "customers-c9 was deleted before it was registered");
+    }
+
+    #[test]
+    fn a_rename_keeps_the_email_and_an_email_change_keeps_the_name() {
+        given::<CustomerDirectory>([
+            ("customers-c1", registered("Ada", "ada@example.com")),
+            (
+                "customers-c1",
+                CustomerEvent::CustomerRenamed {
+                    name: "Ada L.".into(),
                 },
             ),
         ])
-        .then_fails_at(1, "customers-c9 was updated before it was created");
+        .then_query(
+            DirectoryQuery::ByEmail {
+                email: "ada@example.com".into(),
+            },
+            DirectoryAnswer::Customer(Some(customer(
+                "c1",
+                "Ada L.",
+                "ada@example.com",
+                Status::Active,
+            ))),
+        );
+        given::<CustomerDirectory>([
+            ("customers-c1", registered("Ada", "ada@example.com")),
+            (
+                "customers-c1",
+                CustomerEvent::CustomerEmailChanged {
+                    email: "ada@lovelace.org".into(),
+                },
+            ),
+        ])
+        .then_query(
+            list(Status::Active, None, 10),
+            DirectoryAnswer::Page {
+                customers: vec![customer("c1", "Ada", "ada@lovelace.org", Status::Active)],
+                next: None,
+            },
+        )
+        .then_query(
+            DirectoryQuery::ByEmail {
+                email: "ada@example.com".into(),
+            },
+            DirectoryAnswer::Customer(None),
+        );
     }
 
     #[test]

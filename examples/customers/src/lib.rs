@@ -1,5 +1,10 @@
 //! A customer list, event-sourced: create, update, delete. A customer is created once, a
 //! missing or deleted customer cannot be changed, and an email must look like one.
+//!
+//! These are the events' second shape. The first stored `CustomerCreated { name, email }` and
+//! `CustomerUpdated { name, email }`; the `customers_upcaster` module
+//! (`examples/customers-upcaster`) reads those as `CustomerRegistered`, and as
+//! `CustomerRenamed` then `CustomerEmailChanged`.
 
 use cairn_sdk::{Aggregate, Rejection};
 use serde::{Deserialize, Serialize};
@@ -39,8 +44,9 @@ pub enum CustomerCommand {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum CustomerEvent {
-    CustomerCreated { name: String, email: String },
-    CustomerUpdated { name: String, email: String },
+    CustomerRegistered { name: String, email: String },
+    CustomerRenamed { name: String },
+    CustomerEmailChanged { email: String },
     CustomerDeleted,
 }
 
@@ -61,17 +67,21 @@ impl Aggregate for Customers {
                     return Err("the customer already exists; a customer is created once".into());
                 }
                 check_email(&email)?;
-                Ok(vec![CustomerEvent::CustomerCreated { name, email }])
+                Ok(vec![CustomerEvent::CustomerRegistered { name, email }])
             }
             CustomerCommand::Update { name, email } => {
                 require_active(customer)?;
-                let name = name.unwrap_or_else(|| customer.name.clone());
-                let email = email.unwrap_or_else(|| customer.email.clone());
-                check_email(&email)?;
-                if name == customer.name && email == customer.email {
-                    return Ok(Vec::new());
+                if let Some(email) = &email {
+                    check_email(email)?;
                 }
-                Ok(vec![CustomerEvent::CustomerUpdated { name, email }])
+                // Only what changes: nothing if nothing does.
+                let renamed = name
+                    .filter(|name| *name != customer.name)
+                    .map(|name| CustomerEvent::CustomerRenamed { name });
+                let email_changed = email
+                    .filter(|email| *email != customer.email)
+                    .map(|email| CustomerEvent::CustomerEmailChanged { email });
+                Ok(renamed.into_iter().chain(email_changed).collect())
             }
             CustomerCommand::Delete => {
                 require_active(customer)?;
@@ -82,12 +92,13 @@ impl Aggregate for Customers {
 
     fn evolve(customer: &mut Customer, event: &CustomerEvent) {
         match event {
-            CustomerEvent::CustomerCreated { name, email }
-            | CustomerEvent::CustomerUpdated { name, email } => {
+            CustomerEvent::CustomerRegistered { name, email } => {
                 customer.status = Status::Active;
                 customer.name = name.clone();
                 customer.email = email.clone();
             }
+            CustomerEvent::CustomerRenamed { name } => customer.name = name.clone(),
+            CustomerEvent::CustomerEmailChanged { email } => customer.email = email.clone(),
             CustomerEvent::CustomerDeleted => customer.status = Status::Deleted,
         }
     }
@@ -132,8 +143,8 @@ mod tests {
     use super::*;
     use cairn_sdk::testing::given;
 
-    fn created() -> CustomerEvent {
-        CustomerEvent::CustomerCreated {
+    fn registered() -> CustomerEvent {
+        CustomerEvent::CustomerRegistered {
             name: "Ada".into(),
             email: "ada@example.com".into(),
         }
@@ -146,19 +157,19 @@ mod tests {
                 name: "Ada".into(),
                 email: "ada@example.com".into(),
             })
-            .then_events([created()])
+            .then_events([registered()])
             .then_state(Customer {
                 status: Status::Active,
                 name: "Ada".into(),
                 email: "ada@example.com".into(),
             });
-        given::<Customers>([created()])
+        given::<Customers>([registered()])
             .when(CustomerCommand::Create {
                 name: "Ada".into(),
                 email: "ada@example.com".into(),
             })
             .then_rejected("already exists");
-        given::<Customers>([created(), CustomerEvent::CustomerDeleted])
+        given::<Customers>([registered(), CustomerEvent::CustomerDeleted])
             .when(CustomerCommand::Create {
                 name: "Ada".into(),
                 email: "ada@example.com".into(),
@@ -167,19 +178,55 @@ mod tests {
     }
 
     #[test]
-    fn updates_only_what_is_given() {
-        given::<Customers>([created()])
+    fn updates_only_what_changes() {
+        given::<Customers>([registered()])
             .when(CustomerCommand::Update {
                 name: None,
                 email: Some("ada@lovelace.org".into()),
             })
-            .then_events([CustomerEvent::CustomerUpdated {
+            .then_events([CustomerEvent::CustomerEmailChanged {
+                email: "ada@lovelace.org".into(),
+            }])
+            .then_state(Customer {
+                status: Status::Active,
                 name: "Ada".into(),
                 email: "ada@lovelace.org".into(),
+            });
+        given::<Customers>([registered()])
+            .when(CustomerCommand::Update {
+                name: Some("Ada L.".into()),
+                email: Some("ada@example.com".into()),
+            })
+            .then_events([CustomerEvent::CustomerRenamed {
+                name: "Ada L.".into(),
             }]);
-        given::<Customers>([created()])
+        given::<Customers>([registered()])
+            .when(CustomerCommand::Update {
+                name: Some("Ada L.".into()),
+                email: Some("ada@lovelace.org".into()),
+            })
+            .then_events([
+                CustomerEvent::CustomerRenamed {
+                    name: "Ada L.".into(),
+                },
+                CustomerEvent::CustomerEmailChanged {
+                    email: "ada@lovelace.org".into(),
+                },
+            ])
+            .then_state(Customer {
+                status: Status::Active,
+                name: "Ada L.".into(),
+                email: "ada@lovelace.org".into(),
+            });
+        given::<Customers>([registered()])
             .when(CustomerCommand::Update {
                 name: Some("Ada".into()),
+                email: None,
+            })
+            .then_events([]);
+        given::<Customers>([registered()])
+            .when(CustomerCommand::Update {
+                name: None,
                 email: None,
             })
             .then_events([]);
@@ -196,10 +243,10 @@ mod tests {
         given::<Customers>([])
             .when(CustomerCommand::Delete)
             .then_rejected("no such customer");
-        given::<Customers>([created(), CustomerEvent::CustomerDeleted])
+        given::<Customers>([registered(), CustomerEvent::CustomerDeleted])
             .when(CustomerCommand::Delete)
             .then_rejected("deleted");
-        given::<Customers>([created(), CustomerEvent::CustomerDeleted])
+        given::<Customers>([registered(), CustomerEvent::CustomerDeleted])
             .when(CustomerCommand::Update {
                 name: Some("X".into()),
                 email: None,
@@ -209,7 +256,7 @@ mod tests {
 
     #[test]
     fn deletes() {
-        given::<Customers>([created()])
+        given::<Customers>([registered()])
             .when(CustomerCommand::Delete)
             .then_events([CustomerEvent::CustomerDeleted])
             .then_state(Customer {
@@ -239,7 +286,7 @@ mod tests {
                 })
                 .then_rejected("not a valid email");
         }
-        given::<Customers>([created()])
+        given::<Customers>([registered()])
             .when(CustomerCommand::Update {
                 name: None,
                 email: Some("nope".into()),

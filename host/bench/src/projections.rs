@@ -130,8 +130,8 @@ fn event(event_type: &str, data: String) -> anyhow::Result<NewEvent> {
     ))
 }
 
-/// Customers `0..customers`, each created and updated twice; even ones are then deleted, odd
-/// ones updated again. One append per customer, from concurrent writers.
+/// Customers `0..customers`, each registered and its email changed twice; even ones are then
+/// deleted, odd ones change their email again. One append per customer, from concurrent writers.
 async fn write_history(store: Arc<dyn EventStore>, customers: usize) -> anyhow::Result<()> {
     drive(WRITERS, customers.div_ceil(WRITERS), move |writer, n| {
         let store = Arc::clone(&store);
@@ -141,18 +141,19 @@ async fn write_history(store: Arc<dyn EventStore>, customers: usize) -> anyhow::
                 return Ok(());
             }
             let stream = CommandPath::stream_of("customers", &format!("c{id}"))?;
-            let details = |round: usize| {
-                format!(r#"{{"name":"Customer {id}","email":"c{id}.{round}@example.com"}}"#)
-            };
+            let email = |round: usize| format!(r#"{{"email":"c{id}.{round}@example.com"}}"#);
             let last = if id.is_multiple_of(2) {
                 event("CustomerDeleted", "null".into())?
             } else {
-                event("CustomerUpdated", details(3))?
+                event("CustomerEmailChanged", email(3))?
             };
             let events = vec![
-                event("CustomerCreated", details(0))?,
-                event("CustomerUpdated", details(1))?,
-                event("CustomerUpdated", details(2))?,
+                event(
+                    "CustomerRegistered",
+                    format!(r#"{{"name":"Customer {id}","email":"c{id}.0@example.com"}}"#),
+                )?,
+                event("CustomerEmailChanged", email(1))?,
+                event("CustomerEmailChanged", email(2))?,
                 last,
             ];
             store
@@ -194,7 +195,7 @@ async fn live_lag(
                         let id = first_id + n;
                         let stream = CommandPath::stream_of("customers", &format!("c{id}"))?;
                         let created = event(
-                            "CustomerCreated",
+                            "CustomerRegistered",
                             format!(r#"{{"name":"Live {id}","email":"c{id}@example.com"}}"#),
                         )?;
                         let outcome = store

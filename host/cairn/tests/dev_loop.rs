@@ -125,7 +125,7 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     let (ok, out, err) = client(&server, &["send", "customers", "c1", create]);
     assert!(ok, "{err}");
     assert!(out.contains("customers-c1 is at version 1"), "{out}");
-    assert!(out.contains("CustomerCreated"), "{out}");
+    assert!(out.contains("CustomerRegistered"), "{out}");
     let (ok, out, err) = client(&server, &["state", "customers", "c1", "--json"]);
     assert!(ok, "{err}");
     let state: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
@@ -148,13 +148,13 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     );
     let (ok, out, _) = client(&server, &["read", "customers-c1"]);
     assert!(
-        ok && out.contains("customers-c1@1 CustomerCreated"),
+        ok && out.contains("customers-c1@1 CustomerRegistered"),
         "{out}"
     );
     let (ok, out, err) = client(&server, &["tail", "--after", "0", "--count", "1", "--json"]);
     assert!(ok, "{err}");
     let tailed: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
-    assert_eq!(tailed["type"], "CustomerCreated");
+    assert_eq!(tailed["type"], "CustomerRegistered");
     let (ok, _, err) = client(&server, &["send", "customers", "c1", create]);
     assert!(
         !ok && err.contains("already exists") && err.contains("rejected"),
@@ -227,10 +227,10 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
 
     // A version that cannot read the stored events is not swapped in, and says how to evolve
     // them; the source as it was is v2 again.
-    let event = "    CustomerCreated { name: String, email: String },";
+    let event = "    CustomerRegistered { name: String, email: String },";
     let renamed = changed.replace(
         event,
-        &format!("    #[serde(rename = \"CustomerRegistered\")]\n{event}"),
+        &format!("    #[serde(rename = \"CustomerSignedUp\")]\n{event}"),
     );
     assert_ne!(renamed, changed, "the event is where the test expects it");
     std::fs::write(&source, &renamed).expect("rename the event");
@@ -240,7 +240,7 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
     );
     assert!(refused.contains("version 2 keeps serving"), "{refused}");
     output.wait_for(
-        "first: customers-c1 at version 1 (CustomerCreated)",
+        "first: customers-c1 at version 1 (CustomerRegistered)",
         Duration::from_secs(10),
     );
     output.wait_for("or add an upcaster", Duration::from_secs(10));

@@ -141,6 +141,17 @@ pub enum LoadError {
     /// Reading the module back failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// An upcaster said it upgrades something that cannot be upgraded: a category that names
+    /// no streams, no event types, or a type that is not a valid name.
+    #[error("the upcaster's upgrades are not valid: {reason}")]
+    Upgrades { reason: String },
+    /// Another upcaster already reads this category: a category has one upcaster, which maps
+    /// every old shape of its events.
+    #[error(
+        "the category '{category}' is upcast by '{held_by}' already; a category has one \
+         upcaster: upload this one as a new version of '{held_by}', or remove that one first"
+    )]
+    CategoryTaken { category: String, held_by: String },
     /// The module failed in the call the host makes when it loads it.
     #[error("the module failed when it was loaded: {0}")]
     Module(CallError),

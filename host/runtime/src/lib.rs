@@ -8,8 +8,10 @@
 //!   append, retry, with stream turns and the state cache.
 //! - `projections/`: [`LoadedProjection`], its read model during a call, and [`Projections`],
 //!   the runner that folds the log into read models and answers queries.
-//! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules of both
-//!   kinds.
+//! - `upcasters/`: [`LoadedUpcaster`] and [`UpcasterSet`], old events read as current ones by
+//!   every reader.
+//! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules of every
+//!   kind.
 //! - `plan/`: [`CommandPath::plan`], what a candidate aggregate version would do to the history
 //!   it would serve; `json_diff.rs`, the readable JSON diff its reports and time travel use.
 //! - `error.rs`: one error enum per operation; `setting.rs`, what the configurations share as
@@ -25,6 +27,7 @@ mod plan;
 mod projections;
 mod registry;
 pub mod setting;
+mod upcasters;
 
 pub use aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
 pub use aggregates::command_path::{
@@ -33,6 +36,7 @@ pub use aggregates::command_path::{
 pub use aggregates::history::{
     History, HistoryRead, HistoryStep, MAX_HISTORY_STEPS, ModuleChoice, StepFailure,
 };
+pub use aggregates::reader::AggregateReader;
 /// What identifies a module's bytes and which world it implements; the store keeps both.
 pub use cairn_store::{ModuleHash, ModuleKind};
 pub use call::call_gate::Probation;
@@ -51,3 +55,7 @@ pub use projections::runner::{
     RemovedProjection, RunState, RunnerConfig,
 };
 pub use registry::{Registry, Uploaded};
+pub use upcasters::upcaster::{
+    LoadedUpcaster, MAX_EVENTS_PER_UPCAST, UpcastError, UpcastEvent, Upgrades,
+};
+pub use upcasters::upcaster_set::{ReadEvent, UpcastFailure, UpcasterSet};

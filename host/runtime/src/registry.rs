@@ -15,8 +15,10 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::aggregates::aggregate::LoadedAggregate;
+use crate::aggregates::reader::AggregateReader;
 use crate::call::bindings::aggregate::{AggregateModule, AggregateModulePre};
 use crate::call::bindings::projection::{ProjectionModule, ProjectionModulePre};
+use crate::call::bindings::upcaster::{UpcasterModule, UpcasterModulePre};
 use crate::call::engine::{self, EpochTicker};
 use crate::call::limits::Limits;
 use crate::call::preflight::{CompileBudget, preflight, world_of};
@@ -24,6 +26,8 @@ use crate::call::sandbox::Sandbox;
 use crate::call::slow_lane::SlowLane;
 use crate::error::LoadError;
 use crate::projections::projection::LoadedProjection;
+use crate::upcasters::upcaster::LoadedUpcaster;
+use crate::upcasters::upcaster_set::UpcasterSet;
 
 /// What an upload did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +45,11 @@ pub struct Registry {
     store: Arc<dyn EventStore>,
     aggregates: RwLock<BTreeMap<ModuleName, Arc<LoadedAggregate>>>,
     projections: RwLock<BTreeMap<ModuleName, Arc<LoadedProjection>>>,
-    /// Counts projection installs, so the projection runner learns of new versions.
+    /// The upcasters, as one set (one per category, invariant 1 of `upcaster_set.rs`),
+    /// replaced whole when one is installed or removed.
+    upcasters: RwLock<UpcasterSet>,
+    /// Counts projection installs and upcaster changes, so the projection runner learns of new
+    /// versions and of new upcasters to rebuild read models under.
     projection_installs: tokio::sync::watch::Sender<u64>,
     /// Where the calls of modules on probation run.
     slow_lane: Arc<SlowLane>,
@@ -71,16 +79,25 @@ struct Compiler {
     engine: Engine,
     linker: Linker<Sandbox>,
     projection_linker: Linker<Sandbox>,
+    upcaster_linker: Linker<Sandbox>,
     /// What a component may ask of the compiler.
     budget: CompileBudget,
     /// Turns to compile (`Limits::concurrent_compilations`).
     turns: Arc<tokio::sync::Semaphore>,
 }
 
+/// A component ready to install: an upcaster loaded already (its category is checked before it
+/// is kept), any other kind as compiled.
+enum Ready {
+    Upcaster(LoadedUpcaster),
+    Other(Prepared),
+}
+
 /// A component, validated and linked against its world.
 enum Prepared {
     Aggregate(AggregateModulePre<Sandbox>),
     Projection(ProjectionModulePre<Sandbox>),
+    Upcaster(UpcasterModulePre<Sandbox>),
 }
 
 impl Prepared {
@@ -88,6 +105,7 @@ impl Prepared {
         match self {
             Prepared::Aggregate(_) => ModuleKind::Aggregate,
             Prepared::Projection(_) => ModuleKind::Projection,
+            Prepared::Upcaster(_) => ModuleKind::Upcaster,
         }
     }
 }
@@ -110,6 +128,10 @@ impl Registry {
         wasmtime_wasi::p2::add_to_linker_async(&mut projection_linker).map_err(host)?;
         ProjectionModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut projection_linker, |s| s)
             .map_err(host)?;
+        let mut upcaster_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut upcaster_linker).map_err(host)?;
+        UpcasterModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut upcaster_linker, |s| s)
+            .map_err(host)?;
         let ticker =
             EpochTicker::start(engine.clone()).map_err(|e| LoadError::Host(e.to_string()))?;
         let slow_lane = SlowLane::start().map_err(|e| LoadError::Host(e.to_string()))?;
@@ -118,6 +140,7 @@ impl Registry {
                 engine,
                 linker,
                 projection_linker,
+                upcaster_linker,
                 budget: limits.compile_budget(),
                 turns: Arc::new(tokio::sync::Semaphore::new(
                     limits.concurrent_compilations.max(1),
@@ -127,6 +150,7 @@ impl Registry {
             store,
             aggregates: RwLock::new(BTreeMap::new()),
             projections: RwLock::new(BTreeMap::new()),
+            upcasters: RwLock::new(UpcasterSet::default()),
             changes: tokio::sync::Mutex::new(()),
             earlier_aggregates: std::sync::Mutex::default(),
             projection_installs: tokio::sync::watch::Sender::new(0),
@@ -158,7 +182,16 @@ impl Registry {
         let name = ModuleName::new(name)?;
         let prepared = self.prepare(bytes.clone()).await?;
         let kind = prepared.kind();
+        let prepared = match prepared {
+            Prepared::Upcaster(pre) => {
+                Ready::Upcaster(self.load_upcaster(&name, 0, &bytes, pre).await?)
+            }
+            other => Ready::Other(other),
+        };
         let _changes = self.changes.lock().await;
+        if let Ready::Upcaster(upcaster) = &prepared {
+            self.check_category(upcaster)?;
+        }
         // The store refuses the other kind in the transaction that would keep the module, so of
         // two racing uploads of one name as two kinds exactly one wins (`ModulePutError`).
         let put = self
@@ -185,14 +218,71 @@ impl Registry {
         aggregates.get(name).map(Arc::clone)
     }
 
+    /// Aggregate `name` as it serves, reading through the upcasters of its category, if one
+    /// is loaded.
+    pub fn aggregate_reader(&self, name: &str) -> Option<AggregateReader> {
+        let aggregate = self.aggregate(name)?;
+        Some(AggregateReader::new(aggregate, &self.upcasters()))
+    }
+
+    /// Every loaded upcaster, as the set readers read through.
+    pub fn upcasters(&self) -> UpcasterSet {
+        self.upcasters
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The upcaster module named `name`, if one is loaded.
+    pub fn upcaster(&self, name: &str) -> Option<Arc<LoadedUpcaster>> {
+        self.upcasters()
+            .upcasters()
+            .find(|u| u.name().as_str() == name)
+            .cloned()
+    }
+
     /// The kind of the module loaded under `name`, if one is.
     pub fn kind_of(&self, name: &str) -> Option<ModuleKind> {
         if self.aggregate(name).is_some() {
             Some(ModuleKind::Aggregate)
         } else if self.projection(name).is_some() {
             Some(ModuleKind::Projection)
+        } else if self.upcaster(name).is_some() {
+            Some(ModuleKind::Upcaster)
         } else {
             None
+        }
+    }
+
+    /// Removes upcaster `name`: the store stops keeping it, and readers read its category's
+    /// events as stored from now on. `None` if no upcaster is loaded under `name`.
+    pub async fn remove_upcaster(&self, name: &str) -> Result<Option<ModuleRecord>, StorageError> {
+        let _changes = self.changes.lock().await;
+        let Some(upcaster) = self.upcaster(name) else {
+            return Ok(None);
+        };
+        let removed = self
+            .store
+            .remove_module(ModuleRemoval {
+                module: upcaster.name().clone(),
+                drop_models: Vec::new(),
+            })
+            .await?;
+        self.unload(name);
+        tracing::info!(module = %name, category = %upcaster.upgrades().category, "the upcaster is removed; its category's events are read as stored");
+        Ok(removed)
+    }
+
+    /// Refuses `upcaster` if another name's upcaster reads its category (invariant 1 of
+    /// `upcaster_set.rs`). Call under the turn of [`Registry::changes`].
+    fn check_category(&self, upcaster: &LoadedUpcaster) -> Result<(), LoadError> {
+        let category = &upcaster.upgrades().category;
+        match self.upcasters().of_category(category) {
+            Some(held) if held.name() != upcaster.name() => Err(LoadError::CategoryTaken {
+                category: category.clone(),
+                held_by: held.name().to_string(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -233,6 +323,20 @@ impl Registry {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(name);
+        let mut upcasters = self
+            .upcasters
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if upcasters.upcasters().any(|u| u.name().as_str() == name) {
+            *upcasters = UpcasterSet::new(
+                upcasters
+                    .upcasters()
+                    .filter(|u| u.name().as_str() != name)
+                    .cloned(),
+            );
+            drop(upcasters);
+            self.projection_installs.send_modify(|n| *n += 1);
+        }
     }
 
     /// What is loaded: name, version and hash of each module.
@@ -259,6 +363,12 @@ impl Registry {
                 kind: ModuleKind::Projection,
                 hash: m.hash().clone(),
             }))
+            .chain(self.upcasters().upcasters().map(|m| ModuleRecord {
+                name: m.name().clone(),
+                version: m.version(),
+                kind: ModuleKind::Upcaster,
+                hash: m.hash().clone(),
+            }))
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
@@ -269,6 +379,7 @@ impl Registry {
         self.aggregate(name)
             .map(|m| m.probation())
             .or_else(|| self.projection(name).map(|m| m.probation()))
+            .or_else(|| self.upcaster(name).map(|m| m.probation()))
     }
 
     /// The projection module named `name`, if one is loaded.
@@ -312,14 +423,42 @@ impl Registry {
                 record.hash
             )));
         }
-        let prepared = self.prepare(bytes).await?;
+        let prepared = match self.prepare(bytes.clone()).await? {
+            Prepared::Upcaster(pre) => {
+                let upcaster = self
+                    .load_upcaster(&record.name, record.version, &bytes, pre)
+                    .await?;
+                self.check_category(&upcaster)?;
+                Ready::Upcaster(upcaster)
+            }
+            other => Ready::Other(other),
+        };
         self.install(record.clone(), prepared).await
     }
 
-    async fn install(&self, record: ModuleRecord, prepared: Prepared) -> Result<(), LoadError> {
+    async fn install(&self, record: ModuleRecord, prepared: Ready) -> Result<(), LoadError> {
         let hash = record.hash.clone();
+        let prepared = match prepared {
+            Ready::Upcaster(upcaster) => {
+                let upcaster = Arc::new(upcaster.kept_as(record.version));
+                let mut upcasters = self
+                    .upcasters
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *upcasters = upcasters.with(upcaster);
+                drop(upcasters);
+                self.projection_installs.send_modify(|n| *n += 1);
+                return Ok(());
+            }
+            Ready::Other(prepared) => prepared,
+        };
         let pre = match prepared {
             Prepared::Aggregate(pre) => pre,
+            Prepared::Upcaster(_) => {
+                return Err(LoadError::Host(
+                    "an upcaster reached install unloaded".into(),
+                ));
+            }
             Prepared::Projection(pre) => {
                 let loaded = LoadedProjection::new(
                     record.name.clone(),
@@ -420,6 +559,51 @@ impl Registry {
         )))
     }
 
+    /// Validates, compiles and links an upcaster module and asks what it upgrades, without
+    /// keeping it (version 0): a candidate for a plan.
+    pub async fn compile_upcaster(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Arc<LoadedUpcaster>, LoadError> {
+        let name = ModuleName::new(name)?;
+        let Prepared::Upcaster(pre) = self.prepare(bytes.clone()).await? else {
+            return Err(LoadError::WrongWorld {
+                reason: "this is not an upcaster module".into(),
+            });
+        };
+        let upcaster = self.load_upcaster(&name, 0, &bytes, pre).await?;
+        self.check_category(&upcaster)?;
+        Ok(Arc::new(upcaster))
+    }
+
+    /// The kind of module `bytes` is, checked before compiling.
+    pub async fn kind_of_bytes(&self, bytes: Vec<u8>) -> Result<ModuleKind, LoadError> {
+        let budget = self.compiler.budget;
+        tokio::task::spawn_blocking(move || preflight(&bytes, budget))
+            .await
+            .map_err(|e| LoadError::Host(e.to_string()))?
+    }
+
+    async fn load_upcaster(
+        &self,
+        name: &ModuleName,
+        version: u64,
+        bytes: &[u8],
+        pre: UpcasterModulePre<Sandbox>,
+    ) -> Result<LoadedUpcaster, LoadError> {
+        LoadedUpcaster::new(
+            name.clone(),
+            ModuleHash::of(bytes),
+            version,
+            pre,
+            self.compiler.engine.clone(),
+            Arc::clone(&self.limits),
+            Arc::clone(&self.slow_lane),
+        )
+        .await
+    }
+
     /// Validates, compiles and links a projection module, without keeping it (version 0).
     pub async fn compile_projection(
         &self,
@@ -516,6 +700,7 @@ impl Compiler {
         let linker = match kind {
             ModuleKind::Aggregate => &self.linker,
             ModuleKind::Projection => &self.projection_linker,
+            ModuleKind::Upcaster => &self.upcaster_linker,
         };
         let instance_pre =
             linker
@@ -532,6 +717,9 @@ impl Compiler {
             }
             ModuleKind::Projection => {
                 Prepared::Projection(ProjectionModulePre::new(instance_pre).map_err(wrong_world)?)
+            }
+            ModuleKind::Upcaster => {
+                Prepared::Upcaster(UpcasterModulePre::new(instance_pre).map_err(wrong_world)?)
             }
         })
     }

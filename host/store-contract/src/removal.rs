@@ -174,7 +174,7 @@ pub async fn a_removed_module_comes_back_as_a_new_version<B: Backend>() {
 }
 
 /// Modules promise 1 after a removal: a removed aggregate's name stays an aggregate's (its
-/// streams stay), and a removed projection's name may be taken by an aggregate.
+/// streams stay), and a removed projection's or upcaster's name may be taken by another kind.
 pub async fn a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_its_name<
     B: Backend,
 >() {
@@ -188,7 +188,11 @@ pub async fn a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_i
         .put_module(module("directory", ModuleKind::Projection, b"two"))
         .await
         .expect("put");
-    for n in ["bank", "directory"] {
+    store
+        .put_module(module("old_shapes", ModuleKind::Upcaster, b"five"))
+        .await
+        .expect("put");
+    for n in ["bank", "directory", "old_shapes"] {
         store
             .remove_module(removal(n, &[]))
             .await
@@ -216,6 +220,15 @@ pub async fn a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_i
         matches!(&taken, ModulePut::Created(r) if r.version == 2 && r.kind == ModuleKind::Aggregate),
         "{taken:?}"
     );
+    // A removed upcaster leaves nothing under its name either.
+    let freed = store
+        .put_module(module("old_shapes", ModuleKind::Projection, b"six"))
+        .await
+        .expect("put");
+    assert!(
+        matches!(&freed, ModulePut::Created(r) if r.version == 2 && r.kind == ModuleKind::Projection),
+        "{freed:?}"
+    );
     let store = fixtures::reopen(&backend, store).await;
     let listed: Vec<_> = store
         .modules()
@@ -224,5 +237,11 @@ pub async fn a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_i
         .into_iter()
         .map(|r| (r.name.to_string(), r.kind))
         .collect();
-    assert_eq!(listed, [("directory".to_owned(), ModuleKind::Aggregate)]);
+    assert_eq!(
+        listed,
+        [
+            ("directory".to_owned(), ModuleKind::Aggregate),
+            ("old_shapes".to_owned(), ModuleKind::Projection),
+        ]
+    );
 }

@@ -180,14 +180,17 @@ pub enum ModuleKind {
     Aggregate,
     /// Folds events into read models.
     Projection,
+    /// Reads a category's events stored in an older shape as the current one.
+    Upcaster,
 }
 
 impl ModuleKind {
-    /// The kind as the API and the store spell it: `aggregate` or `projection`.
+    /// The kind as the API and the store spell it: `aggregate`, `projection` or `upcaster`.
     pub fn as_str(self) -> &'static str {
         match self {
             ModuleKind::Aggregate => "aggregate",
             ModuleKind::Projection => "projection",
+            ModuleKind::Upcaster => "upcaster",
         }
     }
 
@@ -196,6 +199,7 @@ impl ModuleKind {
         match text {
             "aggregate" => Some(ModuleKind::Aggregate),
             "projection" => Some(ModuleKind::Projection),
+            "upcaster" => Some(ModuleKind::Upcaster),
             _ => None,
         }
     }
@@ -325,7 +329,11 @@ mod tests {
 
     #[test]
     fn a_module_kind_reads_back_as_it_is_spelled() {
-        for kind in [ModuleKind::Aggregate, ModuleKind::Projection] {
+        for kind in [
+            ModuleKind::Aggregate,
+            ModuleKind::Projection,
+            ModuleKind::Upcaster,
+        ] {
             assert_eq!(ModuleKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(ModuleKind::parse("Aggregate"), None);

@@ -102,6 +102,11 @@ impl Server {
         }
     }
 
+    /// The server's store, to read or plant what the API does not show.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        Arc::clone(self.node.as_ref().expect("running").store())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

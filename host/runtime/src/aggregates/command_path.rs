@@ -30,18 +30,19 @@ use std::sync::Arc;
 use cairn_store::{
     AppendError, AppendKind, AppendOutcome, CommandId, CommandType, EventId, EventStore,
     ExpectedVersion, IdempotencyKey, Json, LoggedCommand, ModuleName, NameError, NewEvent,
-    NothingAppended, Position, RecordedEvent, Snapshot, SnapshotKey, StreamId, StreamRead,
-    Timestamp, Version,
+    NothingAppended, Position, RecordedEvent, Snapshot, StreamId, StreamRead, Timestamp, Version,
 };
 use sha2::{Digest, Sha256};
 
 use crate::aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
 use crate::aggregates::history::{History, HistoryRead, ModuleChoice, read_history};
+use crate::aggregates::reader::AggregateReader;
 use crate::aggregates::state_cache::{Loaded, StateCache};
 use crate::aggregates::stream_turns::{StreamTurns, Turn};
 use crate::call::sandbox::CallInput;
 use crate::error::{CallError, CommandError, PlanError};
-use crate::plan::report::{AggregatePlan, PlanProgress};
+use crate::plan::report::{AggregatePlan, PlanModule, PlanProgress, RedecideReport};
+use crate::plan::upcasts::{UpcastPassError, upcast_category};
 use crate::plan::{PlanOptions, plan_aggregate};
 use crate::registry::Registry;
 use crate::setting::{InvalidSetting, MAX_EVENTS_PER_CALL, at_least, number, within};
@@ -264,7 +265,7 @@ impl CommandPath {
                     // Another writer came first: load what it wrote and decide again.
                     attempt += 1;
                     freshness = Freshness::Read;
-                    self.cache.forget(aggregate.hash(), &stream);
+                    self.cache.forget(aggregate.fold_key(), &stream);
                 }
                 Err(error) => return Err(self.append_failed(&aggregate, &stream, error)),
             }
@@ -344,7 +345,7 @@ impl CommandPath {
     /// let go), the store's failure, or whose output the store could not hold.
     fn append_failed(
         &self,
-        aggregate: &LoadedAggregate,
+        aggregate: &AggregateReader,
         stream: &StreamId,
         error: AppendError,
     ) -> CommandError {
@@ -353,7 +354,7 @@ impl CommandPath {
             | AppendError::IdempotencyConflict { .. }
             | AppendError::EventIdReused { .. }
             | AppendError::CommandIdReused { .. } => {
-                self.cache.forget(aggregate.hash(), stream);
+                self.cache.forget(aggregate.fold_key(), stream);
                 CommandError::Conflict(error)
             }
             AppendError::Storage(error) => CommandError::Storage(error),
@@ -425,8 +426,16 @@ impl CommandPath {
         if self.registry.kind_of(module) == Some(cairn_store::ModuleKind::Projection) {
             return Err(PlanError::NotAnAggregate(module.to_owned()));
         }
+        if self.registry.kind_of_bytes(candidate.clone()).await?
+            == cairn_store::ModuleKind::Upcaster
+        {
+            return self
+                .plan_upcaster(module, candidate, options, progress)
+                .await;
+        }
         let candidate = self.registry.compile_aggregate(module, candidate).await?;
-        let live = self.registry.aggregate(module);
+        let candidate = AggregateReader::new(candidate, &self.registry.upcasters());
+        let live = self.registry.aggregate_reader(module);
         plan_aggregate(
             &self.store,
             module,
@@ -439,11 +448,93 @@ impl CommandPath {
         .await
     }
 
+    /// The plan of upcaster `name` (a candidate's bytes): the aggregate of its category, read
+    /// through the serving upcasters and through the candidate in place of its category's,
+    /// replayed and deciding the recorded commands again. When no aggregate reads the
+    /// category, every stored event the candidate upgrades is upcast, and the events it fails
+    /// on are named.
+    async fn plan_upcaster(
+        &self,
+        name: &str,
+        candidate: Vec<u8>,
+        options: PlanOptions,
+        progress: &PlanProgress,
+    ) -> Result<AggregatePlan, PlanError> {
+        let started = std::time::Instant::now();
+        let upcaster = self.registry.compile_upcaster(name, candidate).await?;
+        let category = upcaster.upgrades().category.clone();
+        let serving = self.registry.upcasters();
+        let with_candidate = serving.with(Arc::clone(&upcaster));
+        let mut report = match self.registry.aggregate(&category) {
+            Some(aggregate) => {
+                let live = AggregateReader::new(Arc::clone(&aggregate), &serving);
+                let candidate = AggregateReader::new(aggregate, &with_candidate);
+                plan_aggregate(
+                    &self.store,
+                    &category,
+                    (Some(&live), &candidate),
+                    options,
+                    self.config.fold_batch,
+                    &self.cache,
+                    progress,
+                )
+                .await?
+            }
+            None => {
+                let replay = upcast_category(
+                    &*self.store,
+                    &category,
+                    &with_candidate.only(|c| c == category),
+                    options.sample,
+                    progress,
+                )
+                .await
+                .map_err(|e| match e {
+                    UpcastPassError::Read(e) => PlanError::from(e),
+                    UpcastPassError::Host(e) => PlanError::Host(e),
+                })?;
+                AggregatePlan {
+                    module: String::new(),
+                    kind: "upcaster",
+                    category: String::new(),
+                    live: None,
+                    candidate: PlanModule {
+                        hash: String::new(),
+                        version: None,
+                    },
+                    changes: replay.failed > 0,
+                    replay,
+                    redecide: RedecideReport::default(),
+                    elapsed_ms: 0,
+                }
+            }
+        };
+        report.module = name.to_owned();
+        report.kind = "upcaster";
+        report.category = category;
+        report.live = serving
+            .upcasters()
+            .find(|u| u.name().as_str() == name)
+            .map(|u| PlanModule {
+                hash: u.hash().to_string(),
+                version: Some(u.version()),
+            });
+        report.candidate = PlanModule {
+            hash: upcaster.hash().to_string(),
+            version: None,
+        };
+        report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(report)
+    }
+
     /// Whether aggregate `module` serves `bytes` already: a plan of them would find nothing.
     pub fn serves(&self, module: &str, bytes: &[u8]) -> bool {
+        let hash = cairn_store::ModuleHash::of(bytes);
         self.registry
             .aggregate(module)
-            .is_some_and(|serving| *serving.hash() == cairn_store::ModuleHash::of(bytes))
+            .map(|serving| serving.hash().clone())
+            .or_else(|| self.registry.upcaster(module).map(|u| u.hash().clone()))
+            .is_some_and(|serving| serving == hash)
     }
 
     /// Whether `candidate` can read the history it would serve: the replay half of a plan over
@@ -529,9 +620,11 @@ impl CommandPath {
             .version)
     }
 
-    fn module(&self, name: &str) -> Result<Arc<LoadedAggregate>, CommandError> {
+    /// Aggregate `name` as it serves: the installed version, reading through the upcasters
+    /// of its category.
+    fn module(&self, name: &str) -> Result<AggregateReader, CommandError> {
         self.registry
-            .aggregate(name)
+            .aggregate_reader(name)
             .ok_or_else(|| CommandError::UnknownModule(name.to_owned()))
     }
 
@@ -542,11 +635,11 @@ impl CommandPath {
     /// answered); `Freshness::Read` always reads what came after.
     async fn load(
         &self,
-        aggregate: &Arc<LoadedAggregate>,
+        aggregate: &AggregateReader,
         stream: &StreamId,
         freshness: Freshness,
     ) -> Result<Loaded, CommandError> {
-        let cached = self.cache.get(aggregate.hash(), stream);
+        let cached = self.cache.get(aggregate.fold_key(), stream);
         if let (Some(loaded), Freshness::TrustCache) = (&cached, freshness) {
             return Ok(loaded.clone());
         }
@@ -562,7 +655,7 @@ impl CommandPath {
         if loaded.version.get() - start.get() >= self.config.snapshot_every.max(1) {
             take_snapshot(&*self.store, aggregate, stream, &loaded).await;
         }
-        self.cache.put(aggregate.hash(), stream, loaded.clone());
+        self.cache.put(aggregate.fold_key(), stream, loaded.clone());
         Ok(loaded)
     }
 
@@ -573,7 +666,7 @@ impl CommandPath {
     fn remember(
         &self,
         turn: Turn,
-        aggregate: &Arc<LoadedAggregate>,
+        aggregate: &AggregateReader,
         stream: &StreamId,
         before: Loaded,
         events: &[RecordedEvent],
@@ -581,28 +674,28 @@ impl CommandPath {
         let Some(last) = events.last() else { return };
         if events.first().map(|e| e.version.get()) != Some(before.version.get() + 1) {
             // Not contiguous with what was loaded (an idempotent replay): load afresh next time.
-            self.cache.forget(aggregate.hash(), stream);
+            self.cache.forget(aggregate.fold_key(), stream);
             return;
         }
-        let (batch, input) = fold_input(events, last);
         let every = self.config.snapshot_every.max(1);
         let snapshot_due = before.version.get() / every != last.version.get() / every;
         let (version, last_time) = (last.version, last.recorded_at);
         let (cache, store) = (self.cache.clone(), Arc::clone(&self.store));
-        let (aggregate, stream) = (Arc::clone(aggregate), stream.clone());
+        let (aggregate, stream, events) = (aggregate.clone(), stream.clone(), events.to_vec());
         self.cache.in_background(async move {
-            let state = match aggregate.evolve(before.state, batch, input).await {
+            // Through the upcasters, as a load from the store would fold them.
+            let state = match aggregate.fold(before.state, &events).await {
                 Ok(state) => state,
                 // The command has its answer either way; the next one loads from the store.
                 Err(error) if error.is_host_fault() => {
                     // The host failed or was too busy to fold in time: not a fault of the fold.
                     tracing::debug!(module = %aggregate.name(), %stream, %error, "a command's own events were not folded into the cache");
-                    cache.forget(aggregate.hash(), &stream);
+                    cache.forget(aggregate.fold_key(), &stream);
                     return;
                 }
                 Err(error) => {
                     tracing::warn!(module = %aggregate.name(), %stream, %error, "folding a command's own events failed");
-                    cache.forget(aggregate.hash(), &stream);
+                    cache.forget(aggregate.fold_key(), &stream);
                     return;
                 }
             };
@@ -612,7 +705,7 @@ impl CommandPath {
                 last_time,
             };
             let snapshot = snapshot_due.then(|| after.clone());
-            cache.put(aggregate.hash(), &stream, after);
+            cache.put(aggregate.fold_key(), &stream, after);
             // The state is cached: the next command on the stream need not wait for the snapshot.
             drop(turn);
             if let Some(snapshot) = snapshot {
@@ -769,16 +862,16 @@ fn recorded_from(
         .collect()
 }
 
-/// Where a load of `stream` by `aggregate` starts: its snapshot under the module's hash (one
+/// Where a load of `stream` by `aggregate` starts: its snapshot under the reader's fold key (one
 /// before version `before`, if given), else the initial state.
 pub(crate) async fn snapshot_or_initial(
     store: &dyn EventStore,
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &AggregateReader,
     stream: &StreamId,
     before: Option<Version>,
 ) -> Result<Loaded, CommandError> {
     let snapshot = store
-        .get_snapshot(stream.clone(), snapshot_key(aggregate))
+        .get_snapshot(stream.clone(), aggregate.snapshot_key())
         .await?
         .filter(|snapshot| before.is_none_or(|before| snapshot.version < before));
     Ok(match snapshot {
@@ -799,7 +892,7 @@ pub(crate) async fn snapshot_or_initial(
 /// a time, up to version `until` if given, else to the stream's end.
 pub(crate) async fn fold_forward(
     store: &dyn EventStore,
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &AggregateReader,
     stream: &StreamId,
     loaded: &mut Loaded,
     until: Option<Version>,
@@ -823,46 +916,15 @@ pub(crate) async fn fold_forward(
         };
         let (version, time) = (last.version, last.recorded_at);
         let state = std::mem::take(&mut loaded.state);
-        loaded.state = fold(aggregate, state, &slice.events).await?;
+        loaded.state = aggregate.fold(state, &slice.events).await?;
         loaded.version = version;
         loaded.last_time = time;
     }
 }
 
-/// Folds `events` into `state`.
-pub(crate) async fn fold(
-    aggregate: &Arc<LoadedAggregate>,
-    state: Vec<u8>,
-    events: &[RecordedEvent],
-) -> Result<Vec<u8>, CallError> {
-    let Some(last) = events.last() else {
-        return Ok(state);
-    };
-    let (batch, input) = fold_input(events, last);
-    aggregate.evolve(state, batch, input).await
-}
-
-/// What `evolve` is given to fold `events`, which end with `last`: their types and data, and a
-/// clock that reads the last event's time and randomness seeded from the last event's id, so a
-/// replay folds identically.
-fn fold_input(
-    events: &[RecordedEvent],
-    last: &RecordedEvent,
-) -> (Vec<(String, String)>, CallInput) {
-    let input = CallInput {
-        time_ms: last.recorded_at.as_millis(),
-        seed: Sha256::digest(last.id.as_uuid().as_bytes()).into(),
-    };
-    let batch = events
-        .iter()
-        .map(|e| (e.event_type.as_str().to_owned(), e.data.as_str().to_owned()))
-        .collect();
-    (batch, input)
-}
-
 async fn take_snapshot(
     store: &dyn EventStore,
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &AggregateReader,
     stream: &StreamId,
     loaded: &Loaded,
 ) {
@@ -870,17 +932,10 @@ async fn take_snapshot(
         version: loaded.version,
         state: loaded.state.clone(),
     };
-    let key = snapshot_key(aggregate);
+    let key = aggregate.snapshot_key();
     if let Err(error) = store.put_snapshot(stream.clone(), key, snapshot).await {
         tracing::warn!(%stream, %error, "taking a snapshot failed");
     }
-}
-
-/// The snapshot key: the module's hash.
-pub(crate) fn snapshot_key(aggregate: &LoadedAggregate) -> SnapshotKey {
-    // A hex digest is always a valid key.
-    SnapshotKey::new(aggregate.hash().as_str())
-        .unwrap_or_else(|_| unreachable!("hex digests are valid keys"))
 }
 
 /// The command's id: derived from its idempotency key and its stream if it has a key, so

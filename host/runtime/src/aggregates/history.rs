@@ -19,7 +19,8 @@ use std::sync::Arc;
 use cairn_store::{EventStore, EventType, Json, ModuleHash, RecordedEvent, StreamId, Version};
 
 use crate::aggregates::aggregate::LoadedAggregate;
-use crate::aggregates::command_path::{fold, fold_forward, snapshot_or_initial};
+use crate::aggregates::command_path::{fold_forward, snapshot_or_initial};
+use crate::aggregates::reader::AggregateReader;
 use crate::call::sandbox::CallInput;
 use crate::error::{CallError, CommandError, LoadError};
 use crate::registry::Registry;
@@ -86,17 +87,19 @@ pub struct History {
 
 /// One module version's fold, and how far it has got.
 struct Fold {
-    aggregate: Arc<LoadedAggregate>,
+    aggregate: AggregateReader,
     state: Vec<u8>,
     at: Version,
 }
 
 /// Reads the history `read` of aggregate `id` of `module`, whose installed version is
-/// `installed`, from `store`, folding `fold_batch` events a call before the range.
+/// `installed`, from `store`, folding `fold_batch` events a call before the range. Every
+/// version reads the events through the upcasters `installed` reads through: the states are
+/// those each version computes from the events as readers see them now.
 pub(crate) async fn read_history(
     registry: &Registry,
     store: &dyn EventStore,
-    installed: &Arc<LoadedAggregate>,
+    installed: &AggregateReader,
     stream: StreamId,
     read: &HistoryRead,
     fold_batch: usize,
@@ -141,6 +144,7 @@ pub(crate) async fn read_history(
                     break;
                 }
             };
+            let aggregate = AggregateReader::new(aggregate, installed.upcasters());
             let start = start_fold(store, &stream, aggregate, from, fold_batch).await;
             match start {
                 Ok(fold) => folds.insert(hash.clone(), fold),
@@ -180,7 +184,7 @@ impl Fold {
         batch: &[RecordedEvent],
         event: &RecordedEvent,
     ) -> Result<HistoryStep, CallError> {
-        let state = fold(&self.aggregate, state, batch).await?;
+        let state = self.aggregate.fold(state, batch).await?;
         let input = CallInput {
             time_ms: event.recorded_at.as_millis(),
             seed: [0; 32],
@@ -235,7 +239,7 @@ pub(crate) fn written_by(event: &RecordedEvent, name: &str) -> Option<ModuleHash
 async fn start_fold(
     store: &dyn EventStore,
     stream: &StreamId,
-    aggregate: Arc<LoadedAggregate>,
+    aggregate: AggregateReader,
     from: Version,
     fold_batch: usize,
 ) -> Result<Fold, CommandError> {

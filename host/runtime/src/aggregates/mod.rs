@@ -10,6 +10,8 @@
 //!   calls (`init`, `evolve`, `decide`).
 //! - `command_path.rs`: [`CommandPath`](crate::CommandPath), the command path: load, decide, append,
 //!   retry.
+//! - `reader.rs`: [`AggregateReader`](crate::AggregateReader), an aggregate version and the
+//!   upcasters its streams are read through; every fold of stored events goes through one.
 //! - `stream_turns.rs`: commands on one stream take turns, so they do not race each other.
 //! - `state_cache.rs`: the hot states, filled after a command has answered.
 //! - `history.rs`: time travel, the state after each event of a range, by the module version
@@ -18,5 +20,6 @@
 pub(crate) mod aggregate;
 pub(crate) mod command_path;
 pub(crate) mod history;
+pub(crate) mod reader;
 pub(crate) mod state_cache;
 pub(crate) mod stream_turns;

@@ -26,3 +26,15 @@ pub(crate) mod projection {
         },
     });
 }
+
+pub(crate) mod upcaster {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "upcaster-module",
+        exports: { default: async },
+        with: {
+            "cairn:module/log": crate::call::bindings::aggregate::cairn::module::log,
+            "cairn:module/types": crate::call::bindings::aggregate::cairn::module::types,
+        },
+    });
+}

@@ -16,6 +16,7 @@ use cairn_store::ModuleKind;
 
 pub(crate) const AGGREGATE_EXPORT: &str = "cairn:module/aggregate@0.1.0";
 pub(crate) const PROJECTION_EXPORT: &str = "cairn:module/projection@0.1.0";
+pub(crate) const UPCASTER_EXPORT: &str = "cairn:module/upcaster@0.1.0";
 
 /// Interfaces a module may import, by prefix: WASI's (the sandbox provides them, made
 /// deterministic) and cairn's own. Which cairn interfaces a world may import is checked when
@@ -137,18 +138,21 @@ fn over_budget(cost: CompileCost, budget: CompileBudget) -> Result<(), LoadError
 /// Which cairn world a component implements, by the interfaces it exports.
 pub(crate) fn world_of<S: AsRef<str>>(exports: &[S]) -> Result<ModuleKind, LoadError> {
     let has = |name: &str| exports.iter().any(|e| e.as_ref() == name);
-    match (has(AGGREGATE_EXPORT), has(PROJECTION_EXPORT)) {
-        (true, false) => Ok(ModuleKind::Aggregate),
-        (false, true) => Ok(ModuleKind::Projection),
-        (true, true) => Err(LoadError::WrongWorld {
-            reason: "it exports both the aggregate and the projection interface; a module \
-                     implements one world"
-                .into(),
-        }),
-        (false, false) => Err(LoadError::WrongWorld {
+    let worlds: Vec<ModuleKind> = [
+        (AGGREGATE_EXPORT, ModuleKind::Aggregate),
+        (PROJECTION_EXPORT, ModuleKind::Projection),
+        (UPCASTER_EXPORT, ModuleKind::Upcaster),
+    ]
+    .into_iter()
+    .filter(|(export, _)| has(export))
+    .map(|(_, kind)| kind)
+    .collect();
+    match worlds.as_slice() {
+        [kind] => Ok(*kind),
+        [] => Err(LoadError::WrongWorld {
             reason: format!(
-                "it exports {}, but a cairn module exports `{AGGREGATE_EXPORT}` or \
-                 `{PROJECTION_EXPORT}`",
+                "it exports {}, but a cairn module exports `{AGGREGATE_EXPORT}`, \
+                 `{PROJECTION_EXPORT}` or `{UPCASTER_EXPORT}`",
                 if exports.is_empty() {
                     "nothing".to_owned()
                 } else {
@@ -158,6 +162,16 @@ pub(crate) fn world_of<S: AsRef<str>>(exports: &[S]) -> Result<ModuleKind, LoadE
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
+            ),
+        }),
+        several => Err(LoadError::WrongWorld {
+            reason: format!(
+                "it exports the {} interfaces; a module implements one world",
+                several
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             ),
         }),
     }
@@ -200,6 +214,11 @@ mod tests {
             preflight(&projection, CompileBudget::default()).ok(),
             Some(ModuleKind::Projection)
         );
+        let upcaster = component(&["cairn:module/log@0.1.0"], &[UPCASTER_EXPORT], 3);
+        assert_eq!(
+            preflight(&upcaster, CompileBudget::default()).ok(),
+            Some(ModuleKind::Upcaster)
+        );
     }
 
     #[test]
@@ -215,6 +234,12 @@ mod tests {
             preflight(&both, CompileBudget::default()),
             Err(LoadError::WrongWorld { .. })
         ));
+        let two = component(&[], &[PROJECTION_EXPORT, UPCASTER_EXPORT], 1);
+        let err = preflight(&two, CompileBudget::default()).expect_err("two worlds");
+        assert!(
+            matches!(&err, LoadError::WrongWorld { reason } if reason.contains("projection and upcaster")),
+            "{err}"
+        );
     }
 
     #[test]

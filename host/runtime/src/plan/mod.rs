@@ -14,6 +14,10 @@
 //! every time. Where the command path's state cache holds the live version's state at the
 //! stream's version, the replay takes it rather than folding the stream again.
 //!
+//! An upcaster is planned as the aggregate of its category read through it
+//! ([`crate::CommandPath::plan`]), or, when no aggregate reads the category, by upcasting
+//! every stored event it upgrades (`upcasts.rs`).
+//!
 //! `report.rs` holds what they find ([`AggregatePlan`]) and how far they have got
 //! ([`PlanProgress`]). Both halves take `?sample=N` as every k-th stream or command, spread
 //! over the whole history, and say that they sampled.
@@ -22,6 +26,7 @@ pub(crate) mod redecide;
 pub(crate) mod replay;
 pub(crate) mod report;
 pub(crate) mod stream_pass;
+pub(crate) mod upcasts;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,7 +37,7 @@ use cairn_store::{CommandEntry, EventStore, StreamId, Version};
 use futures_util::StreamExt;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::aggregates::aggregate::LoadedAggregate;
+use crate::aggregates::reader::AggregateReader;
 use crate::aggregates::state_cache::StateCache;
 use crate::error::{CallError, PlanError};
 use report::{
@@ -58,7 +63,7 @@ const STREAMS_AT_ONCE: usize = 4;
 pub(crate) async fn plan_aggregate(
     store: &Arc<dyn EventStore>,
     module: &str,
-    (live, candidate): (Option<&Arc<LoadedAggregate>>, &Arc<LoadedAggregate>),
+    (live, candidate): (Option<&AggregateReader>, &AggregateReader),
     options: PlanOptions,
     fold_batch: usize,
     cache: &StateCache,
@@ -103,7 +108,7 @@ pub(crate) async fn plan_aggregate(
     if let Some(live) = live {
         for item in work.iter_mut().filter(|item| item.replay) {
             item.live_state = cache
-                .peek(live.hash(), &item.stream)
+                .peek(live.fold_key(), &item.stream)
                 .filter(|cached| cached.version == item.version)
                 .map(|cached| cached.state);
         }
@@ -114,7 +119,7 @@ pub(crate) async fn plan_aggregate(
             AbortOnDropHandle::new(tokio::spawn(stream_pass::pass(
                 Arc::clone(store),
                 live.cloned(),
-                Arc::clone(candidate),
+                candidate.clone(),
                 work,
                 fold_batch,
             )))
@@ -143,6 +148,7 @@ pub(crate) async fn plan_aggregate(
     Ok(AggregatePlan {
         module: module.to_owned(),
         kind: "aggregate",
+        category: module.to_owned(),
         live: live.map(|live| PlanModule {
             hash: live.hash().to_string(),
             version: Some(live.version()),

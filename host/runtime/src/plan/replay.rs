@@ -1,12 +1,9 @@
 //! The streams a plan replays (every stream of the module's category, or a sample of them),
 //! and folding one from `init` so that a failure names its event.
 
-use std::sync::Arc;
-
 use cairn_store::{AllRead, EventStore, Position, RecordedEvent, StreamId, Version};
 
-use crate::aggregates::aggregate::LoadedAggregate;
-use crate::aggregates::command_path::fold;
+use crate::aggregates::reader::AggregateReader;
 use crate::error::CallError;
 use crate::plan::report::ReplayFailure;
 
@@ -90,7 +87,7 @@ impl FoldFailure {
 /// `init`, then `events` folded in batches of `fold_batch`. A batch that fails is folded again
 /// one event at a time, so the failure names its event.
 pub(crate) async fn fold_from_init(
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &AggregateReader,
     events: &[RecordedEvent],
     fold_batch: usize,
 ) -> Result<Vec<u8>, FoldFailure> {
@@ -103,17 +100,17 @@ pub(crate) async fn fold_from_init(
 
 /// `events` folded into `state` in batches of `fold_batch`, as [`fold_from_init`] folds them.
 pub(crate) async fn fold_events(
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &AggregateReader,
     mut state: Vec<u8>,
     events: &[RecordedEvent],
     fold_batch: usize,
 ) -> Result<Vec<u8>, FoldFailure> {
     for batch in events.chunks(fold_batch.max(1)) {
-        match fold(aggregate, state.clone(), batch).await {
+        match aggregate.fold(state.clone(), batch).await {
             Ok(folded) => state = folded,
             Err(batch_error) => {
                 for event in batch {
-                    match fold(aggregate, state, std::slice::from_ref(event)).await {
+                    match aggregate.fold(state, std::slice::from_ref(event)).await {
                         Ok(folded) => state = folded,
                         Err(error) => {
                             return Err(FoldFailure {

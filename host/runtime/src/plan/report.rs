@@ -22,8 +22,13 @@ pub struct PlanModule {
 /// The plan of a candidate aggregate version against the history of its name.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AggregatePlan {
+    /// The module planned: the aggregate, or the upcaster.
     pub module: String,
+    /// `aggregate` or `upcaster`.
     pub kind: &'static str,
+    /// The category whose streams were replayed: the aggregate's, or the one the upcaster
+    /// upgrades.
+    pub category: String,
     /// The version serving now; none when the name serves nothing yet.
     pub live: Option<PlanModule>,
     pub candidate: PlanModule,

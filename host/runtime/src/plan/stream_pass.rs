@@ -9,7 +9,8 @@ use cairn_store::{CommandEntry, EventStore, RecordedEvent, StreamId, Verdict, Ve
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::aggregates::aggregate::{Decision, LoadedAggregate};
+use crate::aggregates::aggregate::Decision;
+use crate::aggregates::reader::AggregateReader;
 use crate::call::sandbox::CallInput;
 use crate::error::CallError;
 use crate::plan::replay::{FoldFailure, fold_events, fold_from_init};
@@ -79,13 +80,13 @@ pub(crate) enum ReplayOutcome {
 
 /// One version's fold of a stream, moved forward as the commands need.
 struct Walker<'a> {
-    aggregate: &'a Arc<LoadedAggregate>,
+    aggregate: &'a AggregateReader,
     state: Result<Vec<u8>, FoldFailure>,
     folded: usize,
 }
 
 impl<'a> Walker<'a> {
-    async fn start(aggregate: &'a Arc<LoadedAggregate>) -> Result<Walker<'a>, PassError> {
+    async fn start(aggregate: &'a AggregateReader) -> Result<Walker<'a>, PassError> {
         let state = aggregate
             .initial_state()
             .await
@@ -145,8 +146,8 @@ impl<'a> Walker<'a> {
 /// Does `work` with `live` (none when the name serves nothing) and `candidate`.
 pub(crate) async fn pass(
     store: Arc<dyn EventStore>,
-    live: Option<Arc<LoadedAggregate>>,
-    candidate: Arc<LoadedAggregate>,
+    live: Option<AggregateReader>,
+    candidate: AggregateReader,
     work: StreamWork,
     fold_batch: usize,
 ) -> Result<StreamOutcome, PassError> {
@@ -271,7 +272,7 @@ async fn take_ends(
 
 /// Decides `entry`'s command again on `state`, with its own time and seed.
 async fn decide(
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &AggregateReader,
     state: Vec<u8>,
     entry: &CommandEntry,
 ) -> Result<Decision, CallError> {
@@ -291,8 +292,8 @@ async fn decide(
 
 /// The candidate's end state against the live version's fold of `events`.
 async fn compare(
-    live: Option<&Arc<LoadedAggregate>>,
-    candidate: &Arc<LoadedAggregate>,
+    live: Option<&AggregateReader>,
+    candidate: &AggregateReader,
     candidate_end: Result<Vec<u8>, FoldFailure>,
     live_known: Option<Vec<u8>>,
     events: &[RecordedEvent],
@@ -359,7 +360,7 @@ fn host<T>(result: Result<T, FoldFailure>) -> Result<Result<T, FoldFailure>, Pas
 
 /// The state as `aggregate` shows it, after `events`.
 async fn shown(
-    aggregate: &Arc<LoadedAggregate>,
+    aggregate: &AggregateReader,
     state: Vec<u8>,
     events: &[RecordedEvent],
 ) -> Result<Value, FoldFailure> {

@@ -207,6 +207,11 @@ fn not_an_aggregate(state: &AppState, name: &str) -> ApiError {
             "'{name}' is a projection, not an aggregate: it takes queries \
              (POST /v1/projections/{name}/query), not commands"
         )
+    } else if registry.kind_of(name) == Some(cairn_runtime::ModuleKind::Upcaster) {
+        format!(
+            "'{name}' is an upcaster, not an aggregate: it reads old events as new ones, and \
+             takes no commands"
+        )
     } else {
         format!("no aggregate module is named '{name}'")
     };

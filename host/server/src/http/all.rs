@@ -2,11 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use cairn_store::{AllRead, AllSlice, EventType, Position};
+use cairn_store::{AllRead, EventType, Position};
 use serde::Deserialize;
 
 use crate::http::error::ApiError;
 use crate::http::extract::QueryParams;
+use crate::http::served::{ServedAllSlice, Serving};
 use crate::http::state::AppState;
 use crate::http::streams::read_limit;
 
@@ -30,6 +31,9 @@ pub(super) struct AllQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub event_type: Option<String>,
+    /// The events as stored, not read through the upcasters.
+    #[serde(default)]
+    pub raw: bool,
 }
 
 /// The read a category and type filter make, after `after`.
@@ -58,7 +62,7 @@ pub(super) fn filtered(
     operation_id = "read_all",
     params(AllQuery),
     responses(
-        (status = 200, description = "The events after `after`, in position order; `scanned_to` is where the next page starts (past the last event when filters skipped some), `head` the newest position", body = crate::http::openapi::LogPage),
+        (status = 200, description = "The events after `after`, in position order, read through the upcasters (as stored with `raw=true`); `scanned_to` is where the next page starts (past the last event when filters skipped some), `head` the newest position", body = crate::http::openapi::LogPage),
         (status = 400, description = "Bad query", body = crate::http::error::ErrorBody),
     ),
     tag = "streams"
@@ -66,12 +70,14 @@ pub(super) fn filtered(
 pub(super) async fn read(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<AllQuery>,
-) -> Result<Json<AllSlice>, ApiError> {
+) -> Result<Json<ServedAllSlice>, ApiError> {
     let read = filtered(
         Position::new(query.after.unwrap_or(0)),
         query.category,
         query.event_type,
     )?
     .limit(read_limit(query.limit)?);
-    Ok(Json(state.store.read_all(read).await?))
+    let serving = Serving::new(&state, query.raw);
+    let slice = state.store.read_all(serving.store_read(&read)).await?;
+    Ok(Json(serving.all(slice, &read).await?))
 }

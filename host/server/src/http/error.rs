@@ -87,17 +87,24 @@ impl ApiError {
             .failures
             .first()
             .map_or(String::new(), |f| format!("; the first: {f}"));
-        let mut error = Self::new(
-            StatusCode::CONFLICT,
-            "incompatible_with_history",
+        let message = if report.kind == "upcaster" {
+            format!(
+                "the events of category '{}' cannot be read through this version of upcaster \
+                 '{module}' in {} of its {} streams{first}. Fix the upcaster for those events \
+                 (`cairn_sdk::testing::upcast` tests one natively); `cairn deploy --plan` shows \
+                 every change, and `?force=true` uploads it anyway",
+                report.category, replay.failed, replay.streams
+            )
+        } else {
             format!(
                 "this version of '{module}' cannot read the events already stored in {} of its \
                  {} streams{first}. Stored events are kept forever: read their old shape too (a \
                  serde default or alias), or add an upcaster; `cairn deploy --plan` shows every \
                  change, and `?force=true` uploads it anyway",
                 replay.failed, replay.streams
-            ),
-        );
+            )
+        };
+        let mut error = Self::new(StatusCode::CONFLICT, "incompatible_with_history", message);
         error.failures = Some(report.replay.failures);
         error
     }
@@ -400,6 +407,10 @@ impl From<LoadError> for ApiError {
             LoadError::BadImport { .. } => Self::bad_request("bad_import", message),
             LoadError::Module(_) => Self::bad_request("module_failed", message),
             LoadError::NameTaken { .. } => Self::new(StatusCode::CONFLICT, "name_taken", message),
+            LoadError::Upgrades { .. } => Self::bad_request("invalid_upgrades", message),
+            LoadError::CategoryTaken { .. } => {
+                Self::new(StatusCode::CONFLICT, "category_taken", message)
+            }
             LoadError::Storage(e) => e.into(),
             LoadError::Read(e) => e.into(),
             LoadError::Host(_) => {

@@ -5,7 +5,8 @@
 //! - `error.rs`: [`ApiError`], every error reply, and the one `IntoResponse`.
 //! - `extract.rs`: axum's extractors with our error replies.
 //! - `auth.rs`: bearer-token auth.
-//! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE.
+//! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE; `served.rs`,
+//!   events as they are served: read through the upcasters, or as stored (`?raw=true`).
 //! - `modules.rs`: uploads and listing; `plan.rs`, a candidate's plan; `aggregates.rs`: commands and state; `commands.rs`:
 //!   the command log; `history.rs`: an aggregate's states over its stream;
 //!   `projections.rs`: projection status, queries, reset, pause and resume.
@@ -30,6 +31,7 @@ mod ops;
 mod plan;
 mod projections;
 mod route_errors;
+mod served;
 mod state;
 mod streams;
 mod subscribe;

@@ -19,7 +19,7 @@ pub(super) const MAX_MODULE_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(super) struct ModuleInfo {
     pub name: String,
-    /// `aggregate` or `projection`.
+    /// `aggregate`, `projection` or `upcaster`.
     pub kind: String,
     /// The sha256 of the component, in hex.
     pub hash: String,
@@ -59,14 +59,16 @@ impl ModuleInfo {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UploadQuery {
-    /// Upload an aggregate even when it cannot read events already stored in its streams.
+    /// Upload an aggregate or upcaster even when the events already stored cannot be read
+    /// through it.
     #[serde(default)]
     pub force: bool,
 }
 
 /// Uploads a module: validated against the cairn worlds, checked against the history it would
-/// serve (an aggregate must read every stored event of its streams), kept, compiled and
-/// swapped in.
+/// serve (an aggregate, or the aggregate of an upcaster's category read through it, must read
+/// every stored event of its streams; an upcaster must upcast every stored event it upgrades),
+/// kept, compiled and swapped in.
 #[utoipa::path(
     put,
     path = "/v1/modules/{name}",
@@ -194,7 +196,7 @@ fn unknown_module(name: &str) -> ApiError {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(super) struct ModuleRemoved {
     pub name: String,
-    /// `aggregate` or `projection`.
+    /// `aggregate`, `projection` or `upcaster`.
     pub kind: String,
     /// The version that was serving.
     pub version: u64,
@@ -230,7 +232,7 @@ impl ModuleRemoved {
 
 /// Removes a module. An aggregate's events stay, readable as streams, and its name stays an
 /// aggregate's; a projection's runners stop and its read models are dropped, and its name is
-/// free again. Uploading the name again makes a new version.
+/// free again; an upcaster's category is read as stored from then on, and its name is free. Uploading the name again makes a new version.
 #[utoipa::path(
     delete,
     path = "/v1/modules/{name}",
@@ -278,6 +280,18 @@ pub(super) async fn remove(
                 .map(ToString::to_string)
                 .collect();
             ModuleRemoved::new(removed.record, None, dropped, message)
+        }
+        Some(ModuleKind::Upcaster) => {
+            let record = registry
+                .remove_upcaster(&name)
+                .await?
+                .ok_or_else(|| unknown_module(&name))?;
+            let message = format!(
+                "upcaster {name} v{} is removed; the events it upgraded are read as stored, and \
+                 read models built through it are rebuilt",
+                record.version
+            );
+            ModuleRemoved::new(record, None, Vec::new(), message)
         }
         None => return Err(unknown_module(&name)),
     };

@@ -79,6 +79,9 @@ pub(super) struct EventDoc {
     metadata: Object,
     /// When it was stored, in milliseconds since the Unix epoch.
     recorded_at: u64,
+    /// The type it was stored as, when an upcaster gave it (absent in raw reads and on events
+    /// no upcaster reads). An upcast event keeps its stored event's id, version and position.
+    upcast_from: Option<String>,
 }
 
 /// Any JSON object.

@@ -5,12 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use cairn_store::{
     AppendOutcome, Direction, EventId, EventType, ExpectedVersion, Json as JsonText, NewEvent,
-    StreamId, StreamRead, StreamSlice, Version,
+    StreamId, StreamRead, Version,
 };
 use serde::Deserialize;
 
 use crate::http::error::ApiError;
 use crate::http::extract::{JsonBody, PathParams, QueryParams};
+use crate::http::served::{ServedStreamSlice, Serving};
 use crate::http::state::AppState;
 use crate::telemetry;
 
@@ -76,6 +77,9 @@ pub(super) struct ReadQuery {
     /// `forward` (the default) or `backward`.
     #[param(value_type = Option<String>)]
     pub direction: Option<Direction>,
+    /// The events as stored, not read through the upcasters.
+    #[serde(default)]
+    pub raw: bool,
 }
 
 /// A stream name from a path, or a 400 `invalid_stream`.
@@ -163,7 +167,7 @@ impl From<AppendOutcome> for AppendReply {
     operation_id = "read_stream",
     params(("stream" = String, Path, description = "The stream's name"), ReadQuery),
     responses(
-        (status = 200, description = "The stream's version and the events asked for; a missing stream is version 0 with no events", body = crate::http::openapi::StreamPage),
+        (status = 200, description = "The stream's version and the events asked for, read through the upcasters (as stored with `raw=true`); a missing stream is version 0 with no events", body = crate::http::openapi::StreamPage),
         (status = 400, description = "Bad stream name or query", body = crate::http::error::ErrorBody),
     ),
     tag = "streams"
@@ -172,12 +176,13 @@ pub(super) async fn read(
     State(state): State<AppState>,
     PathParams(stream): PathParams<String>,
     QueryParams(query): QueryParams<ReadQuery>,
-) -> Result<Json<StreamSlice>, ApiError> {
+) -> Result<Json<ServedStreamSlice>, ApiError> {
     let stream = stream_name(&stream)?;
     let mut read = StreamRead::forward().limit(read_limit(query.limit)?);
     read.direction = query.direction.unwrap_or_default();
     if let Some(from) = query.from {
         read = read.from(Version::new(from));
     }
-    Ok(Json(state.store.read_stream(stream, read).await?))
+    let slice = state.store.read_stream(stream, read).await?;
+    Ok(Json(Serving::new(&state, query.raw).stream(slice).await?))
 }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use crate::http::all::filtered;
 use crate::http::error::ApiError;
 use crate::http::extract::QueryParams;
+use crate::http::served::{ServedEvent, Serving};
 use crate::http::state::AppState;
 
 /// The most events one read fetches.
@@ -46,6 +47,9 @@ pub(super) struct SubscribeQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub event_type: Option<String>,
+    /// The events as stored, not read through the upcasters.
+    #[serde(default)]
+    pub raw: bool,
 }
 
 /// Subscribes to the global log.
@@ -82,6 +86,8 @@ pub(super) async fn subscribe(
     };
     let read = filtered(Position::new(after), query.category, query.event_type)?.limit(1);
     let cursor = Cursor {
+        state: state.clone(),
+        raw: query.raw,
         store: state.store.clone(),
         head: state.store.watch_head(),
         read,
@@ -96,6 +102,10 @@ pub(super) async fn subscribe(
 
 /// A subscription's place in the log.
 struct Cursor {
+    /// Where the upcasters are found: each page reads through those loaded when it is read.
+    state: AppState,
+    /// Whether events are sent as stored.
+    raw: bool,
     store: std::sync::Arc<dyn EventStore>,
     head: HeadWatch,
     /// The next read: after the last position examined, with the filters, and as many events
@@ -116,7 +126,8 @@ impl Cursor {
             return None;
         }
         loop {
-            let slice = match self.store.read_all(self.read.clone()).await {
+            let serving = Serving::new(&self.state, self.raw);
+            let slice = match self.store.read_all(serving.store_read(&self.read)).await {
                 Ok(slice) => slice,
                 Err(error) => {
                     tracing::warn!(%error, "a subscription ends: the store failed");
@@ -125,12 +136,31 @@ impl Cursor {
                     return Some((vec![Event::default().event("error").data(body)], self));
                 }
             };
-            self.read.after = slice.scanned_to.max(self.read.after);
+            let scanned_to = slice.scanned_to.max(self.read.after);
             if !slice.events.is_empty() {
                 let bytes = slice.events.iter().map(event_bytes).sum();
-                self.read.limit = next_limit(self.read.limit, slice.events.len(), bytes);
-                return Some((slice.events.iter().map(to_sse).collect(), self));
+                let count = slice.events.len();
+                let served = match serving.all(slice, &self.read).await {
+                    Ok(served) => served,
+                    Err(error) => {
+                        // An upcaster failed on an event: the subscriber is told, and the
+                        // stream ends before it, so a resume starts there again.
+                        tracing::warn!("a subscription ends: an upcaster failed on an event");
+                        self.ended = true;
+                        return Some((
+                            vec![Event::default().event("error").data(error.body_json())],
+                            self,
+                        ));
+                    }
+                };
+                self.read.after = scanned_to;
+                self.read.limit = next_limit(self.read.limit, count, bytes);
+                if served.events.is_empty() {
+                    continue;
+                }
+                return Some((served.events.iter().map(to_sse).collect(), self));
             }
+            self.read.after = scanned_to;
             // Whatever comes next may be larger: start small again.
             self.read.limit = 1;
             if self.head.wait_past(self.read.after).await.is_err() {
@@ -157,16 +187,15 @@ fn event_bytes(event: &RecordedEvent) -> usize {
         + 128
 }
 
-fn to_sse(event: &RecordedEvent) -> Event {
-    // Every stored event serialises: its texts were checked as JSON when appended and against
-    // their checksum when read.
-    let data = serde_json::to_string(event).unwrap_or_else(|e| {
-        tracing::error!(error = %e, position = event.position.get(), "an event does not serialise");
+fn to_sse(served: &ServedEvent) -> Event {
+    // Every event serialises: stored texts were checked as JSON when appended and against
+    // their checksum when read, and an upcaster's output is checked as JSON when given.
+    let position = served.event.position.get();
+    let data = serde_json::to_string(served).unwrap_or_else(|e| {
+        tracing::error!(error = %e, position, "an event does not serialise");
         String::from("{}")
     });
-    Event::default()
-        .id(event.position.get().to_string())
-        .data(data)
+    Event::default().id(position.to_string()).data(data)
 }
 
 #[cfg(test)]

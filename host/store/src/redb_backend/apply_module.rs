@@ -25,9 +25,12 @@ pub(crate) fn apply_module(
     let name = module.name().as_str();
     let latest = latest_version(tables, module.name())?;
     let removed = is_removed(tables, name, latest.as_ref())?;
-    // A removed projection leaves nothing under its name; a removed aggregate leaves its
-    // streams, which stay an aggregate's.
-    let name_is_free = removed && latest.as_ref().map(|l| l.kind) == Some(ModuleKind::Projection);
+    // A removed projection or upcaster leaves nothing under its name; a removed aggregate
+    // leaves its streams, which stay an aggregate's.
+    let name_is_free = removed
+        && latest
+            .as_ref()
+            .is_some_and(|l| l.kind != ModuleKind::Aggregate);
     if let Some(latest) = latest
         .as_ref()
         .filter(|latest| latest.kind != module.kind() && !name_is_free)

@@ -43,7 +43,8 @@
 //! 7. `modules[(name, 1..=n)]` exist for a name with `n` versions, each naming a hash that
 //!    `module_blobs` holds. Consecutive versions of a name have different hashes unless the
 //!    name was removed between them, and a new version has the kind of the version before it
-//!    unless that was a removed projection (`apply_module.rs` refuses another kind).
+//!    unless that was a removed projection or upcaster (`apply_module.rs` refuses another
+//!    kind).
 //! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
 //!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
 //!    checkpoint only grows. Dropping a model removes its entries and its row together.

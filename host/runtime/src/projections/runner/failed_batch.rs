@@ -66,7 +66,7 @@ pub(super) fn commit_before_failure(
     } = failed;
     let projection = &fold.projection;
     // The log does not change below its head, so the read gives the same events again.
-    let again = handle.block_on(read_after(env, projection.filter(), after))?;
+    let again = handle.block_on(read_after(env, projection.filter(), &fold.upcasters, after))?;
     let batch = again.batch;
     if batch.len() != len {
         tracing::warn!(projection = %projection.name(), len, again = batch.len(), "a failed batch was not read again as it was; nothing of it committed");

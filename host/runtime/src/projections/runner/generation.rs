@@ -31,13 +31,19 @@ use super::prefetch::{NextBatch, Prefetch, read_after};
 use super::status::{GenerationStatus, StatusBoard};
 use crate::error::CallError;
 use crate::projections::model_overlay::PendingView;
-use crate::projections::projection::{ApplyError, LoadedProjection};
+use crate::projections::projection::{ApplyError, EventPlace, LoadedProjection};
+use crate::upcasters::upcaster::UpcastError;
+use crate::upcasters::upcaster_set::UpcasterSet;
 
-/// One generation: its number and the module version it runs.
+/// One generation: its number, the module version it runs, and the fingerprint of the
+/// upcasters it reads through ([`UpcasterSet::fingerprint`]; 0, none, for what was kept before
+/// upcasters existed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Slot {
     pub(super) generation: u64,
     pub(super) version: u64,
+    #[serde(default)]
+    pub(super) upcasters: u64,
 }
 
 impl Slot {
@@ -71,6 +77,7 @@ impl Generation {
     pub(super) fn new(
         env: &Arc<RunnerEnv>,
         projection: Arc<LoadedProjection>,
+        upcasters: UpcasterSet,
         slot: Slot,
         paused: watch::Receiver<bool>,
     ) -> Arc<Self> {
@@ -84,6 +91,7 @@ impl Generation {
         );
         let fold = Arc::new(Fold {
             projection,
+            upcasters,
             model,
             status,
         });
@@ -301,6 +309,7 @@ fn step(
         None => (committed.checkpoint().unwrap_or(Position::START), committed),
     };
     let filter = fold.projection.filter();
+    let upcasters = &fold.upcasters;
     let next = match pipeline.prefetch.take() {
         Some(read) if read.after == after => handle
             .block_on(read.next)
@@ -309,9 +318,32 @@ fn step(
             if let Some(stale) = stale {
                 stale.next.abort();
             }
-            handle.block_on(read_after(env, filter, after))?
+            handle.block_on(read_after(env, filter, upcasters, after))?
         }
     };
+    if let Some(failure) = next.failed_upcast {
+        if let UpcastError::Call(error) = &failure.error
+            && error.is_host_fault()
+        {
+            let error = error.clone();
+            return Ok(retry_later(fold, &mut pipeline.host_faults, &error));
+        }
+        // Nothing of this read is applied: the model stops where the batch before it ends.
+        return Ok(
+            match handle.block_on(land(&fold.status, pipeline.in_flight.take()))? {
+                Landed::Done => {
+                    let place = EventPlace {
+                        position: failure.position.get(),
+                        event_type: failure.event_type.to_string(),
+                    };
+                    fold.status.faulted(failure.to_string(), Some(&place));
+                    Step::Faulted
+                }
+                Landed::Superseded => Step::Progressed,
+                Landed::Faulted => Step::Faulted,
+            },
+        );
+    }
     if next.scanned_to <= after {
         return Ok(
             match handle.block_on(land(&fold.status, pipeline.in_flight.take()))? {
@@ -332,7 +364,7 @@ fn step(
     } = next;
     if checkpoint < head {
         // Behind the head: read on while this batch is applied.
-        pipeline.prefetch = Some(Prefetch::start(env, filter, checkpoint));
+        pipeline.prefetch = Some(Prefetch::start(env, filter, upcasters, checkpoint));
     }
     let applied = batch.len();
     let newest_time = batch.newest_time();

@@ -25,6 +25,7 @@ use super::generation::{Generation, Slot};
 use super::status::ProjectionStatus;
 use crate::projections::projection::LoadedProjection;
 use crate::registry::Registry;
+use crate::upcasters::upcaster_set::UpcasterSet;
 
 /// What is kept for a projection, as JSON in the store's module state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,11 +73,12 @@ impl Entry {
         }
     }
 
-    fn next_slot(&mut self, version: u64) -> Slot {
+    fn next_slot(&mut self, version: u64, upcasters: u64) -> Slot {
         self.last_generation += 1;
         Slot {
             generation: self.last_generation,
             version,
+            upcasters,
         }
     }
 
@@ -123,6 +125,15 @@ impl Lifecycles {
 
     fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The upcasters `projection` reads through now: those of the categories its filter lets
+    /// through (every one, for a filter of no categories).
+    fn upcasters_for(&self, projection: &LoadedProjection) -> UpcasterSet {
+        let categories = &projection.filter().categories;
+        self.registry
+            .upcasters()
+            .only(|category| categories.is_empty() || categories.iter().any(|c| c == category))
     }
 
     pub(super) fn knows(&self, name: &str) -> bool {
@@ -184,10 +195,14 @@ impl Lifecycles {
                 }
             }
         }
+        // A generation runs the current version if it has its version and reads through the
+        // upcasters the version would read through now: a read model built under other
+        // upcasters is rebuilt beside it, as for a new version.
+        let upcasters = self.upcasters_for(current).fingerprint();
         let runs_current = self.entries().get(name.as_str()).is_some_and(|entry| {
             entry
                 .generations()
-                .any(|g| g.slot.version == current.version())
+                .any(|g| g.slot.version == current.version() && g.slot.upcasters == upcasters)
         });
         let result = if runs_current {
             self.save_stale(&name).await
@@ -218,9 +233,13 @@ impl Lifecycles {
                 .await
             {
                 Ok(projection) => {
+                    // It goes on reading through the upcasters of today: those it was built
+                    // under may be gone. If they differ, `sync` builds a generation beside it.
+                    let upcasters = self.upcasters_for(&projection);
                     serving = Some(Generation::new(
                         &self.env,
                         projection,
+                        upcasters,
                         slot,
                         paused.subscribe(),
                     ));
@@ -233,10 +252,12 @@ impl Lifecycles {
         }
         let mut building = None;
         if let Some(slot) = kept.building {
-            if slot.version == current.version() {
+            let upcasters = self.upcasters_for(current);
+            if slot.version == current.version() && slot.upcasters == upcasters.fingerprint() {
                 building = Some(Generation::new(
                     &self.env,
                     Arc::clone(current),
+                    upcasters,
                     slot,
                     paused.subscribe(),
                 ));
@@ -290,6 +311,7 @@ impl Lifecycles {
         projection: &Arc<LoadedProjection>,
     ) -> Result<(), StorageError> {
         let name = projection.name();
+        let upcasters = self.upcasters_for(projection);
         let (slot, serves, replaced, mut drops, paused) = {
             let mut entries = self.entries();
             let Some(entry) = entries.get_mut(name.as_str()) else {
@@ -297,7 +319,7 @@ impl Lifecycles {
             };
             let serves = entry.serving.is_none();
             let replaced = if serves { None } else { entry.building.take() };
-            let slot = entry.next_slot(projection.version());
+            let slot = entry.next_slot(projection.version(), upcasters.fingerprint());
             (
                 slot,
                 serves,
@@ -311,7 +333,8 @@ impl Lifecycles {
             replaced.stop_and_wait().await;
             drops.push(replaced.model().clone());
         }
-        let generation = Generation::new(&self.env, Arc::clone(projection), slot, paused);
+        let generation =
+            Generation::new(&self.env, Arc::clone(projection), upcasters, slot, paused);
         let kept = {
             let mut entries = self.entries();
             let Some(entry) = entries.get_mut(name.as_str()) else {

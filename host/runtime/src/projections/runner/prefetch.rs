@@ -1,4 +1,4 @@
-//! [`NextBatch`]: a batch read from the log and filtered for the module; [`Prefetch`]: while
+//! [`NextBatch`]: a batch read from the log, upcast and filtered for the module; [`Prefetch`]: while
 //! a projection catches up, the next one is read while the batch before it is applied, so the
 //! runner's own thread only applies.
 
@@ -8,6 +8,7 @@ use cairn_store::{AllRead, AllSlice, Position, RecordedEvent, StorageError};
 
 use super::env::RunnerEnv;
 use crate::projections::projection::{ApplyBatch, ProjectionFilter};
+use crate::upcasters::upcaster_set::{UpcastFailure, UpcasterSet};
 
 /// The events of one batch, ready for `apply`, and where the batch ends.
 pub(super) struct NextBatch {
@@ -19,6 +20,9 @@ pub(super) struct NextBatch {
     pub(super) scanned_to: Position,
     /// The head of the log when it was read.
     pub(super) head: Position,
+    /// An upcaster failed on an event of the read: the batch is empty, and the generation
+    /// stops at the event (or, for the host's fault, tries again).
+    pub(super) failed_upcast: Option<UpcastFailure>,
 }
 
 /// A read of the log started ahead of time, while the batch before it is applied.
@@ -28,16 +32,21 @@ pub(super) struct Prefetch {
 }
 
 impl Prefetch {
-    pub(super) fn start(env: &RunnerEnv, filter: &ProjectionFilter, after: Position) -> Self {
+    pub(super) fn start(
+        env: &RunnerEnv,
+        filter: &ProjectionFilter,
+        upcasters: &UpcasterSet,
+        after: Position,
+    ) -> Self {
         let store = Arc::clone(&env.store);
         let read = batch_read(env, filter, after);
-        let filter = filter.clone();
+        let (filter, upcasters) = (filter.clone(), upcasters.clone());
         let batch_bytes = env.config.batch_bytes;
         Self {
             after,
             next: tokio::spawn(async move {
                 let slice = store.read_all(read).await?;
-                Ok(next_batch(slice, &filter, batch_bytes))
+                Ok(next_batch(slice, &filter, &upcasters, batch_bytes).await)
             }),
         }
     }
@@ -47,10 +56,11 @@ impl Prefetch {
 pub(super) async fn read_after(
     env: &RunnerEnv,
     filter: &ProjectionFilter,
+    upcasters: &UpcasterSet,
     after: Position,
 ) -> Result<NextBatch, StorageError> {
     let slice = env.store.read_all(batch_read(env, filter, after)).await?;
-    Ok(next_batch(slice, filter, env.config.batch_bytes))
+    Ok(next_batch(slice, filter, upcasters, env.config.batch_bytes).await)
 }
 
 /// The read of one batch: at most `batch` events, scanning at most `scan_limit` positions.
@@ -66,17 +76,36 @@ fn batch_read(env: &RunnerEnv, filter: &ProjectionFilter, after: Position) -> Al
     }
 }
 
-/// The events of `slice` that `filter` admits, as a batch. A batch also stops at
-/// `batch_bytes` (after its first event), so large events never make one call too big for the
-/// module's memory; its checkpoint is then its last event.
-fn next_batch(slice: AllSlice, filter: &ProjectionFilter, batch_bytes: usize) -> NextBatch {
-    let mut events: Vec<_> = slice
-        .events
-        .into_iter()
-        .filter(|e| filter.admits(e))
-        .collect();
-    let mut checkpoint = slice.scanned_to;
-    if let Some(keep) = within_bytes(&events, batch_bytes) {
+/// The events of `slice`, read through `upcasters`, that `filter` admits, as a batch: the
+/// filter sees the events as the module will (an upcast event's new type). A batch also stops
+/// at `batch_bytes` (after its first event), so large events never make one call too big for
+/// the module's memory; its checkpoint is then its last event, and the events upcast from that
+/// one stored event are all in it.
+async fn next_batch(
+    slice: AllSlice,
+    filter: &ProjectionFilter,
+    upcasters: &UpcasterSet,
+    batch_bytes: usize,
+) -> NextBatch {
+    let (scanned_to, head) = (slice.scanned_to, slice.head);
+    let read = match upcasters.read(slice.events).await {
+        Ok(read) => read,
+        Err(failure) => {
+            return NextBatch {
+                batch: ApplyBatch::new(Vec::new()),
+                checkpoint: scanned_to,
+                scanned_to,
+                head,
+                failed_upcast: Some(failure),
+            };
+        }
+    };
+    let mut events: Vec<_> = read.into_iter().filter(|e| filter.admits(e)).collect();
+    let mut checkpoint = scanned_to;
+    if let Some(mut keep) = within_bytes(&events, batch_bytes) {
+        while keep < events.len() && events[keep].position == events[keep - 1].position {
+            keep += 1;
+        }
         events.truncate(keep);
         if let Some(last) = events.last() {
             checkpoint = last.position;
@@ -85,8 +114,9 @@ fn next_batch(slice: AllSlice, filter: &ProjectionFilter, batch_bytes: usize) ->
     NextBatch {
         batch: ApplyBatch::new(events),
         checkpoint,
-        scanned_to: slice.scanned_to,
-        head: slice.head,
+        scanned_to,
+        head,
+        failed_upcast: None,
     }
 }
 

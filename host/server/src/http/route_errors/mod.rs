@@ -37,8 +37,8 @@ use ErrorSource as E;
 #[rustfmt::skip]
 pub(crate) static ROUTES: &[Route] = &[
     route(Method::POST, "/v1/streams/{stream}", &[E::PathParams, E::JsonBody, E::StreamName, E::Append]),
-    route(Method::GET, "/v1/streams/{stream}", &[E::PathParams, E::QueryParams, E::StreamName, E::ReadLimit, E::Storage]),
-    route(Method::GET, "/v1/all", &[E::QueryParams, E::ReadLimit, E::LogFilter, E::Storage]),
+    route(Method::GET, "/v1/streams/{stream}", &[E::PathParams, E::QueryParams, E::StreamName, E::ReadLimit, E::Storage, E::Call]),
+    route(Method::GET, "/v1/all", &[E::QueryParams, E::ReadLimit, E::LogFilter, E::Storage, E::Call]),
     // A failure after the reply has begun is an SSE `error` event, not a status.
     route(Method::GET, "/v1/subscribe", &[E::QueryParams, E::LogFilter, E::LastEventId]),
     route(Method::GET, "/v1/modules", &[]),

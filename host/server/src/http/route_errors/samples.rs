@@ -64,6 +64,7 @@ pub(super) fn plan() -> cairn_runtime::AggregatePlan {
     cairn_runtime::AggregatePlan {
         module: "sample".to_owned(),
         kind: "aggregate",
+        category: "sample".to_owned(),
         live: None,
         candidate: cairn_runtime::PlanModule {
             hash: "0".repeat(64),
@@ -190,6 +191,11 @@ pub(super) fn load_errors() -> Vec<LoadError> {
             name: "sample".to_owned(),
             held_by: "an aggregate".to_owned(),
         },
+        LoadError::Upgrades { reason: reason() },
+        LoadError::CategoryTaken {
+            category: "customers".into(),
+            held_by: "customers_upcaster".into(),
+        },
         LoadError::Host(reason()),
     ];
     all.extend(call_errors().into_iter().map(LoadError::Module));
@@ -208,6 +214,8 @@ pub(super) fn load_errors() -> Vec<LoadError> {
             | LoadError::WrongWorld { .. }
             | LoadError::BadImport { .. }
             | LoadError::NameTaken { .. }
+            | LoadError::Upgrades { .. }
+            | LoadError::CategoryTaken { .. }
             | LoadError::Storage(_)
             | LoadError::Read(_)
             | LoadError::Module(_)

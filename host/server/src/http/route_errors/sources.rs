@@ -67,7 +67,8 @@ pub(crate) enum ErrorSource {
     Storage,
     /// An [`AppendError`](cairn_store::AppendError).
     Append,
-    /// A [`CallError`](cairn_runtime::CallError): a module that failed, or the host around it.
+    /// A [`CallError`](cairn_runtime::CallError): a module that failed, or the host around it
+    /// (an upcaster too, on a read: `served.rs`).
     Call,
     /// A [`LoadError`](cairn_runtime::LoadError): an upload refused.
     Load,
@@ -199,6 +200,8 @@ impl ErrorSource {
                         Reply::new(S::BAD_REQUEST, "bad_import"),
                         Reply::new(S::BAD_REQUEST, "module_failed"),
                         Reply::new(S::CONFLICT, "name_taken"),
+                        Reply::new(S::BAD_REQUEST, "invalid_upgrades"),
+                        Reply::new(S::CONFLICT, "category_taken"),
                         Reply::new(S::INTERNAL_SERVER_ERROR, "runtime_failed"),
                     ]
                 }
