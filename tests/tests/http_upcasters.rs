@@ -60,8 +60,8 @@ fn pair(event_type: &str, from: Option<&str>) -> (String, Option<String>) {
     (event_type.to_owned(), from.map(str::to_owned))
 }
 
-/// Reads `count` events from an SSE response.
-async fn sse_events(response: reqwest::Response, count: usize) -> Vec<Value> {
+/// Reads `count` events from an SSE response, with the id each carries, if any.
+async fn sse_messages(response: reqwest::Response, count: usize) -> Vec<(Option<u64>, Value)> {
     let mut body = response.bytes_stream();
     let (mut buffer, mut events) = (String::new(), Vec::new());
     while events.len() < count {
@@ -73,14 +73,30 @@ async fn sse_events(response: reqwest::Response, count: usize) -> Vec<Value> {
         buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
         while let Some(end) = buffer.find("\n\n") {
             let message: String = buffer.drain(..end + 2).collect();
+            let (mut id, mut data) = (None, None);
             for line in message.lines() {
-                if let Some(data) = line.strip_prefix("data:") {
-                    events.push(serde_json::from_str(data.trim()).expect("JSON data"));
+                if let Some(value) = line.strip_prefix("id:") {
+                    id = Some(value.trim().parse::<u64>().expect("a numeric id"));
                 }
+                if let Some(value) = line.strip_prefix("data:") {
+                    data = Some(serde_json::from_str(value.trim()).expect("JSON data"));
+                }
+            }
+            if let Some(data) = data {
+                events.push((id, data));
             }
         }
     }
     events
+}
+
+/// Reads `count` events from an SSE response.
+async fn sse_events(response: reqwest::Response, count: usize) -> Vec<Value> {
+    sse_messages(response, count)
+        .await
+        .into_iter()
+        .map(|(_, event)| event)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,6 +163,17 @@ async fn every_reader_sees_the_second_shape_and_raw_reads_the_stored_one() {
         [1, 2, 2, 3],
         "an upcast event keeps its stored version"
     );
+    assert_eq!(read["read_to"], 3, "{read}");
+    let ids: Vec<&str> = read["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["id"].as_str().expect("an id"))
+        .collect();
+    assert_ne!(
+        ids[1], ids[2],
+        "events upcast from one stored event have ids of their own"
+    );
     assert_eq!(
         read["events"][1]["data"],
         json!({"name": "Ada Lovelace"}),
@@ -162,6 +189,10 @@ async fn every_reader_sees_the_second_shape_and_raw_reads_the_stored_one() {
     assert_eq!(
         raw["events"][1]["data"],
         json!({"name": "Ada Lovelace", "email": "ada@lovelace.org"})
+    );
+    assert_eq!(
+        raw["events"][1]["id"], ids[1],
+        "the first keeps the stored event's id"
     );
 
     // The global log, with a type filter on the types served.
@@ -183,7 +214,25 @@ async fn every_reader_sees_the_second_shape_and_raw_reads_the_stored_one() {
     let response = reqwest::get(server.url("/v1/subscribe?category=customers"))
         .await
         .expect("subscribes");
-    let sent = sse_events(response, 4).await;
+    let sent = sse_messages(response, 4).await;
+    let ids: Vec<Option<u64>> = sent.iter().map(|(id, _)| *id).collect();
+    let positions: Vec<u64> = read["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["position"].as_u64().expect("a position"))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            Some(positions[0]),
+            None,
+            Some(positions[2]),
+            Some(positions[3])
+        ],
+        "only the last event of a position carries it as its id, so a resume misses none"
+    );
+    let sent: Vec<Value> = sent.into_iter().map(|(_, event)| event).collect();
     assert_eq!(types(&Value::Array(sent)), upcast);
     let response = reqwest::get(server.url("/v1/subscribe?category=customers&raw=true"))
         .await

@@ -241,6 +241,9 @@ pub struct ReadArgs {
     /// Newest first.
     #[arg(long)]
     pub backward: bool,
+    /// The events as stored, not read through the upcasters.
+    #[arg(long)]
+    pub raw: bool,
     #[arg(skip)]
     pub client: ClientArgs,
 }
@@ -262,6 +265,9 @@ pub struct TailArgs {
     /// Show each event's data whole (by default data over 200 bytes is cut short).
     #[arg(long)]
     pub full: bool,
+    /// The events as stored, not read through the upcasters.
+    #[arg(long)]
+    pub raw: bool,
     #[arg(skip)]
     pub client: ClientArgs,
 }

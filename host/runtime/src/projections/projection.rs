@@ -374,6 +374,20 @@ impl ApplyBatch {
         Self::new(self.events.iter().take(events).cloned().collect())
     }
 
+    /// The index of the first event of this batch at the position of the event at `index`
+    /// (events an upcaster gave for one stored event share its position); `index` itself if
+    /// it is past the end.
+    pub(crate) fn first_at_position_of(&self, index: usize) -> usize {
+        let Some(position) = self.events.get(index).map(|e| e.position) else {
+            return index;
+        };
+        let mut start = index;
+        while start > 0 && self.events[start - 1].position == position {
+            start -= 1;
+        }
+        start
+    }
+
     /// Where the event at `index` is, to name it in a fault.
     pub(crate) fn place(&self, index: usize) -> Option<EventPlace> {
         self.events.get(index).map(|event| EventPlace {

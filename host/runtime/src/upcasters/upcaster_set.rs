@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cairn_store::{EventType, ModuleName, Position, RecordedEvent, StreamId, Version};
+use cairn_store::{EventId, EventType, ModuleName, Position, RecordedEvent, StreamId, Version};
 use sha2::{Digest, Sha256};
 
 use super::upcaster::{LoadedUpcaster, UpcastError, UpcastEvent};
@@ -105,9 +105,17 @@ impl UpcasterSet {
         )
     }
 
-    /// This set with `upcaster` in place of its category's.
+    /// This set with `upcaster` in place of its category's, and of any version of its name
+    /// (which may have upgraded another category).
     pub fn with(&self, upcaster: Arc<LoadedUpcaster>) -> Self {
-        Self::new(self.by_category.values().cloned().chain([upcaster]))
+        let name = upcaster.name().clone();
+        Self::new(
+            self.by_category
+                .values()
+                .filter(|u| *u.name() != name)
+                .cloned()
+                .chain([upcaster]),
+        )
     }
 
     /// What identifies the set (invariant 3).
@@ -179,14 +187,21 @@ impl UpcasterSet {
         for (stored, given) in events.into_iter().zip(given) {
             match given {
                 None => read.push(unmarked(stored)),
-                Some(list) => read.extend(list.into_iter().map(|upcast| ReadEvent {
-                    event: RecordedEvent {
-                        event_type: upcast.event_type,
-                        data: upcast.data,
-                        ..stored.clone()
-                    },
-                    upcast_from: Some(stored.event_type.clone()),
-                })),
+                Some(list) => {
+                    read.extend(
+                        list.into_iter()
+                            .enumerate()
+                            .map(|(index, upcast)| ReadEvent {
+                                event: RecordedEvent {
+                                    id: sibling_id(&stored, index),
+                                    event_type: upcast.event_type,
+                                    data: upcast.data,
+                                    ..stored.clone()
+                                },
+                                upcast_from: Some(stored.event_type.clone()),
+                            }),
+                    )
+                }
             }
         }
         Ok(read)
@@ -200,6 +215,23 @@ impl UpcasterSet {
                     .is_some_and(|u| u.upgrades().covers(e.stream.category(), &e.event_type))
             })
     }
+}
+
+/// The id of the `index`-th event upcast from `stored`: the stored event's for the first, and
+/// for each after it an id derived from it and the index (the same on every read), so no two
+/// events a reader sees share an id.
+fn sibling_id(stored: &RecordedEvent, index: usize) -> EventId {
+    if index == 0 {
+        return stored.id;
+    }
+    let mut digest = Sha256::new();
+    digest.update(stored.id.as_uuid().as_bytes());
+    digest.update(b"upcast");
+    digest.update((index as u64).to_le_bytes());
+    let digest: [u8; 32] = digest.finalize().into();
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    EventId::from(uuid::Uuid::new_v8(bytes))
 }
 
 /// The upcast of `events[i]` for each `i` of `chunk`. A call that fails for the module's

@@ -192,6 +192,9 @@ pub async fn read(args: ReadArgs) -> anyhow::Result<()> {
     if args.backward {
         query.push(("direction", "backward".into()));
     }
+    if args.raw {
+        query.push(("raw", "true".into()));
+    }
     let reply = api
         .json(
             api.request(
@@ -272,6 +275,9 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
     }
     if let Some(event_type) = &args.event_type {
         query.push(("type", event_type.clone()));
+    }
+    if args.raw {
+        query.push(("raw", "true".into()));
     }
     let response = api
         .send(api.request(Method::GET, "/v1/subscribe").query(&query))

@@ -111,6 +111,13 @@ fn print_report(name: &str, report: &Value) {
             short(&report["candidate"]["hash"])
         ),
     }
+    if report["kind"] == "upcaster" {
+        println!(
+            "upcaster of the {} category: its streams read through the serving upcasters and \
+             through the candidate",
+            report["category"].as_str().unwrap_or("?")
+        );
+    }
     let replay = &report["replay"];
     println!(
         "replay: {} streams{}, {} events: {} equal, {} differ, {} failed{}",
@@ -145,7 +152,13 @@ fn print_report(name: &str, report: &Value) {
             failure["error"].as_str().unwrap_or("?")
         );
     }
-    if replay["failed"].as_u64().unwrap_or(0) > 0 {
+    if replay["failed"].as_u64().unwrap_or(0) > 0 && report["kind"] == "upcaster" {
+        println!(
+            "  hint: the events of {} cannot be read through the candidate upcaster; fix it for \
+             those events (`cairn_sdk::testing::upcast` tries one natively).",
+            report["category"].as_str().unwrap_or("its category")
+        );
+    } else if replay["failed"].as_u64().unwrap_or(0) > 0 {
         println!(
             "  hint: the candidate cannot read events already stored, which are kept forever. \
              Read the old shape too (a serde default or alias on the field), or add an \

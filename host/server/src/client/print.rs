@@ -5,8 +5,9 @@ use serde_json::Value;
 /// The longest data [`event_line`] shows whole unless told to show all, in bytes.
 pub(super) const SHORT_DATA: usize = 200;
 
-/// One event on one line: `#position stream@version Type {data}`. An event with no data
-/// (`null`) shows none; data over [`SHORT_DATA`] bytes is cut short unless `full`.
+/// One event on one line: `#position stream@version Type {data}`, and `(upcast from Old)` for
+/// one an upcaster gave. An event with no data (`null`) shows none; data over [`SHORT_DATA`]
+/// bytes is cut short unless `full`.
 pub(super) fn event_line(event: &Value, full: bool) -> String {
     let mut line = format!(
         "#{:<6} {}@{} {}",
@@ -18,6 +19,9 @@ pub(super) fn event_line(event: &Value, full: bool) -> String {
     if !event["data"].is_null() {
         line.push(' ');
         line.push_str(&shortened(&event["data"].to_string(), full));
+    }
+    if let Some(from) = event["upcast_from"].as_str() {
+        line.push_str(&format!("  (upcast from {from})"));
     }
     line
 }
@@ -62,6 +66,16 @@ mod tests {
         assert!(
             with_data.ends_with("s-1@2 Noted {\"a\":1}"),
             "{with_data:?}"
+        );
+    }
+
+    #[test]
+    fn an_upcast_event_says_what_it_was_stored_as() {
+        let mut upcast = event(json!({"a": 1}));
+        upcast["upcast_from"] = json!("Jotted");
+        assert_eq!(
+            event_line(&upcast, false),
+            "#7      s-1@2 Noted {\"a\":1}  (upcast from Jotted)"
         );
     }
 

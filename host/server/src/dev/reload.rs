@@ -147,12 +147,27 @@ impl Reloader {
 /// Why a version that cannot read the stored events is not swapped in, and how to fix it.
 fn refusal(name: &str, report: &AggregatePlan, serving: &str) -> String {
     let replay = &report.replay;
-    let mut text = format!(
-        "✗ {name} cannot read events already stored, in {} of its {} streams; {serving}.",
-        replay.failed, replay.streams
-    );
+    let upcaster = report.kind == "upcaster";
+    let mut text = if upcaster {
+        format!(
+            "✗ the events of {} cannot be read through {name}, in {} of its {} streams; {serving}.",
+            report.category, replay.failed, replay.streams
+        )
+    } else {
+        format!(
+            "✗ {name} cannot read events already stored, in {} of its {} streams; {serving}.",
+            replay.failed, replay.streams
+        )
+    };
     if let Some(first) = replay.failures.first() {
         text.push_str(&format!("\n  first: {first}"));
+    }
+    if upcaster {
+        text.push_str(
+            "\n  fix the upcaster for those events (`cairn_sdk::testing::upcast` tries one \
+             natively); `cairn dev --clean` starts from an empty store",
+        );
+        return text;
     }
     text.push_str(
         "\n  stored events are kept forever: read their old shape too (`#[serde(default)]` on a \

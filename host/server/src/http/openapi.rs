@@ -80,7 +80,8 @@ pub(super) struct EventDoc {
     /// When it was stored, in milliseconds since the Unix epoch.
     recorded_at: u64,
     /// The type it was stored as, when an upcaster gave it (absent in raw reads and on events
-    /// no upcaster reads). An upcast event keeps its stored event's id, version and position.
+    /// no upcaster reads). An upcast event keeps its stored event's version and position (and
+    /// the first of several its id; the others have ids derived from it).
     upcast_from: Option<String>,
 }
 
@@ -99,6 +100,9 @@ pub(super) struct StreamPage {
     /// bytes) before `limit`: read on from the version after (before, backward) the last
     /// event.
     truncated: Option<bool>,
+    /// The last stored version the page covers (absent when it covers none). Upcasters may
+    /// serve more or fewer events than were stored: read on from the version after this one.
+    read_to: Option<u64>,
 }
 
 /// Part of the global log.

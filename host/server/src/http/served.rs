@@ -1,9 +1,11 @@
 //! Events as the API serves them: read through the upcasters, so every client sees the current
 //! shape of each event, or as stored with `?raw=true`. Stored events are never rewritten.
 //!
-//! An upcast event keeps the stored event's id, stream, version, position, metadata and time,
-//! and says what it was stored as (`upcast_from`); one stored event may be served as several
-//! (sharing its version and position) or as none. A type filter (`?type=`) applies to the
+//! An upcast event keeps the stored event's stream, version, position, metadata and time (and
+//! its id, the first of them), and says what it was stored as (`upcast_from`); one stored
+//! event may be served as several (sharing its version and position) or as none. A stream
+//! page says which stored versions it covers (`read_to`); in a subscription, only the last
+//! event of a position carries it as its SSE id. A type filter (`?type=`) applies to the
 //! types served: with upcasters loaded it is applied after the upcast, not by the store.
 
 use cairn_runtime::UpcasterSet;
@@ -29,6 +31,11 @@ pub(super) struct ServedStreamSlice {
     pub stream: StreamId,
     pub version: cairn_store::Version,
     pub events: Vec<ServedEvent>,
+    /// The last stored version the page covers (none for an empty read): an upcaster may give
+    /// fewer or more events than were stored, so the next page starts after this one, not
+    /// after the last event's version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_to: Option<cairn_store::Version>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
 }
@@ -111,9 +118,11 @@ impl Serving {
 
     /// A stream slice as served.
     pub(super) async fn stream(&self, slice: StreamSlice) -> Result<ServedStreamSlice, ApiError> {
+        let read_to = slice.events.last().map(|e| e.version);
         Ok(ServedStreamSlice {
             stream: slice.stream,
             version: slice.version,
+            read_to,
             events: self.events(slice.events, None).await?,
             truncated: slice.truncated,
         })

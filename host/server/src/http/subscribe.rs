@@ -158,7 +158,21 @@ impl Cursor {
                 if served.events.is_empty() {
                     continue;
                 }
-                return Some((served.events.iter().map(to_sse).collect(), self));
+                let events = &served.events;
+                let sent = events
+                    .iter()
+                    .enumerate()
+                    .map(|(index, event)| {
+                        // The events upcast from one stored event share its position; only the
+                        // last of them carries it as its id, so a subscriber that resumes
+                        // from an id has had every one of them.
+                        let last_of_position = events
+                            .get(index + 1)
+                            .is_none_or(|next| next.event.position != event.event.position);
+                        to_sse(event, last_of_position)
+                    })
+                    .collect();
+                return Some((sent, self));
             }
             self.read.after = scanned_to;
             // Whatever comes next may be larger: start small again.
@@ -187,7 +201,8 @@ fn event_bytes(event: &RecordedEvent) -> usize {
         + 128
 }
 
-fn to_sse(served: &ServedEvent) -> Event {
+/// `served` as an SSE message: `data:` the event as JSON, and `id:` its position if `with_id`.
+fn to_sse(served: &ServedEvent, with_id: bool) -> Event {
     // Every event serialises: stored texts were checked as JSON when appended and against
     // their checksum when read, and an upcaster's output is checked as JSON when given.
     let position = served.event.position.get();
@@ -195,7 +210,12 @@ fn to_sse(served: &ServedEvent) -> Event {
         tracing::error!(error = %e, position, "an event does not serialise");
         String::from("{}")
     });
-    Event::default().id(position.to_string()).data(data)
+    let message = Event::default().data(data);
+    if with_id {
+        message.id(position.to_string())
+    } else {
+        message
+    }
 }
 
 #[cfg(test)]

@@ -67,6 +67,16 @@ pub(super) fn commit_before_failure(
     let projection = &fold.projection;
     // The log does not change below its head, so the read gives the same events again.
     let again = handle.block_on(read_after(env, projection.filter(), &fold.upcasters, after))?;
+    if let Some(failure) = again.failed_upcast {
+        // The upcast passed the first time, so this can only be the host's doing.
+        if let crate::upcasters::upcaster::UpcastError::Call(call) = &failure.error
+            && call.is_host_fault()
+        {
+            return Ok(Failure::Host(call.clone()));
+        }
+        tracing::warn!(projection = %projection.name(), %failure, "a failed batch was not read again as it was; nothing of it committed");
+        return Ok(Failure::At { error, place: None });
+    }
     let batch = again.batch;
     if batch.len() != len {
         tracing::warn!(projection = %projection.name(), len, again = batch.len(), "a failed batch was not read again as it was; nothing of it committed");
@@ -87,6 +97,19 @@ pub(super) fn commit_before_failure(
     {
         return Ok(Failure::Host(call.clone()));
     }
+    // Events upcast from one stored event share its position, and the checkpoint can only fall
+    // between positions: the events before the failing one's stored event are committed.
+    let (good, writes) = match batch.first_at_position_of(good) {
+        start if start < good && start > 0 => match apply(start)? {
+            Ok(writes) => (start, writes),
+            Err(ApplyError::Call(call)) if call.is_host_fault() => {
+                return Ok(Failure::Host(call));
+            }
+            Err(_) => (0, Vec::new()),
+        },
+        start if start < good => (0, Vec::new()),
+        _ => (good, writes),
+    };
     let place = batch.place(good);
     let failing_at = match &place {
         Some(place) if good > 0 => place.position,

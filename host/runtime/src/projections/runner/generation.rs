@@ -27,7 +27,7 @@ use super::env::RunnerEnv;
 use super::failed_batch::{FailedBatch, Failure, commit_before_failure};
 use super::fold::Fold;
 use super::in_flight::{InFlight, Landed, land, send_commit};
-use super::prefetch::{NextBatch, Prefetch, read_after};
+use super::prefetch::{NextBatch, Prefetch, read_after, read_before};
 use super::status::{GenerationStatus, StatusBoard};
 use crate::error::CallError;
 use crate::projections::model_overlay::PendingView;
@@ -320,6 +320,23 @@ fn step(
             }
             handle.block_on(read_after(env, filter, upcasters, after))?
         }
+    };
+    let next = match &next.failed_upcast {
+        // An upcaster failed on an event past the first: the events before it are applied
+        // first, so the fault finds the model just before the event, as a module's does.
+        Some(failure)
+            if failure.position.get() > after.get() + 1
+                && !matches!(&failure.error, UpcastError::Call(e) if e.is_host_fault()) =>
+        {
+            let before =
+                handle.block_on(read_before(env, filter, upcasters, after, failure.position))?;
+            if before.failed_upcast.is_none() && before.scanned_to > after {
+                before
+            } else {
+                next
+            }
+        }
+        _ => next,
     };
     if let Some(failure) = next.failed_upcast {
         if let UpcastError::Call(error) = &failure.error

@@ -204,7 +204,16 @@ impl Lifecycles {
                 .generations()
                 .any(|g| g.slot.version == current.version() && g.slot.upcasters == upcasters)
         });
-        let result = if runs_current {
+        let builds_other = self.entries().get(name.as_str()).is_some_and(|entry| {
+            entry.building.as_ref().is_some_and(|g| {
+                g.slot.version != current.version() || g.slot.upcasters != upcasters
+            })
+        });
+        let result = if runs_current && builds_other {
+            // The serving generation is what the projection is now (its upcasters were put
+            // back as they were): the one being built for something else stops.
+            self.cancel_building(&name).await
+        } else if runs_current {
             self.save_stale(&name).await
         } else {
             self.start_generation(current).await
@@ -286,6 +295,25 @@ impl Lifecycles {
             last_generation: kept.last_generation,
             stale,
         })
+    }
+
+    /// Stops and drops the generation being built for projection `name`, if one is. Call under
+    /// the turn.
+    async fn cancel_building(&self, name: &ModuleName) -> Result<(), StorageError> {
+        let (building, kept, mut drops) = {
+            let mut entries = self.entries();
+            let Some(entry) = entries.get_mut(name.as_str()) else {
+                return Ok(());
+            };
+            let Some(building) = entry.building.take() else {
+                return Ok(());
+            };
+            (building, entry.kept(), std::mem::take(&mut entry.stale))
+        };
+        building.stop_and_wait().await;
+        drops.push(building.model().clone());
+        tracing::info!(projection = %name, model = %building.model(), "the generation being built is no longer wanted; it is dropped");
+        save(&self.env, name, &kept, drops).await
     }
 
     /// Saves the entry if a restore left models to drop.

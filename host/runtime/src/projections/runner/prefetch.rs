@@ -63,6 +63,23 @@ pub(super) async fn read_after(
     Ok(next_batch(slice, filter, upcasters, env.config.batch_bytes).await)
 }
 
+/// Reads the batch after `after` now, of the positions before `before` only: the events an
+/// upcast failure at `before` leaves to apply first.
+pub(super) async fn read_before(
+    env: &RunnerEnv,
+    filter: &ProjectionFilter,
+    upcasters: &UpcasterSet,
+    after: Position,
+    before: Position,
+) -> Result<NextBatch, StorageError> {
+    let positions = usize::try_from(before.get().saturating_sub(after.get() + 1)).unwrap_or(0);
+    let read = batch_read(env, filter, after);
+    let scan_limit = read.scan_limit.min(positions);
+    let read = read.scan_limit(scan_limit);
+    let slice = env.store.read_all(read).await?;
+    Ok(next_batch(slice, filter, upcasters, env.config.batch_bytes).await)
+}
+
 /// The read of one batch: at most `batch` events, scanning at most `scan_limit` positions.
 /// A projection of one category has the store skip the others' events without decoding them
 /// (the store filters by one category at most; any other filter is applied after the read).
