@@ -215,7 +215,7 @@ async fn bad_candidates_are_clear_errors() {
     assert_eq!(status, 400, "{reply}");
     assert_eq!(reply["error"], "invalid_module");
     let projection = plan(&server, cairn_tests::guest("customer_directory"), "").await;
-    assert_error(&projection, 400, "wrong_world");
+    assert_error(&projection, 400, "not_a_projection");
     let plain = server
         .call(
             server

@@ -193,9 +193,12 @@ pub enum PlanError {
     /// The candidate is not an aggregate module this host can run.
     #[error(transparent)]
     Candidate(#[from] LoadError),
-    /// The module's name is a projection's; this plans aggregates.
-    #[error("'{0}' is a projection; a plan compares an aggregate's versions")]
+    /// The module's name is a projection's, and the candidate is an aggregate or upcaster.
+    #[error("'{0}' is a projection; the candidate is not")]
     NotAnAggregate(String),
+    /// The module's name is an aggregate's or an upcaster's, and the candidate a projection.
+    #[error("'{0}' is not a projection; the candidate is")]
+    NotAProjection(String),
     /// The store failed while the plan read the history.
     #[error(transparent)]
     Storage(StorageError),

@@ -45,6 +45,7 @@ pub use call::preflight::CompileBudget;
 pub use call::sandbox::CallInput;
 pub use error::{Blame, CallError, CommandError, LoadError, PlanError};
 pub use plan::PlanOptions;
+pub use plan::projection::{FoldFailure, ProjectionPlan, QueryComparison};
 pub use plan::report::{
     AggregatePlan, DecisionDifference, DecisionFailure, MAX_EXAMPLES, PlanModule, PlanProgress,
     ProgressNow, RedecideReport, ReplayFailure, ReplayReport, StateDifference,

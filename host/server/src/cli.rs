@@ -186,11 +186,17 @@ pub struct DeployArgs {
     /// The module's name, for a .wasm file (default: the file's name without `.wasm`).
     #[arg(long)]
     pub name: Option<String>,
-    /// Install nothing: print what each aggregate would do to the history it would serve
-    /// (its streams replayed, its recorded commands decided again), and exit non-zero when
+    /// Install nothing: print what each aggregate or upcaster would do to the history it would
+    /// serve (its streams replayed, its recorded commands decided again), and what each
+    /// projection makes of the log (and how it answers --queries), and exit non-zero when
     /// anything differs or fails.
     #[arg(long)]
     pub plan: bool,
+    /// With --plan: a JSON file of the queries to compare for projections, from each
+    /// projection's name to an array of requests (`{"customer_directory": [{"type":
+    /// "count"}]}`).
+    #[arg(long, requires = "plan")]
+    pub queries: Option<PathBuf>,
     /// With --plan: exit zero even when the plan finds changes.
     #[arg(long, requires = "plan")]
     pub accept_changes: bool,

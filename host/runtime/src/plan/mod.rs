@@ -14,6 +14,10 @@
 //! every time. Where the command path's state cache holds the live version's state at the
 //! stream's version, the replay takes it rather than folding the stream again.
 //!
+//! A projection is planned apart (`projection.rs`): the candidate folds the whole log into a
+//! read model in memory, and the queries given with the plan are answered by it and by the
+//! serving model.
+//!
 //! An upcaster is planned as the aggregate of its category read through it
 //! ([`crate::CommandPath::plan`]), or, when no aggregate reads the category, by upcasting
 //! every stored event it upgrades (`upcasts.rs`).
@@ -22,6 +26,7 @@
 //! ([`PlanProgress`]). Both halves take `?sample=N` as every k-th stream or command, spread
 //! over the whole history, and say that they sampled.
 
+pub(crate) mod projection;
 pub(crate) mod redecide;
 pub(crate) mod replay;
 pub(crate) mod report;

@@ -43,9 +43,15 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         vec![(name, bytes)]
     };
     if args.plan {
+        let queries = super::plan::queries_file(args.queries.as_deref())?;
         let mut changed = Vec::new();
         for (name, bytes) in modules {
-            if super::plan::plan(&api, &name, bytes, args.sample, args.client.json).await? {
+            let options = super::plan::PlanArgs {
+                sample: args.sample,
+                queries: queries.get(&name),
+                json: args.client.json,
+            };
+            if super::plan::plan(&api, &name, bytes, options).await? {
                 changed.push(name);
             }
         }

@@ -11,44 +11,141 @@ use crate::client::api::Api;
 use crate::client::commands::encode;
 use crate::client::sse::SseReader;
 
-/// Plans `bytes` as the next version of `name`. Returns whether the report found changes; a
-/// module that is not an aggregate is said so and counts as none.
+/// How one module is planned.
+#[derive(Debug)]
+pub(super) struct PlanArgs<'a> {
+    pub(super) sample: Option<usize>,
+    /// The queries to compare, for a projection.
+    pub(super) queries: Option<&'a Value>,
+    pub(super) json: bool,
+}
+
+/// The queries of `--queries FILE`, by projection: a JSON object from names to arrays.
+pub(super) fn queries_file(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let Some(path) = path else {
+        return Ok(serde_json::Map::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let queries: serde_json::Map<String, Value> = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a JSON object from projection names to arrays of queries: {e}",
+            path.display()
+        )
+    })?;
+    for (name, list) in &queries {
+        anyhow::ensure!(
+            list.is_array(),
+            "{}: the queries of {name} are not an array",
+            path.display()
+        );
+    }
+    Ok(queries)
+}
+
+/// Plans `bytes` as the next version of `name`. Returns whether the report found changes.
 pub(super) async fn plan(
     api: &Api,
     name: &str,
     bytes: Vec<u8>,
-    sample: Option<usize>,
-    json: bool,
+    options: PlanArgs<'_>,
 ) -> anyhow::Result<bool> {
-    let mut path = format!("/v1/modules/{}/plan", encode(name));
+    let PlanArgs {
+        sample,
+        queries,
+        json,
+    } = options;
+    let path = format!("/v1/modules/{}/plan", encode(name));
+    let mut query: Vec<(&str, String)> = Vec::new();
     if let Some(sample) = sample {
-        path.push_str(&format!("?sample={sample}"));
+        query.push(("sample", sample.to_string()));
+    }
+    if let Some(queries) = queries {
+        query.push(("queries", queries.to_string()));
     }
     let request = api
         .request(Method::POST, &path)
+        .query(&query)
         .header("content-type", "application/wasm")
         .header("accept", "text/event-stream")
         .body(bytes);
-    let response = match api.send(request).await {
-        Ok(response) => response,
-        Err(error) if is_not_an_aggregate(&error) => {
-            eprintln!("{name}: not planned: a plan compares an aggregate's versions");
-            return Ok(false);
-        }
-        Err(error) => return Err(error.context(format!("planning {name}"))),
-    };
+    let response = api
+        .send(request)
+        .await
+        .map_err(|error| error.context(format!("planning {name}")))?;
     let report = read_events(response, name).await?;
     if json {
         println!("{report}");
+    } else if report["kind"] == "projection" {
+        print_projection_report(name, &report);
     } else {
         print_report(name, &report);
     }
     Ok(report["changes"].as_bool().unwrap_or(true))
 }
 
-fn is_not_an_aggregate(error: &anyhow::Error) -> bool {
-    let text = error.to_string();
-    text.contains("(not_an_aggregate,") || text.contains("(wrong_world,")
+/// A projection's plan: the fold, then each query's answers, with a diff where they differ.
+fn print_projection_report(name: &str, report: &Value) {
+    let short = |hash: &Value| {
+        hash.as_str()
+            .unwrap_or("?")
+            .chars()
+            .take(12)
+            .collect::<String>()
+    };
+    match report.get("live").filter(|live| !live.is_null()) {
+        Some(live) => println!(
+            "{name}: candidate {} against version {} ({})",
+            short(&report["candidate"]["hash"]),
+            live["version"],
+            short(&live["hash"])
+        ),
+        None => println!(
+            "{name}: candidate {} (nothing serves under this name yet)",
+            short(&report["candidate"]["hash"])
+        ),
+    }
+    println!(
+        "fold: {} events of the log, to position {}, into a read model beside the serving one",
+        report["events"], report["head"]
+    );
+    if let Some(failure) = report.get("failure").filter(|f| !f.is_null()) {
+        println!(
+            "  fails    at position {}{}: {}",
+            failure["position"],
+            failure["type"]
+                .as_str()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default(),
+            failure["error"].as_str().unwrap_or("?")
+        );
+    }
+    if report["queries_given"] != true {
+        println!("queries: none given (--queries FILE compares the answers of both models)");
+    } else {
+        println!(
+            "queries: {} same, {} different",
+            report["same"], report["different"]
+        );
+        for query in report["queries"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            if query["same"] == true {
+                continue;
+            }
+            println!("  different {}", query["request"]);
+            print_diff(query);
+        }
+    }
+    if report["changes"] == true {
+        println!("{name}: the candidate folds the log or answers otherwise");
+    } else {
+        println!("{name}: no changes: the candidate folds the log and answers as the serving one");
+    }
 }
 
 /// Reads the plan's events: progress to the terminal, until the report (or an error).

@@ -99,7 +99,11 @@ impl Reloader {
         let report = match planned {
             Ok(report) => report,
             // A projection, or a module that does not load: the upload says so.
-            Err(PlanError::Candidate(_) | PlanError::NotAnAggregate(_)) => return true,
+            Err(
+                PlanError::Candidate(_)
+                | PlanError::NotAnAggregate(_)
+                | PlanError::NotAProjection(_),
+            ) => return true,
             Err(PlanError::Storage(error)) => {
                 crate::serve::complain(format_args!(
                     "✗ {} was not planned, the store failed: {error}; {}",
@@ -132,11 +136,13 @@ impl Reloader {
 
     /// What serves `module` while a new version failed.
     fn serving(&self, module: &ModuleSource) -> String {
-        let registry = self.command_path.registry();
-        let version = match registry.aggregate(&module.name) {
-            Some(aggregate) => Some(aggregate.version()),
-            None => registry.projection(&module.name).map(|p| p.version()),
-        };
+        let version = self
+            .command_path
+            .registry()
+            .list()
+            .into_iter()
+            .find(|m| m.name.as_str() == module.name)
+            .map(|m| m.version);
         match version {
             Some(version) => format!("version {version} keeps serving"),
             None => "no version of it is loaded".to_owned(),

@@ -1,6 +1,7 @@
-//! `POST /v1/modules/{name}/plan`: what a candidate version of an aggregate would do to the
-//! history it would serve, before it serves (`cairn_runtime::CommandPath::plan`). Nothing is
-//! installed. With `Accept: text/event-stream` the reply is a stream of `progress` events
+//! `POST /v1/modules/{name}/plan`: what a candidate version of an aggregate or an upcaster
+//! would do to the history it would serve, before it serves (`cairn_runtime::CommandPath::plan`),
+//! or what a candidate projection makes of the log and how it answers the queries given
+//! (`cairn_runtime::Projections::plan`). Nothing is installed. With `Accept: text/event-stream` the reply is a stream of `progress` events
 //! (streams, events and commands done) ending in one `report` event, or an `error` event.
 
 use std::convert::Infallible;
@@ -14,7 +15,10 @@ use axum::http::HeaderMap;
 use axum::http::header::ACCEPT;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use cairn_runtime::{AggregatePlan, PlanError, PlanOptions, PlanProgress};
+use cairn_runtime::{
+    AggregatePlan, ModuleKind, PlanError, PlanOptions, PlanProgress, ProjectionPlan,
+};
+use cairn_store::Json as JsonText;
 use futures_util::stream;
 use serde::Deserialize;
 use tokio_util::task::AbortOnDropHandle;
@@ -35,20 +39,52 @@ pub(super) struct PlanQuery {
     /// At most this many streams, and this many recorded commands, spread evenly over the
     /// history; every one of them when left out. The report says whether it sampled.
     pub sample: Option<usize>,
+    /// For a projection: the queries to answer with the serving model and the candidate's, as
+    /// a JSON array of requests (such as `[{"type":"count"}]`).
+    pub queries: Option<String>,
 }
 
-/// Plans a candidate aggregate version: replays the module's streams with it and with the
-/// serving version, and decides the recorded commands again with it.
+/// A plan's report: an aggregate's or upcaster's, or a projection's (`kind` says which).
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub(super) enum PlanReport {
+    Aggregate(AggregatePlan),
+    Projection(ProjectionPlan),
+}
+
+/// The queries of a plan: a JSON array of requests, each any JSON value.
+fn plan_queries(queries: Option<&str>) -> Result<Vec<JsonText>, ApiError> {
+    let Some(text) = queries else {
+        return Ok(Vec::new());
+    };
+    let invalid = |why: String| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("`queries` is a JSON array of query requests: {why}"),
+        )
+    };
+    let requests: Vec<serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    requests
+        .iter()
+        .map(|request| JsonText::from_value(request).map_err(|e| invalid(e.to_string())))
+        .collect()
+}
+
+/// Plans a candidate version. An aggregate's (or an upcaster's, for the aggregate of its
+/// category): the module's streams replayed with it and with the serving version, and the
+/// recorded commands decided again with it. A projection's: the log folded by it into a read
+/// model in memory, and the `queries` answered by it and by the serving model.
 #[utoipa::path(
     post,
     path = "/v1/modules/{name}/plan",
     params(
-        ("name" = String, Path, description = "The aggregate the candidate would replace"),
+        ("name" = String, Path, description = "The module the candidate would replace"),
         PlanQuery,
     ),
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "The candidate component"),
     responses(
-        (status = 200, description = "The report: `replay` (states equal, differing, failing) and `redecide` (decisions the same, different, flipped, failing), with the first examples of each, and `changes`: whether anything differed or failed. With `Accept: text/event-stream`: `progress` events, then `report`", body = Object),
+        (status = 200, description = "The report. An aggregate's or upcaster's: `replay` (states equal, differing, failing) and `redecide` (decisions the same, different, flipped, failing), with the first examples of each. A projection's: the events folded, where the fold `failure`d if it did, and each of the `queries` answered by both models (`same`, `diff`). Both say `changes`: whether anything differed or failed. With `Accept: text/event-stream`: `progress` events, then `report`", body = Object),
     ),
     tag = "modules"
 )]
@@ -66,6 +102,7 @@ pub(super) async fn plan(
         ));
     }
     let candidate = module_body(&headers, body)?;
+    let queries = plan_queries(query.queries.as_deref())?;
     let options = PlanOptions {
         sample: query.sample,
         replay_only: false,
@@ -75,10 +112,24 @@ pub(super) async fn plan(
     let running = AbortOnDropHandle::new(tokio::spawn({
         let (state, progress) = (state.clone(), Arc::clone(&progress));
         async move {
-            state
+            let kind = state
                 .command_path
-                .plan(&name, candidate, options, &progress)
-                .await
+                .registry()
+                .kind_of_bytes(candidate.clone())
+                .await;
+            if matches!(kind, Ok(ModuleKind::Projection)) {
+                state
+                    .projections
+                    .plan(&name, candidate, &queries, &progress)
+                    .await
+                    .map(PlanReport::Projection)
+            } else {
+                state
+                    .command_path
+                    .plan(&name, candidate, options, &progress)
+                    .await
+                    .map(PlanReport::Aggregate)
+            }
         }
     }));
     let streamed = headers
@@ -96,8 +147,8 @@ pub(super) async fn plan(
 
 /// The plan's result, or the error reply it makes.
 fn finished(
-    joined: Result<Result<AggregatePlan, PlanError>, tokio::task::JoinError>,
-) -> Result<AggregatePlan, ApiError> {
+    joined: Result<Result<PlanReport, PlanError>, tokio::task::JoinError>,
+) -> Result<PlanReport, ApiError> {
     match joined {
         Ok(Ok(report)) => Ok(report),
         Ok(Err(error)) => Err(plan_failed(error)),
@@ -116,6 +167,9 @@ pub(super) fn plan_failed(error: PlanError) -> ApiError {
         PlanError::NotAnAggregate(_) => {
             ApiError::bad_request("not_an_aggregate", error.to_string())
         }
+        PlanError::NotAProjection(_) => {
+            ApiError::bad_request("not_a_projection", error.to_string())
+        }
         PlanError::Storage(error) => error.into(),
         PlanError::Host(error) => error.into(),
     }
@@ -123,7 +177,7 @@ pub(super) fn plan_failed(error: PlanError) -> ApiError {
 
 /// `progress` every [`PROGRESS_EVERY`] while the plan runs, then its `report` (or `error`).
 fn progress_events(
-    running: AbortOnDropHandle<Result<AggregatePlan, PlanError>>,
+    running: AbortOnDropHandle<Result<PlanReport, PlanError>>,
     progress: Arc<PlanProgress>,
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
     let started = Instant::now();

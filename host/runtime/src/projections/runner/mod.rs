@@ -180,6 +180,16 @@ impl Projections {
             .ok_or_else(|| ControlError::UnknownProjection(name.to_owned()))
     }
 
+    /// The registry the projections come from.
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        self.lifecycles.registry()
+    }
+
+    /// The store the projections read.
+    pub(crate) fn store(&self) -> Arc<dyn EventStore> {
+        Arc::clone(&self.lifecycles.env().store)
+    }
+
     /// Every projection's status, by name.
     pub fn list(&self) -> Vec<ProjectionStatus> {
         self.lifecycles.statuses(self.head())

@@ -41,6 +41,7 @@ pub(super) fn plan_errors() -> Vec<cairn_runtime::PlanError> {
         .map(PlanError::Candidate)
         .collect();
     all.push(PlanError::NotAnAggregate("sample".to_owned()));
+    all.push(PlanError::NotAProjection("sample".to_owned()));
     all.extend(storage_errors().into_iter().map(PlanError::Storage));
     all.extend(
         call_errors()
@@ -52,6 +53,7 @@ pub(super) fn plan_errors() -> Vec<cairn_runtime::PlanError> {
         match e {
             PlanError::Candidate(_)
             | PlanError::NotAnAggregate(_)
+            | PlanError::NotAProjection(_)
             | PlanError::Storage(_)
             | PlanError::Host(_) => {}
         }

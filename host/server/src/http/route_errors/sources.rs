@@ -131,6 +131,7 @@ impl ErrorSource {
                 const {
                     &[
                         Reply::new(S::BAD_REQUEST, "not_an_aggregate"),
+                        Reply::new(S::BAD_REQUEST, "not_a_projection"),
                         Reply::new(S::SERVICE_UNAVAILABLE, "host_backstop"),
                         Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
                     ]
