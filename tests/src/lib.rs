@@ -9,6 +9,9 @@
 //! - `http_streams.rs`, `http_aggregates.rs`, `http_projections.rs`, `http_live.rs`: the HTTP
 //!   API against the real server on 127.0.0.1:0 (`common/server.rs` starts it);
 //! - `http_bad_input.rs`: bad bodies, names, values and uploads, table-driven;
+//! - `http_upcasters.rs`: upcasters on every read path, snapshots keyed by them, and
+//!   misbehaving ones; `http_plan.rs`, `http_projection_plan.rs`: plans of aggregates and of
+//!   projections;
 //! - `http_guests.rs`: misbehaving guests over HTTP under concurrent load;
 //! - `http_races.rs`: writers racing on one stream over HTTP;
 //! - `http_modules.rs`: removing modules, and a name held by the other kind;
@@ -24,8 +27,9 @@
 use std::path::PathBuf;
 
 /// The bytes of guest `name` (`bank_account`, `customers`, `customer_directory`,
-/// `account_balances`, `misbehaving`, `wrong-world`, `bad-import`, `picky-projection` and its
-/// fix `picky-projection-fixed`).
+/// `account_balances`, `customers_upcaster`, `misbehaving`, `misbehaving-upcaster`,
+/// `bank-account-v2`, `wrong-world`, `bad-import`, `picky-projection` and its fix
+/// `picky-projection-fixed`).
 pub fn guest(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CAIRN_GUESTS")).join(cairn_guest_build::wasm_file_name(name));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))

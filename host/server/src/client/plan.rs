@@ -108,8 +108,9 @@ fn print_projection_report(name: &str, report: &Value) {
         ),
     }
     println!(
-        "fold: {} events of the log, to position {}, into a read model beside the serving one",
-        report["events"], report["head"]
+        "fold: the log to position {} ({} events as read), into a read model in memory beside \
+         the serving one",
+        report["head"], report["events"]
     );
     if let Some(failure) = report.get("failure").filter(|f| !f.is_null()) {
         println!(
