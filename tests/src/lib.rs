@@ -18,6 +18,9 @@
 //! - `http_metrics.rs`: `/metrics` after a known workload;
 //! - `http_errors.rs`: mistakes answered in cairn's words with what to do;
 //! - `http_openapi.rs`: the served OpenAPI document, checked by `openapi-spec-validator`;
+//! - `http_stream_list.rs`: streams listed by prefix and category, paged both ways;
+//! - `console.rs`: the web console in a real headless Chromium (`common/browser.rs`): every
+//!   page, the live parts, escaping of hostile event data, and signing in with a key;
 //! - `pressure.rs`: commands and a projection on a busy host, with no failure and no probation;
 //! - `common/test_store.rs`: a store over the real one that counts stream reads and fails on
 //!   demand (appends, read model reads), for the loader and host-fault tests;
@@ -31,8 +34,13 @@ use std::path::PathBuf;
 /// `bank-account-v2`, `wrong-world`, `bad-import`, `picky-projection` and its fix
 /// `picky-projection-fixed`).
 pub fn guest(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CAIRN_GUESTS")).join(cairn_guest_build::wasm_file_name(name));
+    let path = guest_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Where guest `name`'s component is, for a test that hands the file itself to a client.
+pub fn guest_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CAIRN_GUESTS")).join(cairn_guest_build::wasm_file_name(name))
 }
 
 /// Guest `name` with a custom section added: the same code under another hash, as a new build

@@ -10,7 +10,7 @@
 //! - `report.rs`: figures, their targets, and how they are printed; `machine.rs`, the CPU,
 //!   cores and disk they were measured on, probed before the run.
 //! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`,
-//!   `plan.rs`: the scenarios;
+//!   `plan.rs`, `ui.rs`: the scenarios;
 //!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive.
 
 mod bank;
@@ -25,6 +25,7 @@ mod runtime;
 mod sandbox;
 mod served;
 mod store;
+mod ui;
 
 pub mod pressure;
 
@@ -73,6 +74,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Projections => projections::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Sandbox => sandbox::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Plan => plan::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Ui => ui::run(dir.path(), args.scale, !args.json).await?,
     };
     let report = PressuredReport::new(report, machine, pressure.map(Pressure::stop));
     if args.json {

@@ -31,6 +31,7 @@ impl Cli {
             Command::Undeploy(args) => args.client = global,
             Command::Send(args) => args.client = global,
             Command::Read(args) => args.client = global,
+            Command::Streams(args) => args.client = global,
             Command::Tail(args) => args.client = global,
             Command::State(args) => args.client = global,
             Command::History(args) => args.client = global,
@@ -65,6 +66,8 @@ pub enum Command {
     Send(SendArgs),
     /// Read a stream.
     Read(ReadArgs),
+    /// List streams by name prefix or category, a page at a time.
+    Streams(StreamsArgs),
     /// Follow the global log live, optionally filtered.
     Tail(TailArgs),
     /// Show an aggregate's current state, or its state at a version.
@@ -255,6 +258,27 @@ pub struct ReadArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct StreamsArgs {
+    /// Only streams whose names begin with this.
+    #[arg(long, conflicts_with = "category")]
+    pub prefix: Option<String>,
+    /// Only streams of this category (the part of the name before the first `-`).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// The streams after this name.
+    #[arg(long, conflicts_with = "before")]
+    pub after: Option<String>,
+    /// The streams before this name, nearest first.
+    #[arg(long)]
+    pub before: Option<String>,
+    /// The most streams to list (default 100, at most 1,000).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(skip)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct TailArgs {
     /// Only streams of this category (the part of the name before the first `-`).
     #[arg(long)]
@@ -417,6 +441,8 @@ pub enum Scenario {
     Sandbox,
     /// A plan of a new build of an aggregate over 100,000 events and 10,000 recorded commands.
     Plan,
+    /// What the console's pages ask of the server, with 1,000,000 streams in the store.
+    Ui,
 }
 
 #[derive(Debug, clap::Args)]

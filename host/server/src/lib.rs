@@ -5,7 +5,8 @@
 //! Layout:
 //! - `node.rs`: [`node::Node`], the store, the module registry and the command path, opened on
 //!   a data directory.
-//! - `http/`: the HTTP API (axum): `app(state) -> Router` and `serve(listener, state, signal)`.
+//! - `http/`: the HTTP API (axum): `app(state) -> Router` and `serve(listener, state, signal)`;
+//!   `console/`, the web console it serves at `/ui`.
 //! - `telemetry.rs`: the Prometheus recorder and what cairn counts.
 //! - `serve.rs`: `cairn serve`; `dev/`: `cairn dev` (build, load, watch, hot-swap);
 //!   `project.rs`: `cairn.toml`'s modules; `settings.rs`: its runtime settings.
@@ -20,6 +21,7 @@
 pub mod cli;
 pub mod client;
 pub mod completions;
+mod console;
 pub mod dev;
 pub mod guests;
 pub mod http;

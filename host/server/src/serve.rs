@@ -23,6 +23,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "cairn is serving {} on http://{address}",
         args.data.display()
     ));
+    announce(format_args!("  console   http://{address}/ui/"));
     let state = AppState::new(&node, args.key.api_key);
     http::serve_with(listener, state, settings.http, stop).await?;
     node.close().await;

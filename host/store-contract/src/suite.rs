@@ -86,6 +86,9 @@ macro_rules! contract_suite {
                 a_refused_keyed_append_records_nothing,
                 racing_sends_of_one_key_append_once,
             ]
+            listing [
+                streams_are_listed_by_prefix_in_pages_both_ways,
+            ]
             races [
                 lockstep_rounds_have_one_winner_and_losers_see_the_new_version,
                 free_running_writers_never_share_a_version,

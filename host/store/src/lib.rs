@@ -13,7 +13,8 @@
 //!   [`EventLog`], [`CommandLog`], [`Snapshots`], [`Modules`], [`ReadModels`], and
 //!   [`EventStore`] for a backend that implements them all. `host/store-contract` tests any backend against them.
 //! - `command.rs`: commands as the command log keeps them ([`LoggedCommand`], [`Verdict`]).
-//! - `append.rs` and `read.rs`: what operations take and return; `error.rs`: one error enum
+//! - `append.rs`, `read.rs` and `stream_list.rs` (listing streams by name prefix): what
+//!   operations take and return; `error.rs`: one error enum
 //!   per operation.
 //! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
 //! - `module.rs`: modules kept as named ([`ModuleName`]), hashed ([`ModuleHash`]), versioned
@@ -55,6 +56,7 @@ mod read_model;
 mod redb_backend;
 mod snapshot;
 mod stream_id;
+mod stream_list;
 mod version;
 
 pub use append::{
@@ -85,4 +87,5 @@ pub use redb_backend::fuzzing;
 pub use redb_backend::{OpenError, RedbOptions, RedbStore, VerifyReport};
 pub use snapshot::{Snapshot, SnapshotKey};
 pub use stream_id::StreamId;
+pub use stream_list::{ListedStream, MAX_STREAMS_PER_LISTING, StreamsPage, StreamsRead};
 pub use version::{ExpectedVersion, Position, Version};

@@ -1,6 +1,7 @@
 //! A store, a registry and the command path on a temporary directory.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod described;
 pub mod server;
 pub mod test_store;

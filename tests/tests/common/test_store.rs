@@ -11,7 +11,7 @@ use cairn_store::{
     ModelError, ModelRead, ModuleHash, ModuleName, ModulePut, ModulePutError, ModuleRecord,
     ModuleRemoval, ModuleState, Modules, NewEvent, NewModule, NothingAppended, Position, ReadError,
     ReadModelName, ReadModels, Snapshot, SnapshotError, SnapshotKey, Snapshots, StorageError,
-    StreamId, StreamInfo, StreamRead, StreamSlice,
+    StreamId, StreamInfo, StreamRead, StreamSlice, StreamsPage, StreamsRead,
 };
 
 /// Passes everything to `inner`, counting `read_stream` calls, and failing what its switches
@@ -154,6 +154,10 @@ impl EventLog for TestStore {
 
     async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError> {
         self.inner.stream_info(stream).await
+    }
+
+    async fn list_streams(&self, read: StreamsRead) -> Result<StreamsPage, ReadError> {
+        self.inner.list_streams(read).await
     }
 
     fn head(&self) -> Position {

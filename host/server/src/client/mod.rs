@@ -1,10 +1,11 @@
 //! The commands that talk to a running server over HTTP: `deploy`, `undeploy`, `send`, `read`,
-//! `tail`, `state`, `history`, `query` and `projections`.
+//! `streams`, `tail`, `state`, `history`, `query` and `projections`.
 //!
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
 //! - `commands.rs`: the commands on streams and aggregates; `history.rs`, an aggregate's
-//!   states over its stream; `plan.rs`, `deploy --plan`; `projections.rs`, the commands on projections.
+//!   states over its stream; `plan.rs`, `deploy --plan`; `projections.rs`, the commands on projections;
+//!   `streams.rs`, streams listed by name.
 //! - `print.rs`: their output for people; `sse.rs`, the server-sent event streams they read.
 
 mod api;
@@ -14,8 +15,10 @@ mod plan;
 mod print;
 mod projections;
 mod sse;
+mod streams;
 
 pub use api::Api;
 pub use commands::{deploy, read, send, state, tail, undeploy};
 pub use history::history;
 pub use projections::{projections, query};
+pub use streams::streams;

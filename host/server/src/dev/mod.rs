@@ -63,6 +63,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         serving_count(serving.len(), from_project, &args.config)
     ));
     crate::serve::announce(format_args!("  data      {}", data.display()));
+    crate::serve::announce(format_args!("  console   http://{address}/ui/"));
     crate::serve::announce(format_args!("  API       http://{address}"));
     crate::serve::announce(format_args!("  OpenAPI   http://{address}/openapi.json"));
     crate::serve::announce(format_args!("  metrics   http://{address}/metrics"));

@@ -125,6 +125,12 @@ pub(super) async fn command(
     let started = std::time::Instant::now();
     let outcome = state.command_path.execute(&name, &id, command).await;
     telemetry::commanded(&name, &outcome, started.elapsed());
+    if matches!(
+        outcome,
+        Ok(_) | Err(cairn_runtime::CommandError::Rejected(_))
+    ) {
+        state.stats.command_decided();
+    }
     match outcome {
         Ok(outcome) => Ok(Json(CommandReply::from(outcome))),
         Err(cairn_runtime::CommandError::UnknownModule(_)) => Err(not_an_aggregate(&state, &name)),

@@ -1,12 +1,17 @@
-//! Bearer-token auth: with an API key set, every route but `/healthz` needs
-//! `Authorization: Bearer <key>`. The scheme is matched in any case (`bearer`, `BEARER`), as
-//! RFC 9110 has it; the key exactly. Every 401 says `WWW-Authenticate: Bearer` (`error.rs`).
+//! Bearer-token auth: with an API key set, every route but `/healthz` and the console's own
+//! (its files and its sign-in) needs `Authorization: Bearer <key>`, or the console's cookie
+//! holding the key (`console/session.rs`). The scheme is matched in any case (`bearer`,
+//! `BEARER`), as RFC 9110 has it; the key exactly. Every 401 says `WWW-Authenticate: Bearer`
+//! (`error.rs`). A request that changes anything under the cookie alone must carry the
+//! session's CSRF token as well, or is refused with 403 `csrf_refused`: a page of another
+//! site can make the browser send the cookie, but cannot read the token.
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::console;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 
@@ -22,20 +27,37 @@ pub(super) async fn require_key(
     if !needs_key(request.uri().path()) {
         return Ok(next.run(request).await);
     }
-    let given = request
-        .headers()
+    let headers = request.headers();
+    let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token);
-    match given {
-        Some(given) if same(given.as_bytes(), key.as_bytes()) => Ok(next.run(request).await),
+    if let Some(given) = bearer {
+        return if keys_match(given.as_bytes(), key.as_bytes()) {
+            Ok(next.run(request).await)
+        } else {
+            Err(ApiError::unauthorized())
+        };
+    }
+    match console::cookie_key(headers) {
+        Some(given) if keys_match(given.as_bytes(), key.as_bytes()) => {
+            let token = headers
+                .get(console::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let expected = console::csrf_token(key);
+            if !request.method().is_safe() && !keys_match(token.as_bytes(), expected.as_bytes()) {
+                return Err(ApiError::csrf_refused());
+            }
+            Ok(next.run(request).await)
+        }
         _ => Err(ApiError::unauthorized()),
     }
 }
 
-/// Whether a request to `path` needs the key: every one but `/healthz`.
-pub(super) fn needs_key(path: &str) -> bool {
-    path != "/healthz"
+/// Whether a request to `path` needs the key: every one but `/healthz` and the console's.
+pub(crate) fn needs_key(path: &str) -> bool {
+    path != "/healthz" && !console::is_console_path(path)
 }
 
 /// The token of an `Authorization` value of the `Bearer` scheme, in any case.
@@ -48,7 +70,7 @@ fn bearer_token(value: &str) -> Option<&str> {
 
 /// Compares without stopping at the first difference, so the time taken does not tell an
 /// attacker how much of a guess was right.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn keys_match(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -57,7 +79,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{bearer_token, same};
+    use super::{bearer_token, keys_match as same};
 
     #[test]
     fn takes_the_scheme_in_any_case() {

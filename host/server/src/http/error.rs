@@ -80,6 +80,16 @@ impl ApiError {
         )
     }
 
+    /// The 403 for a change made under the console's cookie without its CSRF token.
+    pub fn csrf_refused() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_refused",
+            "a change made with the console's key cookie must carry `X-Cairn-CSRF` with the \
+             session's token (from `GET /ui/session`), or send `Authorization: Bearer <key>`",
+        )
+    }
+
     /// The 409 for a module that cannot read the history it would serve.
     pub fn incompatible_with_history(module: &str, report: cairn_runtime::AggregatePlan) -> Self {
         let replay = &report.replay;

@@ -11,7 +11,7 @@ use crate::http::error::ApiError;
 /// 413.
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
-pub(super) struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 /// A query string. A bad one is a 400 `invalid_query`.
 #[derive(Debug, FromRequestParts)]

@@ -5,12 +5,14 @@
 //! - `error.rs`: [`ApiError`], every error reply, and the one `IntoResponse`.
 //! - `extract.rs`: axum's extractors with our error replies.
 //! - `auth.rs`: bearer-token auth.
-//! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE; `served.rs`,
+//! - `streams.rs`, `all.rs`, `subscribe.rs`: appends, reads, the global log, SSE;
+//!   `stream_list.rs`, streams listed by name prefix; `served.rs`,
 //!   events as they are served: read through the upcasters, or as stored (`?raw=true`).
 //! - `modules.rs`: uploads and listing; `plan.rs`, a candidate's plan; `aggregates.rs`: commands and state; `commands.rs`:
 //!   the command log; `history.rs`: an aggregate's states over its stream;
 //!   `projections.rs`: projection status, queries, reset, pause and resume.
-//! - `ops.rs`: health and metrics; `openapi.rs`: the generated API description.
+//! - `ops.rs`: health and metrics; `stats.rs`, the version, the store's size and recent rates,
+//!   once or each second; `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
 //! - `edge/`: connections from accept to close: timeouts, the connection cap, head sizes,
 //!   and a shutdown that always finishes.
@@ -33,6 +35,8 @@ mod projections;
 mod route_errors;
 mod served;
 mod state;
+mod stats;
+mod stream_list;
 mod streams;
 mod subscribe;
 
@@ -42,8 +46,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+pub(crate) use auth::keys_match;
 pub use edge::{FD_RESERVE, HttpConfig, MAX_HEADER_BYTES_LIMIT, MAX_URI_BYTES_LIMIT, fd_limit};
 pub use error::{ApiError, ErrorBody, call_error_code};
+pub(crate) use extract::JsonBody;
 pub use local::LocalServer;
 pub use openapi::ApiDoc;
 pub use state::AppState;
@@ -67,6 +73,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/streams/{stream}",
             post(streams::append).get(streams::read),
         )
+        .route("/v1/streams", get(stream_list::list))
         .route("/v1/all", get(all::read))
         .route("/v1/subscribe", get(subscribe::subscribe))
         .route("/v1/modules", get(modules::list))
@@ -83,11 +90,14 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/projections/{name}/pause", post(projections::pause))
         .route("/v1/projections/{name}/resume", post(projections::resume))
         .route("/v1/projections/{name}/reset", post(projections::reset))
+        .route("/v1/stats", get(stats::stats))
+        .route("/v1/stats/subscribe", get(stats::subscribe))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .merge(modules)
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -130,5 +140,8 @@ pub async fn serve_with(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = app(state.clone());
-    edge::serve(listener, router, state, config, signal).await
+    let sampler = tokio::spawn(stats::sample_while_serving(state.clone()));
+    let served = edge::serve(listener, router, state, config, signal).await;
+    sampler.abort();
+    served
 }

@@ -11,7 +11,8 @@ use utoipa::OpenApi;
 
 use crate::http::route_errors::DeclareErrors;
 use crate::http::{
-    aggregates, all, commands, error, history, modules, ops, plan, projections, streams, subscribe,
+    aggregates, all, commands, error, history, modules, ops, plan, projections, stats, stream_list,
+    streams, subscribe,
 };
 
 /// The API description.
@@ -19,14 +20,14 @@ use crate::http::{
 #[openapi(
     info(title = "cairn", description = "An event store and a runtime for event-sourced domain logic."),
     paths(
-        streams::append, streams::read, all::read, subscribe::subscribe,
+        streams::append, streams::read, stream_list::list, all::read, subscribe::subscribe,
         modules::upload, modules::list, modules::get, modules::remove, plan::plan,
         aggregates::command, aggregates::state, history::history, commands::read,
         projections::list, projections::status, projections::query,
         projections::pause, projections::resume, projections::reset,
-        ops::healthz, ops::metrics, openapi_json,
+        stats::stats, stats::subscribe, ops::healthz, ops::metrics, openapi_json,
     ),
-    components(schemas(error::ErrorBody, EventDoc, StreamPage, LogPage, ProjectionStatusDoc)),
+    components(schemas(error::ErrorBody, EventDoc, StreamPage, StreamListDoc, ListedStreamDoc, LogPage, ProjectionStatusDoc)),
     modifiers(&BearerAuth, &DeclareErrors),
     security(("bearer" = [])),
 )]
@@ -103,6 +104,29 @@ pub(super) struct StreamPage {
     /// The last stored version the page covers (absent when it covers none). Upcasters may
     /// serve more or fewer events than were stored: read on from the version after this one.
     read_to: Option<u64>,
+}
+
+/// A page of streams listed by name.
+#[derive(utoipa::ToSchema)]
+#[schema(as = StreamList)]
+#[allow(dead_code)]
+pub(super) struct StreamListDoc {
+    /// The streams, ascending by name (descending when read `before` a name).
+    streams: Vec<ListedStreamDoc>,
+    /// Whether more streams of the prefix follow the last one, in the order read: page on
+    /// with `after` (or `before`) its name.
+    more: bool,
+}
+
+/// A stream of a listing.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ListedStream)]
+#[allow(dead_code)]
+pub(super) struct ListedStreamDoc {
+    /// Its name.
+    stream: String,
+    /// Its version: how many events it holds.
+    version: u64,
 }
 
 /// Part of the global log.

@@ -7,9 +7,10 @@ use cairn_store::EventStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
+use crate::http::stats::ServerStats;
 use crate::node::Node;
 
-/// The store, the command path, the API key and the shutdown signal. Cloning is cheap.
+/// The store, the command path, the API key, the server's stats and the shutdown signal. Cloning is cheap.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub(crate) store: Arc<dyn EventStore>,
@@ -17,6 +18,7 @@ pub struct AppState {
     pub(crate) projections: Projections,
     pub(crate) api_key: Option<Arc<str>>,
     pub(crate) metrics: PrometheusHandle,
+    pub(crate) stats: Arc<ServerStats>,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -30,6 +32,7 @@ impl AppState {
             projections: node.projections().clone(),
             api_key: api_key.map(Arc::from),
             metrics: crate::telemetry::prometheus(),
+            stats: Arc::new(ServerStats::new(node.data_dir().join("store"))),
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -6,6 +6,7 @@
 //! - `keyed.rs`: appends under an idempotency key ([`cairn_store::EventLog::append_keyed`]).
 //! - `refusals.rs`: bad appends are typed errors and store nothing (promise 1).
 //! - `reads.rs`: streams both ways and the global log with filters and scan limits (promises 2, 5).
+//! - `listing.rs`: streams listed by name prefix, paged both ways (promise 6).
 //! - `head.rs`: waiting for the head to move ([`cairn_store::EventLog::watch_head`]).
 //! - `byte_budgets.rs`: reads bounded by bytes, paged without loss (promise 5).
 
@@ -14,6 +15,7 @@ pub mod durability;
 pub mod head;
 pub mod idempotency;
 pub mod keyed;
+pub mod listing;
 pub mod races;
 pub mod reads;
 pub mod refusals;

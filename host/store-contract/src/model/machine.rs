@@ -8,7 +8,8 @@ use proptest_state_machine::ReferenceStateMachine;
 
 use super::reference::Model;
 use super::transition::{
-    CATEGORIES, EventSpec, Expected, KEYS, MODELS, STREAMS, TYPES, Transition, prefix_of,
+    CATEGORIES, EventSpec, Expected, KEYS, MODELS, STREAM_CURSORS, STREAM_PREFIXES, STREAMS, TYPES,
+    Transition, prefix_of,
 };
 
 /// The reference state machine over [`Model`].
@@ -136,6 +137,22 @@ impl ReferenceStateMachine for StoreReference {
                     limit,
                 },
             );
+        let list_streams = (
+            0..STREAM_PREFIXES.len(),
+            proptest::option::of(0..STREAM_CURSORS.len()),
+            any::<bool>(),
+            prop_oneof![0usize..4, Just(usize::MAX)],
+        )
+            .prop_map(|(prefix, from, forward, limit)| Transition::ListStreams {
+                prefix,
+                from,
+                direction: if forward {
+                    Direction::Forward
+                } else {
+                    Direction::Backward
+                },
+                limit,
+            });
         let snapshot = (
             0..STREAMS.len(),
             0u64..6,
@@ -154,6 +171,7 @@ impl ReferenceStateMachine for StoreReference {
             (2, commit_model.boxed()),
             (1, drop_model.boxed()),
             (1, scan_model.boxed()),
+            (1, list_streams.boxed()),
             (1, Just(Transition::Reopen).boxed()),
         ];
         if !state.appends.is_empty() {
@@ -264,6 +282,17 @@ impl ReferenceStateMachine for StoreReference {
                 start_after.map(|k| KEYS[k]),
                 *limit,
             )),
+            Transition::ListStreams {
+                prefix,
+                from,
+                direction,
+                limit,
+            } => state.list_streams(
+                STREAM_PREFIXES[*prefix],
+                from.map(|c| STREAM_CURSORS[c]),
+                *direction,
+                *limit,
+            ),
             Transition::PutSnapshot {
                 stream,
                 version,

@@ -1,6 +1,6 @@
 //! The store against an in-memory reference model (a proptest state machine): random appends
 //! with every expected-version kind, exact and partial retries, reads of streams and of the
-//! global log with filters, scan limits and byte budgets, snapshots, read models (commits with
+//! global log with filters, scan limits and byte budgets, listings of streams by prefix, snapshots, read models (commits with
 //! checkpoints, drops and scans), and closing and reopening the store between steps. After
 //! each step the store must answer exactly as the model does.
 //!
@@ -21,7 +21,7 @@ use crate::Backend;
 use machine::StoreReference;
 use system::StoreModelTest;
 
-/// EventLog promises 1–5, Snapshots promises 1–2 and ReadModels promises 1–2, against the
+/// EventLog promises 1–6, Snapshots promises 1–2 and ReadModels promises 1–2, against the
 /// model: 1,000 random histories of 1 to 23 steps, each step answered exactly as the model
 /// answers it, with the store closed and opened again ([`Backend::close`], [`Backend::open`])
 /// between some steps. Builds its own runtime, so it is a plain `#[test]`.

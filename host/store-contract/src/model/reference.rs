@@ -25,6 +25,33 @@ impl Model {
         self.streams.get(&stream).map_or(0, |p| p.len() as u64)
     }
 
+    /// The streams holding an event whose names begin with `prefix`, after `from` (before it,
+    /// backward), at most `limit` of them, and whether more follow.
+    pub(super) fn list_streams(
+        &self,
+        prefix: &str,
+        from: Option<&str>,
+        direction: Direction,
+        limit: usize,
+    ) -> Expected {
+        let mut names: Vec<(String, u64)> = (0..STREAMS.len())
+            .filter(|s| self.version(*s) > 0 && STREAMS[*s].starts_with(prefix))
+            .filter(|s| match (from, direction) {
+                (None, _) => true,
+                (Some(from), Direction::Forward) => STREAMS[*s] > from,
+                (Some(from), Direction::Backward) => STREAMS[*s] < from,
+            })
+            .map(|s| (STREAMS[s].to_owned(), self.version(s)))
+            .collect();
+        names.sort();
+        if direction == Direction::Backward {
+            names.reverse();
+        }
+        let more = names.len() > limit;
+        names.truncate(limit);
+        Expected::Streams(names, more)
+    }
+
     pub(super) fn append(
         &mut self,
         stream: usize,

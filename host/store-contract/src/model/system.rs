@@ -6,15 +6,15 @@ use std::marker::PhantomData;
 use cairn_store::{
     AllRead, AppendError, AppendOutcome, EventId, EventLog, EventType, Json, ModelCommit,
     ModelError, ModelWrite, NewEvent, Position, ReadModelName, ReadModels, RecordedEvent, Snapshot,
-    SnapshotError, SnapshotKey, Snapshots, StreamRead, Version,
+    SnapshotError, SnapshotKey, Snapshots, StreamRead, StreamsRead, Version,
 };
 use proptest_state_machine::StateMachineTest;
 
 use super::machine::StoreReference;
 use super::reference::Model;
 use super::transition::{
-    CATEGORIES, EventSpec, Expected, KEYS, MODELS, ModelEvent, STREAMS, TYPES, Transition,
-    prefix_of,
+    CATEGORIES, EventSpec, Expected, KEYS, MODELS, ModelEvent, STREAM_CURSORS, STREAM_PREFIXES,
+    STREAMS, TYPES, Transition, prefix_of,
 };
 use crate::Backend;
 use crate::fixtures;
@@ -241,6 +241,30 @@ impl<B: Backend> StateMachineTest for StoreModelTest<B> {
                 Expected::ModelEntries(
                     view.scan(prefix_of(prefix), start_after.map(|k| KEYS[k]), limit)
                         .expect("scan"),
+                )
+            }
+            Transition::ListStreams {
+                prefix,
+                from,
+                direction,
+                limit,
+            } => {
+                let read = StreamsRead {
+                    prefix: STREAM_PREFIXES[prefix].to_owned(),
+                    from: from.map(|c| STREAM_CURSORS[c].to_owned()),
+                    direction,
+                    limit,
+                };
+                let page = sys
+                    .runtime
+                    .block_on(sys.store().list_streams(read))
+                    .expect("list streams");
+                Expected::Streams(
+                    page.streams
+                        .into_iter()
+                        .map(|s| (s.stream.as_str().to_owned(), s.version.get()))
+                        .collect(),
+                    page.more,
                 )
             }
             Transition::Reopen => {

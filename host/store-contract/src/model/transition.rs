@@ -12,6 +12,19 @@ pub(super) const CATEGORIES: [&str; 4] = ["acct", "cust", "solo", "none"];
 pub(super) const TYPES: [&str; 3] = ["Opened", "Deposited", "Withdrawn"];
 pub(super) const MODELS: [&str; 2] = ["blue", "green"];
 pub(super) const KEYS: [&[u8]; 5] = [b"a", b"ab", b"abc", b"b", b"\xff"];
+/// Prefixes to list streams by: every name, a category, a category with its `-`, a whole
+/// name, a letter two categories share, and none.
+pub(super) const STREAM_PREFIXES: [&str; 6] = ["", "acct", "acct-", "acct-1", "c", "zzz"];
+/// Where listings go on from: every stream name, and names between and around them.
+pub(super) const STREAM_CURSORS: [&str; 7] = [
+    "acct-1",
+    "acct-2",
+    "cust-1",
+    "solo",
+    "acct-15",
+    "b",
+    "\u{10ffff}",
+];
 
 /// A read model in the reference: its checkpoint and its entries.
 pub(super) type ModelState = (u64, BTreeMap<Vec<u8>, Vec<u8>>);
@@ -81,6 +94,12 @@ pub(super) enum Transition {
         start_after: Option<usize>,
         limit: usize,
     },
+    ListStreams {
+        prefix: usize,
+        from: Option<usize>,
+        direction: Direction,
+        limit: usize,
+    },
     PutSnapshot {
         stream: usize,
         version: u64,
@@ -122,6 +141,8 @@ pub(super) enum Expected {
     ModelCommitted,
     ModelNotAhead,
     ModelEntries(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A listing: (name, version) in the order listed, and whether more follow.
+    Streams(Vec<(String, u64)>, bool),
 }
 
 /// Prefix `n` of the generated ones: a key, or (past the last key) the empty prefix.

@@ -6,6 +6,7 @@ use crate::event::{NewEvent, RecordedEvent};
 use crate::head::HeadWatch;
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::stream_id::StreamId;
+use crate::stream_list::{StreamsPage, StreamsRead};
 use crate::version::{ExpectedVersion, Position, Version};
 
 /// A durable log of events with one stream per aggregate, optimistic concurrency and one
@@ -26,6 +27,10 @@ use crate::version::{ExpectedVersion, Position, Version};
 ///    types, data and metadata, but never nothing when there is an event to return: the first
 ///    is returned whatever its size. A read cut by its bytes says so (`truncated`), and
 ///    paging on from where it ends returns every event exactly once.
+/// 6. A listing of streams returns, in name order (descending backward), the streams that
+///    exist (hold an event) whose names begin with its prefix and lie strictly after its
+///    `from` (before it, backward), at most its capped limit of them, each with its version,
+///    and says whether more follow.
 #[async_trait::async_trait]
 pub trait EventLog: Send + Sync {
     /// Appends `events` to `stream` if its version satisfies `expected`.
@@ -99,6 +104,9 @@ pub trait EventLog: Send + Sync {
 
     /// A stream's version and whether it exists.
     async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError>;
+
+    /// A page of the streams whose names begin with a prefix (promise 6).
+    async fn list_streams(&self, read: StreamsRead) -> Result<StreamsPage, ReadError>;
 
     /// The position of the newest event (0 for an empty store).
     fn head(&self) -> Position;

@@ -9,7 +9,8 @@
 //! - `apply_append.rs` (with a command's entry), `apply_command.rs`, `apply_snapshot.rs`,
 //!   `apply_module.rs`, `apply_model.rs`: one operation inside a write transaction.
 //! - `reads.rs`: blocking reads of events, each in one read transaction; `model_reads.rs`, the
-//!   same for read model entries; `command_reads.rs`, for the command log.
+//!   same for read model entries; `command_reads.rs`, for the command log;
+//!   `stream_list.rs`, listing streams by name prefix.
 //! - `migrate.rs`: moving a file of an older layout to the current one, at open.
 //! - `store.rs`: opening and closing; `traits.rs`, the store traits ([`crate::EventLog`] and
 //!   the rest) on [`RedbStore`];
@@ -32,6 +33,7 @@ mod reads;
 mod record;
 mod store;
 mod stream_cache;
+mod stream_list;
 mod tables;
 mod traits;
 mod verify;

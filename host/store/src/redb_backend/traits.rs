@@ -10,6 +10,7 @@ use super::command_record::CommandBody;
 use super::model_reads::RedbModelRead;
 use super::reads;
 use super::store::RedbStore;
+use super::stream_list;
 use super::writer::{Pending, WriteOp};
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::backend::{CommandLog, EventLog, EventStore, Modules, ReadModels, Snapshots};
@@ -26,6 +27,7 @@ use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
 use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
+use crate::stream_list::{StreamsPage, StreamsRead};
 use crate::version::{ExpectedVersion, Position};
 
 #[async_trait::async_trait]
@@ -90,6 +92,12 @@ impl EventLog for RedbStore {
     async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError> {
         Ok(self
             .blocking(move |db| reads::stream_info(db, &stream))
+            .await?)
+    }
+
+    async fn list_streams(&self, read: StreamsRead) -> Result<StreamsPage, ReadError> {
+        Ok(self
+            .blocking(move |db| stream_list::list_streams(db, &read))
             .await?)
     }
 

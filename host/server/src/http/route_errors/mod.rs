@@ -38,6 +38,7 @@ use ErrorSource as E;
 pub(crate) static ROUTES: &[Route] = &[
     route(Method::POST, "/v1/streams/{stream}", &[E::PathParams, E::JsonBody, E::StreamName, E::Append]),
     route(Method::GET, "/v1/streams/{stream}", &[E::PathParams, E::QueryParams, E::StreamName, E::ReadLimit, E::Storage, E::Call]),
+    route(Method::GET, "/v1/streams", &[E::QueryParams, E::StreamListing, E::Storage]),
     route(Method::GET, "/v1/all", &[E::QueryParams, E::ReadLimit, E::LogFilter, E::Storage, E::Call]),
     // A failure after the reply has begun is an SSE `error` event, not a status.
     route(Method::GET, "/v1/subscribe", &[E::QueryParams, E::LogFilter, E::LastEventId]),
@@ -56,6 +57,8 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::POST, "/v1/projections/{name}/pause", &[E::PathParams, E::ProjectionControl]),
     route(Method::POST, "/v1/projections/{name}/resume", &[E::PathParams, E::ProjectionControl]),
     route(Method::POST, "/v1/projections/{name}/reset", &[E::PathParams, E::ProjectionControl]),
+    route(Method::GET, "/v1/stats", &[]),
+    route(Method::GET, "/v1/stats/subscribe", &[]),
     route(Method::GET, "/healthz", &[]),
     route(Method::GET, "/metrics", &[]),
     route(Method::GET, "/openapi.json", &[]),

@@ -31,7 +31,8 @@ pub(crate) enum ErrorSource {
     Edge,
     /// The edge again: a request body that did not arrive in time (`edge/service.rs`).
     BodyDeadline,
-    /// `auth.rs`, on every route that needs the API key.
+    /// `auth.rs`, on every route that needs the API key: no key, or a change under the
+    /// console's cookie without its CSRF token.
     Auth,
     /// The `PathParams` extractor.
     PathParams,
@@ -47,6 +48,9 @@ pub(crate) enum ErrorSource {
     ReadLimit,
     /// A category or type filter of the global log (`all::filtered`).
     LogFilter,
+    /// A listing of streams that asks for two things at once, or a `limit` out of range
+    /// (`stream_list::listing`).
+    StreamListing,
     /// A `Last-Event-ID` that is not a position (`subscribe::subscribe`).
     LastEventId,
     /// An `Idempotency-Key` that is not a key (`aggregates::command`).
@@ -98,9 +102,16 @@ impl ErrorSource {
                 }
             }
             Self::BodyDeadline => const { &[Reply::new(S::REQUEST_TIMEOUT, "body_timeout")] },
-            Self::Auth => const { &[Reply::new(S::UNAUTHORIZED, "unauthorized")] },
+            Self::Auth => {
+                const {
+                    &[
+                        Reply::new(S::UNAUTHORIZED, "unauthorized"),
+                        Reply::new(S::FORBIDDEN, "csrf_refused"),
+                    ]
+                }
+            }
             Self::PathParams => const { &[Reply::new(S::BAD_REQUEST, "invalid_path")] },
-            Self::QueryParams | Self::ReadLimit | Self::LogFilter => {
+            Self::QueryParams | Self::ReadLimit | Self::LogFilter | Self::StreamListing => {
                 const { &[Reply::new(S::BAD_REQUEST, "invalid_query")] }
             }
             Self::JsonBody => {
@@ -258,6 +269,7 @@ impl ErrorSource {
             | Self::StreamName
             | Self::ReadLimit
             | Self::LogFilter
+            | Self::StreamListing
             | Self::LastEventId
             | Self::IdempotencyKey
             | Self::CommandType

@@ -39,7 +39,7 @@ use super::samples;
 use super::{ErrorSource, ROUTES, Reply, route_replies, row};
 use crate::http::error::ApiError;
 use crate::http::extract::{JsonBody, PathParams, QueryParams};
-use crate::http::{ApiDoc, aggregates, all, commands, plan, projections, streams};
+use crate::http::{ApiDoc, aggregates, all, commands, plan, projections, stream_list, streams};
 
 /// Every operation of `doc`: its method, path template and description.
 fn operations(doc: &OpenApi) -> Vec<(Method, &str, &Operation)> {
@@ -94,7 +94,7 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
         | ErrorSource::QueryParams
         | ErrorSource::JsonBody
         | ErrorSource::ModuleBody => return None,
-        ErrorSource::Auth => replies_of([ApiError::unauthorized()]),
+        ErrorSource::Auth => replies_of([ApiError::unauthorized(), ApiError::csrf_refused()]),
         ErrorSource::StreamName => replies_of(
             ["", "a\nb"]
                 .into_iter()
@@ -105,6 +105,23 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
                 .into_iter()
                 .filter_map(|limit| streams::read_limit(limit).err()),
         ),
+        ErrorSource::StreamListing => {
+            use stream_list::{ListQuery, listing};
+            let both = ListQuery {
+                prefix: Some("a".into()),
+                category: Some("a".into()),
+                ..ListQuery::default()
+            };
+            let too_many = ListQuery {
+                limit: Some(cairn_store::MAX_STREAMS_PER_LISTING + 1),
+                ..ListQuery::default()
+            };
+            replies_of(
+                [listing(both).err(), listing(too_many).err()]
+                    .into_iter()
+                    .flatten(),
+            )
+        }
         ErrorSource::LogFilter => {
             replies_of(all::filtered(Position::new(0), None, Some(String::new())).err())
         }

@@ -1,0 +1,24 @@
+// Pieces more than one page shows: a projection's state as a badge, and a table.
+
+import { h, num } from "../dom.js";
+
+/** A projection's state, in words: live, catching up (with its lag), faulted, paused. */
+export function stateBadge(status) {
+  const labels = { live: "live", catching_up: "catching up", faulted: "faulted", paused: "paused" };
+  const lag = status.state === "catching_up" ? ` (${num(status.lag_events)} behind)` : "";
+  return h("span", { class: `badge state-${status.state}` }, `${labels[status.state] ?? status.state}${lag}`);
+}
+
+/** A table with a caption, column headings and rows of cells. */
+export function table(caption, headings, rows, attrs = {}) {
+  return h("div", { class: "table-wrap" },
+    h("table", attrs,
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c)))))));
+}
+
+/** A module's hash, shortened for a table, whole in its title. */
+export function shortHash(hash) {
+  return h("code", { title: hash }, String(hash).slice(0, 12));
+}
