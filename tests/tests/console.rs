@@ -425,6 +425,12 @@ async fn every_page_works_in_a_real_browser() {
     assert_eq!(status, 404);
     no_console_errors(&browser, "the modules page").await;
 
+    // The overview again, its charts now holding the walk's minute of work.
+    browser.open(&server.url("/ui/")).await;
+    browser.wait_for("#modules-table").await;
+    browser.screenshot("overview-later").await;
+    no_console_errors(&browser, "the overview").await;
+
     browser.close().await;
     server.stop().await;
 }

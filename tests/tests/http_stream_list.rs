@@ -68,7 +68,7 @@ async fn streams_are_listed_by_prefix_and_category_and_paged_both_ways() {
         ("category=a-b", "not a category"),
         ("limit=0", "at least 1"),
         ("limit=1001", "at most 1000"),
-        ("colour=blue", "unknown field"),
+        ("colour=blue", "not a query parameter"),
     ] {
         let (status, body) = server.get(&format!("/v1/streams?{query}")).await;
         assert_eq!(

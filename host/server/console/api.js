@@ -93,6 +93,8 @@ export function subscribe(path, query, on) {
   for (const [name, handler] of Object.entries(on)) {
     if (name === "open" || name === "failed") continue;
     source.addEventListener(name, (e) => {
+      // A failed connection is an `error` event too, with no data: `failed` hears of it.
+      if (!(e instanceof MessageEvent)) return;
       let data = e.data;
       try { data = JSON.parse(e.data); } catch { /* keep the text */ }
       handler(data, e.lastEventId);

@@ -17,12 +17,19 @@ import command from "./pages/command.js";
 const PAGES = [overview, streams, stream, command, aggregate, projections, modules];
 const main = document.getElementById("page");
 let leave = () => {};
+/** Counts page changes: a page still rendering when another is asked for is dropped. */
+let shown = 0;
 
 /** The page an address names, and its parameters. */
 function route(pathname) {
   for (const page of PAGES) {
     const match = pathname.match(page.path);
-    if (match) return { page, params: (match.slice(1)).map(decodeURIComponent) };
+    if (!match) continue;
+    try {
+      return { page, params: match.slice(1).map(decodeURIComponent) };
+    } catch {
+      return null;
+    }
   }
   return null;
 }
@@ -42,12 +49,23 @@ async function show() {
   }
   document.title = `${found.page.title} · cairn`;
   replace(main, h("p", { class: "muted" }, "Loading…"));
+  // The page renders into a slot of its own, shown only if no other page was asked for
+  // meanwhile; a page dropped so closes what it opened.
+  const mine = ++shown;
+  const slot = h("div", { class: "page" });
+  let close = () => {};
   try {
     const query = new URLSearchParams(window.location.search);
-    leave = (await found.page.render(main, found.params, query)) ?? (() => {});
+    close = (await found.page.render(slot, found.params, query)) ?? (() => {});
   } catch (error) {
-    replace(main, h("h1", {}, found.page.title), errorBox(error));
+    replace(slot, h("h1", {}, found.page.title), errorBox(error));
   }
+  if (mine !== shown) {
+    close();
+    return;
+  }
+  leave = close;
+  replace(main, slot);
 }
 
 
@@ -62,7 +80,15 @@ document.addEventListener("click", (e) => {
 window.addEventListener("popstate", show);
 window.addEventListener("cairn:navigate", () => { show(); main.focus({ preventScroll: true }); });
 
-async function signInFirst() {
+let signingIn = null;
+
+/** Asks for the key if the server needs it and this browser has not given it; once at a time. */
+function signInFirst() {
+  signingIn ??= askForKey().finally(() => { signingIn = null; });
+  return signingIn;
+}
+
+async function askForKey() {
   const status = await api.session();
   const signOut = document.getElementById("sign-out");
   signOut.hidden = !status.key_required || !status.signed_in;
@@ -76,7 +102,7 @@ async function signInFirst() {
   dialog.showModal();
   field.focus();
   await new Promise((resolve) => {
-    form.addEventListener("submit", async (e) => {
+    form.onsubmit = async (e) => {
       e.preventDefault();
       try {
         await api.signIn(field.value);
@@ -89,13 +115,13 @@ async function signInFirst() {
         problem.textContent = error.status === 401 ? "That is not this server's key." : error.message;
         field.select();
       }
-    });
-    dialog.addEventListener("cancel", (e) => e.preventDefault());
+    };
+    dialog.oncancel = (e) => e.preventDefault();
   });
 }
 
 api.whenUnauthorized(() => {
-  if (!document.getElementById("sign-in").open) signInFirst().then(show);
+  if (!signingIn) signInFirst().then(show);
 });
 
 await signInFirst();

@@ -52,7 +52,7 @@ function timeTravel(module, id, version, onVersion) {
         h("h3", {}, `State at version ${num(v)}`, v === version ? " (now)" : ""),
         step ? h("div", { class: "moved-by" }, h("h4", {}, "The event that moved it here"), eventCard(step.event)) : null,
         step ? [h("h4", {}, "What it changed"), diffList(diff(beforeState, step.state))] : null,
-        steps.failure ? errorBox({ message: `The module failed at version ${steps.failure.version} (${steps.failure.event_type}): ${steps.failure.error}` }) : null,
+        steps.failure ? errorBox({ message: `The module failed at version ${steps.failure.version} (${steps.failure.type}): ${steps.failure.error}` }) : null,
         h("h4", {}, "The whole state"),
         h("div", { id: "tt-state", "data-json": JSON.stringify(state.state) }, jsonView(state.state, { label: `the state at version ${v}` })));
     } catch (error) {
@@ -144,7 +144,7 @@ export default {
       travel.grow(version);
     });
     replace(main, h("h1", {}, "Aggregate ", h("code", {}, module), " ", h("code", { id: "aggregate-id" }, id)), heading, travel.section, sent);
-    const at = query.get("at");
-    await travel.go(at === null ? now.version : Number(at));
+    const at = Number.parseInt(query.get("at") ?? "", 10);
+    await travel.go(Number.isNaN(at) ? now.version : at);
   },
 };

@@ -28,7 +28,7 @@ function planSummary(report) {
 }
 
 function uploader(reload) {
-  const file = h("input", { id: "module-file", type: "file", accept: ".wasm,application/wasm" });
+  const file = h("input", { id: "module-file", type: "file", accept: ".wasm,application/wasm", "aria-label": "A module's .wasm file" });
   const name = h("input", { id: "module-name", type: "text", autocomplete: "off", pattern: "[a-z][a-z0-9_]*" });
   const result = h("div", { id: "upload-result", "aria-live": "polite" });
   let bytes = null;

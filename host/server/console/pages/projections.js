@@ -45,9 +45,9 @@ function card(name) {
     body, fault,
     h("div", { class: "chart" }, h("h3", {}, "Lag"), chart),
     h("div", { class: "actions" },
-      confirmButton("Pause", `Pause projection ${name}? Its read model stops following the log until you resume it.`, () => act("pause"), { class: "pause" }),
-      confirmButton("Resume", `Resume projection ${name}?`, () => act("resume"), { class: "resume" }),
-      confirmButton("Reset", `Reset projection ${name}? It rebuilds its read model from the start of the log beside the serving one, which keeps answering until the new one is live.`, () => act("reset"), { class: "reset danger" })),
+      confirmButton("Pause", `Pause projection ${name}? Its read model stops following the log until you resume it.`, () => act("pause"), { class: "pause", "aria-label": `Pause ${name}` }),
+      confirmButton("Resume", `Resume projection ${name}?`, () => act("resume"), { class: "resume", "aria-label": `Resume ${name}` }),
+      confirmButton("Reset", `Reset projection ${name}? It rebuilds its read model from the start of the log beside the serving one, which keeps answering until the new one is live.`, () => act("reset"), { class: "reset danger", "aria-label": `Reset ${name}` })),
     h("form", { class: "query", onsubmit: async (e) => {
       e.preventDefault();
       let body;
@@ -62,7 +62,7 @@ function card(name) {
       }
     } },
       h("label", { for: `query-${name}` }, "Query (JSON)"), request,
-      h("button", { type: "submit", class: "ask" }, "Ask")),
+      h("button", { type: "submit", class: "ask", "aria-label": `Ask ${name}` }, "Ask")),
     answer);
 
   async function update(status) {
@@ -84,6 +84,7 @@ function card(name) {
     faultShown = key;
     if (!f) { fault.replaceChildren(); return; }
     const e = await faultEvent(f.position).catch(() => null);
+    if (faultShown !== key) return;
     replace(fault, h("div", { class: "fault", role: "alert" },
       h("h3", {}, "Faulted"),
       h("p", {}, "On the event at position ", num(f.position), " (", h("code", {}, f.event_type), ")",

@@ -39,16 +39,20 @@ export default {
       const kept = typeFilter.value;
       replace(typeFilter, h("option", { value: "" }, "every type"), types.map((t) => h("option", { value: t }, t)));
       typeFilter.value = types.includes(kept) ? kept : "";
-      const versions = events.map((e) => e.version);
-      const low = Math.min(...versions);
-      const high = Math.max(...versions);
+      // Upcasters may serve more or fewer events than were stored: the page covers the
+      // stored versions up to `read_to`, and pages on from there.
+      const versions = events.map((e) => e.version).concat(page.read_to ?? []);
+      const low = Math.min(...versions, from ?? Infinity);
+      const high = Math.max(...versions, from ?? 0);
       status.textContent = page.version === 0
         ? "This stream has no events."
-        : `Version ${num(page.version)}. Showing ${num(events.length)} events, versions ${num(low)} to ${num(high)}, ${direction === "backward" ? "newest" : "oldest"} first.`;
+        : events.length === 0
+          ? `Version ${num(page.version)}. No events to show here.`
+          : `Version ${num(page.version)}. Showing ${num(events.length)} events, versions ${num(low)} to ${num(high)}, ${direction === "backward" ? "newest" : "oldest"} first.`;
       replace(pager,
-        h("button", { type: "button", id: "newer", disabled: events.length === 0 || high >= page.version,
+        h("button", { type: "button", id: "newer", disabled: page.version === 0 || high >= page.version,
           onclick: () => { direction = "forward"; from = high + 1; load(); } }, "Newer"),
-        h("button", { type: "button", id: "older", disabled: events.length === 0 || low <= 1,
+        h("button", { type: "button", id: "older", disabled: page.version === 0 || low <= 1,
           onclick: () => { direction = "backward"; from = low - 1; load(); } }, "Older"),
         h("button", { type: "button", id: "newest", onclick: () => { direction = "backward"; from = null; load(); } }, "Newest"),
         h("button", { type: "button", id: "oldest", onclick: () => { direction = "forward"; from = 1; load(); } }, "Oldest"));

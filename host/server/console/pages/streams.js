@@ -33,8 +33,9 @@ function searchSection(query) {
     const streams = backward ? [...page.streams].reverse() : page.streams;
     const moreBefore = backward ? page.more : Boolean(cursor.after);
     const moreAfter = backward ? true : page.more;
-    const first = streams[0]?.stream;
-    const last = streams.at(-1)?.stream;
+    // An empty page still pages on from where it was asked for.
+    const first = streams[0]?.stream ?? cursor.after ?? cursor.before;
+    const last = streams.at(-1)?.stream ?? cursor.before ?? cursor.after;
     replace(results,
       streams.length === 0
         ? h("p", { class: "muted", id: "no-streams" }, "No stream matches.")
@@ -60,10 +61,12 @@ function tailSection() {
   const type = h("input", { id: "tail-type", type: "search", autocomplete: "off", placeholder: "any" });
   const rows = h("tbody", { id: "tail-rows" });
   const state = h("span", { id: "tail-state", class: "muted", "aria-live": "polite" }, "connecting…");
-  const pause = h("button", { type: "button", id: "tail-pause", "aria-pressed": "false" }, "Pause");
+  const pause = h("button", { type: "button", id: "tail-pause" }, "Pause");
   let paused = false;
   let held = [];
   let close = () => {};
+  let started = 0;
+  let left = false;
 
   function row(e) {
     return h("tr", {},
@@ -79,10 +82,13 @@ function tailSection() {
   }
   async function start() {
     close();
+    close = () => {};
     rows.replaceChildren();
     held = [];
+    const mine = ++started;
     let head = 0;
     try { head = (await api.get("/v1/stats")).head; } catch { /* from the start */ }
+    if (left || mine !== started) return;
     close = api.subscribe("/v1/subscribe", { after: head, category: category.value.trim(), type: type.value.trim() }, {
       open: () => { state.textContent = paused ? "paused" : "live"; },
       failed: () => { state.textContent = "reconnecting…"; },
@@ -92,7 +98,6 @@ function tailSection() {
   }
   pause.addEventListener("click", () => {
     paused = !paused;
-    pause.setAttribute("aria-pressed", String(paused));
     state.textContent = paused ? "paused" : "live";
     if (!paused) { show(held); held = []; pause.textContent = "Pause"; }
   });
@@ -107,7 +112,7 @@ function tailSection() {
       h("caption", {}, "Newest first"),
       h("thead", {}, h("tr", {}, ["Position", "Stream", "Version", "Type", "Recorded"].map((t) => h("th", { scope: "col" }, t)))),
       rows)));
-  return { section, close: () => close() };
+  return { section, close: () => { left = true; close(); } };
 }
 
 export default {

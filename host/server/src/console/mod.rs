@@ -6,9 +6,9 @@
 //!   headers (a Content-Security-Policy that allows no script but the console's own). Every
 //!   path under `/ui` that is not a file is the page shell, so a page's address can be
 //!   bookmarked and reloaded.
-//! - `session.rs`: signing in with the API key, which the console keeps in an `HttpOnly`,
-//!   `SameSite=Strict` cookie, and the CSRF token that must go with every change made under
-//!   that cookie (`auth.rs` checks both).
+//! - `session.rs`: signing in with the API key, for a session the console keeps in an
+//!   `HttpOnly`, `SameSite=Strict` cookie, and the CSRF token that must go with every change
+//!   made under that cookie (`auth.rs` checks both).
 //!
 //! `GET /` redirects to `/ui/`. None of these routes needs the key: the files hold no data, and
 //! the session routes check it themselves.
@@ -22,7 +22,7 @@ use axum::routing::get;
 
 use crate::http::AppState;
 
-pub(crate) use session::{CSRF_HEADER, cookie_key, csrf_token};
+pub(crate) use session::{CSRF_HEADER, ConsoleSecret, signed_in};
 
 /// Whether a request to `path` is the console's own, which needs no key.
 pub(crate) fn is_console_path(path: &str) -> bool {

@@ -1,14 +1,18 @@
 //! Signing in to the console with the API key.
 //!
-//! The key goes in once (`POST /ui/session`) and comes back as a cookie the page's scripts
-//! cannot read (`HttpOnly`), that no other site's page sends (`SameSite=Strict`), and that
-//! travels only over TLS when the console is reached over it (`Secure`, when the request came
-//! as `https`, directly or through a proxy that says so in `X-Forwarded-Proto`).
+//! The key goes in once (`POST /ui/session`) and comes back as a session cookie the page's
+//! scripts cannot read (`HttpOnly`), that no other site's page sends (`SameSite=Strict`), and
+//! that travels only over TLS when the console is reached over it (`Secure`, when the request
+//! came as `https`, directly or through a proxy that says so in `X-Forwarded-Proto`).
+//!
+//! The cookie does not hold the key: it holds a digest of the key and a secret the server
+//! draws at start ([`ConsoleSecret`]), so a copied cookie does not give the key away, and every
+//! session ends when the server restarts.
 //!
 //! A cookie goes with every request to this server, a forged one included, so a change made
 //! under the cookie must also carry [`CSRF_HEADER`] with the session's token, which only a
 //! page of this origin can read (`GET /ui/session`; another origin cannot read the reply).
-//! The token is derived from the key, so it changes with it and needs no server-side state.
+//! Both are derived from the key and the secret, so they need no server-side state.
 
 use axum::Json;
 use axum::extract::State;
@@ -19,36 +23,56 @@ use sha2::{Digest, Sha256};
 
 use crate::http::{ApiError, AppState};
 
-/// The cookie that holds the key, hex-encoded.
+/// The cookie that holds the session.
 pub(crate) const COOKIE: &str = "cairn_key";
 /// The header a change made under the cookie carries, with [`csrf_token`].
 pub(crate) const CSRF_HEADER: &str = "x-cairn-csrf";
 
-/// The CSRF token of a session under `key`.
-pub(crate) fn csrf_token(key: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"cairn console csrf\0")
-        .chain_update(key.as_bytes())
-        .finalize();
-    hex(&digest)
+/// A secret drawn when the server starts, which sessions and their tokens are derived with.
+#[derive(Clone)]
+pub(crate) struct ConsoleSecret([u8; 32]);
+
+impl ConsoleSecret {
+    /// A fresh secret from the operating system's random source (two version 4 UUIDs).
+    pub(crate) fn draw() -> Self {
+        let mut bytes = [0; 32];
+        bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self(bytes)
+    }
+
+    fn derive(&self, purpose: &[u8], key: &str) -> String {
+        let digest = Sha256::new()
+            .chain_update(purpose)
+            .chain_update(self.0)
+            .chain_update(key.as_bytes())
+            .finalize();
+        hex(&digest)
+    }
+
+    /// The session cookie's value for `key`.
+    pub(crate) fn session(&self, key: &str) -> String {
+        self.derive(b"cairn console session\0", key)
+    }
+
+    /// The CSRF token of a session under `key`.
+    pub(crate) fn csrf_token(&self, key: &str) -> String {
+        self.derive(b"cairn console csrf\0", key)
+    }
+}
+
+impl std::fmt::Debug for ConsoleSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsoleSecret(..)")
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// The key a request's cookie holds, if it has one.
-pub(crate) fn cookie_key(headers: &HeaderMap) -> Option<String> {
+/// The session a request's cookie holds, if it has one.
+pub(crate) fn cookie_session(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(COOKIE_HEADER)
         .iter()
@@ -56,8 +80,12 @@ pub(crate) fn cookie_key(headers: &HeaderMap) -> Option<String> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, value)| unhex(value))
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map(|(_, value)| value)
+}
+
+/// Whether a request's cookie holds the session of `key`.
+pub(crate) fn signed_in(state: &AppState, headers: &HeaderMap, key: &str) -> bool {
+    cookie_session(headers).is_some_and(|given| same(given, &state.console_secret.session(key)))
 }
 
 /// Where a console stands.
@@ -81,11 +109,11 @@ pub(super) async fn status(State(state): State<AppState>, headers: HeaderMap) ->
             csrf: None,
         },
         Some(key) => {
-            let signed_in = cookie_key(&headers).is_some_and(|given| same(&given, key));
+            let signed_in = signed_in(&state, &headers, key);
             SessionStatus {
                 key_required: true,
                 signed_in,
-                csrf: signed_in.then(|| csrf_token(key)),
+                csrf: signed_in.then(|| state.console_secret.csrf_token(key)),
             }
         }
     };
@@ -118,7 +146,7 @@ pub(super) async fn sign_in(
     }
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{}",
-        hex(key.as_bytes()),
+        state.console_secret.session(key),
         if over_tls(&headers) { "; Secure" } else { "" }
     );
     Ok(set_cookie(cookie))
@@ -157,19 +185,26 @@ fn same(given: &str, key: &str) -> bool {
 mod tests {
     use axum::http::{HeaderMap, HeaderValue};
 
-    use super::{cookie_key, csrf_token, hex};
+    use super::{ConsoleSecret, cookie_session};
 
     #[test]
-    fn the_cookie_carries_any_key_and_the_token_follows_the_key() {
+    fn a_session_follows_the_key_and_the_secret_and_never_shows_the_key() {
         let key = "s3cret; with=odd \"chars\" é";
+        let (one, other) = (ConsoleSecret::draw(), ConsoleSecret::draw());
+        assert_eq!(one.session(key), one.session(key));
+        assert_ne!(
+            one.session(key),
+            other.session(key),
+            "a restart ends every session"
+        );
+        assert_ne!(one.session(key), one.session("another key"));
+        assert_ne!(one.session(key), one.csrf_token(key));
+        assert!(!one.session(key).contains("s3cret"));
+        assert_eq!(one.session(key).len(), 64);
         let mut headers = HeaderMap::new();
-        let cookie = format!("other=1; cairn_key={}; last=2", hex(key.as_bytes()));
+        let cookie = format!("other=1; cairn_key={}; last=2", one.session(key));
         headers.insert("cookie", HeaderValue::from_str(&cookie).expect("ASCII"));
-        assert_eq!(cookie_key(&headers).as_deref(), Some(key));
-        let mut broken = HeaderMap::new();
-        broken.insert("cookie", HeaderValue::from_static("cairn_key=zz"));
-        assert_eq!(cookie_key(&broken), None);
-        assert_ne!(csrf_token("a"), csrf_token("b"));
-        assert_eq!(csrf_token("a").len(), 64);
+        assert_eq!(cookie_session(&headers), Some(one.session(key).as_str()));
+        assert_eq!(cookie_session(&HeaderMap::new()), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Bearer-token auth: with an API key set, every route but `/healthz` and the console's own
-//! (its files and its sign-in) needs `Authorization: Bearer <key>`, or the console's cookie
-//! holding the key (`console/session.rs`). The scheme is matched in any case (`bearer`,
+//! (its files and its sign-in) needs `Authorization: Bearer <key>`, or the console's session
+//! cookie for the key (`console/session.rs`). The scheme is matched in any case (`bearer`,
 //! `BEARER`), as RFC 9110 has it; the key exactly. Every 401 says `WWW-Authenticate: Bearer`
 //! (`error.rs`). A request that changes anything under the cookie alone must carry the
 //! session's CSRF token as well, or is refused with 403 `csrf_refused`: a page of another
@@ -39,20 +39,18 @@ pub(super) async fn require_key(
             Err(ApiError::unauthorized())
         };
     }
-    match console::cookie_key(headers) {
-        Some(given) if keys_match(given.as_bytes(), key.as_bytes()) => {
-            let token = headers
-                .get(console::CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let expected = console::csrf_token(key);
-            if !request.method().is_safe() && !keys_match(token.as_bytes(), expected.as_bytes()) {
-                return Err(ApiError::csrf_refused());
-            }
-            Ok(next.run(request).await)
-        }
-        _ => Err(ApiError::unauthorized()),
+    if !console::signed_in(&state, headers, key) {
+        return Err(ApiError::unauthorized());
     }
+    let token = headers
+        .get(console::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let expected = state.console_secret.csrf_token(key);
+    if !request.method().is_safe() && !keys_match(token.as_bytes(), expected.as_bytes()) {
+        return Err(ApiError::csrf_refused());
+    }
+    Ok(next.run(request).await)
 }
 
 /// Whether a request to `path` needs the key: every one but `/healthz` and the console's.

@@ -7,6 +7,7 @@ use cairn_store::EventStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
+use crate::console::ConsoleSecret;
 use crate::http::stats::ServerStats;
 use crate::node::Node;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub(crate) api_key: Option<Arc<str>>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) stats: Arc<ServerStats>,
+    /// What the console's sessions are derived with, drawn at start.
+    pub(crate) console_secret: ConsoleSecret,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -33,6 +36,7 @@ impl AppState {
             api_key: api_key.map(Arc::from),
             metrics: crate::telemetry::prometheus(),
             stats: Arc::new(ServerStats::new(node.data_dir().join("store"))),
+            console_secret: ConsoleSecret::draw(),
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -92,9 +92,12 @@ impl ServerStats {
             .collect()
     }
 
-    /// The bytes the store's files take.
-    fn store_bytes(&self) -> u64 {
-        bytes_under(&self.store_path)
+    /// The bytes the store's files take, counted on a blocking thread.
+    async fn store_bytes(&self) -> u64 {
+        let path = self.store_path.clone();
+        tokio::task::spawn_blocking(move || bytes_under(&path))
+            .await
+            .unwrap_or(0)
     }
 }
 
@@ -182,7 +185,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> Json<Stats> {
     Json(Stats {
         version: env!("CARGO_PKG_VERSION"),
         head,
-        store_bytes: stats.store_bytes(),
+        store_bytes: stats.store_bytes().await,
         commands: stats.commands.load(Ordering::Relaxed),
         rates: stats.rates(head),
     })
@@ -233,7 +236,7 @@ pub(crate) async fn subscribe(
             }
             let live = LiveStats {
                 head,
-                store_bytes: state.stats.store_bytes(),
+                store_bytes: state.stats.store_bytes().await,
                 rate: Rate::between(&before.sample, &now).unwrap_or(Rate {
                     at_ms: now.at_ms,
                     events_per_s: 0.0,
