@@ -1,7 +1,8 @@
 //! `cairn deploy --plan` and `cairn history` as a user runs them, against `cairn serve`: a plan
 //! of a candidate that reads and decides the history otherwise prints each change readably and
 //! exits non-zero (zero with `--accept-changes`), `--json` prints the report, an identical
-//! candidate has no changes, and nothing is installed; `cairn history` prints each step's diff.
+//! candidate has no changes, and nothing is installed; `cairn history` prints each step's diff;
+//! a projection's plan compares the answers to the queries of `--queries FILE`.
 
 mod common;
 
@@ -99,5 +100,67 @@ fn a_plan_prints_the_changes_and_fails_unless_they_are_accepted() {
         stdout.contains("at version 1") && stdout.contains("\"balance\": 0"),
         "{stdout}"
     );
+    kill(server);
+}
+
+#[test]
+fn a_projection_plan_compares_the_answers_to_the_queries_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, url) = serve(&dir.path().join("data"));
+    let write = |name: &str, package: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, cairn_server::guests::build(package).expect("builds"))
+            .expect("write");
+        path.to_str().expect("utf-8").to_owned()
+    };
+    let bank = write("bank_account.wasm", "bank_account");
+    let picky = write("picky.wasm", "picky-projection-fixed");
+    for module in [&bank, &picky] {
+        let (ok, stdout, stderr) = client(&url, &["deploy", module]);
+        assert!(ok, "{stdout}{stderr}");
+    }
+    send(&url, "a1", r#"{"type": "Open", "data": {"owner": "Ada"}}"#);
+    let queries = dir.path().join("queries.json");
+    std::fs::write(
+        &queries,
+        r#"{"picky": [{"type": "count", "event_type": "Opened"}]}"#,
+    )
+    .expect("write");
+    let queries = queries.to_str().expect("utf-8");
+    let plan = ["deploy", "--plan", &picky, "--queries", queries];
+
+    // The projection keeps up: the candidate (the same code) answers as it does.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let stdout = loop {
+        let (ok, stdout, stderr) = client(&url, &plan);
+        if ok {
+            break stdout;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the serving model never caught up: {stdout}{stderr}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(stdout.contains("queries: 1 same, 0 different"), "{stdout}");
+
+    // Paused, the serving model misses the next event; the candidate's answer shows it.
+    let (ok, stdout, stderr) = client(&url, &["projections", "pause", "picky"]);
+    assert!(ok, "{stdout}{stderr}");
+    send(&url, "a2", r#"{"type": "Open", "data": {"owner": "Eve"}}"#);
+    let (ok, stdout, stderr) = client(&url, &plan);
+    assert!(!ok, "a different answer fails the plan: {stdout}{stderr}");
+    for line in [
+        "fold: the log to position 2 (2 events as read)",
+        "queries: 0 same, 1 different",
+        "      count: 1 → 2",
+        "picky: the candidate folds the log or answers otherwise",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    // Without queries, only the fold is checked, and the report says so.
+    let (ok, stdout, stderr) = client(&url, &["deploy", "--plan", &picky]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("queries: none given"), "{stdout}");
     kill(server);
 }
