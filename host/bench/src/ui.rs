@@ -96,7 +96,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     let search = timed(LOADS, |_| {
         let n = fastrand::usize(..streams);
         // Seven digits: cut after 4, 5 or 6 of them, so 1,000, 100 or 10 names match.
-        let cut = 10 + fastrand::usize(4..=6);
+        let cut = "bench-".len() + fastrand::usize(4..=6);
         let prefix = format!("bench-{n:07}")[..cut].to_owned();
         let path = format!("/v1/streams?prefix={prefix}&limit=25");
         async move { page(client, base, &[path.as_str()]).await }
