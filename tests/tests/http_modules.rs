@@ -94,6 +94,16 @@ async fn a_removed_aggregate_keeps_its_events_and_its_name_stays_an_aggregates()
     let back = upload(&server, "customers", "customers").await;
     assert_eq!(back.0, 201, "{}", back.1);
     assert_eq!(back.1["version"], 2);
+    let described = server.get("/v1/modules/customers").await;
+    assert_eq!(described.0, 200, "{}", described.1);
+    let versions: Vec<u64> = described.1["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["version"].as_u64().expect("a number"))
+        .collect();
+    assert_eq!(versions, [2, 1], "every version kept, newest first");
+    assert_eq!(described.1["versions"][0]["hash"], back.1["hash"]);
     let state = server.get("/v1/aggregates/customers/c1").await;
     assert_eq!(state.0, 200, "{}", state.1);
     assert_eq!(state.1["version"], 1, "{}", state.1);

@@ -63,6 +63,7 @@ fn main() -> std::process::ExitCode {
             Command::Send(args) => cairn_server::client::send(args).await,
             Command::Read(args) => cairn_server::client::read(args).await,
             Command::Streams(args) => cairn_server::client::streams(args).await,
+            Command::Stats(args) => cairn_server::client::stats(args).await,
             Command::Tail(args) => cairn_server::client::tail(args).await,
             Command::State(args) => cairn_server::client::state(args).await,
             Command::History(args) => cairn_server::client::history(args).await,

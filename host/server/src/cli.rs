@@ -32,6 +32,7 @@ impl Cli {
             Command::Send(args) => args.client = global,
             Command::Read(args) => args.client = global,
             Command::Streams(args) => args.client = global,
+            Command::Stats(args) => args.client = global,
             Command::Tail(args) => args.client = global,
             Command::State(args) => args.client = global,
             Command::History(args) => args.client = global,
@@ -78,6 +79,9 @@ pub enum Command {
     Query(QueryArgs),
     /// Show the projections and where each is.
     Projections(ProjectionsArgs),
+    /// Show the server's version, head, store size, rates and projections (the console's
+    /// overview).
+    Stats(StatsArgs),
     /// Run a standard workload and print its figures.
     Bench(BenchArgs),
     /// Check a stopped server's data directory offline and report every damaged record.
@@ -253,6 +257,12 @@ pub struct ReadArgs {
     /// The events as stored, not read through the upcasters.
     #[arg(long)]
     pub raw: bool,
+    #[arg(skip)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
     #[arg(skip)]
     pub client: ClientArgs,
 }

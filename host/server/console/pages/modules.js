@@ -1,4 +1,4 @@
-// Modules: each one's kind, version, hash and how its calls stand; removing one (confirmed
+// Modules: each one's kind, versions, hash and how its calls stand; removing one (confirmed
 // first); and a new version dropped onto the page (or chosen with the file picker), planned
 // over the stored history before it is uploaded.
 
@@ -96,10 +96,15 @@ export default {
     const problem = h("div", {});
     async function reload() {
       const list = await api.get("/v1/modules");
+      const details = await Promise.all(list.modules.map((m) => api.get(`/v1/modules/${api.seg(m.name)}`).catch(() => ({ versions: [] }))));
+      const versions = (d) => d.versions.length < 2
+        ? `v${d.versions[0]?.version ?? "?"}`
+        : h("details", {}, h("summary", {}, `v${d.versions[0].version} (${d.versions.length} kept)`),
+            h("ul", { class: "versions" }, d.versions.map((v) => h("li", {}, `v${v.version} `, v.kind, " ", shortHash(v.hash)))));
       replace(holder, list.modules.length === 0
         ? h("p", { class: "muted" }, "No modules are loaded.")
-        : table("Loaded modules", ["Module", "Kind", "Version", "Hash", "Calls", ""], list.modules.map((m) => [
-            h("strong", {}, m.name), m.kind, `v${m.version}`, shortHash(m.hash),
+        : table("Loaded modules", ["Module", "Kind", "Versions", "Hash", "Calls", ""], list.modules.map((m, i) => [
+            h("strong", {}, m.name), m.kind, versions(details[i]), shortHash(m.hash),
             m.probation?.active ? h("span", { class: "badge state-faulted" }, "on probation") : `${num(m.probation?.offences ?? 0)} offences`,
             confirmButton("Remove", `Remove module ${m.name}? It stops serving; its streams and events stay.`, async () => {
               try { await api.call("DELETE", `/v1/modules/${api.seg(m.name)}`); await reload(); } catch (error) { replace(problem, errorBox(error)); }

@@ -162,13 +162,35 @@ pub(super) async fn list(State(state): State<AppState>) -> Json<ModuleList> {
     })
 }
 
+/// A loaded module and every version kept under its name.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ModuleDetail {
+    #[serde(flatten)]
+    pub module: ModuleInfo,
+    /// Every version kept under the name, newest first (at most the newest 100).
+    pub versions: Vec<ModuleVersion>,
+}
+
+/// One kept version of a module.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ModuleVersion {
+    pub version: u64,
+    /// `aggregate`, `projection` or `upcaster`.
+    pub kind: String,
+    /// The sha256 of the component, in hex.
+    pub hash: String,
+}
+
+/// The most versions a module's description lists.
+const VERSIONS_LISTED: u64 = 100;
+
 /// Describes one loaded module.
 #[utoipa::path(
     get,
     path = "/v1/modules/{name}",
     params(("name" = String, Path, description = "The module's name")),
     responses(
-        (status = 200, description = "The module's latest version", body = ModuleInfo),
+        (status = 200, description = "The module's latest version, and every version kept under its name (`versions`, newest first, at most 100)", body = ModuleDetail),
         (status = 404, description = "No module has this name", body = crate::http::error::ErrorBody),
     ),
     tag = "modules"
@@ -176,15 +198,33 @@ pub(super) async fn list(State(state): State<AppState>) -> Json<ModuleList> {
 pub(super) async fn get(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
-) -> Result<Json<ModuleInfo>, ApiError> {
-    state
+) -> Result<Json<ModuleDetail>, ApiError> {
+    let record = state
         .command_path
         .registry()
         .list()
         .into_iter()
         .find(|m| m.name.as_str() == name)
-        .map(|m| Json(ModuleInfo::new(m, &state)))
-        .ok_or_else(|| unknown_module(&name))
+        .ok_or_else(|| unknown_module(&name))?;
+    let mut versions = Vec::new();
+    let oldest = record.version.saturating_sub(VERSIONS_LISTED - 1).max(1);
+    for version in (oldest..=record.version).rev() {
+        if let Some(kept) = state
+            .store
+            .module_version(record.name.clone(), version)
+            .await?
+        {
+            versions.push(ModuleVersion {
+                version: kept.version,
+                kind: kept.kind.as_str().to_owned(),
+                hash: kept.hash.to_string(),
+            });
+        }
+    }
+    Ok(Json(ModuleDetail {
+        module: ModuleInfo::new(record, &state),
+        versions,
+    }))
 }
 
 /// The 404 for a name no module has.

@@ -44,7 +44,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::GET, "/v1/subscribe", &[E::QueryParams, E::LogFilter, E::LastEventId]),
     route(Method::GET, "/v1/modules", &[]),
     route(Method::PUT, "/v1/modules/{name}", &[E::PathParams, E::QueryParams, E::ModuleBody, E::History, E::Load]),
-    route(Method::GET, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule]),
+    route(Method::GET, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage]),
     route(Method::DELETE, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage]),
     route(Method::POST, "/v1/modules/{name}/plan", &[E::PathParams, E::QueryParams, E::ModuleBody, E::Plan]),
     route(Method::POST, "/v1/aggregates/{name}/{id}/commands", &[E::PathParams, E::QueryParams, E::JsonBody, E::IdempotencyKey, E::CommandType, E::Command]),
