@@ -370,9 +370,12 @@ async fn uploads_are_validated_and_versioned() {
     );
     let listed = server.get("/v1/modules").await;
     assert_eq!(listed.1["modules"], json!([created.1.clone()]));
+    let mut described = created.1.clone();
+    described["versions"] = json!([{"version": 1, "kind": "aggregate", "hash": created.1["hash"]}]);
     assert_eq!(
         server.get("/v1/modules/customers").await,
-        (200, created.1.clone())
+        (200, described.clone()),
+        "the module, with every version kept"
     );
     assert_error(
         &server.get("/v1/modules/nobody").await,
@@ -383,7 +386,7 @@ async fn uploads_are_validated_and_versioned() {
     // Restarted on the same directory, the module is back without an upload.
     let dir = server.stop().await;
     let server = Server::start_in(dir, None, &[]).await;
-    assert_eq!(server.get("/v1/modules/customers").await, (200, created.1));
+    assert_eq!(server.get("/v1/modules/customers").await, (200, described));
     server.stop().await;
 }
 
