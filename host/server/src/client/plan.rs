@@ -86,8 +86,8 @@ pub(super) async fn plan(
     Ok(report["changes"].as_bool().unwrap_or(true))
 }
 
-/// A projection's plan: the fold, then each query's answers, with a diff where they differ.
-fn print_projection_report(name: &str, report: &Value) {
+/// The report's first line: the candidate, and the version it is planned against.
+fn print_candidate(name: &str, report: &Value) {
     let short = |hash: &Value| {
         hash.as_str()
             .unwrap_or("?")
@@ -107,6 +107,11 @@ fn print_projection_report(name: &str, report: &Value) {
             short(&report["candidate"]["hash"])
         ),
     }
+}
+
+/// A projection's plan: the fold, then each query's answers, with a diff where they differ.
+fn print_projection_report(name: &str, report: &Value) {
+    print_candidate(name, report);
     println!(
         "fold: the log to position {} ({} events as read), into a read model in memory beside \
          the serving one",
@@ -190,25 +195,7 @@ fn progress_line(name: &str, progress: &Value) -> String {
 }
 
 fn print_report(name: &str, report: &Value) {
-    let short = |hash: &Value| {
-        hash.as_str()
-            .unwrap_or("?")
-            .chars()
-            .take(12)
-            .collect::<String>()
-    };
-    match report.get("live").filter(|live| !live.is_null()) {
-        Some(live) => println!(
-            "{name}: candidate {} against version {} ({})",
-            short(&report["candidate"]["hash"]),
-            live["version"],
-            short(&live["hash"])
-        ),
-        None => println!(
-            "{name}: candidate {} (nothing serves under this name yet)",
-            short(&report["candidate"]["hash"])
-        ),
-    }
+    print_candidate(name, report);
     if report["kind"] == "upcaster" {
         println!(
             "upcaster of the {} category: its streams read through the serving upcasters and \
