@@ -408,6 +408,21 @@ async fn every_page_works_in_a_real_browser() {
             "return document.querySelector('#modules-table').textContent.includes('customers')",
         )
         .await;
+    let (_, described) = server.get("/v1/modules/customers").await;
+    let uploaded_at = described["versions"][0]["uploaded_at"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the upload is stamped: {described}"));
+    let shown = browser
+        .eval(&format!(
+            "const row = [...document.querySelectorAll('#modules-table tr')]
+               .find((row) => row.textContent.includes('customers'));
+             const shown = row.querySelector('time');
+             return shown !== null
+               && shown.getAttribute('datetime') === new Date({uploaded_at}).toISOString()
+               && shown.textContent.length > 0"
+        ))
+        .await;
+    assert_eq!(shown, Value::Bool(true), "the row shows the upload time");
     browser.screenshot("modules").await;
     browser.click("button[aria-label='Remove customers']").await;
     browser

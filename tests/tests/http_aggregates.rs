@@ -370,10 +370,25 @@ async fn uploads_are_validated_and_versioned() {
     );
     let listed = server.get("/v1/modules").await;
     assert_eq!(listed.1["modules"], json!([created.1.clone()]));
+    let got = server.get("/v1/modules/customers").await;
+    assert_eq!(got.0, 200, "{}", got.1);
+    let uploaded_at = got.1["versions"][0]["uploaded_at"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("version 1 says when it was uploaded: {}", got.1));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    assert!(
+        uploaded_at <= now_ms && now_ms - uploaded_at < 600_000,
+        "uploaded at {uploaded_at}, now {now_ms}"
+    );
     let mut described = created.1.clone();
-    described["versions"] = json!([{"version": 1, "kind": "aggregate", "hash": created.1["hash"]}]);
+    described["versions"] = json!([{
+        "version": 1, "kind": "aggregate", "hash": created.1["hash"], "uploaded_at": uploaded_at,
+    }]);
     assert_eq!(
-        server.get("/v1/modules/customers").await,
+        got,
         (200, described.clone()),
         "the module, with every version kept"
     );

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use cairn_store::{
-    ModuleHash, ModuleKind, ModuleName, ModulePut, ModulePutError, Modules, NewModule,
+    ModuleHash, ModuleKind, ModuleName, ModulePut, ModulePutError, Modules, NewModule, Timestamp,
 };
 use tokio::sync::Barrier;
 
@@ -24,6 +24,48 @@ fn module_of_kind(name: &str, kind: ModuleKind, bytes: &[u8]) -> NewModule {
 
 fn hash(bytes: &[u8]) -> ModuleHash {
     ModuleHash::of(bytes)
+}
+
+/// Modules promise 5: a new version is stamped with the time it was kept; a put that changes
+/// nothing keeps the stamp; the stamps are there after a restart; a version never kept has
+/// none.
+pub async fn a_new_version_is_stamped_with_the_time_it_was_kept<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let name = ModuleName::new("bank").expect("valid");
+    let before = Timestamp::now();
+    store.put_module(module("bank", b"one")).await.expect("put");
+    let after = Timestamp::now();
+    let first = store
+        .module_uploaded_at(name.clone(), 1)
+        .await
+        .expect("read")
+        .expect("version 1 has a stamp");
+    assert!(
+        before <= first && first <= after,
+        "{first:?} lies between {before:?} and {after:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let again = store.put_module(module("bank", b"one")).await.expect("put");
+    assert!(matches!(again, ModulePut::Unchanged(_)));
+    store.put_module(module("bank", b"two")).await.expect("put");
+    let store = fixtures::reopen(&backend, store).await;
+    let uploaded = |version| {
+        let store = &store;
+        let name = name.clone();
+        async move { store.module_uploaded_at(name, version).await.expect("read") }
+    };
+    assert_eq!(uploaded(1).await, Some(first), "an unchanged put keeps the stamp");
+    let second = uploaded(2).await.expect("version 2 has a stamp");
+    assert!(second > first, "{second:?} is later than {first:?}");
+    assert_eq!(uploaded(3).await, None, "no version 3 was kept");
+    assert_eq!(
+        store
+            .module_uploaded_at(ModuleName::new("nothing").expect("valid"), 1)
+            .await
+            .expect("read"),
+        None
+    );
 }
 
 /// Modules promise 2: versions of a name count 1, 2, 3 with one version per distinct hash in

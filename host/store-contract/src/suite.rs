@@ -116,6 +116,7 @@ macro_rules! contract_suite {
         ]);
         $crate::contract_suite!(@async modules [
             new_bytes_make_a_new_version_and_the_same_bytes_change_nothing,
+            a_new_version_is_stamped_with_the_time_it_was_kept,
             a_name_keeps_the_kind_it_was_first_kept_with,
             of_racing_puts_of_one_name_exactly_one_kind_wins,
         ]);

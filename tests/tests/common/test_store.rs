@@ -11,7 +11,7 @@ use cairn_store::{
     ModelError, ModelRead, ModuleHash, ModuleName, ModulePut, ModulePutError, ModuleRecord,
     ModuleRemoval, ModuleState, Modules, NewEvent, NewModule, NothingAppended, Position, ReadError,
     ReadModelName, ReadModels, Snapshot, SnapshotError, SnapshotKey, Snapshots, StorageError,
-    StreamId, StreamInfo, StreamRead, StreamSlice, StreamsPage, StreamsRead,
+    StreamId, StreamInfo, StreamRead, StreamSlice, StreamsPage, StreamsRead, Timestamp,
 };
 
 /// Passes everything to `inner`, counting `read_stream` calls, and failing what its switches
@@ -242,6 +242,14 @@ impl Modules for TestStore {
         version: u64,
     ) -> Result<Option<ModuleRecord>, ReadError> {
         self.inner.module_version(name, version).await
+    }
+
+    async fn module_uploaded_at(
+        &self,
+        name: ModuleName,
+        version: u64,
+    ) -> Result<Option<Timestamp>, ReadError> {
+        self.inner.module_uploaded_at(name, version).await
     }
 
     async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError> {

@@ -1,9 +1,9 @@
-// Modules: each one's kind, versions, hash and how its calls stand; removing one (confirmed
+// Modules: each one's kind, versions, hash, upload time and how its calls stand; removing one (confirmed
 // first); and a new version dropped onto the page (or chosen with the file picker), planned
 // over the stored history before it is uploaded.
 
 import * as api from "../api.js";
-import { confirmButton, h, num, replace } from "../dom.js";
+import { confirmButton, h, num, replace, time } from "../dom.js";
 import { jsonView } from "../json_view.js";
 import { errorBox } from "../nav.js";
 import { shortHash, table } from "./common.js";
@@ -11,6 +11,13 @@ import { shortHash, table } from "./common.js";
 /** A module name from a file name: `bank-account.wasm` is `bank_account`. */
 function nameOf(file) {
   return file.name.replace(/\.wasm$/, "").replace(/-/g, "_").toLowerCase();
+}
+
+/** When a version was uploaded; a version kept before times were recorded has none. */
+function uploaded(version) {
+  return version.uploaded_at === undefined
+    ? h("span", { class: "muted" }, "time not recorded")
+    : h("time", { datetime: new Date(version.uploaded_at).toISOString() }, time(version.uploaded_at));
 }
 
 function planSummary(report) {
@@ -100,11 +107,12 @@ export default {
       const versions = (d) => d.versions.length < 2
         ? `v${d.versions[0]?.version ?? "?"}`
         : h("details", {}, h("summary", {}, `v${d.versions[0].version} (${d.versions.length} kept)`),
-            h("ul", { class: "versions" }, d.versions.map((v) => h("li", {}, `v${v.version} `, v.kind, " ", shortHash(v.hash)))));
+            h("ul", { class: "versions" }, d.versions.map((v) => h("li", {}, `v${v.version} `, v.kind, " ", shortHash(v.hash), " ", uploaded(v)))));
+      const latestUpload = (d) => d.versions[0] ? uploaded(d.versions[0]) : "";
       replace(holder, list.modules.length === 0
         ? h("p", { class: "muted" }, "No modules are loaded.")
-        : table("Loaded modules", ["Module", "Kind", "Versions", "Hash", "Calls", ""], list.modules.map((m, i) => [
-            h("strong", {}, m.name), m.kind, versions(details[i]), shortHash(m.hash),
+        : table("Loaded modules", ["Module", "Kind", "Versions", "Hash", "Uploaded", "Calls", ""], list.modules.map((m, i) => [
+            h("strong", {}, m.name), m.kind, versions(details[i]), shortHash(m.hash), latestUpload(details[i]),
             m.probation?.active ? h("span", { class: "badge state-faulted" }, "on probation") : `${num(m.probation?.offences ?? 0)} offences`,
             confirmButton("Remove", `Remove module ${m.name}? It stops serving; its streams and events stay.`, async () => {
               try { await api.call("DELETE", `/v1/modules/${api.seg(m.name)}`); await reload(); } catch (error) { replace(problem, errorBox(error)); }

@@ -179,6 +179,10 @@ pub(super) struct ModuleVersion {
     pub kind: String,
     /// The sha256 of the component, in hex.
     pub hash: String,
+    /// When the version was kept, in ms since the Unix epoch; absent for a version kept by a
+    /// release that recorded no upload times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploaded_at: Option<u64>,
 }
 
 /// The most versions a module's description lists.
@@ -214,10 +218,15 @@ pub(super) async fn get(
             .module_version(record.name.clone(), version)
             .await?
         {
+            let uploaded_at = state
+                .store
+                .module_uploaded_at(record.name.clone(), version)
+                .await?;
             versions.push(ModuleVersion {
                 version: kept.version,
                 kind: kept.kind.as_str().to_owned(),
                 hash: kept.hash.to_string(),
+                uploaded_at: uploaded_at.map(|t| t.as_millis()),
             });
         }
     }

@@ -2,6 +2,7 @@
 //! each.
 
 use crate::error::{ModulePutError, ReadError, StorageError};
+use crate::event::Timestamp;
 use crate::module::{
     ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
 };
@@ -20,8 +21,12 @@ use crate::module::{
 ///    makes a new version.
 /// 3. A module's state changes together with the dropping of the read models it lets go.
 /// 4. A removed module leaves [`Modules::modules`], its state is deleted, and the read models
-///    named with it are dropped, in one transaction; a state put for it later is not kept. Its versions stay readable by
-///    [`Modules::module_version`], since events name them in their provenance.
+///    named with it are dropped, in one transaction; a state put for it later is not kept.
+///    Its versions stay readable by [`Modules::module_version`], since events name them in
+///    their provenance.
+/// 5. A new version is stamped with the time it was kept, in its own transaction; the stamp
+///    never changes, and a put that changes nothing leaves it as it was. A version kept by a
+///    release that recorded no times has none.
 #[async_trait::async_trait]
 pub trait Modules: Send + Sync {
     /// Keeps a module. Bytes that differ from the name's latest version make a new version
@@ -41,6 +46,13 @@ pub trait Modules: Send + Sync {
         name: ModuleName,
         version: u64,
     ) -> Result<Option<ModuleRecord>, ReadError>;
+
+    /// When version `version` of module `name` was kept, by the store's clock (promise 5).
+    async fn module_uploaded_at(
+        &self,
+        name: ModuleName,
+        version: u64,
+    ) -> Result<Option<Timestamp>, ReadError>;
 
     /// Replaces the runtime's state for a module, and drops the read models it names to drop,
     /// atomically (promise 3).

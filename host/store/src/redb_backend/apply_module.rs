@@ -7,6 +7,7 @@ use super::apply_model::apply_model_drop;
 use super::reads::module_record;
 use super::tables::WriteTables;
 use crate::error::{ModulePutError, StorageError};
+use crate::event::Timestamp;
 use crate::module::{
     ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
 };
@@ -17,10 +18,13 @@ use crate::module::{
 /// write: racing puts of one name with different kinds are applied one after the other, and
 /// every put after the first sees the kind it wrote.
 ///
+/// A new version is stamped with `now`, the batch's time, in `module_uploads`.
+///
 /// The outer error is a storage failure (drop the transaction); the inner one a refusal.
 pub(crate) fn apply_module(
     tables: &mut WriteTables<'_>,
     module: &NewModule,
+    now: Timestamp,
 ) -> Result<Result<ModulePut, ModulePutError>, StorageError> {
     let name = module.name().as_str();
     let latest = latest_version(tables, module.name())?;
@@ -68,6 +72,10 @@ pub(crate) fn apply_module(
     tables
         .modules
         .insert((name, version), (module.kind().as_str(), hash))
+        .map_err(StorageError::backend)?;
+    tables
+        .module_uploads
+        .insert((name, version), now.as_millis())
         .map_err(StorageError::backend)?;
     Ok(Ok(ModulePut::Created(ModuleRecord {
         name: module.name().clone(),

@@ -9,12 +9,14 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::backend;
 use super::record::{self, PageBuilder};
 use super::tables::{
-    COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULES, REMOVED_MODULES,
+    COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULE_UPLOADS, MODULES,
+    REMOVED_MODULES,
     SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES, STREAMS, StoredStream, StreamAppend, append_holding,
     check_place, locate_stream,
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{Damage, StorageError, StoredRecord};
+use crate::event::Timestamp;
 use crate::module::{ModuleHash, ModuleKind, ModuleName, ModuleRecord};
 use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
 use crate::snapshot::{Snapshot, SnapshotKey};
@@ -434,6 +436,23 @@ pub(crate) fn module_version(
     let row = table.get((name.as_str(), version)).map_err(backend)?;
     row.map(|row| module_record(name.clone(), version, row.value()))
         .transpose()
+}
+
+/// When version `version` of module `name` was kept; `None` if it was not, or if a release
+/// that recorded no upload times kept it (a file of such a release has no `module_uploads`).
+pub(crate) fn module_uploaded_at(
+    db: &Database,
+    name: &ModuleName,
+    version: u64,
+) -> Result<Option<Timestamp>, StorageError> {
+    let txn = db.begin_read().map_err(backend)?;
+    let table = match txn.open_table(MODULE_UPLOADS) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(backend(e)),
+    };
+    let row = table.get((name.as_str(), version)).map_err(backend)?;
+    Ok(row.map(|row| Timestamp::from_millis(row.value())))
 }
 
 pub(crate) fn module_state(

@@ -19,6 +19,7 @@
 //! | `commands` | (stream id, idempotency key) | (first version, last version) |
 //! | `modules` | (module name, version) | (kind, hash) |
 //! | `module_blobs` | hash | the module's bytes |
+//! | `module_uploads` | (module name, version) | when the version was kept, in ms since the Unix epoch |
 //! | `models` | read model name | (model id, checkpoint position) |
 //! | `model_entries` | (model id, key) | value, then its checksum (see `record.rs`) |
 //! | `module_states` | module name | the runtime's bookkeeping for it (opaque bytes) |
@@ -44,7 +45,8 @@
 //!    `module_blobs` holds. Consecutive versions of a name have different hashes unless the
 //!    name was removed between them, and a new version has the kind of the version before it
 //!    unless that was a removed projection or upcaster (`apply_module.rs` refuses another
-//!    kind).
+//!    kind). `module_uploads[(name, v)]` is written with `modules[(name, v)]` and never
+//!    changes; a version kept by a release that did not record upload times has no row.
 //! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
 //!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
 //!    checkpoint only grows. Dropping a model removes its entries and its row together.
@@ -91,6 +93,8 @@ pub(crate) const COMMANDS: TableDefinition<(u64, &str), (u64, u64)> =
 pub(crate) const MODULES: TableDefinition<(&str, u64), (&str, &str)> =
     TableDefinition::new("modules");
 pub(crate) const MODULE_BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("module_blobs");
+pub(crate) const MODULE_UPLOADS: TableDefinition<(&str, u64), u64> =
+    TableDefinition::new("module_uploads");
 pub(crate) const MODELS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("models");
 pub(crate) const MODEL_ENTRIES: TableDefinition<(u64, &[u8]), &[u8]> =
     TableDefinition::new("model_entries");
@@ -118,6 +122,7 @@ pub(crate) struct WriteTables<'txn> {
     pub(crate) commands: redb::Table<'txn, (u64, &'static str), (u64, u64)>,
     pub(crate) modules: redb::Table<'txn, (&'static str, u64), (&'static str, &'static str)>,
     pub(crate) module_blobs: redb::Table<'txn, &'static str, &'static [u8]>,
+    pub(crate) module_uploads: redb::Table<'txn, (&'static str, u64), u64>,
     pub(crate) models: redb::Table<'txn, &'static str, (u64, u64)>,
     pub(crate) model_entries: redb::Table<'txn, (u64, &'static [u8]), &'static [u8]>,
     pub(crate) module_states: redb::Table<'txn, &'static str, &'static [u8]>,
@@ -137,6 +142,7 @@ impl<'txn> WriteTables<'txn> {
             commands: txn.open_table(COMMANDS)?,
             modules: txn.open_table(MODULES)?,
             module_blobs: txn.open_table(MODULE_BLOBS)?,
+            module_uploads: txn.open_table(MODULE_UPLOADS)?,
             models: txn.open_table(MODELS)?,
             model_entries: txn.open_table(MODEL_ENTRIES)?,
             module_states: txn.open_table(MODULE_STATES)?,

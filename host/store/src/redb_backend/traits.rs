@@ -18,7 +18,7 @@ use crate::command::{CommandEntry, CommandId, LoggedCommand, NothingAppended};
 use crate::error::{
     AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
 };
-use crate::event::NewEvent;
+use crate::event::{NewEvent, Timestamp};
 use crate::head::HeadWatch;
 use crate::module::{
     ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
@@ -217,6 +217,16 @@ impl Modules for RedbStore {
     ) -> Result<Option<ModuleRecord>, ReadError> {
         Ok(self
             .blocking(move |db| reads::module_version(db, &name, version))
+            .await?)
+    }
+
+    async fn module_uploaded_at(
+        &self,
+        name: ModuleName,
+        version: u64,
+    ) -> Result<Option<Timestamp>, ReadError> {
+        Ok(self
+            .blocking(move |db| reads::module_uploaded_at(db, &name, version))
             .await?)
     }
 

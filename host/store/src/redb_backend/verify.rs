@@ -33,7 +33,7 @@ use super::record::{self, StoredEvent};
 use super::store::{DATABASE_FILE, database_error, unless_panic};
 use super::tables::{
     COMMAND_LOG, COMMANDS, EVENT_IDS, EVENTS, FORMAT, FORMAT_KEY, META, MODEL_ENTRIES, MODELS,
-    MODULE_BLOBS, MODULE_STATES, MODULES, REMOVED_MODULES, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES,
+    MODULE_BLOBS, MODULE_STATES, MODULE_UPLOADS, MODULES, REMOVED_MODULES, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES,
     STREAMS, StreamAppend, append_holding,
 };
 use super::{OpenError, RedbStore};
@@ -512,6 +512,24 @@ impl Walk {
         }
         for row in blobs.iter()? {
             row?;
+        }
+        let uploads = match txn.open_table(MODULE_UPLOADS) {
+            Ok(uploads) => uploads,
+            // A file written before upload times were recorded.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let modules = txn.open_table(MODULES)?;
+        for row in uploads.iter()? {
+            let (key, _) = row?;
+            let (name, version) = key.value();
+            if modules.get((name, version))?.is_none() {
+                self.row(
+                    "module_uploads",
+                    format!("({name}, {version})"),
+                    "it stamps a version that modules lacks".to_owned(),
+                );
+            }
         }
         Ok(())
     }

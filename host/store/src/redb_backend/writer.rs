@@ -217,7 +217,7 @@ fn apply_and_commit(
                     pending.result = Some(apply_snapshot(&mut tables, &pending.request)?);
                 }
                 WriteOp::PutModule(pending) => {
-                    pending.result = Some(apply_module(&mut tables, &pending.request)?);
+                    pending.result = Some(apply_module(&mut tables, &pending.request, now)?);
                 }
                 WriteOp::CommitModel(pending) => {
                     pending.result = Some(apply_model_commit(&mut tables, &pending.request)?);
