@@ -55,7 +55,11 @@ pub async fn a_new_version_is_stamped_with_the_time_it_was_kept<B: Backend>() {
         let name = name.clone();
         async move { store.module_uploaded_at(name, version).await.expect("read") }
     };
-    assert_eq!(uploaded(1).await, Some(first), "an unchanged put keeps the stamp");
+    assert_eq!(
+        uploaded(1).await,
+        Some(first),
+        "an unchanged put keeps the stamp"
+    );
     let second = uploaded(2).await.expect("version 2 has a stamp");
     assert!(second > first, "{second:?} is later than {first:?}");
     assert_eq!(uploaded(3).await, None, "no version 3 was kept");

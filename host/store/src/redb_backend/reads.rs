@@ -10,9 +10,8 @@ use super::backend;
 use super::record::{self, PageBuilder};
 use super::tables::{
     COMMANDS, EVENTS, EventTables, MODULE_BLOBS, MODULE_STATES, MODULE_UPLOADS, MODULES,
-    REMOVED_MODULES,
-    SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES, STREAMS, StoredStream, StreamAppend, append_holding,
-    check_place, locate_stream,
+    REMOVED_MODULES, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES, STREAMS, StoredStream, StreamAppend,
+    append_holding, check_place, locate_stream,
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{Damage, StorageError, StoredRecord};

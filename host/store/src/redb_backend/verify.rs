@@ -33,8 +33,8 @@ use super::record::{self, StoredEvent};
 use super::store::{DATABASE_FILE, database_error, unless_panic};
 use super::tables::{
     COMMAND_LOG, COMMANDS, EVENT_IDS, EVENTS, FORMAT, FORMAT_KEY, META, MODEL_ENTRIES, MODELS,
-    MODULE_BLOBS, MODULE_STATES, MODULE_UPLOADS, MODULES, REMOVED_MODULES, SNAPSHOTS, STREAM_APPENDS, STREAM_NAMES,
-    STREAMS, StreamAppend, append_holding,
+    MODULE_BLOBS, MODULE_STATES, MODULE_UPLOADS, MODULES, REMOVED_MODULES, SNAPSHOTS,
+    STREAM_APPENDS, STREAM_NAMES, STREAMS, StreamAppend, append_holding,
 };
 use super::{OpenError, RedbStore};
 use crate::command::{CommandId, Verdict};
