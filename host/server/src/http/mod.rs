@@ -142,6 +142,9 @@ pub async fn serve_with(
     let router = app(state.clone());
     let sampler = tokio::spawn(stats::sample_while_serving(state.clone()));
     let served = edge::serve(listener, router, state, config, signal).await;
+    // Awaited after the abort, so its hold on the store is gone when this returns: the node
+    // can then close the store and another can open the data directory at once.
     sampler.abort();
+    let _cancelled = sampler.await;
     served
 }
