@@ -8,12 +8,16 @@ use std::path::PathBuf;
 
 use cairn_guest_build::{GuestBuild, Profile};
 
-const GUESTS: [&str; 12] = [
+const GUESTS: [&str; 16] = [
     "bank_account",
     "customers",
     "customer_directory",
     "account_balances",
     "customers-upcaster",
+    "transfer",
+    "transfers",
+    "picky-reactor",
+    "picky-reactor-fixed",
     "misbehaving",
     "bank-account-v2",
     "wrong-world",

@@ -35,3 +35,15 @@ pub mod upcaster {
         pub_export_macro: true,
     });
 }
+
+/// The `reactor-module` world.
+pub mod reactor {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "reactor-module",
+        runtime_path: "cairn_sdk::__wit_bindgen::rt",
+        default_bindings_module: "cairn_sdk::bindings::reactor",
+        export_macro_name: "__export_reactor_world",
+        pub_export_macro: true,
+    });
+}

@@ -1,6 +1,7 @@
 //! The export macros: an aggregate ([`export_aggregate!`](crate::export_aggregate)), a
-//! projection ([`export_projection!`](crate::export_projection)) or an upcaster
-//! ([`export_upcaster!`](crate::export_upcaster)), exported as a component.
+//! projection ([`export_projection!`](crate::export_projection)), an upcaster
+//! ([`export_upcaster!`](crate::export_upcaster)) or a reactor
+//! ([`export_reactor!`](crate::export_reactor)), exported as a component.
 
 /// Exports `$aggregate` (a type implementing [`Aggregate`](crate::Aggregate)) as the
 /// `aggregate` interface of the `aggregate-module` world. Invoke it once, in the module's crate.
@@ -168,5 +169,62 @@ macro_rules! export_upcaster {
 
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::upcaster::__export_upcaster_world!(__CairnUpcasterExport with_types_in $crate::bindings::upcaster);
+    };
+}
+
+/// Exports `$reactor` (a type implementing [`Reactor`](crate::Reactor)) as the `reactor`
+/// interface of the `reactor-module` world. Invoke it once, in the module's crate. Like
+/// [`export_aggregate!`](crate::export_aggregate), it exports only on WebAssembly.
+#[macro_export]
+macro_rules! export_reactor {
+    ($reactor:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        pub struct __CairnReactorExport;
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::reactor::exports::cairn::module::reactor as exports;
+
+            impl exports::Guest for __CairnReactorExport {
+                fn subscription() -> exports::Filter {
+                    let s = $crate::reactor_glue::subscription::<$reactor>();
+                    exports::Filter {
+                        categories: s.categories,
+                        event_types: s.event_types,
+                    }
+                }
+
+                fn react(
+                    event: exports::RecordedEvent,
+                ) -> ::std::result::Result<::std::vec::Vec<exports::Intent>, ::std::string::String> {
+                    let mut kv = $crate::read_model::HostKv::default();
+                    let raw = $crate::projection_glue::RawEvent {
+                        stream: event.stream_name,
+                        version: event.version,
+                        position: event.position,
+                        event_type: event.event_type,
+                        data: event.data,
+                        metadata: event.metadata,
+                        recorded_at: event.recorded_at,
+                    };
+                    // The writes go to the host in one call, and only if the event is taken.
+                    let intents = $crate::reactor_glue::react::<$reactor>(&mut kv, raw)?;
+                    kv.flush();
+                    Ok(intents
+                        .into_iter()
+                        .map(|i| exports::Intent {
+                            module: i.module,
+                            id: i.id,
+                            command_type: i.command_type,
+                            data: i.data,
+                        })
+                        .collect())
+                }
+            }
+        };
+
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::reactor::__export_reactor_world!(__CairnReactorExport with_types_in $crate::bindings::reactor);
     };
 }

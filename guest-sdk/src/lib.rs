@@ -1,4 +1,4 @@
-//! cairn-sdk: write cairn aggregates, projections and upcasters in plain Rust.
+//! cairn-sdk: write cairn aggregates, projections, upcasters and reactors in plain Rust.
 //!
 //! An aggregate is three serde types and two functions:
 //!
@@ -57,9 +57,11 @@
 //! - `upcaster.rs`: the [`Upcaster`] trait (events stored in an older shape, read as the
 //!   current one), [`StoredEvent`], [`UpcastError`].
 //! - `upcaster_glue.rs`: what an exported upcaster does; [`export_upcaster!`] exports it.
+//! - `reactor.rs`: the [`Reactor`] trait (events to commands), [`Intent`], [`ReactorError`].
+//! - `reactor_glue.rs`: what an exported reactor does; [`export_reactor!`] exports it.
 //! - `log.rs`: [`log`], writing to the host's log.
 //! - `testing.rs`: given/when/then tests that run natively through the same glue; `testing/`
-//!   holds those of projections and upcasters.
+//!   holds those of projections, upcasters and reactors.
 //! - `bindings.rs`: the generated bindings, hidden.
 //!
 //! - `allocator.rs`: [`allocator::ModuleAllocator`], the heap the SDK installs in every module
@@ -78,6 +80,9 @@ pub mod log;
 mod projection;
 #[doc(hidden)]
 pub mod projection_glue;
+mod reactor;
+#[doc(hidden)]
+pub mod reactor_glue;
 pub mod read_model;
 pub mod testing;
 mod upcaster;
@@ -90,6 +95,7 @@ static ALLOCATOR: allocator::ModuleAllocator = allocator::ModuleAllocator::new()
 
 pub use aggregate::{Aggregate, Rejection};
 pub use projection::{Projection, ProjectionError, Recorded, Subscription};
+pub use reactor::{Intent, Reactor, ReactorError};
 pub use read_model::ReadModel;
 pub use upcaster::{StoredEvent, UpcastError, Upcaster};
 

@@ -69,6 +69,18 @@ impl<E> Recorded<E> {
             .split_once('-')
             .map_or(self.stream.as_str(), |(_, id)| id)
     }
+
+    /// The correlation id of the chain of commands this event belongs to, from its metadata:
+    /// the `correlation_id` the host puts on events a reactor's command appended, else the
+    /// `command_id` of the command that appended it (the first of its chain). `None` for an
+    /// event appended directly, not by a command.
+    pub fn correlation_id(&self) -> Option<String> {
+        let metadata: serde_json::Value = serde_json::from_str(&self.metadata).ok()?;
+        ["correlation_id", "command_id"]
+            .iter()
+            .find_map(|field| metadata.get(field).and_then(|v| v.as_str()))
+            .map(str::to_owned)
+    }
 }
 
 /// Which events a projection receives. An empty list lets everything through.
@@ -172,5 +184,15 @@ mod tests {
         assert_eq!((plain.aggregate(), plain.id()), ("loner", "loner"));
         assert!(Subscription::category("bank_account").admits("bank_account-i1", "Opened"));
         assert!(!Subscription::category("bank").admits("bank_account-i1", "Opened"));
+    }
+
+    #[test]
+    fn the_correlation_is_the_chains_else_the_commands() {
+        let mut event = recorded("transfer-t1");
+        assert_eq!(event.correlation_id(), None);
+        event.metadata = r#"{"command_id":"c1"}"#.into();
+        assert_eq!(event.correlation_id().as_deref(), Some("c1"));
+        event.metadata = r#"{"command_id":"c2","correlation_id":"c1"}"#.into();
+        assert_eq!(event.correlation_id().as_deref(), Some("c1"));
     }
 }

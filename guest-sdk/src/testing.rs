@@ -1,6 +1,6 @@
 //! Given/when/then tests for aggregates, run natively. Projections have theirs in
 //! [`projection`], upcasters in [`upcaster`] ([`upcast`], and [`given_stored`] for an aggregate
-//! over events stored before a change).
+//! over events stored before a change), reactors in [`reactor`].
 //!
 //! They go through the same glue and the same JSON encoding as a module in the host, so a
 //! test that passes here exercises what the host will run. Every `given` also checks that
@@ -37,6 +37,7 @@
 //! ```
 
 pub mod projection;
+pub mod reactor;
 pub mod upcaster;
 
 pub use upcaster::{Upcast, given_stored, upcast};

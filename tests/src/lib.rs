@@ -15,6 +15,8 @@
 //! - `http_guests.rs`: misbehaving guests over HTTP under concurrent load;
 //! - `http_races.rs`: writers racing on one stream over HTTP;
 //! - `http_modules.rs`: removing modules, and a name held by the other kind;
+//! - `http_reactors.rs`: reactors: the `transfers` process manager, replays, the failure
+//!   policy, sandboxing and intents that cannot be executed;
 //! - `http_metrics.rs`: `/metrics` after a known workload;
 //! - `http_errors.rs`: mistakes answered in cairn's words with what to do;
 //! - `http_openapi.rs`: the served OpenAPI document, checked by `openapi-spec-validator`;

@@ -235,6 +235,7 @@ async fn concurrent_uploads_of_one_name_as_two_kinds_register_exactly_one() {
             ModuleKind::Aggregate => host.registry().aggregate(&name).is_some(),
             ModuleKind::Projection => host.registry().projection(&name).is_some(),
             ModuleKind::Upcaster => host.registry().upcaster(&name).is_some(),
+            ModuleKind::Reactor => host.registry().reactor(&name).is_some(),
         };
         assert!(loaded, "{name} did not load back as {kind:?}");
     }

@@ -179,7 +179,7 @@ async fn log_cost(
 
 /// Deposits and withdrawals to random `accounts` from [`CLIENTS`] clients through `path`: each
 /// client sends `warmup` commands, then `per_client` measured ones.
-async fn send_commands(
+pub(crate) async fn send_commands(
     path: &Arc<CommandPath>,
     accounts: Range<usize>,
     warmup: usize,

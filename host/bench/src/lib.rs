@@ -10,7 +10,7 @@
 //! - `report.rs`: figures, their targets, and how they are printed; `machine.rs`, the CPU,
 //!   cores and disk they were measured on, probed before the run.
 //! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`,
-//!   `plan.rs`, `ui.rs`: the scenarios;
+//!   `plan.rs`, `ui.rs`, `reactors.rs`: the scenarios;
 //!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive.
 
 mod bank;
@@ -20,6 +20,7 @@ mod load;
 mod machine;
 mod plan;
 mod projections;
+mod reactors;
 mod report;
 mod runtime;
 mod sandbox;
@@ -75,6 +76,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Sandbox => sandbox::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Plan => plan::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Ui => ui::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Reactors => reactors::run(dir.path(), args.scale, !args.json).await?,
     };
     let report = PressuredReport::new(report, machine, pressure.map(Pressure::stop));
     if args.json {

@@ -1,7 +1,7 @@
 //! cairn-runtime: runs authors' domain logic, compiled to WebAssembly components, in a
 //! deterministic sandbox.
 //!
-//! Layout, in three rooms and what serves them all:
+//! Layout, in rooms and what serves them all:
 //! - `call/`: one call into a module: the engine, preflight checks, the sandbox, limits, the
 //!   CPU meter, blame, probation and the slow lane.
 //! - `aggregates/`: [`LoadedAggregate`] and [`CommandPath`], the command path: load, decide,
@@ -10,6 +10,8 @@
 //!   the runner that folds the log into read models and answers queries.
 //! - `upcasters/`: [`LoadedUpcaster`] and [`UpcasterSet`], old events read as current ones by
 //!   every reader.
+//! - `reactors/`: [`LoadedReactor`] and [`Reactors`], the runner that turns events into
+//!   commands, each executed once.
 //! - `registry.rs`: [`Registry`], validating, keeping, compiling and swapping modules of every
 //!   kind.
 //! - `plan/`: [`CommandPath::plan`], what a candidate aggregate version would do to the history
@@ -25,13 +27,14 @@ mod error;
 pub mod json_diff;
 mod plan;
 mod projections;
+mod reactors;
 mod registry;
 pub mod setting;
 mod upcasters;
 
 pub use aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
 pub use aggregates::command_path::{
-    AggregateState, Command, CommandConfig, CommandLogging, CommandOutcome, CommandPath,
+    AggregateState, Cause, Command, CommandConfig, CommandLogging, CommandOutcome, CommandPath,
 };
 pub use aggregates::history::{
     History, HistoryRead, HistoryStep, MAX_HISTORY_STEPS, ModuleChoice, StepFailure,
@@ -54,6 +57,13 @@ pub use projections::projection::{ApplyBatch, ApplyError, LoadedProjection, Proj
 pub use projections::runner::{
     ControlError, Fault, GenerationStatus, ProjectionStatus, Projections, QueryError,
     RemovedProjection, RunState, RunnerConfig,
+};
+pub use reactors::intent::{Intent, IntentOutcome, intent_key};
+pub use reactors::ledger::{ParkedEvent, ParkedStep};
+pub use reactors::reactor::{LoadedReactor, ReactError, Reaction};
+pub use reactors::runner::{
+    FailurePolicy, OnFailure, ReactorConfig, ReactorError, ReactorState, ReactorStatus, Reactors,
+    RetryReport, TaskError,
 };
 pub use registry::{Registry, Uploaded};
 pub use upcasters::upcaster::{

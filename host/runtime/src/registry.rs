@@ -18,6 +18,7 @@ use crate::aggregates::aggregate::LoadedAggregate;
 use crate::aggregates::reader::AggregateReader;
 use crate::call::bindings::aggregate::{AggregateModule, AggregateModulePre};
 use crate::call::bindings::projection::{ProjectionModule, ProjectionModulePre};
+use crate::call::bindings::reactor::{ReactorModule, ReactorModulePre};
 use crate::call::bindings::upcaster::{UpcasterModule, UpcasterModulePre};
 use crate::call::engine::{self, EpochTicker};
 use crate::call::limits::Limits;
@@ -26,6 +27,7 @@ use crate::call::sandbox::Sandbox;
 use crate::call::slow_lane::SlowLane;
 use crate::error::LoadError;
 use crate::projections::projection::LoadedProjection;
+use crate::reactors::reactor::LoadedReactor;
 use crate::upcasters::upcaster::LoadedUpcaster;
 use crate::upcasters::upcaster_set::UpcasterSet;
 
@@ -45,6 +47,9 @@ pub struct Registry {
     store: Arc<dyn EventStore>,
     aggregates: RwLock<BTreeMap<ModuleName, Arc<LoadedAggregate>>>,
     projections: RwLock<BTreeMap<ModuleName, Arc<LoadedProjection>>>,
+    reactors: RwLock<BTreeMap<ModuleName, Arc<LoadedReactor>>>,
+    /// Counts reactor installs and removals, so the reactor runner learns of them.
+    reactor_installs: tokio::sync::watch::Sender<u64>,
     /// The upcasters, as one set (one per category, invariant 1 of `upcaster_set.rs`),
     /// replaced whole when one is installed or removed.
     upcasters: RwLock<UpcasterSet>,
@@ -80,6 +85,7 @@ struct Compiler {
     linker: Linker<Sandbox>,
     projection_linker: Linker<Sandbox>,
     upcaster_linker: Linker<Sandbox>,
+    reactor_linker: Linker<Sandbox>,
     /// What a component may ask of the compiler.
     budget: CompileBudget,
     /// Turns to compile (`Limits::concurrent_compilations`).
@@ -98,6 +104,7 @@ enum Prepared {
     Aggregate(AggregateModulePre<Sandbox>),
     Projection(ProjectionModulePre<Sandbox>),
     Upcaster(UpcasterModulePre<Sandbox>),
+    Reactor(ReactorModulePre<Sandbox>),
 }
 
 impl Prepared {
@@ -106,6 +113,7 @@ impl Prepared {
             Prepared::Aggregate(_) => ModuleKind::Aggregate,
             Prepared::Projection(_) => ModuleKind::Projection,
             Prepared::Upcaster(_) => ModuleKind::Upcaster,
+            Prepared::Reactor(_) => ModuleKind::Reactor,
         }
     }
 }
@@ -132,6 +140,10 @@ impl Registry {
         wasmtime_wasi::p2::add_to_linker_async(&mut upcaster_linker).map_err(host)?;
         UpcasterModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut upcaster_linker, |s| s)
             .map_err(host)?;
+        let mut reactor_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut reactor_linker).map_err(host)?;
+        ReactorModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut reactor_linker, |s| s)
+            .map_err(host)?;
         let ticker =
             EpochTicker::start(engine.clone()).map_err(|e| LoadError::Host(e.to_string()))?;
         let slow_lane = SlowLane::start().map_err(|e| LoadError::Host(e.to_string()))?;
@@ -141,6 +153,7 @@ impl Registry {
                 linker,
                 projection_linker,
                 upcaster_linker,
+                reactor_linker,
                 budget: limits.compile_budget(),
                 turns: Arc::new(tokio::sync::Semaphore::new(
                     limits.concurrent_compilations.max(1),
@@ -150,6 +163,8 @@ impl Registry {
             store,
             aggregates: RwLock::new(BTreeMap::new()),
             projections: RwLock::new(BTreeMap::new()),
+            reactors: RwLock::new(BTreeMap::new()),
+            reactor_installs: tokio::sync::watch::Sender::new(0),
             upcasters: RwLock::new(UpcasterSet::default()),
             changes: tokio::sync::Mutex::new(()),
             earlier_aggregates: std::sync::Mutex::default(),
@@ -249,6 +264,8 @@ impl Registry {
             Some(ModuleKind::Projection)
         } else if self.upcaster(name).is_some() {
             Some(ModuleKind::Upcaster)
+        } else if self.reactor(name).is_some() {
+            Some(ModuleKind::Reactor)
         } else {
             None
         }
@@ -307,6 +324,24 @@ impl Registry {
         Ok(removed)
     }
 
+    /// Removes reactor `name` as `removal` says (its model dropped with it): the store stops
+    /// keeping it and the registry forgets it. Call with the reactor's task stopped
+    /// ([`crate::Reactors::remove`] does). `None` if no reactor is loaded under `name`.
+    pub(crate) async fn remove_reactor(
+        &self,
+        name: &str,
+        removal: ModuleRemoval,
+    ) -> Result<Option<ModuleRecord>, StorageError> {
+        let _changes = self.changes.lock().await;
+        if self.reactor(name).is_none() {
+            return Ok(None);
+        }
+        let removed = self.store.remove_module(removal).await?;
+        self.unload(name);
+        tracing::info!(module = %name, "the reactor is removed; its outcome stream stays");
+        Ok(removed)
+    }
+
     /// The turn to keep and install, or remove and forget, a module: held, no other such
     /// change runs.
     pub(crate) async fn changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
@@ -323,6 +358,14 @@ impl Registry {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(name);
+        let reactor = self
+            .reactors
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
+        if reactor.is_some() {
+            self.reactor_installs.send_modify(|n| *n += 1);
+        }
         let mut upcasters = self
             .upcasters
             .write()
@@ -369,6 +412,12 @@ impl Registry {
                 kind: ModuleKind::Upcaster,
                 hash: m.hash().clone(),
             }))
+            .chain(self.reactors().iter().map(|m| ModuleRecord {
+                name: m.name().clone(),
+                version: m.version(),
+                kind: ModuleKind::Reactor,
+                hash: m.hash().clone(),
+            }))
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
@@ -380,6 +429,31 @@ impl Registry {
             .map(|m| m.probation())
             .or_else(|| self.projection(name).map(|m| m.probation()))
             .or_else(|| self.upcaster(name).map(|m| m.probation()))
+            .or_else(|| self.reactor(name).map(|m| m.probation()))
+    }
+
+    /// The reactor module named `name`, if one is loaded.
+    pub fn reactor(&self, name: &str) -> Option<Arc<LoadedReactor>> {
+        self.reactors
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .map(Arc::clone)
+    }
+
+    /// Every loaded reactor module.
+    pub fn reactors(&self) -> Vec<Arc<LoadedReactor>> {
+        self.reactors
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(Arc::clone)
+            .collect()
+    }
+
+    /// Changes whenever a reactor module is installed or removed.
+    pub fn watch_reactors(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reactor_installs.subscribe()
     }
 
     /// The projection module named `name`, if one is loaded.
@@ -454,6 +528,26 @@ impl Registry {
         };
         let pre = match prepared {
             Prepared::Aggregate(pre) => pre,
+            Prepared::Reactor(pre) => {
+                let loaded = LoadedReactor::new(
+                    record.name.clone(),
+                    hash,
+                    record.version,
+                    pre,
+                    self.compiler.engine.clone(),
+                    Arc::clone(&self.limits),
+                    Arc::clone(&self.slow_lane),
+                    self.store.head(),
+                )
+                .await
+                .map_err(LoadError::Module)?;
+                self.reactors
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(record.name, Arc::new(loaded));
+                self.reactor_installs.send_modify(|n| *n += 1);
+                return Ok(());
+            }
             Prepared::Upcaster(_) => {
                 return Err(LoadError::Host(
                     "an upcaster reached install unloaded".into(),
@@ -701,6 +795,7 @@ impl Compiler {
             ModuleKind::Aggregate => &self.linker,
             ModuleKind::Projection => &self.projection_linker,
             ModuleKind::Upcaster => &self.upcaster_linker,
+            ModuleKind::Reactor => &self.reactor_linker,
         };
         let instance_pre =
             linker
@@ -720,6 +815,9 @@ impl Compiler {
             }
             ModuleKind::Upcaster => {
                 Prepared::Upcaster(UpcasterModulePre::new(instance_pre).map_err(wrong_world)?)
+            }
+            ModuleKind::Reactor => {
+                Prepared::Reactor(ReactorModulePre::new(instance_pre).map_err(wrong_world)?)
             }
         })
     }

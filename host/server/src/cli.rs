@@ -44,6 +44,14 @@ impl Cli {
                 | ProjectionsCommand::Resume { client, .. }
                 | ProjectionsCommand::Reset { client, .. } => *client = global,
             },
+            Command::Reactors(args) => match &mut args.command {
+                ReactorsCommand::List { client }
+                | ReactorsCommand::Status { client, .. }
+                | ReactorsCommand::Parked { client, .. }
+                | ReactorsCommand::Retry { client, .. }
+                | ReactorsCommand::Discard { client, .. }
+                | ReactorsCommand::Reset { client, .. } => *client = global,
+            },
             Command::Bench(args) => args.json = global.json,
             Command::Verify(args) => args.json = global.json,
             Command::New(_) | Command::Completions(_) => {}
@@ -79,6 +87,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Show the projections and where each is.
     Projections(ProjectionsArgs),
+    /// Show the reactors, their parked events, and retry, discard or reset.
+    Reactors(ReactorsArgs),
     /// Show the server's version, head, store size, rates and projections (the console's
     /// overview).
     Stats(StatsArgs),
@@ -413,6 +423,68 @@ pub enum ProjectionsCommand {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ReactorsArgs {
+    #[command(subcommand)]
+    pub command: ReactorsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReactorsCommand {
+    /// Every reactor: state, position, lag, parked events, intents issued and executed.
+    List {
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// One reactor in full, with its last error and the stall alarm.
+    Status {
+        /// The reactor.
+        name: String,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// The events a reactor parked: where, why, and how many tries.
+    Parked {
+        /// The reactor.
+        name: String,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Retry the event parked at a position, or every parked event with --all.
+    Retry {
+        /// The reactor.
+        name: String,
+        /// The parked event's position.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        position: Option<u64>,
+        /// Retry every parked event, in log order.
+        #[arg(long)]
+        all: bool,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Discard the event parked at a position: the reactor will not react to it.
+    Discard {
+        /// The reactor.
+        name: String,
+        /// The parked event's position.
+        position: u64,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Replay a reactor from a position with an empty state. Commands its intents sent before
+    /// are answered by their keys, not executed again.
+    Reset {
+        /// The reactor.
+        name: String,
+        /// React again to the events after this position.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Which workload to run.
     pub scenario: Scenario,
@@ -453,6 +525,9 @@ pub enum Scenario {
     Plan,
     /// What the console's pages ask of the server, with 1,000,000 streams in the store.
     Ui,
+    /// Reactors: events turned into commands per second, and the time from an event's append
+    /// to its command being durable, idle and with 64 clients writing.
+    Reactors,
 }
 
 #[derive(Debug, clap::Args)]

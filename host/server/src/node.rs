@@ -1,5 +1,5 @@
 //! [`Node`]: one cairn instance on a data directory: the event store, the module registry
-//! (with its compiled-code cache), the command path and the projection runners.
+//! (with its compiled-code cache), the command path, the projection runners and the reactors.
 //!
 //! A data directory holds `store/cairn.redb` (events, snapshots, modules) and `compiled/`
 //! (wasmtime's cache of machine code, safe to delete).
@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_runtime::{CommandPath, Projections, Registry};
+use cairn_runtime::{CommandPath, Projections, Reactors, Registry};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
 
 use crate::settings::Settings;
@@ -19,6 +19,7 @@ pub struct Node {
     shared: Arc<dyn EventStore>,
     command_path: Arc<CommandPath>,
     projections: Projections,
+    reactors: Reactors,
     data_dir: PathBuf,
 }
 
@@ -52,15 +53,22 @@ impl Node {
             settings.projections.clone(),
         );
         let command_path = Arc::new(CommandPath::new(
-            registry,
+            Arc::clone(&registry),
             Arc::clone(&shared),
             settings.commands.clone(),
         ));
+        let reactors = Reactors::start(
+            Arc::clone(&shared),
+            registry,
+            Arc::clone(&command_path),
+            settings.reactors.clone(),
+        );
         Ok(Self {
             store,
             shared,
             command_path,
             projections,
+            reactors,
             data_dir: data_dir.to_path_buf(),
         })
     }
@@ -78,6 +86,11 @@ impl Node {
     /// The projection runners.
     pub fn projections(&self) -> &Projections {
         &self.projections
+    }
+
+    /// The reactors.
+    pub fn reactors(&self) -> &Reactors {
+        &self.reactors
     }
 
     /// The module registry.
@@ -98,8 +111,10 @@ impl Node {
             shared,
             command_path,
             projections,
+            reactors,
             ..
         } = self;
+        reactors.stop().await;
         projections.stop().await;
         command_path.settle().await;
         drop(command_path);

@@ -1,8 +1,8 @@
 //! [`CairnToml`]: a cairn.toml, read in one place and deserialised in one type: its
 //! `[[module]]` entries (for `project.rs`), and [`Settings`], what a node's runtime may use,
-//! from its `[limits]`, `[commands]`, `[projections]` and `[http]` sections. Each section is the
-//! configuration it sets (`cairn_runtime::Limits`, `CommandConfig`, `RunnerConfig`,
-//! `HttpConfig`), with serde's defaults, and checks itself. Every key is optional; a key left out
+//! from its `[limits]`, `[commands]`, `[projections]`, `[reactors]` and `[http]` sections. Each
+//! section is the configuration it sets (`cairn_runtime::Limits`, `CommandConfig`,
+//! `RunnerConfig`, `ReactorConfig`, `HttpConfig`), with serde's defaults, and checks itself. Every key is optional; a key left out
 //! keeps its default; an unknown key is refused.
 //!
 //! ```toml
@@ -32,6 +32,15 @@
 //! batch_bytes = 4_194_304     # the most bytes of events one `apply` call takes
 //! scan_limit = 100_000        # the most log positions one read examines
 //!
+//! [reactors]
+//! batch = 256                 # the most events one commit of a reactor's reactions covers
+//! stall_after_ms = 30_000     # head moved, checkpoint did not, this long: reported stalled
+//! retries = 3                 # tries after the first, of an event a reactor fails on
+//! backoff_ms = 100            # the first retry's wait, doubled for each next one
+//! max_backoff_ms = 5_000
+//! on_failure = "park"         # then: park, skip or stop
+//! # [reactors.policy.transfers] sets one reactor's retries, backoff and on_failure
+//!
 //! [http]                      # connections (see http/edge/)
 //! header_timeout_ms = 10_000  # a request head must arrive whole within this of its first byte
 //! body_timeout_ms = 60_000    # a body must arrive whole within this of its head (else 408)
@@ -50,7 +59,7 @@
 use std::path::{Path, PathBuf};
 
 use cairn_runtime::setting::InvalidSetting;
-use cairn_runtime::{CommandConfig, Limits, RunnerConfig};
+use cairn_runtime::{CommandConfig, Limits, ReactorConfig, RunnerConfig};
 use serde::Deserialize;
 
 use crate::http::HttpConfig;
@@ -62,6 +71,7 @@ pub struct Settings {
     pub limits: Limits,
     pub commands: CommandConfig,
     pub projections: RunnerConfig,
+    pub reactors: ReactorConfig,
     pub http: HttpConfig,
 }
 
@@ -78,6 +88,8 @@ pub struct CairnToml {
     pub commands: CommandConfig,
     #[serde(default)]
     pub projections: RunnerConfig,
+    #[serde(default)]
+    pub reactors: ReactorConfig,
     #[serde(default)]
     pub http: HttpConfig,
 }
@@ -134,6 +146,7 @@ impl CairnToml {
         file.projections
             .check()
             .map_err(in_section("projections"))?;
+        file.reactors.check().map_err(in_section("reactors"))?;
         file.http.check().map_err(in_section("http"))?;
         Ok(file)
     }
@@ -145,6 +158,7 @@ impl CairnToml {
             limits,
             commands,
             projections,
+            reactors,
             http,
         } = self;
         (
@@ -153,6 +167,7 @@ impl CairnToml {
                 limits,
                 commands,
                 projections,
+                reactors,
                 http,
             },
         )
@@ -180,6 +195,32 @@ mod tests {
 
     fn parse(text: &str) -> anyhow::Result<Settings> {
         Settings::parse(text)
+    }
+
+    #[test]
+    fn reactors_take_a_default_policy_and_one_of_their_own() {
+        let settings = parse(
+            "[reactors]\nretries = 5\non_failure = \"skip\"\n\
+             [reactors.policy.transfers]\non_failure = \"stop\"\nbackoff_ms = 10\n",
+        )
+        .expect("valid");
+        let other = settings.reactors.policy_of("other");
+        assert_eq!(
+            (other.retries, other.on_failure),
+            (5, cairn_runtime::OnFailure::Skip)
+        );
+        let own = settings.reactors.policy_of("transfers");
+        assert_eq!(
+            (own.on_failure, own.backoff_ms),
+            (cairn_runtime::OnFailure::Stop, 10)
+        );
+        let refused = parse("[reactors]\non_failure = \"retry\"\n").expect_err("unknown policy");
+        assert!(refused.to_string().contains("on_failure"), "{refused}");
+        let refused = parse("[reactors]\nbackoff_ms = 9000\n").expect_err("past the ceiling");
+        assert!(
+            refused.to_string().contains("reactors.backoff_ms"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! drops.
 
 use cairn_store::{
-    MAX_MODEL_KEY, ModelCommit, ModelError, ModelWrite, ModuleName, ModuleState, Modules, Position,
-    ReadModelName, ReadModels,
+    MAX_MODEL_KEY, ModelAmend, ModelCommit, ModelError, ModelWrite, ModuleName, ModuleState,
+    Modules, Position, ReadModelName, ReadModels,
 };
 
 use crate::Backend;
@@ -171,6 +171,74 @@ pub async fn a_checkpoint_that_does_not_move_ahead_is_refused_and_nothing_is_wri
         "a refused commit writes nothing"
     );
     assert_eq!(view.checkpoint(), Some(Position::new(5)));
+}
+
+/// ReadModels promise 3: an amendment writes entries and leaves the checkpoint, so the next
+/// commit still needs a checkpoint past it; a refused amendment (a key too long) writes none of
+/// its writes; a model never committed is not amended, and stays empty.
+pub async fn an_amendment_writes_entries_and_leaves_the_checkpoint<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let never = store
+        .amend_model(ModelAmend {
+            model: name("fresh"),
+            writes: vec![put("a", "1")],
+        })
+        .await
+        .expect_err("never committed");
+    assert!(
+        matches!(never, ModelError::NeverCommitted { .. }),
+        "{never:?}"
+    );
+    let fresh = store.read_model(&name("fresh")).expect("view");
+    assert_eq!(
+        (fresh.checkpoint(), fresh.get(b"a").expect("get")),
+        (None, None)
+    );
+
+    store
+        .commit_model(commit("pending", vec![put("i1", "x"), put("i2", "y")], 4))
+        .await
+        .expect("commits");
+    store
+        .amend_model(ModelAmend {
+            model: name("pending"),
+            writes: vec![delete("i1"), put("o1", "rejected"), put("i2", "z")],
+        })
+        .await
+        .expect("amends");
+    let refused = store
+        .amend_model(ModelAmend {
+            model: name("pending"),
+            writes: vec![
+                delete("i2"),
+                ModelWrite::Put {
+                    key: vec![b'k'; MAX_MODEL_KEY + 1],
+                    value: vec![],
+                },
+            ],
+        })
+        .await
+        .expect_err("key too long");
+    assert!(
+        matches!(refused, ModelError::TooLarge { .. }),
+        "{refused:?}"
+    );
+    let store = fixtures::reopen(&backend, store).await;
+    let view = store.read_model(&name("pending")).expect("view");
+    assert_eq!(view.checkpoint(), Some(Position::new(4)));
+    assert_eq!(
+        strings(view.scan(b"", None, 10).expect("scan")),
+        [("i2".into(), "z".into()), ("o1".into(), "rejected".into())]
+    );
+    let again = store
+        .commit_model(commit("pending", vec![put("i3", "w")], 4))
+        .await
+        .expect_err("the checkpoint stayed at 4");
+    assert!(
+        matches!(again, ModelError::CheckpointNotAhead { .. }),
+        "{again:?}"
+    );
 }
 
 /// ReadModels promise 1 across models and restarts: models are kept apart, a drop removes a

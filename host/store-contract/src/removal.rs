@@ -174,7 +174,8 @@ pub async fn a_removed_module_comes_back_as_a_new_version<B: Backend>() {
 }
 
 /// Modules promise 1 after a removal: a removed aggregate's name stays an aggregate's (its
-/// streams stay), and a removed projection's or upcaster's name may be taken by another kind.
+/// streams stay), as a removed reactor's stays a reactor's (its outcome stream stays), and a
+/// removed projection's or upcaster's name may be taken by another kind.
 pub async fn a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_its_name<
     B: Backend,
 >() {
@@ -192,7 +193,11 @@ pub async fn a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_i
         .put_module(module("old_shapes", ModuleKind::Upcaster, b"five"))
         .await
         .expect("put");
-    for n in ["bank", "directory", "old_shapes"] {
+    store
+        .put_module(module("transfers", ModuleKind::Reactor, b"seven"))
+        .await
+        .expect("put");
+    for n in ["bank", "directory", "old_shapes", "transfers"] {
         store
             .remove_module(removal(n, &[]))
             .await
@@ -207,6 +212,19 @@ pub async fn a_removed_aggregate_keeps_its_kind_and_a_removed_projection_frees_i
             &refused,
             Err(ModulePutError::NameTaken {
                 held_by: ModuleKind::Aggregate,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let refused = store
+        .put_module(module("transfers", ModuleKind::Aggregate, b"eight"))
+        .await;
+    assert!(
+        matches!(
+            &refused,
+            Err(ModulePutError::NameTaken {
+                held_by: ModuleKind::Reactor,
                 ..
             })
         ),

@@ -265,6 +265,11 @@ pub enum ModelError {
         stored: crate::version::Position,
         given: crate::version::Position,
     },
+    /// An amendment of a model that has never committed a checkpoint.
+    #[error("read model '{model}' has never committed; only a commit with a checkpoint starts it")]
+    NeverCommitted {
+        model: crate::read_model::ReadModelName,
+    },
     /// A key or a value is larger than the limit.
     #[error(
         "read model '{model}': a key is at most {max_key} bytes and a value at most {max_value}; one write has a {key} byte key and a {value} byte value"

@@ -182,16 +182,27 @@ pub enum ModuleKind {
     Projection,
     /// Reads a category's events stored in an older shape as the current one.
     Upcaster,
+    /// Turns events into commands.
+    Reactor,
 }
 
 impl ModuleKind {
-    /// The kind as the API and the store spell it: `aggregate`, `projection` or `upcaster`.
+    /// The kind as the API and the store spell it: `aggregate`, `projection`, `upcaster` or
+    /// `reactor`.
     pub fn as_str(self) -> &'static str {
         match self {
             ModuleKind::Aggregate => "aggregate",
             ModuleKind::Projection => "projection",
             ModuleKind::Upcaster => "upcaster",
+            ModuleKind::Reactor => "reactor",
         }
+    }
+
+    /// Whether modules of this kind write streams of their own category, which outlive them:
+    /// an aggregate's streams, a reactor's outcome stream. Such a name keeps its kind after
+    /// the module is removed.
+    pub fn owns_streams(self) -> bool {
+        matches!(self, ModuleKind::Aggregate | ModuleKind::Reactor)
     }
 
     /// The kind spelled `text`, if it is one.
@@ -200,6 +211,7 @@ impl ModuleKind {
             "aggregate" => Some(ModuleKind::Aggregate),
             "projection" => Some(ModuleKind::Projection),
             "upcaster" => Some(ModuleKind::Upcaster),
+            "reactor" => Some(ModuleKind::Reactor),
             _ => None,
         }
     }
@@ -333,6 +345,7 @@ mod tests {
             ModuleKind::Aggregate,
             ModuleKind::Projection,
             ModuleKind::Upcaster,
+            ModuleKind::Reactor,
         ] {
             assert_eq!(ModuleKind::parse(kind.as_str()), Some(kind));
         }

@@ -65,6 +65,15 @@ pub struct ModelCommit {
     pub checkpoint: Position,
 }
 
+/// Writes to a read model that leave its checkpoint where it is: bookkeeping that is not a
+/// batch of events (a reactor's record of an intent's outcome, or of a parked event let go).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelAmend {
+    pub model: ReadModelName,
+    /// Applied in order: a later write to a key wins.
+    pub writes: Vec<ModelWrite>,
+}
+
 /// A read model's entry: its key and its value.
 pub type ModelEntry = (Vec<u8>, Vec<u8>);
 

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cairn_store::{
     AllRead, AllSlice, AppendError, AppendOutcome, CommandEntry, CommandId, CommandLog, EventLog,
-    EventStore, ExpectedVersion, HeadWatch, IdempotencyKey, LoggedCommand, ModelCommit, ModelEntry,
-    ModelError, ModelRead, ModuleHash, ModuleName, ModulePut, ModulePutError, ModuleRecord,
-    ModuleRemoval, ModuleState, Modules, NewEvent, NewModule, NothingAppended, Position, ReadError,
-    ReadModelName, ReadModels, Snapshot, SnapshotError, SnapshotKey, Snapshots, StorageError,
-    StreamId, StreamInfo, StreamRead, StreamSlice, StreamsPage, StreamsRead, Timestamp,
+    EventStore, ExpectedVersion, HeadWatch, IdempotencyKey, LoggedCommand, ModelAmend, ModelCommit,
+    ModelEntry, ModelError, ModelRead, ModuleHash, ModuleName, ModulePut, ModulePutError,
+    ModuleRecord, ModuleRemoval, ModuleState, Modules, NewEvent, NewModule, NothingAppended,
+    Position, ReadError, ReadModelName, ReadModels, Snapshot, SnapshotError, SnapshotKey,
+    Snapshots, StorageError, StreamId, StreamInfo, StreamRead, StreamSlice, StreamsPage,
+    StreamsRead, Timestamp,
 };
 
 /// Passes everything to `inner`, counting `read_stream` calls, and failing what its switches
@@ -272,6 +273,10 @@ impl Modules for TestStore {
 impl ReadModels for TestStore {
     async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
         self.inner.commit_model(commit).await
+    }
+
+    async fn amend_model(&self, amend: ModelAmend) -> Result<(), ModelError> {
+        self.inner.amend_model(amend).await
     }
 
     async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError> {

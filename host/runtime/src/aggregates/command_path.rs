@@ -114,6 +114,18 @@ pub struct Command {
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
+/// The event that caused a command, named in the provenance of the events the command appends,
+/// so a chain of reactions can be followed back to its first command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cause {
+    /// The reactor that sent the command.
+    pub reactor: String,
+    /// The id of the event it reacted to.
+    pub causation_id: String,
+    /// The chain's correlation id: the first command's id.
+    pub correlation_id: String,
+}
+
 /// What a command did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandOutcome {
@@ -195,13 +207,25 @@ impl CommandPath {
         id: &str,
         command: Command,
     ) -> Result<CommandOutcome, CommandError> {
+        self.execute_caused(module, id, command, None).await
+    }
+
+    /// [`CommandPath::execute`] of a command that an event caused (a reactor's intent): the
+    /// events it appends name `cause` in their provenance, beside the command's own.
+    pub async fn execute_caused(
+        &self,
+        module: &str,
+        id: &str,
+        command: Command,
+        cause: Option<Cause>,
+    ) -> Result<CommandOutcome, CommandError> {
         let aggregate = self.module(module)?;
         let stream = Self::stream_of(module, id).map_err(CommandError::InvalidId)?;
         let turn = self.turns.take(&stream).await;
         if let Some(answered) = self.answered_by_key(&stream, &command).await? {
             return Ok(answered);
         }
-        let run = CommandRun::new(&stream, &command);
+        let run = CommandRun::new(&stream, &command, cause);
         // A caller's expected version is checked against what is stored, not the cache.
         let mut freshness = match command.expected_version {
             None => Freshness::TrustCache,
@@ -722,17 +746,23 @@ struct CommandRun {
     id: uuid::Uuid,
     time: Timestamp,
     input: CallInput,
+    cause: Option<Cause>,
 }
 
 impl CommandRun {
-    fn new(stream: &StreamId, command: &Command) -> Self {
+    fn new(stream: &StreamId, command: &Command, cause: Option<Cause>) -> Self {
         let id = command_id(stream, &command.idempotency_key);
         let time = Timestamp::now();
         let input = CallInput {
             time_ms: time.as_millis(),
             seed: Sha256::digest(id.as_bytes()).into(),
         };
-        Self { id, time, input }
+        Self {
+            id,
+            time,
+            input,
+            cause,
+        }
     }
 
     /// The command as the command log keeps it, decided at `decided_at`.
@@ -763,7 +793,7 @@ impl CommandRun {
         aggregate: &LoadedAggregate,
         decided: Vec<DecidedEvent>,
     ) -> Result<Vec<NewEvent>, CommandError> {
-        let metadata = provenance(&self.id, aggregate, self.time)?;
+        let metadata = provenance(&self.id, aggregate, self.time, self.cause.as_ref())?;
         Ok(decided
             .into_iter()
             .enumerate()
@@ -986,13 +1016,19 @@ fn provenance(
     command_id: &uuid::Uuid,
     aggregate: &LoadedAggregate,
     time: Timestamp,
+    cause: Option<&Cause>,
 ) -> Result<Json, CommandError> {
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "command_id": command_id.to_string(),
         "module": aggregate.name().as_str(),
         "module_hash": aggregate.hash().as_str(),
         "command_time": time.as_millis(),
     });
+    if let (Some(cause), Some(fields)) = (cause, value.as_object_mut()) {
+        fields.insert("reactor".into(), cause.reactor.clone().into());
+        fields.insert("causation_id".into(), cause.causation_id.clone().into());
+        fields.insert("correlation_id".into(), cause.correlation_id.clone().into());
+    }
     Json::from_value(&value).map_err(|e| {
         CommandError::Module(CallError::host(format!(
             "the command's provenance could not be encoded: {e}"

@@ -27,6 +27,20 @@ pub(crate) mod projection {
     });
 }
 
+pub(crate) mod reactor {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "reactor-module",
+        exports: { default: async },
+        // The `kv` import is the projection's, trappable reads and all.
+        ownership: Borrowing { duplicate_if_necessary: true },
+        with: {
+            "cairn:module/log": crate::call::bindings::aggregate::cairn::module::log,
+            "cairn:module/kv": crate::call::bindings::projection::cairn::module::kv,
+        },
+    });
+}
+
 pub(crate) mod upcaster {
     wasmtime::component::bindgen!({
         path: "../../wit",

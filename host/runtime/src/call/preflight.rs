@@ -17,6 +17,7 @@ use cairn_store::ModuleKind;
 pub(crate) const AGGREGATE_EXPORT: &str = "cairn:module/aggregate@0.1.0";
 pub(crate) const PROJECTION_EXPORT: &str = "cairn:module/projection@0.1.0";
 pub(crate) const UPCASTER_EXPORT: &str = "cairn:module/upcaster@0.1.0";
+pub(crate) const REACTOR_EXPORT: &str = "cairn:module/reactor@0.1.0";
 
 /// Interfaces a module may import, by prefix: WASI's (the sandbox provides them, made
 /// deterministic) and cairn's own. Which cairn interfaces a world may import is checked when
@@ -142,6 +143,7 @@ pub(crate) fn world_of<S: AsRef<str>>(exports: &[S]) -> Result<ModuleKind, LoadE
         (AGGREGATE_EXPORT, ModuleKind::Aggregate),
         (PROJECTION_EXPORT, ModuleKind::Projection),
         (UPCASTER_EXPORT, ModuleKind::Upcaster),
+        (REACTOR_EXPORT, ModuleKind::Reactor),
     ]
     .into_iter()
     .filter(|(export, _)| has(export))
@@ -152,7 +154,7 @@ pub(crate) fn world_of<S: AsRef<str>>(exports: &[S]) -> Result<ModuleKind, LoadE
         [] => Err(LoadError::WrongWorld {
             reason: format!(
                 "it exports {}, but a cairn module exports `{AGGREGATE_EXPORT}`, \
-                 `{PROJECTION_EXPORT}` or `{UPCASTER_EXPORT}`",
+                 `{PROJECTION_EXPORT}`, `{UPCASTER_EXPORT}` or `{REACTOR_EXPORT}`",
                 if exports.is_empty() {
                     "nothing".to_owned()
                 } else {
@@ -218,6 +220,11 @@ mod tests {
         assert_eq!(
             preflight(&upcaster, CompileBudget::default()).ok(),
             Some(ModuleKind::Upcaster)
+        );
+        let reactor = component(&["cairn:module/kv@0.1.0"], &[REACTOR_EXPORT], 3);
+        assert_eq!(
+            preflight(&reactor, CompileBudget::default()).ok(),
+            Some(ModuleKind::Reactor)
         );
     }
 

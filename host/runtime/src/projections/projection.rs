@@ -311,7 +311,7 @@ impl LoadedProjection {
 }
 
 /// The call's session, or the failure the guest could not be told about.
-fn take_session(store: &mut Store<Sandbox>) -> Result<KvSession, CallError> {
+pub(crate) fn take_session(store: &mut Store<Sandbox>) -> Result<KvSession, CallError> {
     let session = store
         .data_mut()
         .kv

@@ -1,10 +1,11 @@
 //! The commands that talk to a running server over HTTP: `deploy`, `undeploy`, `send`, `read`,
-//! `streams`, `tail`, `state`, `history`, `query`, `projections` and `stats`.
+//! `streams`, `tail`, `state`, `history`, `query`, `projections`, `reactors` and `stats`.
 //!
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
 //! - `commands.rs`: the commands on streams and aggregates; `history.rs`, an aggregate's
 //!   states over its stream; `plan.rs`, `deploy --plan`; `projections.rs`, the commands on projections;
+//!   `reactors.rs`, those on reactors;
 //!   `streams.rs`, streams listed by name; `stats.rs`, the server's figures.
 //! - `print.rs`: their output for people; `sse.rs`, the server-sent event streams they read.
 
@@ -14,6 +15,7 @@ mod history;
 mod plan;
 mod print;
 mod projections;
+mod reactors;
 mod sse;
 mod stats;
 mod streams;
@@ -22,5 +24,6 @@ pub use api::Api;
 pub use commands::{deploy, read, send, state, tail, undeploy};
 pub use history::history;
 pub use projections::{projections, query};
+pub use reactors::reactors;
 pub use stats::stats;
 pub use streams::streams;

@@ -10,7 +10,8 @@
 //!   events as they are served: read through the upcasters, or as stored (`?raw=true`).
 //! - `modules.rs`: uploads and listing; `plan.rs`, a candidate's plan; `aggregates.rs`: commands and state; `commands.rs`:
 //!   the command log; `history.rs`: an aggregate's states over its stream;
-//!   `projections.rs`: projection status, queries, reset, pause and resume.
+//!   `projections.rs`: projection status, queries, reset, pause and resume;
+//!   `reactors.rs`: reactor status, parked events (retry, discard) and reset.
 //! - `ops.rs`: health and metrics; `stats.rs`, the version, the store's size and recent rates,
 //!   once or each second; `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
@@ -32,6 +33,7 @@ mod openapi;
 mod ops;
 mod plan;
 mod projections;
+mod reactors;
 mod route_errors;
 mod served;
 mod state;
@@ -43,7 +45,7 @@ mod subscribe;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 
 pub(crate) use auth::keys_match;
@@ -90,6 +92,22 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/projections/{name}/pause", post(projections::pause))
         .route("/v1/projections/{name}/resume", post(projections::resume))
         .route("/v1/projections/{name}/reset", post(projections::reset))
+        .route("/v1/reactors", get(reactors::list))
+        .route("/v1/reactors/{name}", get(reactors::status))
+        .route("/v1/reactors/{name}/parked", get(reactors::parked))
+        .route(
+            "/v1/reactors/{name}/parked/retry-all",
+            post(reactors::retry_all),
+        )
+        .route(
+            "/v1/reactors/{name}/parked/{position}/retry",
+            post(reactors::retry),
+        )
+        .route(
+            "/v1/reactors/{name}/parked/{position}",
+            delete(reactors::discard),
+        )
+        .route("/v1/reactors/{name}/reset", post(reactors::reset))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/subscribe", get(stats::subscribe))
         .route("/healthz", get(ops::healthz))

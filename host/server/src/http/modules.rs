@@ -330,6 +330,21 @@ pub(super) async fn remove(
                 .collect();
             ModuleRemoved::new(removed.record, None, dropped, message)
         }
+        Some(ModuleKind::Reactor) => {
+            let record = match state.reactors.remove(&name).await {
+                Ok(record) => record,
+                Err(cairn_runtime::ReactorError::UnknownReactor(_)) => {
+                    return Err(unknown_module(&name));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let message = format!(
+                "reactor {name} v{} is removed with its state; its outcome stream \
+                 {name}-outcomes stays, and the name stays a reactor's",
+                record.version
+            );
+            ModuleRemoved::new(record, Some(format!("{name}-*")), Vec::new(), message)
+        }
         Some(ModuleKind::Upcaster) => {
             let record = registry
                 .remove_upcaster(&name)

@@ -11,8 +11,8 @@ use utoipa::OpenApi;
 
 use crate::http::route_errors::DeclareErrors;
 use crate::http::{
-    aggregates, all, commands, error, history, modules, ops, plan, projections, stats, stream_list,
-    streams, subscribe,
+    aggregates, all, commands, error, history, modules, ops, plan, projections, reactors, stats,
+    stream_list, streams, subscribe,
 };
 
 /// The API description.
@@ -25,9 +25,11 @@ use crate::http::{
         aggregates::command, aggregates::state, history::history, commands::read,
         projections::list, projections::status, projections::query,
         projections::pause, projections::resume, projections::reset,
+        reactors::list, reactors::status, reactors::parked, reactors::retry,
+        reactors::retry_all, reactors::discard, reactors::reset,
         stats::stats, stats::subscribe, ops::healthz, ops::metrics, openapi_json,
     ),
-    components(schemas(error::ErrorBody, EventDoc, StreamPage, StreamListDoc, ListedStreamDoc, LogPage, ProjectionStatusDoc)),
+    components(schemas(error::ErrorBody, EventDoc, StreamPage, StreamListDoc, ListedStreamDoc, LogPage, ProjectionStatusDoc, ReactorStatusDoc, ParkedEventDoc)),
     modifiers(&BearerAuth, &DeclareErrors),
     security(("bearer" = [])),
 )]
@@ -170,4 +172,56 @@ pub(crate) struct ProjectionStatusDoc {
     /// A generation being built beside this one (a new version or a reset), with the same
     /// fields but `name`; it takes over when it has caught up.
     rebuilding: Option<Object>,
+}
+
+/// A reactor's status.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ReactorStatus)]
+#[allow(dead_code)]
+pub(crate) struct ReactorStatusDoc {
+    name: String,
+    /// The module version running.
+    version: u64,
+    /// `catching_up`, `live`, `faulted` (with `position` of the event and `error`) or
+    /// `stopped`.
+    state: String,
+    /// The position of the last event reacted to, parked or skipped.
+    position: u64,
+    /// The newest position when the status was taken.
+    head: u64,
+    /// Positions between the checkpoint and the head.
+    lag: u64,
+    /// Parked events.
+    parked: u64,
+    intents_issued: u64,
+    intents_executed: u64,
+    /// Events skipped under `on_failure = "skip"`.
+    skipped: u64,
+    /// Why the last failure happened.
+    last_error: Option<String>,
+    /// The head moved past the checkpoint and the checkpoint did not move for longer than
+    /// `[reactors] stall_after_ms`.
+    stalled: bool,
+    /// When faulted: the error.
+    error: Option<String>,
+}
+
+/// An event a reactor gave up on, under `on_failure = "park"`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ParkedEvent)]
+#[allow(dead_code)]
+pub(crate) struct ParkedEventDoc {
+    position: u64,
+    event_id: String,
+    stream: String,
+    event_type: String,
+    /// `react` (the reactor failed on the event) or `intents` (its commands failed for the
+    /// host; they are under `intents`).
+    step: String,
+    intents: Option<Vec<Object>>,
+    /// How many times it was tried.
+    attempts: u32,
+    last_error: String,
+    /// When it was parked, in ms since the Unix epoch.
+    parked_at: u64,
 }

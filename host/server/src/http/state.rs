@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cairn_runtime::{CommandPath, Projections};
+use cairn_runtime::{CommandPath, Projections, Reactors};
 use cairn_store::EventStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
@@ -17,6 +17,7 @@ pub struct AppState {
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) command_path: Arc<CommandPath>,
     pub(crate) projections: Projections,
+    pub(crate) reactors: Reactors,
     pub(crate) api_key: Option<Arc<str>>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) stats: Arc<ServerStats>,
@@ -33,6 +34,7 @@ impl AppState {
             store: Arc::clone(node.store()),
             command_path: Arc::clone(node.command_path()),
             projections: node.projections().clone(),
+            reactors: node.reactors().clone(),
             api_key: api_key.map(Arc::from),
             metrics: crate::telemetry::prometheus(),
             stats: Arc::new(ServerStats::new(node.data_dir().join("store"))),

@@ -14,8 +14,9 @@ use crate::module::{
 /// 1. A name keeps its kind: a new version has the kind of the version before it. A put whose
 ///    name is held by a module of another kind is refused in the transaction that would have
 ///    kept it, so of racing puts of one name with different kinds exactly one kind wins. A
-///    removed aggregate's name stays an aggregate's, since its streams stay; a removed
-///    projection's or upcaster's name may be taken by any kind.
+///    removed aggregate's name stays an aggregate's, since its streams stay, and a removed
+///    reactor's a reactor's, since its outcome stream stays; a removed projection's or
+///    upcaster's name may be taken by any kind.
 /// 2. Versions of a name count 1, 2, 3, ... with one version per distinct hash in a row: a put
 ///    of the latest version's bytes changes nothing, unless the name was removed, when any put
 ///    makes a new version.

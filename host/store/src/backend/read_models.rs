@@ -1,7 +1,7 @@
 //! [`ReadModels`]: the key-value tables projections write, each with a checkpoint.
 
 use crate::error::{ModelError, StorageError};
-use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
+use crate::read_model::{ModelAmend, ModelCommit, ModelRead, ReadModelName};
 
 /// Projections' read models: ordered key-value tables, each with the position of the last
 /// event folded into it.
@@ -11,11 +11,17 @@ use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
 ///    checkpoint only grows.
 /// 2. A read of a model is one consistent view: it sees every commit that returned before it
 ///    opened and none that came after, for as long as it is held.
+/// 3. An amendment applies its writes, all or none, and leaves the checkpoint as it was. A
+///    model that has never committed cannot be amended.
 #[async_trait::async_trait]
 pub trait ReadModels: Send + Sync {
     /// Applies a read model's writes and moves its checkpoint, atomically (promise 1). Refused
     /// if the checkpoint is not past the model's.
     async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError>;
+
+    /// Applies writes to a model without moving its checkpoint (promise 3). Refused for a
+    /// model that has never committed.
+    async fn amend_model(&self, amend: ModelAmend) -> Result<(), ModelError>;
 
     /// Removes a read model: its entries and its checkpoint.
     async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError>;

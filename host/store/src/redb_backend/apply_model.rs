@@ -1,12 +1,14 @@
-//! Committing a read model's writes with its checkpoint, and dropping a read model, inside the
-//! batch's write transaction (invariant 8 of `tables.rs`).
+//! Committing a read model's writes with its checkpoint, amending its entries alone, and
+//! dropping a read model, inside the batch's write transaction (invariant 8 of `tables.rs`).
 
 use redb::ReadableTable;
 
 use super::record;
 use super::tables::WriteTables;
 use crate::error::{ModelError, StorageError};
-use crate::read_model::{MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelCommit, ModelWrite, ReadModelName};
+use crate::read_model::{
+    MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend, ModelCommit, ModelWrite, ReadModelName,
+};
 use crate::version::Position;
 
 /// Applies `commit`'s writes and moves its checkpoint, or refuses it whole.
@@ -16,17 +18,8 @@ pub(crate) fn apply_model_commit(
     tables: &mut WriteTables<'_>,
     commit: &ModelCommit,
 ) -> Result<Result<(), ModelError>, StorageError> {
-    for write in commit.writes.iter() {
-        let (key, value) = (write.key().len(), write.value().map_or(0, <[u8]>::len));
-        if key > MAX_MODEL_KEY || value > MAX_MODEL_VALUE {
-            return Ok(Err(ModelError::TooLarge {
-                model: commit.model.clone(),
-                key,
-                value,
-                max_key: MAX_MODEL_KEY,
-                max_value: MAX_MODEL_VALUE,
-            }));
-        }
+    if let Err(refusal) = check_sizes(&commit.model, &commit.writes) {
+        return Ok(Err(refusal));
     }
     let name = commit.model.as_str();
     let stored = tables
@@ -45,7 +38,61 @@ pub(crate) fn apply_model_commit(
         Some((id, _)) => id,
         None => next_model_id(tables)?,
     };
-    for write in commit.writes.iter() {
+    write_entries(tables, id, &commit.writes)?;
+    tables
+        .models
+        .insert(name, (id, commit.checkpoint.get()))
+        .map_err(StorageError::backend)?;
+    Ok(Ok(()))
+}
+
+/// Applies `amend`'s writes, leaving the checkpoint where it is, or refuses it whole: a model
+/// that has never committed has no checkpoint to keep.
+pub(crate) fn apply_model_amend(
+    tables: &mut WriteTables<'_>,
+    amend: &ModelAmend,
+) -> Result<Result<(), ModelError>, StorageError> {
+    if let Err(refusal) = check_sizes(&amend.model, &amend.writes) {
+        return Ok(Err(refusal));
+    }
+    let stored = tables
+        .models
+        .get(amend.model.as_str())
+        .map_err(StorageError::backend)?
+        .map(|row| row.value());
+    let Some((id, _)) = stored else {
+        return Ok(Err(ModelError::NeverCommitted {
+            model: amend.model.clone(),
+        }));
+    };
+    write_entries(tables, id, &amend.writes)?;
+    Ok(Ok(()))
+}
+
+/// A refusal if a key or a value of `writes` is over its limit.
+fn check_sizes(model: &ReadModelName, writes: &[ModelWrite]) -> Result<(), ModelError> {
+    for write in writes {
+        let (key, value) = (write.key().len(), write.value().map_or(0, <[u8]>::len));
+        if key > MAX_MODEL_KEY || value > MAX_MODEL_VALUE {
+            return Err(ModelError::TooLarge {
+                model: model.clone(),
+                key,
+                value,
+                max_key: MAX_MODEL_KEY,
+                max_value: MAX_MODEL_VALUE,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes `writes`, in order, to the entries of model `id`.
+fn write_entries(
+    tables: &mut WriteTables<'_>,
+    id: u64,
+    writes: &[ModelWrite],
+) -> Result<(), StorageError> {
+    for write in writes {
         match write {
             ModelWrite::Put { key, value } => {
                 tables
@@ -61,11 +108,7 @@ pub(crate) fn apply_model_commit(
             }
         }
     }
-    tables
-        .models
-        .insert(name, (id, commit.checkpoint.get()))
-        .map_err(StorageError::backend)?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Removes a read model: its entries and its checkpoint. Nothing if it does not exist.

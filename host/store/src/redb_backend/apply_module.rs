@@ -8,9 +8,7 @@ use super::reads::module_record;
 use super::tables::WriteTables;
 use crate::error::{ModulePutError, StorageError};
 use crate::event::Timestamp;
-use crate::module::{
-    ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
-};
+use crate::module::{ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule};
 
 /// Keeps `module` as its name's next version, unless the latest version has the same hash, or
 /// the name is held by a module of another kind (invariant 7 of `tables.rs`). The kind is
@@ -30,11 +28,8 @@ pub(crate) fn apply_module(
     let latest = latest_version(tables, module.name())?;
     let removed = is_removed(tables, name, latest.as_ref())?;
     // A removed projection or upcaster leaves nothing under its name; a removed aggregate
-    // leaves its streams, which stay an aggregate's.
-    let name_is_free = removed
-        && latest
-            .as_ref()
-            .is_some_and(|l| l.kind != ModuleKind::Aggregate);
+    // leaves its streams, and a removed reactor its outcome stream, which stay theirs.
+    let name_is_free = removed && latest.as_ref().is_some_and(|l| !l.kind.owns_streams());
     if let Some(latest) = latest
         .as_ref()
         .filter(|latest| latest.kind != module.kind() && !name_is_free)

@@ -45,11 +45,12 @@
 //!    `module_blobs` holds. Consecutive versions of a name have different hashes unless the
 //!    name was removed between them, and a new version has the kind of the version before it
 //!    unless that was a removed projection or upcaster (`apply_module.rs` refuses another
-//!    kind). `module_uploads[(name, v)]` is written with `modules[(name, v)]` and never
+//!    kind; a removed aggregate's or reactor's streams stay, and so does its kind). `module_uploads[(name, v)]` is written with `modules[(name, v)]` and never
 //!    changes; a version kept by a release that did not record upload times has no row.
 //! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
 //!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
-//!    checkpoint only grows. Dropping a model removes its entries and its row together.
+//!    checkpoint only grows; an amendment changes entries alone, of a model that has a row.
+//!    Dropping a model removes its entries and its row together.
 //! 9. `module_states[name]` is replaced whole, in the transaction that drops the read models
 //!    the new state stops naming (`apply_module.rs`). The store never reads the value.
 //! 10. Every value of `events`, `snapshots` and `model_entries` ends in a checksum of its bytes

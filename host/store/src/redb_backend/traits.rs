@@ -24,7 +24,7 @@ use crate::module::{
     ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
 };
 use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
-use crate::read_model::{ModelCommit, ModelRead, ReadModelName};
+use crate::read_model::{ModelAmend, ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
 use crate::stream_list::{StreamsPage, StreamsRead};
@@ -257,6 +257,12 @@ impl ReadModels for RedbStore {
     async fn commit_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
         let (pending, reply) = Pending::new(commit);
         self.send(WriteOp::CommitModel(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
+    async fn amend_model(&self, amend: ModelAmend) -> Result<(), ModelError> {
+        let (pending, reply) = Pending::new(amend);
+        self.send(WriteOp::AmendModel(pending))?;
         reply.await.map_err(|_| StorageError::Closed)?
     }
 

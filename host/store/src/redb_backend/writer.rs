@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
 use super::apply_command::{CommandRequest, apply_command};
-use super::apply_model::{apply_model_commit, apply_model_drop};
+use super::apply_model::{apply_model_amend, apply_model_commit, apply_model_drop};
 use super::apply_module::{apply_module, apply_module_removal, apply_module_state};
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
 use super::stream_cache::StreamCache;
@@ -32,7 +32,7 @@ use crate::error::{AppendError, ModelError, ModulePutError, SnapshotError, Stora
 use crate::event::Timestamp;
 use crate::head::HeadSender;
 use crate::module::{ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule};
-use crate::read_model::{ModelCommit, ReadModelName};
+use crate::read_model::{ModelAmend, ModelCommit, ReadModelName};
 use crate::version::Position;
 
 /// The most operations one transaction takes, and the most events, so one commit stays short.
@@ -46,6 +46,7 @@ pub(crate) enum WriteOp {
     PutSnapshot(Pending<SnapshotRequest, (), SnapshotError>),
     PutModule(Pending<NewModule, ModulePut, ModulePutError>),
     CommitModel(Pending<ModelCommit, (), ModelError>),
+    AmendModel(Pending<ModelAmend, (), ModelError>),
     DropModel(Pending<ReadModelName, (), StorageError>),
     PutModuleState(Pending<ModuleState, (), StorageError>),
     RemoveModule(Pending<ModuleRemoval, Option<ModuleRecord>, StorageError>),
@@ -162,6 +163,7 @@ fn commit_batch(
             WriteOp::PutSnapshot(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutModule(pending) => pending.settle(failure.as_ref()),
             WriteOp::CommitModel(pending) => pending.settle(failure.as_ref()),
+            WriteOp::AmendModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::DropModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutModuleState(pending) => pending.settle(failure.as_ref()),
             WriteOp::RemoveModule(pending) => pending.settle(failure.as_ref()),
@@ -221,6 +223,9 @@ fn apply_and_commit(
                 }
                 WriteOp::CommitModel(pending) => {
                     pending.result = Some(apply_model_commit(&mut tables, &pending.request)?);
+                }
+                WriteOp::AmendModel(pending) => {
+                    pending.result = Some(apply_model_amend(&mut tables, &pending.request)?);
                 }
                 WriteOp::DropModel(pending) => {
                     apply_model_drop(&mut tables, &pending.request)?;

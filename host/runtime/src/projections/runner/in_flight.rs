@@ -79,7 +79,7 @@ pub(super) async fn land(
         Ok(()) => {}
         Err(ModelError::CheckpointNotAhead { .. }) => return Ok(Landed::Superseded),
         Err(ModelError::Storage(e)) => return Err(e),
-        Err(error @ ModelError::TooLarge { .. }) => {
+        Err(error @ (ModelError::TooLarge { .. } | ModelError::NeverCommitted { .. })) => {
             status.faulted(error.to_string(), in_flight.first.as_ref());
             return Ok(Landed::Faulted);
         }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use cairn_runtime::{CallError, CommandError, ControlError, LoadError, QueryError};
+use cairn_runtime::{
+    CallError, CommandError, ControlError, LoadError, QueryError, ReactorError, TaskError,
+};
 use cairn_store::{
     AppendError, Damage, EventId, ExpectedVersion, NameError, Position, ReadError, StorageError,
     StreamId, Version,
@@ -294,6 +296,32 @@ pub(super) fn control_errors() -> Vec<ControlError> {
     for e in &all {
         match e {
             ControlError::UnknownProjection(_) | ControlError::Storage(_) => {}
+        }
+    }
+    all
+}
+
+/// Every [`ReactorError`].
+pub(super) fn reactor_errors() -> Vec<ReactorError> {
+    let mut all = vec![
+        ReactorError::UnknownReactor("sample".to_owned()),
+        ReactorError::NotRunning("sample".to_owned()),
+        ReactorError::Task(TaskError::Faulted),
+        ReactorError::Task(TaskError::Host("sample".to_owned())),
+    ];
+    all.extend(storage_errors().into_iter().map(ReactorError::Storage));
+    all.extend(
+        storage_errors()
+            .into_iter()
+            .map(|e| ReactorError::Task(TaskError::Storage(e))),
+    );
+    for e in &all {
+        match e {
+            ReactorError::UnknownReactor(_)
+            | ReactorError::NotRunning(_)
+            | ReactorError::Storage(_)
+            | ReactorError::Task(TaskError::Faulted | TaskError::Host(_) | TaskError::Storage(_)) =>
+                {}
         }
     }
     all

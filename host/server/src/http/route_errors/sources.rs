@@ -84,6 +84,12 @@ pub(crate) enum ErrorSource {
     ProjectionQuery,
     /// A [`ControlError`](cairn_runtime::ControlError): a pause, resume, reset or removal.
     ProjectionControl,
+    /// No reactor has the name (`reactors::unknown`).
+    UnknownReactor,
+    /// A [`ReactorError`](cairn_runtime::ReactorError): what is asked of a reactor.
+    ReactorControl,
+    /// No event is parked at the position (`reactors::not_parked`).
+    NotParked,
 }
 
 use StatusCode as S;
@@ -161,6 +167,17 @@ impl ErrorSource {
             Self::UnknownProjection | Self::ProjectionControl => {
                 const { &[Reply::new(S::NOT_FOUND, "unknown_projection")] }
             }
+            Self::UnknownReactor => const { &[Reply::new(S::NOT_FOUND, "unknown_reactor")] },
+            Self::ReactorControl => {
+                const {
+                    &[
+                        Reply::new(S::NOT_FOUND, "unknown_reactor"),
+                        Reply::new(S::CONFLICT, "reactor_not_running"),
+                        Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
+                    ]
+                }
+            }
+            Self::NotParked => const { &[Reply::new(S::NOT_FOUND, "not_parked")] },
             Self::Storage => {
                 const {
                     &[
@@ -256,7 +273,9 @@ impl ErrorSource {
     pub(crate) fn passes_on(self) -> &'static [ErrorSource] {
         match self {
             Self::JsonBody | Self::ModuleBody => &[Self::BodyDeadline],
-            Self::Append | Self::Load | Self::ProjectionControl => &[Self::Storage],
+            Self::Append | Self::Load | Self::ProjectionControl | Self::ReactorControl => {
+                &[Self::Storage]
+            }
             Self::Plan => &[Self::Load, Self::Storage],
             Self::Command | Self::AggregateState | Self::ProjectionQuery => {
                 &[Self::Call, Self::Storage]
@@ -277,6 +296,8 @@ impl ErrorSource {
             | Self::History
             | Self::UnknownModule
             | Self::UnknownProjection
+            | Self::UnknownReactor
+            | Self::NotParked
             | Self::Storage
             | Self::Call => &[],
         }

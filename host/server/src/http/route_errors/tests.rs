@@ -39,7 +39,9 @@ use super::samples;
 use super::{ErrorSource, ROUTES, Reply, route_replies, row};
 use crate::http::error::ApiError;
 use crate::http::extract::{JsonBody, PathParams, QueryParams};
-use crate::http::{ApiDoc, aggregates, all, commands, plan, projections, stream_list, streams};
+use crate::http::{
+    ApiDoc, aggregates, all, commands, plan, projections, reactors, stream_list, streams,
+};
 
 /// Every operation of `doc`: its method, path template and description.
 fn operations(doc: &OpenApi) -> Vec<(Method, &str, &Operation)> {
@@ -163,6 +165,11 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
         ),
         ErrorSource::ProjectionControl => {
             replies_of(samples::control_errors().into_iter().map(ApiError::from))
+        }
+        ErrorSource::UnknownReactor => replies_of([reactors::unknown("sample")]),
+        ErrorSource::NotParked => replies_of([reactors::not_parked("sample", 1)]),
+        ErrorSource::ReactorControl => {
+            replies_of(samples::reactor_errors().into_iter().map(ApiError::from))
         }
     };
     Some(made)

@@ -1,0 +1,299 @@
+//! The reactor's read model, which holds everything the host keeps for a reactor, so that one
+//! commit can move all of it together: its state, its checkpoint, and its ledger of intents.
+//!
+//! | key | value |
+//! |---|---|
+//! | `s` + the module's key | the module's value (its `kv` table) |
+//! | `i` + position (8 bytes, big-endian) + index (4 bytes) | an [`IssuedIntent`] not yet executed, as JSON |
+//! | `o` + position + index | a [`RecordedOutcome`] not yet appended to the reactor's stream, as JSON |
+//! | `p` + position + the event's id (16 bytes) | a [`ParkedEvent`], as JSON |
+//! | `n` | the [`Counts`], as JSON |
+//!
+//! Invariants, kept by the runner (`runner/`):
+//! 1. The `s` rows and the checkpoint are the fold of `react` over the subscribed events up to
+//!    the checkpoint, but for the events parked or skipped; the `i` rows an event's reaction
+//!    gave are written in the commit that moves the checkpoint past it.
+//! 2. An `i` row is deleted only in the amendment that records its outcome: nothing (the
+//!    command appended, or was recognised by its key), or an `o` row. An `o` row is deleted
+//!    only after its event is in the reactor's stream. So after a crash every intent whose
+//!    outcome was not recorded is still an `i` row, and executing it again is safe by its key.
+//! 3. A `p` row is written with the checkpoint that moves past its event (or, for an event
+//!    whose intents failed for the host, with the deletion of those `i` rows, which it then
+//!    holds); it is deleted with what its retry recorded, or alone when discarded.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cairn_store::{ModelEntry, ModelRead, ModelWrite, Position, StorageError};
+use serde::{Deserialize, Serialize};
+
+use crate::projections::model_overlay::{self, Overlay};
+use crate::reactors::intent::{IssuedIntent, RecordedOutcome};
+
+pub(crate) const STATE: u8 = b's';
+pub(crate) const ISSUED: u8 = b'i';
+pub(crate) const OUTCOME: u8 = b'o';
+pub(crate) const PARKED: u8 = b'p';
+pub(crate) const COUNTS: &[u8] = b"n";
+
+/// The key of an `i` or `o` row.
+pub(crate) fn intent_key(table: u8, position: u64, index: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(13);
+    key.push(table);
+    key.extend_from_slice(&position.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// The key of a `p` row.
+pub(crate) fn parked_key(position: u64, event_id: &uuid::Uuid) -> Vec<u8> {
+    let mut key = Vec::with_capacity(25);
+    key.push(PARKED);
+    key.extend_from_slice(&position.to_be_bytes());
+    key.extend_from_slice(event_id.as_bytes());
+    key
+}
+
+/// The prefix of the `p` rows of the events at `position`.
+pub(crate) fn parked_prefix(position: u64) -> Vec<u8> {
+    let mut key = vec![PARKED];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// At which step an event was parked, and so what a retry does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum ParkedStep {
+    /// `react` failed on the event; a retry calls it again, on the state as it is then.
+    React,
+    /// The event's intents could not be executed for a reason of the host's; a retry executes
+    /// them again, under the same keys.
+    Intents { intents: Vec<IssuedIntent> },
+}
+
+/// An event the reactor gave up on, after its retries, under the `park` policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedEvent {
+    pub position: u64,
+    pub event_id: String,
+    pub stream: String,
+    pub event_type: String,
+    #[serde(flatten)]
+    pub step: ParkedStep,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// Why its last try failed.
+    pub last_error: String,
+    /// When it was parked, in ms since the Unix epoch.
+    pub parked_at: u64,
+}
+
+/// What a reactor has done since it was first run: kept with its state, so a restart goes on
+/// counting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Counts {
+    /// Intents its reactions gave.
+    pub issued: u64,
+    /// Intents whose command was executed (appended, recognised, rejected or failed).
+    pub executed: u64,
+    /// Events skipped under the `skip` policy.
+    pub skipped: u64,
+}
+
+/// A row of the ledger as JSON.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// A row of the ledger read back; damage is the store's to report.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StorageError::Corrupt(format!("a reactor's ledger row does not read: {e}")))
+}
+
+/// Every row of one table (`i`, `o` or `p`), decoded, in key order.
+pub(crate) fn rows<T: for<'de> Deserialize<'de>>(
+    view: &dyn ModelRead,
+    table: u8,
+) -> Result<Vec<(Vec<u8>, T)>, StorageError> {
+    let mut rows = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = view.scan(&[table], after.as_deref(), 1_000)?;
+        let full = page.len() == 1_000;
+        for (key, value) in page {
+            after = Some(key.clone());
+            rows.push((key, decode(&value)?));
+        }
+        if !full {
+            return Ok(rows);
+        }
+    }
+}
+
+/// The counts kept in `view`.
+pub(crate) fn counts(view: &dyn ModelRead) -> Result<Counts, StorageError> {
+    Ok(match view.get(COUNTS)? {
+        Some(bytes) => decode(&bytes)?,
+        None => Counts::default(),
+    })
+}
+
+/// The writes that put `issued` in the ledger as not yet executed.
+pub(crate) fn issue(issued: &IssuedIntent) -> ModelWrite {
+    ModelWrite::Put {
+        key: intent_key(ISSUED, issued.position, issued.index),
+        value: encode(issued),
+    }
+}
+
+/// The writes that record `outcome` for its intent (invariant 2).
+pub(crate) fn record_outcome(outcome: &RecordedOutcome) -> [ModelWrite; 2] {
+    let (position, index) = (outcome.issued.position, outcome.issued.index);
+    [
+        ModelWrite::Delete {
+            key: intent_key(ISSUED, position, index),
+        },
+        ModelWrite::Put {
+            key: intent_key(OUTCOME, position, index),
+            value: encode(outcome),
+        },
+    ]
+}
+
+/// The module's state as it sees it during one event of a batch: the committed state under the
+/// `s` rows, with the writes of the batch's earlier events laid over it. Keys are the module's
+/// own, without the `s`.
+#[derive(Debug)]
+pub(crate) struct StateView {
+    committed: Arc<Mutex<Box<dyn ModelRead>>>,
+    batch: Arc<Overlay>,
+}
+
+impl StateView {
+    pub(crate) fn new(committed: Arc<Mutex<Box<dyn ModelRead>>>, batch: Arc<Overlay>) -> Self {
+        Self { committed, batch }
+    }
+}
+
+/// The committed `s` rows, read with the module's keys.
+#[derive(Debug)]
+struct CommittedState<'a>(&'a Mutex<Box<dyn ModelRead>>);
+
+fn state_key(key: &[u8]) -> Vec<u8> {
+    let mut prefixed = Vec::with_capacity(key.len() + 1);
+    prefixed.push(STATE);
+    prefixed.extend_from_slice(key);
+    prefixed
+}
+
+impl ModelRead for CommittedState<'_> {
+    fn checkpoint(&self) -> Option<Position> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .checkpoint()
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let view = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        view.get(&state_key(key))
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ModelEntry>, StorageError> {
+        let view = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let after = start_after.map(state_key);
+        let entries = view.scan(&state_key(prefix), after.as_deref(), limit)?;
+        Ok(entries
+            .into_iter()
+            .map(|(mut key, value)| {
+                key.remove(0);
+                (key, value)
+            })
+            .collect())
+    }
+}
+
+impl ModelRead for StateView {
+    fn checkpoint(&self) -> Option<Position> {
+        CommittedState(&self.committed).checkpoint()
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        model_overlay::get(&CommittedState(&self.committed), &*self.batch, key)
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ModelEntry>, StorageError> {
+        model_overlay::scan(
+            &CommittedState(&self.committed),
+            &*self.batch,
+            prefix,
+            start_after,
+            limit,
+        )
+    }
+}
+
+/// The writes of a batch's state, as `s` rows.
+pub(crate) fn state_writes(batch: &Overlay) -> impl Iterator<Item = ModelWrite> + '_ {
+    batch.iter().map(|(key, value)| match value {
+        Some(value) => ModelWrite::Put {
+            key: state_key(key),
+            value: value.clone(),
+        },
+        None => ModelWrite::Delete {
+            key: state_key(key),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::projections::model_overlay::tests::Committed;
+
+    #[test]
+    fn the_module_sees_its_own_keys_over_the_committed_state_and_the_batch() {
+        let committed: BTreeMap<Vec<u8>, Vec<u8>> = [
+            (b"sa1".to_vec(), b"old".to_vec()),
+            (b"sa2".to_vec(), b"old".to_vec()),
+            (intent_key(ISSUED, 1, 0), b"{}".to_vec()),
+        ]
+        .into_iter()
+        .collect();
+        let committed: Arc<Mutex<Box<dyn ModelRead>>> =
+            Arc::new(Mutex::new(Box::new(Committed(committed))));
+        let mut batch = Overlay::new();
+        batch.insert(b"a2".to_vec(), None);
+        batch.insert(b"a3".to_vec(), Some(b"new".to_vec()));
+        let view = StateView::new(Arc::clone(&committed), Arc::new(batch.clone()));
+        assert_eq!(view.get(b"a1").expect("reads"), Some(b"old".to_vec()));
+        assert_eq!(view.get(b"a2").expect("reads"), None);
+        let keys: Vec<Vec<u8>> = view
+            .scan(b"", None, 10)
+            .expect("scans")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            keys,
+            [b"a1".to_vec(), b"a3".to_vec()],
+            "no ledger row shows"
+        );
+        let writes: Vec<ModelWrite> = state_writes(&batch).collect();
+        assert_eq!(writes[0].key(), b"sa2");
+        assert_eq!(writes[1].key(), b"sa3");
+    }
+}

@@ -1,0 +1,437 @@
+//! [`Reactors`]: runs every loaded reactor over the global log, one task each, and carries out
+//! what operators ask of them.
+//!
+//! Layout, with imports running one way: `mod.rs` → `task.rs` → {`execute.rs`, `status.rs`,
+//! `config.rs`}.
+//! - `task.rs`: one reactor's loop: read, react, commit with the ledger, execute, record
+//!   outcomes; retries and the failure policy; the operator's requests.
+//! - `execute.rs`: intents through the command path, under their keys.
+//! - `status.rs`: what a reactor reports, written by its task.
+//! - `config.rs`: the `[reactors]` section: batches, the stall alarm, failure policies.
+//!
+//! A reactor keeps everything in one read model, `{name}#reactor` (`ledger.rs`). A new reactor
+//! starts at the head of the log as it was when the reactor was uploaded; a new version of a loaded reactor
+//! goes on from the checkpoint with the state the earlier version left; a reset starts again
+//! from a position, with an empty state, and its commands whose keys the aggregates recorded
+//! are answered by their keys, not executed again.
+
+mod config;
+mod execute;
+mod status;
+mod task;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use cairn_store::{
+    EventStore, ModelCommit, ModelWrite, ModuleName, ModuleRecord, ModuleRemoval, Position,
+    ReadModelName, StorageError,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::aggregates::command_path::CommandPath;
+use crate::reactors::ledger::{self, PARKED, ParkedEvent};
+use crate::reactors::reactor::LoadedReactor;
+use crate::registry::Registry;
+pub use config::{FailurePolicy, OnFailure, ReactorConfig};
+pub use status::{ReactorState, ReactorStatus};
+use task::{Request, Task};
+pub use task::{RetryReport, TaskError};
+
+/// Why an operator's request of a reactor was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ReactorError {
+    #[error("no reactor is named '{0}'")]
+    UnknownReactor(String),
+    /// The reactor's task is not running (faulted under `stop`, or the node is stopping).
+    #[error("reactor '{0}' is not running; reset it to start it again")]
+    NotRunning(String),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A reactor's running task, and the handles to it.
+struct Running {
+    version: u64,
+    requests: mpsc::Sender<Request>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the registry's reactors. Dropping it stops nothing; call [`Reactors::stop`].
+#[derive(Clone)]
+pub struct Reactors {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn EventStore>,
+    registry: Arc<Registry>,
+    commands: Arc<CommandPath>,
+    config: ReactorConfig,
+    running: tokio::sync::Mutex<BTreeMap<String, Running>>,
+    /// The boards of every reactor, for statuses without taking the lock above.
+    boards: Mutex<BTreeMap<String, status::Board>>,
+    stop: watch::Sender<bool>,
+    supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Reactors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactors")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reactors {
+    /// Starts a task for every reactor in `registry`, and for each one installed later.
+    pub fn start(
+        store: Arc<dyn EventStore>,
+        registry: Arc<Registry>,
+        commands: Arc<CommandPath>,
+        config: ReactorConfig,
+    ) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            store,
+            registry,
+            commands,
+            config,
+            running: tokio::sync::Mutex::new(BTreeMap::new()),
+            boards: Mutex::new(BTreeMap::new()),
+            stop,
+            supervisor: Mutex::new(None),
+        });
+        let mut installs = inner.registry.watch_reactors();
+        let supervised = Arc::clone(&inner);
+        let supervisor = tokio::spawn(async move {
+            loop {
+                supervised.sync().await;
+                tokio::select! {
+                    changed = installs.changed() => if changed.is_err() { return },
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+            }
+        });
+        *inner
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(supervisor);
+        Self { inner }
+    }
+
+    /// Stops every task and waits for them, so none holds the store afterwards. What was
+    /// committed stays; intents issued and not executed are executed after the next start.
+    pub async fn stop(&self) {
+        self.inner.stop.send_replace(true);
+        let supervisor = self
+            .inner
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
+        let mut running = self.inner.running.lock().await;
+        for (_, run) in std::mem::take(&mut *running) {
+            run.stop.send_replace(true);
+            let _ = run.task.await;
+        }
+    }
+
+    /// Every reactor's status, by name.
+    pub fn list(&self) -> Vec<ReactorStatus> {
+        let head = self.inner.store.head().get();
+        self.inner
+            .boards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|board| board.status(head))
+            .collect()
+    }
+
+    /// One reactor's status.
+    pub fn status(&self, name: &str) -> Option<ReactorStatus> {
+        let head = self.inner.store.head().get();
+        self.inner
+            .boards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map(|board| board.status(head))
+    }
+
+    /// The events reactor `name` parked, in log order.
+    pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEvent>, ReactorError> {
+        self.known(name)?;
+        let store = Arc::clone(&self.inner.store);
+        let model = model_of(name)?;
+        let rows = tokio::task::spawn_blocking(move || {
+            let view = store.read_model(&model)?;
+            ledger::rows::<ParkedEvent>(&*view, PARKED)
+        })
+        .await
+        .map_err(|e| TaskError::Host(e.to_string()))??;
+        Ok(rows.into_iter().map(|(_, parked)| parked).collect())
+    }
+
+    /// Retries the events reactor `name` parked at `position` (every parked event for
+    /// `None`): each that succeeds is parked no more, and its intents are executed once.
+    pub async fn retry(
+        &self,
+        name: &str,
+        position: Option<u64>,
+    ) -> Result<RetryReport, ReactorError> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(name, Request::Retry { position, reply }).await?;
+        Ok(answer
+            .await
+            .map_err(|_| ReactorError::NotRunning(name.to_owned()))??)
+    }
+
+    /// Discards the events reactor `name` parked at `position`; how many there were.
+    pub async fn discard(&self, name: &str, position: u64) -> Result<usize, ReactorError> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(name, Request::Discard { position, reply }).await?;
+        Ok(answer
+            .await
+            .map_err(|_| ReactorError::NotRunning(name.to_owned()))??)
+    }
+
+    /// Starts reactor `name` again after position `from` with an empty state: a replay. The
+    /// intents it issued and had not executed yet are carried over and executed. The replay's
+    /// intents carry the keys they had the first time, so a command an aggregate recorded
+    /// under its key is answered by the key and not executed again.
+    pub async fn reset(&self, name: &str, from: u64) -> Result<ReactorStatus, ReactorError> {
+        let reactor = self
+            .inner
+            .registry
+            .reactor(name)
+            .ok_or_else(|| ReactorError::UnknownReactor(name.to_owned()))?;
+        let mut running = self.inner.running.lock().await;
+        if let Some(run) = running.remove(name) {
+            run.stop.send_replace(true);
+            let _ = run.task.await;
+        }
+        let model = model_of(name)?;
+        let pending = self.inner.pending_ledger(&model).await?;
+        self.inner.store.drop_model(model.clone()).await?;
+        start_model(&*self.inner.store, &model, Position::new(from), pending).await?;
+        let run = self.inner.spawn(&reactor, model);
+        running.insert(name.to_owned(), run);
+        drop(running);
+        self.status(name)
+            .ok_or_else(|| ReactorError::UnknownReactor(name.to_owned()))
+    }
+
+    /// Removes reactor `name`: its task stops, and the module and its model leave the store
+    /// together. Its outcome stream stays, and its name stays a reactor's. The version that was
+    /// latest.
+    pub async fn remove(&self, name: &str) -> Result<ModuleRecord, ReactorError> {
+        self.known(name)?;
+        let mut running = self.inner.running.lock().await;
+        if let Some(run) = running.remove(name) {
+            run.stop.send_replace(true);
+            let _ = run.task.await;
+        }
+        let removed = self
+            .inner
+            .registry
+            .remove_reactor(
+                name,
+                ModuleRemoval {
+                    module: ModuleName::new(name).map_err(|e| TaskError::Host(e.to_string()))?,
+                    drop_models: vec![model_of(name)?],
+                },
+            )
+            .await?
+            .ok_or_else(|| ReactorError::UnknownReactor(name.to_owned()))?;
+        self.inner
+            .boards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+        Ok(removed)
+    }
+
+    fn known(&self, name: &str) -> Result<(), ReactorError> {
+        match self.inner.registry.reactor(name) {
+            Some(_) => Ok(()),
+            None => Err(ReactorError::UnknownReactor(name.to_owned())),
+        }
+    }
+
+    async fn ask(&self, name: &str, request: Request) -> Result<(), ReactorError> {
+        self.known(name)?;
+        let sender = {
+            let running = self.inner.running.lock().await;
+            running
+                .get(name)
+                .filter(|run| !run.task.is_finished())
+                .map(|run| run.requests.clone())
+        };
+        let sender = sender.ok_or_else(|| ReactorError::NotRunning(name.to_owned()))?;
+        sender
+            .send(request)
+            .await
+            .map_err(|_| ReactorError::NotRunning(name.to_owned()))
+    }
+}
+
+impl Inner {
+    /// Starts a task for each reactor that has none or runs an older version, and stops the
+    /// tasks of reactors no longer loaded.
+    async fn sync(self: &Arc<Self>) {
+        let mut running = self.running.lock().await;
+        let loaded = self.registry.reactors();
+        let names: Vec<String> = loaded.iter().map(|r| r.name().to_string()).collect();
+        for gone in running
+            .keys()
+            .filter(|n| !names.contains(n))
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            if let Some(run) = running.remove(&gone) {
+                run.stop.send_replace(true);
+                let _ = run.task.await;
+            }
+        }
+        for reactor in loaded {
+            let name = reactor.name().to_string();
+            if running
+                .get(&name)
+                .is_some_and(|run| run.version == reactor.version())
+            {
+                continue;
+            }
+            if let Some(run) = running.remove(&name) {
+                run.stop.send_replace(true);
+                let _ = run.task.await;
+            }
+            let model = match model_of(&name) {
+                Ok(model) => model,
+                Err(error) => {
+                    tracing::error!(reactor = %name, %error, "the reactor cannot run");
+                    continue;
+                }
+            };
+            if let Err(error) = self.start_if_new(&model, reactor.installed_at()).await {
+                tracing::error!(reactor = %name, %error, "the reactor's model could not be started");
+                continue;
+            }
+            running.insert(name, self.spawn(&reactor, model));
+        }
+    }
+
+    /// A reactor never run starts at `at`, the head of the log when it was installed: it reacts
+    /// to what happens from its upload on (a reset replays from a position).
+    async fn start_if_new(&self, model: &ReadModelName, at: Position) -> Result<(), TaskError> {
+        let store = Arc::clone(&self.store);
+        let name = model.clone();
+        let view = tokio::task::spawn_blocking(move || store.read_model(&name))
+            .await
+            .map_err(|e| TaskError::Host(e.to_string()))??;
+        if view.checkpoint().is_some() {
+            return Ok(());
+        }
+        drop(view);
+        start_model(&*self.store, model, at, Vec::new()).await
+    }
+
+    /// The ledger rows of `model` a reset carries over: intents issued and not yet executed,
+    /// and outcomes not yet in the reactor's stream (invariant 2 of `ledger.rs`), so a replay
+    /// that starts after their events still executes each of them once.
+    async fn pending_ledger(&self, model: &ReadModelName) -> Result<Vec<ModelWrite>, TaskError> {
+        let store = Arc::clone(&self.store);
+        let name = model.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            let view = store.read_model(&name)?;
+            let mut rows = Vec::new();
+            for table in [ledger::ISSUED, ledger::OUTCOME] {
+                let mut after: Option<Vec<u8>> = None;
+                loop {
+                    let page = view.scan(&[table], after.as_deref(), 1_000)?;
+                    let full = page.len() == 1_000;
+                    after = page.last().map(|(key, _)| key.clone());
+                    rows.extend(page);
+                    if !full {
+                        break;
+                    }
+                }
+            }
+            Ok::<_, StorageError>(rows)
+        })
+        .await
+        .map_err(|e| TaskError::Host(e.to_string()))??;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value)| ModelWrite::Put { key, value })
+            .collect())
+    }
+
+    fn spawn(&self, reactor: &Arc<LoadedReactor>, model: ReadModelName) -> Running {
+        let name = reactor.name().to_string();
+        let board = {
+            let mut boards = self.boards.lock().unwrap_or_else(PoisonError::into_inner);
+            boards
+                .entry(name.clone())
+                .or_insert_with(|| {
+                    status::Board::new(
+                        &name,
+                        reactor.version(),
+                        Duration::from_millis(self.config.stall_after_ms),
+                    )
+                })
+                .clone()
+        };
+        board.set_version(reactor.version());
+        let (requests, receiver) = mpsc::channel(16);
+        let (stop, stopped) = watch::channel(false);
+        let task = Task {
+            reactor: Arc::clone(reactor),
+            store: Arc::clone(&self.store),
+            registry: Arc::clone(&self.registry),
+            commands: Arc::clone(&self.commands),
+            model,
+            policy: self.config.policy_of(&name),
+            batch: self.config.batch,
+            board,
+            requests: receiver,
+            stop: stopped,
+        };
+        Running {
+            version: reactor.version(),
+            requests,
+            stop,
+            task: tokio::spawn(task.run()),
+        }
+    }
+}
+
+/// The read model reactor `name` keeps everything in.
+fn model_of(name: &str) -> Result<ReadModelName, TaskError> {
+    ReadModelName::new(&format!("{name}#reactor")).map_err(|e| TaskError::Host(e.to_string()))
+}
+
+/// Creates reactor model `model` at checkpoint `at`, holding `writes` only.
+async fn start_model(
+    store: &dyn EventStore,
+    model: &ReadModelName,
+    at: Position,
+    writes: Vec<ModelWrite>,
+) -> Result<(), TaskError> {
+    store
+        .commit_model(ModelCommit {
+            model: model.clone(),
+            writes: writes.into(),
+            checkpoint: at,
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,772 @@
+//! One reactor's task: it reads the log after its checkpoint, calls `react` on each event it
+//! subscribes to, commits the state, the checkpoint and the issued intents together, executes
+//! the intents, and records their outcomes (the ledger's invariants, `ledger.rs`).
+//!
+//! Each turn of its loop:
+//! 1. settle the ledger: append the outcomes recorded and not yet in the reactor's stream, then
+//!    execute the intents issued and not yet executed (after a crash, these are exactly the
+//!    intents whose outcome was not recorded);
+//! 2. answer the operator's requests (a parked event retried or discarded), which the task
+//!    alone carries out, so nothing else writes the reactor's model;
+//! 3. read the next batch, react to it on a blocking thread, commit, and go to 1; or, at the
+//!    head, wait for it to move.
+//!
+//! An event `react` fails on is tried again after a backoff, `retries` times; then the policy
+//! parks it, skips it, or stops the reactor there.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_store::{
+    AllRead, AppendError, EventStore, ExpectedVersion, ModelAmend, ModelCommit, ModelError,
+    ModelRead, ModelWrite, Position, ReadModelName, RecordedEvent, StorageError, StreamId,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::aggregates::command_path::CommandPath;
+use crate::projections::model_overlay::Overlay;
+use crate::reactors::intent::{IssuedIntent, RecordedOutcome};
+use crate::reactors::ledger::{
+    self, COUNTS, Counts, ISSUED, OUTCOME, PARKED, ParkedEvent, ParkedStep, StateView,
+};
+use crate::reactors::reactor::{LoadedReactor, ReactError};
+use crate::reactors::runner::config::{FailurePolicy, OnFailure};
+use crate::reactors::runner::execute::{Executed, execute_all};
+use crate::reactors::runner::status::{Board, ReactorState};
+use crate::registry::Registry;
+
+/// Why a turn of the task, or an operator's request, did not finish.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Something the host did failed: an outcome event refused, an upcaster failing.
+    #[error("{0}")]
+    Host(String),
+    /// The reactor stopped at an intent its policy stops on.
+    #[error("the reactor is faulted")]
+    Faulted,
+}
+
+impl From<ModelError> for TaskError {
+    fn from(error: ModelError) -> Self {
+        match error {
+            ModelError::Storage(error) => TaskError::Storage(error),
+            other => TaskError::Host(other.to_string()),
+        }
+    }
+}
+
+/// What an operator asks of a reactor's parked events.
+#[derive(Debug)]
+pub(crate) enum Request {
+    /// Retry the events parked at a position (all of them for `None`); the reply is how many
+    /// were retried and succeeded, and the errors of those that failed again.
+    Retry {
+        position: Option<u64>,
+        reply: oneshot::Sender<Result<RetryReport, TaskError>>,
+    },
+    /// Discard the events parked at a position; the reply is how many there were.
+    Discard {
+        position: u64,
+        reply: oneshot::Sender<Result<usize, TaskError>>,
+    },
+}
+
+/// What a retry of parked events did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetryReport {
+    /// Events retried that succeeded, and are parked no more.
+    pub succeeded: u64,
+    /// Events retried that failed again, each with its error; they stay parked.
+    pub failed: Vec<(u64, String)>,
+}
+
+/// What one reactor's task runs with.
+pub(crate) struct Task {
+    pub(crate) reactor: Arc<LoadedReactor>,
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) commands: Arc<CommandPath>,
+    pub(crate) model: ReadModelName,
+    pub(crate) policy: FailurePolicy,
+    pub(crate) batch: usize,
+    pub(crate) board: Board,
+    pub(crate) requests: mpsc::Receiver<Request>,
+    pub(crate) stop: watch::Receiver<bool>,
+}
+
+/// The reactor's model as last committed: what the task reads its state and ledger from.
+struct Kept {
+    checkpoint: Position,
+    counts: Counts,
+}
+
+/// How long the task waits before trying again after the store failed it.
+const STORE_RETRY: Duration = Duration::from_millis(500);
+/// How often a waiting task publishes its status to the metrics.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
+
+impl Task {
+    /// Runs until stopped, or faulted under the `stop` policy.
+    pub(crate) async fn run(mut self) {
+        if let Ok(kept) = self.kept().await {
+            let parked = self.parked_count().await.unwrap_or(0);
+            self.board.kept(kept.checkpoint.get(), parked, kept.counts);
+        }
+        loop {
+            if *self.stop.borrow() {
+                self.board.set_state(ReactorState::Stopped);
+                return;
+            }
+            let turn = self.turn().await;
+            self.board.status(self.store.head().get());
+            match turn {
+                Ok(Turn::Again) => {}
+                Ok(Turn::Wait(after)) => {
+                    self.board.set_state(ReactorState::Live);
+                    if !self.wait(after).await {
+                        self.board.set_state(ReactorState::Stopped);
+                        return;
+                    }
+                }
+                Ok(Turn::Faulted) | Err(TaskError::Faulted) => return,
+                Err(error) => {
+                    tracing::warn!(reactor = %self.reactor.name(), %error, "the reactor's store failed; trying again");
+                    self.board.failed(error.to_string());
+                    if !self.pause(STORE_RETRY).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the head to pass `after`, a request, or the stop. False once stopped. Each
+    /// second it waits, it publishes its status to the metrics (the stall alarm among them).
+    async fn wait(&mut self, after: Position) -> bool {
+        let mut head = self.store.watch_head();
+        loop {
+            self.board.status(self.store.head().get());
+            let request = tokio::select! {
+                moved = head.wait_past(after) => return moved.is_ok(),
+                request = self.requests.recv() => request,
+                _ = self.stop.wait_for(|s| *s) => return false,
+                _ = tokio::time::sleep(METRICS_EVERY) => continue,
+            };
+            if let Some(request) = request {
+                self.answer(request).await;
+            }
+            return true;
+        }
+    }
+
+    /// Sleeps `wait`, unless stopped first. False once stopped.
+    async fn pause(&mut self, wait: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = self.stop.wait_for(|s| *s) => false,
+        }
+    }
+
+    async fn turn(&mut self) -> Result<Turn, TaskError> {
+        let kept = self.settle().await?;
+        while let Ok(request) = self.requests.try_recv() {
+            self.answer(request).await;
+        }
+        let upcasters = self.registry.upcasters();
+        let filter = self.reactor.filter().clone();
+        let mut read = AllRead::after(kept.checkpoint)
+            .limit(self.batch)
+            .scan_limit(self.batch.saturating_mul(64).max(10_000));
+        if let [category] = filter.categories.as_slice() {
+            read = read.category(category.clone());
+        }
+        let slice = self
+            .store
+            .read_all(read)
+            .await
+            .map_err(StorageError::from)?;
+        if slice.scanned_to <= kept.checkpoint {
+            return Ok(Turn::Wait(kept.checkpoint));
+        }
+        self.board.set_state(ReactorState::CatchingUp);
+        let events = match upcasters.read(slice.events).await {
+            Ok(events) => events,
+            Err(failure) => {
+                let error = failure.to_string();
+                self.board.failed(error);
+                self.pause(STORE_RETRY).await;
+                return Ok(Turn::Again);
+            }
+        };
+        let events: Vec<RecordedEvent> = events.into_iter().filter(|e| filter.admits(e)).collect();
+        let reacted = self.react(events).await?;
+        let mut issued: Vec<IssuedIntent> = Vec::new();
+        let mut writes: Vec<ModelWrite> = ledger::state_writes(&reacted.state).collect();
+        let mut counts = kept.counts;
+        for (event, intents) in &reacted.done {
+            for (index, intent) in intents.iter().enumerate() {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                let one =
+                    IssuedIntent::new(self.reactor.name().as_str(), event, index, intent.clone());
+                writes.push(ledger::issue(&one));
+                issued.push(one);
+            }
+        }
+        counts.issued += issued.len() as u64;
+        let checkpoint = match &reacted.failed {
+            None => slice.scanned_to,
+            Some((event, _)) => Position::new(event.position.get() - 1),
+        };
+        if checkpoint > kept.checkpoint {
+            writes.push(counts_write(&counts));
+            self.commit(writes, checkpoint).await?;
+            self.board
+                .kept(checkpoint.get(), self.parked_count().await?, counts);
+        }
+        if let Some((event, error)) = reacted.failed {
+            // The intents of the events before it are executed first: a retry's backoff, or a
+            // stop, never holds them back.
+            self.settle().await?;
+            return self.failed_event(event, error).await;
+        }
+        Ok(Turn::Again)
+    }
+
+    /// Calls `react` on `events` in order, on a blocking thread, until one fails.
+    async fn react(&self, events: Vec<RecordedEvent>) -> Result<Reacted, TaskError> {
+        let view = self.open_view().await?;
+        let reactor = Arc::clone(&self.reactor);
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || react_batch(&reactor, &handle, view, events))
+            .await
+            .map_err(|e| TaskError::Host(format!("the reactor's thread failed: {e}")))
+    }
+
+    /// Retries an event `react` failed on, then follows the policy.
+    async fn failed_event(
+        &mut self,
+        event: RecordedEvent,
+        mut error: ReactError,
+    ) -> Result<Turn, TaskError> {
+        let name = self.reactor.name().to_string();
+        let mut attempts = 1;
+        while attempts <= self.policy.retries {
+            tracing::warn!(reactor = %name, position = event.position.get(), %error, attempts, "the reactor failed on an event; retrying");
+            self.board.failed(error.to_string());
+            if !self.pause(self.policy.backoff(attempts)).await {
+                return Ok(Turn::Again);
+            }
+            attempts += 1;
+            let reacted = self.react(vec![event.clone()]).await?;
+            match reacted.failed {
+                None => {
+                    let kept = self.kept().await?;
+                    self.commit_reacted(&kept, reacted, event.position).await?;
+                    return Ok(Turn::Again);
+                }
+                Some((_, again)) => error = again,
+            }
+        }
+        let kept = self.kept().await?;
+        self.board.failed(error.to_string());
+        match self.policy.on_failure {
+            OnFailure::Stop => {
+                tracing::error!(reactor = %name, position = event.position.get(), %error, "the reactor stops at the event it failed on (on_failure = stop)");
+                self.board.set_state(ReactorState::Faulted {
+                    position: event.position.get(),
+                    error: error.to_string(),
+                });
+                Ok(Turn::Faulted)
+            }
+            OnFailure::Skip => {
+                tracing::warn!(reactor = %name, position = event.position.get(), %error, "the reactor skips the event it failed on (on_failure = skip)");
+                let mut counts = kept.counts;
+                counts.skipped += 1;
+                self.commit(vec![counts_write(&counts)], event.position)
+                    .await?;
+                self.board
+                    .kept(event.position.get(), self.parked_count().await?, counts);
+                Ok(Turn::Again)
+            }
+            OnFailure::Park => {
+                tracing::warn!(reactor = %name, position = event.position.get(), %error, "the reactor parks the event it failed on (on_failure = park)");
+                let parked = parked(&event, ParkedStep::React, attempts, error.to_string());
+                let writes = vec![
+                    ModelWrite::Put {
+                        key: ledger::parked_key(event.position.get(), &event.id.as_uuid()),
+                        value: ledger::encode(&parked),
+                    },
+                    counts_write(&kept.counts),
+                ];
+                self.commit(writes, event.position).await?;
+                self.board.kept(
+                    event.position.get(),
+                    self.parked_count().await?,
+                    kept.counts,
+                );
+                Ok(Turn::Again)
+            }
+        }
+    }
+
+    /// Commits a reaction to one event with the checkpoint at `position`.
+    async fn commit_reacted(
+        &self,
+        kept: &Kept,
+        reacted: Reacted,
+        position: Position,
+    ) -> Result<(), TaskError> {
+        let mut writes: Vec<ModelWrite> = ledger::state_writes(&reacted.state).collect();
+        let mut counts = kept.counts;
+        for (event, intents) in &reacted.done {
+            for (index, intent) in intents.iter().enumerate() {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                let one =
+                    IssuedIntent::new(self.reactor.name().as_str(), event, index, intent.clone());
+                writes.push(ledger::issue(&one));
+                counts.issued += 1;
+            }
+        }
+        writes.push(counts_write(&counts));
+        self.commit(writes, position).await?;
+        self.board
+            .kept(position.get(), self.parked_count().await?, counts);
+        Ok(())
+    }
+
+    /// Appends the outcomes recorded and not yet in the reactor's stream, and executes the
+    /// intents issued and not yet executed, recording what came of each.
+    async fn settle(&mut self) -> Result<Kept, TaskError> {
+        let view = self.open_view().await?;
+        let outcomes: Vec<(Vec<u8>, RecordedOutcome)> = ledger::rows(&*view, OUTCOME)?;
+        let issued: Vec<(Vec<u8>, IssuedIntent)> = ledger::rows(&*view, ISSUED)?;
+        let kept = Kept {
+            checkpoint: view.checkpoint().unwrap_or(Position::START),
+            counts: ledger::counts(&*view)?,
+        };
+        drop(view);
+        if !outcomes.is_empty() {
+            self.append_outcomes(outcomes).await?;
+        }
+        if issued.is_empty() {
+            return Ok(kept);
+        }
+        let intents: Vec<IssuedIntent> = issued.into_iter().map(|(_, i)| i).collect();
+        let name = self.reactor.name().to_string();
+        let executed = execute_all(&self.commands, &name, &intents, &self.policy).await;
+        let mut counts = kept.counts;
+        let mut writes = Vec::new();
+        let mut outcomes = Vec::new();
+        for (issued, executed) in intents.into_iter().zip(executed) {
+            match executed {
+                Executed::Done => {
+                    counts.executed += 1;
+                    writes.push(ModelWrite::Delete {
+                        key: ledger::intent_key(ISSUED, issued.position, issued.index),
+                    });
+                }
+                Executed::Outcome(outcome) => {
+                    counts.executed += 1;
+                    let recorded = RecordedOutcome { issued, outcome };
+                    writes.extend(ledger::record_outcome(&recorded));
+                    outcomes.push(recorded);
+                }
+                Executed::HostFailed(error) => {
+                    self.board.failed(error.clone());
+                    match self.policy.on_failure {
+                        OnFailure::Stop => {
+                            self.amend(writes).await?;
+                            self.board.set_state(ReactorState::Faulted {
+                                position: issued.position,
+                                error,
+                            });
+                            return Err(TaskError::Faulted);
+                        }
+                        OnFailure::Skip => {
+                            counts.executed += 1;
+                            let recorded = RecordedOutcome {
+                                issued,
+                                outcome: crate::reactors::intent::IntentOutcome::Failed {
+                                    reason: format!("the host failed the command: {error}"),
+                                },
+                            };
+                            writes.extend(ledger::record_outcome(&recorded));
+                            outcomes.push(recorded);
+                        }
+                        OnFailure::Park => {
+                            writes.push(ModelWrite::Delete {
+                                key: ledger::intent_key(ISSUED, issued.position, issued.index),
+                            });
+                            let event_id =
+                                uuid::Uuid::parse_str(&issued.event_id).unwrap_or_default();
+                            let parked = ParkedEvent {
+                                position: issued.position,
+                                event_id: issued.event_id.clone(),
+                                stream: String::new(),
+                                event_type: String::new(),
+                                step: ParkedStep::Intents {
+                                    intents: vec![issued.clone()],
+                                },
+                                attempts: self.policy.retries + 1,
+                                last_error: error,
+                                parked_at: cairn_store::Timestamp::now().as_millis(),
+                            };
+                            writes.push(ModelWrite::Put {
+                                key: ledger::parked_key(issued.position, &event_id),
+                                value: ledger::encode(&parked),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        writes.push(counts_write(&counts));
+        self.amend(writes).await?;
+        let parked = self.parked_count().await?;
+        self.board.kept(kept.checkpoint.get(), parked, counts);
+        if !outcomes.is_empty() {
+            let rows = outcomes
+                .into_iter()
+                .map(|o| {
+                    (
+                        ledger::intent_key(OUTCOME, o.issued.position, o.issued.index),
+                        o,
+                    )
+                })
+                .collect();
+            self.append_outcomes(rows).await?;
+        }
+        Ok(Kept {
+            checkpoint: kept.checkpoint,
+            counts,
+        })
+    }
+
+    /// Appends the outcomes' events to the reactor's stream, in the order of their intents,
+    /// then deletes their `o` rows. Their ids come from the intents' keys: an event appended
+    /// already is recognised, and one appended already with other words (an outcome decided
+    /// again after a crash) stands as it was first written.
+    async fn append_outcomes(
+        &self,
+        outcomes: Vec<(Vec<u8>, RecordedOutcome)>,
+    ) -> Result<(), TaskError> {
+        let stream = outcome_stream(self.reactor.name().as_str())?;
+        let events = outcomes
+            .iter()
+            .map(|(_, outcome)| outcome.event().map_err(TaskError::Host))
+            .collect::<Result<Vec<_>, _>>()?;
+        let refused = |other: AppendError| match other {
+            AppendError::Storage(error) => TaskError::Storage(error),
+            other => TaskError::Host(format!("the outcome event was refused: {other}")),
+        };
+        match self
+            .store
+            .append(stream.clone(), ExpectedVersion::Any, events.clone())
+            .await
+        {
+            Ok(_) => {}
+            Err(AppendError::EventIdReused { .. } | AppendError::IdempotencyConflict { .. }) => {
+                // Some were appended before: one at a time, each recognised or appended.
+                for event in events {
+                    match self
+                        .store
+                        .append(stream.clone(), ExpectedVersion::Any, vec![event])
+                        .await
+                    {
+                        Ok(_) | Err(AppendError::EventIdReused { .. }) => {}
+                        Err(other) => return Err(refused(other)),
+                    }
+                }
+            }
+            Err(other) => return Err(refused(other)),
+        }
+        let writes = outcomes
+            .into_iter()
+            .map(|(key, _)| ModelWrite::Delete { key })
+            .collect();
+        self.amend(writes).await
+    }
+
+    /// Carries out an operator's request.
+    async fn answer(&mut self, request: Request) {
+        match request {
+            Request::Retry { position, reply } => {
+                let _ = reply.send(self.retry_parked(position).await);
+            }
+            Request::Discard { position, reply } => {
+                let _ = reply.send(self.discard_parked(position).await);
+            }
+        }
+    }
+
+    async fn retry_parked(&mut self, position: Option<u64>) -> Result<RetryReport, TaskError> {
+        let view = self.open_view().await?;
+        let prefix = match position {
+            Some(position) => ledger::parked_prefix(position),
+            None => vec![PARKED],
+        };
+        let parked: Vec<(Vec<u8>, ParkedEvent)> = ledger::rows(&*view, PARKED)?
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .collect();
+        drop(view);
+        let mut report = RetryReport::default();
+        for (key, entry) in parked {
+            match entry.step {
+                ParkedStep::Intents { intents } => {
+                    // The intents go back to the ledger, in the amendment that lets the
+                    // parked row go; the next settle executes them under their keys.
+                    let mut writes: Vec<ModelWrite> = intents.iter().map(ledger::issue).collect();
+                    writes.push(ModelWrite::Delete { key });
+                    self.amend(writes).await?;
+                    report.succeeded += 1;
+                }
+                ParkedStep::React => {
+                    let event = self.read_event(entry.position, &entry.event_id).await?;
+                    let Some(event) = event else {
+                        report
+                            .failed
+                            .push((entry.position, "the event is no longer in the log".into()));
+                        continue;
+                    };
+                    let reacted = self.react(vec![event.clone()]).await?;
+                    if let Some((_, error)) = reacted.failed {
+                        report.failed.push((entry.position, error.to_string()));
+                        continue;
+                    }
+                    let kept = self.kept().await?;
+                    let mut writes: Vec<ModelWrite> =
+                        ledger::state_writes(&reacted.state).collect();
+                    let mut counts = kept.counts;
+                    for (event, intents) in &reacted.done {
+                        for (index, intent) in intents.iter().enumerate() {
+                            let index = u32::try_from(index).unwrap_or(u32::MAX);
+                            let one = IssuedIntent::new(
+                                self.reactor.name().as_str(),
+                                event,
+                                index,
+                                intent.clone(),
+                            );
+                            writes.push(ledger::issue(&one));
+                            counts.issued += 1;
+                        }
+                    }
+                    writes.push(ModelWrite::Delete { key });
+                    writes.push(counts_write(&counts));
+                    self.amend(writes).await?;
+                    report.succeeded += 1;
+                }
+            }
+        }
+        let kept = self.settle().await?;
+        self.board.kept(
+            kept.checkpoint.get(),
+            self.parked_count().await?,
+            kept.counts,
+        );
+        Ok(report)
+    }
+
+    async fn discard_parked(&mut self, position: u64) -> Result<usize, TaskError> {
+        let view = self.open_view().await?;
+        let prefix = ledger::parked_prefix(position);
+        let keys: Vec<Vec<u8>> = view
+            .scan(&prefix, None, 10_000)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        drop(view);
+        let count = keys.len();
+        if count > 0 {
+            self.amend(
+                keys.into_iter()
+                    .map(|key| ModelWrite::Delete { key })
+                    .collect(),
+            )
+            .await?;
+        }
+        let kept = self.kept().await?;
+        self.board.kept(
+            kept.checkpoint.get(),
+            self.parked_count().await?,
+            kept.counts,
+        );
+        Ok(count)
+    }
+
+    /// The event with id `event_id` at `position`, read through today's upcasters.
+    async fn read_event(
+        &self,
+        position: u64,
+        event_id: &str,
+    ) -> Result<Option<RecordedEvent>, TaskError> {
+        let read = AllRead::after(Position::new(position - 1))
+            .limit(1)
+            .scan_limit(1);
+        let slice = self
+            .store
+            .read_all(read)
+            .await
+            .map_err(StorageError::from)?;
+        let events = self
+            .registry
+            .upcasters()
+            .read(slice.events)
+            .await
+            .map_err(|e| TaskError::Host(e.to_string()))?;
+        Ok(events
+            .into_iter()
+            .find(|e| e.position.get() == position && e.id.to_string() == event_id))
+    }
+
+    async fn kept(&self) -> Result<Kept, StorageError> {
+        let view = self.open_view().await?;
+        Ok(Kept {
+            checkpoint: view.checkpoint().unwrap_or(Position::START),
+            counts: ledger::counts(&*view)?,
+        })
+    }
+
+    async fn parked_count(&self) -> Result<u64, StorageError> {
+        let view = self.open_view().await?;
+        Ok(ledger::rows::<ParkedEvent>(&*view, PARKED)?.len() as u64)
+    }
+
+    async fn open_view(&self) -> Result<Box<dyn ModelRead>, StorageError> {
+        let store = Arc::clone(&self.store);
+        let model = self.model.clone();
+        tokio::task::spawn_blocking(move || store.read_model(&model))
+            .await
+            .map_err(StorageError::backend)?
+    }
+
+    async fn commit(&self, writes: Vec<ModelWrite>, checkpoint: Position) -> Result<(), TaskError> {
+        self.store
+            .commit_model(ModelCommit {
+                model: self.model.clone(),
+                writes: writes.into(),
+                checkpoint,
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn amend(&self, writes: Vec<ModelWrite>) -> Result<(), TaskError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .amend_model(ModelAmend {
+                model: self.model.clone(),
+                writes,
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// What a turn of the loop ended with.
+enum Turn {
+    /// Go on at once.
+    Again,
+    /// At the head: wait for it to pass this position.
+    Wait(Position),
+    /// Stopped at an event under the `stop` policy.
+    Faulted,
+}
+
+/// The reactions to a batch: the events reacted to, each with its intents; the batch's writes
+/// to the state; and the event `react` failed on, if it did.
+struct Reacted {
+    done: Vec<(RecordedEvent, Vec<crate::reactors::intent::Intent>)>,
+    state: Overlay,
+    failed: Option<(RecordedEvent, ReactError)>,
+}
+
+/// Calls `react` on each event in order, each over the state as the events before it left it,
+/// until one fails. The events an upcaster gave for one stored event share its position: they
+/// are reacted to all or none, so a checkpoint never falls between them.
+fn react_batch(
+    reactor: &Arc<LoadedReactor>,
+    handle: &tokio::runtime::Handle,
+    view: Box<dyn ModelRead>,
+    events: Vec<RecordedEvent>,
+) -> Reacted {
+    let committed = Arc::new(Mutex::new(view));
+    let mut state = Arc::new(Overlay::new());
+    let mut done: Vec<(RecordedEvent, Vec<crate::reactors::intent::Intent>)> = Vec::new();
+    let mut at = 0;
+    while at < events.len() {
+        let position = events[at].position;
+        let end = events[at..]
+            .iter()
+            .position(|e| e.position != position)
+            .map_or(events.len(), |n| at + n);
+        // Siblings of one position: what the first ones did is undone if a later one fails.
+        let before = (end - at > 1).then(|| ((*state).clone(), done.len()));
+        for event in &events[at..end] {
+            let view = StateView::new(Arc::clone(&committed), Arc::clone(&state));
+            match reactor.blocking_react(handle, Box::new(view), event) {
+                Ok(reaction) => {
+                    let overlay = Arc::make_mut(&mut state);
+                    for write in reaction.writes {
+                        match write {
+                            ModelWrite::Put { key, value } => overlay.insert(key, Some(value)),
+                            ModelWrite::Delete { key } => overlay.insert(key, None),
+                        };
+                    }
+                    done.push((event.clone(), reaction.intents));
+                }
+                Err(error) => {
+                    if let Some((earlier, reacted)) = before {
+                        state = Arc::new(earlier);
+                        done.truncate(reacted);
+                    }
+                    let state = Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone());
+                    return Reacted {
+                        done,
+                        state,
+                        failed: Some((event.clone(), error)),
+                    };
+                }
+            }
+        }
+        at = end;
+    }
+    let state = Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone());
+    Reacted {
+        done,
+        state,
+        failed: None,
+    }
+}
+
+/// The ledger's counts row.
+fn counts_write(counts: &Counts) -> ModelWrite {
+    ModelWrite::Put {
+        key: COUNTS.to_vec(),
+        value: ledger::encode(counts),
+    }
+}
+
+/// An event parked at `step`.
+fn parked(event: &RecordedEvent, step: ParkedStep, attempts: u32, error: String) -> ParkedEvent {
+    ParkedEvent {
+        position: event.position.get(),
+        event_id: event.id.to_string(),
+        stream: event.stream.to_string(),
+        event_type: event.event_type.to_string(),
+        step,
+        attempts,
+        last_error: error,
+        parked_at: cairn_store::Timestamp::now().as_millis(),
+    }
+}
+
+/// The stream a reactor's outcome events go to: `{reactor}-outcomes`.
+pub(crate) fn outcome_stream(reactor: &str) -> Result<StreamId, TaskError> {
+    StreamId::new(&format!("{reactor}-outcomes"))
+        .map_err(|e| TaskError::Host(format!("the reactor's stream name: {e}")))
+}

@@ -1,0 +1,550 @@
+//! Reactors through the real server: the `transfers` process manager moves money, compensates
+//! a refused deposit and fails a refused withdrawal, with provenance that leads back to the
+//! first command; a reset replays it and executes nothing again; the failure policy parks
+//! (and a fix retried executes exactly once), stops, and sandboxes a looping or hoarding
+//! reactor; intents that cannot be executed are recorded as failed outcomes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cairn_runtime::{OnFailure, ReactorConfig};
+use cairn_server::settings::Settings;
+use common::server::{Server, assert_error};
+use serde_json::{Value, json};
+
+/// Settings whose reactors retry once, soon, then follow `on_failure`.
+fn settings(on_failure: OnFailure) -> Settings {
+    Settings {
+        reactors: ReactorConfig {
+            retries: 1,
+            backoff_ms: 10,
+            max_backoff_ms: 10,
+            on_failure,
+            ..ReactorConfig::default()
+        },
+        ..Settings::default()
+    }
+}
+
+async fn start(guests: &[&str], on_failure: OnFailure) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Server::start_configured(dir, None, guests, &settings(on_failure)).await
+}
+
+/// Waits until `check` accepts reactor `name`'s status, and returns it.
+async fn wait_for(
+    server: &Server,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = server.get(&format!("/v1/reactors/{name}")).await;
+        if status == 200 && check(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never {what}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until reactor `name` has reacted to everything in the log and executed every intent.
+async fn settled(server: &Server, name: &str) -> Value {
+    wait_for(server, name, "settled", |s| {
+        s["lag"] == 0 && s["intents_issued"] == s["intents_executed"] && s["state"] == "live"
+    })
+    .await
+}
+
+async fn send(server: &Server, module: &str, id: &str, command: Value) -> Value {
+    let (status, body) = server.command(module, id, command).await;
+    assert_eq!(status, 200, "{module}/{id}: {body}");
+    body
+}
+
+async fn state(server: &Server, module: &str, id: &str) -> Value {
+    let (status, body) = server.get(&format!("/v1/aggregates/{module}/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["state"].clone()
+}
+
+async fn events(server: &Server, stream: &str) -> Vec<Value> {
+    let (status, body) = server
+        .get(&format!("/v1/streams/{stream}?limit=1000"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["events"].as_array().cloned().unwrap_or_default()
+}
+
+async fn open(server: &Server, account: &str, cents: i64) {
+    send(
+        server,
+        "bank_account",
+        account,
+        json!({"type": "Open", "data": {"owner": account}}),
+    )
+    .await;
+    if cents > 0 {
+        send(
+            server,
+            "bank_account",
+            account,
+            json!({"type": "Deposit", "data": {"amount": cents}}),
+        )
+        .await;
+    }
+}
+
+async fn transfer(server: &Server, id: &str, from: &str, to: &str, amount: i64) -> Value {
+    send(
+        server,
+        "transfer",
+        id,
+        json!({"type": "Request", "data": {"from": from, "to": to, "amount": amount}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn transfers_move_money_compensate_and_lead_back_to_their_first_command() {
+    let server = start(&["bank_account", "transfer", "transfers"], OnFailure::Park).await;
+    open(&server, "a", 1_000).await;
+    open(&server, "b", 0).await;
+
+    let requested = transfer(&server, "t1", "a", "b", 300).await;
+    transfer(&server, "t2", "a", "nobody", 100).await;
+    transfer(&server, "t3", "b", "a", 10_000).await;
+    let status = settled(&server, "transfers").await;
+    assert_eq!(status["parked"], 0, "{status}");
+    assert_eq!(status["stalled"], false, "{status}");
+
+    assert_eq!(state(&server, "transfer", "t1").await["stage"], "completed");
+    let t2 = state(&server, "transfer", "t2").await;
+    assert_eq!(t2["stage"], "failed", "{t2}");
+    assert!(
+        t2["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("went back")),
+        "{t2}"
+    );
+    let t3 = state(&server, "transfer", "t3").await;
+    assert!(
+        t3["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("insufficient funds")),
+        "{t3}"
+    );
+    assert_eq!(state(&server, "bank_account", "a").await["balance"], 700);
+    assert_eq!(state(&server, "bank_account", "b").await["balance"], 300);
+
+    // The deposit to b names the reactor, the event it reacted to, and t1's first command.
+    let first_command = requested["events"][0]["metadata"]["command_id"].clone();
+    let deposit = events(&server, "bank_account-b")
+        .await
+        .into_iter()
+        .find(|e| e["metadata"]["reactor"] == "transfers")
+        .expect("the reactor's deposit");
+    assert_eq!(
+        deposit["metadata"]["correlation_id"], first_command,
+        "{deposit}"
+    );
+    let withdrawal = events(&server, "bank_account-a")
+        .await
+        .into_iter()
+        .find(|e| e["type"] == "Withdrawn")
+        .expect("the reactor's withdrawal");
+    assert_eq!(
+        deposit["metadata"]["causation_id"], withdrawal["id"],
+        "{deposit}"
+    );
+    assert_eq!(
+        withdrawal["metadata"]["causation_id"],
+        requested["events"][0]["id"]
+    );
+
+    // The two refusals are events of the reactor's own stream, once each.
+    let outcomes = events(&server, "transfers-outcomes").await;
+    let mut kinds: Vec<(&str, &str)> = outcomes
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or(""),
+                e["data"]["command_type"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            ("IntentRejected", "Deposit"),
+            ("IntentRejected", "Withdraw")
+        ],
+        "{outcomes:?}"
+    );
+
+    // A replay from 0 issues the same intents under the same keys: every command is answered
+    // by its key (or rejected again, its outcome recognised), and nothing new is stored.
+    // t1: withdraw, deposit, complete; t2: withdraw, deposit, refund, fail; t3: withdraw, fail.
+    assert_eq!(status["intents_issued"], 9, "{status}");
+    let head = server.get("/v1/all?limit=1").await.1["head"].clone();
+    let (code, body) = server
+        .post("/v1/reactors/transfers/reset?from=0", json!(null))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let replayed = settled(&server, "transfers").await;
+    assert_eq!(replayed["intents_issued"], 9, "{replayed}");
+    assert_eq!(
+        server.get("/v1/all?limit=1").await.1["head"],
+        head,
+        "the replay stored nothing"
+    );
+    assert_eq!(state(&server, "bank_account", "a").await["balance"], 700);
+    assert_eq!(state(&server, "bank_account", "b").await["balance"], 300);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
+    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    open(&server, "x", 5).await;
+    send(
+        &server,
+        "bank_account",
+        "x",
+        json!({"type": "Withdraw", "data": {"amount": 2}}),
+    )
+    .await;
+    send(
+        &server,
+        "bank_account",
+        "x",
+        json!({"type": "Deposit", "data": {"amount": 7}}),
+    )
+    .await;
+    let status = wait_for(&server, "picky_reactor", "parks the withdrawal", |s| {
+        s["parked"] == 1 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
+    })
+    .await;
+    assert!(
+        status["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("withdrawals are not handled")),
+        "{status}"
+    );
+    // It went on past the parked event: the later deposit is shadowed.
+    assert_eq!(
+        state(&server, "bank_account", "x_shadow").await["balance"],
+        12
+    );
+
+    let (code, parked) = server.get("/v1/reactors/picky_reactor/parked").await;
+    assert_eq!(code, 200, "{parked}");
+    let entry = &parked["parked"][0];
+    assert_eq!(
+        (
+            entry["event_type"].clone(),
+            entry["step"].clone(),
+            entry["attempts"].clone()
+        ),
+        (json!("Withdrawn"), json!("react"), json!(2)),
+        "{entry}"
+    );
+    let position = entry["position"].as_u64().expect("a position");
+
+    // Retrying before the fix fails again, and the event stays parked.
+    let (code, report) = server
+        .post(
+            &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        (code, report["succeeded"].clone()),
+        (200, json!(0)),
+        "{report}"
+    );
+    assert_eq!(report["failed"][0]["position"], position, "{report}");
+
+    let (code, body) = server
+        .put_module(
+            "picky_reactor",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, report) = server
+        .post(
+            &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        (code, report["succeeded"].clone()),
+        (200, json!(1)),
+        "{report}"
+    );
+    assert_error(
+        &server
+            .post(
+                &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
+                json!(null),
+            )
+            .await,
+        404,
+        "not_parked",
+    );
+    settled(&server, "picky_reactor").await;
+    assert_eq!(
+        state(&server, "bank_account", "x_shadow").await["balance"],
+        14
+    );
+    let deposits = events(&server, "bank_account-x_shadow")
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "Deposited")
+        .count();
+    assert_eq!(
+        deposits, 3,
+        "the retried withdrawal was shadowed exactly once"
+    );
+    assert_eq!(
+        server.get("/v1/reactors/picky_reactor").await.1["parked"],
+        0
+    );
+
+    assert_error(
+        &server.get("/v1/reactors/nope").await,
+        404,
+        "unknown_reactor",
+    );
+    assert_error(
+        &server
+            .call(
+                server
+                    .http
+                    .delete(server.url("/v1/reactors/picky_reactor/parked/999")),
+            )
+            .await,
+        404,
+        "not_parked",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_discarded_event_is_let_go_and_retry_all_takes_the_rest() {
+    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    open(&server, "y", 50).await;
+    for amount in [1, 2, 3] {
+        send(
+            &server,
+            "bank_account",
+            "y",
+            json!({"type": "Withdraw", "data": {"amount": amount}}),
+        )
+        .await;
+    }
+    wait_for(&server, "picky_reactor", "parks three", |s| {
+        s["parked"] == 3 && s["lag"] == 0
+    })
+    .await;
+    let parked = server.get("/v1/reactors/picky_reactor/parked").await.1;
+    let first = parked["parked"][0]["position"]
+        .as_u64()
+        .expect("a position");
+    let (code, body) = server
+        .call(
+            server
+                .http
+                .delete(server.url(&format!("/v1/reactors/picky_reactor/parked/{first}"))),
+        )
+        .await;
+    assert_eq!((code, body["discarded"].clone()), (200, json!(1)), "{body}");
+    let (code, body) = server
+        .put_module(
+            "picky_reactor",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, report) = server
+        .post("/v1/reactors/picky_reactor/parked/retry-all", json!(null))
+        .await;
+    assert_eq!(
+        (code, report["succeeded"].clone()),
+        (200, json!(2)),
+        "{report}"
+    );
+    settled(&server, "picky_reactor").await;
+    // 50 deposited, then the withdrawals of 2 and 3 shadowed as deposits; the discarded 1 not.
+    assert_eq!(
+        state(&server, "bank_account", "y_shadow").await["balance"],
+        55
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_stop_policy_faults_at_the_event() {
+    let server = start(&["bank_account", "picky_reactor"], OnFailure::Stop).await;
+    open(&server, "z", 5).await;
+    let withdrawn = send(
+        &server,
+        "bank_account",
+        "z",
+        json!({"type": "Withdraw", "data": {"amount": 1}}),
+    )
+    .await;
+    let position = withdrawn["events"][0]["position"].clone();
+    let status = wait_for(&server, "picky_reactor", "faults", |s| {
+        s["state"] == "faulted"
+    })
+    .await;
+    assert_eq!(
+        status["position"],
+        json!(position.as_u64().expect("a position") - 1),
+        "{status}"
+    );
+    assert!(
+        status["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("withdrawals are not handled")),
+        "{status}"
+    );
+    assert_error(
+        &server
+            .post("/v1/reactors/picky_reactor/parked/retry-all", json!(null))
+            .await,
+        409,
+        "reactor_not_running",
+    );
+    // A reset after a fix starts it again.
+    server
+        .put_module(
+            "picky_reactor",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await;
+    let (code, body) = server
+        .post(
+            &format!(
+                "/v1/reactors/picky_reactor/reset?from={}",
+                position.as_u64().unwrap_or(1) - 1
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    settled(&server, "picky_reactor").await;
+    // The withdrawal, shadowed as a deposit by the fix, on the 5 shadowed before the fault.
+    assert_eq!(
+        state(&server, "bank_account", "z_shadow").await["balance"],
+        6
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn intents_that_cannot_be_executed_are_failed_outcomes_and_the_reactor_goes_on() {
+    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    send(
+        &server,
+        "bank_account",
+        "q",
+        json!({"type": "Open", "data": {"owner": "bad-input"}}),
+    )
+    .await;
+    open(&server, "r", 4).await;
+    let status = settled(&server, "picky_reactor").await;
+    assert_eq!(status["parked"], 0, "{status}");
+    let outcomes = events(&server, "picky_reactor-outcomes").await;
+    let reasons: Vec<(String, String)> = outcomes
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("").to_owned(),
+                e["data"]["reason"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 3, "{outcomes:?}");
+    assert!(
+        reasons.iter().all(|(t, _)| t == "IntentFailed"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[0]
+            .1
+            .contains("no aggregate module is named 'no_such_module'"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].1.contains("invalid aggregate id"), "{reasons:?}");
+    assert!(reasons[2].1.contains("not valid"), "{reasons:?}");
+    assert_eq!(outcomes[0]["data"]["module"], "no_such_module");
+    // It went on: the next account's shadow was opened and funded.
+    assert_eq!(
+        state(&server, "bank_account", "r_shadow").await["balance"],
+        4
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_looping_or_hoarding_reactor_is_parked_and_commands_go_on() {
+    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    open(&server, "s", 0).await;
+    send(
+        &server,
+        "bank_account",
+        "s",
+        json!({"type": "Deposit", "data": {"amount": 666}}),
+    )
+    .await;
+    send(
+        &server,
+        "bank_account",
+        "s",
+        json!({"type": "Deposit", "data": {"amount": 777}}),
+    )
+    .await;
+    // Commands are served while the reactor burns its budget.
+    for _ in 0..20 {
+        send(
+            &server,
+            "bank_account",
+            "s",
+            json!({"type": "Deposit", "data": {"amount": 1}}),
+        )
+        .await;
+    }
+    wait_for(&server, "picky_reactor", "parks both", |s| {
+        s["parked"] == 2 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
+    })
+    .await;
+    let parked = server.get("/v1/reactors/picky_reactor/parked").await.1;
+    let errors: Vec<&str> = parked["parked"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p["last_error"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        errors[0].contains("fuel") || errors[0].contains("CPU"),
+        "{errors:?}"
+    );
+    assert!(errors[1].contains("memory"), "{errors:?}");
+    assert_eq!(
+        state(&server, "bank_account", "s_shadow").await["balance"],
+        20
+    );
+    server.stop().await;
+}
