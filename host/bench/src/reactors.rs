@@ -237,7 +237,7 @@ async fn latencies(
         let id = event.id.to_string();
         store
             .append(
-                StreamId::new(&format!("sample-{busy}-{sample}"))?,
+                StreamId::new(&format!("source-sample{busy}-{sample}"))?,
                 ExpectedVersion::NoStream,
                 vec![event],
             )

@@ -164,6 +164,25 @@ async fn check(http: &reqwest::Client, url: &str, requested: &Requested, cycle: 
         twice.is_empty(),
         "cycle {cycle}: commands executed more than once: {twice:?}"
     );
+    // Whatever key it ran under: the process manager sends one command per event it reacts to,
+    // so no event caused two appends to one stream.
+    let mut caused: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for event in events
+        .iter()
+        .filter(|e| e["metadata"]["reactor"] == "transfers")
+    {
+        let cause = event["metadata"]["causation_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let stream = event["stream"].as_str().unwrap_or("").to_owned();
+        *caused.entry((cause, stream)).or_default() += 1;
+    }
+    let doubled: Vec<_> = caused.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        doubled.is_empty(),
+        "cycle {cycle}: an event caused two commands to one stream: {doubled:?}"
+    );
 
     // Every transfer settled.
     let mut stages: BTreeMap<String, String> = BTreeMap::new();

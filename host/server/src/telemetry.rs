@@ -199,6 +199,31 @@ pub const METRICS: &[(&str, MetricKind, &str)] = &[
         MetricKind::Counter,
         "Times a projection faulted on an event, by projection.",
     ),
+    (
+        "cairn_reactor_lag",
+        MetricKind::Gauge,
+        "Log positions between the head and the reactor's checkpoint, by reactor.",
+    ),
+    (
+        "cairn_reactor_parked",
+        MetricKind::Gauge,
+        "Events the reactor parked, by reactor.",
+    ),
+    (
+        "cairn_reactor_intents_issued",
+        MetricKind::Gauge,
+        "Intents the reactor's reactions gave since it started from scratch, by reactor.",
+    ),
+    (
+        "cairn_reactor_intents_executed",
+        MetricKind::Gauge,
+        "Intents whose command was executed (appended, recognised, rejected or failed), by reactor.",
+    ),
+    (
+        "cairn_reactor_stalled",
+        MetricKind::Gauge,
+        "1 while the head has moved and the reactor's checkpoint has not for [reactors] stall_after_ms, by reactor.",
+    ),
 ];
 
 /// What kind of metric a name in [`METRICS`] is.

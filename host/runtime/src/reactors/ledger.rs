@@ -7,7 +7,9 @@
 //! | `i` + position (8 bytes, big-endian) + index (4 bytes) | an [`IssuedIntent`] not yet executed, as JSON |
 //! | `o` + position + index | a [`RecordedOutcome`] not yet appended to the reactor's stream, as JSON |
 //! | `p` + position + the event's id (16 bytes) | a [`ParkedEvent`], as JSON |
-//! | `n` | the [`Counts`], as JSON |
+//! | `r` + the intent's key | the [`RecordedOutcome`] of an intent that appended nothing, kept |
+//! | `n` | intents issued and events skipped ([`Counts`]), written by the commits of reactions |
+//! | `x` | intents executed, written by the amendments that record outcomes |
 //!
 //! Invariants, kept by the runner (`runner/`):
 //! 1. The `s` rows and the checkpoint are the fold of `react` over the subscribed events up to
@@ -19,7 +21,15 @@
 //!    outcome was not recorded is still an `i` row, and executing it again is safe by its key.
 //! 3. A `p` row is written with the checkpoint that moves past its event (or, for an event
 //!    whose intents failed for the host, with the deletion of those `i` rows, which it then
-//!    holds); it is deleted with what its retry recorded, or alone when discarded.
+//!    holds, all of that event's in one row); it is deleted with what its retry recorded, or
+//!    alone when discarded.
+//! 4. An `r` row is written with the `o` row of an intent that appended nothing (a rejection,
+//!    a failure), and kept, across resets too: an intent issued again under its key is not
+//!    executed again (a command that appended is answered by its key in the aggregate's
+//!    stream; one that did not leaves no key there, so its `r` row answers for it).
+//! 5. `n` is written only by the commits (and amendments) of reactions, and `x` only by the
+//!    amendments that record outcomes, so the two, which the runner writes at once, never
+//!    overwrite each other's counts.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -33,7 +43,9 @@ pub(crate) const STATE: u8 = b's';
 pub(crate) const ISSUED: u8 = b'i';
 pub(crate) const OUTCOME: u8 = b'o';
 pub(crate) const PARKED: u8 = b'p';
+pub(crate) const RECORDED: u8 = b'r';
 pub(crate) const COUNTS: &[u8] = b"n";
+pub(crate) const EXECUTED: &[u8] = b"x";
 
 /// The key of an `i` or `o` row.
 pub(crate) fn intent_key(table: u8, position: u64, index: u32) -> Vec<u8> {
@@ -88,13 +100,14 @@ pub struct ParkedEvent {
     pub parked_at: u64,
 }
 
-/// What a reactor has done since it was first run: kept with its state, so a restart goes on
-/// counting.
+/// What a reactor has done since it was first run (or reset): kept with its state, so a
+/// restart goes on counting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Counts {
     /// Intents its reactions gave.
     pub issued: u64,
     /// Intents whose command was executed (appended, recognised, rejected or failed).
+    #[serde(skip)]
     pub executed: u64,
     /// Events skipped under the `skip` policy.
     pub skipped: u64,
@@ -131,12 +144,39 @@ pub(crate) fn rows<T: for<'de> Deserialize<'de>>(
     }
 }
 
-/// The counts kept in `view`.
+/// The counts kept in `view` (invariant 5).
 pub(crate) fn counts(view: &dyn ModelRead) -> Result<Counts, StorageError> {
-    Ok(match view.get(COUNTS)? {
+    let mut counts: Counts = match view.get(COUNTS)? {
         Some(bytes) => decode(&bytes)?,
         None => Counts::default(),
-    })
+    };
+    if let Some(bytes) = view.get(EXECUTED)? {
+        counts.executed = decode(&bytes)?;
+    }
+    Ok(counts)
+}
+
+/// The write of the counts of reactions (`n`).
+pub(crate) fn reacted_counts(counts: &Counts) -> ModelWrite {
+    ModelWrite::Put {
+        key: COUNTS.to_vec(),
+        value: encode(counts),
+    }
+}
+
+/// The write of the count of intents executed (`x`).
+pub(crate) fn executed_count(counts: &Counts) -> ModelWrite {
+    ModelWrite::Put {
+        key: EXECUTED.to_vec(),
+        value: encode(&counts.executed),
+    }
+}
+
+/// The key of the `r` row of the intent keyed `key`.
+pub(crate) fn recorded_key(key: &str) -> Vec<u8> {
+    let mut row = vec![RECORDED];
+    row.extend_from_slice(key.as_bytes());
+    row
 }
 
 /// The writes that put `issued` in the ledger as not yet executed.
@@ -147,16 +187,21 @@ pub(crate) fn issue(issued: &IssuedIntent) -> ModelWrite {
     }
 }
 
-/// The writes that record `outcome` for its intent (invariant 2).
-pub(crate) fn record_outcome(outcome: &RecordedOutcome) -> [ModelWrite; 2] {
+/// The writes that record `outcome` for its intent (invariants 2 and 4).
+pub(crate) fn record_outcome(outcome: &RecordedOutcome) -> [ModelWrite; 3] {
     let (position, index) = (outcome.issued.position, outcome.issued.index);
+    let value = encode(outcome);
     [
         ModelWrite::Delete {
             key: intent_key(ISSUED, position, index),
         },
         ModelWrite::Put {
             key: intent_key(OUTCOME, position, index),
-            value: encode(outcome),
+            value: value.clone(),
+        },
+        ModelWrite::Put {
+            key: recorded_key(&outcome.issued.key),
+            value,
         },
     ]
 }

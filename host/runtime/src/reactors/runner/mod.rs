@@ -144,27 +144,23 @@ impl Reactors {
         }
     }
 
-    /// Every reactor's status, by name.
+    /// Every loaded reactor's status, by name.
     pub fn list(&self) -> Vec<ReactorStatus> {
         let head = self.inner.store.head().get();
         self.inner
-            .boards
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|board| board.status(head))
+            .registry
+            .reactors()
+            .iter()
+            .map(|reactor| self.inner.board_of(reactor).status(head))
             .collect()
     }
 
-    /// One reactor's status.
+    /// One loaded reactor's status (a reactor whose task has not started yet is catching up
+    /// from position 0 until it has).
     pub fn status(&self, name: &str) -> Option<ReactorStatus> {
         let head = self.inner.store.head().get();
-        self.inner
-            .boards
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .map(|board| board.status(head))
+        let reactor = self.inner.registry.reactor(name)?;
+        Some(self.inner.board_of(&reactor).status(head))
     }
 
     /// The events reactor `name` parked, in log order.
@@ -209,23 +205,13 @@ impl Reactors {
     /// intents carry the keys they had the first time, so a command an aggregate recorded
     /// under its key is answered by the key and not executed again.
     pub async fn reset(&self, name: &str, from: u64) -> Result<ReactorStatus, ReactorError> {
-        let reactor = self
-            .inner
-            .registry
-            .reactor(name)
-            .ok_or_else(|| ReactorError::UnknownReactor(name.to_owned()))?;
-        let mut running = self.inner.running.lock().await;
-        if let Some(run) = running.remove(name) {
-            run.stop.send_replace(true);
-            let _ = run.task.await;
-        }
-        let model = model_of(name)?;
-        let pending = self.inner.pending_ledger(&model).await?;
-        self.inner.store.drop_model(model.clone()).await?;
-        start_model(&*self.inner.store, &model, Position::new(from), pending).await?;
-        let run = self.inner.spawn(&reactor, model);
-        running.insert(name.to_owned(), run);
-        drop(running);
+        // On a task of its own: a caller that goes away (an HTTP request cancelled) never
+        // leaves the reactor stopped half-way.
+        let inner = Arc::clone(&self.inner);
+        let owned = name.to_owned();
+        tokio::spawn(async move { inner.reset(&owned, from).await })
+            .await
+            .map_err(|e| TaskError::Host(format!("the reset's task failed: {e}")))??;
         self.status(name)
             .ok_or_else(|| ReactorError::UnknownReactor(name.to_owned()))
     }
@@ -285,6 +271,31 @@ impl Reactors {
 }
 
 impl Inner {
+    /// [`Reactors::reset`]: the task stopped, the model made again at `from` with the ledger
+    /// rows a replay must keep, and a task started on it. The reactor is looked up under the
+    /// lock, so a removal or a new version that came first is what the reset sees. If making
+    /// the model fails, the task starts again on what is there.
+    async fn reset(&self, name: &str, from: u64) -> Result<(), ReactorError> {
+        let mut running = self.running.lock().await;
+        let reactor = self
+            .registry
+            .reactor(name)
+            .ok_or_else(|| ReactorError::UnknownReactor(name.to_owned()))?;
+        if let Some(run) = running.remove(name) {
+            run.stop.send_replace(true);
+            let _ = run.task.await;
+        }
+        let model = model_of(name)?;
+        let remade = async {
+            let kept = self.kept_ledger(&model).await?;
+            self.store.drop_model(model.clone()).await?;
+            start_model(&*self.store, &model, Position::new(from), kept).await
+        }
+        .await;
+        running.insert(name.to_owned(), self.spawn(&reactor, model));
+        Ok(remade?)
+    }
+
     /// Starts a task for each reactor that has none or runs an older version, and stops the
     /// tasks of reactors no longer loaded.
     async fn sync(self: &Arc<Self>) {
@@ -344,16 +355,18 @@ impl Inner {
         start_model(&*self.store, model, at, Vec::new()).await
     }
 
-    /// The ledger rows of `model` a reset carries over: intents issued and not yet executed,
-    /// and outcomes not yet in the reactor's stream (invariant 2 of `ledger.rs`), so a replay
-    /// that starts after their events still executes each of them once.
-    async fn pending_ledger(&self, model: &ReadModelName) -> Result<Vec<ModelWrite>, TaskError> {
+    /// The ledger rows of `model` a reset carries over: intents issued and not yet executed
+    /// (those parked after the host failed them among them, issued again), outcomes not yet in
+    /// the reactor's stream (invariant 2 of `ledger.rs`), and the outcomes of intents that
+    /// appended nothing (invariant 4), so a replay executes each intent once.
+    async fn kept_ledger(&self, model: &ReadModelName) -> Result<Vec<ModelWrite>, TaskError> {
         let store = Arc::clone(&self.store);
         let name = model.clone();
-        let rows = tokio::task::spawn_blocking(move || {
+        let (rows, parked) = tokio::task::spawn_blocking(move || {
             let view = store.read_model(&name)?;
+            let parked = ledger::rows::<ParkedEvent>(&*view, PARKED)?;
             let mut rows = Vec::new();
-            for table in [ledger::ISSUED, ledger::OUTCOME] {
+            for table in [ledger::ISSUED, ledger::OUTCOME, ledger::RECORDED] {
                 let mut after: Option<Vec<u8>> = None;
                 loop {
                     let page = view.scan(&[table], after.as_deref(), 1_000)?;
@@ -365,31 +378,44 @@ impl Inner {
                     }
                 }
             }
-            Ok::<_, StorageError>(rows)
+            Ok::<_, StorageError>((rows, parked))
         })
         .await
         .map_err(|e| TaskError::Host(e.to_string()))??;
+        let issued_again = parked
+            .into_iter()
+            .filter_map(|(_, parked)| match parked.step {
+                ledger::ParkedStep::Intents { intents } => Some(intents),
+                ledger::ParkedStep::React => None,
+            })
+            .flatten()
+            .map(|intent| ledger::issue(&intent));
         Ok(rows
             .into_iter()
             .map(|(key, value)| ModelWrite::Put { key, value })
+            .chain(issued_again)
             .collect())
+    }
+
+    /// The board of `reactor`, made if it has none yet.
+    fn board_of(&self, reactor: &LoadedReactor) -> status::Board {
+        let name = reactor.name().as_str();
+        let mut boards = self.boards.lock().unwrap_or_else(PoisonError::into_inner);
+        boards
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                status::Board::new(
+                    name,
+                    reactor.version(),
+                    Duration::from_millis(self.config.stall_after_ms),
+                )
+            })
+            .clone()
     }
 
     fn spawn(&self, reactor: &Arc<LoadedReactor>, model: ReadModelName) -> Running {
         let name = reactor.name().to_string();
-        let board = {
-            let mut boards = self.boards.lock().unwrap_or_else(PoisonError::into_inner);
-            boards
-                .entry(name.clone())
-                .or_insert_with(|| {
-                    status::Board::new(
-                        &name,
-                        reactor.version(),
-                        Duration::from_millis(self.config.stall_after_ms),
-                    )
-                })
-                .clone()
-        };
+        let board = self.board_of(reactor);
         board.set_version(reactor.version());
         let (requests, receiver) = mpsc::channel(16);
         let (stop, stopped) = watch::channel(false);

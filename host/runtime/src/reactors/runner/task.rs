@@ -14,22 +14,25 @@
 //! An event `react` fails on is tried again after a backoff, `retries` times; then the policy
 //! parks it, skips it, or stops the reactor there.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_store::{
-    AllRead, AppendError, EventStore, ExpectedVersion, ModelAmend, ModelCommit, ModelError,
-    ModelRead, ModelWrite, Position, ReadModelName, RecordedEvent, StorageError, StreamId,
+    AllRead, AppendError, EventStore, ExpectedVersion, MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend,
+    ModelCommit, ModelError, ModelRead, ModelWrite, Position, ReadModelName, RecordedEvent,
+    StorageError, StreamId,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::aggregates::command_path::CommandPath;
+use crate::error::CallError;
 use crate::projections::model_overlay::Overlay;
-use crate::reactors::intent::{IssuedIntent, RecordedOutcome};
+use crate::reactors::intent::{IntentOutcome, IssuedIntent, RecordedOutcome};
 use crate::reactors::ledger::{
-    self, COUNTS, Counts, ISSUED, OUTCOME, PARKED, ParkedEvent, ParkedStep, StateView,
+    self, Counts, ISSUED, OUTCOME, PARKED, ParkedEvent, ParkedStep, StateView,
 };
-use crate::reactors::reactor::{LoadedReactor, ReactError};
+use crate::reactors::reactor::{LoadedReactor, ReactError, Reaction};
 use crate::reactors::runner::config::{FailurePolicy, OnFailure};
 use crate::reactors::runner::execute::{Executed, execute_all};
 use crate::reactors::runner::status::{Board, ReactorState};
@@ -102,6 +105,8 @@ struct Kept {
     counts: Counts,
 }
 
+/// The most outcome events one append carries (an append takes at most 1,000).
+const OUTCOMES_PER_APPEND: usize = 500;
 /// How long the task waits before trying again after the store failed it.
 const STORE_RETRY: Duration = Duration::from_millis(500);
 /// How often a waiting task publishes its status to the metrics.
@@ -170,13 +175,50 @@ impl Task {
     }
 
     async fn turn(&mut self) -> Result<Turn, TaskError> {
-        let kept = self.settle().await?;
         while let Ok(request) = self.requests.try_recv() {
             self.answer(request).await;
         }
-        let upcasters = self.registry.upcasters();
+        let kept = self.kept().await?;
+        // The intents issued before are executed while the next batch is read and reacted to:
+        // the one writes only the ledger's outcomes and `x`, the other reads the state and
+        // commits after both are done (invariant 5 of `ledger.rs`).
+        let (settled, next) = tokio::join!(self.settle(), self.next_batch(kept.checkpoint));
+        settled?;
+        let (scanned_to, reacted) = match next? {
+            NextBatch::Wait => return Ok(Turn::Wait(kept.checkpoint)),
+            NextBatch::UpcastFailed(error) => {
+                self.board.failed(error);
+                self.pause(STORE_RETRY).await;
+                return Ok(Turn::Again);
+            }
+            NextBatch::Reacted {
+                scanned_to,
+                reacted,
+            } => (scanned_to, reacted),
+        };
+        let checkpoint = match &reacted.failed {
+            None => scanned_to,
+            Some((group, _)) => Position::new(group[0].position.get() - 1),
+        };
+        let failed = if checkpoint > kept.checkpoint {
+            self.commit_reacted(&kept, reacted, checkpoint).await?
+        } else {
+            reacted.failed
+        };
+        if let Some((group, error)) = failed {
+            // The intents of the events before it are executed first: a retry's backoff, or a
+            // stop, never holds them back.
+            self.settle().await?;
+            return self.failed_event(group, error).await;
+        }
+        Ok(Turn::Again)
+    }
+
+    /// Reads the batch after `checkpoint`, through today's upcasters, and reacts to the events
+    /// the reactor subscribes to.
+    async fn next_batch(&self, checkpoint: Position) -> Result<NextBatch, TaskError> {
         let filter = self.reactor.filter().clone();
-        let mut read = AllRead::after(kept.checkpoint)
+        let mut read = AllRead::after(checkpoint)
             .limit(self.batch)
             .scan_limit(self.batch.saturating_mul(64).max(10_000));
         if let [category] = filter.categories.as_slice() {
@@ -187,51 +229,19 @@ impl Task {
             .read_all(read)
             .await
             .map_err(StorageError::from)?;
-        if slice.scanned_to <= kept.checkpoint {
-            return Ok(Turn::Wait(kept.checkpoint));
+        if slice.scanned_to <= checkpoint {
+            return Ok(NextBatch::Wait);
         }
         self.board.set_state(ReactorState::CatchingUp);
-        let events = match upcasters.read(slice.events).await {
+        let events = match self.registry.upcasters().read(slice.events).await {
             Ok(events) => events,
-            Err(failure) => {
-                let error = failure.to_string();
-                self.board.failed(error);
-                self.pause(STORE_RETRY).await;
-                return Ok(Turn::Again);
-            }
+            Err(failure) => return Ok(NextBatch::UpcastFailed(failure.to_string())),
         };
         let events: Vec<RecordedEvent> = events.into_iter().filter(|e| filter.admits(e)).collect();
-        let reacted = self.react(events).await?;
-        let mut issued: Vec<IssuedIntent> = Vec::new();
-        let mut writes: Vec<ModelWrite> = ledger::state_writes(&reacted.state).collect();
-        let mut counts = kept.counts;
-        for (event, intents) in &reacted.done {
-            for (index, intent) in intents.iter().enumerate() {
-                let index = u32::try_from(index).unwrap_or(u32::MAX);
-                let one =
-                    IssuedIntent::new(self.reactor.name().as_str(), event, index, intent.clone());
-                writes.push(ledger::issue(&one));
-                issued.push(one);
-            }
-        }
-        counts.issued += issued.len() as u64;
-        let checkpoint = match &reacted.failed {
-            None => slice.scanned_to,
-            Some((event, _)) => Position::new(event.position.get() - 1),
-        };
-        if checkpoint > kept.checkpoint {
-            writes.push(counts_write(&counts));
-            self.commit(writes, checkpoint).await?;
-            self.board
-                .kept(checkpoint.get(), self.parked_count().await?, counts);
-        }
-        if let Some((event, error)) = reacted.failed {
-            // The intents of the events before it are executed first: a retry's backoff, or a
-            // stop, never holds them back.
-            self.settle().await?;
-            return self.failed_event(event, error).await;
-        }
-        Ok(Turn::Again)
+        Ok(NextBatch::Reacted {
+            scanned_to: slice.scanned_to,
+            reacted: self.react(events).await?,
+        })
     }
 
     /// Calls `react` on `events` in order, on a blocking thread, until one fails.
@@ -244,26 +254,28 @@ impl Task {
             .map_err(|e| TaskError::Host(format!("the reactor's thread failed: {e}")))
     }
 
-    /// Retries an event `react` failed on, then follows the policy.
+    /// Retries the events of one position (an upcaster may give several for one stored
+    /// event) that `react` failed on, then follows the policy.
     async fn failed_event(
         &mut self,
-        event: RecordedEvent,
+        group: Vec<RecordedEvent>,
         mut error: ReactError,
     ) -> Result<Turn, TaskError> {
         let name = self.reactor.name().to_string();
+        let position = group[0].position;
         let mut attempts = 1;
         while attempts <= self.policy.retries {
-            tracing::warn!(reactor = %name, position = event.position.get(), %error, attempts, "the reactor failed on an event; retrying");
+            tracing::warn!(reactor = %name, position = position.get(), %error, attempts, "the reactor failed on an event; retrying");
             self.board.failed(error.to_string());
             if !self.pause(self.policy.backoff(attempts)).await {
                 return Ok(Turn::Again);
             }
             attempts += 1;
-            let reacted = self.react(vec![event.clone()]).await?;
+            let reacted = self.react(group.clone()).await?;
             match reacted.failed {
                 None => {
                     let kept = self.kept().await?;
-                    self.commit_reacted(&kept, reacted, event.position).await?;
+                    self.commit_reacted(&kept, reacted, position).await?;
                     return Ok(Turn::Again);
                 }
                 Some((_, again)) => error = again,
@@ -273,51 +285,49 @@ impl Task {
         self.board.failed(error.to_string());
         match self.policy.on_failure {
             OnFailure::Stop => {
-                tracing::error!(reactor = %name, position = event.position.get(), %error, "the reactor stops at the event it failed on (on_failure = stop)");
+                tracing::error!(reactor = %name, position = position.get(), %error, "the reactor stops at the event it failed on (on_failure = stop)");
                 self.board.set_state(ReactorState::Faulted {
-                    position: event.position.get(),
+                    position: position.get(),
                     error: error.to_string(),
                 });
                 Ok(Turn::Faulted)
             }
             OnFailure::Skip => {
-                tracing::warn!(reactor = %name, position = event.position.get(), %error, "the reactor skips the event it failed on (on_failure = skip)");
+                tracing::warn!(reactor = %name, position = position.get(), %error, "the reactor skips the event it failed on (on_failure = skip)");
                 let mut counts = kept.counts;
                 counts.skipped += 1;
-                self.commit(vec![counts_write(&counts)], event.position)
+                self.commit(vec![ledger::reacted_counts(&counts)], position)
                     .await?;
                 self.board
-                    .kept(event.position.get(), self.parked_count().await?, counts);
+                    .kept(position.get(), self.parked_count().await?, counts);
                 Ok(Turn::Again)
             }
             OnFailure::Park => {
-                tracing::warn!(reactor = %name, position = event.position.get(), %error, "the reactor parks the event it failed on (on_failure = park)");
-                let parked = parked(&event, ParkedStep::React, attempts, error.to_string());
-                let writes = vec![
-                    ModelWrite::Put {
-                        key: ledger::parked_key(event.position.get(), &event.id.as_uuid()),
-                        value: ledger::encode(&parked),
-                    },
-                    counts_write(&kept.counts),
-                ];
-                self.commit(writes, event.position).await?;
-                self.board.kept(
-                    event.position.get(),
-                    self.parked_count().await?,
-                    kept.counts,
-                );
+                tracing::warn!(reactor = %name, position = position.get(), %error, "the reactor parks the event it failed on (on_failure = park)");
+                let event = &group[0];
+                let parked = parked(event, ParkedStep::React, attempts, error.to_string());
+                let writes = vec![ModelWrite::Put {
+                    key: ledger::parked_key(position.get(), &event.id.as_uuid()),
+                    value: ledger::encode(&parked),
+                }];
+                self.commit(writes, position).await?;
+                self.board
+                    .kept(position.get(), self.parked_count().await?, kept.counts);
                 Ok(Turn::Again)
             }
         }
     }
 
-    /// Commits a reaction to one event with the checkpoint at `position`.
+    /// Commits the reactions of `reacted` that succeeded, with the checkpoint at `position`,
+    /// and gives back its failure. A reaction whose output the store cannot hold (a state key
+    /// or an intent past the model's limits) fails its event instead, before anything is
+    /// committed.
     async fn commit_reacted(
         &self,
         kept: &Kept,
         reacted: Reacted,
         position: Position,
-    ) -> Result<(), TaskError> {
+    ) -> Result<Option<(Vec<RecordedEvent>, ReactError)>, TaskError> {
         let mut writes: Vec<ModelWrite> = ledger::state_writes(&reacted.state).collect();
         let mut counts = kept.counts;
         for (event, intents) in &reacted.done {
@@ -329,36 +339,49 @@ impl Task {
                 counts.issued += 1;
             }
         }
-        writes.push(counts_write(&counts));
+        writes.push(ledger::reacted_counts(&counts));
         self.commit(writes, position).await?;
         self.board
             .kept(position.get(), self.parked_count().await?, counts);
-        Ok(())
+        Ok(reacted.failed)
     }
 
     /// Appends the outcomes recorded and not yet in the reactor's stream, and executes the
     /// intents issued and not yet executed, recording what came of each.
-    async fn settle(&mut self) -> Result<Kept, TaskError> {
+    async fn settle(&self) -> Result<(), TaskError> {
         let view = self.open_view().await?;
         let outcomes: Vec<(Vec<u8>, RecordedOutcome)> = ledger::rows(&*view, OUTCOME)?;
         let issued: Vec<(Vec<u8>, IssuedIntent)> = ledger::rows(&*view, ISSUED)?;
-        let kept = Kept {
-            checkpoint: view.checkpoint().unwrap_or(Position::START),
-            counts: ledger::counts(&*view)?,
-        };
+        let mut counts = ledger::counts(&*view)?;
+        let mut answered = Vec::new();
+        for (_, intent) in &issued {
+            answered.push(view.get(&ledger::recorded_key(&intent.key))?.is_some());
+        }
         drop(view);
         if !outcomes.is_empty() {
             self.append_outcomes(outcomes).await?;
         }
         if issued.is_empty() {
-            return Ok(kept);
+            return Ok(());
         }
-        let intents: Vec<IssuedIntent> = issued.into_iter().map(|(_, i)| i).collect();
+        let mut writes = Vec::new();
+        let mut intents = Vec::new();
+        for ((_, intent), answered) in issued.into_iter().zip(answered) {
+            if answered {
+                // Executed before a reset, and it appended nothing: its outcome stands.
+                counts.executed += 1;
+                writes.push(ModelWrite::Delete {
+                    key: ledger::intent_key(ISSUED, intent.position, intent.index),
+                });
+            } else {
+                intents.push(intent);
+            }
+        }
         let name = self.reactor.name().to_string();
         let executed = execute_all(&self.commands, &name, &intents, &self.policy).await;
-        let mut counts = kept.counts;
-        let mut writes = Vec::new();
         let mut outcomes = Vec::new();
+        let mut to_park: BTreeMap<(u64, String), Vec<IssuedIntent>> = BTreeMap::new();
+        let mut last_error = None;
         for (issued, executed) in intents.into_iter().zip(executed) {
             match executed {
                 Executed::Done => {
@@ -376,19 +399,13 @@ impl Task {
                 Executed::HostFailed(error) => {
                     self.board.failed(error.clone());
                     match self.policy.on_failure {
-                        OnFailure::Stop => {
-                            self.amend(writes).await?;
-                            self.board.set_state(ReactorState::Faulted {
-                                position: issued.position,
-                                error,
-                            });
-                            return Err(TaskError::Faulted);
-                        }
+                        // The row stays: the next start executes it again.
+                        OnFailure::Stop => last_error = Some((issued.position, error)),
                         OnFailure::Skip => {
                             counts.executed += 1;
                             let recorded = RecordedOutcome {
                                 issued,
-                                outcome: crate::reactors::intent::IntentOutcome::Failed {
+                                outcome: IntentOutcome::Failed {
                                     reason: format!("the host failed the command: {error}"),
                                 },
                             };
@@ -399,33 +416,43 @@ impl Task {
                             writes.push(ModelWrite::Delete {
                                 key: ledger::intent_key(ISSUED, issued.position, issued.index),
                             });
-                            let event_id =
-                                uuid::Uuid::parse_str(&issued.event_id).unwrap_or_default();
-                            let parked = ParkedEvent {
-                                position: issued.position,
-                                event_id: issued.event_id.clone(),
-                                stream: String::new(),
-                                event_type: String::new(),
-                                step: ParkedStep::Intents {
-                                    intents: vec![issued.clone()],
-                                },
-                                attempts: self.policy.retries + 1,
-                                last_error: error,
-                                parked_at: cairn_store::Timestamp::now().as_millis(),
-                            };
-                            writes.push(ModelWrite::Put {
-                                key: ledger::parked_key(issued.position, &event_id),
-                                value: ledger::encode(&parked),
-                            });
+                            last_error = Some((issued.position, error));
+                            to_park
+                                .entry((issued.position, issued.event_id.clone()))
+                                .or_default()
+                                .push(issued);
                         }
                     }
                 }
             }
         }
-        writes.push(counts_write(&counts));
+        // An event's intents that failed for the host are parked together, in one row.
+        for ((position, event_id), intents) in to_park {
+            let error = last_error.clone().map(|(_, e)| e).unwrap_or_default();
+            let parked = ParkedEvent {
+                position,
+                event_id: event_id.clone(),
+                stream: String::new(),
+                event_type: String::new(),
+                step: ParkedStep::Intents { intents },
+                attempts: self.policy.retries + 1,
+                last_error: error,
+                parked_at: cairn_store::Timestamp::now().as_millis(),
+            };
+            let id = uuid::Uuid::parse_str(&event_id).unwrap_or_default();
+            writes.push(ModelWrite::Put {
+                key: ledger::parked_key(position, &id),
+                value: ledger::encode(&parked),
+            });
+        }
+        writes.push(ledger::executed_count(&counts));
         self.amend(writes).await?;
-        let parked = self.parked_count().await?;
-        self.board.kept(kept.checkpoint.get(), parked, counts);
+        let kept = self.kept().await?;
+        self.board.kept(
+            kept.checkpoint.get(),
+            self.parked_count().await?,
+            kept.counts,
+        );
         if !outcomes.is_empty() {
             let rows = outcomes
                 .into_iter()
@@ -438,10 +465,14 @@ impl Task {
                 .collect();
             self.append_outcomes(rows).await?;
         }
-        Ok(Kept {
-            checkpoint: kept.checkpoint,
-            counts,
-        })
+        if self.policy.on_failure == OnFailure::Stop
+            && let Some((position, error)) = last_error
+        {
+            self.board
+                .set_state(ReactorState::Faulted { position, error });
+            return Err(TaskError::Faulted);
+        }
+        Ok(())
     }
 
     /// Appends the outcomes' events to the reactor's stream, in the order of their intents,
@@ -453,34 +484,38 @@ impl Task {
         outcomes: Vec<(Vec<u8>, RecordedOutcome)>,
     ) -> Result<(), TaskError> {
         let stream = outcome_stream(self.reactor.name().as_str())?;
-        let events = outcomes
-            .iter()
-            .map(|(_, outcome)| outcome.event().map_err(TaskError::Host))
-            .collect::<Result<Vec<_>, _>>()?;
         let refused = |other: AppendError| match other {
             AppendError::Storage(error) => TaskError::Storage(error),
             other => TaskError::Host(format!("the outcome event was refused: {other}")),
         };
-        match self
-            .store
-            .append(stream.clone(), ExpectedVersion::Any, events.clone())
-            .await
-        {
-            Ok(_) => {}
-            Err(AppendError::EventIdReused { .. } | AppendError::IdempotencyConflict { .. }) => {
-                // Some were appended before: one at a time, each recognised or appended.
-                for event in events {
-                    match self
-                        .store
-                        .append(stream.clone(), ExpectedVersion::Any, vec![event])
-                        .await
-                    {
-                        Ok(_) | Err(AppendError::EventIdReused { .. }) => {}
-                        Err(other) => return Err(refused(other)),
+        for chunk in outcomes.chunks(OUTCOMES_PER_APPEND) {
+            let events = chunk
+                .iter()
+                .map(|(_, outcome)| outcome.event().map_err(TaskError::Host))
+                .collect::<Result<Vec<_>, _>>()?;
+            match self
+                .store
+                .append(stream.clone(), ExpectedVersion::Any, events.clone())
+                .await
+            {
+                Ok(_) => {}
+                Err(
+                    AppendError::EventIdReused { .. } | AppendError::IdempotencyConflict { .. },
+                ) => {
+                    // Some were appended before: one at a time, each recognised or appended.
+                    for event in events {
+                        match self
+                            .store
+                            .append(stream.clone(), ExpectedVersion::Any, vec![event])
+                            .await
+                        {
+                            Ok(_) | Err(AppendError::EventIdReused { .. }) => {}
+                            Err(other) => return Err(refused(other)),
+                        }
                     }
                 }
+                Err(other) => return Err(refused(other)),
             }
-            Err(other) => return Err(refused(other)),
         }
         let writes = outcomes
             .into_iter()
@@ -517,21 +552,21 @@ impl Task {
             match entry.step {
                 ParkedStep::Intents { intents } => {
                     // The intents go back to the ledger, in the amendment that lets the
-                    // parked row go; the next settle executes them under their keys.
+                    // parked row go; the settle below executes them under their keys.
                     let mut writes: Vec<ModelWrite> = intents.iter().map(ledger::issue).collect();
                     writes.push(ModelWrite::Delete { key });
                     self.amend(writes).await?;
                     report.succeeded += 1;
                 }
                 ParkedStep::React => {
-                    let event = self.read_event(entry.position, &entry.event_id).await?;
-                    let Some(event) = event else {
+                    let group = self.read_position(entry.position).await?;
+                    if group.is_empty() {
                         report
                             .failed
                             .push((entry.position, "the event is no longer in the log".into()));
                         continue;
-                    };
-                    let reacted = self.react(vec![event.clone()]).await?;
+                    }
+                    let reacted = self.react(group).await?;
                     if let Some((_, error)) = reacted.failed {
                         report.failed.push((entry.position, error.to_string()));
                         continue;
@@ -554,13 +589,14 @@ impl Task {
                         }
                     }
                     writes.push(ModelWrite::Delete { key });
-                    writes.push(counts_write(&counts));
+                    writes.push(ledger::reacted_counts(&counts));
                     self.amend(writes).await?;
                     report.succeeded += 1;
                 }
             }
         }
-        let kept = self.settle().await?;
+        self.settle().await?;
+        let kept = self.kept().await?;
         self.board.kept(
             kept.checkpoint.get(),
             self.parked_count().await?,
@@ -596,12 +632,8 @@ impl Task {
         Ok(count)
     }
 
-    /// The event with id `event_id` at `position`, read through today's upcasters.
-    async fn read_event(
-        &self,
-        position: u64,
-        event_id: &str,
-    ) -> Result<Option<RecordedEvent>, TaskError> {
+    /// The events at `position` the reactor subscribes to, read through today's upcasters.
+    async fn read_position(&self, position: u64) -> Result<Vec<RecordedEvent>, TaskError> {
         let read = AllRead::after(Position::new(position - 1))
             .limit(1)
             .scan_limit(1);
@@ -616,9 +648,11 @@ impl Task {
             .read(slice.events)
             .await
             .map_err(|e| TaskError::Host(e.to_string()))?;
+        let filter = self.reactor.filter();
         Ok(events
             .into_iter()
-            .find(|e| e.position.get() == position && e.id.to_string() == event_id))
+            .filter(|e| e.position.get() == position && filter.admits(e))
+            .collect())
     }
 
     async fn kept(&self) -> Result<Kept, StorageError> {
@@ -678,11 +712,24 @@ enum Turn {
 }
 
 /// The reactions to a batch: the events reacted to, each with its intents; the batch's writes
-/// to the state; and the event `react` failed on, if it did.
+/// to the state; and the events of the position `react` failed on, with why, if it did.
 struct Reacted {
     done: Vec<(RecordedEvent, Vec<crate::reactors::intent::Intent>)>,
     state: Overlay,
-    failed: Option<(RecordedEvent, ReactError)>,
+    failed: Option<(Vec<RecordedEvent>, ReactError)>,
+}
+
+/// What the next read of the log gave.
+enum NextBatch {
+    /// Nothing past the checkpoint: wait for the head.
+    Wait,
+    /// An upcaster failed on an event of the read; why.
+    UpcastFailed(String),
+    /// The batch, reacted to, and the last position its read examined.
+    Reacted {
+        scanned_to: Position,
+        reacted: Reacted,
+    },
 }
 
 /// Calls `react` on each event in order, each over the state as the events before it left it,
@@ -708,7 +755,10 @@ fn react_batch(
         let before = (end - at > 1).then(|| ((*state).clone(), done.len()));
         for event in &events[at..end] {
             let view = StateView::new(Arc::clone(&committed), Arc::clone(&state));
-            match reactor.blocking_react(handle, Box::new(view), event) {
+            match reactor
+                .blocking_react(handle, Box::new(view), event)
+                .and_then(storable)
+            {
                 Ok(reaction) => {
                     let overlay = Arc::make_mut(&mut state);
                     for write in reaction.writes {
@@ -728,7 +778,7 @@ fn react_batch(
                     return Reacted {
                         done,
                         state,
-                        failed: Some((event.clone(), error)),
+                        failed: Some((events[at..end].to_vec(), error)),
                     };
                 }
             }
@@ -743,12 +793,37 @@ fn react_batch(
     }
 }
 
-/// The ledger's counts row.
-fn counts_write(counts: &Counts) -> ModelWrite {
-    ModelWrite::Put {
-        key: COUNTS.to_vec(),
-        value: ledger::encode(counts),
+/// `reaction`, if the reactor's model can hold what it writes and issues; else the module's
+/// failure on the event (bad output), which the policy then handles.
+fn storable(reaction: Reaction) -> Result<Reaction, ReactError> {
+    let too_large = |what: String| {
+        Err(ReactError::Call(CallError::BadOutput {
+            message: format!("{what}; the reactor's state and intents must fit its model"),
+        }))
+    };
+    for write in &reaction.writes {
+        // The host keeps the module's key behind a one-byte prefix (`ledger.rs`).
+        if write.key().len() + 1 > MAX_MODEL_KEY {
+            return too_large(format!(
+                "a state key of {} bytes is over {}",
+                write.key().len(),
+                MAX_MODEL_KEY - 1
+            ));
+        }
+        if write.value().is_some_and(|v| v.len() > MAX_MODEL_VALUE) {
+            return too_large(format!("a state value is over {MAX_MODEL_VALUE} bytes"));
+        }
     }
+    // An issued intent is kept as JSON with its event's id, position and key beside it.
+    let room = MAX_MODEL_VALUE - 4_096;
+    for intent in &reaction.intents {
+        let size =
+            intent.module.len() + intent.id.len() + intent.command_type.len() + intent.data.len();
+        if size > room {
+            return too_large(format!("an intent of {size} bytes is over {room}"));
+        }
+    }
+    Ok(reaction)
 }
 
 /// An event parked at `step`.
