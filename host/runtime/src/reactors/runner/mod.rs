@@ -430,6 +430,7 @@ impl Inner {
             board,
             requests: receiver,
             stop: stopped,
+            passed_over: None,
         };
         Running {
             version: reactor.version(),

@@ -104,6 +104,25 @@ impl Board {
         });
     }
 
+    /// The parked count and the counts as kept, after outcomes were recorded.
+    pub(crate) fn counted(&self, parked: u64, counts: Counts) {
+        self.with(|k| {
+            k.parked = parked;
+            k.counts = counts;
+        });
+    }
+
+    /// The task has read past events with nothing to react to up to `position`, not yet
+    /// committed.
+    pub(crate) fn passed_over(&self, position: u64) {
+        self.with(|k| {
+            if position > k.position {
+                k.progressed = Instant::now();
+                k.position = position;
+            }
+        });
+    }
+
     pub(crate) fn set_state(&self, state: ReactorState) {
         self.with(|k| {
             if state == ReactorState::Live {

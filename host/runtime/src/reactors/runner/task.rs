@@ -97,6 +97,11 @@ pub(crate) struct Task {
     pub(crate) board: Board,
     pub(crate) requests: mpsc::Receiver<Request>,
     pub(crate) stop: watch::Receiver<bool>,
+    /// Read past the kept checkpoint up to here, with nothing to react to: committed with the
+    /// next reaction, when the task waits, or after [`PASSED_OVER_COMMIT`]. Not committing
+    /// each such read keeps a busy log's other events from putting a commit in front of
+    /// every reaction; a restart reads them again, and they give nothing again.
+    pub(crate) passed_over: Option<(Position, std::time::Instant)>,
 }
 
 /// The reactor's model as last committed: what the task reads its state and ledger from.
@@ -109,6 +114,8 @@ struct Kept {
 const OUTCOMES_PER_APPEND: usize = 500;
 /// How long the task waits before trying again after the store failed it.
 const STORE_RETRY: Duration = Duration::from_millis(500);
+/// The longest a checkpoint past events with nothing to react to waits to be committed.
+const PASSED_OVER_COMMIT: Duration = Duration::from_secs(1);
 /// How often a waiting task publishes its status to the metrics.
 const METRICS_EVERY: Duration = Duration::from_secs(1);
 
@@ -179,13 +186,20 @@ impl Task {
             self.answer(request).await;
         }
         let kept = self.kept().await?;
+        let from = match self.passed_over {
+            Some((position, _)) if position > kept.checkpoint => position,
+            _ => kept.checkpoint,
+        };
         // The intents issued before are executed while the next batch is read and reacted to:
         // the one writes only the ledger's outcomes and `x`, the other reads the state and
         // commits after both are done (invariant 5 of `ledger.rs`).
-        let (settled, next) = tokio::join!(self.settle(), self.next_batch(kept.checkpoint));
+        let (settled, next) = tokio::join!(self.settle(), self.next_batch(from));
         settled?;
         let (scanned_to, reacted) = match next? {
-            NextBatch::Wait => return Ok(Turn::Wait(kept.checkpoint)),
+            NextBatch::Wait => {
+                self.commit_passed_over(&kept).await?;
+                return Ok(Turn::Wait(from));
+            }
             NextBatch::UpcastFailed(error) => {
                 self.board.failed(error);
                 self.pause(STORE_RETRY).await;
@@ -200,6 +214,19 @@ impl Task {
             None => scanned_to,
             Some((group, _)) => Position::new(group[0].position.get() - 1),
         };
+        if reacted.failed.is_none() && reacted.done.is_empty() {
+            let since = match self.passed_over {
+                Some((_, since)) => since,
+                None => std::time::Instant::now(),
+            };
+            self.passed_over = Some((checkpoint, since));
+            self.board.passed_over(checkpoint.get());
+            if since.elapsed() >= PASSED_OVER_COMMIT {
+                self.commit_passed_over(&kept).await?;
+            }
+            return Ok(Turn::Again);
+        }
+        self.passed_over = None;
         let failed = if checkpoint > kept.checkpoint {
             self.commit_reacted(&kept, reacted, checkpoint).await?
         } else {
@@ -212,6 +239,19 @@ impl Task {
             return self.failed_event(group, error).await;
         }
         Ok(Turn::Again)
+    }
+
+    /// Commits the checkpoint past events with nothing to react to, if the task has read past
+    /// the kept one.
+    async fn commit_passed_over(&mut self, kept: &Kept) -> Result<(), TaskError> {
+        if let Some((position, _)) = self.passed_over.take()
+            && position > kept.checkpoint
+        {
+            self.commit(Vec::new(), position).await?;
+            self.board
+                .kept(position.get(), self.parked_count().await?, kept.counts);
+        }
+        Ok(())
     }
 
     /// Reads the batch after `checkpoint`, through today's upcasters, and reacts to the events
@@ -448,11 +488,7 @@ impl Task {
         writes.push(ledger::executed_count(&counts));
         self.amend(writes).await?;
         let kept = self.kept().await?;
-        self.board.kept(
-            kept.checkpoint.get(),
-            self.parked_count().await?,
-            kept.counts,
-        );
+        self.board.counted(self.parked_count().await?, kept.counts);
         if !outcomes.is_empty() {
             let rows = outcomes
                 .into_iter()
