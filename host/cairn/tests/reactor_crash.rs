@@ -289,14 +289,15 @@ async fn every_command_executes_once_and_money_is_conserved_across_kills() {
         let (restarted, restarted_url) = serve(&data);
         running = restarted;
         url = restarted_url;
-        let requested = requested
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let snapshot = Requested {
-            acknowledged: requested.acknowledged.clone(),
-            in_doubt: requested.in_doubt.clone(),
+        let snapshot = {
+            let requested = requested
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Requested {
+                acknowledged: requested.acknowledged.clone(),
+                in_doubt: requested.in_doubt.clone(),
+            }
         };
-        drop(requested);
         check(&http, &url, &snapshot, cycle).await;
     }
     kill(running);

@@ -11,6 +11,7 @@ use crate::aggregates::command_path::{Cause, Command, CommandPath};
 use crate::error::CommandError;
 use crate::reactors::intent::{IntentOutcome, IssuedIntent, idempotency_key};
 use crate::reactors::runner::config::FailurePolicy;
+use tokio::sync::watch;
 
 /// What came of one intent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub(crate) enum Executed {
     Outcome(IntentOutcome),
     /// The host failed it on every try; the last error.
     HostFailed(String),
+    /// The reactor was stopped while it waited to try again: nothing is recorded, and the
+    /// next start executes it.
+    Interrupted,
 }
 
 /// Executes `intents`, each retried under `policy` while it fails for the host. The results
@@ -30,6 +34,7 @@ pub(crate) async fn execute_all(
     reactor: &str,
     intents: &[IssuedIntent],
     policy: &FailurePolicy,
+    stop: &watch::Receiver<bool>,
 ) -> Vec<Executed> {
     let mut by_target: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (at, issued) in intents.iter().enumerate() {
@@ -41,9 +46,10 @@ pub(crate) async fn execute_all(
     let runs = by_target.into_values().map(|indexes| async move {
         let mut done = Vec::with_capacity(indexes.len());
         for at in indexes {
+            let stop = stop.clone();
             done.push((
                 at,
-                execute_one(commands, reactor, &intents[at], policy).await,
+                execute_one(commands, reactor, &intents[at], policy, stop).await,
             ));
         }
         done
@@ -63,6 +69,7 @@ async fn execute_one(
     reactor: &str,
     issued: &IssuedIntent,
     policy: &FailurePolicy,
+    mut stop: watch::Receiver<bool>,
 ) -> Executed {
     let mut retry = 0;
     loop {
@@ -70,7 +77,10 @@ async fn execute_one(
             Executed::HostFailed(error) if retry < policy.retries => {
                 retry += 1;
                 tracing::warn!(reactor, key = %issued.key, %error, retry, "an intent's command failed for the host; retrying");
-                tokio::time::sleep(policy.backoff(retry)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(policy.backoff(retry)) => {}
+                    _ = stop.wait_for(|s| *s) => return Executed::Interrupted,
+                }
             }
             executed => return executed,
         }

@@ -418,12 +418,13 @@ impl Task {
             }
         }
         let name = self.reactor.name().to_string();
-        let executed = execute_all(&self.commands, &name, &intents, &self.policy).await;
+        let executed = execute_all(&self.commands, &name, &intents, &self.policy, &self.stop).await;
         let mut outcomes = Vec::new();
         let mut to_park: BTreeMap<(u64, String), Vec<IssuedIntent>> = BTreeMap::new();
         let mut last_error = None;
         for (issued, executed) in intents.into_iter().zip(executed) {
             match executed {
+                Executed::Interrupted => {}
                 Executed::Done => {
                     counts.executed += 1;
                     writes.push(ModelWrite::Delete {
