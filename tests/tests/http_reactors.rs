@@ -548,3 +548,49 @@ async fn a_looping_or_hoarding_reactor_is_parked_and_commands_go_on() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_reactor_held_back_is_reported_stalled_in_its_status_and_metrics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        reactors: ReactorConfig {
+            retries: 1,
+            backoff_ms: 3_000,
+            max_backoff_ms: 3_000,
+            stall_after_ms: 200,
+            on_failure: OnFailure::Park,
+            ..ReactorConfig::default()
+        },
+        ..Settings::default()
+    };
+    let server =
+        Server::start_configured(dir, None, &["bank_account", "picky_reactor"], &settings).await;
+    open(&server, "w", 5).await;
+    settled(&server, "picky_reactor").await;
+    send(
+        &server,
+        "bank_account",
+        "w",
+        json!({"type": "Withdraw", "data": {"amount": 1}}),
+    )
+    .await;
+    // The withdrawal fails, and the reactor waits 3 s to try again: the head has moved, the
+    // checkpoint has not.
+    let stalled = wait_for(&server, "picky_reactor", "stalls", |s| s["stalled"] == true).await;
+    assert!(
+        stalled["lag"].as_u64().is_some_and(|lag| lag > 0),
+        "{stalled}"
+    );
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("cairn_reactor_stalled{reactor=\"picky_reactor\"} 1"),
+        "{metrics}"
+    );
+    // Once it parks the event and goes on, it is not stalled any more.
+    let going = wait_for(&server, "picky_reactor", "goes on", |s| {
+        s["parked"] == 1 && s["stalled"] == false
+    })
+    .await;
+    assert_eq!(going["lag"], 0, "{going}");
+    server.stop().await;
+}
