@@ -413,12 +413,27 @@ async fn the_stop_policy_faults_at_the_event() {
         json!(position.as_u64().expect("a position") - 1),
         "{status}"
     );
+    assert_eq!(status["fault"]["position"], position, "{status}");
     assert!(
-        status["error"]
+        status["fault"]["error"]
             .as_str()
             .is_some_and(|e| e.contains("withdrawals are not handled")),
         "{status}"
     );
+    // The fault is kept: after a restart it is still faulted, where it was.
+    let dir = server.stop().await;
+    let server = Server::start_configured(
+        dir,
+        None,
+        &["bank_account", "picky_reactor"],
+        &settings(OnFailure::Stop),
+    )
+    .await;
+    let status = wait_for(&server, "picky_reactor", "is faulted again", |s| {
+        s["state"] == "faulted"
+    })
+    .await;
+    assert_eq!(status["fault"]["position"], position, "{status}");
     assert_error(
         &server
             .post("/v1/reactors/picky_reactor/parked/retry-all", json!(null))

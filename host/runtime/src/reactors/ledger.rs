@@ -10,6 +10,7 @@
 //! | `r` + the intent's key | the [`RecordedOutcome`] of an intent that appended nothing, kept |
 //! | `n` | intents issued and events skipped ([`Counts`]), written by the commits of reactions |
 //! | `x` | intents executed, written by the amendments that record outcomes |
+//! | `f` | the [`KeptFault`] of a reactor stopped under `on_failure = "stop"` |
 //!
 //! Invariants, kept by the runner (`runner/`):
 //! 1. The `s` rows and the checkpoint are the fold of `react` over the subscribed events up to
@@ -30,6 +31,9 @@
 //! 5. `n` is written only by the commits (and amendments) of reactions, and `x` only by the
 //!    amendments that record outcomes, so the two, which the runner writes at once, never
 //!    overwrite each other's counts.
+//! 6. An `f` row is written when the reactor stops at a failure, and deleted when a later
+//!    version starts; a task of the version that wrote it does not run. A reset drops it with
+//!    the model.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -46,6 +50,15 @@ pub(crate) const PARKED: u8 = b'p';
 pub(crate) const RECORDED: u8 = b'r';
 pub(crate) const COUNTS: &[u8] = b"n";
 pub(crate) const EXECUTED: &[u8] = b"x";
+pub(crate) const FAULT: &[u8] = b"f";
+
+/// Where and why a reactor stopped, and which version stopped there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct KeptFault {
+    pub version: u64,
+    pub position: u64,
+    pub error: String,
+}
 
 /// The key of an `i` or `o` row.
 pub(crate) fn intent_key(table: u8, position: u64, index: u32) -> Vec<u8> {

@@ -42,9 +42,10 @@ pub async fn reactors(args: ReactorsArgs) -> anyhow::Result<()> {
             if status["state"] == "faulted" {
                 println!(
                     "  faulted at position {}: {}",
-                    status["position"],
-                    status["error"].as_str().unwrap_or("?")
+                    status["fault"]["position"],
+                    status["fault"]["error"].as_str().unwrap_or("?")
                 );
+                println!("  upload a fixed version, or reset it, to start it again");
             }
             if let Some(error) = status["last_error"].as_str() {
                 println!("  last error: {error}");

@@ -182,9 +182,10 @@ pub(crate) struct ReactorStatusDoc {
     name: String,
     /// The module version running.
     version: u64,
-    /// `catching_up`, `live`, `faulted` (with `position` of the event and `error`) or
-    /// `stopped`.
+    /// `catching_up`, `live`, `faulted` or `stopped`.
     state: String,
+    /// When faulted: the `position` of the event it stopped at, and the `error`.
+    fault: Option<Object>,
     /// The position of the last event reacted to, parked or skipped.
     position: u64,
     /// The newest position when the status was taken.
@@ -202,8 +203,6 @@ pub(crate) struct ReactorStatusDoc {
     /// The head moved past the checkpoint and the checkpoint did not move for longer than
     /// `[reactors] stall_after_ms`.
     stalled: bool,
-    /// When faulted: the error.
-    error: Option<String>,
 }
 
 /// An event a reactor gave up on, under `on_failure = "park"`.

@@ -35,7 +35,7 @@ use crate::reactors::ledger::{self, PARKED, ParkedEvent};
 use crate::reactors::reactor::LoadedReactor;
 use crate::registry::Registry;
 pub use config::{FailurePolicy, OnFailure, ReactorConfig};
-pub use status::{ReactorState, ReactorStatus};
+pub use status::{ReactorFault, ReactorState, ReactorStatus};
 use task::{Request, Task};
 pub use task::{RetryReport, TaskError};
 

@@ -7,17 +7,26 @@ use std::time::{Duration, Instant};
 use crate::reactors::ledger::Counts;
 
 /// Where a reactor's task stands.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReactorState {
     /// Reacting to events the log holds past its checkpoint.
     CatchingUp,
     /// At the head, waiting for events.
     Live,
-    /// Stopped at an event under the `stop` policy, until it is reset.
-    Faulted { position: u64, error: String },
+    /// Stopped at an event under the `stop` policy (its `fault`), until it is reset or a new
+    /// version is uploaded.
+    Faulted,
     /// Not running (the node is stopping, or the reactor was removed).
     Stopped,
+}
+
+/// Where and why a reactor stopped under the `stop` policy.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReactorFault {
+    /// The position of the event it failed on.
+    pub position: u64,
+    pub error: String,
 }
 
 /// A reactor's status, as `GET /v1/reactors/{name}` gives it.
@@ -25,8 +34,9 @@ pub enum ReactorState {
 pub struct ReactorStatus {
     pub name: String,
     pub version: u64,
-    #[serde(flatten)]
     pub state: ReactorState,
+    /// When faulted: where and why.
+    pub fault: Option<ReactorFault>,
     /// The position of the last event reacted to (or parked, or skipped).
     pub position: u64,
     /// The head of the log when the status was taken.
@@ -51,6 +61,7 @@ pub struct ReactorStatus {
 struct Known {
     version: u64,
     state: ReactorState,
+    fault: Option<ReactorFault>,
     position: u64,
     parked: u64,
     counts: Counts,
@@ -75,6 +86,7 @@ impl Board {
             known: Arc::new(Mutex::new(Known {
                 version,
                 state: ReactorState::CatchingUp,
+                fault: None,
                 position: 0,
                 parked: 0,
                 counts: Counts::default(),
@@ -129,6 +141,15 @@ impl Board {
                 k.progressed = Instant::now();
             }
             k.state = state;
+            k.fault = None;
+        });
+    }
+
+    /// Faulted at `position`, for `error`.
+    pub(crate) fn faulted(&self, position: u64, error: String) {
+        self.with(|k| {
+            k.state = ReactorState::Faulted;
+            k.fault = Some(ReactorFault { position, error });
         });
     }
 
@@ -141,7 +162,8 @@ impl Board {
         let status = self.with(|k| ReactorStatus {
             name: self.name.to_string(),
             version: k.version,
-            state: k.state.clone(),
+            state: k.state,
+            fault: k.fault.clone(),
             position: k.position,
             head,
             lag: head.saturating_sub(k.position),

@@ -126,6 +126,13 @@ impl Task {
             let parked = self.parked_count().await.unwrap_or(0);
             self.board.kept(kept.checkpoint.get(), parked, kept.counts);
         }
+        match self.kept_fault().await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(reactor = %self.reactor.name(), %error, "the reactor's fault could not be read");
+            }
+        }
         loop {
             if *self.stop.borrow() {
                 self.board.set_state(ReactorState::Stopped);
@@ -326,10 +333,7 @@ impl Task {
         match self.policy.on_failure {
             OnFailure::Stop => {
                 tracing::error!(reactor = %name, position = position.get(), %error, "the reactor stops at the event it failed on (on_failure = stop)");
-                self.board.set_state(ReactorState::Faulted {
-                    position: position.get(),
-                    error: error.to_string(),
-                });
+                self.fault(position.get(), error.to_string()).await?;
                 Ok(Turn::Faulted)
             }
             OnFailure::Skip => {
@@ -505,11 +509,52 @@ impl Task {
         if self.policy.on_failure == OnFailure::Stop
             && let Some((position, error)) = last_error
         {
-            self.board
-                .set_state(ReactorState::Faulted { position, error });
+            self.fault(position, error).await?;
             return Err(TaskError::Faulted);
         }
         Ok(())
+    }
+
+    /// Faults the reactor at `position`: kept (invariant 6 of `ledger.rs`), so a restart
+    /// finds it faulted too, until a reset or a new version.
+    async fn fault(&self, position: u64, error: String) -> Result<(), TaskError> {
+        let fault = ledger::KeptFault {
+            version: self.reactor.version(),
+            position,
+            error: error.clone(),
+        };
+        self.amend(vec![ModelWrite::Put {
+            key: ledger::FAULT.to_vec(),
+            value: ledger::encode(&fault),
+        }])
+        .await?;
+        self.board.faulted(position, error);
+        Ok(())
+    }
+
+    /// Whether the reactor was faulted by this version (it stays so); a fault of an earlier
+    /// version is let go, and the new version tries the event again.
+    async fn kept_fault(&self) -> Result<bool, TaskError> {
+        let view = self.open_view().await?;
+        let fault: Option<ledger::KeptFault> = match view.get(ledger::FAULT)? {
+            Some(bytes) => Some(ledger::decode(&bytes)?),
+            None => None,
+        };
+        drop(view);
+        match fault {
+            Some(fault) if fault.version == self.reactor.version() => {
+                self.board.faulted(fault.position, fault.error);
+                Ok(true)
+            }
+            Some(_) => {
+                self.amend(vec![ModelWrite::Delete {
+                    key: ledger::FAULT.to_vec(),
+                }])
+                .await?;
+                Ok(false)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Appends the outcomes' events to the reactor's stream, in the order of their intents,
