@@ -1,7 +1,8 @@
-//! `cairn new` as an author meets it: an aggregate and a projection made in a project of their
-//! own, listed in its cairn.toml; their own given/when/then tests run with cargo; both built
-//! for wasm32-wasip2 (through `cairn_guest_build`, with the crates' own `.cargo/config.toml`),
-//! deployed to `cairn serve` with `cairn deploy`, then a command sent and the projection asked.
+//! `cairn new` as an author meets it: an aggregate, a projection and a reactor made in a
+//! project of their own, listed in its cairn.toml; their own given/when/then tests run with
+//! cargo; each built for wasm32-wasip2 (through `cairn_guest_build`, with the crates' own
+//! `.cargo/config.toml`), deployed to `cairn serve` with `cairn deploy`, then a command sent,
+//! the projection asked, and the reactor's command seen in the aggregate's state.
 
 mod common;
 
@@ -108,9 +109,17 @@ fn a_new_aggregate_and_projection_test_build_deploy_and_answer() {
         ],
     );
     assert!(made.contains("cairn query cart_titles"), "{made}");
+    let made = cairn_new(
+        project.path(),
+        &["reactor", "cart_numbers", "--of", "shop_cart"],
+    );
+    assert!(
+        made.contains("cairn reactors status cart_numbers"),
+        "{made}"
+    );
     let listed = cairn_server::project::Project::load(&toml).expect("cairn.toml lists them");
     let names: Vec<&str> = listed.modules.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["shop_cart", "cart_titles"]);
+    assert_eq!(names, ["shop_cart", "cart_titles", "cart_numbers"]);
     let refused = cairn()
         .current_dir(project.path())
         .args(["new", "aggregate", "shop_cart", "--dir", "again"])
@@ -126,7 +135,8 @@ fn a_new_aggregate_and_projection_test_build_deploy_and_answer() {
     let target_dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("new-module");
     let aggregate = project.path().join("shop_cart");
     let projection = project.path().join("cart-titles");
-    for dir in [&aggregate, &projection] {
+    let reactor = project.path().join("cart_numbers");
+    for dir in [&aggregate, &projection, &reactor] {
         let tested = cargo_test(dir, &target_dir);
         assert!(tested.contains("test result: ok. 2 passed"), "{tested}");
     }
@@ -175,5 +185,28 @@ fn a_new_aggregate_and_projection_test_build_deploy_and_answer() {
         |a| a["title"] == "Second",
     );
     assert_eq!(title, serde_json::json!({"title": "Second"}));
+
+    // The reactor numbers what is created from its upload on.
+    let reactor_wasm = built(&reactor, "cart_numbers");
+    let (ok, out, err) = client(&server, &["deploy", reactor_wasm.to_str().expect("utf-8")]);
+    assert!(ok, "{err}");
+    assert!(out.contains("reactor version 1"), "{out}");
+    let create = r#"{"type": "Create", "data": {"title": "Third"}}"#;
+    let (ok, _, err) = client(&server, &["send", "shop_cart", "2", create]);
+    assert!(ok, "{err}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out, err) = client(&server, &["state", "shop_cart", "2", "--json"]);
+        assert!(ok, "{err}");
+        let state: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+        if state["state"]["title"] == "Third #1" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reactor never renamed it: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     kill(server_process);
 }

@@ -553,6 +553,14 @@ pub enum NewModule {
         #[arg(long, value_name = "AGGREGATE")]
         of: Option<String>,
     },
+    /// A reactor: it reacts to an aggregate's events with commands, each executed once.
+    Reactor {
+        #[command(flatten)]
+        args: NewCrateArgs,
+        /// The aggregate whose events it reacts to, and to which it sends commands.
+        #[arg(long, value_name = "AGGREGATE")]
+        of: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -66,6 +66,10 @@ fn module_source(name: &str, type_name: &str, kind: &Kind) -> String {
         Kind::Aggregate => {
             template::render(template::AGGREGATE, &[("name", name), ("Name", type_name)])
         }
+        Kind::Reactor { of } => template::render(
+            template::REACTOR,
+            &[("name", name), ("Name", type_name), ("of", of)],
+        ),
         Kind::Projection { of } => {
             let (source, subscription, stream) = match of {
                 Some(of) => (

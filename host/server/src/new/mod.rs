@@ -1,4 +1,5 @@
-//! `cairn new aggregate|projection NAME`: a new module crate that builds and tests at once.
+//! `cairn new aggregate|projection|reactor NAME`: a new module crate that builds and tests at
+//! once.
 //!
 //! The crate has `cairn-sdk` (by path from a checkout of cairn, else from git) and serde, the
 //! modules' stack setting in its own `.cargo/config.toml`, a module with given/when/then tests
@@ -37,6 +38,10 @@ enum Kind {
     Projection {
         of: Option<String>,
     },
+    /// A reactor, reacting to the events of aggregate `of` with commands to it.
+    Reactor {
+        of: String,
+    },
 }
 
 /// Makes the crate, lists it in cairn.toml, and says what it did and what to do next.
@@ -44,6 +49,7 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
     let (args, kind) = match args.module {
         NewModule::Aggregate { args } => (args, Kind::Aggregate),
         NewModule::Projection { args, of } => (args, Kind::Projection { of }),
+        NewModule::Reactor { args, of } => (args, Kind::Reactor { of }),
     };
     let here = std::env::current_dir()
         .map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
@@ -64,7 +70,7 @@ struct Made {
 /// Makes the crate for `args` and `kind`, from working directory `here`.
 fn make(here: &Path, args: &NewCrateArgs, kind: &Kind) -> anyhow::Result<Made> {
     name::check(&args.name)?;
-    if let Kind::Projection { of: Some(of) } = kind {
+    if let Kind::Projection { of: Some(of) } | Kind::Reactor { of } = kind {
         cairn_store::ModuleName::new(of).map_err(|e| {
             anyhow::anyhow!("--of {of}: an aggregate's name {e}, such as `shop_cart`")
         })?;

@@ -12,6 +12,7 @@ impl Made {
         let what = match kind {
             Kind::Aggregate => "aggregate",
             Kind::Projection { .. } => "projection",
+            Kind::Reactor { .. } => "reactor",
         };
         let dir = shown(&self.dir);
         let mut report = format!(
@@ -59,6 +60,9 @@ impl Made {
                 "cairn send {name} 1 '{{\"type\": \"Create\", \"data\": {{\"title\": \"First\"}}}}'"
             ),
             Kind::Projection { .. } => format!("cairn query {name} '{{\"type\": \"count\"}}'"),
+            Kind::Reactor { of } => format!(
+                "cairn send {of} 1 '{{\"type\": \"Create\", \"data\": {{\"title\": \"First\"}}}}' && cairn reactors status {name}"
+            ),
         };
         report.push_str(&format!("  {example}\n"));
         report

@@ -12,6 +12,8 @@ pub(super) const AGGREGATE: &str = include_str!("templates/aggregate.rs.tmpl");
 /// A projection's `src/lib.rs`: `{{name}}`, `{{Name}}`, `{{source}}`, `{{subscription}}`,
 /// `{{stream}}`.
 pub(super) const PROJECTION: &str = include_str!("templates/projection.rs.tmpl");
+/// A reactor's `src/lib.rs`: `{{name}}`, `{{Name}}`, `{{of}}`.
+pub(super) const REACTOR: &str = include_str!("templates/reactor.rs.tmpl");
 
 /// `template` with every `{{key}}` of `values` replaced by its value.
 ///
@@ -100,5 +102,6 @@ mod tests {
         render(GITIGNORE, &[]);
         render(AGGREGATE, &code_keys[..2]);
         render(PROJECTION, &code_keys);
+        render(REACTOR, &[("name", "n"), ("Name", "N"), ("of", "o")]);
     }
 }
