@@ -67,6 +67,28 @@ async fn send(server: &Server, module: &str, id: &str, command: Value) -> Value 
     body
 }
 
+/// Sends `command_type` (`Deposit` or `Withdraw`) of `amount` to bank account `account`.
+async fn money(server: &Server, account: &str, command_type: &str, amount: i64) -> Value {
+    send(
+        server,
+        "bank_account",
+        account,
+        json!({"type": command_type, "data": {"amount": amount}}),
+    )
+    .await
+}
+
+/// Uploads the fixed build of `picky_reactor` as its next version.
+async fn upload_fix(server: &Server) -> (u16, Value) {
+    server
+        .put_module(
+            "picky_reactor",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await
+}
+
 async fn state(server: &Server, module: &str, id: &str) -> Value {
     let (status, body) = server.get(&format!("/v1/aggregates/{module}/{id}")).await;
     assert_eq!(status, 200, "{body}");
@@ -213,20 +235,8 @@ async fn transfers_move_money_compensate_and_lead_back_to_their_first_command() 
 async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
     let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
     open(&server, "x", 5).await;
-    send(
-        &server,
-        "bank_account",
-        "x",
-        json!({"type": "Withdraw", "data": {"amount": 2}}),
-    )
-    .await;
-    send(
-        &server,
-        "bank_account",
-        "x",
-        json!({"type": "Deposit", "data": {"amount": 7}}),
-    )
-    .await;
+    money(&server, "x", "Withdraw", 2).await;
+    money(&server, "x", "Deposit", 7).await;
     let status = wait_for(&server, "picky_reactor", "parks the withdrawal", |s| {
         s["parked"] == 1 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
     })
@@ -271,13 +281,7 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
     );
     assert_eq!(report["failed"][0]["position"], position, "{report}");
 
-    let (code, body) = server
-        .put_module(
-            "picky_reactor",
-            cairn_tests::guest("picky-reactor-fixed"),
-            "application/wasm",
-        )
-        .await;
+    let (code, body) = upload_fix(&server).await;
     assert_eq!(code, 201, "{body}");
     let (code, report) = server
         .post(
@@ -343,13 +347,7 @@ async fn a_discarded_event_is_let_go_and_retry_all_takes_the_rest() {
     let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
     open(&server, "y", 50).await;
     for amount in [1, 2, 3] {
-        send(
-            &server,
-            "bank_account",
-            "y",
-            json!({"type": "Withdraw", "data": {"amount": amount}}),
-        )
-        .await;
+        money(&server, "y", "Withdraw", amount).await;
     }
     wait_for(&server, "picky_reactor", "parks three", |s| {
         s["parked"] == 3 && s["lag"] == 0
@@ -367,13 +365,7 @@ async fn a_discarded_event_is_let_go_and_retry_all_takes_the_rest() {
         )
         .await;
     assert_eq!((code, body["discarded"].clone()), (200, json!(1)), "{body}");
-    let (code, body) = server
-        .put_module(
-            "picky_reactor",
-            cairn_tests::guest("picky-reactor-fixed"),
-            "application/wasm",
-        )
-        .await;
+    let (code, body) = upload_fix(&server).await;
     assert_eq!(code, 201, "{body}");
     let (code, report) = server
         .post("/v1/reactors/picky_reactor/parked/retry-all", json!(null))
@@ -396,13 +388,7 @@ async fn a_discarded_event_is_let_go_and_retry_all_takes_the_rest() {
 async fn the_stop_policy_faults_at_the_event() {
     let server = start(&["bank_account", "picky_reactor"], OnFailure::Stop).await;
     open(&server, "z", 5).await;
-    let withdrawn = send(
-        &server,
-        "bank_account",
-        "z",
-        json!({"type": "Withdraw", "data": {"amount": 1}}),
-    )
-    .await;
+    let withdrawn = money(&server, "z", "Withdraw", 1).await;
     let position = withdrawn["events"][0]["position"].clone();
     let status = wait_for(&server, "picky_reactor", "faults", |s| {
         s["state"] == "faulted"
@@ -442,13 +428,7 @@ async fn the_stop_policy_faults_at_the_event() {
         "reactor_not_running",
     );
     // A reset after a fix starts it again.
-    server
-        .put_module(
-            "picky_reactor",
-            cairn_tests::guest("picky-reactor-fixed"),
-            "application/wasm",
-        )
-        .await;
+    upload_fix(&server).await;
     let (code, body) = server
         .post(
             &format!(
@@ -517,29 +497,11 @@ async fn intents_that_cannot_be_executed_are_failed_outcomes_and_the_reactor_goe
 async fn a_looping_or_hoarding_reactor_is_parked_and_commands_go_on() {
     let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
     open(&server, "s", 0).await;
-    send(
-        &server,
-        "bank_account",
-        "s",
-        json!({"type": "Deposit", "data": {"amount": 666}}),
-    )
-    .await;
-    send(
-        &server,
-        "bank_account",
-        "s",
-        json!({"type": "Deposit", "data": {"amount": 777}}),
-    )
-    .await;
+    money(&server, "s", "Deposit", 666).await;
+    money(&server, "s", "Deposit", 777).await;
     // Commands are served while the reactor burns its budget.
     for _ in 0..20 {
-        send(
-            &server,
-            "bank_account",
-            "s",
-            json!({"type": "Deposit", "data": {"amount": 1}}),
-        )
-        .await;
+        money(&server, "s", "Deposit", 1).await;
     }
     wait_for(&server, "picky_reactor", "parks both", |s| {
         s["parked"] == 2 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
@@ -582,13 +544,7 @@ async fn a_reactor_held_back_is_reported_stalled_in_its_status_and_metrics() {
         Server::start_configured(dir, None, &["bank_account", "picky_reactor"], &settings).await;
     open(&server, "w", 5).await;
     settled(&server, "picky_reactor").await;
-    send(
-        &server,
-        "bank_account",
-        "w",
-        json!({"type": "Withdraw", "data": {"amount": 1}}),
-    )
-    .await;
+    money(&server, "w", "Withdraw", 1).await;
     // The withdrawal fails, and the reactor waits 3 s to try again: the head has moved, the
     // checkpoint has not.
     let stalled = wait_for(&server, "picky_reactor", "stalls", |s| s["stalled"] == true).await;

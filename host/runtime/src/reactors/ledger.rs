@@ -142,17 +142,23 @@ pub(crate) fn rows<T: for<'de> Deserialize<'de>>(
     view: &dyn ModelRead,
     table: u8,
 ) -> Result<Vec<(Vec<u8>, T)>, StorageError> {
-    let mut rows = Vec::new();
+    entries(view, table)?
+        .into_iter()
+        .map(|(key, value)| Ok((key, decode(&value)?)))
+        .collect()
+}
+
+/// Every row of one table, as stored, in key order.
+pub(crate) fn entries(view: &dyn ModelRead, table: u8) -> Result<Vec<ModelEntry>, StorageError> {
+    let mut entries = Vec::new();
     let mut after: Option<Vec<u8>> = None;
     loop {
         let page = view.scan(&[table], after.as_deref(), 1_000)?;
         let full = page.len() == 1_000;
-        for (key, value) in page {
-            after = Some(key.clone());
-            rows.push((key, decode(&value)?));
-        }
+        after = page.last().map(|(key, _)| key.clone());
+        entries.extend(page);
         if !full {
-            return Ok(rows);
+            return Ok(entries);
         }
     }
 }

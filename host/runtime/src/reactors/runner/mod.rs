@@ -367,16 +367,7 @@ impl Inner {
             let parked = ledger::rows::<ParkedEvent>(&*view, PARKED)?;
             let mut rows = Vec::new();
             for table in [ledger::ISSUED, ledger::OUTCOME, ledger::RECORDED] {
-                let mut after: Option<Vec<u8>> = None;
-                loop {
-                    let page = view.scan(&[table], after.as_deref(), 1_000)?;
-                    let full = page.len() == 1_000;
-                    after = page.last().map(|(key, _)| key.clone());
-                    rows.extend(page);
-                    if !full {
-                        break;
-                    }
-                }
+                rows.extend(ledger::entries(&*view, table)?);
             }
             Ok::<_, StorageError>((rows, parked))
         })

@@ -104,24 +104,26 @@ impl Board {
         self.with(|k| k.version = version);
     }
 
-    /// The checkpoint, the parked count and the counts as kept, after a commit.
-    pub(crate) fn kept(&self, position: u64, parked: u64, counts: Counts) {
+    /// The checkpoint and the counts as kept, after a commit.
+    pub(crate) fn kept(&self, position: u64, counts: Counts) {
         self.with(|k| {
             if position != k.position {
                 k.progressed = Instant::now();
             }
             k.position = position;
-            k.parked = parked;
             k.counts = counts;
         });
     }
 
-    /// The parked count and the counts as kept, after outcomes were recorded.
-    pub(crate) fn counted(&self, parked: u64, counts: Counts) {
-        self.with(|k| {
-            k.parked = parked;
-            k.counts = counts;
-        });
+    /// The count of intents executed, after outcomes were recorded.
+    pub(crate) fn executed(&self, executed: u64) {
+        self.with(|k| k.counts.executed = executed);
+    }
+
+    /// How many events are parked, after an event was parked or let go (only then: counting
+    /// them reads every parked row).
+    pub(crate) fn parked(&self, parked: u64) {
+        self.with(|k| k.parked = parked);
     }
 
     /// The task has read past events with nothing to react to up to `position`, not yet

@@ -123,8 +123,10 @@ impl Task {
     /// Runs until stopped, or faulted under the `stop` policy.
     pub(crate) async fn run(mut self) {
         if let Ok(kept) = self.kept().await {
-            let parked = self.parked_count().await.unwrap_or(0);
-            self.board.kept(kept.checkpoint.get(), parked, kept.counts);
+            self.board.kept(kept.checkpoint.get(), kept.counts);
+        }
+        if let Ok(parked) = self.parked_count().await {
+            self.board.parked(parked);
         }
         match self.kept_fault().await {
             Ok(true) => return,
@@ -255,8 +257,7 @@ impl Task {
             && position > kept.checkpoint
         {
             self.commit(Vec::new(), position).await?;
-            self.board
-                .kept(position.get(), self.parked_count().await?, kept.counts);
+            self.board.kept(position.get(), kept.counts);
         }
         Ok(())
     }
@@ -342,8 +343,7 @@ impl Task {
                 counts.skipped += 1;
                 self.commit(vec![ledger::reacted_counts(&counts)], position)
                     .await?;
-                self.board
-                    .kept(position.get(), self.parked_count().await?, counts);
+                self.board.kept(position.get(), counts);
                 Ok(Turn::Again)
             }
             OnFailure::Park => {
@@ -355,8 +355,8 @@ impl Task {
                     value: ledger::encode(&parked),
                 }];
                 self.commit(writes, position).await?;
-                self.board
-                    .kept(position.get(), self.parked_count().await?, kept.counts);
+                self.board.kept(position.get(), kept.counts);
+                self.board.parked(self.parked_count().await?);
                 Ok(Turn::Again)
             }
         }
@@ -372,8 +372,18 @@ impl Task {
         reacted: Reacted,
         position: Position,
     ) -> Result<Option<(Vec<RecordedEvent>, ReactError)>, TaskError> {
-        let mut writes: Vec<ModelWrite> = ledger::state_writes(&reacted.state).collect();
         let mut counts = kept.counts;
+        let mut writes = self.reaction_writes(&reacted, &mut counts);
+        writes.push(ledger::reacted_counts(&counts));
+        self.commit(writes, position).await?;
+        self.board.kept(position.get(), counts);
+        Ok(reacted.failed)
+    }
+
+    /// The writes of `reacted`'s successful reactions: their state, and each intent issued
+    /// (invariant 1 of `ledger.rs`), counted in `counts`.
+    fn reaction_writes(&self, reacted: &Reacted, counts: &mut Counts) -> Vec<ModelWrite> {
+        let mut writes: Vec<ModelWrite> = ledger::state_writes(&reacted.state).collect();
         for (event, intents) in &reacted.done {
             for (index, intent) in intents.iter().enumerate() {
                 let index = u32::try_from(index).unwrap_or(u32::MAX);
@@ -383,11 +393,7 @@ impl Task {
                 counts.issued += 1;
             }
         }
-        writes.push(ledger::reacted_counts(&counts));
-        self.commit(writes, position).await?;
-        self.board
-            .kept(position.get(), self.parked_count().await?, counts);
-        Ok(reacted.failed)
+        writes
     }
 
     /// Appends the outcomes recorded and not yet in the reactor's stream, and executes the
@@ -472,6 +478,7 @@ impl Task {
             }
         }
         // An event's intents that failed for the host are parked together, in one row.
+        let parked_some = !to_park.is_empty();
         for ((position, event_id), intents) in to_park {
             let error = last_error.clone().map(|(_, e)| e).unwrap_or_default();
             let parked = ParkedEvent {
@@ -492,8 +499,10 @@ impl Task {
         }
         writes.push(ledger::executed_count(&counts));
         self.amend(writes).await?;
-        let kept = self.kept().await?;
-        self.board.counted(self.parked_count().await?, kept.counts);
+        self.board.executed(counts.executed);
+        if parked_some {
+            self.board.parked(self.parked_count().await?);
+        }
         if !outcomes.is_empty() {
             let rows = outcomes
                 .into_iter()
@@ -654,22 +663,8 @@ impl Task {
                         continue;
                     }
                     let kept = self.kept().await?;
-                    let mut writes: Vec<ModelWrite> =
-                        ledger::state_writes(&reacted.state).collect();
                     let mut counts = kept.counts;
-                    for (event, intents) in &reacted.done {
-                        for (index, intent) in intents.iter().enumerate() {
-                            let index = u32::try_from(index).unwrap_or(u32::MAX);
-                            let one = IssuedIntent::new(
-                                self.reactor.name().as_str(),
-                                event,
-                                index,
-                                intent.clone(),
-                            );
-                            writes.push(ledger::issue(&one));
-                            counts.issued += 1;
-                        }
-                    }
+                    let mut writes = self.reaction_writes(&reacted, &mut counts);
                     writes.push(ModelWrite::Delete { key });
                     writes.push(ledger::reacted_counts(&counts));
                     self.amend(writes).await?;
@@ -679,11 +674,8 @@ impl Task {
         }
         self.settle().await?;
         let kept = self.kept().await?;
-        self.board.kept(
-            kept.checkpoint.get(),
-            self.parked_count().await?,
-            kept.counts,
-        );
+        self.board.kept(kept.checkpoint.get(), kept.counts);
+        self.board.parked(self.parked_count().await?);
         Ok(report)
     }
 
@@ -706,11 +698,8 @@ impl Task {
             .await?;
         }
         let kept = self.kept().await?;
-        self.board.kept(
-            kept.checkpoint.get(),
-            self.parked_count().await?,
-            kept.counts,
-        );
+        self.board.kept(kept.checkpoint.get(), kept.counts);
+        self.board.parked(self.parked_count().await?);
         Ok(count)
     }
 
