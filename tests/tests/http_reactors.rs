@@ -237,8 +237,9 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
     open(&server, "x", 5).await;
     money(&server, "x", "Withdraw", 2).await;
     money(&server, "x", "Deposit", 7).await;
+    open(&server, "w", 9).await;
     let status = wait_for(&server, "picky_reactor", "parks the withdrawal", |s| {
-        s["parked"] == 1 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
+        s["parked"] == 2 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
     })
     .await;
     assert!(
@@ -247,27 +248,66 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
             .is_some_and(|e| e.contains("withdrawals are not handled")),
         "{status}"
     );
-    // It went on past the parked event: the later deposit is shadowed.
+    // It went on past the parked event with another stream's events; the deposit after the
+    // withdrawal on the same stream waits behind it.
+    assert_eq!(
+        state(&server, "bank_account", "w_shadow").await["balance"],
+        9
+    );
     assert_eq!(
         state(&server, "bank_account", "x_shadow").await["balance"],
-        12
+        5
     );
 
     let (code, parked) = server.get("/v1/reactors/picky_reactor/parked").await;
     assert_eq!(code, 200, "{parked}");
-    let entry = &parked["parked"][0];
+    let steps: Vec<(Value, Value, Value)> = parked["parked"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| {
+            (
+                e["event_type"].clone(),
+                e["step"].clone(),
+                e["attempts"].clone(),
+            )
+        })
+        .collect();
     assert_eq!(
-        (
-            entry["event_type"].clone(),
-            entry["step"].clone(),
-            entry["attempts"].clone()
-        ),
-        (json!("Withdrawn"), json!("react"), json!(2)),
-        "{entry}"
+        steps,
+        [
+            (json!("Withdrawn"), json!("react"), json!(2)),
+            (json!("Deposited"), json!("behind"), json!(0))
+        ],
+        "{parked}"
     );
-    let position = entry["position"].as_u64().expect("a position");
+    let position = parked["parked"][0]["position"]
+        .as_u64()
+        .expect("a position");
+    let behind = parked["parked"][1]["position"]
+        .as_u64()
+        .expect("a position");
 
-    // Retrying before the fix fails again, and the event stays parked.
+    // The deposit is not retried before the withdrawal it waits behind.
+    let (code, report) = server
+        .post(
+            &format!("/v1/reactors/picky_reactor/parked/{behind}/retry"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        (code, report["succeeded"].clone()),
+        (200, json!(0)),
+        "{report}"
+    );
+    assert!(
+        report["failed"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("waits behind the event parked at {position}"))),
+        "{report}"
+    );
+
+    // Retrying before the fix fails again, and both stay parked.
     let (code, report) = server
         .post(
             &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
@@ -280,7 +320,12 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
         "{report}"
     );
     assert_eq!(report["failed"][0]["position"], position, "{report}");
+    assert_eq!(
+        server.get("/v1/reactors/picky_reactor").await.1["parked"],
+        2
+    );
 
+    // After the fix, a retry of the withdrawal takes the deposit behind it, in order.
     let (code, body) = upload_fix(&server).await;
     assert_eq!(code, 201, "{body}");
     let (code, report) = server
@@ -291,36 +336,48 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
         .await;
     assert_eq!(
         (code, report["succeeded"].clone()),
-        (200, json!(1)),
+        (200, json!(2)),
         "{report}"
     );
-    assert_error(
-        &server
-            .post(
-                &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
-                json!(null),
-            )
-            .await,
-        404,
-        "not_parked",
-    );
+    for retried in [position, behind] {
+        assert_error(
+            &server
+                .post(
+                    &format!("/v1/reactors/picky_reactor/parked/{retried}/retry"),
+                    json!(null),
+                )
+                .await,
+            404,
+            "not_parked",
+        );
+    }
     settled(&server, "picky_reactor").await;
     assert_eq!(
         state(&server, "bank_account", "x_shadow").await["balance"],
         14
     );
-    let deposits = events(&server, "bank_account-x_shadow")
+    let deposits: Vec<Value> = events(&server, "bank_account-x_shadow")
         .await
         .into_iter()
         .filter(|e| e["type"] == "Deposited")
-        .count();
+        .map(|e| e["data"]["amount"].clone())
+        .collect();
     assert_eq!(
-        deposits, 3,
-        "the retried withdrawal was shadowed exactly once"
+        deposits,
+        [json!(5), json!(2), json!(7)],
+        "each shadowed exactly once, in the stream's order"
     );
     assert_eq!(
         server.get("/v1/reactors/picky_reactor").await.1["parked"],
         0
+    );
+
+    // A later event of the stream is reacted to at once: nothing is parked there now.
+    money(&server, "x", "Deposit", 1).await;
+    settled(&server, "picky_reactor").await;
+    assert_eq!(
+        state(&server, "bank_account", "x_shadow").await["balance"],
+        15
     );
 
     assert_error(
@@ -496,12 +553,15 @@ async fn intents_that_cannot_be_executed_are_failed_outcomes_and_the_reactor_goe
 #[tokio::test]
 async fn a_looping_or_hoarding_reactor_is_parked_and_commands_go_on() {
     let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
-    open(&server, "s", 0).await;
+    for account in ["s", "t", "u"] {
+        open(&server, account, 0).await;
+    }
     money(&server, "s", "Deposit", 666).await;
-    money(&server, "s", "Deposit", 777).await;
-    // Commands are served while the reactor burns its budget.
+    money(&server, "t", "Deposit", 777).await;
+    // Commands are served while the reactor burns its budget, and it goes on with the events
+    // of other streams after it parks those two.
     for _ in 0..20 {
-        money(&server, "s", "Deposit", 1).await;
+        money(&server, "u", "Deposit", 1).await;
     }
     wait_for(&server, "picky_reactor", "parks both", |s| {
         s["parked"] == 2 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
@@ -520,7 +580,7 @@ async fn a_looping_or_hoarding_reactor_is_parked_and_commands_go_on() {
     );
     assert!(errors[1].contains("memory"), "{errors:?}");
     assert_eq!(
-        state(&server, "bank_account", "s_shadow").await["balance"],
+        state(&server, "bank_account", "u_shadow").await["balance"],
         20
     );
     server.stop().await;

@@ -41,6 +41,9 @@ pub struct IssuedIntent {
     pub event_id: String,
     /// Its position in the log.
     pub position: u64,
+    /// The stream it was appended to (empty in a ledger written before streams were kept).
+    #[serde(default)]
+    pub stream: String,
     /// The intent's index among the event's intents.
     pub index: u32,
     /// The correlation id of the chain the event belongs to.
@@ -57,6 +60,7 @@ impl IssuedIntent {
             intent,
             event_id: event.id.to_string(),
             position: event.position.get(),
+            stream: event.stream.to_string(),
             index,
             correlation_id: correlation_of(event),
         }

@@ -7,6 +7,7 @@
 //! | `i` + position (8 bytes, big-endian) + index (4 bytes) | an [`IssuedIntent`] not yet executed, as JSON |
 //! | `o` + position + index | a [`RecordedOutcome`] not yet appended to the reactor's stream, as JSON |
 //! | `p` + position + the event's id (16 bytes) | a [`ParkedEvent`], as JSON |
+//! | `w` + a stream's name | how many `p` rows hold events of that stream, as JSON |
 //! | `r` + the intent's key | the [`RecordedOutcome`] of an intent that appended nothing, kept |
 //! | `n` | intents issued and events skipped ([`Counts`]), written by the commits of reactions |
 //! | `x` | intents executed, written by the amendments that record outcomes |
@@ -34,6 +35,12 @@
 //! 6. An `f` row is written when the reactor stops at a failure, and deleted when a later
 //!    version starts; a task of the version that wrote it does not run. A reset drops it with
 //!    the model.
+//! 7. A `w` row counts the `p` rows of one stream's events, and is written with each of them
+//!    ([`park`], [`let_go`]); it is gone when the count is 0. While a stream has one, its later
+//!    events are not reacted to: each is parked behind ([`ParkedStep::Behind`]) in the commit
+//!    that moves the checkpoint past it. A retry takes a stream's parked events from its first,
+//!    in order, and stops at the first that fails again. So one stream's events are reacted to
+//!    in their order, whatever was parked.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -48,6 +55,7 @@ pub(crate) const ISSUED: u8 = b'i';
 pub(crate) const OUTCOME: u8 = b'o';
 pub(crate) const PARKED: u8 = b'p';
 pub(crate) const RECORDED: u8 = b'r';
+pub(crate) const WAITING: u8 = b'w';
 pub(crate) const COUNTS: &[u8] = b"n";
 pub(crate) const EXECUTED: &[u8] = b"x";
 pub(crate) const FAULT: &[u8] = b"f";
@@ -94,6 +102,9 @@ pub enum ParkedStep {
     /// The event's intents could not be executed for a reason of the host's; a retry executes
     /// them again, under the same keys.
     Intents { intents: Vec<IssuedIntent> },
+    /// An earlier event of its stream is parked, and it waits behind it (invariant 7); a retry
+    /// reacts to it once the events before it are let go.
+    Behind,
 }
 
 /// An event the reactor gave up on, after its retries, under the `park` policy.
@@ -111,6 +122,27 @@ pub struct ParkedEvent {
     pub last_error: String,
     /// When it was parked, in ms since the Unix epoch.
     pub parked_at: u64,
+}
+
+impl ParkedEvent {
+    /// `event`, parked at `step` after `attempts` tries, the last failing with `error`.
+    pub(crate) fn new(
+        event: &cairn_store::RecordedEvent,
+        step: ParkedStep,
+        attempts: u32,
+        error: String,
+    ) -> Self {
+        Self {
+            position: event.position.get(),
+            event_id: event.id.to_string(),
+            stream: event.stream.to_string(),
+            event_type: event.event_type.to_string(),
+            step,
+            attempts,
+            last_error: error,
+            parked_at: cairn_store::Timestamp::now().as_millis(),
+        }
+    }
 }
 
 /// What a reactor has done since it was first run (or reset): kept with its state, so a
@@ -196,6 +228,73 @@ pub(crate) fn recorded_key(key: &str) -> Vec<u8> {
     let mut row = vec![RECORDED];
     row.extend_from_slice(key.as_bytes());
     row
+}
+
+/// The key of the `w` row of `stream`.
+pub(crate) fn waiting_key(stream: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(stream.len() + 1);
+    key.push(WAITING);
+    key.extend_from_slice(stream.as_bytes());
+    key
+}
+
+/// How many events of `stream` are parked (invariant 7).
+pub(crate) fn waiting(view: &dyn ModelRead, stream: &str) -> Result<u64, StorageError> {
+    match view.get(&waiting_key(stream))? {
+        Some(bytes) => decode(&bytes),
+        None => Ok(0),
+    }
+}
+
+/// The write of `stream`'s `w` row holding `count` (invariant 7). A parked row written before
+/// streams were kept names none, and counts for none.
+fn waiting_write(stream: &str, count: u64) -> Option<ModelWrite> {
+    if stream.is_empty() {
+        return None;
+    }
+    let key = waiting_key(stream);
+    Some(match count {
+        0 => ModelWrite::Delete { key },
+        count => ModelWrite::Put {
+            key,
+            value: encode(&count),
+        },
+    })
+}
+
+/// The writes that park `entries`, all of `stream`, which had `waiting` events parked before.
+pub(crate) fn park(stream: &str, waiting: u64, entries: &[ParkedEvent]) -> Vec<ModelWrite> {
+    let mut writes: Vec<ModelWrite> = entries.iter().map(put_parked).collect();
+    writes.extend(waiting_write(stream, waiting + entries.len() as u64));
+    writes
+}
+
+/// The writes that let `entries` go, all of `stream`, which had `waiting` events parked.
+pub(crate) fn let_go(stream: &str, waiting: u64, entries: &[&ParkedEvent]) -> Vec<ModelWrite> {
+    let mut writes: Vec<ModelWrite> = entries
+        .iter()
+        .map(|entry| ModelWrite::Delete {
+            key: parked_key(entry.position, &entry_id(entry)),
+        })
+        .collect();
+    writes.extend(waiting_write(
+        stream,
+        waiting.saturating_sub(entries.len() as u64),
+    ));
+    writes
+}
+
+/// The write of `entry`'s `p` row, new or with what its last try gave.
+pub(crate) fn put_parked(entry: &ParkedEvent) -> ModelWrite {
+    ModelWrite::Put {
+        key: parked_key(entry.position, &entry_id(entry)),
+        value: encode(entry),
+    }
+}
+
+/// The id under which `entry`'s row is kept.
+fn entry_id(entry: &ParkedEvent) -> uuid::Uuid {
+    uuid::Uuid::parse_str(&entry.event_id).unwrap_or_default()
 }
 
 /// The writes that put `issued` in the ledger as not yet executed.

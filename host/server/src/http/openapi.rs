@@ -214,8 +214,9 @@ pub(crate) struct ParkedEventDoc {
     event_id: String,
     stream: String,
     event_type: String,
-    /// `react` (the reactor failed on the event) or `intents` (its commands failed for the
-    /// host; they are under `intents`).
+    /// `react` (the reactor failed on the event), `intents` (its commands failed for the
+    /// host; they are under `intents`) or `behind` (an earlier event of its stream is parked,
+    /// and it waits behind it: a retry of that one takes it after).
     step: String,
     intents: Option<Vec<Object>>,
     /// How many times it was tried.

@@ -113,7 +113,7 @@ pub(crate) async fn status(
     operation_id = "list_parked",
     params(("name" = String, Path, description = "The reactor module")),
     responses(
-        (status = 200, description = "Each parked event: position, id, stream, type, the step it failed at (`react`, or `intents` with them), attempts, last error, when", body = ParkedList),
+        (status = 200, description = "Each parked event: position, id, stream, type, the step it failed at (`react`, `intents` with them, or `behind` an earlier parked event of its stream), attempts, last error, when", body = ParkedList),
         (status = 404, description = "No reactor has this name", body = crate::http::error::ErrorBody),
     ),
     tag = "reactors"
@@ -128,7 +128,9 @@ pub(crate) async fn parked(
 }
 
 /// Retries the event parked at a position: `react` again on the state as it is now (or, for
-/// an event whose commands failed for the host, those commands again, under their keys).
+/// an event whose commands failed for the host, those commands again, under their keys); then
+/// the events of its stream parked behind it, in order, until one fails again. An event that
+/// waits behind another is not retried before it: the report says which one to retry.
 #[utoipa::path(
     post,
     path = "/v1/reactors/{name}/parked/{position}/retry",
@@ -154,7 +156,8 @@ pub(crate) async fn retry(
     Ok(Json(report.into()))
 }
 
-/// Retries every parked event of a reactor, in log order.
+/// Retries every parked event of a reactor: each stream's in order, from its first, until one
+/// fails again.
 #[utoipa::path(
     post,
     path = "/v1/reactors/{name}/parked/retry-all",

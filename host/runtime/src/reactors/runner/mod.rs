@@ -15,6 +15,7 @@
 //! from a position, with an empty state, and its commands whose keys the aggregates recorded
 //! are answered by their keys, not executed again.
 
+mod behind;
 mod config;
 mod execute;
 mod status;
@@ -377,7 +378,7 @@ impl Inner {
             .into_iter()
             .filter_map(|(_, parked)| match parked.step {
                 ledger::ParkedStep::Intents { intents } => Some(intents),
-                ledger::ParkedStep::React => None,
+                ledger::ParkedStep::React | ledger::ParkedStep::Behind => None,
             })
             .flatten()
             .map(|intent| ledger::issue(&intent));

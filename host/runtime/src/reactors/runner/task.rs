@@ -34,6 +34,7 @@ use crate::reactors::ledger::{
 };
 use crate::reactors::reactor::{LoadedReactor, ReactError, Reaction};
 use crate::reactors::runner::config::{FailurePolicy, OnFailure};
+use crate::reactors::runner::behind;
 use crate::reactors::runner::execute::{Executed, execute_all};
 use crate::reactors::runner::status::{Board, ReactorState};
 use crate::registry::Registry;
@@ -203,7 +204,11 @@ impl Task {
         // the one writes only the ledger's outcomes and `x`, the other reads the state and
         // commits after both are done (invariant 5 of `ledger.rs`).
         let (settled, next) = tokio::join!(self.settle(), self.next_batch(from));
-        settled?;
+        if !settled?.is_empty() {
+            // An event was parked while this batch was reacted to: the batch is read again,
+            // so its events of that stream wait behind it (invariant 7 of `ledger.rs`).
+            return Ok(Turn::Again);
+        }
         let (scanned_to, reacted) = match next? {
             NextBatch::Wait => {
                 self.commit_passed_over(&kept).await?;
@@ -223,7 +228,7 @@ impl Task {
             None => scanned_to,
             Some((group, _)) => Position::new(group[0].position.get() - 1),
         };
-        if reacted.failed.is_none() && reacted.done.is_empty() {
+        if reacted.failed.is_none() && reacted.done.is_empty() && reacted.behind.is_empty() {
             let since = match self.passed_over {
                 Some((_, since)) => since,
                 None => std::time::Instant::now(),
@@ -288,18 +293,32 @@ impl Task {
         let events: Vec<RecordedEvent> = events.into_iter().filter(|e| filter.admits(e)).collect();
         Ok(NextBatch::Reacted {
             scanned_to: slice.scanned_to,
-            reacted: self.react(events).await?,
+            reacted: self.react(events, Waiting::Honoured).await?,
         })
     }
 
-    /// Calls `react` on `events` in order, on a blocking thread, until one fails.
-    async fn react(&self, events: Vec<RecordedEvent>) -> Result<Reacted, TaskError> {
+    /// Calls `react` on `events` in order, on a blocking thread, until one fails. Under
+    /// [`Waiting::Honoured`], the events of a stream with parked events are not reacted to
+    /// but kept to be parked behind them (invariant 7 of `ledger.rs`); a retry of a parked
+    /// event passes [`Waiting::Retried`].
+    async fn react(
+        &self,
+        events: Vec<RecordedEvent>,
+        waiting: Waiting,
+    ) -> Result<Reacted, TaskError> {
         let view = self.open_view().await?;
         let reactor = Arc::clone(&self.reactor);
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || react_batch(&reactor, &handle, view, events))
-            .await
-            .map_err(|e| TaskError::Host(format!("the reactor's thread failed: {e}")))
+        tokio::task::spawn_blocking(move || {
+            let waiting = match waiting {
+                Waiting::Honoured => behind::waiting_streams(&*view, &events)?,
+                Waiting::Retried => BTreeMap::new(),
+            };
+            Ok::<_, StorageError>(react_batch(&reactor, &handle, view, events, waiting))
+        })
+        .await
+        .map_err(|e| TaskError::Host(format!("the reactor's thread failed: {e}")))?
+        .map_err(TaskError::from)
     }
 
     /// Retries the events of one position (an upcaster may give several for one stored
@@ -319,7 +338,7 @@ impl Task {
                 return Ok(Turn::Again);
             }
             attempts += 1;
-            let reacted = self.react(group.clone()).await?;
+            let reacted = self.react(group.clone(), Waiting::Retried).await?;
             match reacted.failed {
                 None => {
                     let kept = self.kept().await?;
@@ -349,11 +368,9 @@ impl Task {
             OnFailure::Park => {
                 tracing::warn!(reactor = %name, position = position.get(), %error, "the reactor parks the event it failed on (on_failure = park)");
                 let event = &group[0];
-                let parked = parked(event, ParkedStep::React, attempts, error.to_string());
-                let writes = vec![ModelWrite::Put {
-                    key: ledger::parked_key(position.get(), &event.id.as_uuid()),
-                    value: ledger::encode(&parked),
-                }];
+                let parked = ParkedEvent::new(event, ParkedStep::React, attempts, error.to_string());
+                let waiting = self.waiting_count(&parked.stream).await?;
+                let writes = ledger::park(event.stream.as_str(), waiting, &[parked]);
                 self.commit(writes, position).await?;
                 self.board.kept(position.get(), kept.counts);
                 self.board.parked(self.parked_count().await?);
@@ -374,9 +391,13 @@ impl Task {
     ) -> Result<Option<(Vec<RecordedEvent>, ReactError)>, TaskError> {
         let mut counts = kept.counts;
         let mut writes = self.reaction_writes(&reacted, &mut counts);
+        writes.extend(behind::park_behind(&reacted.behind, &reacted.waiting));
         writes.push(ledger::reacted_counts(&counts));
         self.commit(writes, position).await?;
         self.board.kept(position.get(), counts);
+        if !reacted.behind.is_empty() {
+            self.board.parked(self.parked_count().await?);
+        }
         Ok(reacted.failed)
     }
 
@@ -397,8 +418,9 @@ impl Task {
     }
 
     /// Appends the outcomes recorded and not yet in the reactor's stream, and executes the
-    /// intents issued and not yet executed, recording what came of each.
-    async fn settle(&self) -> Result<(), TaskError> {
+    /// intents issued and not yet executed, recording what came of each. Gives the positions
+    /// of the events it parked, whose intents failed for the host.
+    async fn settle(&self) -> Result<Vec<u64>, TaskError> {
         let view = self.open_view().await?;
         let outcomes: Vec<(Vec<u8>, RecordedOutcome)> = ledger::rows(&*view, OUTCOME)?;
         let issued: Vec<(Vec<u8>, IssuedIntent)> = ledger::rows(&*view, ISSUED)?;
@@ -412,7 +434,7 @@ impl Task {
             self.append_outcomes(outcomes).await?;
         }
         if issued.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut writes = Vec::new();
         let mut intents = Vec::new();
@@ -478,29 +500,30 @@ impl Task {
             }
         }
         // An event's intents that failed for the host are parked together, in one row.
-        let parked_some = !to_park.is_empty();
+        let parked_at: Vec<u64> = to_park.keys().map(|(position, _)| *position).collect();
+        let mut by_stream: BTreeMap<String, Vec<ParkedEvent>> = BTreeMap::new();
         for ((position, event_id), intents) in to_park {
             let error = last_error.clone().map(|(_, e)| e).unwrap_or_default();
-            let parked = ParkedEvent {
+            let stream = intents[0].stream.clone();
+            by_stream.entry(stream.clone()).or_default().push(ParkedEvent {
                 position,
-                event_id: event_id.clone(),
-                stream: String::new(),
+                event_id,
+                stream,
                 event_type: String::new(),
                 step: ParkedStep::Intents { intents },
                 attempts: self.policy.retries + 1,
                 last_error: error,
                 parked_at: cairn_store::Timestamp::now().as_millis(),
-            };
-            let id = uuid::Uuid::parse_str(&event_id).unwrap_or_default();
-            writes.push(ModelWrite::Put {
-                key: ledger::parked_key(position, &id),
-                value: ledger::encode(&parked),
             });
+        }
+        for (stream, entries) in &by_stream {
+            let waiting = self.waiting_count(stream).await?;
+            writes.extend(ledger::park(stream, waiting, entries));
         }
         writes.push(ledger::executed_count(&counts));
         self.amend(writes).await?;
         self.board.executed(counts.executed);
-        if parked_some {
+        if !parked_at.is_empty() {
             self.board.parked(self.parked_count().await?);
         }
         if !outcomes.is_empty() {
@@ -521,7 +544,7 @@ impl Task {
             self.fault(position, error).await?;
             return Err(TaskError::Faulted);
         }
-        Ok(())
+        Ok(parked_at)
     }
 
     /// Faults the reactor at `position`: kept (invariant 6 of `ledger.rs`), so a restart
@@ -627,48 +650,38 @@ impl Task {
         }
     }
 
+    /// Retries the events parked at `position`, or all of them: each stream's from its first
+    /// parked event, in order, until one fails again (invariant 7 of `ledger.rs`). An event
+    /// that waits behind another of its stream is not retried before it.
     async fn retry_parked(&mut self, position: Option<u64>) -> Result<RetryReport, TaskError> {
         let view = self.open_view().await?;
-        let prefix = match position {
-            Some(position) => ledger::parked_prefix(position),
-            None => vec![PARKED],
-        };
-        let parked: Vec<(Vec<u8>, ParkedEvent)> = ledger::rows(&*view, PARKED)?
+        let parked: Vec<ParkedEvent> = ledger::rows(&*view, PARKED)?
             .into_iter()
-            .filter(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, entry)| entry)
             .collect();
         drop(view);
         let mut report = RetryReport::default();
-        for (key, entry) in parked {
-            match entry.step {
-                ParkedStep::Intents { intents } => {
-                    // The intents go back to the ledger, in the amendment that lets the
-                    // parked row go; the settle below executes them under their keys.
-                    let mut writes: Vec<ModelWrite> = intents.iter().map(ledger::issue).collect();
-                    writes.push(ModelWrite::Delete { key });
-                    self.amend(writes).await?;
-                    report.succeeded += 1;
+        let mut chains = behind::chains(parked);
+        if let Some(position) = position {
+            chains.retain(|chain| match chain.iter().position(|e| e.position == position) {
+                Some(0) => true,
+                Some(_) => {
+                    report.failed.push((
+                        position,
+                        format!(
+                            "it waits behind the event parked at {} of stream {}: retry that one",
+                            chain[0].position, chain[0].stream
+                        ),
+                    ));
+                    false
                 }
-                ParkedStep::React => {
-                    let group = self.read_position(entry.position).await?;
-                    if group.is_empty() {
-                        report
-                            .failed
-                            .push((entry.position, "the event is no longer in the log".into()));
-                        continue;
-                    }
-                    let reacted = self.react(group).await?;
-                    if let Some((_, error)) = reacted.failed {
-                        report.failed.push((entry.position, error.to_string()));
-                        continue;
-                    }
-                    let kept = self.kept().await?;
-                    let mut counts = kept.counts;
-                    let mut writes = self.reaction_writes(&reacted, &mut counts);
-                    writes.push(ModelWrite::Delete { key });
-                    writes.push(ledger::reacted_counts(&counts));
-                    self.amend(writes).await?;
-                    report.succeeded += 1;
+                None => false,
+            });
+        }
+        for chain in chains {
+            for entry in chain {
+                if !self.retry_one(entry, &mut report).await? {
+                    break;
                 }
             }
         }
@@ -679,28 +692,84 @@ impl Task {
         Ok(report)
     }
 
+    /// Retries one parked event; whether it is let go.
+    async fn retry_one(
+        &mut self,
+        entry: ParkedEvent,
+        report: &mut RetryReport,
+    ) -> Result<bool, TaskError> {
+        let waiting = self.waiting_count(&entry.stream).await?;
+        let let_go = ledger::let_go(&entry.stream, waiting, &[&entry]);
+        match &entry.step {
+            ParkedStep::Intents { intents } => {
+                // The intents go back to the ledger, in the amendment that lets the parked row
+                // go, and are executed under their keys before the events behind it.
+                let mut writes: Vec<ModelWrite> = intents.iter().map(ledger::issue).collect();
+                writes.extend(let_go);
+                self.amend(writes).await?;
+                if self.settle().await?.contains(&entry.position) {
+                    report.failed.push((
+                        entry.position,
+                        "its intents failed for the host again".into(),
+                    ));
+                    return Ok(false);
+                }
+            }
+            ParkedStep::React | ParkedStep::Behind => {
+                let group = self.read_position(entry.position).await?;
+                if group.is_empty() {
+                    report
+                        .failed
+                        .push((entry.position, "the event is no longer in the log".into()));
+                    return Ok(false);
+                }
+                let reacted = self.react(group, Waiting::Retried).await?;
+                if let Some((_, error)) = reacted.failed {
+                    // It stays parked, with why it failed this time.
+                    let again = ParkedEvent {
+                        step: ParkedStep::React,
+                        attempts: entry.attempts + 1,
+                        last_error: error.to_string(),
+                        ..entry.clone()
+                    };
+                    self.amend(vec![ledger::put_parked(&again)]).await?;
+                    report.failed.push((entry.position, error.to_string()));
+                    return Ok(false);
+                }
+                let kept = self.kept().await?;
+                let mut counts = kept.counts;
+                let mut writes = self.reaction_writes(&reacted, &mut counts);
+                writes.extend(let_go);
+                writes.push(ledger::reacted_counts(&counts));
+                self.amend(writes).await?;
+            }
+        }
+        report.succeeded += 1;
+        Ok(true)
+    }
+
     async fn discard_parked(&mut self, position: u64) -> Result<usize, TaskError> {
         let view = self.open_view().await?;
-        let prefix = ledger::parked_prefix(position);
-        let keys: Vec<Vec<u8>> = view
-            .scan(&prefix, None, 10_000)?
-            .into_iter()
-            .map(|(key, _)| key)
-            .collect();
-        drop(view);
-        let count = keys.len();
-        if count > 0 {
-            self.amend(
-                keys.into_iter()
-                    .map(|key| ModelWrite::Delete { key })
-                    .collect(),
-            )
-            .await?;
+        let entries = view
+            .scan(&ledger::parked_prefix(position), None, 10_000)?
+            .iter()
+            .map(|(_, value)| ledger::decode(value))
+            .collect::<Result<Vec<ParkedEvent>, _>>()?;
+        let mut by_stream: BTreeMap<&str, Vec<&ParkedEvent>> = BTreeMap::new();
+        for entry in &entries {
+            by_stream.entry(&entry.stream).or_default().push(entry);
         }
+        let mut writes = Vec::new();
+        for (stream, entries) in by_stream {
+            let waiting = ledger::waiting(&*view, stream)?;
+            writes.extend(ledger::let_go(stream, waiting, &entries));
+        }
+        drop(view);
+        self.amend(writes).await?;
         let kept = self.kept().await?;
         self.board.kept(kept.checkpoint.get(), kept.counts);
         self.board.parked(self.parked_count().await?);
-        Ok(count)
+        Ok(entries.len())
     }
 
     /// The events at `position` the reactor subscribes to, read through today's upcasters.
@@ -732,6 +801,12 @@ impl Task {
             checkpoint: view.checkpoint().unwrap_or(Position::START),
             counts: ledger::counts(&*view)?,
         })
+    }
+
+    /// How many events of `stream` are parked (invariant 7 of `ledger.rs`).
+    async fn waiting_count(&self, stream: &str) -> Result<u64, StorageError> {
+        let view = self.open_view().await?;
+        ledger::waiting(&*view, stream)
     }
 
     async fn parked_count(&self) -> Result<u64, StorageError> {
@@ -783,11 +858,24 @@ enum Turn {
 }
 
 /// The reactions to a batch: the events reacted to, each with its intents; the batch's writes
-/// to the state; and the events of the position `react` failed on, with why, if it did.
+/// to the state; the events not reacted to, to be parked behind an earlier event of their
+/// stream, and how many events each such stream had parked; and the events of the position
+/// `react` failed on, with why, if it did.
 struct Reacted {
     done: Vec<(RecordedEvent, Vec<crate::reactors::intent::Intent>)>,
     state: Overlay,
+    behind: Vec<RecordedEvent>,
+    waiting: BTreeMap<String, u64>,
     failed: Option<(Vec<RecordedEvent>, ReactError)>,
+}
+
+/// Whether a reaction keeps back the events of streams with parked events.
+#[derive(Clone, Copy)]
+enum Waiting {
+    /// It does: events read from the log.
+    Honoured,
+    /// It does not: a parked event retried, which comes first of its stream.
+    Retried,
 }
 
 /// What the next read of the log gave.
@@ -811,10 +899,12 @@ fn react_batch(
     handle: &tokio::runtime::Handle,
     view: Box<dyn ModelRead>,
     events: Vec<RecordedEvent>,
+    waiting: BTreeMap<String, u64>,
 ) -> Reacted {
     let committed = Arc::new(Mutex::new(view));
     let mut state = Arc::new(Overlay::new());
     let mut done: Vec<(RecordedEvent, Vec<crate::reactors::intent::Intent>)> = Vec::new();
+    let mut behind = Vec::new();
     let mut at = 0;
     while at < events.len() {
         let position = events[at].position;
@@ -822,6 +912,12 @@ fn react_batch(
             .iter()
             .position(|e| e.position != position)
             .map_or(events.len(), |n| at + n);
+        if waiting.contains_key(events[at].stream.as_str()) {
+            // One row stands for the position's events: a retry reads them all again.
+            behind.push(events[at].clone());
+            at = end;
+            continue;
+        }
         // Siblings of one position: what the first ones did is undone if a later one fails.
         let before = (end - at > 1).then(|| ((*state).clone(), done.len()));
         for event in &events[at..end] {
@@ -849,6 +945,8 @@ fn react_batch(
                     return Reacted {
                         done,
                         state,
+                        behind,
+                        waiting,
                         failed: Some((events[at..end].to_vec(), error)),
                     };
                 }
@@ -860,6 +958,8 @@ fn react_batch(
     Reacted {
         done,
         state,
+        behind,
+        waiting,
         failed: None,
     }
 }
@@ -895,20 +995,6 @@ fn storable(reaction: Reaction) -> Result<Reaction, ReactError> {
         }
     }
     Ok(reaction)
-}
-
-/// An event parked at `step`.
-fn parked(event: &RecordedEvent, step: ParkedStep, attempts: u32, error: String) -> ParkedEvent {
-    ParkedEvent {
-        position: event.position.get(),
-        event_id: event.id.to_string(),
-        stream: event.stream.to_string(),
-        event_type: event.event_type.to_string(),
-        step,
-        attempts,
-        last_error: error,
-        parked_at: cairn_store::Timestamp::now().as_millis(),
-    }
 }
 
 /// The stream a reactor's outcome events go to: `{reactor}-outcomes`.
