@@ -442,6 +442,82 @@ async fn a_discarded_event_is_let_go_and_retry_all_takes_the_rest() {
 }
 
 #[tokio::test]
+async fn a_version_uploaded_with_a_start_position_is_built_from_it_and_executes_nothing_twice() {
+    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    open(&server, "v", 5).await;
+    money(&server, "v", "Withdraw", 2).await;
+    wait_for(&server, "picky_reactor", "parks the withdrawal", |s| {
+        s["parked"] == 1 && s["lag"] == 0 && s["intents_issued"] == s["intents_executed"]
+    })
+    .await;
+
+    // `from` is for reactors: an aggregate uploaded with it is refused, and nothing is kept.
+    let (code, body) = server
+        .put_module(
+            "bank_account?from=0",
+            cairn_tests::guest("bank-account-v2"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(
+        (code, body["error"].clone()),
+        (400, json!("not_a_reactor")),
+        "{body}"
+    );
+    let (_, described) = server.get("/v1/modules/bank_account").await;
+    assert_eq!(described["version"], 1, "{described}");
+    let (code, body) = server
+        .put_module(
+            "picky_reactor?from=soon",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+
+    // The fix, built from the start of the log: it reacts to everything again with an empty
+    // state. The withdrawal is shadowed now; the deposit shadowed before is answered by its
+    // key, not made again.
+    let (code, body) = server
+        .put_module(
+            "picky_reactor?from=0",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!((code, body["version"].clone()), (201, json!(2)), "{body}");
+    let status = settled(&server, "picky_reactor").await;
+    assert_eq!(
+        (status["version"].clone(), status["parked"].clone()),
+        (json!(2), json!(0)),
+        "{status}"
+    );
+    let deposits: Vec<Value> = events(&server, "bank_account-v_shadow")
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "Deposited")
+        .map(|e| e["data"]["amount"].clone())
+        .collect();
+    assert_eq!(deposits, [json!(5), json!(2)], "each shadowed once");
+
+    // The same bytes with a position install nothing and build the reactor from it again.
+    let (code, body) = server
+        .put_module(
+            "picky_reactor?from=0",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!((code, body["version"].clone()), (200, json!(2)), "{body}");
+    settled(&server, "picky_reactor").await;
+    assert_eq!(
+        state(&server, "bank_account", "v_shadow").await["balance"],
+        7
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_stop_policy_faults_at_the_event() {
     let server = start(&["bank_account", "picky_reactor"], OnFailure::Stop).await;
     open(&server, "z", 5).await;

@@ -152,6 +152,13 @@ pub enum LoadError {
          upcaster: upload this one as a new version of '{held_by}', or remove that one first"
     )]
     CategoryTaken { category: String, held_by: String },
+    /// The upload asked for a module of one kind (a reactor, to build it from a position) and
+    /// the component is of another.
+    #[error(
+        "the upload asked for a module of kind '{expected}' (`from` gives where a reactor \
+         starts), and this component is of kind '{found}'"
+    )]
+    UnexpectedKind { expected: String, found: String },
     /// The module failed in the call the host makes when it loads it.
     #[error("the module failed when it was loaded: {0}")]
     Module(CallError),

@@ -62,8 +62,8 @@ pub use reactors::intent::{Intent, IntentOutcome, intent_key};
 pub use reactors::ledger::{ParkedEvent, ParkedStep};
 pub use reactors::reactor::{LoadedReactor, ReactError, Reaction};
 pub use reactors::runner::{
-    FailurePolicy, OnFailure, ReactorConfig, ReactorError, ReactorFault, ReactorState,
-    ReactorStatus, Reactors, RetryReport, TaskError,
+    FailurePolicy, InstallError, OnFailure, ReactorConfig, ReactorError, ReactorFault,
+    ReactorState, ReactorStatus, Reactors, RetryReport, TaskError,
 };
 pub use registry::{Registry, Uploaded};
 pub use upcasters::upcaster::{

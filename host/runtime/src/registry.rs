@@ -194,9 +194,28 @@ impl Registry {
 
     /// Validates, keeps and loads a module. The same bytes again change nothing.
     pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Uploaded, LoadError> {
+        self.upload_as(name, bytes, None).await
+    }
+
+    /// [`Registry::upload`], refusing a component of any kind but `expected`, if given,
+    /// before it is kept.
+    pub async fn upload_as(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        expected: Option<ModuleKind>,
+    ) -> Result<Uploaded, LoadError> {
         let name = ModuleName::new(name)?;
         let prepared = self.prepare(bytes.clone()).await?;
         let kind = prepared.kind();
+        if let Some(expected) = expected
+            && expected != kind
+        {
+            return Err(LoadError::UnexpectedKind {
+                expected: expected.to_string(),
+                found: kind.to_string(),
+            });
+        }
         let prepared = match prepared {
             Prepared::Upcaster(pre) => {
                 Ready::Upcaster(self.load_upcaster(&name, 0, &bytes, pre).await?)

@@ -220,6 +220,12 @@ pub struct DeployArgs {
     /// With --plan: at most this many streams and commands, spread over the history.
     #[arg(long, requires = "plan")]
     pub sample: Option<usize>,
+    /// For a reactor's .wasm file: build it from after this position with an empty state, as
+    /// `cairn reactors reset --from` does (0 replays the whole log; commands already executed
+    /// are answered by their keys). Without it, a new reactor starts at the head and a new
+    /// version goes on from the checkpoint.
+    #[arg(long, conflicts_with = "plan")]
+    pub from: Option<u64>,
     #[arg(skip)]
     pub client: ClientArgs,
 }

@@ -105,6 +105,7 @@ fn hint(code: &str) -> Option<&'static str> {
         "wrong_world" | "core_module" | "invalid_module" | "bad_import" => {
             "build the module with the cairn SDK: `cargo build --release --target wasm32-wasip2`"
         }
+        "not_a_reactor" => "--from gives where a reactor starts; deploy other modules without it",
         "name_taken" => {
             "a name keeps its kind: deploy this module under another name (a projection's name \
              is freed by `cairn undeploy NAME`; an aggregate's stays, since its events do)"

@@ -22,6 +22,10 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
             args.name.is_none(),
             "--name is for one .wasm file; a cairn.toml names its modules"
         );
+        anyhow::ensure!(
+            args.from.is_none(),
+            "--from is for one reactor's .wasm file, not for every module of a cairn.toml"
+        );
         let project = Project::load(&args.path)?;
         let target_dir = project.root.join("target").join("cairn-dev");
         let mut built = Vec::new();
@@ -64,9 +68,13 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for (name, bytes) in modules {
+        let mut path = format!("/v1/modules/{}", encode(&name));
+        if let Some(from) = args.from {
+            path.push_str(&format!("?from={from}"));
+        }
         let reply = api
             .json(
-                api.request(Method::PUT, &format!("/v1/modules/{}", encode(&name)))
+                api.request(Method::PUT, &path)
                     .header("content-type", "application/wasm")
                     .body(bytes),
             )

@@ -421,6 +421,7 @@ impl From<LoadError> for ApiError {
             LoadError::CategoryTaken { .. } => {
                 Self::new(StatusCode::CONFLICT, "category_taken", message)
             }
+            LoadError::UnexpectedKind { .. } => Self::bad_request("not_a_reactor", message),
             LoadError::Storage(e) => e.into(),
             LoadError::Read(e) => e.into(),
             LoadError::Host(_) => {

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
-use cairn_runtime::ModuleKind;
+use cairn_runtime::{InstallError, ModuleKind};
 use cairn_store::ModuleRecord;
 
 use crate::http::error::ApiError;
@@ -54,7 +54,7 @@ impl ModuleInfo {
     }
 }
 
-/// Whether an upload checks the history first.
+/// Whether an upload checks the history first, and where a reactor starts.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -63,12 +63,17 @@ pub(super) struct UploadQuery {
     /// through it.
     #[serde(default)]
     pub force: bool,
+    /// For a reactor only: build it from after this position, with an empty state, as a reset
+    /// does (0 replays the whole log; commands whose keys the aggregates recorded are answered
+    /// by their keys, not executed again). Without it, a new reactor starts at the head and a
+    /// new version goes on from the checkpoint with the state the last one left.
+    pub from: Option<u64>,
 }
 
 /// Uploads a module: validated against the cairn worlds, checked against the history it would
 /// serve (an aggregate, or the aggregate of an upcaster's category read through it, must read
 /// every stored event of its streams; an upcaster must upcast every stored event it upgrades),
-/// kept, compiled and swapped in.
+/// kept, compiled and swapped in. With `from`, a reactor is built from after that position.
 #[utoipa::path(
     put,
     path = "/v1/modules/{name}",
@@ -80,7 +85,7 @@ pub(super) struct UploadQuery {
     responses(
         (status = 201, description = "A new version, now serving", body = ModuleInfo),
         (status = 200, description = "The same bytes as the latest version: nothing changed", body = ModuleInfo),
-        (status = 400, description = "Not a component, a wrong world or a bad import, with the reason", body = crate::http::error::ErrorBody),
+        (status = 400, description = "Not a component, a wrong world or a bad import, with the reason; `not_a_reactor` for `from` with another kind", body = crate::http::error::ErrorBody),
         (status = 413, description = "Over 16 MiB", body = crate::http::error::ErrorBody),
         (status = 415, description = "Not `application/wasm`", body = crate::http::error::ErrorBody),
     ),
@@ -103,7 +108,17 @@ pub(super) async fn upload(
     {
         return Err(ApiError::incompatible_with_history(&name, report));
     }
-    let uploaded = state.command_path.registry().upload(&name, body).await?;
+    let uploaded = match query.from {
+        Some(from) => state
+            .reactors
+            .install_from(&name, body, from)
+            .await
+            .map_err(|error| match error {
+                InstallError::Load(error) => ApiError::from(error),
+                InstallError::Reactor(error) => error.into(),
+            })?,
+        None => state.command_path.registry().upload(&name, body).await?,
+    };
     let status = if uploaded.created {
         StatusCode::CREATED
     } else {

@@ -78,9 +78,7 @@ pub(crate) fn park_behind(
 
 #[cfg(test)]
 mod tests {
-    use cairn_store::{
-        EventId, EventType, Json, Position, StreamId, Timestamp, Version,
-    };
+    use cairn_store::{EventId, EventType, Json, Position, StreamId, Timestamp, Version};
 
     use super::*;
     use crate::projections::model_overlay::tests::Committed;
@@ -111,7 +109,7 @@ mod tests {
     fn a_streams_count_follows_its_parked_rows_and_is_gone_at_zero() {
         let mut model = Committed(BTreeMap::new());
         let first = ParkedEvent::new(&event("a-1", 3), ParkedStep::React, 2, "trap".into());
-        apply(&mut model, ledger::park("a-1", 0, &[first.clone()]));
+        apply(&mut model, ledger::park("a-1", 0, &[first]));
 
         let batch = [event("a-1", 5), event("b-1", 6), event("a-1", 7)];
         let waiting = waiting_streams(&model, &batch).expect("reads");
@@ -130,8 +128,10 @@ mod tests {
             .into_iter()
             .map(|(_, entry)| entry)
             .collect();
-        let steps: Vec<(u64, ParkedStep)> =
-            parked.iter().map(|p| (p.position, p.step.clone())).collect();
+        let steps: Vec<(u64, ParkedStep)> = parked
+            .iter()
+            .map(|p| (p.position, p.step.clone()))
+            .collect();
         assert_eq!(
             steps,
             [
@@ -143,7 +143,10 @@ mod tests {
 
         apply(&mut model, ledger::let_go("a-1", 3, &[&parked[0]]));
         assert_eq!(ledger::waiting(&model, "a-1").expect("reads"), 2);
-        apply(&mut model, ledger::let_go("a-1", 2, &[&parked[1], &parked[2]]));
+        apply(
+            &mut model,
+            ledger::let_go("a-1", 2, &[&parked[1], &parked[2]]),
+        );
         assert_eq!(ledger::waiting(&model, "a-1").expect("reads"), 0);
         assert!(model.0.is_empty(), "no row is left: {:?}", model.0.keys());
     }
@@ -165,12 +168,7 @@ mod tests {
         ];
         let chains: Vec<Vec<(String, u64)>> = chains(parked)
             .into_iter()
-            .map(|chain| {
-                chain
-                    .into_iter()
-                    .map(|e| (e.stream, e.position))
-                    .collect()
-            })
+            .map(|chain| chain.into_iter().map(|e| (e.stream, e.position)).collect())
             .collect();
         let at = |stream: &str, position| (stream.to_owned(), position);
         assert_eq!(

@@ -1,19 +1,21 @@
 //! [`Reactors`]: runs every loaded reactor over the global log, one task each, and carries out
 //! what operators ask of them.
 //!
-//! Layout, with imports running one way: `mod.rs` → `task.rs` → {`execute.rs`, `status.rs`,
-//! `config.rs`}.
+//! Layout, with imports running one way: `mod.rs` → `task.rs` → {`behind.rs`, `execute.rs`,
+//! `status.rs`, `config.rs`}.
 //! - `task.rs`: one reactor's loop: read, react, commit with the ledger, execute, record
 //!   outcomes; retries and the failure policy; the operator's requests.
+//! - `behind.rs`: one stream's events kept in order behind a parked one.
 //! - `execute.rs`: intents through the command path, under their keys.
 //! - `status.rs`: what a reactor reports, written by its task.
 //! - `config.rs`: the `[reactors]` section: batches, the stall alarm, failure policies.
 //!
 //! A reactor keeps everything in one read model, `{name}#reactor` (`ledger.rs`). A new reactor
-//! starts at the head of the log as it was when the reactor was uploaded; a new version of a loaded reactor
-//! goes on from the checkpoint with the state the earlier version left; a reset starts again
-//! from a position, with an empty state, and its commands whose keys the aggregates recorded
-//! are answered by their keys, not executed again.
+//! starts at the head of the log as it was when the reactor was uploaded; a new version of a
+//! loaded reactor goes on from the checkpoint with the state the earlier version left, unless it
+//! is installed from a position ([`Reactors::install_from`]); a reset starts again from a
+//! position, with an empty state, and its commands whose keys the aggregates recorded are
+//! answered by their keys, not executed again.
 
 mod behind;
 mod config;
@@ -26,15 +28,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use cairn_store::{
-    EventStore, ModelCommit, ModelWrite, ModuleName, ModuleRecord, ModuleRemoval, Position,
-    ReadModelName, StorageError,
+    EventStore, ModelCommit, ModelWrite, ModuleKind, ModuleName, ModuleRecord, ModuleRemoval,
+    Position, ReadModelName, StorageError,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::aggregates::command_path::CommandPath;
+use crate::error::LoadError;
 use crate::reactors::ledger::{self, PARKED, ParkedEvent};
 use crate::reactors::reactor::LoadedReactor;
-use crate::registry::Registry;
+use crate::registry::{Registry, Uploaded};
 pub use config::{FailurePolicy, OnFailure, ReactorConfig};
 pub use status::{ReactorFault, ReactorState, ReactorStatus};
 use task::{Request, Task};
@@ -52,6 +55,18 @@ pub enum ReactorError {
     Task(#[from] TaskError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Why a reactor was not installed from a position.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The component was refused.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The component was kept, and the reactor could not be built from the position: it is
+    /// not running until a reset.
+    #[error(transparent)]
+    Reactor(#[from] ReactorError),
 }
 
 /// A reactor's running task, and the handles to it.
@@ -217,6 +232,39 @@ impl Reactors {
             .ok_or_else(|| ReactorError::UnknownReactor(name.to_owned()))
     }
 
+    /// Installs `bytes` as the next version of reactor `name`, or its first, built from
+    /// position `from` as a reset builds it: an empty state, and the intents in flight carried
+    /// over. The task of the version it replaces runs until the new one is kept, and the new
+    /// version's task starts only on the model made at `from`, so it never reacts from the
+    /// earlier checkpoint. The same bytes as the latest version install nothing, and reset the
+    /// reactor to `from`. A component of another kind is refused before it is kept.
+    pub async fn install_from(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        from: u64,
+    ) -> Result<Uploaded, InstallError> {
+        // On a task of its own, like a reset: a caller that goes away never leaves the new
+        // version installed and not started from `from`.
+        let inner = Arc::clone(&self.inner);
+        let owned = name.to_owned();
+        tokio::spawn(async move {
+            let mut running = inner.running.lock().await;
+            let uploaded = inner
+                .registry
+                .upload_as(&owned, bytes, Some(ModuleKind::Reactor))
+                .await?;
+            inner.remake(&mut running, &owned, from).await?;
+            Ok(uploaded)
+        })
+        .await
+        .map_err(|e| {
+            InstallError::Reactor(
+                TaskError::Host(format!("the installation's task failed: {e}")).into(),
+            )
+        })?
+    }
+
     /// Removes reactor `name`: its task stops, and the module and its model leave the store
     /// together. Its outcome stream stays, and its name stays a reactor's. The version that was
     /// latest.
@@ -278,6 +326,16 @@ impl Inner {
     /// the model fails, the task starts again on what is there.
     async fn reset(&self, name: &str, from: u64) -> Result<(), ReactorError> {
         let mut running = self.running.lock().await;
+        self.remake(&mut running, name, from).await
+    }
+
+    /// The steps of [`Inner::reset`], under the lock of the running tasks.
+    async fn remake(
+        &self,
+        running: &mut BTreeMap<String, Running>,
+        name: &str,
+        from: u64,
+    ) -> Result<(), ReactorError> {
         let reactor = self
             .registry
             .reactor(name)

@@ -33,8 +33,8 @@ use crate::reactors::ledger::{
     self, Counts, ISSUED, OUTCOME, PARKED, ParkedEvent, ParkedStep, StateView,
 };
 use crate::reactors::reactor::{LoadedReactor, ReactError, Reaction};
-use crate::reactors::runner::config::{FailurePolicy, OnFailure};
 use crate::reactors::runner::behind;
+use crate::reactors::runner::config::{FailurePolicy, OnFailure};
 use crate::reactors::runner::execute::{Executed, execute_all};
 use crate::reactors::runner::status::{Board, ReactorState};
 use crate::registry::Registry;
@@ -368,7 +368,8 @@ impl Task {
             OnFailure::Park => {
                 tracing::warn!(reactor = %name, position = position.get(), %error, "the reactor parks the event it failed on (on_failure = park)");
                 let event = &group[0];
-                let parked = ParkedEvent::new(event, ParkedStep::React, attempts, error.to_string());
+                let parked =
+                    ParkedEvent::new(event, ParkedStep::React, attempts, error.to_string());
                 let waiting = self.waiting_count(&parked.stream).await?;
                 let writes = ledger::park(event.stream.as_str(), waiting, &[parked]);
                 self.commit(writes, position).await?;
@@ -505,16 +506,19 @@ impl Task {
         for ((position, event_id), intents) in to_park {
             let error = last_error.clone().map(|(_, e)| e).unwrap_or_default();
             let stream = intents[0].stream.clone();
-            by_stream.entry(stream.clone()).or_default().push(ParkedEvent {
-                position,
-                event_id,
-                stream,
-                event_type: String::new(),
-                step: ParkedStep::Intents { intents },
-                attempts: self.policy.retries + 1,
-                last_error: error,
-                parked_at: cairn_store::Timestamp::now().as_millis(),
-            });
+            by_stream
+                .entry(stream.clone())
+                .or_default()
+                .push(ParkedEvent {
+                    position,
+                    event_id,
+                    stream,
+                    event_type: String::new(),
+                    step: ParkedStep::Intents { intents },
+                    attempts: self.policy.retries + 1,
+                    last_error: error,
+                    parked_at: cairn_store::Timestamp::now().as_millis(),
+                });
         }
         for (stream, entries) in &by_stream {
             let waiting = self.waiting_count(stream).await?;
@@ -663,20 +667,22 @@ impl Task {
         let mut report = RetryReport::default();
         let mut chains = behind::chains(parked);
         if let Some(position) = position {
-            chains.retain(|chain| match chain.iter().position(|e| e.position == position) {
-                Some(0) => true,
-                Some(_) => {
-                    report.failed.push((
+            chains.retain(
+                |chain| match chain.iter().position(|e| e.position == position) {
+                    Some(0) => true,
+                    Some(_) => {
+                        report.failed.push((
                         position,
                         format!(
                             "it waits behind the event parked at {} of stream {}: retry that one",
                             chain[0].position, chain[0].stream
                         ),
                     ));
-                    false
-                }
-                None => false,
-            });
+                        false
+                    }
+                    None => false,
+                },
+            );
         }
         for chain in chains {
             for entry in chain {

@@ -43,7 +43,7 @@ pub(crate) static ROUTES: &[Route] = &[
     // A failure after the reply has begun is an SSE `error` event, not a status.
     route(Method::GET, "/v1/subscribe", &[E::QueryParams, E::LogFilter, E::LastEventId]),
     route(Method::GET, "/v1/modules", &[]),
-    route(Method::PUT, "/v1/modules/{name}", &[E::PathParams, E::QueryParams, E::ModuleBody, E::History, E::Load]),
+    route(Method::PUT, "/v1/modules/{name}", &[E::PathParams, E::QueryParams, E::ModuleBody, E::History, E::Load, E::ReactorControl]),
     route(Method::GET, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage]),
     route(Method::DELETE, "/v1/modules/{name}", &[E::PathParams, E::UnknownModule, E::Storage]),
     route(Method::POST, "/v1/modules/{name}/plan", &[E::PathParams, E::QueryParams, E::ModuleBody, E::Plan]),

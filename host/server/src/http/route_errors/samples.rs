@@ -200,6 +200,10 @@ pub(super) fn load_errors() -> Vec<LoadError> {
             category: "customers".into(),
             held_by: "customers_upcaster".into(),
         },
+        LoadError::UnexpectedKind {
+            expected: "reactor".into(),
+            found: "aggregate".into(),
+        },
         LoadError::Host(reason()),
     ];
     all.extend(call_errors().into_iter().map(LoadError::Module));
@@ -223,6 +227,7 @@ pub(super) fn load_errors() -> Vec<LoadError> {
             | LoadError::Storage(_)
             | LoadError::Read(_)
             | LoadError::Module(_)
+            | LoadError::UnexpectedKind { .. }
             | LoadError::Host(_) => {}
         }
     }

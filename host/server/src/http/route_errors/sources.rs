@@ -231,6 +231,7 @@ impl ErrorSource {
                         Reply::new(S::CONFLICT, "name_taken"),
                         Reply::new(S::BAD_REQUEST, "invalid_upgrades"),
                         Reply::new(S::CONFLICT, "category_taken"),
+                        Reply::new(S::BAD_REQUEST, "not_a_reactor"),
                         Reply::new(S::INTERNAL_SERVER_ERROR, "runtime_failed"),
                     ]
                 }
