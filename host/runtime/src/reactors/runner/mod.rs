@@ -6,6 +6,7 @@
 //! - `task.rs`: one reactor's loop: read, react, commit with the ledger, execute, record
 //!   outcomes; retries and the failure policy; the operator's requests.
 //! - `behind.rs`: one stream's events kept in order behind a parked one.
+//! - `threads.rs`: the runtime the tasks run on, apart from the server's.
 //! - `execute.rs`: intents through the command path, under their keys.
 //! - `status.rs`: what a reactor reports, written by its task.
 //! - `config.rs`: the `[reactors]` section: batches, the stall alarm, failure policies.
@@ -22,6 +23,7 @@ mod config;
 mod execute;
 mod status;
 mod task;
+mod threads;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,6 +58,9 @@ pub enum ReactorError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
+
+/// The worker threads of the reactors' runtime (`threads.rs`).
+const REACTOR_THREADS: usize = 2;
 
 /// Why a reactor was not installed from a position.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +98,7 @@ struct Inner {
     boards: Mutex<BTreeMap<String, status::Board>>,
     stop: watch::Sender<bool>,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    threads: threads::ReactorThreads,
 }
 
 impl std::fmt::Debug for Reactors {
@@ -121,6 +127,7 @@ impl Reactors {
             boards: Mutex::new(BTreeMap::new()),
             stop,
             supervisor: Mutex::new(None),
+            threads: threads::ReactorThreads::start(REACTOR_THREADS),
         });
         let mut installs = inner.registry.watch_reactors();
         let supervised = Arc::clone(&inner);
@@ -486,7 +493,7 @@ impl Inner {
             version: reactor.version(),
             requests,
             stop,
-            task: tokio::spawn(task.run()),
+            task: self.threads.spawn(task.run()),
         }
     }
 }
