@@ -241,6 +241,75 @@ pub async fn an_amendment_writes_entries_and_leaves_the_checkpoint<B: Backend>()
     );
 }
 
+/// ReadModels promise 4: a replacement leaves the model holding exactly its writes at its
+/// checkpoint, even one behind the model's, and leaves other models alone; a refused one (a
+/// key too long) leaves the model as it was; replacing a model never made makes it.
+pub async fn a_replacement_leaves_exactly_its_writes_at_its_checkpoint<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    store
+        .commit_model(commit("old", vec![put("a", "1"), put("b", "2")], 9))
+        .await
+        .expect("commits");
+    store
+        .commit_model(commit("other", vec![put("a", "x")], 2))
+        .await
+        .expect("commits");
+    let refused = store
+        .replace_model(commit(
+            "old",
+            vec![ModelWrite::Put {
+                key: vec![b'k'; MAX_MODEL_KEY + 1],
+                value: vec![],
+            }],
+            1,
+        ))
+        .await
+        .expect_err("key too long");
+    assert!(
+        matches!(refused, ModelError::TooLarge { .. }),
+        "{refused:?}"
+    );
+    let view = store.read_model(&name("old")).expect("view");
+    assert_eq!(view.checkpoint(), Some(Position::new(9)));
+    assert_eq!(
+        strings(view.scan(b"", None, 10).expect("scan")),
+        [("a".into(), "1".into()), ("b".into(), "2".into())],
+        "a refused replacement changes nothing"
+    );
+    drop(view);
+
+    store
+        .replace_model(commit("old", vec![put("c", "3")], 1))
+        .await
+        .expect("replaces");
+    store
+        .replace_model(commit("new", vec![put("n", "1")], 0))
+        .await
+        .expect("makes a model never made");
+    let store = fixtures::reopen(&backend, store).await;
+    let view = store.read_model(&name("old")).expect("view");
+    assert_eq!(view.checkpoint(), Some(Position::new(1)));
+    assert_eq!(
+        strings(view.scan(b"", None, 10).expect("scan")),
+        [("c".into(), "3".into())]
+    );
+    let other = store.read_model(&name("other")).expect("view");
+    assert_eq!(
+        (other.checkpoint(), other.get(b"a").expect("get")),
+        (Some(Position::new(2)), Some(b"x".to_vec()))
+    );
+    let new = store.read_model(&name("new")).expect("view");
+    assert_eq!(
+        (new.checkpoint(), new.get(b"n").expect("get")),
+        (Some(Position::new(0)), Some(b"1".to_vec()))
+    );
+    store
+        .commit_model(commit("old", vec![put("d", "4")], 2))
+        .await
+        .expect("a commit goes on from the replacement's checkpoint");
+}
+
 /// ReadModels promise 1 across models and restarts: models are kept apart, a drop removes a
 /// model's entries and checkpoint (dropping one never made is fine), what committed is there
 /// after a restart, and a model made after a drop starts empty.

@@ -129,6 +129,7 @@ macro_rules! contract_suite {
             writes_and_checkpoint_commit_together_and_read_back,
             a_checkpoint_that_does_not_move_ahead_is_refused_and_nothing_is_written,
             an_amendment_writes_entries_and_leaves_the_checkpoint,
+            a_replacement_leaves_exactly_its_writes_at_its_checkpoint,
             models_are_kept_apart_dropped_whole_and_survive_a_reopen,
             a_module_state_replaces_the_last_and_drops_the_models_it_lets_go_at_once,
         ]);

@@ -279,6 +279,10 @@ impl ReadModels for TestStore {
         self.inner.amend_model(amend).await
     }
 
+    async fn replace_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
+        self.inner.replace_model(commit).await
+    }
+
     async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError> {
         self.inner.drop_model(model).await
     }

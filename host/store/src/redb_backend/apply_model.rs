@@ -1,5 +1,6 @@
-//! Committing a read model's writes with its checkpoint, amending its entries alone, and
-//! dropping a read model, inside the batch's write transaction (invariant 8 of `tables.rs`).
+//! Committing a read model's writes with its checkpoint, amending its entries alone,
+//! replacing a read model whole, and dropping one, inside the batch's write transaction
+//! (invariant 8 of `tables.rs`).
 
 use redb::ReadableTable;
 
@@ -67,6 +68,19 @@ pub(crate) fn apply_model_amend(
     };
     write_entries(tables, id, &amend.writes)?;
     Ok(Ok(()))
+}
+
+/// Drops `commit`'s model and commits `commit` to it, or refuses it whole (before anything is
+/// dropped) if a write is over the size limits.
+pub(crate) fn apply_model_replace(
+    tables: &mut WriteTables<'_>,
+    commit: &ModelCommit,
+) -> Result<Result<(), ModelError>, StorageError> {
+    if let Err(refusal) = check_sizes(&commit.model, &commit.writes) {
+        return Ok(Err(refusal));
+    }
+    apply_model_drop(tables, &commit.model)?;
+    apply_model_commit(tables, commit)
 }
 
 /// A refusal if a key or a value of `writes` is over its limit.

@@ -266,6 +266,12 @@ impl ReadModels for RedbStore {
         reply.await.map_err(|_| StorageError::Closed)?
     }
 
+    async fn replace_model(&self, commit: ModelCommit) -> Result<(), ModelError> {
+        let (pending, reply) = Pending::new(commit);
+        self.send(WriteOp::ReplaceModel(pending))?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+
     async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError> {
         let (pending, reply) = Pending::new(model);
         self.send(WriteOp::DropModel(pending))?;

@@ -22,7 +22,9 @@ use tokio::sync::oneshot;
 
 use super::apply_append::{Allocated, AppendRequest, ApplyError, apply_append};
 use super::apply_command::{CommandRequest, apply_command};
-use super::apply_model::{apply_model_amend, apply_model_commit, apply_model_drop};
+use super::apply_model::{
+    apply_model_amend, apply_model_commit, apply_model_drop, apply_model_replace,
+};
 use super::apply_module::{apply_module, apply_module_removal, apply_module_state};
 use super::apply_snapshot::{SnapshotRequest, apply_snapshot};
 use super::stream_cache::StreamCache;
@@ -47,6 +49,7 @@ pub(crate) enum WriteOp {
     PutModule(Pending<NewModule, ModulePut, ModulePutError>),
     CommitModel(Pending<ModelCommit, (), ModelError>),
     AmendModel(Pending<ModelAmend, (), ModelError>),
+    ReplaceModel(Pending<ModelCommit, (), ModelError>),
     DropModel(Pending<ReadModelName, (), StorageError>),
     PutModuleState(Pending<ModuleState, (), StorageError>),
     RemoveModule(Pending<ModuleRemoval, Option<ModuleRecord>, StorageError>),
@@ -164,6 +167,7 @@ fn commit_batch(
             WriteOp::PutModule(pending) => pending.settle(failure.as_ref()),
             WriteOp::CommitModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::AmendModel(pending) => pending.settle(failure.as_ref()),
+            WriteOp::ReplaceModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::DropModel(pending) => pending.settle(failure.as_ref()),
             WriteOp::PutModuleState(pending) => pending.settle(failure.as_ref()),
             WriteOp::RemoveModule(pending) => pending.settle(failure.as_ref()),
@@ -226,6 +230,9 @@ fn apply_and_commit(
                 }
                 WriteOp::AmendModel(pending) => {
                     pending.result = Some(apply_model_amend(&mut tables, &pending.request)?);
+                }
+                WriteOp::ReplaceModel(pending) => {
+                    pending.result = Some(apply_model_replace(&mut tables, &pending.request)?);
                 }
                 WriteOp::DropModel(pending) => {
                     apply_model_drop(&mut tables, &pending.request)?;

@@ -354,8 +354,16 @@ impl Inner {
         let model = model_of(name)?;
         let remade = async {
             let kept = self.kept_ledger(&model).await?;
-            self.store.drop_model(model.clone()).await?;
-            start_model(&*self.store, &model, Position::new(from), kept).await
+            // One write: a crash leaves the model as it was or made again, never without the
+            // intents carried over.
+            self.store
+                .replace_model(ModelCommit {
+                    model: model.clone(),
+                    writes: kept.into(),
+                    checkpoint: Position::new(from),
+                })
+                .await
+                .map_err(TaskError::from)
         }
         .await;
         running.insert(name.to_owned(), self.spawn(&reactor, model));
