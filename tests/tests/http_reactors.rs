@@ -1,8 +1,10 @@
 //! Reactors through the real server: the `transfers` process manager moves money, compensates
 //! a refused deposit and fails a refused withdrawal, with provenance that leads back to the
-//! first command; a reset replays it and executes nothing again; the failure policy parks
-//! (and a fix retried executes exactly once), stops, and sandboxes a looping or hoarding
-//! reactor; intents that cannot be executed are recorded as failed outcomes.
+//! first command; a reset replays it, in place and on a copy of the store, and executes
+//! nothing again; the failure policy parks (keeping each stream's order, and a fix retried
+//! executes exactly once), stops, and sandboxes a looping or hoarding reactor; intents that
+//! cannot be executed are recorded as failed outcomes; an upload with a position builds the
+//! reactor from it.
 
 mod common;
 
@@ -228,7 +230,53 @@ async fn transfers_move_money_compensate_and_lead_back_to_their_first_command() 
     );
     assert_eq!(state(&server, "bank_account", "a").await["balance"], 700);
     assert_eq!(state(&server, "bank_account", "b").await["balance"], 300);
+
+    // The same on a copy of the store, by another node: the replay issues the same intents
+    // under the same keys there too, so it stores nothing and moves no money.
+    let dir = server.stop().await;
+    let copy = tempfile::tempdir().expect("temp dir");
+    copy_dir(dir.path(), copy.path());
+    let server = Server::start_configured(
+        copy,
+        None,
+        &["bank_account", "transfer", "transfers"],
+        &settings(OnFailure::Park),
+    )
+    .await;
+    let (code, body) = server
+        .post("/v1/reactors/transfers/reset?from=0", json!(null))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let replayed = settled(&server, "transfers").await;
+    assert_eq!(
+        (
+            replayed["intents_issued"].clone(),
+            replayed["parked"].clone()
+        ),
+        (json!(9), json!(0)),
+        "{replayed}"
+    );
+    assert_eq!(
+        server.get("/v1/all?limit=1").await.1["head"],
+        head,
+        "the replay on the copy stored nothing"
+    );
+    assert_eq!(state(&server, "bank_account", "a").await["balance"], 700);
     server.stop().await;
+}
+
+/// Copies the files of directory `from` into `to`, recursively.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("reads the directory") {
+        let entry = entry.expect("an entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a type").is_dir() {
+            std::fs::create_dir_all(&target).expect("makes a directory");
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copies a file");
+        }
+    }
 }
 
 #[tokio::test]
