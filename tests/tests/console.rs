@@ -1,6 +1,7 @@
 //! The console (`/ui`) in a real browser: Debian's headless Chromium over WebDriver
 //! (`common/browser.rs`), against the real server on 127.0.0.1:0 with the example modules.
-//! Each page is walked as a person would use it and checked against the API; no page may log
+//! Each page is walked as a person would use it and checked against the API (reactors, with
+//! parked events retried and a reset, in a test of their own); no page may log
 //! a console error; hostile event data must stay inert; and with an API key the console asks
 //! for it and guards every change against CSRF. Screenshots of every page go to
 //! `target/console-screenshots/`.
@@ -446,6 +447,125 @@ async fn every_page_works_in_a_real_browser() {
     browser.screenshot("overview-later").await;
     no_console_errors(&browser, "the overview").await;
 
+    browser.close().await;
+    server.stop().await;
+}
+
+/// The number reactor `name`'s status gives under `field`.
+async fn reactor_figure(server: &Server, name: &str, field: &str) -> Value {
+    server.get(&format!("/v1/reactors/{name}")).await.1[field].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactors_show_their_parked_events_which_are_retried_from_the_page() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(dir, None, &["bank_account", "picky_reactor"]).await;
+    for command in [
+        json!({"type": "Open", "data": {"owner": "Ada"}}),
+        json!({"type": "Deposit", "data": {"amount": 10}}),
+        json!({"type": "Withdraw", "data": {"amount": 3}}),
+        json!({"type": "Deposit", "data": {"amount": 4}}),
+    ] {
+        let (status, body) = server.command("bank_account", "r1", command).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // The withdrawal traps (parked after its retries); the deposit after it waits behind it.
+    let started = Instant::now();
+    while reactor_figure(&server, "picky_reactor", "parked").await != 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the reactor never parked two events"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let browser = Browser::start().await;
+    browser.open(&server.url("/ui/reactors")).await;
+    browser
+        .wait_until(
+            "both parked events show",
+            "return document.querySelectorAll('#reactor-picky_reactor .parked tbody tr').length === 2",
+        )
+        .await;
+    let shown = browser.text("#reactor-picky_reactor .parked tbody").await;
+    assert!(
+        shown.contains("withdrawals are not handled") && shown.contains("behind"),
+        "{shown}"
+    );
+    let card = browser.text("#reactor-picky_reactor").await;
+    assert!(card.contains("live"), "{card}");
+    browser.screenshot("reactors-parked").await;
+
+    // The fix, then Retry all: both are let go, in the stream's order, each once.
+    let (status, body) = server
+        .put_module(
+            "picky_reactor",
+            cairn_tests::guest("picky-reactor-fixed"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    browser
+        .click("#reactor-picky_reactor button.retry-all")
+        .await;
+    browser
+        .client
+        .accept_alert()
+        .await
+        .expect("the retry is confirmed");
+    browser
+        .wait_until(
+            "the page says both were let go and lists nothing",
+            "const card = document.querySelector('#reactor-picky_reactor');
+             return card.querySelector('.said').textContent.includes('2 retried')
+               && card.querySelector('.parked').textContent.includes('Nothing is parked')",
+        )
+        .await;
+    assert_eq!(reactor_figure(&server, "picky_reactor", "parked").await, 0);
+    let started = Instant::now();
+    loop {
+        let (_, body) = server.get("/v1/aggregates/bank_account/r1_shadow").await;
+        if body["state"]["balance"] == 17 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the shadow never reached 17: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.screenshot("reactors-retried").await;
+
+    // A reset from a position, confirmed: the figures come back to what they were, since
+    // every command is answered by its key.
+    let issued = reactor_figure(&server, "picky_reactor", "intents_issued").await;
+    browser.fill("#reset-from-picky_reactor", "0").await;
+    browser.click("#reactor-picky_reactor button.reset").await;
+    browser
+        .client
+        .accept_alert()
+        .await
+        .expect("the reset is confirmed");
+    browser
+        .wait_until(
+            "the page says it was reset",
+            "return document.querySelector('#reactor-picky_reactor .said').textContent.includes('Reset from position 0')",
+        )
+        .await;
+    let started = Instant::now();
+    while reactor_figure(&server, "picky_reactor", "intents_executed").await != issued {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the replay never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, body) = server.get("/v1/aggregates/bank_account/r1_shadow").await;
+    assert_eq!(
+        body["state"]["balance"], 17,
+        "the replay executed nothing again"
+    );
+    no_console_errors(&browser, "the reactors page").await;
     browser.close().await;
     server.stop().await;
 }

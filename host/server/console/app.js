@@ -11,10 +11,11 @@ import streams from "./pages/streams.js";
 import stream from "./pages/stream.js";
 import aggregate from "./pages/aggregate.js";
 import projections from "./pages/projections.js";
+import reactors from "./pages/reactors.js";
 import modules from "./pages/modules.js";
 import command from "./pages/command.js";
 
-const PAGES = [overview, streams, stream, command, aggregate, projections, modules];
+const PAGES = [overview, streams, stream, command, aggregate, projections, reactors, modules];
 const main = document.getElementById("page");
 let leave = () => {};
 /** Counts page changes: a page still rendering when another is asked for is dropped. */
