@@ -539,6 +539,7 @@ async fn reactors_show_their_parked_events_which_are_retried_from_the_page() {
     // A reset from a position, confirmed: the figures come back to what they were, since
     // every command is answered by its key.
     let issued = reactor_figure(&server, "picky_reactor", "intents_issued").await;
+    let head = server.get("/v1/all?limit=1").await.1["head"].clone();
     browser.fill("#reset-from-picky_reactor", "0").await;
     browser.click("#reactor-picky_reactor button.reset").await;
     browser
@@ -564,6 +565,11 @@ async fn reactors_show_their_parked_events_which_are_retried_from_the_page() {
     assert_eq!(
         body["state"]["balance"], 17,
         "the replay executed nothing again"
+    );
+    assert_eq!(
+        server.get("/v1/all?limit=1").await.1["head"],
+        head,
+        "the replay stored nothing"
     );
     no_console_errors(&browser, "the reactors page").await;
     browser.close().await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cairn_store::{AppendError, ModulePutError, NameError, ReadError, StorageError};
+use cairn_store::{AppendError, ModuleKind, ModulePutError, NameError, ReadError, StorageError};
 
 /// Whose fault a failed call is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +158,10 @@ pub enum LoadError {
         "the upload asked for a module of kind '{expected}' (`from` gives where a reactor \
          starts), and this component is of kind '{found}'"
     )]
-    UnexpectedKind { expected: String, found: String },
+    UnexpectedKind {
+        expected: ModuleKind,
+        found: ModuleKind,
+    },
     /// The module failed in the call the host makes when it loads it.
     #[error("the module failed when it was loaded: {0}")]
     Module(CallError),

@@ -212,8 +212,8 @@ impl Registry {
             && expected != kind
         {
             return Err(LoadError::UnexpectedKind {
-                expected: expected.to_string(),
-                found: kind.to_string(),
+                expected,
+                found: kind,
             });
         }
         let prepared = match prepared {

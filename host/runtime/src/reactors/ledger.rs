@@ -23,8 +23,9 @@
 //!    outcome was not recorded is still an `i` row, and executing it again is safe by its key.
 //! 3. A `p` row is written with the checkpoint that moves past its event (or, for an event
 //!    whose intents failed for the host, with the deletion of those `i` rows, which it then
-//!    holds, all of that event's in one row); it is deleted with what its retry recorded, or
-//!    alone when discarded.
+//!    holds, all of that event's in one row), and with its stream's `w` row (invariant 7); it
+//!    is deleted with what its retry recorded, or when discarded, each time with the `w` row.
+//!    A retry that fails again writes it anew, with the attempt and its error.
 //! 4. An `r` row is written with the `o` row of an intent that appended nothing (a rejection,
 //!    a failure), and kept, across resets too: an intent issued again under its key is not
 //!    executed again (a command that appended is answered by its key in the aggregate's
@@ -248,7 +249,7 @@ pub(crate) fn waiting(view: &dyn ModelRead, stream: &str) -> Result<u64, Storage
 
 /// The write of `stream`'s `w` row holding `count` (invariant 7). A parked row written before
 /// streams were kept names none, and counts for none.
-fn waiting_write(stream: &str, count: u64) -> Option<ModelWrite> {
+pub(crate) fn waiting_write(stream: &str, count: u64) -> Option<ModelWrite> {
     if stream.is_empty() {
         return None;
     }

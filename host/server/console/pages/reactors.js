@@ -1,7 +1,8 @@
 // Reactors: each one's state, position and lag, the intents it issued and executed, the stall
 // alarm and its last error; a fault's event (linked); its parked events, each linked to its
 // stream, with retry and discard; retry all, and a reset from a position (each confirmed
-// first). Polled each second; a parked list is drawn again only when it changes.
+// first). Polled a second after the last poll ended; a parked list is drawn again only when it
+// changes, and a reply older than the last one drawn is dropped.
 
 import * as api from "../api.js";
 import { confirmButton, figure, h, link, num, replace, streamHref, time } from "../dom.js";
@@ -42,10 +43,10 @@ function card(name) {
   async function act(doing) {
     try {
       replace(said, await doing());
+      await refresh();
     } catch (error) {
       replace(said, errorBox(error));
     }
-    await refresh();
   }
 
   const el = h("article", { class: "reactor", id: `reactor-${name}`, "data-name": name },
@@ -90,8 +91,11 @@ function card(name) {
     ];
   }
 
+  let asked = 0;
   async function showParked() {
+    const mine = ++asked;
     const list = await api.get(`${base}/parked`);
+    if (mine !== asked) return;
     const key = JSON.stringify(list.parked);
     if (key === parkedShown) return;
     parkedShown = key;
@@ -151,9 +155,14 @@ export default {
     const holder = h("div", { id: "reactors" });
     replace(main, h("h1", {}, "Reactors"), holder);
     let left = false;
+    let timer = null;
     async function poll() {
       const list = await api.get("/v1/reactors");
-      if (list.reactors.length === 0 && cards.size === 0) {
+      const loaded = new Set(list.reactors.map((s) => s.name));
+      for (const [name, c] of cards) {
+        if (!loaded.has(name)) { c.el.remove(); cards.delete(name); }
+      }
+      if (list.reactors.length === 0) {
         replace(holder, h("p", { class: "muted" }, "No reactors are loaded."));
         return;
       }
@@ -167,8 +176,12 @@ export default {
         await cards.get(status.name).update(status);
       }
     }
+    async function again() {
+      await poll().catch(() => {});
+      if (!left) timer = setTimeout(again, EVERY_MS);
+    }
     await poll();
-    const timer = setInterval(() => { if (!left) poll().catch(() => {}); }, EVERY_MS);
-    return () => { left = true; clearInterval(timer); };
+    timer = setTimeout(again, EVERY_MS);
+    return () => { left = true; clearTimeout(timer); };
   },
 };

@@ -99,7 +99,9 @@ pub(super) async fn upload(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<ModuleInfo>), ApiError> {
     let body = module_body(&headers, body)?;
+    // A reactor has no history to read; `from` is for reactors only, refused below otherwise.
     if !query.force
+        && query.from.is_none()
         && let Some(report) = state
             .command_path
             .check_history(&name, body.clone())
@@ -116,6 +118,11 @@ pub(super) async fn upload(
             .map_err(|error| match error {
                 InstallError::Load(error) => ApiError::from(error),
                 InstallError::Reactor(error) => error.into(),
+                error @ InstallError::NotBuilt { .. } => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "reactor_not_running",
+                    error.to_string(),
+                ),
             })?,
         None => state.command_path.registry().upload(&name, body).await?,
     };

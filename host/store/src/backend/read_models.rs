@@ -8,7 +8,7 @@ use crate::read_model::{ModelAmend, ModelCommit, ModelRead, ReadModelName};
 ///
 /// What every backend promises:
 /// 1. A read model's writes and its checkpoint commit together or not at all, and its
-///    checkpoint only grows.
+///    checkpoint only grows (but for a replacement, promise 4).
 /// 2. A read of a model is one consistent view: it sees every commit that returned before it
 ///    opened and none that came after, for as long as it is held.
 /// 3. An amendment applies its writes, all or none, and leaves the checkpoint as it was. A

@@ -50,7 +50,8 @@
 //! 8. `model_entries[(id, _)]` rows exist only for an id that `models` names; a model's entries
 //!    and its checkpoint change only together, in one transaction (`apply_model.rs`), and the
 //!    checkpoint only grows; an amendment changes entries alone, of a model that has a row.
-//!    Dropping a model removes its entries and its row together.
+//!    Dropping a model removes its entries and its row together; a replacement drops and
+//!    commits in one transaction, and is the one write that may move a checkpoint back.
 //! 9. `module_states[name]` is replaced whole, in the transaction that drops the read models
 //!    the new state stops naming (`apply_module.rs`). The store never reads the value.
 //! 10. Every value of `events`, `snapshots` and `model_entries` ends in a checksum of its bytes

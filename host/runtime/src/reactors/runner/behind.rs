@@ -50,6 +50,31 @@ pub(crate) fn chains(parked: Vec<ParkedEvent>) -> Vec<Vec<ParkedEvent>> {
     chains
 }
 
+/// The writes that set each stream's `w` row to the number of its `p` rows, where they differ.
+pub(crate) fn recount(view: &dyn ModelRead) -> Result<Vec<ModelWrite>, StorageError> {
+    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, entry) in ledger::rows::<ParkedEvent>(view, ledger::PARKED)? {
+        if !entry.stream.is_empty() {
+            *counted.entry(entry.stream).or_default() += 1;
+        }
+    }
+    let mut kept: BTreeMap<String, u64> = BTreeMap::new();
+    for (key, value) in ledger::entries(view, ledger::WAITING)? {
+        let stream = String::from_utf8_lossy(&key[1..]).into_owned();
+        kept.insert(stream, ledger::decode(&value)?);
+    }
+    let mut writes = Vec::new();
+    for (stream, count) in &counted {
+        if kept.get(stream) != Some(count) {
+            writes.extend(ledger::waiting_write(stream, *count));
+        }
+    }
+    for stream in kept.keys().filter(|s| !counted.contains_key(*s)) {
+        writes.extend(ledger::waiting_write(stream, 0));
+    }
+    Ok(writes)
+}
+
 /// The writes that park `events` behind the parked events of their streams, which had
 /// `waiting` parked (by stream).
 pub(crate) fn park_behind(
@@ -149,6 +174,42 @@ mod tests {
         );
         assert_eq!(ledger::waiting(&model, "a-1").expect("reads"), 0);
         assert!(model.0.is_empty(), "no row is left: {:?}", model.0.keys());
+    }
+
+    #[test]
+    fn a_recount_sets_each_streams_count_to_its_parked_rows() {
+        let mut model = Committed(BTreeMap::new());
+        let parked = |stream: &str, position| {
+            ParkedEvent::new(
+                &event(stream, position),
+                ParkedStep::React,
+                1,
+                "trap".into(),
+            )
+        };
+        // Rows written before streams were counted, and a stray count.
+        for entry in [parked("a-1", 3), parked("a-1", 4), parked("b-1", 5)] {
+            apply(&mut model, vec![ledger::put_parked(&entry)]);
+        }
+        apply(
+            &mut model,
+            ledger::waiting_write("b-1", 7).into_iter().collect(),
+        );
+        apply(
+            &mut model,
+            ledger::waiting_write("gone-1", 2).into_iter().collect(),
+        );
+        let writes = recount(&model).expect("reads");
+        apply(&mut model, writes);
+        let counts: Vec<u64> = ["a-1", "b-1", "gone-1"]
+            .iter()
+            .map(|s| ledger::waiting(&model, s).expect("reads"))
+            .collect();
+        assert_eq!(counts, [2, 1, 0]);
+        assert!(
+            recount(&model).expect("reads").is_empty(),
+            "nothing left to set"
+        );
     }
 
     #[test]

@@ -68,10 +68,21 @@ pub enum InstallError {
     /// The component was refused.
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// The component was kept, and the reactor could not be built from the position: it is
-    /// not running until a reset.
+    /// The installation's task failed.
     #[error(transparent)]
     Reactor(#[from] ReactorError),
+    /// The version was kept, and its model could not be made at the position: it does not
+    /// run until a reset (or the next sync) makes it there.
+    #[error(
+        "reactor '{name}' version {version} is kept, and could not be built from position \
+         {from} ({error}); it is not running: reset it with from={from}"
+    )]
+    NotBuilt {
+        name: String,
+        version: u64,
+        from: u64,
+        error: ReactorError,
+    },
 }
 
 /// A reactor's running task, and the handles to it.
@@ -99,6 +110,9 @@ struct Inner {
     stop: watch::Sender<bool>,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     threads: threads::ReactorThreads,
+    /// Reactors installed to be built from a position (the value) whose model is not made
+    /// there yet: no task runs them until it is.
+    unbuilt: Mutex<BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Reactors {
@@ -128,6 +142,7 @@ impl Reactors {
             stop,
             supervisor: Mutex::new(None),
             threads: threads::ReactorThreads::start(REACTOR_THREADS),
+            unbuilt: Mutex::new(BTreeMap::new()),
         });
         let mut installs = inner.registry.watch_reactors();
         let supervised = Arc::clone(&inner);
@@ -261,8 +276,20 @@ impl Reactors {
                 .registry
                 .upload_as(&owned, bytes, Some(ModuleKind::Reactor))
                 .await?;
-            inner.remake(&mut running, &owned, from).await?;
-            Ok(uploaded)
+            inner
+                .unbuilt
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(owned.clone(), from);
+            match inner.remake(&mut running, &owned, from).await {
+                Ok(()) => Ok(uploaded),
+                Err(error) => Err(InstallError::NotBuilt {
+                    name: owned,
+                    version: uploaded.record.version,
+                    from,
+                    error,
+                }),
+            }
         })
         .await
         .map_err(|e| {
@@ -366,6 +393,17 @@ impl Inner {
                 .map_err(TaskError::from)
         }
         .await;
+        let mut unbuilt = self.unbuilt.lock().unwrap_or_else(PoisonError::into_inner);
+        match remade {
+            Ok(()) => {
+                unbuilt.remove(name);
+            }
+            // A version installed to be built from a position does not run from anywhere
+            // else: it waits, not running, for a reset (or the next sync) to build it.
+            Err(_) if unbuilt.contains_key(name) => return Ok(remade?),
+            Err(_) => {}
+        }
+        drop(unbuilt);
         running.insert(name.to_owned(), self.spawn(&reactor, model));
         Ok(remade?)
     }
@@ -406,6 +444,18 @@ impl Inner {
                     continue;
                 }
             };
+            let unbuilt = self
+                .unbuilt
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&name)
+                .copied();
+            if let Some(from) = unbuilt {
+                if let Err(error) = self.remake(&mut running, &name, from).await {
+                    tracing::error!(reactor = %name, from, %error, "the reactor could not be built from its position; it does not run until a reset");
+                }
+                continue;
+            }
             if let Err(error) = self.start_if_new(&model, reactor.installed_at()).await {
                 tracing::error!(reactor = %name, %error, "the reactor's model could not be started");
                 continue;

@@ -12,7 +12,8 @@
 //!    head, wait for it to move.
 //!
 //! An event `react` fails on is tried again after a backoff, `retries` times; then the policy
-//! parks it, skips it, or stops the reactor there.
+//! parks it, skips it, or stops the reactor there. The later events of a parked event's stream
+//! are parked behind it (`behind.rs`, invariant 7 of `ledger.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -128,6 +129,9 @@ impl Task {
         }
         if let Ok(parked) = self.parked_count().await {
             self.board.parked(parked);
+        }
+        if let Err(error) = self.recount_waiting().await {
+            tracing::warn!(reactor = %self.reactor.name(), %error, "the counts of parked events by stream could not be checked");
         }
         match self.kept_fault().await {
             Ok(true) => return,
@@ -248,8 +252,11 @@ impl Task {
         };
         if let Some((group, error)) = failed {
             // The intents of the events before it are executed first: a retry's backoff, or a
-            // stop, never holds them back.
-            self.settle().await?;
+            // stop, never holds them back. If that parks an event, the failed one may be of its
+            // stream: it is read again, to wait behind it (invariant 7 of `ledger.rs`).
+            if !self.settle().await?.is_empty() {
+                return Ok(Turn::Again);
+            }
             return self.failed_event(group, error).await;
         }
         Ok(Turn::Again)
@@ -724,10 +731,11 @@ impl Task {
             ParkedStep::React | ParkedStep::Behind => {
                 let group = self.read_position(entry.position).await?;
                 if group.is_empty() {
-                    report
-                        .failed
-                        .push((entry.position, "the event is no longer in the log".into()));
-                    return Ok(false);
+                    // This version does not subscribe to it: there is nothing to react to,
+                    // and the events behind it go on.
+                    self.amend(let_go).await?;
+                    report.succeeded += 1;
+                    return Ok(true);
                 }
                 let reacted = self.react(group, Waiting::Retried).await?;
                 if let Some((_, error)) = reacted.failed {
@@ -807,6 +815,16 @@ impl Task {
             checkpoint: view.checkpoint().unwrap_or(Position::START),
             counts: ledger::counts(&*view)?,
         })
+    }
+
+    /// Sets each stream's `w` row to the number of its `p` rows (invariant 7 of `ledger.rs`):
+    /// a ledger written before streams were counted gains its rows, and a count that drifted
+    /// is set right before the task reacts to anything.
+    async fn recount_waiting(&self) -> Result<(), TaskError> {
+        let view = self.open_view().await?;
+        let writes = behind::recount(&*view)?;
+        drop(view);
+        self.amend(writes).await
     }
 
     /// How many events of `stream` are parked (invariant 7 of `ledger.rs`).

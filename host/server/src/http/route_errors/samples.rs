@@ -201,8 +201,8 @@ pub(super) fn load_errors() -> Vec<LoadError> {
             held_by: "customers_upcaster".into(),
         },
         LoadError::UnexpectedKind {
-            expected: "reactor".into(),
-            found: "aggregate".into(),
+            expected: cairn_store::ModuleKind::Reactor,
+            found: cairn_store::ModuleKind::Aggregate,
         },
         LoadError::Host(reason()),
     ];
