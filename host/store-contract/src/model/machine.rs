@@ -122,6 +122,16 @@ impl ReferenceStateMachine for StoreReference {
                 // One behind, equal to, or one past the checkpoint.
                 checkpoint: (checkpoints[model] + step).saturating_sub(1),
             });
+        let replace_model = (
+            0..MODELS.len(),
+            proptest::collection::vec((0..KEYS.len(), proptest::option::of(any::<u8>())), 0..4),
+            0u64..4,
+        )
+            .prop_map(|(model, writes, checkpoint)| Transition::ReplaceModel {
+                model,
+                writes,
+                checkpoint,
+            });
         let drop_model = (0..MODELS.len()).prop_map(|model| Transition::DropModel { model });
         let scan_model = (
             0..MODELS.len(),
@@ -170,6 +180,7 @@ impl ReferenceStateMachine for StoreReference {
             (1, snapshot.boxed()),
             (2, commit_model.boxed()),
             (1, drop_model.boxed()),
+            (1, replace_model.boxed()),
             (1, scan_model.boxed()),
             (1, list_streams.boxed()),
             (1, Just(Transition::Reopen).boxed()),
@@ -267,6 +278,14 @@ impl ReferenceStateMachine for StoreReference {
                 writes,
                 checkpoint,
             } => state.commit_model(*model, writes, *checkpoint),
+            Transition::ReplaceModel {
+                model,
+                writes,
+                checkpoint,
+            } => {
+                state.models.remove(model);
+                state.commit_model(*model, writes, *checkpoint)
+            }
             Transition::DropModel { model } => {
                 state.models.remove(model);
                 Expected::Nothing

@@ -198,27 +198,23 @@ impl<B: Backend> StateMachineTest for StoreModelTest<B> {
                     Err(other) => panic!("unexpected snapshot error: {other}"),
                 }
             }
+            Transition::ReplaceModel {
+                model,
+                writes,
+                checkpoint,
+            } => {
+                let commit = model_commit(model, &writes, checkpoint);
+                sys.runtime
+                    .block_on(sys.store().replace_model(commit))
+                    .expect("replaces");
+                Expected::ModelCommitted
+            }
             Transition::CommitModel {
                 model,
                 writes,
                 checkpoint,
             } => {
-                let commit = ModelCommit {
-                    model: model_name(model),
-                    writes: writes
-                        .iter()
-                        .map(|(key, value)| match value {
-                            Some(v) => ModelWrite::Put {
-                                key: KEYS[*key].to_vec(),
-                                value: vec![*v],
-                            },
-                            None => ModelWrite::Delete {
-                                key: KEYS[*key].to_vec(),
-                            },
-                        })
-                        .collect(),
-                    checkpoint: Position::new(checkpoint),
-                };
+                let commit = model_commit(model, &writes, checkpoint);
                 match sys.runtime.block_on(sys.store().commit_model(commit)) {
                     Ok(()) => Expected::ModelCommitted,
                     Err(ModelError::CheckpointNotAhead { .. }) => Expected::ModelNotAhead,
@@ -322,5 +318,25 @@ impl<B: Backend> StateMachineTest for StoreModelTest<B> {
         if let Some(store) = sys.store.take() {
             sys.runtime.block_on(B::close(store));
         }
+    }
+}
+
+/// The commit of `writes` ((key, value); no value is a delete) to model `model` at `checkpoint`.
+fn model_commit(model: usize, writes: &[(usize, Option<u8>)], checkpoint: u64) -> ModelCommit {
+    ModelCommit {
+        model: model_name(model),
+        writes: writes
+            .iter()
+            .map(|(key, value)| match value {
+                Some(v) => ModelWrite::Put {
+                    key: KEYS[*key].to_vec(),
+                    value: vec![*v],
+                },
+                None => ModelWrite::Delete {
+                    key: KEYS[*key].to_vec(),
+                },
+            })
+            .collect(),
+        checkpoint: Position::new(checkpoint),
     }
 }

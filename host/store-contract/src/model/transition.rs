@@ -85,6 +85,13 @@ pub(super) enum Transition {
         writes: Vec<(usize, Option<u8>)>,
         checkpoint: u64,
     },
+    /// Drop and commit again in one write (ReadModels promise 4); the checkpoint may be
+    /// behind the model's.
+    ReplaceModel {
+        model: usize,
+        writes: Vec<(usize, Option<u8>)>,
+        checkpoint: u64,
+    },
     DropModel {
         model: usize,
     },
