@@ -28,6 +28,14 @@ fn delete(key: &str) -> ModelWrite {
     }
 }
 
+/// A write whose key is one byte over the limit: refused.
+fn key_too_long() -> ModelWrite {
+    ModelWrite::Put {
+        key: vec![b'k'; MAX_MODEL_KEY + 1],
+        value: vec![],
+    }
+}
+
 fn commit(model: &str, writes: Vec<ModelWrite>, checkpoint: u64) -> ModelCommit {
     ModelCommit {
         model: name(model),
@@ -147,14 +155,7 @@ pub async fn a_checkpoint_that_does_not_move_ahead_is_refused_and_nothing_is_wri
     let too_long = store
         .commit_model(ModelCommit {
             model: name("counts"),
-            writes: vec![
-                put("ok", "1"),
-                ModelWrite::Put {
-                    key: vec![b'k'; MAX_MODEL_KEY + 1],
-                    value: vec![],
-                },
-            ]
-            .into(),
+            writes: vec![put("ok", "1"), key_too_long()].into(),
             checkpoint: Position::new(6),
         })
         .await
@@ -210,13 +211,7 @@ pub async fn an_amendment_writes_entries_and_leaves_the_checkpoint<B: Backend>()
     let refused = store
         .amend_model(ModelAmend {
             model: name("pending"),
-            writes: vec![
-                delete("i2"),
-                ModelWrite::Put {
-                    key: vec![b'k'; MAX_MODEL_KEY + 1],
-                    value: vec![],
-                },
-            ],
+            writes: vec![delete("i2"), key_too_long()],
         })
         .await
         .expect_err("key too long");
@@ -256,14 +251,7 @@ pub async fn a_replacement_leaves_exactly_its_writes_at_its_checkpoint<B: Backen
         .await
         .expect("commits");
     let refused = store
-        .replace_model(commit(
-            "old",
-            vec![ModelWrite::Put {
-                key: vec![b'k'; MAX_MODEL_KEY + 1],
-                value: vec![],
-            }],
-            1,
-        ))
+        .replace_model(commit("old", vec![key_too_long()], 1))
         .await
         .expect_err("key too long");
     assert!(

@@ -263,26 +263,55 @@ pub(crate) fn waiting_write(stream: &str, count: u64) -> Option<ModelWrite> {
     })
 }
 
-/// The writes that park `entries`, all of `stream`, which had `waiting` events parked before.
-pub(crate) fn park(stream: &str, waiting: u64, entries: &[ParkedEvent]) -> Vec<ModelWrite> {
+/// The writes that park `entries`, with each stream's `w` row counted on from `waiting`, how
+/// many events of a stream were parked before (invariant 7).
+pub(crate) fn park(
+    entries: &[ParkedEvent],
+    waiting: impl FnMut(&str) -> Result<u64, StorageError>,
+) -> Result<Vec<ModelWrite>, StorageError> {
     let mut writes: Vec<ModelWrite> = entries.iter().map(put_parked).collect();
-    writes.extend(waiting_write(stream, waiting + entries.len() as u64));
-    writes
+    writes.extend(recounted(entries.iter(), waiting, |before, n| before + n)?);
+    Ok(writes)
 }
 
-/// The writes that let `entries` go, all of `stream`, which had `waiting` events parked.
-pub(crate) fn let_go(stream: &str, waiting: u64, entries: &[&ParkedEvent]) -> Vec<ModelWrite> {
+/// The writes that let `entries` go, with each stream's `w` row counted down from `waiting`
+/// (invariant 7).
+pub(crate) fn let_go(
+    entries: &[&ParkedEvent],
+    waiting: impl FnMut(&str) -> Result<u64, StorageError>,
+) -> Result<Vec<ModelWrite>, StorageError> {
     let mut writes: Vec<ModelWrite> = entries
         .iter()
         .map(|entry| ModelWrite::Delete {
             key: parked_key(entry.position, &entry_id(entry)),
         })
         .collect();
-    writes.extend(waiting_write(
-        stream,
-        waiting.saturating_sub(entries.len() as u64),
-    ));
-    writes
+    writes.extend(recounted(
+        entries.iter().copied(),
+        waiting,
+        u64::saturating_sub,
+    )?);
+    Ok(writes)
+}
+
+/// The `w` writes of the streams of `entries`: each stream's count before, from `waiting`,
+/// moved by how many of `entries` are of it.
+fn recounted<'a>(
+    entries: impl Iterator<Item = &'a ParkedEvent>,
+    mut waiting: impl FnMut(&str) -> Result<u64, StorageError>,
+    moved: fn(u64, u64) -> u64,
+) -> Result<Vec<ModelWrite>, StorageError> {
+    let mut by_stream: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for entry in entries {
+        *by_stream.entry(&entry.stream).or_default() += 1;
+    }
+    let mut writes = Vec::new();
+    for (stream, n) in by_stream {
+        if !stream.is_empty() {
+            writes.extend(waiting_write(stream, moved(waiting(stream)?, n)));
+        }
+    }
+    Ok(writes)
 }
 
 /// The write of `entry`'s `p` row, new or with what its last try gave.

@@ -1,6 +1,14 @@
-// Pieces more than one page shows: a projection's state as a badge, and a table.
+// Pieces more than one page shows: a projection's state as a badge, a table, and the event at
+// a position (a fault's).
 
+import * as api from "../api.js";
 import { h, num } from "../dom.js";
+
+/** The event at `position` of the log as stored, or null. */
+export async function eventAt(position) {
+  const page = await api.get("/v1/all", { after: position - 1, limit: 1, raw: "true" });
+  return page.events.find((e) => e.position === position) ?? null;
+}
 
 /** A projection's state, in words: live, catching up (with its lag), faulted, paused. */
 export function stateBadge(status) {

@@ -7,7 +7,7 @@ import { confirmButton, h, link, num, replace, streamHref } from "../dom.js";
 import { redraw, sparkline } from "../chart.js";
 import { jsonView } from "../json_view.js";
 import { errorBox } from "../nav.js";
-import { stateBadge } from "./common.js";
+import { eventAt, stateBadge } from "./common.js";
 
 const POINTS = 60;
 
@@ -16,11 +16,6 @@ function progress(generation, label) {
   return h("div", { class: "progress-row" },
     h("progress", { max: 1, value: share.toFixed(4), "aria-label": label }),
     h("span", {}, `${num(generation.position)} of ${num(generation.head)} (${(share * 100).toFixed(1)}%)`));
-}
-
-async function faultEvent(position) {
-  const page = await api.get("/v1/all", { after: position - 1, limit: 1, raw: "true" });
-  return page.events.find((e) => e.position === position) ?? null;
 }
 
 function card(name) {
@@ -83,7 +78,7 @@ function card(name) {
     if (key === faultShown) return;
     faultShown = key;
     if (!f) { fault.replaceChildren(); return; }
-    const e = await faultEvent(f.position).catch(() => null);
+    const e = await eventAt(f.position).catch(() => null);
     if (faultShown !== key) return;
     replace(fault, h("div", { class: "fault", role: "alert" },
       h("h3", {}, "Faulted"),

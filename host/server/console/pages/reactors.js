@@ -7,7 +7,7 @@
 import * as api from "../api.js";
 import { confirmButton, figure, h, link, num, replace, streamHref, time } from "../dom.js";
 import { errorBox } from "../nav.js";
-import { table } from "./common.js";
+import { eventAt, table } from "./common.js";
 
 const EVERY_MS = 1000;
 
@@ -23,11 +23,6 @@ function retried(report) {
   return h("p", { class: failed.length ? "error" : "ok", role: "status" },
     `${num(report.succeeded)} retried and let go; ${num(failed.length)} failed again`,
     failed.length ? h("ul", {}, failed.map((f) => h("li", {}, f))) : null);
-}
-
-async function eventAt(position) {
-  const page = await api.get("/v1/all", { after: position - 1, limit: 1, raw: "true" });
-  return page.events.find((e) => e.position === position) ?? null;
 }
 
 function card(name) {

@@ -80,25 +80,20 @@ pub(crate) fn recount(view: &dyn ModelRead) -> Result<Vec<ModelWrite>, StorageEr
 pub(crate) fn park_behind(
     events: &[RecordedEvent],
     waiting: &BTreeMap<String, u64>,
-) -> Vec<ModelWrite> {
-    let mut by_stream: BTreeMap<&str, Vec<ParkedEvent>> = BTreeMap::new();
-    for event in events {
-        let why = format!(
-            "it waits behind an earlier parked event of stream {}",
-            event.stream
-        );
-        by_stream
-            .entry(event.stream.as_str())
-            .or_default()
-            .push(ParkedEvent::new(event, ParkedStep::Behind, 0, why));
-    }
-    by_stream
-        .into_iter()
-        .flat_map(|(stream, entries)| {
-            let before = waiting.get(stream).copied().unwrap_or(0);
-            ledger::park(stream, before, &entries)
+) -> Result<Vec<ModelWrite>, StorageError> {
+    let entries: Vec<ParkedEvent> = events
+        .iter()
+        .map(|event| {
+            let why = format!(
+                "it waits behind an earlier parked event of stream {}",
+                event.stream
+            );
+            ParkedEvent::new(event, ParkedStep::Behind, 0, why)
         })
-        .collect()
+        .collect();
+    ledger::park(&entries, |stream| {
+        Ok(waiting.get(stream).copied().unwrap_or(0))
+    })
 }
 
 #[cfg(test)]
@@ -134,7 +129,10 @@ mod tests {
     fn a_streams_count_follows_its_parked_rows_and_is_gone_at_zero() {
         let mut model = Committed(BTreeMap::new());
         let first = ParkedEvent::new(&event("a-1", 3), ParkedStep::React, 2, "trap".into());
-        apply(&mut model, ledger::park("a-1", 0, &[first]));
+        apply(
+            &mut model,
+            ledger::park(&[first], |_| Ok(0)).expect("parks"),
+        );
 
         let batch = [event("a-1", 5), event("b-1", 6), event("a-1", 7)];
         let waiting = waiting_streams(&model, &batch).expect("reads");
@@ -144,7 +142,7 @@ mod tests {
             .filter(|e| waiting.contains_key(e.stream.as_str()))
             .cloned()
             .collect();
-        apply(&mut model, park_behind(&behind, &waiting));
+        apply(&mut model, park_behind(&behind, &waiting).expect("parks"));
         assert_eq!(ledger::waiting(&model, "a-1").expect("reads"), 3);
         assert_eq!(ledger::waiting(&model, "b-1").expect("reads"), 0);
 
@@ -166,11 +164,14 @@ mod tests {
             ]
         );
 
-        apply(&mut model, ledger::let_go("a-1", 3, &[&parked[0]]));
+        apply(
+            &mut model,
+            ledger::let_go(&[&parked[0]], |_| Ok(3)).expect("lets go"),
+        );
         assert_eq!(ledger::waiting(&model, "a-1").expect("reads"), 2);
         apply(
             &mut model,
-            ledger::let_go("a-1", 2, &[&parked[1], &parked[2]]),
+            ledger::let_go(&[&parked[1], &parked[2]], |_| Ok(2)).expect("lets go"),
         );
         assert_eq!(ledger::waiting(&model, "a-1").expect("reads"), 0);
         assert!(model.0.is_empty(), "no row is left: {:?}", model.0.keys());

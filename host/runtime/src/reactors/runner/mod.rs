@@ -400,7 +400,7 @@ impl Inner {
             }
             // A version installed to be built from a position does not run from anywhere
             // else: it waits, not running, for a reset (or the next sync) to build it.
-            Err(_) if unbuilt.contains_key(name) => return Ok(remade?),
+            Err(error) if unbuilt.contains_key(name) => return Err(error.into()),
             Err(_) => {}
         }
         drop(unbuilt);

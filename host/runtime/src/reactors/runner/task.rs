@@ -377,8 +377,7 @@ impl Task {
                 let event = &group[0];
                 let parked =
                     ParkedEvent::new(event, ParkedStep::React, attempts, error.to_string());
-                let waiting = self.waiting_count(&parked.stream).await?;
-                let writes = ledger::park(event.stream.as_str(), waiting, &[parked]);
+                let writes = self.park_writes(&[parked]).await?;
                 self.commit(writes, position).await?;
                 self.board.kept(position.get(), kept.counts);
                 self.board.parked(self.parked_count().await?);
@@ -399,7 +398,7 @@ impl Task {
     ) -> Result<Option<(Vec<RecordedEvent>, ReactError)>, TaskError> {
         let mut counts = kept.counts;
         let mut writes = self.reaction_writes(&reacted, &mut counts);
-        writes.extend(behind::park_behind(&reacted.behind, &reacted.waiting));
+        writes.extend(behind::park_behind(&reacted.behind, &reacted.waiting)?);
         writes.push(ledger::reacted_counts(&counts));
         self.commit(writes, position).await?;
         self.board.kept(position.get(), counts);
@@ -509,27 +508,22 @@ impl Task {
         }
         // An event's intents that failed for the host are parked together, in one row.
         let parked_at: Vec<u64> = to_park.keys().map(|(position, _)| *position).collect();
-        let mut by_stream: BTreeMap<String, Vec<ParkedEvent>> = BTreeMap::new();
-        for ((position, event_id), intents) in to_park {
-            let error = last_error.clone().map(|(_, e)| e).unwrap_or_default();
-            let stream = intents[0].stream.clone();
-            by_stream
-                .entry(stream.clone())
-                .or_default()
-                .push(ParkedEvent {
-                    position,
-                    event_id,
-                    stream,
-                    event_type: String::new(),
-                    step: ParkedStep::Intents { intents },
-                    attempts: self.policy.retries + 1,
-                    last_error: error,
-                    parked_at: cairn_store::Timestamp::now().as_millis(),
-                });
-        }
-        for (stream, entries) in &by_stream {
-            let waiting = self.waiting_count(stream).await?;
-            writes.extend(ledger::park(stream, waiting, entries));
+        let error = last_error.clone().map(|(_, e)| e).unwrap_or_default();
+        let entries: Vec<ParkedEvent> = to_park
+            .into_iter()
+            .map(|((position, event_id), intents)| ParkedEvent {
+                position,
+                event_id,
+                stream: intents[0].stream.clone(),
+                event_type: String::new(),
+                step: ParkedStep::Intents { intents },
+                attempts: self.policy.retries + 1,
+                last_error: error.clone(),
+                parked_at: cairn_store::Timestamp::now().as_millis(),
+            })
+            .collect();
+        if !entries.is_empty() {
+            writes.extend(self.park_writes(&entries).await?);
         }
         writes.push(ledger::executed_count(&counts));
         self.amend(writes).await?;
@@ -711,8 +705,7 @@ impl Task {
         entry: ParkedEvent,
         report: &mut RetryReport,
     ) -> Result<bool, TaskError> {
-        let waiting = self.waiting_count(&entry.stream).await?;
-        let let_go = ledger::let_go(&entry.stream, waiting, &[&entry]);
+        let let_go = self.let_go_writes(&entry).await?;
         match &entry.step {
             ParkedStep::Intents { intents } => {
                 // The intents go back to the ledger, in the amendment that lets the parked row
@@ -730,13 +723,8 @@ impl Task {
             }
             ParkedStep::React | ParkedStep::Behind => {
                 let group = self.read_position(entry.position).await?;
-                if group.is_empty() {
-                    // This version does not subscribe to it: there is nothing to react to,
-                    // and the events behind it go on.
-                    self.amend(let_go).await?;
-                    report.succeeded += 1;
-                    return Ok(true);
-                }
+                // An event this version does not subscribe to reads as none: reacting to none
+                // lets it go, and the events behind it go on.
                 let reacted = self.react(group, Waiting::Retried).await?;
                 if let Some((_, error)) = reacted.failed {
                     // It stays parked, with why it failed this time.
@@ -769,15 +757,9 @@ impl Task {
             .iter()
             .map(|(_, value)| ledger::decode(value))
             .collect::<Result<Vec<ParkedEvent>, _>>()?;
-        let mut by_stream: BTreeMap<&str, Vec<&ParkedEvent>> = BTreeMap::new();
-        for entry in &entries {
-            by_stream.entry(&entry.stream).or_default().push(entry);
-        }
-        let mut writes = Vec::new();
-        for (stream, entries) in by_stream {
-            let waiting = ledger::waiting(&*view, stream)?;
-            writes.extend(ledger::let_go(stream, waiting, &entries));
-        }
+        let writes = ledger::let_go(&entries.iter().collect::<Vec<_>>(), |stream| {
+            ledger::waiting(&*view, stream)
+        })?;
         drop(view);
         self.amend(writes).await?;
         let kept = self.kept().await?;
@@ -827,10 +809,21 @@ impl Task {
         self.amend(writes).await
     }
 
-    /// How many events of `stream` are parked (invariant 7 of `ledger.rs`).
-    async fn waiting_count(&self, stream: &str) -> Result<u64, StorageError> {
+    /// The writes that park `entries`, counted on from the model as committed (invariant 7
+    /// of `ledger.rs`).
+    async fn park_writes(&self, entries: &[ParkedEvent]) -> Result<Vec<ModelWrite>, TaskError> {
         let view = self.open_view().await?;
-        ledger::waiting(&*view, stream)
+        Ok(ledger::park(entries, |stream| {
+            ledger::waiting(&*view, stream)
+        })?)
+    }
+
+    /// The writes that let `entry` go, counted down from the model as committed.
+    async fn let_go_writes(&self, entry: &ParkedEvent) -> Result<Vec<ModelWrite>, TaskError> {
+        let view = self.open_view().await?;
+        Ok(ledger::let_go(&[entry], |stream| {
+            ledger::waiting(&*view, stream)
+        })?)
     }
 
     async fn parked_count(&self) -> Result<u64, StorageError> {
