@@ -470,14 +470,11 @@ async fn reactors_show_their_parked_events_which_are_retried_from_the_page() {
         assert_eq!(status, 200, "{body}");
     }
     // The withdrawal traps (parked after its retries); the deposit after it waits behind it.
-    let started = Instant::now();
-    while reactor_figure(&server, "picky_reactor", "parked").await != 2 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the reactor never parked two events"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server
+        .wait_until("/v1/reactors/picky_reactor", "parked two events", |s| {
+            s["parked"] == 2
+        })
+        .await;
 
     let browser = Browser::start().await;
     browser.open(&server.url("/ui/reactors")).await;
@@ -522,18 +519,11 @@ async fn reactors_show_their_parked_events_which_are_retried_from_the_page() {
         )
         .await;
     assert_eq!(reactor_figure(&server, "picky_reactor", "parked").await, 0);
-    let started = Instant::now();
-    loop {
-        let (_, body) = server.get("/v1/aggregates/bank_account/r1_shadow").await;
-        if body["state"]["balance"] == 17 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the shadow never reached 17: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server
+        .wait_until("/v1/aggregates/bank_account/r1_shadow", "reached 17", |a| {
+            a["state"]["balance"] == 17
+        })
+        .await;
     browser.screenshot("reactors-retried").await;
 
     // A reset from a position, confirmed: the figures come back to what they were, since
@@ -553,14 +543,13 @@ async fn reactors_show_their_parked_events_which_are_retried_from_the_page() {
             "return document.querySelector('#reactor-picky_reactor .said').textContent.includes('Reset from position 0')",
         )
         .await;
-    let started = Instant::now();
-    while reactor_figure(&server, "picky_reactor", "intents_executed").await != issued {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the replay never settled"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server
+        .wait_until(
+            "/v1/reactors/picky_reactor",
+            "settled after the replay",
+            |s| s["intents_executed"] == issued,
+        )
+        .await;
     let (_, body) = server.get("/v1/aggregates/bank_account/r1_shadow").await;
     assert_eq!(
         body["state"]["balance"], 17,

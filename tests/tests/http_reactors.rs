@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use cairn_runtime::{OnFailure, ReactorConfig};
 use cairn_server::settings::Settings;
 use common::server::{Server, assert_error};
@@ -41,18 +39,9 @@ async fn wait_for(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = server.get(&format!("/v1/reactors/{name}")).await;
-        if status == 200 && check(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never {what}: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .wait_until(&format!("/v1/reactors/{name}"), what, check)
+        .await
 }
 
 /// Waits until reactor `name` has reacted to everything in the log and executed every intent.
@@ -78,6 +67,16 @@ async fn money(server: &Server, account: &str, command_type: &str, amount: i64) 
         json!({"type": command_type, "data": {"amount": amount}}),
     )
     .await
+}
+
+/// Retries the event `picky_reactor` parked at `position`.
+async fn retry(server: &Server, position: u64) -> (u16, Value) {
+    server
+        .post(
+            &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
+            json!(null),
+        )
+        .await
 }
 
 /// Uploads the fixed build of `picky_reactor` as its next version.
@@ -337,12 +336,7 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
         .expect("a position");
 
     // The deposit is not retried before the withdrawal it waits behind.
-    let (code, report) = server
-        .post(
-            &format!("/v1/reactors/picky_reactor/parked/{behind}/retry"),
-            json!(null),
-        )
-        .await;
+    let (code, report) = retry(&server, behind).await;
     assert_eq!(
         (code, report["succeeded"].clone()),
         (200, json!(0)),
@@ -356,12 +350,7 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
     );
 
     // Retrying before the fix fails again, and both stay parked.
-    let (code, report) = server
-        .post(
-            &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
-            json!(null),
-        )
-        .await;
+    let (code, report) = retry(&server, position).await;
     assert_eq!(
         (code, report["succeeded"].clone()),
         (200, json!(0)),
@@ -376,28 +365,14 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
     // After the fix, a retry of the withdrawal takes the deposit behind it, in order.
     let (code, body) = upload_fix(&server).await;
     assert_eq!(code, 201, "{body}");
-    let (code, report) = server
-        .post(
-            &format!("/v1/reactors/picky_reactor/parked/{position}/retry"),
-            json!(null),
-        )
-        .await;
+    let (code, report) = retry(&server, position).await;
     assert_eq!(
         (code, report["succeeded"].clone()),
         (200, json!(2)),
         "{report}"
     );
     for retried in [position, behind] {
-        assert_error(
-            &server
-                .post(
-                    &format!("/v1/reactors/picky_reactor/parked/{retried}/retry"),
-                    json!(null),
-                )
-                .await,
-            404,
-            "not_parked",
-        );
+        assert_error(&retry(&server, retried).await, 404, "not_parked");
     }
     settled(&server, "picky_reactor").await;
     assert_eq!(

@@ -175,15 +175,27 @@ impl Server {
         what: &str,
         check: impl Fn(&Value) -> bool,
     ) -> Value {
+        self.wait_until(&format!("/v1/projections/{name}"), what, check)
+            .await
+    }
+
+    /// Waits (at most a minute) until a GET of `path` answers 200 with a body `check` accepts,
+    /// and returns the body.
+    pub async fn wait_until(
+        &self,
+        path: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let (status, body) = self.get(&format!("/v1/projections/{name}")).await;
+            let (status, body) = self.get(path).await;
             if status == 200 && check(&body) {
                 return body;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{name} never {what}: {status} {body}"
+                "{path} never {what}: {status} {body}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
