@@ -326,6 +326,13 @@ impl Reactors {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(name);
+        // A version uploaded again later starts where its own upload says, not where this one
+        // was to be built from.
+        self.inner
+            .unbuilt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
         Ok(removed)
     }
 
