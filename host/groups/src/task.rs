@@ -117,6 +117,8 @@ pub(crate) struct GroupTask {
     pending: Vec<AfterCommit>,
     /// Where the replay feed reads on, or `None` once it has found no more.
     feed_after: Option<u64>,
+    /// The feed has rows to read that the last commit wrote: read them before waiting.
+    feed_now: bool,
     checkpoint_moved: Instant,
     stalled: bool,
 }
@@ -164,6 +166,7 @@ impl GroupTask {
             streams: Vec::new(),
             pending: Vec::new(),
             feed_after,
+            feed_now: false,
             checkpoint_moved: Instant::now(),
             stalled: false,
         })
@@ -181,6 +184,9 @@ impl GroupTask {
             self.serve_members();
             if let Err(error) = self.commit().await {
                 return self.fail(error);
+            }
+            if std::mem::take(&mut self.feed_now) {
+                continue;
             }
             let wake = self.next_wake();
             let read_to = Position::new(self.dispatcher.read_to());
@@ -382,6 +388,10 @@ impl GroupTask {
             .await?;
             self.dispatcher.push_writes(deletes);
         }
+        if self.dispatcher.take_auto_released() {
+            self.feed_after.get_or_insert(0);
+            self.feed_now = true;
+        }
         let Some(flush) = self.dispatcher.flush() else {
             for reply in self.pending.drain(..) {
                 reply(Ok(()));
@@ -547,7 +557,10 @@ impl GroupTask {
             self.commit().await?;
             after = last.unwrap_or(after);
         }
+        // The feed reads what is committed.
+        self.commit().await?;
         self.feed_after = Some(0);
+        self.feed_now = true;
         Ok(released)
     }
 

@@ -157,6 +157,8 @@ pub(crate) struct Dispatcher {
     /// Keys parked again during a replay, with the position: the task deletes the `r` rows of
     /// their later `k` rows in the same write (invariant 5 of the rows).
     unrelease: Vec<(Arc<str>, u64)>,
+    /// An event was parked behind a key being replayed in full, and released with it.
+    auto_released: bool,
     pub(crate) counts: Counts,
 }
 
@@ -198,6 +200,7 @@ impl Dispatcher {
             stopped: durable.stopped,
             unreleased_keys: Vec::new(),
             unrelease: Vec::new(),
+            auto_released: false,
             counts: Counts::default(),
         }
     }
@@ -313,6 +316,12 @@ impl Dispatcher {
     /// later `k` rows are to be deleted with the next flush.
     pub(crate) fn take_unrelease(&mut self) -> Vec<(Arc<str>, u64)> {
         std::mem::take(&mut self.unrelease)
+    }
+
+    /// Whether an event was released since the last call, with the key it was parked
+    /// behind: the replay feed has more to read.
+    pub(crate) fn take_auto_released(&mut self) -> bool {
+        std::mem::take(&mut self.auto_released)
     }
 
     /// Adds writes the task made (`r` rows of a replay, deletions of stale ones) to the next

@@ -299,6 +299,7 @@ impl Dispatcher {
                 counted.count += 1;
                 if release {
                     counted.released += 1;
+                    self.auto_released = true;
                     self.writes.push(ModelWrite::Put {
                         key: rows::at(rows::RELEASED, position),
                         value: Vec::new(),
