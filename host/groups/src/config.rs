@@ -23,11 +23,7 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
-        (self.categories.is_empty()
-            || self
-                .categories
-                .iter()
-                .any(|c| c == event.stream.category()))
+        (self.categories.is_empty() || self.categories.iter().any(|c| c == event.stream.category()))
             && (self.types.is_empty() || self.types.iter().any(|t| t == event.event_type.as_str()))
     }
 
@@ -41,7 +37,9 @@ impl Filter {
         }
         for event_type in &self.types {
             EventType::new(event_type).map_err(|e| {
-                GroupError::InvalidConfig(format!("filter: {event_type:?} is not an event type: {e}"))
+                GroupError::InvalidConfig(format!(
+                    "filter: {event_type:?} is not an event type: {e}"
+                ))
             })?;
         }
         Ok(())
@@ -264,7 +262,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.start, Start::Position(7));
-        assert_eq!(config.partition_key, PartitionKey::Metadata("tenant".into()));
+        assert_eq!(
+            config.partition_key,
+            PartitionKey::Metadata("tenant".into())
+        );
         assert_eq!(config.on_exhausted, Exhausted::Stop);
         let end: GroupConfig = serde_json::from_str(r#"{"start":"end"}"#).unwrap();
         assert_eq!(end.start, Start::End);

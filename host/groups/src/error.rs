@@ -28,7 +28,9 @@ pub enum GroupError {
     #[error("{0}")]
     BadRequest(String),
     /// A parked event that waits behind an earlier one of its key.
-    #[error("the event at {position} waits behind the one parked at {first} (same key); replay that one")]
+    #[error(
+        "the event at {position} waits behind the one parked at {first} (same key); replay that one"
+    )]
     Behind { position: u64, first: u64 },
     #[error("no event is parked at {0}")]
     NotParked(u64),

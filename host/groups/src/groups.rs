@@ -263,7 +263,9 @@ impl Groups {
             )));
         }
         if wait > MAX_POLL_WAIT {
-            return Err(GroupError::BadRequest("wait_ms must be at most 60,000".into()));
+            return Err(GroupError::BadRequest(
+                "wait_ms must be at most 60,000".into(),
+            ));
         }
         let mut guard = LeaveOnDrop {
             groups: self,
@@ -383,7 +385,8 @@ impl Groups {
 
     /// Stops every group's task after its last commit.
     pub async fn stop(&self) {
-        let handles: Vec<(GroupName, Handle)> = std::mem::take(&mut *self.lock()).into_iter().collect();
+        let handles: Vec<(GroupName, Handle)> =
+            std::mem::take(&mut *self.lock()).into_iter().collect();
         for (_, handle) in handles {
             let (reply, done) = oneshot::channel();
             if handle.inbox.send(Request::Shutdown { reply }).is_ok() {
@@ -436,9 +439,16 @@ async fn resolve_start(store: &Arc<dyn EventStore>, start: &Start) -> Result<u64
             while low < high {
                 let mid = low + (high - low) / 2;
                 let slice = store
-                    .read_all(AllRead::after(Position::new(mid - 1)).limit(1).scan_limit(1))
+                    .read_all(
+                        AllRead::after(Position::new(mid - 1))
+                            .limit(1)
+                            .scan_limit(1),
+                    )
                     .await?;
-                let recorded = slice.events.first().map_or(u64::MAX, |e| e.recorded_at.as_millis());
+                let recorded = slice
+                    .events
+                    .first()
+                    .map_or(u64::MAX, |e| e.recorded_at.as_millis());
                 if recorded >= at {
                     high = mid;
                 } else {

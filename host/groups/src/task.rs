@@ -96,7 +96,11 @@ type AfterCommit = Box<dyn FnOnce(Result<(), Arc<str>>) + Send + Sync>;
 
 fn after_commit<T: Send + Sync + 'static>(reply: Reply<T>, value: T) -> AfterCommit {
     Box::new(move |committed| {
-        let _ = reply.send(committed.map(|()| value).map_err(|e| GroupError::Failed(e.to_string())));
+        let _ = reply.send(
+            committed
+                .map(|()| value)
+                .map_err(|e| GroupError::Failed(e.to_string())),
+        );
     })
 }
 
@@ -149,7 +153,10 @@ pub(crate) async fn read_view<T: Send + 'static>(
 
 impl GroupTask {
     /// Loads the group's rows and makes its task, not yet running.
-    pub(crate) async fn load(name: GroupName, store: Arc<dyn EventStore>) -> Result<Self, GroupError> {
+    pub(crate) async fn load(
+        name: GroupName,
+        store: Arc<dyn EventStore>,
+    ) -> Result<Self, GroupError> {
         let loaded = read_view(&store, name.model(), load::load).await?;
         let feed_after = loaded
             .durable
@@ -213,7 +220,10 @@ impl GroupTask {
 
     fn next_wake(&self) -> Option<Instant> {
         let poll = self.polls.iter().map(|p| p.until).min();
-        [poll, self.dispatcher.next_deadline()].into_iter().flatten().min()
+        [poll, self.dispatcher.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn fail(mut self, error: GroupError) -> Outcome {
@@ -223,7 +233,9 @@ impl GroupTask {
             reply(Err(Arc::clone(&message)));
         }
         for poll in self.polls.drain(..) {
-            let _ = poll.reply.send(Err(GroupError::Failed(message.to_string())));
+            let _ = poll
+                .reply
+                .send(Err(GroupError::Failed(message.to_string())));
         }
         Outcome::Failed
     }
@@ -297,7 +309,10 @@ impl GroupTask {
     }
 
     /// The stored event a parked entry names.
-    async fn event_at(&self, parked: &ParkedEntry) -> Result<cairn_store::RecordedEvent, GroupError> {
+    async fn event_at(
+        &self,
+        parked: &ParkedEntry,
+    ) -> Result<cairn_store::RecordedEvent, GroupError> {
         let read = AllRead::after(Position::new(parked.position - 1))
             .limit(1)
             .scan_limit(1);
@@ -426,7 +441,10 @@ impl GroupTask {
     }
 
     /// Handles one request. Returns the reply of a shutdown.
-    async fn handle(&mut self, request: Request) -> Result<Option<oneshot::Sender<()>>, GroupError> {
+    async fn handle(
+        &mut self,
+        request: Request,
+    ) -> Result<Option<oneshot::Sender<()>>, GroupError> {
         let now = Instant::now();
         match request {
             Request::Poll {
@@ -511,7 +529,11 @@ impl GroupTask {
         Ok(None)
     }
 
-    fn answer_after_commit<T: Send + Sync + 'static>(&mut self, reply: Reply<T>, result: Result<T, GroupError>) {
+    fn answer_after_commit<T: Send + Sync + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        result: Result<T, GroupError>,
+    ) {
         match result {
             Ok(value) => self.pending.push(after_commit(reply, value)),
             Err(error) => {
@@ -636,7 +658,9 @@ impl GroupTask {
     async fn status(&mut self) -> Result<GroupStatus, GroupError> {
         let oldest_parked_at = if self.dispatcher.parked_total() > 0 {
             read_view(&self.store, self.name.model(), |view| {
-                Ok(load::parked_page(view, 0, 1)?.first().map(|e| e.first_parked_at))
+                Ok(load::parked_page(view, 0, 1)?
+                    .first()
+                    .map(|e| e.first_parked_at))
             })
             .await?
         } else {
@@ -692,8 +716,11 @@ impl GroupTask {
             .set(self.dispatcher.in_flight() as f64);
         metrics::gauge!("cairn_group_parked", "group" => group.clone())
             .set(self.dispatcher.parked_total() as f64);
-        metrics::gauge!("cairn_group_stalled", "group" => group)
-            .set(if stalled { 1.0 } else { 0.0 });
+        metrics::gauge!("cairn_group_stalled", "group" => group).set(if stalled {
+            1.0
+        } else {
+            0.0
+        });
     }
 }
 
@@ -718,7 +745,8 @@ fn pick(
         Selection::Positions(positions) => {
             let mut chosen = Vec::new();
             for &position in positions {
-                let entry = load::parked_entry(view, position)?.ok_or(GroupError::NotParked(position))?;
+                let entry =
+                    load::parked_entry(view, position)?.ok_or(GroupError::NotParked(position))?;
                 if release && !entry.released {
                     let before = load::positions_of_key(view, &entry.key, None, PARKED_PAGE)?;
                     for earlier in before.into_iter().take_while(|p| *p < position) {

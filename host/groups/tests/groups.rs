@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_groups::{
-    GroupConfig, GroupError, Groups, NackAction, ParkReason, Selection, Start,
-};
+use cairn_groups::{GroupConfig, GroupError, Groups, NackAction, ParkReason, Selection, Start};
 use cairn_store::{
     EventStore, EventType, ExpectedVersion, Json, NewEvent, RedbOptions, RedbStore, StreamId,
 };
@@ -71,7 +69,12 @@ async fn drain(
             match nack(delivery.event.event_type.as_str()) {
                 Some(action) => {
                     groups
-                        .nack("g", &[delivery.id.to_string()], action, Some("cannot".into()))
+                        .nack(
+                            "g",
+                            &[delivery.id.to_string()],
+                            action,
+                            Some("cannot".into()),
+                        )
                         .await
                         .unwrap();
                 }
@@ -104,7 +107,10 @@ async fn two_members_share_the_log_each_event_once_in_key_order() {
     assert_eq!(all, (1..=200).collect::<Vec<_>>());
     assert!(in_key_order(&a) && in_key_order(&b));
     let status = groups.status("g").await.unwrap();
-    assert_eq!((status.checkpoint, status.lag, status.in_flight), (200, 0, 0));
+    assert_eq!(
+        (status.checkpoint, status.lag, status.in_flight),
+        (200, 0, 0)
+    );
     close(store, shared, groups).await;
 }
 
@@ -155,7 +161,10 @@ async fn parked_events_hold_their_streams_and_a_replay_delivers_each_once_more_i
     .await;
     assert!(in_key_order(&first));
     let status = groups.status("g").await.unwrap();
-    assert_eq!(status.checkpoint, 100, "parked events do not hold the checkpoint");
+    assert_eq!(
+        status.checkpoint, 100,
+        "parked events do not hold the checkpoint"
+    );
     let parked = groups.parked("g", 0, 1_000).await.unwrap();
     assert_eq!(status.parked, parked.len() as u64);
     // Event i is at position i + 1 on stream i % 4; the first poison is i = 4 (stream 0),
@@ -166,7 +175,9 @@ async fn parked_events_hold_their_streams_and_a_replay_delivers_each_once_more_i
     let delivered: HashSet<u64> = first.iter().map(|(_, p)| *p).collect();
     let parked_positions: HashSet<u64> = parked.iter().map(|p| p.position).collect();
     for p in &parked_positions {
-        let nacked = parked.iter().any(|e| e.position == *p && e.reason == ParkReason::Nacked);
+        let nacked = parked
+            .iter()
+            .any(|e| e.position == *p && e.reason == ParkReason::Nacked);
         assert_eq!(delivered.contains(p), nacked, "position {p}");
     }
     assert_eq!(
@@ -176,7 +187,10 @@ async fn parked_events_hold_their_streams_and_a_replay_delivers_each_once_more_i
     );
 
     // A replay that names an event behind another is refused, naming the first.
-    let behind = parked.iter().find(|p| p.reason == ParkReason::Behind).unwrap();
+    let behind = parked
+        .iter()
+        .find(|p| p.reason == ParkReason::Behind)
+        .unwrap();
     let refused = groups
         .replay("g", Selection::Positions(vec![behind.position]))
         .await
@@ -210,7 +224,10 @@ async fn a_replay_that_fails_again_stops_at_it_and_the_rest_stay_parked() {
     append(&shared, 10, 1).await;
     groups.create("g", GroupConfig::default()).await.unwrap();
     // i = 4 is poison at position 5: 6..=10 park behind it.
-    drain(&groups, "m", |kind| (kind == "Poison").then_some(NackAction::Park)).await;
+    drain(&groups, "m", |kind| {
+        (kind == "Poison").then_some(NackAction::Park)
+    })
+    .await;
     assert_eq!(groups.status("g").await.unwrap().parked, 6);
     groups.replay("g", Selection::All).await.unwrap();
     // Still broken: park it again.
@@ -230,7 +247,10 @@ async fn a_replay_that_fails_again_stops_at_it_and_the_rest_stay_parked() {
         .unwrap();
     groups.replay("g", Selection::First(2)).await.unwrap();
     let third = drain(&groups, "m", |_| None).await;
-    assert_eq!(third.iter().map(|(_, p)| *p).collect::<Vec<_>>(), vec![6, 7]);
+    assert_eq!(
+        third.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+        vec![6, 7]
+    );
     assert_eq!(groups.status("g").await.unwrap().parked, 3);
     close(store, shared, groups).await;
 }
@@ -241,14 +261,20 @@ async fn a_group_starts_where_it_is_told_and_a_reset_starts_it_again() {
     let (store, shared, groups) = open(dir.path()).await;
     append(&shared, 10, 2).await;
     let created = groups
-        .create("g", config(r#"{"start":"end","filter":{"types":["Deposited"]}}"#))
+        .create(
+            "g",
+            config(r#"{"start":"end","filter":{"types":["Deposited"]}}"#),
+        )
         .await
         .unwrap();
     assert_eq!(created.start_after, 10);
     assert!(drain(&groups, "m", |_| None).await.is_empty());
     // The same config again is not an error; another config is.
     let again = groups
-        .create("g", config(r#"{"start":"end","filter":{"types":["Deposited"]}}"#))
+        .create(
+            "g",
+            config(r#"{"start":"end","filter":{"types":["Deposited"]}}"#),
+        )
         .await
         .unwrap();
     assert!(!again.created);
@@ -317,7 +343,10 @@ async fn a_poll_dropped_by_its_client_gives_its_member_leases_back_at_once() {
     // `a` polls again and goes away while waiting: it leaves, and its leases go to `b`.
     let waiting = groups.poll("g", "a", 10, Duration::from_secs(30));
     let _ = tokio::time::timeout(Duration::from_millis(100), waiting).await;
-    let moved = groups.poll("g", "b", 10, Duration::from_secs(5)).await.unwrap();
+    let moved = groups
+        .poll("g", "b", 10, Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(moved.len(), 2);
     assert!(moved.iter().all(|d| d.attempt == 2));
     close(store, shared, groups).await;

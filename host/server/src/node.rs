@@ -1,5 +1,6 @@
 //! [`Node`]: one cairn instance on a data directory: the event store, the module registry
-//! (with its compiled-code cache), the command path, the projection runners and the reactors.
+//! (with its compiled-code cache), the command path, the projection runners, the reactors and
+//! the consumer groups.
 //!
 //! A data directory holds `store/cairn.redb` (events, snapshots, modules) and `compiled/`
 //! (wasmtime's cache of machine code, safe to delete).
@@ -7,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn_groups::Groups;
 use cairn_runtime::{CommandPath, Projections, Reactors, Registry};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
 
@@ -20,6 +22,7 @@ pub struct Node {
     command_path: Arc<CommandPath>,
     projections: Projections,
     reactors: Reactors,
+    groups: Groups,
     data_dir: PathBuf,
 }
 
@@ -63,12 +66,14 @@ impl Node {
             Arc::clone(&command_path),
             settings.reactors.clone(),
         );
+        let groups = Groups::start(Arc::clone(&shared)).await?;
         Ok(Self {
             store,
             shared,
             command_path,
             projections,
             reactors,
+            groups,
             data_dir: data_dir.to_path_buf(),
         })
     }
@@ -93,6 +98,11 @@ impl Node {
         &self.reactors
     }
 
+    /// The consumer groups.
+    pub fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
     /// The module registry.
     pub fn registry(&self) -> &Arc<Registry> {
         self.command_path.registry()
@@ -112,8 +122,10 @@ impl Node {
             command_path,
             projections,
             reactors,
+            groups,
             ..
         } = self;
+        groups.stop().await;
         reactors.stop().await;
         projections.stop().await;
         command_path.settle().await;

@@ -49,7 +49,13 @@ pub(super) struct Members {
 impl Members {
     fn set_for(&mut self, key: &str) -> &mut BTreeSet<(Origin, u64)> {
         match assign::owner(key, self.members.keys()).cloned() {
-            Some(owner) => &mut self.members.get_mut(&owner).expect("an owner is a member").ready,
+            Some(owner) => {
+                &mut self
+                    .members
+                    .get_mut(&owner)
+                    .expect("an owner is a member")
+                    .ready
+            }
             None => &mut self.unowned,
         }
     }
@@ -138,7 +144,9 @@ impl Dispatcher {
         self.members
             .members
             .iter()
-            .filter(|(_, m)| m.kind == MemberKind::Poll && !m.polling && m.last_seen + timeout <= now)
+            .filter(|(_, m)| {
+                m.kind == MemberKind::Poll && !m.polling && m.last_seen + timeout <= now
+            })
             .map(|(id, _)| id.clone())
             .collect()
     }

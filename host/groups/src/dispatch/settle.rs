@@ -91,7 +91,9 @@ impl Dispatcher {
                     self.settle(origin, position);
                 }
                 NackAction::Stop => {
-                    let why = reason.clone().unwrap_or_else(|| "stopped by a member".into());
+                    let why = reason
+                        .clone()
+                        .unwrap_or_else(|| "stopped by a member".into());
                     self.stop_at(origin, position, why, now_ms);
                 }
             }
@@ -244,7 +246,8 @@ impl Dispatcher {
             let Some(entry) = self.remove_entry(origin, position) else {
                 continue;
             };
-            self.backoffs.retain(|(_, o, p)| (*o, *p) != (origin, position));
+            self.backoffs
+                .retain(|(_, o, p)| (*o, *p) != (origin, position));
             match origin {
                 Origin::Live => {
                     self.park_entry(origin, position, entry, ParkReason::Behind, now_ms);

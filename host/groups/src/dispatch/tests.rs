@@ -168,10 +168,12 @@ fn retries_run_out_into_the_groups_policy() {
     d.join(&member("m"), MemberKind::Stream, now);
     d.push_live(event(1, "a-1"), 0);
     let out = d.take(&member("m"), 1, now);
-    d.nack(&[out[0].id], NackAction::Retry, None, now, 0).unwrap();
+    d.nack(&[out[0].id], NackAction::Retry, None, now, 0)
+        .unwrap();
     d.tick(now, 0);
     let again = d.take(&member("m"), 1, now);
-    d.nack(&[again[0].id], NackAction::Retry, None, now, 0).unwrap();
+    d.nack(&[again[0].id], NackAction::Retry, None, now, 0)
+        .unwrap();
     assert_eq!(d.counts.skipped, 1);
     assert_eq!(d.flush().unwrap().checkpoint, Some(1));
 }
@@ -218,7 +220,14 @@ fn after_a_restart_settled_positions_are_passed_over() {
         checkpoint: 1,
         acked: [3].into(),
         parked_above: [4].into(),
-        parked_keys: [(Arc::from("a-4"), ParkedKey { count: 1, released: 0 })].into(),
+        parked_keys: [(
+            Arc::from("a-4"),
+            ParkedKey {
+                count: 1,
+                released: 0,
+            },
+        )]
+        .into(),
         stopped: None,
     };
     let mut d = Dispatcher::new(Arc::new(GroupConfig::default()), 1, durable);

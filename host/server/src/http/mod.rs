@@ -11,7 +11,9 @@
 //! - `modules.rs`: uploads and listing; `plan.rs`, a candidate's plan; `aggregates.rs`: commands and state; `commands.rs`:
 //!   the command log; `history.rs`: an aggregate's states over its stream;
 //!   `projections.rs`: projection status, queries, reset, pause and resume;
-//!   `reactors.rs`: reactor status, parked events (retry, discard) and reset.
+//!   `reactors.rs`: reactor status, parked events (retry, discard) and reset;
+//!   `groups.rs`: consumer groups (made, polled or streamed, acknowledged, parked, reset),
+//!   with `groups_doc.rs` describing their JSON.
 //! - `ops.rs`: health and metrics; `stats.rs`, the version, the store's size and recent rates,
 //!   once or each second; `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
@@ -26,6 +28,8 @@ mod commands;
 mod edge;
 mod error;
 mod extract;
+mod groups;
+mod groups_doc;
 mod history;
 mod local;
 mod modules;
@@ -108,6 +112,21 @@ pub fn app(state: AppState) -> Router {
             delete(reactors::discard),
         )
         .route("/v1/reactors/{name}/reset", post(reactors::reset))
+        .route("/v1/groups", post(groups::create).get(groups::list))
+        .route(
+            "/v1/groups/{name}",
+            get(groups::status).delete(groups::delete),
+        )
+        .route("/v1/groups/{name}/poll", post(groups::poll))
+        .route("/v1/groups/{name}/deliveries", get(groups::deliveries))
+        .route("/v1/groups/{name}/ack", post(groups::ack))
+        .route("/v1/groups/{name}/nack", post(groups::nack))
+        .route("/v1/groups/{name}/members/{member}", delete(groups::leave))
+        .route("/v1/groups/{name}/parked", get(groups::parked))
+        .route("/v1/groups/{name}/parked/replay", post(groups::replay))
+        .route("/v1/groups/{name}/parked/discard", post(groups::discard))
+        .route("/v1/groups/{name}/reset", post(groups::reset))
+        .route("/v1/groups/{name}/resume", post(groups::resume))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/subscribe", get(stats::subscribe))
         .route("/healthz", get(ops::healthz))

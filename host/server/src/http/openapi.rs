@@ -11,8 +11,8 @@ use utoipa::OpenApi;
 
 use crate::http::route_errors::DeclareErrors;
 use crate::http::{
-    aggregates, all, commands, error, history, modules, ops, plan, projections, reactors, stats,
-    stream_list, streams, subscribe,
+    aggregates, all, commands, error, groups, groups_doc, history, modules, ops, plan, projections,
+    reactors, stats, stream_list, streams, subscribe,
 };
 
 /// The API description.
@@ -27,9 +27,12 @@ use crate::http::{
         projections::pause, projections::resume, projections::reset,
         reactors::list, reactors::status, reactors::parked, reactors::retry,
         reactors::retry_all, reactors::discard, reactors::reset,
+        groups::create, groups::list, groups::status, groups::delete, groups::poll,
+        groups::deliveries, groups::ack, groups::nack, groups::leave, groups::parked,
+        groups::replay, groups::discard, groups::reset, groups::resume,
         stats::stats, stats::subscribe, ops::healthz, ops::metrics, openapi_json,
     ),
-    components(schemas(error::ErrorBody, EventDoc, StreamPage, StreamListDoc, ListedStreamDoc, LogPage, ProjectionStatusDoc, ReactorStatusDoc, ParkedEventDoc)),
+    components(schemas(error::ErrorBody, EventDoc, StreamPage, StreamListDoc, ListedStreamDoc, LogPage, ProjectionStatusDoc, ReactorStatusDoc, ParkedEventDoc, groups_doc::GroupStatusDoc, groups_doc::DeliveryDoc, groups_doc::ParkedGroupEventDoc, groups_doc::CreateGroupDoc, groups_doc::CreatedDoc, groups_doc::MemberDoc)),
     modifiers(&BearerAuth, &DeclareErrors),
     security(("bearer" = [])),
 )]
@@ -63,7 +66,7 @@ pub(super) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 #[derive(utoipa::ToSchema)]
 #[schema(as = Event)]
 #[allow(dead_code)]
-pub(super) struct EventDoc {
+pub(crate) struct EventDoc {
     /// Its id (a UUID).
     id: String,
     /// The stream it belongs to.

@@ -331,3 +331,48 @@ pub(super) fn reactor_errors() -> Vec<ReactorError> {
     }
     all
 }
+
+/// Every [`cairn_groups::GroupError`].
+pub(super) fn group_errors() -> Vec<cairn_groups::GroupError> {
+    use cairn_groups::GroupError;
+    let mut all = vec![
+        GroupError::InvalidName("sample".to_owned()),
+        GroupError::InvalidMember("sample".to_owned()),
+        GroupError::InvalidDelivery("sample".to_owned()),
+        GroupError::InvalidConfig("sample".to_owned()),
+        GroupError::NotFound("sample".to_owned()),
+        GroupError::Exists("sample".to_owned()),
+        GroupError::UnknownDeliveries(vec!["0-1".to_owned()]),
+        GroupError::BadRequest("sample".to_owned()),
+        GroupError::Behind {
+            position: 2,
+            first: 1,
+        },
+        GroupError::NotParked(1),
+        GroupError::Gone,
+        GroupError::Failed("sample".to_owned()),
+        GroupError::Model(cairn_store::ModelError::NeverCommitted {
+            model: cairn_store::ReadModelName::new("sample").expect("a model name"),
+        }),
+    ];
+    all.extend(storage_errors().into_iter().map(GroupError::Storage));
+    for e in &all {
+        match e {
+            GroupError::InvalidName(_)
+            | GroupError::InvalidMember(_)
+            | GroupError::InvalidDelivery(_)
+            | GroupError::InvalidConfig(_)
+            | GroupError::NotFound(_)
+            | GroupError::Exists(_)
+            | GroupError::UnknownDeliveries(_)
+            | GroupError::BadRequest(_)
+            | GroupError::Behind { .. }
+            | GroupError::NotParked(_)
+            | GroupError::Gone
+            | GroupError::Failed(_)
+            | GroupError::Model(_)
+            | GroupError::Storage(_) => {}
+        }
+    }
+    all
+}

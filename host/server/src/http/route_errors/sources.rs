@@ -90,6 +90,8 @@ pub(crate) enum ErrorSource {
     ReactorControl,
     /// No event is parked at the position (`reactors::not_parked`).
     NotParked,
+    /// A [`GroupError`](cairn_groups::GroupError): what is asked of a consumer group.
+    Group,
 }
 
 use StatusCode as S;
@@ -168,6 +170,24 @@ impl ErrorSource {
                 const { &[Reply::new(S::NOT_FOUND, "unknown_projection")] }
             }
             Self::UnknownReactor => const { &[Reply::new(S::NOT_FOUND, "unknown_reactor")] },
+            Self::Group => {
+                const {
+                    &[
+                        Reply::new(S::BAD_REQUEST, "invalid_group_name"),
+                        Reply::new(S::BAD_REQUEST, "invalid_member"),
+                        Reply::new(S::BAD_REQUEST, "invalid_delivery"),
+                        Reply::new(S::BAD_REQUEST, "invalid_group_config"),
+                        Reply::new(S::BAD_REQUEST, "invalid_request"),
+                        Reply::new(S::NOT_FOUND, "unknown_group"),
+                        Reply::new(S::NOT_FOUND, "not_parked"),
+                        Reply::new(S::CONFLICT, "group_exists"),
+                        Reply::new(S::CONFLICT, "not_in_flight"),
+                        Reply::new(S::CONFLICT, "parked_behind"),
+                        Reply::new(S::SERVICE_UNAVAILABLE, "group_unavailable"),
+                        Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
+                    ]
+                }
+            }
             Self::ReactorControl => {
                 const {
                     &[
@@ -274,9 +294,11 @@ impl ErrorSource {
     pub(crate) fn passes_on(self) -> &'static [ErrorSource] {
         match self {
             Self::JsonBody | Self::ModuleBody => &[Self::BodyDeadline],
-            Self::Append | Self::Load | Self::ProjectionControl | Self::ReactorControl => {
-                &[Self::Storage]
-            }
+            Self::Append
+            | Self::Load
+            | Self::ProjectionControl
+            | Self::ReactorControl
+            | Self::Group => &[Self::Storage],
             Self::Plan => &[Self::Load, Self::Storage],
             Self::Command | Self::AggregateState | Self::ProjectionQuery => {
                 &[Self::Call, Self::Storage]

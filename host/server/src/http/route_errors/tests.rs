@@ -171,6 +171,7 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
         ErrorSource::ReactorControl => {
             replies_of(samples::reactor_errors().into_iter().map(ApiError::from))
         }
+        ErrorSource::Group => replies_of(samples::group_errors().into_iter().map(ApiError::from)),
     };
     Some(made)
 }
