@@ -52,6 +52,17 @@ impl Cli {
                 | ReactorsCommand::Discard { client, .. }
                 | ReactorsCommand::Reset { client, .. } => *client = global,
             },
+            Command::Groups(args) => match &mut args.command {
+                GroupsCommand::List { client }
+                | GroupsCommand::Status { client, .. }
+                | GroupsCommand::Create { client, .. }
+                | GroupsCommand::Delete { client, .. }
+                | GroupsCommand::Parked { client, .. }
+                | GroupsCommand::Replay { client, .. }
+                | GroupsCommand::Discard { client, .. }
+                | GroupsCommand::Reset { client, .. }
+                | GroupsCommand::Resume { client, .. } => *client = global,
+            },
             Command::Bench(args) => args.json = global.json,
             Command::Verify(args) => args.json = global.json,
             Command::New(_) | Command::Completions(_) => {}
@@ -89,6 +100,9 @@ pub enum Command {
     Projections(ProjectionsArgs),
     /// Show the reactors, their parked events, and retry, discard or reset.
     Reactors(ReactorsArgs),
+    /// Make, list, inspect and reset consumer groups, and replay or discard their parked
+    /// events.
+    Groups(GroupsArgs),
     /// Show the server's version, head, store size, rates and projections (the console's
     /// overview).
     Stats(StatsArgs),
@@ -485,6 +499,132 @@ pub enum ReactorsCommand {
         /// React again to the events after this position.
         #[arg(long, default_value_t = 0)]
         from: u64,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GroupsArgs {
+    #[command(subcommand)]
+    pub command: GroupsCommand,
+}
+
+/// Which parked events a replay or a discard takes.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct ParkedSelection {
+    /// The parked events at these positions.
+    pub positions: Vec<u64>,
+    /// The first N parked events, in log order.
+    #[arg(long, value_name = "N")]
+    pub first: Option<u64>,
+    /// Every parked event, a page at a time.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// Every group: state, checkpoint, lag, in flight, parked, members.
+    List {
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// One group in full: its config, members, counts and the stall alarm.
+    Status {
+        /// The group.
+        name: String,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Make a group over the global log.
+    Create {
+        /// The group: lowercase letters, digits, `_`, `-`, `.`.
+        name: String,
+        /// Only events of this category (repeat for several).
+        #[arg(long = "category", value_name = "CATEGORY")]
+        categories: Vec<String>,
+        /// Only events of this type (repeat for several).
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// Where it starts: `begin` (the default), `end`, or after a position.
+        #[arg(long, default_value = "begin", conflicts_with = "start_time")]
+        start: String,
+        /// Start at the first event recorded at or after this time (ms since the Unix epoch).
+        #[arg(long, value_name = "MS")]
+        start_time: Option<u64>,
+        /// What order is kept by: `stream` (the default), `category`, or `metadata:FIELD`.
+        #[arg(long, default_value = "stream")]
+        key: String,
+        /// How long a delivery may go unacknowledged, in ms.
+        #[arg(long, value_name = "MS")]
+        ack_timeout_ms: Option<u64>,
+        /// Retries before the `--on-exhausted` policy applies.
+        #[arg(long)]
+        max_retries: Option<u32>,
+        /// `park` (the default), `skip` or `stop`.
+        #[arg(long)]
+        on_exhausted: Option<String>,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Remove a group, with its checkpoint and parked events.
+    Delete {
+        /// The group.
+        name: String,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// A group's parked events, a page at a time: where, why, how many tries.
+    Parked {
+        /// The group.
+        name: String,
+        /// Parked events after this position.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// The most to show.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Deliver parked events once more, each in its key's order.
+    Replay {
+        /// The group.
+        name: String,
+        #[command(flatten)]
+        selection: ParkedSelection,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Discard parked events.
+    Discard {
+        /// The group.
+        name: String,
+        #[command(flatten)]
+        selection: ParkedSelection,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Start a group again from a position or a time: acknowledgements and parked events are
+    /// dropped.
+    Reset {
+        /// The group.
+        name: String,
+        /// `begin`, `end`, or after a position.
+        #[arg(long, conflicts_with = "time", required_unless_present = "time")]
+        to: Option<String>,
+        /// The first event recorded at or after this time (ms since the Unix epoch).
+        #[arg(long, value_name = "MS")]
+        time: Option<u64>,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Resume a group a member stopped.
+    Resume {
+        /// The group.
+        name: String,
         #[arg(skip)]
         client: ClientArgs,
     },

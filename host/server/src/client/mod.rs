@@ -1,16 +1,17 @@
 //! The commands that talk to a running server over HTTP: `deploy`, `undeploy`, `send`, `read`,
-//! `streams`, `tail`, `state`, `history`, `query`, `projections`, `reactors` and `stats`.
+//! `streams`, `tail`, `state`, `history`, `query`, `projections`, `reactors`, `groups` and `stats`.
 //!
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
 //! - `commands.rs`: the commands on streams and aggregates; `history.rs`, an aggregate's
 //!   states over its stream; `plan.rs`, `deploy --plan`; `projections.rs`, the commands on projections;
-//!   `reactors.rs`, those on reactors;
+//!   `reactors.rs`, those on reactors; `groups.rs`, those on consumer groups;
 //!   `streams.rs`, streams listed by name; `stats.rs`, the server's figures.
 //! - `print.rs`: their output for people; `sse.rs`, the server-sent event streams they read.
 
 mod api;
 mod commands;
+mod groups;
 mod history;
 mod plan;
 mod print;
@@ -22,6 +23,7 @@ mod streams;
 
 pub use api::Api;
 pub use commands::{deploy, read, send, state, tail, undeploy};
+pub use groups::groups;
 pub use history::history;
 pub use projections::{projections, query};
 pub use reactors::reactors;
