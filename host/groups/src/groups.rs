@@ -147,14 +147,18 @@ impl Groups {
         handle.inbox.send(request).map_err(|_| GroupError::Gone)
     }
 
-    async fn ask<T>(
+    /// Sends the request `make` builds to the group's task; the answer does not borrow `self`.
+    fn ask<T: Send + 'static>(
         &self,
         name: &str,
-        request: impl FnOnce(oneshot::Sender<Result<T, GroupError>>) -> Request,
-    ) -> Result<T, GroupError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, GroupError>>) -> Request,
+    ) -> impl Future<Output = Result<T, GroupError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        self.send(name, request(reply))?;
-        answer.await.map_err(|_| GroupError::Gone)?
+        let sent = self.send(name, make(reply));
+        async move {
+            sent?;
+            answer.await.map_err(|_| GroupError::Gone)?
+        }
     }
 
     /// Makes a group. The same name with the same config again is not an error (`created`
@@ -289,8 +293,9 @@ impl Groups {
     pub async fn stream(&self, name: &str, member: &str) -> Result<DeliveryStream, GroupError> {
         let member = MemberId::new(member)?;
         let (sink, deliveries) = mpsc::unbounded_channel();
-        self.ask(name, |reply| Request::Stream {
-            member: member.clone(),
+        let joining = member.clone();
+        self.ask(name, move |reply| Request::Stream {
+            member: joining,
             sink,
             reply,
         })
@@ -504,5 +509,10 @@ impl DeliveryStream {
     /// The next delivery; `None` once the group is gone.
     pub async fn next(&mut self) -> Option<Delivery> {
         self.deliveries.recv().await
+    }
+
+    /// A delivery already here, without waiting.
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        self.deliveries.try_recv().ok()
     }
 }
