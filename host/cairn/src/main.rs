@@ -71,6 +71,7 @@ fn main() -> std::process::ExitCode {
             Command::Projections(args) => cairn_server::client::projections(args).await,
             Command::Reactors(args) => cairn_server::client::reactors(args).await,
             Command::Groups(args) => cairn_server::client::groups(args).await,
+            Command::Sinks(args) => cairn_server::client::sinks(args).await,
             Command::Bench(args) => cairn_bench::run(args).await,
             Command::Verify(args) => cairn_server::verify::run(args).await,
             Command::New(args) => cairn_server::new::run(args),

@@ -63,6 +63,12 @@ impl Cli {
                 | GroupsCommand::Reset { client, .. }
                 | GroupsCommand::Resume { client, .. } => *client = global,
             },
+            Command::Sinks(args) => match &mut args.command {
+                SinksCommand::List { client }
+                | SinksCommand::Status { client, .. }
+                | SinksCommand::Create { client, .. }
+                | SinksCommand::Delete { client, .. } => *client = global,
+            },
             Command::Bench(args) => args.json = global.json,
             Command::Verify(args) => args.json = global.json,
             Command::New(_) | Command::Completions(_) => {}
@@ -103,6 +109,9 @@ pub enum Command {
     /// Make, list, inspect and reset consumer groups, and replay or discard their parked
     /// events.
     Groups(GroupsArgs),
+    /// Make, list, inspect and remove sinks: groups the server runs itself, publishing to
+    /// Kafka or to a webhook.
+    Sinks(SinksArgs),
     /// Show the server's version, head, store size, rates and projections (the console's
     /// overview).
     Stats(StatsArgs),
@@ -624,6 +633,60 @@ pub enum GroupsCommand {
     /// Resume a group a member stopped.
     Resume {
         /// The group.
+        name: String,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SinksArgs {
+    #[command(subcommand)]
+    pub command: SinksCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SinksCommand {
+    /// Every sink: its target, state, what it published, its lag and parked events.
+    List {
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// One sink in full.
+    Status {
+        /// The sink.
+        name: String,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Make a sink. Its parked events are managed with `cairn groups ... sink.NAME`.
+    Create {
+        /// The sink: lowercase letters, digits, `_`, `-`, `.`.
+        name: String,
+        /// Publish to Kafka brokers (`host:port[,host:port]`), to the topic `--topic`.
+        #[arg(long, requires = "topic", conflicts_with = "webhook")]
+        kafka: Option<String>,
+        /// The Kafka topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// POST each event to this URL.
+        #[arg(long, required_unless_present = "kafka")]
+        webhook: Option<String>,
+        /// Only events of this category (repeat for several).
+        #[arg(long = "category", value_name = "CATEGORY")]
+        categories: Vec<String>,
+        /// Only events of this type (repeat for several).
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// Where it starts: `begin` (the default), `end`, or after a position.
+        #[arg(long, default_value = "begin")]
+        start: String,
+        #[arg(skip)]
+        client: ClientArgs,
+    },
+    /// Remove a sink and its group.
+    Delete {
+        /// The sink.
         name: String,
         #[arg(skip)]
         client: ClientArgs,

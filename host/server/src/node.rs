@@ -1,6 +1,6 @@
 //! [`Node`]: one cairn instance on a data directory: the event store, the module registry
-//! (with its compiled-code cache), the command path, the projection runners, the reactors and
-//! the consumer groups.
+//! (with its compiled-code cache), the command path, the projection runners, the reactors, the
+//! consumer groups and the sinks.
 //!
 //! A data directory holds `store/cairn.redb` (events, snapshots, modules) and `compiled/`
 //! (wasmtime's cache of machine code, safe to delete).
@@ -8,8 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_groups::Groups;
+use cairn_groups::{GroupError, Groups};
 use cairn_runtime::{CommandPath, Projections, Reactors, Registry};
+use cairn_sinks::{SinkError, Sinks};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
 
 use crate::settings::Settings;
@@ -23,6 +24,7 @@ pub struct Node {
     projections: Projections,
     reactors: Reactors,
     groups: Groups,
+    sinks: Sinks,
     data_dir: PathBuf,
 }
 
@@ -67,6 +69,8 @@ impl Node {
             settings.reactors.clone(),
         );
         let groups = Groups::start(Arc::clone(&shared)).await?;
+        let sinks = Sinks::start(Arc::clone(&shared), groups.clone()).await?;
+        declare(&groups, &sinks, settings).await?;
         Ok(Self {
             store,
             shared,
@@ -74,6 +78,7 @@ impl Node {
             projections,
             reactors,
             groups,
+            sinks,
             data_dir: data_dir.to_path_buf(),
         })
     }
@@ -103,6 +108,11 @@ impl Node {
         &self.groups
     }
 
+    /// The sinks.
+    pub fn sinks(&self) -> &Sinks {
+        &self.sinks
+    }
+
     /// The module registry.
     pub fn registry(&self) -> &Arc<Registry> {
         self.command_path.registry()
@@ -123,8 +133,10 @@ impl Node {
             projections,
             reactors,
             groups,
+            sinks,
             ..
         } = self;
+        sinks.stop().await;
         groups.stop().await;
         reactors.stop().await;
         projections.stop().await;
@@ -133,4 +145,31 @@ impl Node {
         drop(shared);
         store.close().await;
     }
+}
+
+/// Makes the groups and sinks a cairn.toml declares, when they are missing. A group kept with
+/// other settings stays as kept (said in the log); a sink whose target changed takes the new
+/// one.
+async fn declare(groups: &Groups, sinks: &Sinks, settings: &Settings) -> anyhow::Result<()> {
+    for group in &settings.groups {
+        match groups.create(&group.name, group.config.clone()).await {
+            Ok(_) => {}
+            Err(GroupError::Exists(name)) => tracing::warn!(
+                group = %name,
+                "cairn.toml declares this group with other settings than the kept ones; the kept ones stay (delete the group to make it anew)"
+            ),
+            Err(error) => anyhow::bail!("group {}: {error}", group.name),
+        }
+    }
+    for sink in &settings.sinks {
+        match sinks.ensure(sink.clone()).await {
+            Ok(()) => {}
+            Err(SinkError::Exists(name)) => tracing::warn!(
+                sink = %name,
+                "cairn.toml declares this sink with other group settings than the kept ones; the kept ones stay (delete the sink to make it anew)"
+            ),
+            Err(error) => anyhow::bail!("sink {}: {error}", sink.name),
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! [`CairnToml`]: a cairn.toml, read in one place and deserialised in one type: its
 //! `[[module]]` entries (for `project.rs`), and [`Settings`], what a node's runtime may use,
-//! from its `[limits]`, `[commands]`, `[projections]`, `[reactors]` and `[http]` sections. Each
+//! from its `[limits]`, `[commands]`, `[projections]`, `[reactors]` and `[http]` sections and
+//! the `[[groups]]` and `[[sinks]]` it makes at start. Each
 //! section is the configuration it sets (`cairn_runtime::Limits`, `CommandConfig`,
 //! `RunnerConfig`, `ReactorConfig`, `HttpConfig`), with serde's defaults, and checks itself. Every key is optional; a key left out
 //! keeps its default; an unknown key is refused.
@@ -41,6 +42,15 @@
 //! on_failure = "park"         # then: park, skip or stop
 //! # [reactors.policy.transfers] sets one reactor's retries, backoff and on_failure
 //!
+//! [[groups]]                  # a consumer group, made at start if missing (see README)
+//! name = "billing"
+//! filter = { categories = ["bank_account"] }
+//!
+//! [[sinks]]                   # a sink, made at start; its target updated if it changed
+//! name = "accounts"
+//! kafka = { brokers = "127.0.0.1:9092", topic = "accounts" }
+//! filter = { categories = ["bank_account"] }
+//!
 //! [http]                      # connections (see http/edge/)
 //! header_timeout_ms = 10_000  # a request head must arrive whole within this of its first byte
 //! body_timeout_ms = 60_000    # a body must arrive whole within this of its head (else 408)
@@ -73,6 +83,33 @@ pub struct Settings {
     pub projections: RunnerConfig,
     pub reactors: ReactorConfig,
     pub http: HttpConfig,
+    /// `[[groups]]`: consumer groups made at start if missing.
+    pub groups: Vec<DeclaredGroup>,
+    /// `[[sinks]]`: sinks made at start if missing, their targets updated if changed.
+    pub sinks: Vec<cairn_sinks::SinkConfig>,
+}
+
+/// A `[[groups]]` entry: a group's `name`, and its config's keys beside it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+pub struct DeclaredGroup {
+    pub name: String,
+    pub config: cairn_groups::GroupConfig,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for DeclaredGroup {
+    type Error = String;
+
+    fn try_from(mut fields: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let name = match fields.remove("name") {
+            Some(serde_json::Value::String(name)) => name,
+            _ => return Err("a [[groups]] entry needs a `name`".into()),
+        };
+        let config: cairn_groups::GroupConfig =
+            serde_json::from_value(serde_json::Value::Object(fields))
+                .map_err(|e| format!("group {name}: {e}"))?;
+        Ok(Self { name, config })
+    }
 }
 
 /// cairn.toml: its modules (`project.rs` makes a project of them) and its settings sections,
@@ -92,6 +129,10 @@ pub struct CairnToml {
     pub reactors: ReactorConfig,
     #[serde(default)]
     pub http: HttpConfig,
+    #[serde(default)]
+    pub groups: Vec<DeclaredGroup>,
+    #[serde(default)]
+    pub sinks: Vec<cairn_sinks::SinkConfig>,
 }
 
 /// A `[[module]]` entry: a module's name and its crate, relative to the file.
@@ -148,6 +189,16 @@ impl CairnToml {
             .map_err(in_section("projections"))?;
         file.reactors.check().map_err(in_section("reactors"))?;
         file.http.check().map_err(in_section("http"))?;
+        for group in &file.groups {
+            group
+                .config
+                .check()
+                .map_err(|e| anyhow::anyhow!("groups: {}: {e}", group.name))?;
+        }
+        for sink in &file.sinks {
+            sink.check()
+                .map_err(|e| anyhow::anyhow!("sinks: {}: {e}", sink.name))?;
+        }
         Ok(file)
     }
 
@@ -160,6 +211,8 @@ impl CairnToml {
             projections,
             reactors,
             http,
+            groups,
+            sinks,
         } = self;
         (
             modules,
@@ -169,6 +222,8 @@ impl CairnToml {
                 projections,
                 reactors,
                 http,
+                groups,
+                sinks,
             },
         )
     }

@@ -193,6 +193,36 @@ impl Sinks {
         })
     }
 
+    /// Makes a sink as a cairn.toml declares it: made if missing (without checking that its
+    /// target answers: it waits for it), its target and value replaced if only they changed.
+    /// Other changed settings are [`SinkError::Exists`].
+    pub async fn ensure(&self, config: SinkConfig) -> Result<(), SinkError> {
+        config.check()?;
+        let existing = self.lock().get(&config.name).map(|r| Arc::clone(&r.config));
+        match existing {
+            None => self.create(config, false).await.map(|_| ()),
+            Some(existing) if *existing == config => Ok(()),
+            Some(existing) if existing.group_config() == config.group_config() => {
+                let _change = self.changes.lock().await;
+                if let Some(running) = self.lock().remove(&config.name) {
+                    stop(running).await;
+                }
+                self.store
+                    .amend_model(ModelAmend {
+                        model: registry(),
+                        writes: vec![ModelWrite::Put {
+                            key: config.name.as_bytes().to_vec(),
+                            value: serde_json::to_vec(&config).expect("serialises"),
+                        }],
+                    })
+                    .await?;
+                self.spawn(config);
+                Ok(())
+            }
+            Some(_) => Err(SinkError::Exists(config.name)),
+        }
+    }
+
     /// Removes a sink: its task, its registry row and its group.
     pub async fn delete(&self, name: &str) -> Result<(), SinkError> {
         let _change = self.changes.lock().await;

@@ -242,7 +242,7 @@ async fn call(
 }
 
 /// `begin`, `end` or a position, as the API's `start`.
-fn start_of(text: &str) -> anyhow::Result<Value> {
+pub(crate) fn start_of(text: &str) -> anyhow::Result<Value> {
     match text {
         "begin" | "end" => Ok(json!(text)),
         position => match position.parse::<u64>() {

@@ -75,6 +75,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             module.hash.short()
         ));
     }
+    for sink in node.sinks().list().await {
+        crate::serve::announce(format_args!(
+            "  sink      {} ({}) {}: {}",
+            sink.name,
+            sink.kind,
+            crate::client::sink_target(&sink.config),
+            sink.run.state
+        ));
+    }
+    for group in node.groups().names() {
+        crate::serve::announce(format_args!("  group     {group}"));
+    }
     crate::serve::announce(format_args!(
         "watching the modules' sources and {}; Ctrl-C stops",
         args.config.display()

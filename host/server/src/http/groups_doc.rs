@@ -124,3 +124,56 @@ pub(crate) struct ParkedGroupEventDoc {
     /// Whether a replay released it and it waits to be delivered.
     released: bool,
 }
+
+/// A sink to make: its name, one target, and the settings of the group it runs.
+#[derive(utoipa::ToSchema)]
+#[schema(as = SinkConfig)]
+pub(crate) struct SinkConfigDoc {
+    /// 1 to 58 bytes: lowercase letters, digits, `_`, `-`, `.`.
+    name: String,
+    /// `{"brokers": "host:port", "topic": "...", "value": "event" or "data", "producer": {librdkafka settings}}`.
+    kafka: Option<Object>,
+    /// `{"url": "http://...", "timeout_ms": 10000, "headers": {...}}`.
+    webhook: Option<Object>,
+    /// `{"categories": [...], "types": [...]}`.
+    filter: Option<Object>,
+    /// `"begin"` (the default), `"end"`, `{"position": P}` or `{"time": ms}`.
+    start: Option<serde_json::Value>,
+    /// `"stream"` (the default), `"category"` or `{"metadata": "field"}`: the Kafka key, and
+    /// what order is kept by.
+    partition_key: Option<serde_json::Value>,
+    /// Retries of an event the target refuses (default 5).
+    max_retries: Option<u32>,
+    /// `park` (the default), `skip` or `stop`.
+    on_exhausted: Option<String>,
+}
+
+/// What making a sink did.
+#[derive(utoipa::ToSchema)]
+#[schema(as = SinkCreated)]
+pub(crate) struct SinkCreatedDoc {
+    name: String,
+    created: bool,
+    /// The group it runs: its parked events are under `/v1/groups/{group}/parked`.
+    group: String,
+}
+
+/// Where a sink is.
+#[derive(utoipa::ToSchema)]
+#[schema(as = SinkStatus)]
+pub(crate) struct SinkStatusDoc {
+    name: String,
+    /// `kafka` or `webhook`.
+    kind: String,
+    config: Object,
+    /// `starting`, `running` or `waiting` (its target is down or has not answered for 5 s).
+    state: String,
+    /// Since when it has been waiting, in ms since the Unix epoch.
+    waiting_since: Option<u64>,
+    last_error: Option<String>,
+    /// Events the target took since the node started.
+    published: u64,
+    /// Events the target refused (retried by the group, then parked by its policy).
+    refused: u64,
+    group: GroupStatusDoc,
+}

@@ -13,7 +13,7 @@
 //!   `projections.rs`: projection status, queries, reset, pause and resume;
 //!   `reactors.rs`: reactor status, parked events (retry, discard) and reset;
 //!   `groups.rs`: consumer groups (made, polled or streamed, acknowledged, parked, reset),
-//!   with `groups_doc.rs` describing their JSON.
+//!   with `groups_doc.rs` describing their JSON; `sinks.rs`: sinks (made, shown, removed).
 //! - `ops.rs`: health and metrics; `stats.rs`, the version, the store's size and recent rates,
 //!   once or each second; `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
@@ -40,6 +40,7 @@ mod projections;
 mod reactors;
 mod route_errors;
 mod served;
+mod sinks;
 mod state;
 mod stats;
 mod stream_list;
@@ -127,6 +128,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/groups/{name}/parked/discard", post(groups::discard))
         .route("/v1/groups/{name}/reset", post(groups::reset))
         .route("/v1/groups/{name}/resume", post(groups::resume))
+        .route("/v1/sinks", post(sinks::create).get(sinks::list))
+        .route("/v1/sinks/{name}", get(sinks::status).delete(sinks::delete))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/subscribe", get(stats::subscribe))
         .route("/healthz", get(ops::healthz))

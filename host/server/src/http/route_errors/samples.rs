@@ -376,3 +376,31 @@ pub(super) fn group_errors() -> Vec<cairn_groups::GroupError> {
     }
     all
 }
+
+/// Every [`cairn_sinks::SinkError`].
+pub(super) fn sink_errors() -> Vec<cairn_sinks::SinkError> {
+    use cairn_sinks::SinkError;
+    let mut all = vec![
+        SinkError::Invalid("sample".to_owned()),
+        SinkError::NotFound("sample".to_owned()),
+        SinkError::Exists("sample".to_owned()),
+        SinkError::Unreachable("sample".to_owned()),
+        SinkError::Model(cairn_store::ModelError::NeverCommitted {
+            model: cairn_store::ReadModelName::new("sample").expect("a model name"),
+        }),
+    ];
+    all.extend(group_errors().into_iter().map(SinkError::Group));
+    all.extend(storage_errors().into_iter().map(SinkError::Storage));
+    for e in &all {
+        match e {
+            SinkError::Invalid(_)
+            | SinkError::NotFound(_)
+            | SinkError::Exists(_)
+            | SinkError::Unreachable(_)
+            | SinkError::Group(_)
+            | SinkError::Storage(_)
+            | SinkError::Model(_) => {}
+        }
+    }
+    all
+}

@@ -92,6 +92,8 @@ pub(crate) enum ErrorSource {
     NotParked,
     /// A [`GroupError`](cairn_groups::GroupError): what is asked of a consumer group.
     Group,
+    /// A [`SinkError`](cairn_sinks::SinkError): what is asked of a sink.
+    Sink,
 }
 
 use StatusCode as S;
@@ -170,6 +172,17 @@ impl ErrorSource {
                 const { &[Reply::new(S::NOT_FOUND, "unknown_projection")] }
             }
             Self::UnknownReactor => const { &[Reply::new(S::NOT_FOUND, "unknown_reactor")] },
+            Self::Sink => {
+                const {
+                    &[
+                        Reply::new(S::BAD_REQUEST, "invalid_sink"),
+                        Reply::new(S::NOT_FOUND, "unknown_sink"),
+                        Reply::new(S::CONFLICT, "sink_exists"),
+                        Reply::new(S::BAD_GATEWAY, "target_unreachable"),
+                        Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
+                    ]
+                }
+            }
             Self::Group => {
                 const {
                     &[
@@ -299,6 +312,7 @@ impl ErrorSource {
             | Self::ProjectionControl
             | Self::ReactorControl
             | Self::Group => &[Self::Storage],
+            Self::Sink => &[Self::Group, Self::Storage],
             Self::Plan => &[Self::Load, Self::Storage],
             Self::Command | Self::AggregateState | Self::ProjectionQuery => {
                 &[Self::Call, Self::Storage]

@@ -172,6 +172,7 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
             replies_of(samples::reactor_errors().into_iter().map(ApiError::from))
         }
         ErrorSource::Group => replies_of(samples::group_errors().into_iter().map(ApiError::from)),
+        ErrorSource::Sink => replies_of(samples::sink_errors().into_iter().map(ApiError::from)),
     };
     Some(made)
 }
