@@ -62,8 +62,8 @@ async fn consume(server: &Server, group: &str, member: &str, park: &[&str]) -> V
             .partition(|d| park.contains(&d["event"]["type"].as_str().unwrap_or_default()));
         for d in acked.iter().chain(&parked) {
             seen.push((
-                d["event"]["stream"].as_str().unwrap().to_owned(),
-                d["event"]["position"].as_u64().unwrap(),
+                d["event"]["stream"].as_str().expect("a string").to_owned(),
+                d["event"]["position"].as_u64().expect("a number"),
             ));
         }
         if !acked.is_empty() {
@@ -181,15 +181,15 @@ async fn parked_events_are_listed_and_a_replay_delivers_each_once_more() {
     assert_eq!(status["checkpoint"], 9, "{status}");
     assert!(status["oldest_parked_age_ms"].is_u64(), "{status}");
     let (_, page) = server.get("/v1/groups/audit/parked?limit=4").await;
-    let parked = page["parked"].as_array().unwrap();
+    let parked = page["parked"].as_array().expect("an array");
     assert_eq!(parked.len(), 4);
     assert_eq!(parked[0]["reason"], "nacked");
     assert_eq!(parked[0]["last_error"], "cannot yet");
-    let after = parked[3]["position"].as_u64().unwrap();
+    let after = parked[3]["position"].as_u64().expect("a number");
     let (_, rest) = server
         .get(&format!("/v1/groups/audit/parked?after={after}"))
         .await;
-    assert_eq!(rest["parked"].as_array().unwrap().len(), 2);
+    assert_eq!(rest["parked"].as_array().expect("an array").len(), 2);
 
     let replayed = server
         .post("/v1/groups/audit/parked/replay", json!({"all": true}))
@@ -215,7 +215,7 @@ async fn a_member_can_hold_a_stream_of_deliveries() {
         .get(server.url("/v1/groups/live/deliveries?member=s1"))
         .send()
         .await
-        .unwrap();
+        .expect("sent");
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     bank(&server, "a", 1, 0).await;
@@ -224,8 +224,8 @@ async fn a_member_can_hold_a_stream_of_deliveries() {
         let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
             .await
             .expect("a delivery in time")
-            .unwrap()
-            .unwrap();
+            .expect("in time")
+            .expect("in time");
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(text.contains("event: delivery"), "{text}");
@@ -233,7 +233,7 @@ async fn a_member_can_hold_a_stream_of_deliveries() {
         .lines()
         .find_map(|l| l.strip_prefix("data: "))
         .expect("data");
-    let delivery: Value = serde_json::from_str(data).unwrap();
+    let delivery: Value = serde_json::from_str(data).expect("JSON");
     assert_eq!(delivery["event"]["type"], "Opened");
     let (_, status) = server.get("/v1/groups/live").await;
     assert_eq!(status["members"][0]["kind"], "stream", "{status}");

@@ -36,7 +36,7 @@ async fn receive(
     headers: HeaderMap,
     axum::Json(event): axum::Json<Value>,
 ) -> StatusCode {
-    let mut received = receiver.received.lock().unwrap();
+    let mut received = receiver.received.lock().expect("the lock");
     if Instant::now() < receiver.down_until {
         received.refused_while_down += 1;
         return StatusCode::SERVICE_UNAVAILABLE;
@@ -44,15 +44,18 @@ async fn receive(
     if event["type"] == "Poison" {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
-    let key = headers["idempotency-key"].to_str().unwrap().to_owned();
+    let key = headers["idempotency-key"]
+        .to_str()
+        .expect("a header")
+        .to_owned();
     assert_eq!(key, event["id"], "the key is the event's id");
     if !received.keys.insert(key) {
         received.duplicates += 1;
         return StatusCode::OK;
     }
     received.taken.push((
-        event["stream"].as_str().unwrap().to_owned(),
-        event["position"].as_u64().unwrap(),
+        event["stream"].as_str().expect("a string").to_owned(),
+        event["position"].as_u64().expect("a number"),
     ));
     StatusCode::NO_CONTENT
 }
@@ -67,9 +70,15 @@ async fn start_receiver(down: Duration) -> (String, Arc<Mutex<Received>>) {
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(receive))
         .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .expect("the receiver serves")
+    });
     (url, received)
 }
 
@@ -121,24 +130,25 @@ async fn a_receiver_down_for_ten_seconds_gets_everything_after_in_order() {
         })
         .await;
     assert_eq!(done["state"], "running", "{done}");
-    let received = received.lock().unwrap();
-    assert!(received.refused_while_down > 0);
-    assert_eq!(received.taken.len(), 200, "every event once");
-    let mut last: BTreeMap<&str, u64> = BTreeMap::new();
-    for (stream, position) in &received.taken {
-        assert!(
-            stream.starts_with("order-"),
-            "{stream} is not in the filter"
-        );
-        if let Some(before) = last.insert(stream, *position) {
-            assert!(before < *position, "{stream}: {position} after {before}");
+    {
+        let received = received.lock().expect("the lock");
+        assert!(received.refused_while_down > 0);
+        assert_eq!(received.taken.len(), 200, "every event once");
+        let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+        for (stream, position) in &received.taken {
+            assert!(
+                stream.starts_with("order-"),
+                "{stream} is not in the filter"
+            );
+            if let Some(before) = last.insert(stream, *position) {
+                assert!(before < *position, "{stream}: {position} after {before}");
+            }
         }
+        println!(
+            "duplicates deduplicated by the receiver: {}",
+            received.duplicates
+        );
     }
-    println!(
-        "duplicates deduplicated by the receiver: {}",
-        received.duplicates
-    );
-    drop(received);
     server.stop().await;
 }
 
@@ -163,12 +173,18 @@ async fn an_event_the_receiver_refuses_is_retried_then_parked_with_its_stream_be
     let (_, parked) = server.get("/v1/groups/sink.picky/parked").await;
     let reasons: Vec<&str> = parked["parked"]
         .as_array()
-        .unwrap()
+        .expect("an array")
         .iter()
-        .map(|p| p["reason"].as_str().unwrap())
+        .map(|p| p["reason"].as_str().expect("a string"))
         .collect();
     assert_eq!(reasons, vec!["exhausted", "behind"]);
-    let taken: Vec<u64> = received.lock().unwrap().taken.iter().map(|t| t.1).collect();
+    let taken: Vec<u64> = received
+        .lock()
+        .expect("the lock")
+        .taken
+        .iter()
+        .map(|t| t.1)
+        .collect();
     assert_eq!(taken.len(), 2);
     assert!(taken.contains(&1) && taken.contains(&4));
     server.stop().await;
@@ -193,8 +209,8 @@ async fn bad_sinks_get_a_clear_error_and_nothing_is_made() {
         "invalid_sink",
     );
     // Nothing listens on this port: the broker cannot be reached.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = closed.local_addr().expect("an address").port();
     drop(closed);
     let started = Instant::now();
     assert_error(

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use common::{client, kill, serve};
+use common::{KillOnDrop, client, kill, serve};
 use serde_json::{Value, json};
 
 const KILLS: usize = 10;
@@ -106,7 +106,7 @@ async fn member(
                     epoch,
                     stream,
                     position,
-                    d["attempt"].as_u64().unwrap(),
+                    d["attempt"].as_u64().expect("a number"),
                 ));
                 let id = d["delivery"].as_str().expect("id").to_owned();
                 if fastrand::u8(..50) == 0 {
@@ -225,7 +225,8 @@ async fn no_event_is_lost_or_reordered_across_kills_and_members_coming_and_going
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let (mut running, mut url) = serve(&data);
+    let (running, mut url) = serve(&data);
+    let mut running = KillOnDrop::new(running);
     let (ok, out, err) = client(&url, &["groups", "create", "load", "--category", "acct"]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("made"), "{out}");
@@ -239,12 +240,12 @@ async fn no_event_is_lost_or_reordered_across_kills_and_members_coming_and_going
         append_cycle(&http, &url, cycle).await;
         let members = start_members(&http, &url, cycle, &shared);
         tokio::time::sleep(Duration::from_millis(fastrand::u64(300..1_500))).await;
-        kill(running);
+        kill(running.take());
         for member in members {
             member.await.expect("a member ends when the server goes");
         }
         let (restarted, restarted_url) = serve(&data);
-        running = restarted;
+        running = KillOnDrop::new(restarted);
         url = restarted_url;
         let checkpoint = status(&http, &url).await["checkpoint"]
             .as_u64()
@@ -286,5 +287,5 @@ async fn no_event_is_lost_or_reordered_across_kills_and_members_coming_and_going
     let status: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(status["lag"], 0, "{status}");
     assert_eq!(status["parked"], 0, "{status}");
-    kill(running);
+    kill(running.take());
 }

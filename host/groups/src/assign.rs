@@ -35,7 +35,10 @@ mod tests {
     use super::*;
 
     fn members(names: &[&str]) -> Vec<MemberId> {
-        names.iter().map(|n| MemberId::new(n).unwrap()).collect()
+        names
+            .iter()
+            .map(|n| MemberId::new(n).expect("a member id"))
+            .collect()
     }
 
     #[test]
@@ -45,8 +48,8 @@ mod tests {
         let keys: Vec<String> = (0..2_000).map(|i| format!("account-{i}")).collect();
         let mut moved = 0;
         for key in &keys {
-            let old = owner(key, &before).unwrap();
-            let new = owner(key, &after).unwrap();
+            let old = owner(key, &before).expect("an owner");
+            let new = owner(key, &after).expect("an owner");
             if old != new {
                 assert_eq!(new.as_str(), "d", "{key} moved between old members");
                 moved += 1;
@@ -64,7 +67,7 @@ mod tests {
         let mut counts = std::collections::HashMap::new();
         for i in 0..4_000 {
             *counts
-                .entry(owner(&format!("cart-{i}"), &all).unwrap().clone())
+                .entry(owner(&format!("cart-{i}"), &all).expect("an owner").clone())
                 .or_insert(0) += 1;
         }
         for (member, count) in counts {

@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn the_defaults_pass_their_own_check() {
         let config = GroupConfig::default();
-        config.check().unwrap();
+        config.check().expect("valid");
         assert_eq!(config.partition_key, PartitionKey::Stream);
         assert_eq!(config.on_exhausted, Exhausted::Park);
     }
@@ -240,10 +240,11 @@ mod tests {
     #[test]
     fn a_bad_filter_is_named() {
         let config: GroupConfig =
-            serde_json::from_str(r#"{"filter":{"categories":["a-b"]}}"#).unwrap();
-        let err = config.check().unwrap_err().to_string();
+            serde_json::from_str(r#"{"filter":{"categories":["a-b"]}}"#).expect("JSON");
+        let err = config.check().expect_err("it is refused").to_string();
         assert!(err.contains("a-b"), "{err}");
-        let config: GroupConfig = serde_json::from_str(r#"{"filter":{"types":[""]}}"#).unwrap();
+        let config: GroupConfig =
+            serde_json::from_str(r#"{"filter":{"types":[""]}}"#).expect("JSON");
         assert!(config.check().is_err());
     }
 
@@ -260,14 +261,14 @@ mod tests {
         let config: GroupConfig = serde_json::from_str(
             r#"{"start":{"position":7},"partition_key":{"metadata":"tenant"},"on_exhausted":"stop"}"#,
         )
-        .unwrap();
+        .expect("JSON");
         assert_eq!(config.start, Start::Position(7));
         assert_eq!(
             config.partition_key,
             PartitionKey::Metadata("tenant".into())
         );
         assert_eq!(config.on_exhausted, Exhausted::Stop);
-        let end: GroupConfig = serde_json::from_str(r#"{"start":"end"}"#).unwrap();
+        let end: GroupConfig = serde_json::from_str(r#"{"start":"end"}"#).expect("JSON");
         assert_eq!(end.start, Start::End);
     }
 }

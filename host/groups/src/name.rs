@@ -131,7 +131,10 @@ mod tests {
             epoch: 0xdead_beef,
             n: 42,
         };
-        assert_eq!(DeliveryId::parse(&id.to_string()).unwrap(), id);
+        assert_eq!(
+            DeliveryId::parse(&id.to_string()).expect("a delivery id"),
+            id
+        );
         assert!(DeliveryId::parse("nope").is_err());
         assert!(DeliveryId::parse("12-zz").is_err());
     }

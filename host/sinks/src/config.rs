@@ -190,7 +190,7 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> SinkConfig {
-        serde_json::from_str(json).unwrap()
+        serde_json::from_str(json).expect("JSON")
     }
 
     #[test]
@@ -210,15 +210,15 @@ mod tests {
     fn bad_targets_are_named() {
         let err = parse(r#"{"name":"s","webhook":{"url":"ftp://x/"}}"#)
             .check()
-            .unwrap_err();
+            .expect_err("it is refused");
         assert!(err.to_string().contains("http or https"), "{err}");
         let err = parse(r#"{"name":"s","kafka":{"brokers":"b:1","topic":"a b"}}"#)
             .check()
-            .unwrap_err();
+            .expect_err("it is refused");
         assert!(err.to_string().contains("kafka.topic"), "{err}");
         let err = parse(r#"{"name":"S","kafka":{"brokers":"b:1","topic":"t"}}"#)
             .check()
-            .unwrap_err();
+            .expect_err("it is refused");
         assert!(err.to_string().contains("group name"), "{err}");
     }
 
@@ -228,6 +228,6 @@ mod tests {
         let group = config.group_config();
         assert_eq!(group.max_retries, 2);
         assert_eq!(group.ack_timeout_ms, SINK_ACK_TIMEOUT_MS);
-        assert_eq!(config.group_name().unwrap().as_str(), "sink.s");
+        assert_eq!(config.group_name().expect("a string").as_str(), "sink.s");
     }
 }

@@ -20,14 +20,18 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use crate::config::{KafkaTarget, KafkaValue};
 use crate::outcome::Outcome;
 
-/// How long librdkafka tries to deliver a message before it reports it failed; the sink then
-/// waits and sends it again.
-const MESSAGE_TIMEOUT_MS: &str = "10000";
+/// How long librdkafka tries to deliver a message before it reports it failed: never (0).
+/// While the brokers are away the publish waits, and the sink shows `waiting` once it has
+/// waited a few seconds; a message that timed out would instead make the idempotent producer
+/// bump its epoch, which some brokers answer by fencing it.
+const MESSAGE_TIMEOUT_MS: &str = "0";
 
 pub(crate) struct KafkaPublisher {
     producer: FutureProducer,
     topic: String,
     value: KafkaValue,
+    /// An error said this producer's idempotence state is gone: a new one is needed.
+    spent: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for KafkaPublisher {
@@ -64,6 +68,7 @@ impl KafkaPublisher {
             producer,
             topic: target.topic.clone(),
             value: target.value,
+            spent: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -87,10 +92,30 @@ impl KafkaPublisher {
 
     /// Whether the producer hit an error it cannot go on from; a new one is then made.
     pub(crate) fn fatal(&self) -> Option<String> {
-        self.producer
-            .client()
-            .fatal_error()
-            .map(|(code, text)| format!("{code:?}: {text}"))
+        if let Some((code, text)) = self.producer.client().fatal_error() {
+            return Some(format!("{code:?}: {text}"));
+        }
+        self.spent
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| "the broker no longer knows this producer's id or epoch".to_owned())
+    }
+
+    /// Sorts `error` into an outcome, and notes a producer whose idempotence state is gone.
+    fn outcome(&self, error: &KafkaError) -> Outcome {
+        let spent = matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::UnknownProducerId
+                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                    | RDKafkaErrorCode::InvalidProducerIdMapping
+            )
+        );
+        if spent {
+            self.spent.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        classify(error)
     }
 
     pub(crate) async fn publish(&self, batch: &[Delivery]) -> Vec<Outcome> {
@@ -136,14 +161,14 @@ impl KafkaPublisher {
         for (index, sent) in pending.into_iter().enumerate() {
             match sent {
                 Ok(future) => waiting.push((index, future)),
-                Err(error) => outcomes[index] = classify(&error),
+                Err(error) => outcomes[index] = self.outcome(&error),
             }
         }
         let (indices, futures): (Vec<usize>, Vec<_>) = waiting.into_iter().unzip();
         for (index, result) in indices.into_iter().zip(join_all(futures).await) {
             outcomes[index] = match result {
                 Ok(Ok(_)) => Outcome::Delivered,
-                Ok(Err((error, _))) => classify(&error),
+                Ok(Err((error, _))) => self.outcome(&error),
                 Err(_) => Outcome::Unavailable("the producer went away".into()),
             };
         }

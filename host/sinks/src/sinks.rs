@@ -204,7 +204,8 @@ impl Sinks {
             Some(existing) if *existing == config => Ok(()),
             Some(existing) if existing.group_config() == config.group_config() => {
                 let _change = self.changes.lock().await;
-                if let Some(running) = self.lock().remove(&config.name) {
+                let running = self.lock().remove(&config.name);
+                if let Some(running) = running {
                     stop(running).await;
                 }
                 self.store

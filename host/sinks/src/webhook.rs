@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn statuses_are_sorted_into_outcomes() {
-        let url = reqwest::Url::parse("http://h/").unwrap();
+        let url = reqwest::Url::parse("http://h/").expect("a URL");
         assert_eq!(classify(StatusCode::NO_CONTENT, &url), Outcome::Delivered);
         assert!(matches!(
             classify(StatusCode::SERVICE_UNAVAILABLE, &url),

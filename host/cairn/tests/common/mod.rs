@@ -115,3 +115,27 @@ pub fn kill(mut child: Child) {
     signal(&child, "-KILL");
     child.wait().expect("the killed process is reaped");
 }
+
+/// A child that is killed when dropped, so a test that panics leaves no server behind (one
+/// would hold the test's ports, files and inherited descriptors after the test ended).
+pub struct KillOnDrop(Option<Child>);
+
+impl KillOnDrop {
+    pub fn new(child: Child) -> Self {
+        Self(Some(child))
+    }
+
+    /// The child, to kill or wait for by hand.
+    pub fn take(&mut self) -> Child {
+        self.0.take().expect("the child is still here")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

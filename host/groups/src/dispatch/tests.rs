@@ -15,11 +15,11 @@ use crate::rows;
 fn event(position: u64, stream: &str) -> RecordedEvent {
     RecordedEvent {
         id: EventId::new(),
-        stream: StreamId::new(stream).unwrap(),
+        stream: StreamId::new(stream).expect("a stream name"),
         version: Version::new(position),
         position: Position::new(position),
-        event_type: EventType::new("Happened").unwrap(),
-        data: Json::parse("{}").unwrap(),
+        event_type: EventType::new("Happened").expect("an event type"),
+        data: Json::parse("{}").expect("JSON"),
         metadata: Json::empty_object(),
         recorded_at: Timestamp::from_millis(position),
     }
@@ -30,7 +30,7 @@ fn dispatcher(config: GroupConfig) -> Dispatcher {
 }
 
 fn member(name: &str) -> MemberId {
-    MemberId::new(name).unwrap()
+    MemberId::new(name).expect("a member id")
 }
 
 fn positions(deliveries: &[Delivery]) -> Vec<u64> {
@@ -48,7 +48,7 @@ fn a_key_has_one_event_in_flight_and_the_next_goes_after_its_ack() {
     let first = d.take(&member("m"), 10, now);
     assert_eq!(positions(&first), vec![1, 3]);
     assert!(d.take(&member("m"), 10, now).is_empty());
-    d.ack(&[first[0].id]).unwrap();
+    d.ack(&[first[0].id]).expect("the ack is taken");
     assert_eq!(positions(&d.take(&member("m"), 10, now)), vec![2]);
 }
 
@@ -61,8 +61,8 @@ fn the_checkpoint_is_the_position_before_the_lowest_unacknowledged() {
         d.push_live(event(p, &format!("a-{p}")), 0);
     }
     let out = d.take(&member("m"), 10, now);
-    d.ack(&[out[1].id, out[2].id]).unwrap();
-    let flush = d.flush().unwrap();
+    d.ack(&[out[1].id, out[2].id]).expect("the ack is taken");
+    let flush = d.flush().expect("writes");
     assert_eq!(flush.checkpoint, None, "1 is not acknowledged");
     let acked_rows: Vec<_> = flush
         .writes
@@ -73,8 +73,8 @@ fn the_checkpoint_is_the_position_before_the_lowest_unacknowledged() {
         })
         .collect();
     assert_eq!(acked_rows, vec![2, 3]);
-    d.ack(&[out[0].id]).unwrap();
-    let flush = d.flush().unwrap();
+    d.ack(&[out[0].id]).expect("the ack is taken");
+    let flush = d.flush().expect("writes");
     assert_eq!(flush.checkpoint, Some(3));
     assert_eq!(
         flush.writes.len(),
@@ -92,7 +92,7 @@ fn an_unknown_delivery_fails_the_whole_ack_and_changes_nothing() {
     d.push_live(event(1, "a-1"), 0);
     let out = d.take(&member("m"), 1, now);
     let stranger = DeliveryId { epoch: 1, n: 99 };
-    let err = d.ack(&[out[0].id, stranger]).unwrap_err();
+    let err = d.ack(&[out[0].id, stranger]).expect_err("it is refused");
     assert!(err.to_string().contains(&stranger.to_string()), "{err}");
     assert_eq!(d.in_flight(), 1);
     assert_eq!(d.flush(), None);
@@ -127,19 +127,19 @@ fn parking_takes_the_keys_later_events_behind_it_and_others_go_on() {
     }
     let out = d.take(&member("m"), 10, now);
     d.nack(&[out[0].id], NackAction::Park, Some("bad".into()), now, 5)
-        .unwrap();
+        .expect("deliveries");
     d.push_live(event(4, "a-1"), 0);
     assert_eq!(d.parked_total(), 3, "1, and 2 and 4 behind it");
     assert!(d.take(&member("m"), 10, now).is_empty());
-    d.ack(&[out[1].id]).unwrap();
-    let flush = d.flush().unwrap();
+    d.ack(&[out[1].id]).expect("the ack is taken");
+    let flush = d.flush().expect("writes");
     assert_eq!(flush.checkpoint, Some(4), "parked events are settled");
     let parked: Vec<ParkedEntry> = flush
         .writes
         .iter()
         .filter_map(|w| match w {
             ModelWrite::Put { key, value } if key[0] == rows::PARKED => {
-                Some(serde_json::from_slice(value).unwrap())
+                Some(serde_json::from_slice(value).expect("JSON"))
             }
             _ => None,
         })
@@ -169,13 +169,13 @@ fn retries_run_out_into_the_groups_policy() {
     d.push_live(event(1, "a-1"), 0);
     let out = d.take(&member("m"), 1, now);
     d.nack(&[out[0].id], NackAction::Retry, None, now, 0)
-        .unwrap();
+        .expect("deliveries");
     d.tick(now, 0);
     let again = d.take(&member("m"), 1, now);
     d.nack(&[again[0].id], NackAction::Retry, None, now, 0)
-        .unwrap();
+        .expect("deliveries");
     assert_eq!(d.counts.skipped, 1);
-    assert_eq!(d.flush().unwrap().checkpoint, Some(1));
+    assert_eq!(d.flush().expect("writes").checkpoint, Some(1));
 }
 
 #[test]
@@ -207,9 +207,9 @@ fn a_stopped_group_delivers_nothing_until_resumed() {
     d.push_live(event(2, "a-2"), 0);
     let out = d.take(&member("m"), 1, now);
     d.nack(&[out[0].id], NackAction::Stop, Some("halt".into()), now, 0)
-        .unwrap();
+        .expect("deliveries");
     assert!(d.take(&member("m"), 10, now).is_empty());
-    assert_eq!(d.stopped().unwrap().reason, "halt");
+    assert_eq!(d.stopped().expect("deliveries").reason, "halt");
     assert!(d.resume());
     assert_eq!(positions(&d.take(&member("m"), 10, now)), vec![1, 2]);
 }
@@ -238,8 +238,8 @@ fn after_a_restart_settled_positions_are_passed_over() {
     }
     let out = d.take(&member("m"), 10, now);
     assert_eq!(positions(&out), vec![2], "5 waits behind the parked 4");
-    d.ack(&[out[0].id]).unwrap();
-    let flush = d.flush().unwrap();
+    d.ack(&[out[0].id]).expect("the ack is taken");
+    let flush = d.flush().expect("writes");
     assert_eq!(flush.checkpoint, Some(5));
     assert!(flush.writes.contains(&ModelWrite::Delete {
         key: rows::at(rows::ACKED, 3)
