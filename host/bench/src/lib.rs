@@ -10,11 +10,12 @@
 //! - `report.rs`: figures, their targets, and how they are printed; `machine.rs`, the CPU,
 //!   cores and disk they were measured on, probed before the run.
 //! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`,
-//!   `plan.rs`, `ui.rs`, `reactors.rs`: the scenarios;
+//!   `plan.rs`, `ui.rs`, `reactors.rs`, `groups.rs`: the scenarios;
 //!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive.
 
 mod bank;
 mod commands;
+mod groups;
 mod http;
 mod load;
 mod machine;
@@ -77,6 +78,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Plan => plan::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Ui => ui::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Reactors => reactors::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Groups => groups::run(dir.path(), args.scale, !args.json).await?,
     };
     let report = PressuredReport::new(report, machine, pressure.map(Pressure::stop));
     if args.json {

@@ -125,12 +125,10 @@ pub(crate) fn load(view: &dyn ModelRead) -> Result<Loaded, GroupError> {
         checkpoint,
         ..Durable::default()
     };
-    scan_all(view, &[rows::ACKED], None, |key, _| {
-        durable
-            .acked
-            .insert(rows::position_of(key).ok_or_else(|| corrupt("an a row's key"))?);
-        Ok(())
-    })?;
+    if let Some(bytes) = view.get(rows::ACKED)? {
+        durable.acked =
+            rows::read_acked_row(checkpoint, &bytes).ok_or_else(|| corrupt("the a row"))?;
+    }
     scan_all(
         view,
         &[rows::PARKED],

@@ -4,8 +4,8 @@
 //! | key | value |
 //! |---|---|
 //! | `g` | the [`GroupConfig`], as JSON |
-//! | `a` + position (8 bytes, big-endian) | empty: an event above the checkpoint that was acknowledged or skipped |
-//! | `p` + position | a [`ParkedEntry`], as JSON |
+//! | `a` | the events above the checkpoint that were acknowledged or skipped: their positions, each as a LEB128 varint of its distance from the one before (the first from the checkpoint) |
+//! | `p` + position (8 bytes, big-endian) | a [`ParkedEntry`], as JSON |
 //! | `k` + the key's length (2 bytes) + the key + position | empty: the `p` rows of one key, in log order |
 //! | `r` + position | empty: a parked event released for replay |
 //! | `s` | the [`Stopped`] of a group stopped by a `stop`, as JSON |
@@ -16,10 +16,12 @@
 //! 1. Every event at or before the checkpoint that the filter takes is acknowledged, skipped or
 //!    parked (it has a `p` row). The checkpoint never passes an event that is none of these,
 //!    so no event is skipped by a restart.
-//! 2. An `a` row is only above the checkpoint; it is deleted in the commit that moves the
-//!    checkpoint past it. After a restart the task reads on from the checkpoint and passes
-//!    over the positions with an `a` or `p` row, so only deliveries whose acknowledgement was
-//!    not yet committed are made again.
+//! 2. The `a` row names only positions above the checkpoint; each commit that moves the
+//!    checkpoint or settles more writes it whole (or deletes it when it names none). One row
+//!    rather than one per event: members acknowledge out of log order, and a row per event
+//!    cost the store a write and a delete for most of them. After a restart the task reads on
+//!    from the checkpoint and passes over the positions the `a` row names and those with a
+//!    `p` row, so only deliveries whose acknowledgement was not yet committed are made again.
 //! 3. A `p` row and its `k` row are written together and deleted together. Rows are keyed by
 //!    position, so an event is parked at most once.
 //! 4. While a key has a `k` row, its later events are not delivered: each is parked behind
@@ -35,13 +37,57 @@ use serde::{Deserialize, Serialize};
 use crate::config::GroupConfig;
 
 pub(crate) const CONFIG: &[u8] = b"g";
-pub(crate) const ACKED: u8 = b'a';
+pub(crate) const ACKED: &[u8] = b"a";
 pub(crate) const PARKED: u8 = b'p';
 pub(crate) const BY_KEY: u8 = b'k';
 pub(crate) const RELEASED: u8 = b'r';
 pub(crate) const STOPPED: &[u8] = b"s";
 
-/// The key of an `a`, `p` or `r` row.
+/// The `a` row naming `acked`, positions all above `checkpoint`, in order.
+pub(crate) fn acked_row(checkpoint: u64, acked: &std::collections::BTreeSet<u64>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(acked.len() * 2);
+    let mut before = checkpoint;
+    for &position in acked {
+        debug_assert!(position > before, "above the checkpoint, in order");
+        let mut gap = position - before;
+        loop {
+            let low = (gap & 0x7f) as u8;
+            gap >>= 7;
+            if gap == 0 {
+                bytes.push(low);
+                break;
+            }
+            bytes.push(low | 0x80);
+        }
+        before = position;
+    }
+    bytes
+}
+
+/// The positions an `a` row names, read against `checkpoint`; `None` if it does not decode.
+pub(crate) fn read_acked_row(
+    checkpoint: u64,
+    bytes: &[u8],
+) -> Option<std::collections::BTreeSet<u64>> {
+    let mut acked = std::collections::BTreeSet::new();
+    let (mut before, mut gap, mut shift) = (checkpoint, 0u64, 0u32);
+    for &byte in bytes {
+        gap |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            before = before.checked_add(gap).filter(|_| gap > 0)?;
+            acked.insert(before);
+            (gap, shift) = (0, 0);
+        } else {
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+    }
+    (shift == 0).then_some(acked)
+}
+
+/// The key of a `p` or `r` row.
 pub(crate) fn at(table: u8, position: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(9);
     key.push(table);
@@ -49,7 +95,7 @@ pub(crate) fn at(table: u8, position: u64) -> Vec<u8> {
     key
 }
 
-/// The position in an `a`, `p` or `r` row's key.
+/// The position in a `p` or `r` row's key.
 pub(crate) fn position_of(key: &[u8]) -> Option<u64> {
     let bytes: [u8; 8] = key.get(1..9)?.try_into().ok()?;
     Some(u64::from_be_bytes(bytes))
@@ -145,8 +191,19 @@ mod tests {
     }
 
     #[test]
+    fn the_acked_row_reads_back_as_written() {
+        let acked: std::collections::BTreeSet<u64> = [11, 12, 300, 70_000, 1 << 40].into();
+        let row = acked_row(10, &acked);
+        assert_eq!(read_acked_row(10, &row), Some(acked));
+        assert!(acked_row(10, &Default::default()).is_empty());
+        // Cut short, or with a zero gap: refused.
+        assert_eq!(read_acked_row(10, &row[..row.len() - 1]), None);
+        assert_eq!(read_acked_row(10, &[0]), None);
+    }
+
+    #[test]
     fn positions_sort_as_numbers() {
-        assert!(at(ACKED, 255) < at(ACKED, 256));
+        assert!(at(PARKED, 255) < at(PARKED, 256));
         assert!(by_key("k", 255) < by_key("k", 256));
     }
 }

@@ -737,6 +737,9 @@ pub enum Scenario {
     /// Reactors: events turned into commands per second, and the time from an event's append
     /// to its command being durable, idle and with 64 clients writing.
     Reactors,
+    /// Consumer groups over HTTP: delivery to 4 members, the time from append to delivery when
+    /// live, and a Kafka sink to a local tansu broker.
+    Groups,
 }
 
 #[derive(Debug, clap::Args)]

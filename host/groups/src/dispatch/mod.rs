@@ -117,7 +117,7 @@ pub(crate) struct Flush {
 #[derive(Debug, Default)]
 pub(crate) struct Durable {
     pub checkpoint: u64,
-    /// Positions above the checkpoint with an `a` row.
+    /// Positions above the checkpoint the `a` row names.
     pub acked: BTreeSet<u64>,
     /// Positions above the checkpoint with a `p` row.
     pub parked_above: BTreeSet<u64>,
@@ -141,7 +141,8 @@ pub(crate) struct Dispatcher {
     parked_total: u64,
     /// Positions above the checkpoint settled before a restart, passed over when read again.
     settled_before: BTreeSet<u64>,
-    /// Positions with an `a` row, written or to be written.
+    /// Positions above the checkpoint acknowledged or skipped: what the `a` row names, or will
+    /// at the next flush.
     acked_rows: BTreeSet<u64>,
     /// Live positions acknowledged or skipped since the last flush.
     newly_acked: Vec<u64>,
@@ -378,19 +379,22 @@ impl Dispatcher {
             .next()
             .map_or(self.read_to, |first| first - 1);
         let mut writes = std::mem::take(&mut self.writes);
-        for position in self.newly_acked.drain(..) {
-            if position > checkpoint {
-                writes.push(ModelWrite::Put {
-                    key: rows::at(rows::ACKED, position),
-                    value: Vec::new(),
-                });
-                self.acked_rows.insert(position);
-            }
-        }
+        let newly = !self.newly_acked.is_empty();
+        self.acked_rows.extend(self.newly_acked.drain(..));
         let above = self.acked_rows.split_off(&(checkpoint + 1));
-        for position in std::mem::replace(&mut self.acked_rows, above) {
-            writes.push(ModelWrite::Delete {
-                key: rows::at(rows::ACKED, position),
+        let passed = !std::mem::replace(&mut self.acked_rows, above).is_empty();
+        if newly || passed {
+            // Invariant 2 of the rows: the `a` row names what is acknowledged above the
+            // checkpoint this flush commits.
+            writes.push(if self.acked_rows.is_empty() {
+                ModelWrite::Delete {
+                    key: rows::ACKED.to_vec(),
+                }
+            } else {
+                ModelWrite::Put {
+                    key: rows::ACKED.to_vec(),
+                    value: rows::acked_row(checkpoint, &self.acked_rows),
+                }
             });
         }
         let moved = (checkpoint > self.checkpoint).then_some(checkpoint);
