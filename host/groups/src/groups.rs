@@ -317,9 +317,16 @@ impl Groups {
     }
 
     /// Acknowledges deliveries, all or none; returns once the acknowledgement is durable.
-    pub async fn ack(&self, name: &str, ids: &[String]) -> Result<usize, GroupError> {
-        let ids = parse_ids(ids)?;
-        self.ask(name, |reply| Request::Ack { ids, reply }).await
+    ///
+    /// The acknowledgement is sent when this is called, and applied at once (the next event of
+    /// each key can go out); the future answers once it is durable, and holds no borrow.
+    pub fn ack(
+        &self,
+        name: &str,
+        ids: &[String],
+    ) -> impl Future<Output = Result<usize, GroupError>> + Send + 'static {
+        let sent = parse_ids(ids).map(|ids| self.ask(name, |reply| Request::Ack { ids, reply }));
+        async move { sent?.await }
     }
 
     /// Negatively acknowledges deliveries, all or none.

@@ -49,6 +49,9 @@ fn client_config(target: &KafkaTarget) -> ClientConfig {
         .set("bootstrap.servers", &target.brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
+        // A key's next event waits for this one's acknowledgement, so the linger is in every
+        // key's round trip; 5 ms fills the broker's batches from the many keys out at once
+        // (measured: 43k events/s with 1 ms, 52k with 5 ms, on `cairn bench groups`).
         .set("linger.ms", "5")
         .set("message.timeout.ms", MESSAGE_TIMEOUT_MS)
         .set("queue.buffering.max.messages", "1000000")

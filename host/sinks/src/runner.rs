@@ -1,5 +1,6 @@
 //! A sink's task: the one member of its group (`sink.{name}`), holding a stream of deliveries.
-//! It takes what has arrived as a batch, publishes it, acknowledges what the target took,
+//! It takes what has arrived as a batch and publishes it in a round of its own (up to
+//! [`ROUNDS`] at once), which acknowledges what the target took,
 //! nacks (`retry`) what it refused, and waits out a target that is down, publishing the rest
 //! again with a backoff and saying so in its status, without spending the events' retries.
 
@@ -19,6 +20,8 @@ const BATCH: usize = 5_000;
 /// A publish unanswered for this long shows the sink as waiting.
 const SLOW_ROUND: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Batches published at once.
+const ROUNDS: usize = 8;
 /// The member id the host takes in a sink's group.
 pub(crate) const MEMBER: &str = "cairn-sink";
 
@@ -86,11 +89,15 @@ impl Publisher {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Runner {
     pub config: Arc<SinkConfig>,
     pub groups: Groups,
     pub state: Arc<Mutex<RunState>>,
 }
+
+/// The publisher the rounds share; replaced when it fails for good.
+type SharedPublisher = Arc<Mutex<Arc<Publisher>>>;
 
 fn now_ms() -> u64 {
     cairn_store::Timestamp::now().as_millis()
@@ -111,13 +118,15 @@ impl Runner {
         });
     }
 
-    /// Runs until `stop` is set.
+    /// Runs until `stop` is set. Up to [`ROUNDS`] batches are published at once: the group has
+    /// one event of a key out at a time, so two rounds never hold the same key, and each key's
+    /// order holds.
     pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let group = self.config.group_name().expect("a checked sink");
         self.update(|state| state.state = "starting");
         while !*stop.borrow() {
-            let mut publisher = match Publisher::new(&self.config) {
-                Ok(publisher) => publisher,
+            let publisher: SharedPublisher = match Publisher::new(&self.config) {
+                Ok(publisher) => Arc::new(Mutex::new(Arc::new(publisher))),
                 Err(error) => {
                     self.waiting(error);
                     if pause(Duration::from_secs(1), &mut stop).await {
@@ -141,10 +150,17 @@ impl Runner {
                     state.state = "running";
                 }
             });
+            let mut rounds = tokio::task::JoinSet::new();
             loop {
+                while rounds.len() >= ROUNDS {
+                    rounds.join_next().await;
+                }
                 let first = tokio::select! {
                     delivery = member.next() => delivery,
-                    _ = stop.changed() => return,
+                    _ = stop.changed() => {
+                        rounds.shutdown().await;
+                        return;
+                    }
                 };
                 // The group's task started again (after a failure): join it again.
                 let Some(first) = first else { break };
@@ -153,26 +169,30 @@ impl Runner {
                     let Some(next) = member.try_next() else { break };
                     batch.push(next);
                 }
-                if self.settle(&mut publisher, batch, &mut stop).await {
-                    return;
-                }
+                let round = self.clone();
+                let (publisher, stop) = (Arc::clone(&publisher), stop.clone());
+                rounds.spawn(async move { round.settle(publisher, batch, stop).await });
             }
+            rounds.shutdown().await;
         }
     }
 
-    /// Publishes `batch` until the target has taken or refused every event in it. Returns
-    /// whether the sink was told to stop meanwhile.
+    /// Publishes `batch` until the target has taken or refused every event in it, or `stop`
+    /// is set.
     async fn settle(
         &self,
-        publisher: &mut Publisher,
+        publisher: SharedPublisher,
         mut batch: Vec<Delivery>,
-        stop: &mut watch::Receiver<bool>,
-    ) -> bool {
+        mut stop: watch::Receiver<bool>,
+    ) {
         let group = self.config.group_name().expect("a checked sink");
         let mut backoff = Duration::from_millis(100);
         loop {
-            self.update(|state| state.round_started = Some(Instant::now()));
-            let outcomes = publisher.publish(&batch).await;
+            let current = Arc::clone(&publisher.lock().unwrap_or_else(PoisonError::into_inner));
+            let round = Instant::now();
+            self.update(|state| state.round_started = Some(round));
+            let outcomes = current.publish(&batch).await;
+            tracing::debug!(sink = %self.config.name, events = batch.len(), ms = round.elapsed().as_secs_f64() * 1e3, "published a batch");
             let mut delivered = Vec::new();
             let mut again = Vec::new();
             let mut last_error = None;
@@ -201,19 +221,7 @@ impl Runner {
                 }
             }
             if !delivered.is_empty() {
-                let count = delivered.len() as u64;
-                match self.groups.ack(group.as_str(), &delivered).await {
-                    Ok(_) => {
-                        metrics::counter!("cairn_sink_published_total", "sink" => self.config.name.clone())
-                            .increment(count);
-                        self.update(|state| state.published += count);
-                    }
-                    // Its leases went back (the group started again): delivered again, and
-                    // published again; the target sees a duplicate, never a gap.
-                    Err(error) => {
-                        tracing::warn!(sink = %self.config.name, %error, "published events could not be acknowledged")
-                    }
-                }
+                self.acknowledge(group.as_str(), delivered).await;
             }
             let Some(error) = last_error else {
                 self.update(|state| {
@@ -221,21 +229,44 @@ impl Runner {
                     state.waiting_since = None;
                     state.round_started = None;
                 });
-                return false;
+                return;
             };
             self.waiting(error);
-            if pause(backoff, stop).await {
-                return true;
+            if pause(backoff, &mut stop).await {
+                return;
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
-            if let Some(fatal) = publisher.fatal() {
+            if let Some(fatal) = current.fatal() {
                 tracing::error!(sink = %self.config.name, %fatal, "the producer failed for good; making a new one");
-                match Publisher::new(&self.config) {
-                    Ok(fresh) => *publisher = fresh,
-                    Err(error) => self.waiting(error),
+                let mut shared = publisher.lock().unwrap_or_else(PoisonError::into_inner);
+                // Another round may have replaced it already.
+                if Arc::ptr_eq(&shared, &current) {
+                    match Publisher::new(&self.config) {
+                        Ok(fresh) => *shared = Arc::new(fresh),
+                        Err(error) => self.waiting(error),
+                    }
                 }
             }
             batch = again;
+        }
+    }
+
+    /// Acknowledges what the target took. The group applies it when it is sent, so the next
+    /// event of each key goes out while it commits; the round waits for it to be durable
+    /// before it ends, so a crash before the commit only publishes those events again.
+    async fn acknowledge(&self, group: &str, delivered: Vec<String>) {
+        let count = delivered.len() as u64;
+        match self.groups.ack(group, &delivered).await {
+            Ok(_) => {
+                metrics::counter!("cairn_sink_published_total", "sink" => self.config.name.clone())
+                    .increment(count);
+                self.update(|state| state.published += count);
+            }
+            // Its leases went back (the group started again): delivered again, and published
+            // again; the target sees a duplicate, never a gap.
+            Err(error) => {
+                tracing::warn!(sink = %self.config.name, %error, "published events could not be acknowledged")
+            }
         }
     }
 }
