@@ -99,7 +99,13 @@ impl Broker {
     /// Every message of `topic`, read by kafka-python.
     fn read(&self, topic: &str) -> Vec<Value> {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/kafka/read_topic.py");
-        let output = Command::new("python3")
+        // Debian's python, where `python3-kafka` installs (a `python3` earlier on the PATH,
+        // such as pyenv's, may not have it).
+        let python = ["/usr/bin/python3", "python3"]
+            .into_iter()
+            .find(|p| !p.starts_with('/') || std::path::Path::new(p).exists())
+            .expect("a python3");
+        let output = Command::new(python)
             .arg(script)
             .args([&self.address, topic, "5000"])
             .output()
