@@ -28,6 +28,8 @@ const SCAN_PAGE: usize = 20_000;
 const FEED_PAGE: usize = 256;
 /// Parked events released or discarded per commit.
 const PARKED_PAGE: usize = 1_000;
+/// The most members a group has at once.
+pub(crate) const MAX_MEMBERS: usize = 1_000;
 /// A group whose checkpoint has not moved for this long while the head is past it is stalled.
 pub(crate) const STALL_AFTER: Duration = Duration::from_secs(30);
 
@@ -359,10 +361,12 @@ impl GroupTask {
                 gone.push(member.clone());
                 continue;
             }
-            while self.dispatcher.has_ready_for(member) {
+            'taking: while self.dispatcher.has_ready_for(member) {
                 for delivery in self.dispatcher.take(member, FEED_PAGE, now) {
                     if sink.send(delivery).is_err() {
+                        // Closed since: it leaves below, and what it took goes back.
                         gone.push(member.clone());
+                        break 'taking;
                     }
                 }
             }
@@ -459,6 +463,10 @@ impl GroupTask {
                     ))));
                     return Ok(None);
                 }
+                if let Err(error) = self.room_for(&member) {
+                    let _ = reply.send(Err(error));
+                    return Ok(None);
+                }
                 self.dispatcher.join(&member, MemberKind::Poll, now);
                 self.dispatcher.polling(&member, true, now);
                 self.polls.push(PollWaiter {
@@ -477,6 +485,10 @@ impl GroupTask {
                     let _ = reply.send(Err(GroupError::BadRequest(format!(
                         "member {member} is connected already"
                     ))));
+                    return Ok(None);
+                }
+                if let Err(error) = self.room_for(&member) {
+                    let _ = reply.send(Err(error));
                     return Ok(None);
                 }
                 self.dispatcher.join(&member, MemberKind::Stream, now);
@@ -527,6 +539,17 @@ impl GroupTask {
             }
         }
         Ok(None)
+    }
+
+    /// Whether `member` may join: a group holds at most [`MAX_MEMBERS`], so that a client
+    /// inventing ids cannot make every key's placement cost more and more.
+    fn room_for(&self, member: &MemberId) -> Result<(), GroupError> {
+        if self.dispatcher.is_member(member) || self.dispatcher.member_count() < MAX_MEMBERS {
+            return Ok(());
+        }
+        Err(GroupError::BadRequest(format!(
+            "the group has {MAX_MEMBERS} members, the most it takes; {member} cannot join (a polling member leaves after member_timeout_ms without a poll)"
+        )))
     }
 
     fn answer_after_commit<T: Send + Sync + 'static>(

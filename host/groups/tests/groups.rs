@@ -470,3 +470,39 @@ async fn a_streaming_member_receives_live_events() {
     drop(stream);
     close(store, shared, groups).await;
 }
+
+#[tokio::test]
+async fn a_group_takes_at_most_a_thousand_members() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (store, shared, groups) = open(dir.path()).await;
+    groups
+        .create("g", GroupConfig::default())
+        .await
+        .expect("the group is made");
+    for m in 0..1_000 {
+        groups
+            .poll("g", &format!("m{m}"), 1, Duration::ZERO)
+            .await
+            .expect("the poll is answered");
+    }
+    let refused = groups
+        .poll("g", "one-too-many", 1, Duration::ZERO)
+        .await
+        .expect_err("it is refused");
+    assert!(refused.to_string().contains("1000 members"), "{refused}");
+    // A member already there still polls.
+    groups
+        .poll("g", "m7", 1, Duration::ZERO)
+        .await
+        .expect("the poll is answered");
+    assert_eq!(
+        groups
+            .status("g")
+            .await
+            .expect("the group's status")
+            .members
+            .len(),
+        1_000
+    );
+    close(store, shared, groups).await;
+}

@@ -108,6 +108,10 @@ impl Dispatcher {
         }
     }
 
+    pub(crate) fn member_count(&self) -> usize {
+        self.members.members.len()
+    }
+
     pub(crate) fn is_member(&self, member: &MemberId) -> bool {
         self.members.members.contains_key(member)
     }
