@@ -115,6 +115,8 @@ struct PollWaiter {
 
 pub(crate) struct GroupTask {
     name: GroupName,
+    /// The group's read model, named once: every commit and read of the rows uses it.
+    model: cairn_store::ReadModelName,
     store: Arc<dyn EventStore>,
     dispatcher: Dispatcher,
     polls: Vec<PollWaiter>,
@@ -159,7 +161,8 @@ impl GroupTask {
         name: GroupName,
         store: Arc<dyn EventStore>,
     ) -> Result<Self, GroupError> {
-        let loaded = read_view(&store, name.model(), load::load).await?;
+        let model = name.model();
+        let loaded = read_view(&store, model.clone(), load::load).await?;
         let feed_after = loaded
             .durable
             .parked_keys
@@ -168,6 +171,7 @@ impl GroupTask {
             .then_some(0);
         let dispatcher = Dispatcher::new(Arc::new(loaded.config), epoch(), loaded.durable);
         Ok(Self {
+            model,
             name,
             store,
             dispatcher,
@@ -285,7 +289,7 @@ impl GroupTask {
         if self.dispatcher.replays_loaded() >= FEED_PAGE / 2 {
             return Ok(());
         }
-        let entries = read_view(&self.store, self.name.model(), move |view| {
+        let entries = read_view(&self.store, self.model.clone(), move |view| {
             let positions = load::released_after(view, after, FEED_PAGE)?;
             positions
                 .into_iter()
@@ -387,7 +391,7 @@ impl GroupTask {
     async fn commit(&mut self) -> Result<(), GroupError> {
         let unrelease = self.dispatcher.take_unrelease();
         if !unrelease.is_empty() {
-            let deletes = read_view(&self.store, self.name.model(), move |view| {
+            let deletes = read_view(&self.store, self.model.clone(), move |view| {
                 let mut deletes = Vec::new();
                 for (key, position) in unrelease {
                     let mut after = Some(position);
@@ -417,7 +421,7 @@ impl GroupTask {
             }
             return Ok(());
         };
-        let model = self.name.model();
+        let model = self.model.clone();
         match flush.checkpoint {
             Some(checkpoint) => {
                 self.store
@@ -572,7 +576,7 @@ impl GroupTask {
         let mut after = 0;
         loop {
             let selection_now = remaining(&selection, released);
-            let page = read_view(&self.store, self.name.model(), move |view| {
+            let page = read_view(&self.store, self.model.clone(), move |view| {
                 pick(view, &selection_now, after, true)
             })
             .await?;
@@ -614,7 +618,7 @@ impl GroupTask {
         let mut discarded = 0;
         loop {
             let selection_now = remaining(&selection, discarded);
-            let page = read_view(&self.store, self.name.model(), move |view| {
+            let page = read_view(&self.store, self.model.clone(), move |view| {
                 pick(view, &selection_now, 0, false)
             })
             .await?;
@@ -640,7 +644,7 @@ impl GroupTask {
         let config = self.dispatcher.config().clone();
         self.store
             .replace_model(ModelCommit {
-                model: self.name.model(),
+                model: self.model.clone(),
                 writes: vec![cairn_store::ModelWrite::Put {
                     key: rows::CONFIG.to_vec(),
                     value: rows::config_row(&config),
@@ -680,7 +684,7 @@ impl GroupTask {
 
     async fn status(&mut self) -> Result<GroupStatus, GroupError> {
         let oldest_parked_at = if self.dispatcher.parked_total() > 0 {
-            read_view(&self.store, self.name.model(), |view| {
+            read_view(&self.store, self.model.clone(), |view| {
                 Ok(load::parked_page(view, 0, 1)?
                     .first()
                     .map(|e| e.first_parked_at))
