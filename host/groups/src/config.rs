@@ -120,6 +120,30 @@ pub enum Exhausted {
     Stop,
 }
 
+/// A group's `name` with its config's keys beside it, as `POST /v1/groups` and a cairn.toml's
+/// `[[groups]]` give them.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+pub struct NamedGroup {
+    pub name: String,
+    pub config: GroupConfig,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for NamedGroup {
+    type Error = String;
+
+    /// Takes `name` out, and reads the other keys as the config (an unknown one is refused).
+    fn try_from(mut fields: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let name = match fields.remove("name") {
+            Some(serde_json::Value::String(name)) => name,
+            _ => return Err("`name` (a string) is required".into()),
+        };
+        let config = serde_json::from_value(serde_json::Value::Object(fields))
+            .map_err(|e| format!("invalid group config: {e}"))?;
+        Ok(Self { name, config })
+    }
+}
+
 /// A group's settings, as given to `POST /v1/groups` and kept in its `g` row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,6 +278,18 @@ mod tests {
         assert_eq!(config.backoff(1), Duration::from_millis(200));
         assert_eq!(config.backoff(2), Duration::from_millis(400));
         assert_eq!(config.backoff(60), Duration::from_millis(10_000));
+    }
+
+    #[test]
+    fn a_named_group_takes_its_name_out_of_the_config() {
+        let named: NamedGroup =
+            serde_json::from_str(r#"{"name":"g","start":"end"}"#).expect("JSON");
+        assert_eq!(
+            (named.name.as_str(), &named.config.start),
+            ("g", &Start::End)
+        );
+        assert!(serde_json::from_str::<NamedGroup>(r#"{"start":"end"}"#).is_err());
+        assert!(serde_json::from_str::<NamedGroup>(r#"{"name":"g","colour":1}"#).is_err());
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod rows;
 mod status;
 mod task;
 
-pub use config::{Exhausted, Filter, GroupConfig, MAX_KEY_BYTES, PartitionKey, Start};
+pub use config::{Exhausted, Filter, GroupConfig, MAX_KEY_BYTES, NamedGroup, PartitionKey, Start};
 pub use dispatch::members::MemberStatus;
 pub use dispatch::{Counts, Delivery, NackAction};
 pub use error::GroupError;

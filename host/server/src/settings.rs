@@ -84,32 +84,9 @@ pub struct Settings {
     pub reactors: ReactorConfig,
     pub http: HttpConfig,
     /// `[[groups]]`: consumer groups made at start if missing.
-    pub groups: Vec<DeclaredGroup>,
+    pub groups: Vec<cairn_groups::NamedGroup>,
     /// `[[sinks]]`: sinks made at start if missing, their targets updated if changed.
     pub sinks: Vec<cairn_sinks::SinkConfig>,
-}
-
-/// A `[[groups]]` entry: a group's `name`, and its config's keys beside it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
-pub struct DeclaredGroup {
-    pub name: String,
-    pub config: cairn_groups::GroupConfig,
-}
-
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for DeclaredGroup {
-    type Error = String;
-
-    fn try_from(mut fields: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
-        let name = match fields.remove("name") {
-            Some(serde_json::Value::String(name)) => name,
-            _ => return Err("a [[groups]] entry needs a `name`".into()),
-        };
-        let config: cairn_groups::GroupConfig =
-            serde_json::from_value(serde_json::Value::Object(fields))
-                .map_err(|e| format!("group {name}: {e}"))?;
-        Ok(Self { name, config })
-    }
 }
 
 /// cairn.toml: its modules (`project.rs` makes a project of them) and its settings sections,
@@ -130,7 +107,7 @@ pub struct CairnToml {
     #[serde(default)]
     pub http: HttpConfig,
     #[serde(default)]
-    pub groups: Vec<DeclaredGroup>,
+    pub groups: Vec<cairn_groups::NamedGroup>,
     #[serde(default)]
     pub sinks: Vec<cairn_sinks::SinkConfig>,
 }
@@ -276,6 +253,25 @@ mod tests {
             refused.to_string().contains("reactors.backoff_ms"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn groups_and_sinks_are_read_and_checked() {
+        let settings = parse(
+            "[[groups]]\nname = \"billing\"\nstart = \"end\"\n\
+             [[sinks]]\nname = \"hook\"\nwebhook = { url = \"http://127.0.0.1:1/in\" }\n",
+        )
+        .expect("valid");
+        assert_eq!(settings.groups[0].name, "billing");
+        assert_eq!(settings.groups[0].config.start, cairn_groups::Start::End);
+        assert_eq!(settings.sinks[0].kind(), "webhook");
+        let refused = parse("[[groups]]\nname = \"g\"\ncolour = 1\n").expect_err("unknown key");
+        assert!(refused.to_string().contains("colour"), "{refused}");
+        let refused =
+            parse("[[groups]]\nname = \"g\"\nack_timeout_ms = 1\n").expect_err("too short");
+        assert!(refused.to_string().contains("ack_timeout_ms"), "{refused}");
+        let refused = parse("[[sinks]]\nname = \"s\"\n").expect_err("no target");
+        assert!(refused.to_string().contains("target"), "{refused}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use cairn_groups::{
-    Created, Delivery, GroupConfig, GroupError, GroupStatus, NackAction, ParkedEntry, Selection,
+    Created, Delivery, GroupError, GroupStatus, NackAction, NamedGroup, ParkedEntry, Selection,
     Start,
 };
 use futures_util::stream::{self, Stream, StreamExt};
@@ -175,15 +175,10 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let serde_json::Value::Object(mut fields) = body else {
+    let serde_json::Value::Object(fields) = body else {
         return Err(invalid_body("the body is a JSON object"));
     };
-    let name = match fields.remove("name") {
-        Some(serde_json::Value::String(name)) => name,
-        _ => return Err(invalid_body("`name` (a string) is required")),
-    };
-    let config: GroupConfig = serde_json::from_value(serde_json::Value::Object(fields))
-        .map_err(|e| invalid_body(&format!("invalid group config: {e}")))?;
+    let NamedGroup { name, config } = NamedGroup::try_from(fields).map_err(|e| invalid_body(&e))?;
     let created = state.groups.create(&name, config).await?;
     let status = if created.created {
         StatusCode::CREATED
