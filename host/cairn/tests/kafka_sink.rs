@@ -130,19 +130,7 @@ impl Drop for Broker {
 }
 
 async fn append_cycle(http: &reqwest::Client, url: &str, cycle: usize) {
-    let per_stream = EVENTS_PER_CYCLE / STREAMS;
-    for stream in 0..STREAMS {
-        let events: Vec<Value> = (0..per_stream)
-            .map(|n| json!({"type": "Counted", "data": {"cycle": cycle, "n": n}}))
-            .collect();
-        let reply = http
-            .post(format!("{url}/v1/streams/acct-{stream}"))
-            .json(&json!({"expected_version": "any", "events": events}))
-            .send()
-            .await
-            .expect("the append is answered");
-        assert_eq!(reply.status(), 201);
-    }
+    common::append_counted(http, url, cycle, EVENTS_PER_CYCLE, STREAMS).await;
 }
 
 async fn sink_status(http: &reqwest::Client, url: &str) -> Value {

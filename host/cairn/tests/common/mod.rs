@@ -139,3 +139,27 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// Appends `events` `Counted` events (each with its `cycle` and index in its stream's batch)
+/// over `streams` streams `acct-0`, `acct-1`, ..., one append a stream, over HTTP.
+pub async fn append_counted(
+    http: &reqwest::Client,
+    url: &str,
+    cycle: usize,
+    events: usize,
+    streams: usize,
+) {
+    let per_stream = events / streams;
+    for stream in 0..streams {
+        let batch: Vec<serde_json::Value> = (0..per_stream)
+            .map(|n| serde_json::json!({"type": "Counted", "data": {"cycle": cycle, "n": n}}))
+            .collect();
+        let reply = http
+            .post(format!("{url}/v1/streams/acct-{stream}"))
+            .json(&serde_json::json!({"expected_version": "any", "events": batch}))
+            .send()
+            .await
+            .expect("the append is answered");
+        assert_eq!(reply.status(), 201);
+    }
+}
