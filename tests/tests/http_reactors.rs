@@ -8,13 +8,14 @@
 
 mod common;
 
-use cairn_runtime::{OnFailure, ReactorConfig};
+use cairn_groups::Exhausted;
+use cairn_runtime::ReactorConfig;
 use cairn_server::settings::Settings;
 use common::server::{Server, assert_error};
 use serde_json::{Value, json};
 
 /// Settings whose reactors retry once, soon, then follow `on_failure`.
-fn settings(on_failure: OnFailure) -> Settings {
+fn settings(on_failure: Exhausted) -> Settings {
     Settings {
         reactors: ReactorConfig {
             retries: 1,
@@ -27,7 +28,7 @@ fn settings(on_failure: OnFailure) -> Settings {
     }
 }
 
-async fn start(guests: &[&str], on_failure: OnFailure) -> Server {
+async fn start(guests: &[&str], on_failure: Exhausted) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     Server::start_configured(dir, None, guests, &settings(on_failure)).await
 }
@@ -135,7 +136,7 @@ async fn transfer(server: &Server, id: &str, from: &str, to: &str, amount: i64) 
 
 #[tokio::test]
 async fn transfers_move_money_compensate_and_lead_back_to_their_first_command() {
-    let server = start(&["bank_account", "transfer", "transfers"], OnFailure::Park).await;
+    let server = start(&["bank_account", "transfer", "transfers"], Exhausted::Park).await;
     open(&server, "a", 1_000).await;
     open(&server, "b", 0).await;
 
@@ -239,7 +240,7 @@ async fn transfers_move_money_compensate_and_lead_back_to_their_first_command() 
         copy,
         None,
         &["bank_account", "transfer", "transfers"],
-        &settings(OnFailure::Park),
+        &settings(Exhausted::Park),
     )
     .await;
     let (code, body) = server
@@ -280,7 +281,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 #[tokio::test]
 async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
-    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    let server = start(&["bank_account", "picky_reactor"], Exhausted::Park).await;
     open(&server, "x", 5).await;
     money(&server, "x", "Withdraw", 2).await;
     money(&server, "x", "Deposit", 7).await;
@@ -308,25 +309,51 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
 
     let (code, parked) = server.get("/v1/reactors/picky_reactor/parked").await;
     assert_eq!(code, 200, "{parked}");
-    let steps: Vec<(Value, Value, Value)> = parked["parked"]
+    let reasons: Vec<(Value, Value, Value)> = parked["parked"]
         .as_array()
         .expect("a list")
         .iter()
         .map(|e| {
             (
                 e["event_type"].clone(),
-                e["step"].clone(),
+                e["reason"].clone(),
                 e["attempts"].clone(),
             )
         })
         .collect();
     assert_eq!(
-        steps,
+        reasons,
         [
-            (json!("Withdrawn"), json!("react"), json!(2)),
+            (json!("Withdrawn"), json!("exhausted"), json!(2)),
             (json!("Deposited"), json!("behind"), json!(0))
         ],
         "{parked}"
+    );
+    assert!(
+        parked["parked"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|e| e["key"] == e["stream"]),
+        "a reactor parks by stream: {parked}"
+    );
+    // Listed a page at a time, like a group's parked events.
+    let first = &parked["parked"][0]["position"];
+    let (code, page) = server
+        .get(&format!(
+            "/v1/reactors/picky_reactor/parked?after={first}&limit=1"
+        ))
+        .await;
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(page["parked"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["parked"][0], parked["parked"][1]);
+    let (code, refused) = server
+        .get("/v1/reactors/picky_reactor/parked?limit=0")
+        .await;
+    assert_eq!(
+        (code, refused["error"].as_str()),
+        (400, Some("invalid_query")),
+        "{refused}"
     );
     let position = parked["parked"][0]["position"]
         .as_u64()
@@ -424,7 +451,7 @@ async fn a_failing_event_is_parked_and_a_fix_retried_executes_once() {
 
 #[tokio::test]
 async fn a_discarded_event_is_let_go_and_retry_all_takes_the_rest() {
-    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    let server = start(&["bank_account", "picky_reactor"], Exhausted::Park).await;
     open(&server, "y", 50).await;
     for amount in [1, 2, 3] {
         money(&server, "y", "Withdraw", amount).await;
@@ -466,7 +493,7 @@ async fn a_discarded_event_is_let_go_and_retry_all_takes_the_rest() {
 
 #[tokio::test]
 async fn a_version_uploaded_with_a_start_position_is_built_from_it_and_executes_nothing_twice() {
-    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    let server = start(&["bank_account", "picky_reactor"], Exhausted::Park).await;
     open(&server, "v", 5).await;
     money(&server, "v", "Withdraw", 2).await;
     wait_for(&server, "picky_reactor", "parks the withdrawal", |s| {
@@ -542,7 +569,7 @@ async fn a_version_uploaded_with_a_start_position_is_built_from_it_and_executes_
 
 #[tokio::test]
 async fn the_stop_policy_faults_at_the_event() {
-    let server = start(&["bank_account", "picky_reactor"], OnFailure::Stop).await;
+    let server = start(&["bank_account", "picky_reactor"], Exhausted::Stop).await;
     open(&server, "z", 5).await;
     let withdrawn = money(&server, "z", "Withdraw", 1).await;
     let position = withdrawn["events"][0]["position"].clone();
@@ -568,7 +595,7 @@ async fn the_stop_policy_faults_at_the_event() {
         dir,
         None,
         &["bank_account", "picky_reactor"],
-        &settings(OnFailure::Stop),
+        &settings(Exhausted::Stop),
     )
     .await;
     let status = wait_for(&server, "picky_reactor", "is faulted again", |s| {
@@ -606,7 +633,7 @@ async fn the_stop_policy_faults_at_the_event() {
 
 #[tokio::test]
 async fn intents_that_cannot_be_executed_are_failed_outcomes_and_the_reactor_goes_on() {
-    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    let server = start(&["bank_account", "picky_reactor"], Exhausted::Park).await;
     send(
         &server,
         "bank_account",
@@ -651,7 +678,7 @@ async fn intents_that_cannot_be_executed_are_failed_outcomes_and_the_reactor_goe
 
 #[tokio::test]
 async fn a_looping_or_hoarding_reactor_is_parked_and_commands_go_on() {
-    let server = start(&["bank_account", "picky_reactor"], OnFailure::Park).await;
+    let server = start(&["bank_account", "picky_reactor"], Exhausted::Park).await;
     for account in ["s", "t", "u"] {
         open(&server, account, 0).await;
     }
@@ -694,7 +721,7 @@ async fn a_reactor_held_back_is_reported_stalled_in_its_status_and_metrics() {
             backoff_ms: 3_000,
             max_backoff_ms: 3_000,
             stall_after_ms: 200,
-            on_failure: OnFailure::Park,
+            on_failure: Exhausted::Park,
             ..ReactorConfig::default()
         },
         ..Settings::default()

@@ -107,7 +107,8 @@ impl PartitionKey {
     }
 }
 
-/// What happens to an event whose retries have run out.
+/// What happens to an event whose retries have run out: a group's `on_exhausted`, a
+/// reactor's `on_failure`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Exhausted {
@@ -118,6 +119,13 @@ pub enum Exhausted {
     Skip,
     /// Stop the group at it, until it is resumed.
     Stop,
+}
+
+/// The wait before retry `retry` (1 for the first): `first_ms`, doubled for each retry after
+/// the first, at most `max_ms`. Groups and reactors back off alike.
+pub fn backoff(first_ms: u64, max_ms: u64, retry: u32) -> Duration {
+    let doubled = first_ms.saturating_mul(1u64 << retry.saturating_sub(1).min(32));
+    Duration::from_millis(doubled.min(max_ms))
 }
 
 /// A group's `name` with its config's keys beside it, as `POST /v1/groups` and a cairn.toml's
@@ -242,10 +250,7 @@ impl GroupConfig {
 
     /// The wait before delivering again after the `retry`th retry (1-based).
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
-        let doubled = self
-            .retry_backoff_ms
-            .saturating_mul(1u64 << retry.saturating_sub(1).min(32));
-        Duration::from_millis(doubled.min(self.max_backoff_ms))
+        backoff(self.retry_backoff_ms, self.max_backoff_ms, retry)
     }
 }
 

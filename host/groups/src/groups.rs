@@ -19,7 +19,8 @@ use crate::dispatch::{Delivery, NackAction};
 use crate::error::GroupError;
 use crate::load;
 use crate::name::{DeliveryId, GroupName, MemberId};
-use crate::rows::{self, ParkedEntry};
+use crate::parked::ParkedEntry;
+use crate::rows;
 use crate::status::GroupStatus;
 use crate::task::{GroupTask, Outcome, Request, Selection, read_view};
 

@@ -14,6 +14,8 @@
 //! - `name.rs`: [`GroupName`], [`MemberId`], [`DeliveryId`].
 //! - `config.rs`: [`GroupConfig`] with its [`Filter`], [`Start`], [`PartitionKey`] and
 //!   [`Exhausted`] policy.
+//! - `parked.rs`: the parked ledger, kept by partition key inside a read model: a group's,
+//!   and a reactor's (cairn-runtime parks through it too), so parking is written once.
 //! - `rows.rs`: the group's read model and its invariants; `load.rs` reads it.
 //! - `assign.rs`: rendezvous hashing of keys to members.
 //! - `dispatch/`: the pure state machine, tested without a store.
@@ -29,16 +31,20 @@ mod error;
 mod groups;
 mod load;
 mod name;
+pub mod parked;
 mod rows;
 mod status;
 mod task;
 
-pub use config::{Exhausted, Filter, GroupConfig, MAX_KEY_BYTES, NamedGroup, PartitionKey, Start};
+pub use config::{
+    Exhausted, Filter, GroupConfig, MAX_KEY_BYTES, NamedGroup, PartitionKey, Start, backoff,
+};
 pub use dispatch::members::MemberStatus;
 pub use dispatch::{Counts, Delivery, NackAction};
 pub use error::GroupError;
 pub use groups::{Created, DeliveryStream, Groups, MAX_POLL, MAX_POLL_WAIT};
 pub use name::{DeliveryId, GroupName, MemberId};
-pub use rows::{ParkReason, ParkedEntry, Stopped};
+pub use parked::{ParkReason, ParkedEntry};
+pub use rows::Stopped;
 pub use status::GroupStatus;
 pub use task::Selection;

@@ -10,7 +10,8 @@ use cairn_store::{ModelRead, StorageError};
 use crate::config::GroupConfig;
 use crate::dispatch::{Durable, ParkedKey};
 use crate::error::GroupError;
-use crate::rows::{self, ParkedEntry, Stopped};
+use crate::parked::{self, ParkedEntry};
+use crate::rows::{self, Stopped};
 
 /// Rows read per scan.
 const PAGE: usize = 4_096;
@@ -53,50 +54,30 @@ pub(crate) fn config(view: &dyn ModelRead) -> Result<Option<GroupConfig>, GroupE
         .transpose()
 }
 
+/// The event parked at `position`, with whether a replay released it.
 pub(crate) fn parked_entry(
     view: &dyn ModelRead,
     position: u64,
 ) -> Result<Option<ParkedEntry>, GroupError> {
-    let Some(bytes) = view.get(&rows::at(rows::PARKED, position))? else {
+    let Some(mut entry) = parked::entry::<parked::Released>(view, position)? else {
         return Ok(None);
     };
-    let mut entry: ParkedEntry = serde_json::from_slice(&bytes).map_err(corrupt)?;
-    entry.released = view.get(&rows::at(rows::RELEASED, position))?.is_some();
+    entry.held.released = view.get(&rows::released(position))?.is_some();
     Ok(Some(entry))
 }
 
-/// Up to `limit` parked events after `after`, in log order.
+/// Up to `limit` parked events after `after`, in log order, each with whether a replay
+/// released it.
 pub(crate) fn parked_page(
     view: &dyn ModelRead,
     after: u64,
     limit: usize,
 ) -> Result<Vec<ParkedEntry>, GroupError> {
-    let start = rows::at(rows::PARKED, after);
-    let page = view.scan(&[rows::PARKED], Some(&start), limit)?;
-    page.into_iter()
-        .map(|(key, value)| {
-            let position = rows::position_of(&key).ok_or_else(|| corrupt("a p row's key"))?;
-            let mut entry: ParkedEntry = serde_json::from_slice(&value).map_err(corrupt)?;
-            entry.released = view.get(&rows::at(rows::RELEASED, position))?.is_some();
-            Ok(entry)
-        })
-        .collect()
-}
-
-/// Positions of the `k` rows of `key`, in order, up to `limit` of them.
-pub(crate) fn positions_of_key(
-    view: &dyn ModelRead,
-    key: &str,
-    after: Option<u64>,
-    limit: usize,
-) -> Result<Vec<u64>, GroupError> {
-    let prefix = rows::by_key_prefix(key);
-    let start = after.map(|position| rows::by_key(key, position));
-    Ok(view
-        .scan(&prefix, start.as_deref(), limit)?
-        .iter()
-        .filter_map(|(k, _)| rows::split_by_key(k).map(|(_, position)| position))
-        .collect())
+    let mut page = parked::page::<parked::Released>(view, after, limit)?;
+    for entry in &mut page {
+        entry.held.released = view.get(&rows::released(entry.position))?.is_some();
+    }
+    Ok(page)
 }
 
 /// Up to `limit` released positions after `after`, in order.
@@ -105,11 +86,11 @@ pub(crate) fn released_after(
     after: u64,
     limit: usize,
 ) -> Result<Vec<u64>, GroupError> {
-    let start = rows::at(rows::RELEASED, after);
+    let start = rows::released(after);
     Ok(view
         .scan(&[rows::RELEASED], Some(&start), limit)?
         .iter()
-        .filter_map(|(key, _)| rows::position_of(key))
+        .filter_map(|(key, _)| parked::position_of(key))
         .collect())
 }
 
@@ -131,23 +112,24 @@ pub(crate) fn load(view: &dyn ModelRead) -> Result<Loaded, GroupError> {
     }
     scan_all(
         view,
-        &[rows::PARKED],
-        Some(rows::at(rows::PARKED, checkpoint)),
+        &[parked::PARKED],
+        Some(parked::row_key(checkpoint)),
         |key, _| {
             durable
                 .parked_above
-                .insert(rows::position_of(key).ok_or_else(|| corrupt("a p row's key"))?);
+                .insert(parked::position_of(key).ok_or_else(|| corrupt("a p row's key"))?);
             Ok(())
         },
     )?;
     let mut keys: HashMap<Arc<str>, ParkedKey> = HashMap::new();
-    scan_all(view, &[rows::BY_KEY], None, |key, _| {
-        let (partition_key, _) = rows::split_by_key(key).ok_or_else(|| corrupt("a k row's key"))?;
+    scan_all(view, &[parked::BY_KEY], None, |key, _| {
+        let (partition_key, _) =
+            parked::split_by_key(key).ok_or_else(|| corrupt("a k row's key"))?;
         keys.entry(Arc::from(partition_key)).or_default().count += 1;
         Ok(())
     })?;
     scan_all(view, &[rows::RELEASED], None, |key, _| {
-        let position = rows::position_of(key).ok_or_else(|| corrupt("an r row's key"))?;
+        let position = parked::position_of(key).ok_or_else(|| corrupt("an r row's key"))?;
         if let Some(entry) = parked_entry(view, position)?
             && let Some(counted) = keys.get_mut(entry.key.as_str())
         {

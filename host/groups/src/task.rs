@@ -17,7 +17,8 @@ use crate::dispatch::{Delivery, Dispatcher, MemberKind, NackAction};
 use crate::error::GroupError;
 use crate::load;
 use crate::name::{DeliveryId, GroupName, MemberId};
-use crate::rows::{self, ParkedEntry};
+use crate::parked::{self, ParkedEntry};
+use crate::rows;
 use crate::status::GroupStatus;
 
 /// Events read from the log at once.
@@ -396,9 +397,9 @@ impl GroupTask {
                 for (key, position) in unrelease {
                     let mut after = Some(position);
                     loop {
-                        let page = load::positions_of_key(view, &key, after, PARKED_PAGE)?;
+                        let page = parked::positions_of_key(view, &key, after, PARKED_PAGE)?;
                         deletes.extend(page.iter().map(|p| cairn_store::ModelWrite::Delete {
-                            key: rows::at(rows::RELEASED, *p),
+                            key: rows::released(*p),
                         }));
                         if page.len() < PARKED_PAGE {
                             break;
@@ -586,7 +587,7 @@ impl GroupTask {
             for entry in &page {
                 *by_key.entry(entry.key.clone()).or_default() += 1;
                 writes.push(cairn_store::ModelWrite::Put {
-                    key: rows::at(rows::RELEASED, entry.position),
+                    key: rows::released(entry.position),
                     value: Vec::new(),
                 });
             }
@@ -774,11 +775,11 @@ fn pick(
             for &position in positions {
                 let entry =
                     load::parked_entry(view, position)?.ok_or(GroupError::NotParked(position))?;
-                if release && !entry.released {
-                    let before = load::positions_of_key(view, &entry.key, None, PARKED_PAGE)?;
+                if release && !entry.held.released {
+                    let before = parked::positions_of_key(view, &entry.key, None, PARKED_PAGE)?;
                     for earlier in before.into_iter().take_while(|p| *p < position) {
                         let ok = positions.contains(&earlier)
-                            || view.get(&rows::at(rows::RELEASED, earlier))?.is_some();
+                            || view.get(&rows::released(earlier))?.is_some();
                         if !ok {
                             return Err(GroupError::Behind {
                                 position,
@@ -787,7 +788,7 @@ fn pick(
                         }
                     }
                 }
-                if !(release && entry.released) {
+                if !(release && entry.held.released) {
                     chosen.push(entry);
                 }
             }
@@ -807,7 +808,7 @@ fn pick(
                 let Some(last) = page.last().map(|e| e.position) else {
                     break;
                 };
-                chosen.extend(page.into_iter().filter(|e| !(release && e.released)));
+                chosen.extend(page.into_iter().filter(|e| !(release && e.held.released)));
                 from = last;
             }
             chosen.truncate(limit);

@@ -298,7 +298,7 @@ async fn a_replay_that_fails_again_stops_at_it_and_the_rest_stay_parked() {
     assert_eq!(second.iter().map(|(_, p)| *p).collect::<Vec<_>>(), vec![5]);
     let parked = groups.parked("g", 0, 100).await.expect("the parked events");
     assert_eq!(parked.len(), 6);
-    assert!(parked.iter().all(|p| !p.released), "{parked:?}");
+    assert!(parked.iter().all(|p| !p.held.released), "{parked:?}");
     assert_eq!(parked[0].attempts, 2);
     // Discarding the poison lets the rest be replayed.
     groups

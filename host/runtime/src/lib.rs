@@ -59,11 +59,11 @@ pub use projections::runner::{
     RemovedProjection, RunState, RunnerConfig,
 };
 pub use reactors::intent::{Intent, IntentOutcome, intent_key};
-pub use reactors::ledger::{ParkedEvent, ParkedStep};
+pub use reactors::ledger::{HeldIntents, ParkedEvent};
 pub use reactors::reactor::{LoadedReactor, ReactError, Reaction};
 pub use reactors::runner::{
-    FailurePolicy, InstallError, OnFailure, ReactorConfig, ReactorError, ReactorFault,
-    ReactorState, ReactorStatus, Reactors, RetryReport, TaskError,
+    FailurePolicy, InstallError, ReactorConfig, ReactorError, ReactorFault, ReactorState,
+    ReactorStatus, Reactors, RetryReport, TaskError,
 };
 pub use registry::{Registry, Uploaded};
 pub use upcasters::upcaster::{

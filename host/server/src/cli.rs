@@ -471,10 +471,16 @@ pub enum ReactorsCommand {
         #[arg(skip)]
         client: ClientArgs,
     },
-    /// The events a reactor parked: where, why, and how many tries.
+    /// The events a reactor parked, a page at a time: where, why, and how many tries.
     Parked {
         /// The reactor.
         name: String,
+        /// Parked events after this position.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// The most to show.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
         #[arg(skip)]
         client: ClientArgs,
     },

@@ -239,12 +239,12 @@ mod tests {
         let other = settings.reactors.policy_of("other");
         assert_eq!(
             (other.retries, other.on_failure),
-            (5, cairn_runtime::OnFailure::Skip)
+            (5, cairn_groups::Exhausted::Skip)
         );
         let own = settings.reactors.policy_of("transfers");
         assert_eq!(
             (own.on_failure, own.backoff_ms),
-            (cairn_runtime::OnFailure::Stop, 10)
+            (cairn_groups::Exhausted::Stop, 10)
         );
         let refused = parse("[reactors]\non_failure = \"retry\"\n").expect_err("unknown policy");
         assert!(refused.to_string().contains("on_failure"), "{refused}");

@@ -29,7 +29,8 @@ use cairn_store::{ModelWrite, RecordedEvent};
 
 use crate::config::GroupConfig;
 use crate::name::{DeliveryId, MemberId};
-use crate::rows::{self, ParkReason, ParkedEntry, Stopped};
+use crate::parked::{ParkReason, ParkedEntry};
+use crate::rows::{self, Stopped};
 
 pub(crate) use members::MemberKind;
 
@@ -296,7 +297,7 @@ impl Dispatcher {
         if self.unreleased_keys.contains(&key) {
             // Its key's replay stopped at an earlier event (invariant 5 of the rows).
             self.writes.push(ModelWrite::Delete {
-                key: rows::at(rows::RELEASED, position),
+                key: rows::released(position),
             });
             return;
         }

@@ -12,7 +12,8 @@ use crate::config::Exhausted;
 use crate::dispatch::{Dispatcher, Entry, EntryState, Lease, Origin, ParkedKey};
 use crate::error::GroupError;
 use crate::name::{DeliveryId, MemberId};
-use crate::rows::{self, ParkReason, ParkedEntry, Stopped};
+use crate::parked::{self, ParkReason, ParkedEntry, Released};
+use crate::rows::{self, Stopped};
 
 /// What a member asks for an event it could not handle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,13 +211,9 @@ impl Dispatcher {
 
     /// Deletes a parked event's rows, and counts it out of its key.
     fn let_go(&mut self, key: &Arc<str>, position: u64, released: bool) {
-        for table in [rows::PARKED, rows::RELEASED] {
-            self.writes.push(ModelWrite::Delete {
-                key: rows::at(table, position),
-            });
-        }
+        self.writes.extend(parked::let_go(key, position));
         self.writes.push(ModelWrite::Delete {
-            key: rows::by_key(key, position),
+            key: rows::released(position),
         });
         self.parked_total = self.parked_total.saturating_sub(1);
         if let Some(parked) = self.parked.get_mut(key) {
@@ -254,7 +251,7 @@ impl Dispatcher {
                 }
                 // Still parked: its replay stops here (invariant 5 of the rows).
                 Origin::Replay => self.writes.push(ModelWrite::Delete {
-                    key: rows::at(rows::RELEASED, position),
+                    key: rows::released(position),
                 }),
             }
         }
@@ -271,11 +268,11 @@ impl Dispatcher {
         now_ms: u64,
     ) {
         let key = Arc::clone(&entry.key);
-        let parked = match (origin, entry.parked) {
+        match (origin, entry.parked) {
             (Origin::Replay, Some(before)) => {
                 // Parked again: its key's replay stops here (invariant 5 of the rows).
                 self.writes.push(ModelWrite::Delete {
-                    key: rows::at(rows::RELEASED, position),
+                    key: rows::released(position),
                 });
                 let counted = self.parked.entry(Arc::clone(&key)).or_default();
                 counted.released = 0;
@@ -283,14 +280,14 @@ impl Dispatcher {
                     self.unreleased_keys.push(Arc::clone(&key));
                 }
                 self.unrelease.push((Arc::clone(&key), position));
-                ParkedEntry {
+                self.writes.push(parked::repark(&ParkedEntry {
                     reason,
                     attempts: entry.attempts,
                     last_error: entry.last_error,
                     parked_at: now_ms,
-                    released: false,
+                    held: Released::default(),
                     ..before
-                }
+                }));
             }
             _ => {
                 let counted = self.parked.entry(Arc::clone(&key)).or_insert(ParkedKey {
@@ -304,35 +301,23 @@ impl Dispatcher {
                     counted.released += 1;
                     self.auto_released = true;
                     self.writes.push(ModelWrite::Put {
-                        key: rows::at(rows::RELEASED, position),
+                        key: rows::released(position),
                         value: Vec::new(),
                     });
                 }
                 self.parked_total += 1;
                 self.counts.parked += 1;
-                self.writes.push(ModelWrite::Put {
-                    key: rows::by_key(&key, position),
-                    value: Vec::new(),
-                });
-                ParkedEntry {
-                    position,
-                    event_id: entry.event.id.to_string(),
-                    stream: entry.event.stream.to_string(),
-                    event_type: entry.event.event_type.to_string(),
-                    key: key.to_string(),
+                let parked = ParkedEntry::<Released>::new(
+                    &entry.event,
+                    &key,
                     reason,
-                    attempts: entry.attempts,
-                    last_error: entry.last_error,
-                    first_parked_at: now_ms,
-                    parked_at: now_ms,
-                    released: false,
-                }
+                    entry.attempts,
+                    entry.last_error,
+                    now_ms,
+                );
+                self.writes.extend(parked::park(&parked));
             }
-        };
-        self.writes.push(ModelWrite::Put {
-            key: rows::at(rows::PARKED, position),
-            value: serde_json::to_vec(&parked).expect("serialises"),
-        });
+        }
     }
 
     /// Parked events of `key` were released for replay (their `r` rows written by the task).
@@ -372,6 +357,6 @@ impl Dispatcher {
                 queue.0.retain(|item| *item != (Origin::Replay, position));
             }
         }
-        self.let_go(&key, position, parked.released);
+        self.let_go(&key, position, parked.held.released);
     }
 }

@@ -10,6 +10,7 @@ use cairn_store::{
 use super::*;
 use crate::config::GroupConfig;
 use crate::name::MemberId;
+use crate::parked;
 use crate::rows;
 
 fn event(position: u64, stream: &str) -> RecordedEvent {
@@ -137,7 +138,7 @@ fn parking_takes_the_keys_later_events_behind_it_and_others_go_on() {
         .writes
         .iter()
         .filter_map(|w| match w {
-            ModelWrite::Put { key, value } if key[0] == rows::PARKED => {
+            ModelWrite::Put { key, value } if key[0] == parked::PARKED => {
                 Some(serde_json::from_slice(value).expect("JSON"))
             }
             _ => None,

@@ -6,8 +6,8 @@
 //! | `s` + the module's key | the module's value (its `kv` table) |
 //! | `i` + position (8 bytes, big-endian) + index (4 bytes) | an [`IssuedIntent`] not yet executed, as JSON |
 //! | `o` + position + index | a [`RecordedOutcome`] not yet appended to the reactor's stream, as JSON |
-//! | `p` + position + the event's id (16 bytes) | a [`ParkedEvent`], as JSON |
-//! | `w` + a stream's name | how many `p` rows hold events of that stream, as JSON |
+//! | `p` + position (8 bytes, big-endian) | a [`ParkedEvent`], as JSON: the parked ledger of [`cairn_groups::parked`], keyed by stream |
+//! | `k` + the stream's length (2 bytes) + the stream + position | empty: one stream's `p` rows, in log order (the same ledger) |
 //! | `r` + the intent's key | the [`RecordedOutcome`] of an intent that appended nothing, kept |
 //! | `n` | intents issued and events skipped ([`Counts`]), written by the commits of reactions |
 //! | `x` | intents executed, written by the amendments that record outcomes |
@@ -23,9 +23,9 @@
 //!    outcome was not recorded is still an `i` row, and executing it again is safe by its key.
 //! 3. A `p` row is written with the checkpoint that moves past its event (or, for an event
 //!    whose intents failed for the host, with the deletion of those `i` rows, which it then
-//!    holds, all of that event's in one row), and with its stream's `w` row (invariant 7); it
-//!    is deleted with what its retry recorded, or when discarded, each time with the `w` row.
-//!    A retry that fails again writes it anew, with the attempt and its error.
+//!    holds, all of that event's in one row), and with its `k` row; it is deleted with what its
+//!    retry recorded, or when discarded, each time with the `k` row (the parked ledger's
+//!    invariant 1). A retry that fails again writes it anew, with the attempt and its error.
 //! 4. An `r` row is written with the `o` row of an intent that appended nothing (a rejection,
 //!    a failure), and kept, across resets too: an intent issued again under its key is not
 //!    executed again (a command that appended is answered by its key in the aggregate's
@@ -36,12 +36,15 @@
 //! 6. An `f` row is written when the reactor stops at a failure, and deleted when a later
 //!    version starts; a task of the version that wrote it does not run. A reset drops it with
 //!    the model.
-//! 7. A `w` row counts the `p` rows of one stream's events, and is written with each of them
-//!    ([`park`], [`let_go`]); it is gone when the count is 0. While a stream has one, its later
-//!    events are not reacted to: each is parked behind ([`ParkedStep::Behind`]) in the commit
-//!    that moves the checkpoint past it. A retry takes a stream's parked events from its first,
-//!    in order, and stops at the first that fails again. So one stream's events are reacted to
-//!    in their order, whatever was parked.
+//! 7. While a stream has a `k` row, its later events are not reacted to: each is parked behind
+//!    ([`ParkReason::Behind`](cairn_groups::ParkReason::Behind)) in the commit that moves the
+//!    checkpoint past it. A retry takes a stream's parked events from its first, in order, and
+//!    stops at the first that fails again (the parked ledger's invariant 2). So one stream's
+//!    events are reacted to in their order, whatever was parked.
+//!
+//! A ledger written before reactors parked through the shared ledger kept its `p` rows under
+//! the event's id too, and counted each stream's in a `w` row; `runner/legacy_rows.rs` moves
+//! them over when the reactor's task starts.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -54,9 +57,7 @@ use crate::reactors::intent::{IssuedIntent, RecordedOutcome};
 pub(crate) const STATE: u8 = b's';
 pub(crate) const ISSUED: u8 = b'i';
 pub(crate) const OUTCOME: u8 = b'o';
-pub(crate) const PARKED: u8 = b'p';
 pub(crate) const RECORDED: u8 = b'r';
-pub(crate) const WAITING: u8 = b'w';
 pub(crate) const COUNTS: &[u8] = b"n";
 pub(crate) const EXECUTED: &[u8] = b"x";
 pub(crate) const FAULT: &[u8] = b"f";
@@ -78,73 +79,18 @@ pub(crate) fn intent_key(table: u8, position: u64, index: u32) -> Vec<u8> {
     key
 }
 
-/// The key of a `p` row.
-pub(crate) fn parked_key(position: u64, event_id: &uuid::Uuid) -> Vec<u8> {
-    let mut key = Vec::with_capacity(25);
-    key.push(PARKED);
-    key.extend_from_slice(&position.to_be_bytes());
-    key.extend_from_slice(event_id.as_bytes());
-    key
+/// What a reactor keeps with a parked event: the intents of it that the host could not
+/// execute, which a retry executes again under the same keys. None when `react` failed on the
+/// event, or it waits behind another of its stream: a retry then reacts to it again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldIntents {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<IssuedIntent>,
 }
 
-/// The prefix of the `p` rows of the events at `position`.
-pub(crate) fn parked_prefix(position: u64) -> Vec<u8> {
-    let mut key = vec![PARKED];
-    key.extend_from_slice(&position.to_be_bytes());
-    key
-}
-
-/// At which step an event was parked, and so what a retry does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
-pub enum ParkedStep {
-    /// `react` failed on the event; a retry calls it again, on the state as it is then.
-    React,
-    /// The event's intents could not be executed for a reason of the host's; a retry executes
-    /// them again, under the same keys.
-    Intents { intents: Vec<IssuedIntent> },
-    /// An earlier event of its stream is parked, and it waits behind it (invariant 7); a retry
-    /// reacts to it once the events before it are let go.
-    Behind,
-}
-
-/// An event the reactor gave up on, after its retries, under the `park` policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParkedEvent {
-    pub position: u64,
-    pub event_id: String,
-    pub stream: String,
-    pub event_type: String,
-    #[serde(flatten)]
-    pub step: ParkedStep,
-    /// How many times it was tried.
-    pub attempts: u32,
-    /// Why its last try failed.
-    pub last_error: String,
-    /// When it was parked, in ms since the Unix epoch.
-    pub parked_at: u64,
-}
-
-impl ParkedEvent {
-    /// `event`, parked at `step` after `attempts` tries, the last failing with `error`.
-    pub(crate) fn new(
-        event: &cairn_store::RecordedEvent,
-        step: ParkedStep,
-        attempts: u32,
-        error: String,
-    ) -> Self {
-        Self {
-            position: event.position.get(),
-            event_id: event.id.to_string(),
-            stream: event.stream.to_string(),
-            event_type: event.event_type.to_string(),
-            step,
-            attempts,
-            last_error: error,
-            parked_at: cairn_store::Timestamp::now().as_millis(),
-        }
-    }
-}
+/// An event a reactor gave up on, in the parked ledger shared with consumer groups, keyed by
+/// its stream.
+pub type ParkedEvent = cairn_groups::ParkedEntry<HeldIntents>;
 
 /// What a reactor has done since it was first run (or reset): kept with its state, so a
 /// restart goes on counting.
@@ -170,7 +116,7 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
         .map_err(|e| StorageError::Corrupt(format!("a reactor's ledger row does not read: {e}")))
 }
 
-/// Every row of one table (`i`, `o` or `p`), decoded, in key order.
+/// Every row of one table (`i` or `o`), decoded, in key order.
 pub(crate) fn rows<T: for<'de> Deserialize<'de>>(
     view: &dyn ModelRead,
     table: u8,
@@ -229,102 +175,6 @@ pub(crate) fn recorded_key(key: &str) -> Vec<u8> {
     let mut row = vec![RECORDED];
     row.extend_from_slice(key.as_bytes());
     row
-}
-
-/// The key of the `w` row of `stream`.
-pub(crate) fn waiting_key(stream: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.len() + 1);
-    key.push(WAITING);
-    key.extend_from_slice(stream.as_bytes());
-    key
-}
-
-/// How many events of `stream` are parked (invariant 7).
-pub(crate) fn waiting(view: &dyn ModelRead, stream: &str) -> Result<u64, StorageError> {
-    match view.get(&waiting_key(stream))? {
-        Some(bytes) => decode(&bytes),
-        None => Ok(0),
-    }
-}
-
-/// The write of `stream`'s `w` row holding `count` (invariant 7). A parked row written before
-/// streams were kept names none, and counts for none.
-pub(crate) fn waiting_write(stream: &str, count: u64) -> Option<ModelWrite> {
-    if stream.is_empty() {
-        return None;
-    }
-    let key = waiting_key(stream);
-    Some(match count {
-        0 => ModelWrite::Delete { key },
-        count => ModelWrite::Put {
-            key,
-            value: encode(&count),
-        },
-    })
-}
-
-/// The writes that park `entries`, with each stream's `w` row counted on from `waiting`, how
-/// many events of a stream were parked before (invariant 7).
-pub(crate) fn park(
-    entries: &[ParkedEvent],
-    waiting: impl FnMut(&str) -> Result<u64, StorageError>,
-) -> Result<Vec<ModelWrite>, StorageError> {
-    let mut writes: Vec<ModelWrite> = entries.iter().map(put_parked).collect();
-    writes.extend(recounted(entries.iter(), waiting, |before, n| before + n)?);
-    Ok(writes)
-}
-
-/// The writes that let `entries` go, with each stream's `w` row counted down from `waiting`
-/// (invariant 7).
-pub(crate) fn let_go(
-    entries: &[&ParkedEvent],
-    waiting: impl FnMut(&str) -> Result<u64, StorageError>,
-) -> Result<Vec<ModelWrite>, StorageError> {
-    let mut writes: Vec<ModelWrite> = entries
-        .iter()
-        .map(|entry| ModelWrite::Delete {
-            key: parked_key(entry.position, &entry_id(entry)),
-        })
-        .collect();
-    writes.extend(recounted(
-        entries.iter().copied(),
-        waiting,
-        u64::saturating_sub,
-    )?);
-    Ok(writes)
-}
-
-/// The `w` writes of the streams of `entries`: each stream's count before, from `waiting`,
-/// moved by how many of `entries` are of it.
-fn recounted<'a>(
-    entries: impl Iterator<Item = &'a ParkedEvent>,
-    mut waiting: impl FnMut(&str) -> Result<u64, StorageError>,
-    moved: fn(u64, u64) -> u64,
-) -> Result<Vec<ModelWrite>, StorageError> {
-    let mut by_stream: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-    for entry in entries {
-        *by_stream.entry(&entry.stream).or_default() += 1;
-    }
-    let mut writes = Vec::new();
-    for (stream, n) in by_stream {
-        if !stream.is_empty() {
-            writes.extend(waiting_write(stream, moved(waiting(stream)?, n)));
-        }
-    }
-    Ok(writes)
-}
-
-/// The write of `entry`'s `p` row, new or with what its last try gave.
-pub(crate) fn put_parked(entry: &ParkedEvent) -> ModelWrite {
-    ModelWrite::Put {
-        key: parked_key(entry.position, &entry_id(entry)),
-        value: encode(entry),
-    }
-}
-
-/// The id under which `entry`'s row is kept.
-fn entry_id(entry: &ParkedEvent) -> uuid::Uuid {
-    uuid::Uuid::parse_str(&entry.event_id).unwrap_or_default()
 }
 
 /// The writes that put `issued` in the ledger as not yet executed.

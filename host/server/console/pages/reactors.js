@@ -10,6 +10,8 @@ import { errorBox } from "../nav.js";
 import { eventAt, table } from "./common.js";
 
 const EVERY_MS = 1000;
+// The most parked events a card lists; the CLI pages through the rest.
+const PARKED_SHOWN = 100;
 
 function badge(status) {
   const labels = { live: "live", catching_up: "catching up", faulted: "faulted", stopped: "stopped" };
@@ -68,9 +70,9 @@ function card(name) {
       h("span", {}, num(at)),
       entry.stream ? link(streamHref(entry.stream), entry.stream) : h("span", { class: "muted" }, "(not kept)"),
       h("code", {}, entry.event_type || "?"),
-      entry.step === "behind" ? h("span", { title: "An earlier event of its stream is parked; it waits behind it" }, "behind") : entry.step,
+      reasonOf(entry),
       num(entry.attempts),
-      h("span", { class: "fault-error" }, entry.last_error),
+      h("span", { class: "fault-error" }, entry.last_error || ""),
       time(entry.parked_at),
       h("span", {},
         confirmButton("Retry", `Retry the event parked at position ${at}? The events of its stream parked behind it follow, in order.`,
@@ -86,10 +88,20 @@ function card(name) {
     ];
   }
 
+  function reasonOf(entry) {
+    if (entry.reason === "behind") {
+      return h("span", { title: "An earlier event of its stream is parked; it waits behind it" }, "behind");
+    }
+    if (entry.intents) {
+      return h("span", { title: "Its commands failed for the host; a retry executes them again, under their keys" }, "commands failed");
+    }
+    return h("span", { title: "react failed on it after its retries; a retry reacts to it again" }, "react failed");
+  }
+
   let asked = 0;
   async function showParked() {
     const mine = ++asked;
-    const list = await api.get(`${base}/parked`);
+    const list = await api.get(`${base}/parked?limit=${PARKED_SHOWN}`);
     if (mine !== asked) return;
     const key = JSON.stringify(list.parked);
     if (key === parkedShown) return;
@@ -98,9 +110,13 @@ function card(name) {
       replace(parked, h("p", { class: "muted" }, "Nothing is parked."));
       return;
     }
+    const last = list.parked[list.parked.length - 1].position;
     replace(parked, table(`Events ${name} parked, in log order`,
-      ["Position", "Stream", "Type", "Step", "Attempts", "Last error", "Parked at", ""],
-      list.parked.map(parkedRow)));
+      ["Position", "Stream", "Type", "Reason", "Attempts", "Last error", "Parked at", ""],
+      list.parked.map(parkedRow)),
+      list.parked.length === PARKED_SHOWN
+        ? h("p", { class: "muted" }, `The first ${PARKED_SHOWN}; \`cairn reactors parked ${name} --after ${last}\` lists more.`)
+        : null);
   }
 
   async function showFault(f) {

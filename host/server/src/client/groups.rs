@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{ClientArgs, GroupsArgs, GroupsCommand, ParkedSelection};
 use crate::client::api::Api;
+use crate::client::print;
 
 /// Makes, lists and inspects consumer groups, and acts on their parked events.
 pub async fn groups(args: GroupsArgs) -> anyhow::Result<()> {
@@ -135,31 +136,7 @@ pub async fn groups(args: GroupsArgs) -> anyhow::Result<()> {
                 println!("{reply}");
                 return Ok(());
             }
-            let parked = reply["parked"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-            if parked.is_empty() {
-                println!("{name} has no parked events after position {after}");
-            }
-            for event in parked {
-                println!(
-                    "position {} {} {} ({}, {} tries{}): {}",
-                    event["position"],
-                    event["stream"].as_str().unwrap_or(""),
-                    event["event_type"].as_str().unwrap_or(""),
-                    event["reason"].as_str().unwrap_or("?"),
-                    event["attempts"],
-                    if event["released"] == true {
-                        ", released"
-                    } else {
-                        ""
-                    },
-                    event["last_error"].as_str().unwrap_or("-"),
-                );
-            }
-            if parked.len() == limit
-                && let Some(last) = parked.last()
-            {
-                println!("more: --after {}", last["position"]);
-            }
+            print::parked_page(&name, &reply, after, limit);
         }
         GroupsCommand::Replay {
             name,

@@ -47,6 +47,36 @@ pub(super) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
+/// A page of parked events (a group's or a reactor's), one line each, and where the next page
+/// starts when this one is full.
+pub(super) fn parked_page(owner: &str, reply: &Value, after: u64, limit: usize) {
+    let parked = reply["parked"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    if parked.is_empty() {
+        println!("{owner} has no parked events after position {after}");
+    }
+    for event in parked {
+        println!(
+            "position {} {} {} ({}, {} tries{}): {}",
+            event["position"],
+            event["stream"].as_str().unwrap_or(""),
+            event["event_type"].as_str().unwrap_or(""),
+            event["reason"].as_str().unwrap_or("?"),
+            event["attempts"],
+            if event["released"] == true {
+                ", released"
+            } else {
+                ""
+            },
+            event["last_error"].as_str().unwrap_or("-"),
+        );
+    }
+    if parked.len() == limit
+        && let Some(last) = parked.last()
+    {
+        println!("more: --after {}", last["position"]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

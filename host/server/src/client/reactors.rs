@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::cli::{ClientArgs, ReactorsArgs, ReactorsCommand};
 use crate::client::api::Api;
 use crate::client::commands::encode;
+use crate::client::print;
 
 /// Lists the reactors, shows one or its parked events, or acts on them.
 pub async fn reactors(args: ReactorsArgs) -> anyhow::Result<()> {
@@ -54,27 +55,22 @@ pub async fn reactors(args: ReactorsArgs) -> anyhow::Result<()> {
                 println!("  STALLED: the head moves and the checkpoint does not");
             }
         }
-        ReactorsCommand::Parked { name, client } => {
-            let reply = get(&client, &format!("/v1/reactors/{}/parked", encode(&name))).await?;
+        ReactorsCommand::Parked {
+            name,
+            after,
+            limit,
+            client,
+        } => {
+            let path = format!(
+                "/v1/reactors/{}/parked?after={after}&limit={limit}",
+                encode(&name)
+            );
+            let reply = get(&client, &path).await?;
             if client.json {
                 println!("{reply}");
                 return Ok(());
             }
-            let parked = reply["parked"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-            if parked.is_empty() {
-                println!("{name} has no parked events");
-            }
-            for event in parked {
-                println!(
-                    "position {} {} {} ({}, {} tries): {}",
-                    event["position"],
-                    event["stream"].as_str().unwrap_or(""),
-                    event["event_type"].as_str().unwrap_or(""),
-                    event["step"].as_str().unwrap_or("?"),
-                    event["attempts"],
-                    event["last_error"].as_str().unwrap_or("?"),
-                );
-            }
+            print::parked_page(&name, &reply, after, limit);
         }
         ReactorsCommand::Retry {
             name,

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::http::error::ApiError;
 use crate::http::extract::{JsonBody, PathParams, QueryParams};
+use crate::http::parked_page::ParkedQuery;
 use crate::http::state::AppState;
 
 /// How long a poll waits for a first delivery when the body does not say.
@@ -116,17 +117,6 @@ pub(crate) struct Counted {
 pub(crate) struct ParkedPage {
     #[schema(value_type = Vec<crate::http::groups_doc::ParkedGroupEventDoc>)]
     parked: Vec<ParkedEntry>,
-}
-
-/// Where a page of parked events starts.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ParkedQuery {
-    /// Parked events after this position (default 0).
-    after: Option<u64>,
-    /// The most to return (default 100, at most 1,000).
-    limit: Option<usize>,
 }
 
 /// Where a reset starts the group.
@@ -373,17 +363,8 @@ pub(crate) async fn parked(
     PathParams(name): PathParams<String>,
     QueryParams(query): QueryParams<ParkedQuery>,
 ) -> Result<Json<ParkedPage>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1_000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1 to 1,000",
-        ));
-    }
-    let parked = state
-        .groups
-        .parked(&name, query.after.unwrap_or(0), limit)
-        .await?;
+    let (after, limit) = query.page()?;
+    let parked = state.groups.parked(&name, after, limit).await?;
     Ok(Json(ParkedPage { parked }))
 }
 

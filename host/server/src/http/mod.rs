@@ -13,7 +13,8 @@
 //!   `projections.rs`: projection status, queries, reset, pause and resume;
 //!   `reactors.rs`: reactor status, parked events (retry, discard) and reset;
 //!   `groups.rs`: consumer groups (made, polled or streamed, acknowledged, parked, reset),
-//!   with `groups_doc.rs` describing their JSON; `sinks.rs`: sinks (made, shown, removed).
+//!   with `groups_doc.rs` describing their JSON; `sinks.rs`: sinks (made, shown, removed);
+//!   `parked_page.rs`: the page of parked events both list.
 //! - `ops.rs`: health and metrics; `stats.rs`, the version, the store's size and recent rates,
 //!   once or each second; `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
@@ -35,6 +36,7 @@ mod local;
 mod modules;
 mod openapi;
 mod ops;
+mod parked_page;
 mod plan;
 mod projections;
 mod reactors;

@@ -217,15 +217,22 @@ pub(crate) struct ParkedEventDoc {
     position: u64,
     event_id: String,
     stream: String,
+    /// Empty for an event parked because its commands failed for the host.
     event_type: String,
-    /// `react` (the reactor failed on the event), `intents` (its commands failed for the
-    /// host; they are under `intents`) or `behind` (an earlier event of its stream is parked,
-    /// and it waits behind it: a retry of that one takes it after).
-    step: String,
+    /// What its order is kept by: its stream.
+    key: String,
+    /// `exhausted` (`react` failed on it, or its commands failed for the host, which are then
+    /// under `intents`) or `behind` (an earlier event of its stream is parked, and it waits
+    /// behind it: a retry of that one takes it after).
+    reason: String,
+    /// The commands a retry executes again, under their keys; absent when a retry reacts to the
+    /// event again.
     intents: Option<Vec<Object>>,
     /// How many times it was tried.
     attempts: u32,
-    last_error: String,
-    /// When it was parked, in ms since the Unix epoch.
+    last_error: Option<String>,
+    /// When it was first parked, in ms since the Unix epoch.
+    first_parked_at: u64,
+    /// When it was last parked.
     parked_at: u64,
 }

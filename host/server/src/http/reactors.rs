@@ -9,6 +9,7 @@ use cairn_runtime::{ParkedEvent, ReactorError, ReactorStatus, RetryReport, TaskE
 
 use crate::http::error::ApiError;
 use crate::http::extract::{PathParams, QueryParams};
+use crate::http::parked_page::ParkedQuery;
 use crate::http::state::AppState;
 
 /// Every reactor's status.
@@ -18,7 +19,7 @@ pub(crate) struct ReactorList {
     pub(crate) reactors: Vec<ReactorStatus>,
 }
 
-/// A reactor's parked events.
+/// A page of a reactor's parked events.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct ParkedList {
     #[schema(value_type = Vec<crate::http::openapi::ParkedEventDoc>)]
@@ -106,14 +107,14 @@ pub(crate) async fn status(
         .ok_or_else(|| unknown(&name))
 }
 
-/// The events a reactor parked, in log order.
+/// The events a reactor parked, in log order, a page at a time (`after`, `limit`).
 #[utoipa::path(
     get,
     path = "/v1/reactors/{name}/parked",
     operation_id = "list_parked",
-    params(("name" = String, Path, description = "The reactor module")),
+    params(("name" = String, Path, description = "The reactor module"), ParkedQuery),
     responses(
-        (status = 200, description = "Each parked event: position, id, stream, type, the step it failed at (`react`, `intents` with them, or `behind` an earlier parked event of its stream), attempts, last error, when", body = ParkedList),
+        (status = 200, description = "A page of parked events: position, id, stream, type, key (the stream), reason (`exhausted`: `react` failed on it, or its commands failed for the host, which are then under `intents`; `behind` an earlier parked event of its stream), attempts, last error, when", body = ParkedList),
         (status = 404, description = "No reactor has this name", body = crate::http::error::ErrorBody),
     ),
     tag = "reactors"
@@ -121,9 +122,11 @@ pub(crate) async fn status(
 pub(crate) async fn parked(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
+    QueryParams(query): QueryParams<ParkedQuery>,
 ) -> Result<Json<ParkedList>, ApiError> {
+    let (after, limit) = query.page()?;
     Ok(Json(ParkedList {
-        parked: state.reactors.parked(&name).await?,
+        parked: state.reactors.parked(&name, after, limit).await?,
     }))
 }
 

@@ -18,24 +18,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use cairn_groups::Exhausted;
+
 use crate::setting::{InvalidSetting, MAX_EVENTS_PER_CALL, at_least, number, within};
 
-/// What a reactor does with an event once its retries are spent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnFailure {
-    /// Record the event as parked, with the reason, the attempts and the last error, and go
-    /// on with the next. A parked event can be retried or discarded.
-    #[default]
-    Park,
-    /// Log the event, count it, and go on.
-    Skip,
-    /// Stop at the event: the reactor is faulted until it is reset.
-    Stop,
-}
-
 /// How a reactor retries an event it failed on (a trap, running out of fuel, or a command that
-/// failed for the host), and what it does after.
+/// failed for the host), and what it does after: the retries and the [`Exhausted`] policy of
+/// consumer groups, under a reactor's keys.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FailurePolicy {
@@ -45,7 +34,7 @@ pub struct FailurePolicy {
     pub backoff_ms: u64,
     /// The longest wait.
     pub max_backoff_ms: u64,
-    pub on_failure: OnFailure,
+    pub on_failure: Exhausted,
 }
 
 impl Default for FailurePolicy {
@@ -54,7 +43,7 @@ impl Default for FailurePolicy {
             retries: 3,
             backoff_ms: 100,
             max_backoff_ms: 5_000,
-            on_failure: OnFailure::Park,
+            on_failure: Exhausted::Park,
         }
     }
 }
@@ -62,10 +51,7 @@ impl Default for FailurePolicy {
 impl FailurePolicy {
     /// The wait before retry `retry` (1 for the first).
     pub fn backoff(&self, retry: u32) -> Duration {
-        let doubled = self
-            .backoff_ms
-            .saturating_mul(1u64 << retry.saturating_sub(1).min(32));
-        Duration::from_millis(doubled.min(self.max_backoff_ms))
+        cairn_groups::backoff(self.backoff_ms, self.max_backoff_ms, retry)
     }
 
     fn check(&self) -> Result<(), InvalidSetting> {
@@ -100,7 +86,7 @@ pub struct ReactorConfig {
     pub backoff_ms: u64,
     /// The longest wait.
     pub max_backoff_ms: u64,
-    pub on_failure: OnFailure,
+    pub on_failure: Exhausted,
     /// Policies of single reactors, by name.
     pub policy: BTreeMap<String, FailurePolicy>,
 }

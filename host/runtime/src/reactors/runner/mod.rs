@@ -1,11 +1,14 @@
 //! [`Reactors`]: runs every loaded reactor over the global log, one task each, and carries out
 //! what operators ask of them.
 //!
-//! Layout, with imports running one way: `mod.rs` → `task.rs` → {`behind.rs`, `execute.rs`,
-//! `status.rs`, `config.rs`}.
+//! Layout, with imports running one way: `mod.rs` → `task.rs` → {`behind.rs`,
+//! `legacy_rows.rs`, `execute.rs`, `status.rs`, `config.rs`}.
 //! - `task.rs`: one reactor's loop: read, react, commit with the ledger, execute, record
 //!   outcomes; retries and the failure policy; the operator's requests.
-//! - `behind.rs`: one stream's events kept in order behind a parked one.
+//! - `behind.rs`: one stream's events kept in order behind a parked one, in the parked ledger
+//!   shared with consumer groups (`cairn_groups::parked`), whose retry policy (`Exhausted`,
+//!   `backoff`) reactors take too.
+//! - `legacy_rows.rs`: parked rows of an older layout, moved over when a task starts.
 //! - `threads.rs`: the runtime the tasks run on, apart from the server's.
 //! - `execute.rs`: intents through the command path, under their keys.
 //! - `status.rs`: what a reactor reports, written by its task.
@@ -21,6 +24,7 @@
 mod behind;
 mod config;
 mod execute;
+mod legacy_rows;
 mod status;
 mod task;
 mod threads;
@@ -29,6 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use cairn_groups::parked;
 use cairn_store::{
     EventStore, ModelCommit, ModelWrite, ModuleKind, ModuleName, ModuleRecord, ModuleRemoval,
     Position, ReadModelName, StorageError,
@@ -37,10 +42,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::aggregates::command_path::CommandPath;
 use crate::error::LoadError;
-use crate::reactors::ledger::{self, PARKED, ParkedEvent};
+use crate::reactors::intent::IssuedIntent;
+use crate::reactors::ledger::{self, HeldIntents, ParkedEvent};
 use crate::reactors::reactor::LoadedReactor;
 use crate::registry::{Registry, Uploaded};
-pub use config::{FailurePolicy, OnFailure, ReactorConfig};
+pub use config::{FailurePolicy, ReactorConfig};
 pub use status::{ReactorFault, ReactorState, ReactorStatus};
 use task::{Request, Task};
 pub use task::{RetryReport, TaskError};
@@ -201,18 +207,24 @@ impl Reactors {
         Some(self.inner.board_of(&reactor).status(head))
     }
 
-    /// The events reactor `name` parked, in log order.
-    pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEvent>, ReactorError> {
+    /// Up to `limit` of the events reactor `name` parked after position `after`, in log
+    /// order.
+    pub async fn parked(
+        &self,
+        name: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ParkedEvent>, ReactorError> {
         self.known(name)?;
         let store = Arc::clone(&self.inner.store);
         let model = model_of(name)?;
-        let rows = tokio::task::spawn_blocking(move || {
+        let page = tokio::task::spawn_blocking(move || {
             let view = store.read_model(&model)?;
-            ledger::rows::<ParkedEvent>(&*view, PARKED)
+            parked::page::<HeldIntents>(&*view, after, limit)
         })
         .await
         .map_err(|e| TaskError::Host(e.to_string()))??;
-        Ok(rows.into_iter().map(|(_, parked)| parked).collect())
+        Ok(page)
     }
 
     /// Retries the events reactor `name` parked at `position` (every parked event for
@@ -493,25 +505,27 @@ impl Inner {
     async fn kept_ledger(&self, model: &ReadModelName) -> Result<Vec<ModelWrite>, TaskError> {
         let store = Arc::clone(&self.store);
         let name = model.clone();
-        let (rows, parked) = tokio::task::spawn_blocking(move || {
+        let (rows, held) = tokio::task::spawn_blocking(move || {
             let view = store.read_model(&name)?;
-            let parked = ledger::rows::<ParkedEvent>(&*view, PARKED)?;
+            let mut held: Vec<IssuedIntent> = Vec::new();
+            let mut after = 0;
+            loop {
+                let page = parked::page::<HeldIntents>(&*view, after, 1_000)?;
+                let Some(last) = page.last().map(|entry| entry.position) else {
+                    break;
+                };
+                held.extend(page.into_iter().flat_map(|entry| entry.held.intents));
+                after = last;
+            }
             let mut rows = Vec::new();
             for table in [ledger::ISSUED, ledger::OUTCOME, ledger::RECORDED] {
                 rows.extend(ledger::entries(&*view, table)?);
             }
-            Ok::<_, StorageError>((rows, parked))
+            Ok::<_, StorageError>((rows, held))
         })
         .await
         .map_err(|e| TaskError::Host(e.to_string()))??;
-        let issued_again = parked
-            .into_iter()
-            .filter_map(|(_, parked)| match parked.step {
-                ledger::ParkedStep::Intents { intents } => Some(intents),
-                ledger::ParkedStep::React | ledger::ParkedStep::Behind => None,
-            })
-            .flatten()
-            .map(|intent| ledger::issue(&intent));
+        let issued_again = held.iter().map(ledger::issue);
         Ok(rows
             .into_iter()
             .map(|(key, value)| ModelWrite::Put { key, value })

@@ -15,10 +15,11 @@
 //! parks it, skips it, or stops the reactor there. The later events of a parked event's stream
 //! are parked behind it (`behind.rs`, invariant 7 of `ledger.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_groups::{Exhausted, ParkReason, parked};
 use cairn_store::{
     AllRead, AppendError, EventStore, ExpectedVersion, MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend,
     ModelCommit, ModelError, ModelRead, ModelWrite, Position, ReadModelName, RecordedEvent,
@@ -30,14 +31,12 @@ use crate::aggregates::command_path::CommandPath;
 use crate::error::CallError;
 use crate::projections::model_overlay::Overlay;
 use crate::reactors::intent::{IntentOutcome, IssuedIntent, RecordedOutcome};
-use crate::reactors::ledger::{
-    self, Counts, ISSUED, OUTCOME, PARKED, ParkedEvent, ParkedStep, StateView,
-};
+use crate::reactors::ledger::{self, Counts, HeldIntents, ISSUED, OUTCOME, ParkedEvent, StateView};
 use crate::reactors::reactor::{LoadedReactor, ReactError, Reaction};
-use crate::reactors::runner::behind;
-use crate::reactors::runner::config::{FailurePolicy, OnFailure};
+use crate::reactors::runner::config::FailurePolicy;
 use crate::reactors::runner::execute::{Executed, execute_all};
 use crate::reactors::runner::status::{Board, ReactorState};
+use crate::reactors::runner::{behind, legacy_rows};
 use crate::registry::Registry;
 
 /// Why a turn of the task, or an operator's request, did not finish.
@@ -112,6 +111,8 @@ struct Kept {
     counts: Counts,
 }
 
+/// Parked events read per page of a retry of all of them.
+const RETRY_PAGE: usize = 1_000;
 /// The most outcome events one append carries (an append takes at most 1,000).
 const OUTCOMES_PER_APPEND: usize = 500;
 /// How long the task waits before trying again after the store failed it.
@@ -127,11 +128,11 @@ impl Task {
         if let Ok(kept) = self.kept().await {
             self.board.kept(kept.checkpoint.get(), kept.counts);
         }
+        if let Err(error) = self.move_legacy_rows().await {
+            tracing::warn!(reactor = %self.reactor.name(), %error, "the parked events of an older ledger could not be moved over");
+        }
         if let Ok(parked) = self.parked_count().await {
             self.board.parked(parked);
-        }
-        if let Err(error) = self.recount_waiting().await {
-            tracing::warn!(reactor = %self.reactor.name(), %error, "the counts of parked events by stream could not be checked");
         }
         match self.kept_fault().await {
             Ok(true) => return,
@@ -318,8 +319,8 @@ impl Task {
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let waiting = match waiting {
-                Waiting::Honoured => behind::waiting_streams(&*view, &events)?,
-                Waiting::Retried => BTreeMap::new(),
+                Waiting::Honoured => behind::parked_streams(&*view, &events)?,
+                Waiting::Retried => BTreeSet::new(),
             };
             Ok::<_, StorageError>(react_batch(&reactor, &handle, view, events, waiting))
         })
@@ -358,12 +359,12 @@ impl Task {
         let kept = self.kept().await?;
         self.board.failed(error.to_string());
         match self.policy.on_failure {
-            OnFailure::Stop => {
+            Exhausted::Stop => {
                 tracing::error!(reactor = %name, position = position.get(), %error, "the reactor stops at the event it failed on (on_failure = stop)");
                 self.fault(position.get(), error.to_string()).await?;
                 Ok(Turn::Faulted)
             }
-            OnFailure::Skip => {
+            Exhausted::Skip => {
                 tracing::warn!(reactor = %name, position = position.get(), %error, "the reactor skips the event it failed on (on_failure = skip)");
                 let mut counts = kept.counts;
                 counts.skipped += 1;
@@ -372,13 +373,16 @@ impl Task {
                 self.board.kept(position.get(), counts);
                 Ok(Turn::Again)
             }
-            OnFailure::Park => {
+            Exhausted::Park => {
                 tracing::warn!(reactor = %name, position = position.get(), %error, "the reactor parks the event it failed on (on_failure = park)");
-                let event = &group[0];
-                let parked =
-                    ParkedEvent::new(event, ParkedStep::React, attempts, error.to_string());
-                let writes = self.park_writes(&[parked]).await?;
-                self.commit(writes, position).await?;
+                let parked = behind::parked_event(
+                    &group[0],
+                    ParkReason::Exhausted,
+                    attempts,
+                    Some(error.to_string()),
+                );
+                self.commit(parked::park(&parked).to_vec(), position)
+                    .await?;
                 self.board.kept(position.get(), kept.counts);
                 self.board.parked(self.parked_count().await?);
                 Ok(Turn::Again)
@@ -398,7 +402,7 @@ impl Task {
     ) -> Result<Option<(Vec<RecordedEvent>, ReactError)>, TaskError> {
         let mut counts = kept.counts;
         let mut writes = self.reaction_writes(&reacted, &mut counts);
-        writes.extend(behind::park_behind(&reacted.behind, &reacted.waiting)?);
+        writes.extend(behind::park_behind(&reacted.behind));
         writes.push(ledger::reacted_counts(&counts));
         self.commit(writes, position).await?;
         self.board.kept(position.get(), counts);
@@ -480,8 +484,8 @@ impl Task {
                     self.board.failed(error.clone());
                     match self.policy.on_failure {
                         // The row stays: the next start executes it again.
-                        OnFailure::Stop => last_error = Some((issued.position, error)),
-                        OnFailure::Skip => {
+                        Exhausted::Stop => last_error = Some((issued.position, error)),
+                        Exhausted::Skip => {
                             counts.executed += 1;
                             let recorded = RecordedOutcome {
                                 issued,
@@ -492,7 +496,7 @@ impl Task {
                             writes.extend(ledger::record_outcome(&recorded));
                             outcomes.push(recorded);
                         }
-                        OnFailure::Park => {
+                        Exhausted::Park => {
                             writes.push(ModelWrite::Delete {
                                 key: ledger::intent_key(ISSUED, issued.position, issued.index),
                             });
@@ -509,21 +513,22 @@ impl Task {
         // An event's intents that failed for the host are parked together, in one row.
         let parked_at: Vec<u64> = to_park.keys().map(|(position, _)| *position).collect();
         let error = last_error.clone().map(|(_, e)| e).unwrap_or_default();
-        let entries: Vec<ParkedEvent> = to_park
-            .into_iter()
-            .map(|((position, event_id), intents)| ParkedEvent {
+        let now = cairn_store::Timestamp::now().as_millis();
+        for ((position, event_id), intents) in to_park {
+            let stream = intents[0].stream.clone();
+            writes.extend(parked::park(&ParkedEvent {
                 position,
                 event_id,
-                stream: intents[0].stream.clone(),
+                key: stream.clone(),
+                stream,
                 event_type: String::new(),
-                step: ParkedStep::Intents { intents },
+                reason: ParkReason::Exhausted,
                 attempts: self.policy.retries + 1,
-                last_error: error.clone(),
-                parked_at: cairn_store::Timestamp::now().as_millis(),
-            })
-            .collect();
-        if !entries.is_empty() {
-            writes.extend(self.park_writes(&entries).await?);
+                last_error: Some(error.clone()),
+                first_parked_at: now,
+                parked_at: now,
+                held: HeldIntents { intents },
+            }));
         }
         writes.push(ledger::executed_count(&counts));
         self.amend(writes).await?;
@@ -543,7 +548,7 @@ impl Task {
                 .collect();
             self.append_outcomes(rows).await?;
         }
-        if self.policy.on_failure == OnFailure::Stop
+        if self.policy.on_failure == Exhausted::Stop
             && let Some((position, error)) = last_error
         {
             self.fault(position, error).await?;
@@ -657,38 +662,52 @@ impl Task {
 
     /// Retries the events parked at `position`, or all of them: each stream's from its first
     /// parked event, in order, until one fails again (invariant 7 of `ledger.rs`). An event
-    /// that waits behind another of its stream is not retried before it.
+    /// that waits behind another of its stream is not retried before it. Parked events are read
+    /// a page at a time, never all at once.
     async fn retry_parked(&mut self, position: Option<u64>) -> Result<RetryReport, TaskError> {
-        let view = self.open_view().await?;
-        let parked: Vec<ParkedEvent> = ledger::rows(&*view, PARKED)?
-            .into_iter()
-            .map(|(_, entry)| entry)
-            .collect();
-        drop(view);
         let mut report = RetryReport::default();
-        let mut chains = behind::chains(parked);
-        if let Some(position) = position {
-            chains.retain(
-                |chain| match chain.iter().position(|e| e.position == position) {
-                    Some(0) => true,
-                    Some(_) => {
-                        report.failed.push((
+        match position {
+            Some(position) => {
+                let view = self.open_view().await?;
+                let entry = parked::entry::<HeldIntents>(&*view, position)?;
+                let first = match &entry {
+                    Some(entry) => parked::first_of_key(&*view, &entry.key)?,
+                    None => None,
+                };
+                drop(view);
+                match (entry, first) {
+                    (None, _) => {}
+                    (Some(entry), Some(first)) if first != position => report.failed.push((
                         position,
                         format!(
-                            "it waits behind the event parked at {} of stream {}: retry that one",
-                            chain[0].position, chain[0].stream
+                            "it waits behind the event parked at {first} of stream {}: retry that one",
+                            entry.stream
                         ),
-                    ));
-                        false
+                    )),
+                    (Some(entry), _) => {
+                        self.retry_stream(&entry.key, &mut report).await?;
                     }
-                    None => false,
-                },
-            );
-        }
-        for chain in chains {
-            for entry in chain {
-                if !self.retry_one(entry, &mut report).await? {
-                    break;
+                }
+            }
+            None => {
+                // Streams whose retry stopped at an event that failed again, not tried again.
+                let mut stopped: HashSet<String> = HashSet::new();
+                let mut after = 0;
+                loop {
+                    let view = self.open_view().await?;
+                    let page = parked::page::<HeldIntents>(&*view, after, RETRY_PAGE)?;
+                    drop(view);
+                    let Some(last) = page.last().map(|entry| entry.position) else {
+                        break;
+                    };
+                    for entry in page {
+                        if !stopped.contains(&entry.key)
+                            && !self.retry_stream(&entry.key, &mut report).await?
+                        {
+                            stopped.insert(entry.key);
+                        }
+                    }
+                    after = last;
                 }
             }
         }
@@ -699,52 +718,74 @@ impl Task {
         Ok(report)
     }
 
+    /// Retries the events parked under `key` (a stream), from its first, in order, until one
+    /// fails again; whether every one was let go.
+    async fn retry_stream(
+        &mut self,
+        key: &str,
+        report: &mut RetryReport,
+    ) -> Result<bool, TaskError> {
+        loop {
+            let view = self.open_view().await?;
+            let next = match parked::first_of_key(&*view, key)? {
+                Some(position) => parked::entry::<HeldIntents>(&*view, position)?,
+                None => None,
+            };
+            drop(view);
+            let Some(entry) = next else {
+                return Ok(true);
+            };
+            if !self.retry_one(entry, report).await? {
+                return Ok(false);
+            }
+        }
+    }
+
     /// Retries one parked event; whether it is let go.
     async fn retry_one(
         &mut self,
         entry: ParkedEvent,
         report: &mut RetryReport,
     ) -> Result<bool, TaskError> {
-        let let_go = self.let_go_writes(&entry).await?;
-        match &entry.step {
-            ParkedStep::Intents { intents } => {
-                // The intents go back to the ledger, in the amendment that lets the parked row
-                // go, and are executed under their keys before the events behind it.
-                let mut writes: Vec<ModelWrite> = intents.iter().map(ledger::issue).collect();
-                writes.extend(let_go);
-                self.amend(writes).await?;
-                if self.settle().await?.contains(&entry.position) {
-                    report.failed.push((
-                        entry.position,
-                        "its intents failed for the host again".into(),
-                    ));
-                    return Ok(false);
-                }
+        let let_go = parked::let_go(&entry.key, entry.position);
+        if !entry.held.intents.is_empty() {
+            // The intents go back to the ledger, in the amendment that lets the parked row go,
+            // and are executed under their keys before the events behind it.
+            let mut writes: Vec<ModelWrite> =
+                entry.held.intents.iter().map(ledger::issue).collect();
+            writes.extend(let_go);
+            self.amend(writes).await?;
+            if self.settle().await?.contains(&entry.position) {
+                report.failed.push((
+                    entry.position,
+                    "its intents failed for the host again".into(),
+                ));
+                return Ok(false);
             }
-            ParkedStep::React | ParkedStep::Behind => {
-                let group = self.read_position(entry.position).await?;
-                // An event this version does not subscribe to reads as none: reacting to none
-                // lets it go, and the events behind it go on.
-                let reacted = self.react(group, Waiting::Retried).await?;
-                if let Some((_, error)) = reacted.failed {
-                    // It stays parked, with why it failed this time.
-                    let again = ParkedEvent {
-                        step: ParkedStep::React,
-                        attempts: entry.attempts + 1,
-                        last_error: error.to_string(),
-                        ..entry.clone()
-                    };
-                    self.amend(vec![ledger::put_parked(&again)]).await?;
-                    report.failed.push((entry.position, error.to_string()));
-                    return Ok(false);
-                }
-                let kept = self.kept().await?;
-                let mut counts = kept.counts;
-                let mut writes = self.reaction_writes(&reacted, &mut counts);
-                writes.extend(let_go);
-                writes.push(ledger::reacted_counts(&counts));
-                self.amend(writes).await?;
+        } else {
+            let group = self.read_position(entry.position).await?;
+            // An event this version does not subscribe to reads as none: reacting to none lets
+            // it go, and the events behind it go on.
+            let reacted = self.react(group, Waiting::Retried).await?;
+            if let Some((_, error)) = reacted.failed {
+                // It stays parked, with why it failed this time.
+                let again = ParkedEvent {
+                    reason: ParkReason::Exhausted,
+                    attempts: entry.attempts + 1,
+                    last_error: Some(error.to_string()),
+                    parked_at: cairn_store::Timestamp::now().as_millis(),
+                    ..entry.clone()
+                };
+                self.amend(vec![parked::repark(&again)]).await?;
+                report.failed.push((entry.position, error.to_string()));
+                return Ok(false);
             }
+            let kept = self.kept().await?;
+            let mut counts = kept.counts;
+            let mut writes = self.reaction_writes(&reacted, &mut counts);
+            writes.extend(let_go);
+            writes.push(ledger::reacted_counts(&counts));
+            self.amend(writes).await?;
         }
         report.succeeded += 1;
         Ok(true)
@@ -752,20 +793,17 @@ impl Task {
 
     async fn discard_parked(&mut self, position: u64) -> Result<usize, TaskError> {
         let view = self.open_view().await?;
-        let entries = view
-            .scan(&ledger::parked_prefix(position), None, 10_000)?
-            .iter()
-            .map(|(_, value)| ledger::decode(value))
-            .collect::<Result<Vec<ParkedEvent>, _>>()?;
-        let writes = ledger::let_go(&entries.iter().collect::<Vec<_>>(), |stream| {
-            ledger::waiting(&*view, stream)
-        })?;
+        let entry = parked::entry::<HeldIntents>(&*view, position)?;
         drop(view);
-        self.amend(writes).await?;
+        let Some(entry) = entry else {
+            return Ok(0);
+        };
+        self.amend(parked::let_go(&entry.key, position).to_vec())
+            .await?;
         let kept = self.kept().await?;
         self.board.kept(kept.checkpoint.get(), kept.counts);
         self.board.parked(self.parked_count().await?);
-        Ok(entries.len())
+        Ok(1)
     }
 
     /// The events at `position` the reactor subscribes to, read through today's upcasters.
@@ -799,36 +837,17 @@ impl Task {
         })
     }
 
-    /// Sets each stream's `w` row to the number of its `p` rows (invariant 7 of `ledger.rs`):
-    /// a ledger written before streams were counted gains its rows, and a count that drifted
-    /// is set right before the task reacts to anything.
-    async fn recount_waiting(&self) -> Result<(), TaskError> {
+    /// Moves the parked events of an older ledger to the shared one (`legacy_rows.rs`).
+    async fn move_legacy_rows(&self) -> Result<(), TaskError> {
         let view = self.open_view().await?;
-        let writes = behind::recount(&*view)?;
+        let writes = legacy_rows::move_over(&*view)?;
         drop(view);
         self.amend(writes).await
     }
 
-    /// The writes that park `entries`, counted on from the model as committed (invariant 7
-    /// of `ledger.rs`).
-    async fn park_writes(&self, entries: &[ParkedEvent]) -> Result<Vec<ModelWrite>, TaskError> {
-        let view = self.open_view().await?;
-        Ok(ledger::park(entries, |stream| {
-            ledger::waiting(&*view, stream)
-        })?)
-    }
-
-    /// The writes that let `entry` go, counted down from the model as committed.
-    async fn let_go_writes(&self, entry: &ParkedEvent) -> Result<Vec<ModelWrite>, TaskError> {
-        let view = self.open_view().await?;
-        Ok(ledger::let_go(&[entry], |stream| {
-            ledger::waiting(&*view, stream)
-        })?)
-    }
-
     async fn parked_count(&self) -> Result<u64, StorageError> {
         let view = self.open_view().await?;
-        Ok(ledger::rows::<ParkedEvent>(&*view, PARKED)?.len() as u64)
+        parked::count(&*view)
     }
 
     async fn open_view(&self) -> Result<Box<dyn ModelRead>, StorageError> {
@@ -876,13 +895,11 @@ enum Turn {
 
 /// The reactions to a batch: the events reacted to, each with its intents; the batch's writes
 /// to the state; the events not reacted to, to be parked behind an earlier event of their
-/// stream, and how many events each such stream had parked; and the events of the position
-/// `react` failed on, with why, if it did.
+/// stream; and the events of the position `react` failed on, with why, if it did.
 struct Reacted {
     done: Vec<(RecordedEvent, Vec<crate::reactors::intent::Intent>)>,
     state: Overlay,
     behind: Vec<RecordedEvent>,
-    waiting: BTreeMap<String, u64>,
     failed: Option<(Vec<RecordedEvent>, ReactError)>,
 }
 
@@ -916,7 +933,7 @@ fn react_batch(
     handle: &tokio::runtime::Handle,
     view: Box<dyn ModelRead>,
     events: Vec<RecordedEvent>,
-    waiting: BTreeMap<String, u64>,
+    waiting: BTreeSet<String>,
 ) -> Reacted {
     let committed = Arc::new(Mutex::new(view));
     let mut state = Arc::new(Overlay::new());
@@ -929,7 +946,7 @@ fn react_batch(
             .iter()
             .position(|e| e.position != position)
             .map_or(events.len(), |n| at + n);
-        if waiting.contains_key(events[at].stream.as_str()) {
+        if waiting.contains(events[at].stream.as_str()) {
             // One row stands for the position's events: a retry reads them all again.
             behind.push(events[at].clone());
             at = end;
@@ -963,7 +980,6 @@ fn react_batch(
                         done,
                         state,
                         behind,
-                        waiting,
                         failed: Some((events[at..end].to_vec(), error)),
                     };
                 }
@@ -976,7 +992,6 @@ fn react_batch(
         done,
         state,
         behind,
-        waiting,
         failed: None,
     }
 }

@@ -59,7 +59,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::POST, "/v1/projections/{name}/reset", &[E::PathParams, E::ProjectionControl]),
     route(Method::GET, "/v1/reactors", &[]),
     route(Method::GET, "/v1/reactors/{name}", &[E::PathParams, E::UnknownReactor]),
-    route(Method::GET, "/v1/reactors/{name}/parked", &[E::PathParams, E::ReactorControl]),
+    route(Method::GET, "/v1/reactors/{name}/parked", &[E::PathParams, E::QueryParams, E::ReactorControl]),
     route(Method::POST, "/v1/reactors/{name}/parked/{position}/retry", &[E::PathParams, E::ReactorControl, E::NotParked]),
     route(Method::POST, "/v1/reactors/{name}/parked/retry-all", &[E::PathParams, E::ReactorControl]),
     route(Method::DELETE, "/v1/reactors/{name}/parked/{position}", &[E::PathParams, E::ReactorControl, E::NotParked]),
