@@ -20,6 +20,8 @@ const BATCH: usize = 5_000;
 /// A publish unanswered for this long shows the sink as waiting.
 const SLOW_ROUND: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long a new Kafka producer waits for a broker to answer before the sink shows waiting.
+const CONNECT_WITHIN: Duration = Duration::from_secs(5);
 /// Batches published at once.
 const ROUNDS: usize = 8;
 /// The member id the host takes in a sink's group.
@@ -67,10 +69,21 @@ enum Publisher {
 }
 
 impl Publisher {
+    /// A publisher to the sink's target, made at once.
     fn new(config: &SinkConfig) -> Result<Self, String> {
         Ok(match config.target() {
             Target::Kafka(kafka) => Publisher::Kafka(KafkaPublisher::new(kafka)?),
             Target::Webhook(webhook) => Publisher::Webhook(WebhookPublisher::new(webhook)?),
+        })
+    }
+
+    /// A publisher to the sink's target; for Kafka, once a broker has answered for the topic.
+    async fn connected(config: &SinkConfig) -> Result<Self, String> {
+        Ok(match config.target() {
+            Target::Kafka(kafka) => {
+                Publisher::Kafka(KafkaPublisher::connect(kafka, CONNECT_WITHIN).await?)
+            }
+            Target::Webhook(_) => Self::new(config)?,
         })
     }
 
@@ -125,7 +138,7 @@ impl Runner {
         let group = self.config.group_name().expect("a checked sink");
         self.update(|state| state.state = "starting");
         while !*stop.borrow() {
-            let publisher: SharedPublisher = match Publisher::new(&self.config) {
+            let publisher: SharedPublisher = match Publisher::connected(&self.config).await {
                 Ok(publisher) => Arc::new(Mutex::new(Arc::new(publisher))),
                 Err(error) => {
                     self.waiting(error);
