@@ -241,52 +241,9 @@ pub fn count(view: &dyn ModelRead) -> Result<u64, StorageError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use cairn_store::ModelEntry;
+    use cairn_store::ModelRows;
 
     use super::*;
-
-    /// A read model as a map, for the ledger's writes to land in.
-    #[derive(Debug, Default)]
-    struct Map(BTreeMap<Vec<u8>, Vec<u8>>);
-
-    impl Map {
-        fn apply(&mut self, writes: impl IntoIterator<Item = ModelWrite>) {
-            for write in writes {
-                match write {
-                    ModelWrite::Put { key, value } => self.0.insert(key, value),
-                    ModelWrite::Delete { key } => self.0.remove(&key),
-                };
-            }
-        }
-    }
-
-    impl ModelRead for Map {
-        fn checkpoint(&self) -> Option<cairn_store::Position> {
-            None
-        }
-
-        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-            Ok(self.0.get(key).cloned())
-        }
-
-        fn scan(
-            &self,
-            prefix: &[u8],
-            start_after: Option<&[u8]>,
-            limit: usize,
-        ) -> Result<Vec<ModelEntry>, StorageError> {
-            Ok(self
-                .0
-                .iter()
-                .filter(|(k, _)| k.starts_with(prefix))
-                .filter(|(k, _)| start_after.is_none_or(|after| k.as_slice() > after))
-                .take(limit)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect())
-        }
-    }
 
     fn parked(key: &str, position: u64, reason: ParkReason) -> ParkedEntry {
         ParkedEntry {
@@ -319,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_keys_rows_come_and_go_together_and_its_first_is_where_a_retry_starts() {
-        let mut model = Map::default();
+        let mut model = ModelRows::default();
         model.apply(park(&parked("a-1", 3, ParkReason::Exhausted)));
         model.apply(park(&parked("b-1", 4, ParkReason::Nacked)));
         model.apply(park(&parked("a-1", 7, ParkReason::Behind)));

@@ -80,8 +80,8 @@ pub use read::{
     AllRead, AllSlice, DEFAULT_READ_BYTES, Direction, StreamInfo, StreamRead, StreamSlice,
 };
 pub use read_model::{
-    MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend, ModelCommit, ModelEntry, ModelRead, ModelWrite,
-    ReadModelName,
+    MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend, ModelCommit, ModelEntry, ModelRead, ModelRows,
+    ModelWrite, ReadModelName,
 };
 #[doc(hidden)]
 pub use redb_backend::fuzzing;

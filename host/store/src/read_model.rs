@@ -98,6 +98,50 @@ pub trait ModelRead: Send + std::fmt::Debug {
     ) -> Result<Vec<ModelEntry>, StorageError>;
 }
 
+/// A read model's rows held in memory, with no checkpoint: writes apply to it, and it reads as
+/// a [`ModelRead`]. For rows worked out before they are committed, and for tests of code that
+/// reads and writes a model without a store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModelRows(pub std::collections::BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl ModelRows {
+    /// Applies `writes`, in order.
+    pub fn apply(&mut self, writes: impl IntoIterator<Item = ModelWrite>) {
+        for write in writes {
+            match write {
+                ModelWrite::Put { key, value } => self.0.insert(key, value),
+                ModelWrite::Delete { key } => self.0.remove(&key),
+            };
+        }
+    }
+}
+
+impl ModelRead for ModelRows {
+    fn checkpoint(&self) -> Option<Position> {
+        None
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.0.get(key).cloned())
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ModelEntry>, StorageError> {
+        Ok(self
+            .0
+            .range(prefix.to_vec()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .filter(|(key, _)| start_after.is_none_or(|after| key.as_slice() > after))
+            .take(limit)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect())
+    }
+}
+
 /// The key after every key that starts with `prefix`, or `None` if there is none (a prefix of
 /// only `0xff` bytes, or an empty one).
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {

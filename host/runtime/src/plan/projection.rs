@@ -11,13 +11,12 @@
 //! read model fits in memory (a staging copy, a dev store), as a plan's replay of aggregates
 //! is for a store whose streams it can read.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use cairn_store::{
-    AllRead, EventStore, Json, ModelEntry, ModelRead, ModelWrite, Position, StorageError,
+    AllRead, EventStore, Json, ModelEntry, ModelRead, ModelRows, ModelWrite, Position, StorageError,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -78,26 +77,20 @@ pub struct QueryComparison {
     pub diff: Vec<String>,
 }
 
-/// A read model in memory: the candidate's, while a plan folds into it.
+/// A read model in memory: the candidate's, while a plan folds into it. Its views share the
+/// rows, and read them with the checkpoint they were taken at.
 #[derive(Clone, Debug, Default)]
 struct MemoryModel {
-    entries: Arc<RwLock<BTreeMap<Vec<u8>, Vec<u8>>>>,
+    rows: Arc<RwLock<ModelRows>>,
     checkpoint: Option<Position>,
 }
 
 impl MemoryModel {
     fn apply(&mut self, writes: Vec<ModelWrite>, checkpoint: Position) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        for write in writes {
-            match write {
-                ModelWrite::Put { key, value } => {
-                    entries.insert(key, value);
-                }
-                ModelWrite::Delete { key } => {
-                    entries.remove(&key);
-                }
-            }
-        }
+        self.rows
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .apply(writes);
         self.checkpoint = Some(checkpoint);
     }
 }
@@ -108,8 +101,10 @@ impl ModelRead for MemoryModel {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(entries.get(key).cloned())
+        self.rows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
     }
 
     fn scan(
@@ -118,14 +113,10 @@ impl ModelRead for MemoryModel {
         start_after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<ModelEntry>, StorageError> {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(entries
-            .range(prefix.to_vec()..)
-            .take_while(|(key, _)| key.starts_with(prefix))
-            .filter(|(key, _)| start_after.is_none_or(|after| key.as_slice() > after))
-            .take(limit)
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect())
+        self.rows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .scan(prefix, start_after, limit)
     }
 }
 

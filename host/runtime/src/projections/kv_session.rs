@@ -142,14 +142,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::projections::model_overlay::tests::Committed;
+    use cairn_store::ModelRows;
 
     fn session(keys: &[&str]) -> KvSession {
         let committed = keys
             .iter()
             .map(|k| (k.as_bytes().to_vec(), b"old".to_vec()))
             .collect();
-        KvSession::new(Box::new(Committed(committed)), false)
+        KvSession::new(Box::new(ModelRows(committed)), false)
     }
 
     fn keys(entries: Result<Vec<ModelEntry>, StorageError>) -> Vec<String> {
@@ -225,14 +225,14 @@ mod tests {
 
     #[test]
     fn a_query_cannot_write() {
-        let mut s = KvSession::new(Box::new(Committed(BTreeMap::new())), true);
+        let mut s = KvSession::new(Box::new(ModelRows(BTreeMap::new())), true);
         s.write(b"k".to_vec(), Some(b"v".to_vec()));
         assert!(
             s.failure
                 .as_deref()
                 .is_some_and(|f| f.contains("only read"))
         );
-        let mut many = KvSession::new(Box::new(Committed(BTreeMap::new())), true);
+        let mut many = KvSession::new(Box::new(ModelRows(BTreeMap::new())), true);
         many.write_many(vec![(b"k".to_vec(), None)]);
         assert!(many.failure.is_some());
         assert!(s.into_writes().is_empty());

@@ -155,45 +155,15 @@ impl ModelRead for PendingView {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::collections::BTreeMap;
+mod tests {
+    use cairn_store::ModelRows;
 
     use super::*;
-
-    /// A committed model in memory.
-    #[derive(Debug)]
-    pub(crate) struct Committed(pub(crate) BTreeMap<Vec<u8>, Vec<u8>>);
-
-    impl ModelRead for Committed {
-        fn checkpoint(&self) -> Option<Position> {
-            None
-        }
-
-        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-            Ok(self.0.get(key).cloned())
-        }
-
-        fn scan(
-            &self,
-            prefix: &[u8],
-            start_after: Option<&[u8]>,
-            limit: usize,
-        ) -> Result<Vec<ModelEntry>, StorageError> {
-            Ok(self
-                .0
-                .iter()
-                .filter(|(k, _)| k.starts_with(prefix))
-                .filter(|(k, _)| start_after.is_none_or(|a| k.as_slice() > a))
-                .take(limit)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect())
-        }
-    }
 
     #[test]
     fn a_batch_in_flight_reads_the_same_as_its_map() {
         let committed = || {
-            Box::new(Committed(
+            Box::new(ModelRows(
                 ["a1", "a2", "a3", "b1"]
                     .iter()
                     .map(|k| (k.as_bytes().to_vec(), b"old".to_vec()))

@@ -305,7 +305,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::projections::model_overlay::tests::Committed;
+    use cairn_store::ModelRows;
 
     #[test]
     fn the_module_sees_its_own_keys_over_the_committed_state_and_the_batch() {
@@ -317,7 +317,7 @@ mod tests {
         .into_iter()
         .collect();
         let committed: Arc<Mutex<Box<dyn ModelRead>>> =
-            Arc::new(Mutex::new(Box::new(Committed(committed))));
+            Arc::new(Mutex::new(Box::new(ModelRows(committed))));
         let mut batch = Overlay::new();
         batch.insert(b"a2".to_vec(), None);
         batch.insert(b"a3".to_vec(), Some(b"new".to_vec()));

@@ -58,7 +58,7 @@ mod tests {
     use cairn_store::{EventId, EventType, Json, Position, StreamId, Timestamp, Version};
 
     use super::*;
-    use crate::projections::model_overlay::tests::Committed;
+    use cairn_store::ModelRows;
 
     fn event(stream: &str, position: u64) -> RecordedEvent {
         RecordedEvent {
@@ -73,25 +73,16 @@ mod tests {
         }
     }
 
-    fn apply(model: &mut Committed, writes: impl IntoIterator<Item = ModelWrite>) {
-        for write in writes {
-            match write {
-                ModelWrite::Put { key, value } => model.0.insert(key, value),
-                ModelWrite::Delete { key } => model.0.remove(&key),
-            };
-        }
-    }
-
     #[test]
     fn a_streams_later_events_park_behind_its_first_and_go_with_their_rows() {
-        let mut model = Committed(BTreeMap::new());
+        let mut model = ModelRows(BTreeMap::new());
         let first = parked_event(
             &event("a-1", 3),
             ParkReason::Exhausted,
             2,
             Some("trap".into()),
         );
-        apply(&mut model, parked::park(&first));
+        model.apply(parked::park(&first));
 
         let batch = [event("a-1", 5), event("b-1", 6), event("a-1", 7)];
         let waiting = parked_streams(&model, &batch).expect("reads");
@@ -101,7 +92,7 @@ mod tests {
             .filter(|e| waiting.contains(e.stream.as_str()))
             .cloned()
             .collect();
-        apply(&mut model, park_behind(&behind));
+        model.apply(park_behind(&behind));
         assert_eq!(
             parked::positions_of_key(&model, "a-1", None, 10).expect("reads"),
             [3, 5, 7]
@@ -123,7 +114,7 @@ mod tests {
         );
 
         for position in [3, 5, 7] {
-            apply(&mut model, parked::let_go("a-1", position));
+            model.apply(parked::let_go("a-1", position));
         }
         assert!(model.0.is_empty(), "no row is left: {:?}", model.0.keys());
     }

@@ -108,7 +108,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::projections::model_overlay::tests::Committed;
+    use cairn_store::ModelRows;
 
     fn old_key(position: u64) -> Vec<u8> {
         let mut key = vec![b'p'];
@@ -152,15 +152,9 @@ mod tests {
             .collect();
         model.insert(b"wa-1".to_vec(), b"3".to_vec());
         model.insert(b"sstate".to_vec(), b"kept".to_vec());
-        let mut model = Committed(model);
+        let mut model = ModelRows(model);
 
-        let writes = move_over(&model).expect("reads");
-        for write in writes {
-            match write {
-                ModelWrite::Put { key, value } => model.0.insert(key, value),
-                ModelWrite::Delete { key } => model.0.remove(&key),
-            };
-        }
+        model.apply(move_over(&model).expect("reads"));
 
         assert_eq!(parked::count(&model).expect("counts"), 4);
         assert_eq!(
