@@ -45,14 +45,17 @@ fn copy_example(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// A project of its own: copies of the customers aggregate and the customer_directory
-/// projection. Returns the aggregate's directory.
+/// projection, a consumer group and a webhook sink (to a port nobody listens on). Returns the
+/// aggregate's directory.
 fn customers_project(dir: &Path) -> PathBuf {
     let module = copy_example(dir, "customers");
     copy_example(dir, "customer_directory");
     std::fs::write(
         dir.join("cairn.toml"),
         "[[module]]\nname = \"customers\"\npath = \"customers\"\n\n\
-         [[module]]\nname = \"customer_directory\"\npath = \"customer_directory\"\n",
+         [[module]]\nname = \"customer_directory\"\npath = \"customer_directory\"\n\n\
+         [[groups]]\nname = \"audit\"\nfilter = { categories = [\"customers\"] }\n\n\
+         [[sinks]]\nname = \"crm-hook\"\nwebhook = { url = \"http://127.0.0.1:9/events\" }\n",
     )
     .expect("write cairn.toml");
     module
@@ -119,6 +122,13 @@ fn cairn_dev_serves_the_cli_hot_swaps_and_stops_gracefully() {
         "a load said twice: {printed}"
     );
     assert!(!printed.contains('\u{1b}'), "colours in a pipe: {printed}");
+    // The banner names the sinks and groups cairn.toml declares (the sink's own group too).
+    assert!(
+        printed.contains("sink      crm-hook (webhook) POST http://127.0.0.1:9/events: "),
+        "{printed}"
+    );
+    assert!(printed.contains("group     audit"), "{printed}");
+    assert!(printed.contains("group     sink.crm-hook"), "{printed}");
 
     // The CLI against it.
     let create = r#"{"type": "Create", "data": {"name": "Ada", "email": "ada@example.com"}}"#;
