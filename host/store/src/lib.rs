@@ -85,7 +85,9 @@ pub use read_model::{
 };
 #[doc(hidden)]
 pub use redb_backend::fuzzing;
-pub use redb_backend::{OpenError, RedbOptions, RedbStore, VerifyReport};
+pub use redb_backend::{
+    BackupError, BackupReport, OpenError, RedbOptions, RedbStore, VerifyReport,
+};
 pub use snapshot::{Snapshot, SnapshotKey};
 pub use stream_id::StreamId;
 pub use stream_list::{ListedStream, MAX_STREAMS_PER_LISTING, StreamsPage, StreamsRead};

@@ -16,6 +16,7 @@
 //!   the rest) on [`RedbStore`];
 //!   `damage_seen.rs`, the first damaged record the store met, for health checks.
 //! - `verify.rs`: [`RedbStore::verify`], the offline check of every record of a file.
+//! - `backup.rs`: [`RedbStore::backup`], a consistent copy of a running store into a new file.
 //! - `fuzzing.rs`: the decoders of stored values, for the fuzz targets in `fuzz/`.
 
 mod apply_append;
@@ -23,6 +24,7 @@ mod apply_command;
 mod apply_model;
 mod apply_module;
 mod apply_snapshot;
+mod backup;
 mod command_reads;
 mod command_record;
 mod damage_seen;
@@ -39,6 +41,7 @@ mod traits;
 mod verify;
 mod writer;
 
+pub use backup::{BackupError, BackupReport};
 pub use store::{OpenError, RedbOptions, RedbStore};
 pub use verify::VerifyReport;
 
