@@ -74,6 +74,8 @@ fn main() -> std::process::ExitCode {
             Command::Sinks(args) => cairn_server::client::sinks(args).await,
             Command::Bench(args) => cairn_bench::run(args).await,
             Command::Verify(args) => cairn_server::verify::run(args).await,
+            Command::Backup(args) => cairn_server::client::backup(args).await,
+            Command::Restore(args) => cairn_server::restore::run(args).await,
             Command::New(args) => cairn_server::new::run(args),
             Command::Completions(args) => cairn_server::completions::run(args),
         }

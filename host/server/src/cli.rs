@@ -71,6 +71,8 @@ impl Cli {
             },
             Command::Bench(args) => args.json = global.json,
             Command::Verify(args) => args.json = global.json,
+            Command::Backup(args) => args.client = global,
+            Command::Restore(args) => args.json = global.json,
             Command::New(_) | Command::Completions(_) => {}
         }
         command
@@ -119,12 +121,38 @@ pub enum Command {
     Bench(BenchArgs),
     /// Check a stopped server's data directory offline and report every damaged record.
     Verify(VerifyArgs),
+    /// Copy a running server's store, consistently and while it takes writes, into a new
+    /// directory: `cairn.redb` and `backup.json` (its head, size and SHA-256).
+    Backup(BackupArgs),
+    /// Start a new data directory from a backup of `cairn backup`, after checking its SHA-256
+    /// and every record of it.
+    Restore(RestoreArgs),
     /// Make a new module crate (an aggregate or a projection) that builds and tests at once,
     /// and list it in the cairn.toml here.
     New(NewArgs),
     /// Print the completion script of a shell, such as `cairn completions bash >
     /// ~/.local/share/bash-completion/completions/cairn`.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// A new directory (or an empty one) to write the backup into.
+    pub dir: PathBuf,
+    #[arg(skip)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The directory `cairn backup` wrote.
+    pub backup: PathBuf,
+    /// The data directory to start; it must not hold a store yet.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print one JSON object instead of lines (the global `--json`).
+    #[arg(skip)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,11 +13,15 @@
 //! - `client/`: the commands that talk to a running server (`deploy`, `undeploy`, `send`,
 //!   `read`, `tail`, `state`, `query`, `projections`).
 //! - `guests.rs`: building a module crate for `wasm32-wasip2`.
-//! - `verify.rs`: `cairn verify`, the offline check of a data directory.
+//! - `verify.rs`: `cairn verify`, the offline check of a data directory; `backup.rs`, a
+//!   backup's files (the copy and its manifest), which `cairn backup` (`client/backup.rs`)
+//!   writes from `GET /v1/backup` and `restore.rs`, `cairn restore`, starts a data directory
+//!   from.
 //! - `new/`: `cairn new`, a new module crate; `completions.rs`: `cairn completions`.
 //! - `cli.rs`: the command line (clap); the binary parses it and runs each command here, but
 //!   `cairn bench`, which `cairn-bench` runs.
 
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod completions;
@@ -28,6 +32,7 @@ pub mod http;
 pub mod new;
 pub mod node;
 pub mod project;
+pub mod restore;
 pub mod serve;
 pub mod settings;
 pub mod telemetry;

@@ -83,6 +83,11 @@ impl Node {
         })
     }
 
+    /// The embedded store itself, under any layer: what a backup copies.
+    pub fn redb(&self) -> &RedbStore {
+        &self.store
+    }
+
     /// The event store.
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.shared

@@ -1,5 +1,6 @@
 //! The commands that talk to a running server over HTTP: `deploy`, `undeploy`, `send`, `read`,
-//! `streams`, `tail`, `state`, `history`, `query`, `projections`, `reactors`, `groups`, `sinks` and `stats`.
+//! `streams`, `tail`, `state`, `history`, `query`, `projections`, `reactors`, `groups`, `sinks`,
+//! `stats` and `backup`.
 //!
 //! - `api.rs`: [`api::Api`], requests with the API key, and error replies turned into messages
 //!   that say what to do.
@@ -7,10 +8,12 @@
 //!   states over its stream; `plan.rs`, `deploy --plan`; `projections.rs`, the commands on projections;
 //!   `reactors.rs`, those on reactors; `groups.rs`, those on consumer groups;
 //!   `sinks.rs`, those on sinks;
-//!   `streams.rs`, streams listed by name; `stats.rs`, the server's figures.
+//!   `streams.rs`, streams listed by name; `stats.rs`, the server's figures; `backup.rs`, a
+//!   copy of the server's store written to a directory.
 //! - `print.rs`: their output for people; `sse.rs`, the server-sent event streams they read.
 
 mod api;
+mod backup;
 mod commands;
 mod groups;
 mod history;
@@ -24,6 +27,7 @@ mod stats;
 mod streams;
 
 pub use api::Api;
+pub use backup::backup;
 pub use commands::{deploy, read, send, state, tail, undeploy};
 pub use groups::groups;
 pub use history::history;

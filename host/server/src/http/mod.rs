@@ -16,7 +16,8 @@
 //!   with `groups_doc.rs` describing their JSON; `sinks.rs`: sinks (made, shown, removed);
 //!   `parked_page.rs`: the page of parked events both list.
 //! - `ops.rs`: health and metrics; `stats.rs`, the version, the store's size and recent rates,
-//!   once or each second; `openapi.rs`: the generated API description.
+//!   once or each second; `backup.rs`, a consistent copy of the store, streamed;
+//!   `openapi.rs`: the generated API description.
 //! - `route_errors/`: which error replies each route can give, declared in the description.
 //! - `edge/`: connections from accept to close: timeouts, the connection cap, head sizes,
 //!   and a shutdown that always finishes.
@@ -25,6 +26,7 @@
 mod aggregates;
 mod all;
 mod auth;
+mod backup;
 mod commands;
 mod edge;
 mod error;
@@ -62,6 +64,9 @@ pub(crate) use extract::JsonBody;
 pub use local::LocalServer;
 pub use openapi::ApiDoc;
 pub use state::AppState;
+
+/// The header of `GET /v1/backup` naming the newest event's position in the copy.
+pub const BACKUP_HEAD_HEADER: &str = backup::HEAD_HEADER;
 
 /// The largest request body, but for modules.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -133,6 +138,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sinks", post(sinks::create).get(sinks::list))
         .route("/v1/sinks/{name}", get(sinks::status).delete(sinks::delete))
         .route("/v1/stats", get(stats::stats))
+        .route("/v1/backup", get(backup::backup))
         .route("/v1/stats/subscribe", get(stats::subscribe))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -11,8 +11,8 @@ use utoipa::OpenApi;
 
 use crate::http::route_errors::DeclareErrors;
 use crate::http::{
-    aggregates, all, commands, error, groups, groups_doc, history, modules, ops, plan, projections,
-    reactors, sinks, stats, stream_list, streams, subscribe,
+    aggregates, all, backup, commands, error, groups, groups_doc, history, modules, ops, plan,
+    projections, reactors, sinks, stats, stream_list, streams, subscribe,
 };
 
 /// The API description.
@@ -31,7 +31,7 @@ use crate::http::{
         groups::deliveries, groups::ack, groups::nack, groups::leave, groups::parked,
         groups::replay, groups::discard, groups::reset, groups::resume,
         sinks::create, sinks::list, sinks::status, sinks::delete,
-        stats::stats, stats::subscribe, ops::healthz, ops::metrics, openapi_json,
+        stats::stats, stats::subscribe, backup::backup, ops::healthz, ops::metrics, openapi_json,
     ),
     components(schemas(error::ErrorBody, EventDoc, StreamPage, StreamListDoc, ListedStreamDoc, LogPage, ProjectionStatusDoc, ReactorStatusDoc, ParkedEventDoc, groups_doc::GroupStatusDoc, groups_doc::DeliveryDoc, groups_doc::ParkedGroupEventDoc, groups_doc::CreateGroupDoc, groups_doc::CreatedDoc, groups_doc::MemberDoc, groups_doc::SinkConfigDoc, groups_doc::SinkCreatedDoc, groups_doc::SinkStatusDoc)),
     modifiers(&BearerAuth, &DeclareErrors),
