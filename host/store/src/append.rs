@@ -58,11 +58,11 @@ pub enum AppendKind {
     Recognised,
 }
 
-/// Checks what can be checked without reading the store: the stream is not reserved, there are
+/// Checks what every backend checks of an append before it reads the store: the stream is not reserved, there are
 /// 1 to [`MAX_EVENTS_PER_APPEND`] events, none over [`MAX_EVENT_BYTES`], no id repeats and every
 /// metadata is an object. (The size limit also keeps every stored length within the `u32` of
 /// the record layout.)
-pub(crate) fn check_append(stream: &StreamId, events: &[NewEvent]) -> Result<(), AppendError> {
+pub fn check_append(stream: &StreamId, events: &[NewEvent]) -> Result<(), AppendError> {
     if stream.is_system() {
         return Err(AppendError::ReservedStream(stream.clone()));
     }

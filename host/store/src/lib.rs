@@ -60,7 +60,7 @@ mod stream_list;
 mod version;
 
 pub use append::{
-    AppendKind, AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND,
+    AppendKind, AppendOutcome, IdempotencyKey, MAX_EVENT_BYTES, MAX_EVENTS_PER_APPEND, check_append,
 };
 pub use backend::{CommandLog, EventLog, EventStore, Modules, ReadModels, Snapshots};
 pub use command::{CommandEntry, CommandId, CommandType, LoggedCommand, NothingAppended, Verdict};

@@ -1,0 +1,34 @@
+//! cairn-store-postgres: cairn's event store on PostgreSQL, so that several stateless cairn
+//! nodes can share one database, with the promises the embedded store keeps: 1-based,
+//! gap-free global positions handed out at append, commit order equal to position order, and
+//! exactly one winner per expected version.
+//!
+//! How an append moves (`append.rs`): inside one transaction it checks the event ids it
+//! carries, takes its stream's row with a conditional update, then takes the one-row log head
+//! last and holds it to commit, and writes its events at the head's next positions. Appends
+//! therefore commit one after another in position order, and a reader of the log never meets
+//! a hole that a later commit fills: no gap detection is needed.
+//!
+//! Layout:
+//! - `schema.rs`: the tables and their invariants, and the schema's versions, moved on at open
+//!   under an advisory lock; a newer schema than this build knows is refused.
+//! - `store.rs`: [`PostgresStore`], a connection pool opened on a URL, and [`OpenError`].
+//! - `append.rs`: appends.
+//! - `reads.rs`: reads of a stream and of the global log.
+//!
+//! Why tokio-postgres with deadpool-postgres: both are asynchronous like the rest of cairn, need
+//! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
+//! append its own connection, so appends from many tasks run side by side.
+//!
+//! What is here so far is the event log's core: appends (with ids recognised on a retry),
+//! stream and log reads, and the head. The store's other traits (keyed appends, the command
+//! log, snapshots, modules, read models) and group commit come next, and with them the
+//! contract suite of `host/store-contract`.
+
+mod append;
+mod reads;
+mod schema;
+mod store;
+
+pub use schema::SCHEMA_VERSION;
+pub use store::{OpenError, PostgresStore};

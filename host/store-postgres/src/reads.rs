@@ -1,0 +1,168 @@
+//! Reads of a stream and of the global log, each one statement (so one snapshot), within the
+//! read's count and bytes: the first event is returned whatever its size, and a read cut by
+//! its bytes says so.
+
+use cairn_store::{
+    AllRead, AllSlice, Direction, EventId, EventType, Json, Position, ReadError, RecordedEvent,
+    StorageError, StreamId, StreamRead, StreamSlice, Timestamp, Version,
+};
+use tokio_postgres::Row;
+
+use crate::append::storage;
+use crate::store::PostgresStore;
+
+const COLUMNS: &str = "position, id, stream, version, event_type, data, metadata, recorded_at";
+
+fn failed(error: impl std::fmt::Display + std::fmt::Debug) -> ReadError {
+    ReadError::from(storage(error))
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(format!("a stored event does not read: {what}"))
+}
+
+/// A row of `events` as an event.
+fn event_of(row: &Row) -> Result<RecordedEvent, StorageError> {
+    Ok(RecordedEvent {
+        position: Position::new(u64::try_from(row.get::<_, i64>(0)).map_err(corrupt)?),
+        id: EventId::from(row.get::<_, uuid::Uuid>(1)),
+        stream: StreamId::new(row.get::<_, &str>(2)).map_err(corrupt)?,
+        version: Version::new(u64::try_from(row.get::<_, i64>(3)).map_err(corrupt)?),
+        event_type: EventType::new(row.get::<_, &str>(4)).map_err(corrupt)?,
+        data: Json::parse(row.get::<_, &str>(5)).map_err(corrupt)?,
+        metadata: Json::parse(row.get::<_, &str>(6)).map_err(corrupt)?,
+        recorded_at: Timestamp::from_millis(u64::try_from(row.get::<_, i64>(7)).map_err(corrupt)?),
+    })
+}
+
+/// The bytes a read budget counts of an event: its type, data and metadata.
+fn bytes_of(event: &RecordedEvent) -> usize {
+    event.event_type.as_str().len() + event.data.as_str().len() + event.metadata.as_str().len()
+}
+
+/// `rows` as events, up to `max_bytes` (the first whatever its size); whether cut by them.
+fn within_budget(rows: &[Row], max_bytes: usize) -> Result<(Vec<RecordedEvent>, bool), ReadError> {
+    let mut events = Vec::with_capacity(rows.len());
+    let mut bytes = 0usize;
+    for row in rows {
+        let event = event_of(row)?;
+        bytes = bytes.saturating_add(bytes_of(&event));
+        if !events.is_empty() && bytes > max_bytes {
+            return Ok((events, true));
+        }
+        events.push(event);
+    }
+    Ok((events, false))
+}
+
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    /// The position of the newest event (0 for an empty log).
+    pub async fn head(&self) -> Result<Position, ReadError> {
+        let client = self.pool.get().await.map_err(failed)?;
+        let head: i64 = client
+            .query_one("SELECT position FROM log_head", &[])
+            .await
+            .map_err(failed)?
+            .get(0);
+        Ok(Position::new(u64::try_from(head).map_err(failed)?))
+    }
+
+    /// Reads part of a stream; a missing stream is version 0 with no events.
+    pub async fn read_stream(
+        &self,
+        stream: StreamId,
+        read: StreamRead,
+    ) -> Result<StreamSlice, ReadError> {
+        let client = self.pool.get().await.map_err(failed)?;
+        let name = stream.as_str();
+        let from = read
+            .from
+            .map(|v| i64::try_from(v.get()).unwrap_or(i64::MAX));
+        let limit = sql_limit(read.limit);
+        let statement = match read.direction {
+            Direction::Forward => format!(
+                "SELECT {COLUMNS}, (SELECT s.version FROM streams s WHERE s.name = $1) AS stream_version \
+                 FROM events \
+                 WHERE stream = $1 AND version >= coalesce($2::bigint, 1) ORDER BY events.version LIMIT $3"
+            ),
+            Direction::Backward => format!(
+                "SELECT {COLUMNS}, (SELECT s.version FROM streams s WHERE s.name = $1) AS stream_version \
+                 FROM events \
+                 WHERE stream = $1 AND version <= coalesce($2::bigint, 9223372036854775807) \
+                 ORDER BY events.version DESC LIMIT $3"
+            ),
+        };
+        let rows = client
+            .query(&statement, &[&name, &from, &limit])
+            .await
+            .map_err(failed)?;
+        let version = match rows.first() {
+            Some(row) => row.get::<_, Option<i64>>(8).unwrap_or(0),
+            None => client
+                .query_opt("SELECT version FROM streams WHERE name = $1", &[&name])
+                .await
+                .map_err(failed)?
+                .map_or(0, |row| row.get(0)),
+        };
+        let (events, truncated) = within_budget(&rows, read.max_bytes)?;
+        Ok(StreamSlice {
+            stream,
+            version: Version::new(u64::try_from(version).map_err(failed)?),
+            events,
+            truncated,
+        })
+    }
+
+    /// Reads the global log after `read.after`, in position order, within its count, scan
+    /// limit and bytes; going on after `scanned_to` reads the rest.
+    pub async fn read_all(&self, read: AllRead) -> Result<AllSlice, ReadError> {
+        let client = self.pool.get().await.map_err(failed)?;
+        let after = i64::try_from(read.after.get()).map_err(failed)?;
+        let head = {
+            let head: i64 = client
+                .query_one("SELECT position FROM log_head", &[])
+                .await
+                .map_err(failed)?
+                .get(0);
+            head
+        };
+        // The last position this read examines.
+        let scan_end = after.saturating_add(sql_limit(read.scan_limit)).min(head);
+        let category = read.category.as_deref();
+        let event_type = read.event_type.as_ref().map(EventType::as_str);
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
+                     AND ($3::text IS NULL OR split_part(stream, '-', 1) = $3) \
+                     AND ($4::text IS NULL OR event_type = $4) \
+                     ORDER BY position LIMIT $5"
+                ),
+                &[
+                    &after,
+                    &scan_end,
+                    &category,
+                    &event_type,
+                    &sql_limit(read.limit),
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        let (events, truncated) = within_budget(&rows, read.max_bytes)?;
+        let full = rows.len() as u64 >= read.limit as u64;
+        let scanned_to = match events.last() {
+            Some(last) if truncated || full => last.position,
+            _ => Position::new(u64::try_from(scan_end.max(after)).map_err(failed)?),
+        };
+        Ok(AllSlice {
+            events,
+            scanned_to,
+            head: Position::new(u64::try_from(head).map_err(failed)?),
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! The tables, and the schema's versions.
+//!
+//! | table | holds |
+//! |---|---|
+//! | `cairn_schema` | one row per version applied |
+//! | `log_head` | one row: the position of the newest event (0 for an empty log) |
+//! | `streams` | a stream's name and version, from its first append on |
+//! | `events` | every event: its position (the key), id, stream, version, type, data and metadata as given (text, byte for byte), and when it was written |
+//!
+//! Invariants, kept by `append.rs`:
+//! 1. `events` holds positions `1..=log_head.position` with no gap, and no transaction that
+//!    wrote some of them is uncommitted while a later one is committed: an append updates
+//!    `log_head` last and holds its row lock until it commits, so appends commit in position
+//!    order.
+//! 2. A stream's events have versions `1..=streams.version` with no gap, in position order;
+//!    its row changes only in a transaction that appends to it, under the row's lock.
+//! 3. An event id is stored once (`events.id` is unique).
+
+use tokio_postgres::Transaction;
+
+use crate::store::OpenError;
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The advisory lock under which a node moves the schema on, so two nodes starting at once
+/// do not both try.
+const SCHEMA_LOCK: i64 = 0x6361_6972_6e5f_7363; // "cairn_sc"
+
+/// Each version's statements, applied in order to a database that has fewer.
+const MIGRATIONS: &[(i32, &str)] = &[(
+    1,
+    r"
+CREATE TABLE log_head (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    position bigint NOT NULL CHECK (position >= 0)
+);
+INSERT INTO log_head (position) VALUES (0);
+CREATE TABLE streams (
+    name text PRIMARY KEY,
+    version bigint NOT NULL CHECK (version > 0)
+);
+CREATE TABLE events (
+    position bigint PRIMARY KEY CHECK (position > 0),
+    id uuid NOT NULL UNIQUE,
+    stream text NOT NULL,
+    version bigint NOT NULL CHECK (version > 0),
+    event_type text NOT NULL,
+    data text NOT NULL,
+    metadata text NOT NULL,
+    recorded_at bigint NOT NULL,
+    UNIQUE (stream, version)
+);
+",
+)];
+
+/// Brings the database to [`SCHEMA_VERSION`], or refuses one that is newer.
+pub(crate) async fn prepare(tx: &Transaction<'_>) -> Result<(), OpenError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS cairn_schema (version integer PRIMARY KEY)")
+        .await?;
+    let found: i32 = tx
+        .query_one("SELECT coalesce(max(version), 0) FROM cairn_schema", &[])
+        .await?
+        .get(0);
+    if found > SCHEMA_VERSION {
+        return Err(OpenError::NewerSchema {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+        tx.batch_execute(statements).await?;
+        tx.execute("INSERT INTO cairn_schema (version) VALUES ($1)", &[version])
+            .await?;
+        tracing::info!(version, "the PostgreSQL schema moved on");
+    }
+    Ok(())
+}

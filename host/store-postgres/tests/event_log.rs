@@ -1,0 +1,243 @@
+//! The event log on a real PostgreSQL (a throwaway cluster of `cairn-pg-cluster`): the schema
+//! made and refused when newer, appends racing at one expected version, a reader that never
+//! meets a hole while writers append, and event ids recognised on a retry.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use cairn_pg_cluster::{Cluster, Options};
+use cairn_store::{
+    AllRead, AppendError, AppendKind, EventId, EventType, ExpectedVersion, Json, NewEvent,
+    Position, StreamId, StreamRead, Version,
+};
+use cairn_store_postgres::{OpenError, PostgresStore, SCHEMA_VERSION};
+
+/// One cluster for the file's tests, each test in a database of its own.
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| Cluster::start(Options::default()).expect("PostgreSQL starts"))
+}
+
+async fn store(name: &str) -> PostgresStore {
+    let url = cluster().create_database(name).expect("a database");
+    PostgresStore::open(&url).await.expect("the store opens")
+}
+
+fn stream(name: &str) -> StreamId {
+    StreamId::new(name).expect("a stream name")
+}
+
+fn event(data: &str) -> NewEvent {
+    NewEvent::new(
+        EventType::new("Happened").expect("a type"),
+        Json::parse(data).expect("JSON"),
+    )
+}
+
+#[tokio::test]
+async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
+    let url = cluster().create_database("schema").expect("a database");
+    PostgresStore::open(&url).await.expect("made");
+    PostgresStore::open(&url)
+        .await
+        .expect("opened again, as it is");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO cairn_schema (version) VALUES ($1)",
+            &[&(SCHEMA_VERSION + 1)],
+        )
+        .await
+        .expect("a newer version");
+    let refused = PostgresStore::open(&url).await.expect_err("refused");
+    assert!(
+        matches!(refused, OpenError::NewerSchema { found, known } if found == SCHEMA_VERSION + 1 && known == SCHEMA_VERSION),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_64_appends_at_one_expected_version_exactly_one_wins() {
+    let store = store("races").await;
+    store
+        .append(
+            stream("race-1"),
+            ExpectedVersion::NoStream,
+            vec![event("{}")],
+        )
+        .await
+        .expect("made");
+    let mut racers = Vec::new();
+    for n in 0..64 {
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            store
+                .append(
+                    stream("race-1"),
+                    ExpectedVersion::Exact(Version::new(1)),
+                    vec![event(&format!("{{\"n\":{n}}}"))],
+                )
+                .await
+        }));
+    }
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.expect("ran") {
+            Ok(outcome) => {
+                won += 1;
+                assert_eq!(outcome.first_version, Version::new(2));
+            }
+            Err(AppendError::WrongExpectedVersion { actual, .. }) => {
+                assert_eq!(actual, Version::new(2));
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one winner");
+    // 64 new streams made at once, each at most once.
+    let mut makers = Vec::new();
+    for n in 0..64 {
+        let store = store.clone();
+        makers.push(tokio::spawn(async move {
+            store
+                .append(
+                    stream(&format!("new-{}", n % 8)),
+                    ExpectedVersion::NoStream,
+                    vec![event("{}")],
+                )
+                .await
+        }));
+    }
+    let mut made = 0;
+    for maker in makers {
+        if maker.await.expect("ran").is_ok() {
+            made += 1;
+        }
+    }
+    assert_eq!(made, 8, "one maker of each stream wins");
+    let slice = store
+        .read_all(AllRead::after(Position::START))
+        .await
+        .expect("reads");
+    let positions: Vec<u64> = slice.events.iter().map(|e| e.position.get()).collect();
+    assert_eq!(positions, (1..=10).collect::<Vec<_>>(), "gap-free");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_never_meets_a_hole_while_writers_append() {
+    let store = store("holes").await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let (store, writing) = (store.clone(), Arc::clone(&writing));
+        writers.push(tokio::spawn(async move {
+            let mut appended = 0u64;
+            while writing.load(Ordering::Relaxed) {
+                let events = (0..1 + writer % 3).map(|_| event("{}")).collect();
+                store
+                    .append(stream(&format!("w-{writer}")), ExpectedVersion::Any, events)
+                    .await
+                    .expect("appends");
+                appended += 1 + writer % 3;
+            }
+            appended
+        }));
+    }
+    // The reader follows the log; each read must go on exactly where the last ended.
+    let mut seen = 0u64;
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        let slice = store
+            .read_all(AllRead::after(Position::new(seen)).limit(500))
+            .await
+            .expect("reads");
+        for event in &slice.events {
+            assert_eq!(event.position.get(), seen + 1, "no hole after {seen}");
+            seen += 1;
+        }
+        assert!(
+            slice.scanned_to.get() == seen,
+            "a read that ended at {} passed nothing unseen (saw to {seen})",
+            slice.scanned_to
+        );
+    }
+    writing.store(false, Ordering::Relaxed);
+    let mut appended = 0;
+    for writer in writers {
+        appended += writer.await.expect("ran");
+    }
+    assert_eq!(
+        store.head().await.expect("the head"),
+        Position::new(appended)
+    );
+    assert!(seen > 0 && seen <= appended, "{seen} of {appended}");
+}
+
+#[tokio::test]
+async fn a_retry_of_the_same_events_is_recognised_and_other_content_under_an_id_refused() {
+    let store = store("retries").await;
+    let id = EventId::from(uuid::Uuid::from_u128(7));
+    let first = store
+        .append(
+            stream("order-1"),
+            ExpectedVersion::NoStream,
+            vec![event(r#"{"a":1}"#).with_id(id)],
+        )
+        .await
+        .expect("appends");
+    let again = store
+        .append(
+            stream("order-1"),
+            ExpectedVersion::NoStream,
+            vec![event(r#"{"a":1}"#).with_id(id)],
+        )
+        .await
+        .expect("recognised");
+    assert_eq!(again.kind, AppendKind::Recognised);
+    assert_eq!(
+        (again.first_position, again.last_version),
+        (first.first_position, first.last_version)
+    );
+    let reused = store
+        .append(
+            stream("order-1"),
+            ExpectedVersion::Any,
+            vec![event(r#"{"a":2}"#).with_id(id)],
+        )
+        .await;
+    assert!(
+        matches!(reused, Err(AppendError::EventIdReused { .. })),
+        "{reused:?}"
+    );
+    let elsewhere = store
+        .append(
+            stream("order-2"),
+            ExpectedVersion::Any,
+            vec![event(r#"{"a":1}"#).with_id(id), event("{}")],
+        )
+        .await;
+    assert!(
+        matches!(elsewhere, Err(AppendError::IdempotencyConflict { .. })),
+        "{elsewhere:?}"
+    );
+    // Nothing of the refused appends was stored; the data reads back byte for byte.
+    let slice = store
+        .read_stream(stream("order-1"), StreamRead::forward())
+        .await
+        .expect("reads");
+    assert_eq!(slice.version, Version::new(1));
+    assert_eq!(slice.events.len(), 1);
+    assert_eq!(slice.events[0].data.as_str(), r#"{"a":1}"#);
+    assert_eq!(store.head().await.expect("the head"), Position::new(1));
+    let missing = store
+        .read_stream(stream("order-2"), StreamRead::forward())
+        .await
+        .expect("reads");
+    assert_eq!(
+        (missing.version, missing.events.len()),
+        (Version::new(0), 0)
+    );
+}
