@@ -131,6 +131,13 @@ impl PostgresStore {
             .await
             .map_err(failed)?
             .get(0);
+        // Delivered at commit to every node listening (`follow.rs`).
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&crate::follow::CHANNEL, &head.to_string()],
+        )
+        .await
+        .map_err(failed)?;
         let first_position = head - count + 1;
         let recorded_at = Timestamp::now();
         if !insert(
@@ -146,6 +153,7 @@ impl PostgresStore {
             return Ok(None);
         }
         tx.commit().await.map_err(failed)?;
+        self.head.advance(Position::new(head as u64));
         Ok(Some(AppendOutcome {
             stream: stream.clone(),
             first_version: Version::new(actual + 1),

@@ -15,6 +15,8 @@
 //! - `store.rs`: [`PostgresStore`], a connection pool opened on a URL, and [`OpenError`].
 //! - `append.rs`: appends.
 //! - `reads.rs`: reads of a stream and of the global log.
+//! - `follow.rs`: the head of the log followed across nodes (LISTEN/NOTIFY, and a read each
+//!   second as a fallback).
 //!
 //! Why tokio-postgres with deadpool-postgres: both are asynchronous like the rest of cairn, need
 //! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
@@ -26,6 +28,7 @@
 //! contract suite of `host/store-contract`.
 
 mod append;
+mod follow;
 mod reads;
 mod schema;
 mod store;

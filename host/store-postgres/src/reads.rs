@@ -60,8 +60,9 @@ fn sql_limit(limit: usize) -> i64 {
 }
 
 impl PostgresStore {
-    /// The position of the newest event (0 for an empty log).
-    pub async fn head(&self) -> Result<Position, ReadError> {
+    /// The position of the newest committed event, as the database has it (0 for an empty
+    /// log).
+    pub async fn stored_head(&self) -> Result<Position, ReadError> {
         let client = self.pool.get().await.map_err(failed)?;
         let head: i64 = client
             .query_one("SELECT position FROM log_head", &[])

@@ -2,11 +2,13 @@
 //! brought to this build's version (`schema.rs`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
+use cairn_store::{HeadSender, HeadWatch, Position};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use crate::schema;
+use crate::{follow, schema};
 
 /// The most connections one node holds.
 const POOL_SIZE: usize = 32;
@@ -28,10 +30,22 @@ pub enum OpenError {
     NewerSchema { found: i32, known: i32 },
 }
 
-/// cairn's store in one PostgreSQL database. Cloning is cheap and shares the pool.
+/// cairn's store in one PostgreSQL database. Cloning is cheap and shares the pool and the
+/// follower of the head; the follower stops when the last clone is dropped.
 #[derive(Clone)]
 pub struct PostgresStore {
     pub(crate) pool: Pool,
+    pub(crate) head: Arc<HeadSender>,
+    _follower: Arc<Follower>,
+}
+
+/// The task following the head (`follow.rs`), stopped when dropped.
+struct Follower(tokio::task::JoinHandle<()>);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -46,8 +60,7 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user@host:port/db`), and creates or moves
     /// on its schema.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
-        let config =
-            tokio_postgres::Config::from_str(url).map_err(|e| OpenError::Url(e.to_string()))?;
+        let config = config_of(url)?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -66,7 +79,34 @@ impl PostgresStore {
         let tx = client.transaction().await?;
         schema::prepare(&tx).await?;
         tx.commit().await?;
+        let stored: i64 = client
+            .query_one("SELECT position FROM log_head", &[])
+            .await?
+            .get(0);
         drop(client);
-        Ok(Self { pool })
+        let head = Arc::new(HeadSender::new(Position::new(
+            u64::try_from(stored).unwrap_or(0),
+        )));
+        let follower = tokio::spawn(follow::follow(config_of(url)?, Arc::clone(&head)));
+        Ok(Self {
+            pool,
+            head,
+            _follower: Arc::new(Follower(follower)),
+        })
     }
+
+    /// The position of the newest event this node knows of: its own appends at once, other
+    /// nodes' when their notification arrives (within a second at worst).
+    pub fn head(&self) -> Position {
+        self.head.head()
+    }
+
+    /// A watch on the head, for waiting on new events.
+    pub fn watch_head(&self) -> HeadWatch {
+        self.head.watch()
+    }
+}
+
+fn config_of(url: &str) -> Result<tokio_postgres::Config, OpenError> {
+    tokio_postgres::Config::from_str(url).map_err(|e| OpenError::Url(e.to_string()))
 }

@@ -170,7 +170,7 @@ async fn a_reader_never_meets_a_hole_while_writers_append() {
         appended += writer.await.expect("ran");
     }
     assert_eq!(
-        store.head().await.expect("the head"),
+        store.stored_head().await.expect("the head"),
         Position::new(appended)
     );
     assert!(seen > 0 && seen <= appended, "{seen} of {appended}");
@@ -231,7 +231,10 @@ async fn a_retry_of_the_same_events_is_recognised_and_other_content_under_an_id_
     assert_eq!(slice.version, Version::new(1));
     assert_eq!(slice.events.len(), 1);
     assert_eq!(slice.events[0].data.as_str(), r#"{"a":1}"#);
-    assert_eq!(store.head().await.expect("the head"), Position::new(1));
+    assert_eq!(
+        store.stored_head().await.expect("the head"),
+        Position::new(1)
+    );
     let missing = store
         .read_stream(stream("order-2"), StreamRead::forward())
         .await
@@ -240,4 +243,34 @@ async fn a_retry_of_the_same_events_is_recognised_and_other_content_under_an_id_
         (missing.version, missing.events.len()),
         (Version::new(0), 0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_waiting_on_the_head_wakes_for_another_nodes_append() {
+    let url = cluster().create_database("nodes").expect("a database");
+    let first = PostgresStore::open(&url).await.expect("opens");
+    let second = PostgresStore::open(&url).await.expect("opens");
+    let mut watch = second.watch_head();
+    assert_eq!(watch.head(), Position::START);
+    let waiting = tokio::spawn(async move { watch.wait_past(Position::START).await });
+    let outcome = first
+        .append(
+            stream("n-1"),
+            ExpectedVersion::NoStream,
+            vec![event("{}"), event("{}")],
+        )
+        .await
+        .expect("appends");
+    assert_eq!(
+        first.head(),
+        outcome.last_position,
+        "its own append at once"
+    );
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+        .await
+        .expect("woken")
+        .expect("ran")
+        .expect("a head");
+    assert_eq!(heard, outcome.last_position);
+    assert_eq!(second.head(), outcome.last_position);
 }

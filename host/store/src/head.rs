@@ -29,21 +29,36 @@ impl HeadWatch {
     }
 }
 
-/// The writer's side of [`HeadWatch`].
+/// The writer's side of [`HeadWatch`], for a backend to publish its head with.
 #[derive(Debug)]
-pub(crate) struct HeadSender(watch::Sender<Position>);
+pub struct HeadSender(watch::Sender<Position>);
 
 impl HeadSender {
-    pub(crate) fn new(head: Position) -> Self {
+    /// A sender whose head is `head` to start with.
+    pub fn new(head: Position) -> Self {
         Self(watch::Sender::new(head))
     }
 
-    pub(crate) fn watch(&self) -> HeadWatch {
+    /// A watch of this sender's head.
+    pub fn watch(&self) -> HeadWatch {
         HeadWatch(self.0.subscribe())
     }
 
-    /// Publishes a new head. Called only after the commit that wrote it.
-    pub(crate) fn advance(&self, head: Position) {
-        self.0.send_replace(head);
+    /// Publishes `head` if it is past the one published: the head only moves on, whatever
+    /// order the news of commits comes in (another node's notification may arrive after a
+    /// later commit of this one). Called only after the commit that wrote it.
+    pub fn advance(&self, head: Position) {
+        self.0.send_if_modified(|published| {
+            let moved = head > *published;
+            if moved {
+                *published = head;
+            }
+            moved
+        });
+    }
+
+    /// The head published.
+    pub fn head(&self) -> Position {
+        *self.0.borrow()
     }
 }

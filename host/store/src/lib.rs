@@ -69,7 +69,7 @@ pub use error::{
     StoredRecord,
 };
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
-pub use head::HeadWatch;
+pub use head::{HeadSender, HeadWatch};
 pub use json::{Json, JsonError};
 pub use module::{
     ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState,
