@@ -1,5 +1,8 @@
 //! Appends. Each is one transaction that takes its locks in one order (`schema.rs`'s
 //! invariants):
+//! 0. for an append with an idempotency key, the key: a recorded key answers with the outcome
+//!    it recorded; else the key's advisory lock is taken and held to commit, so of two appends
+//!    under one new key the second waits, then finds the first's row;
 //! 1. the event ids it carries are looked up: if all are stored, in this stream, in order and
 //!    with the same content, the append is a retry and gets the original outcome; an id stored
 //!    with other content is refused, and so is any other overlap;
@@ -14,8 +17,8 @@
 //! written first) is tried again from step 1, where it is then recognised or refused.
 
 use cairn_store::{
-    AppendError, AppendKind, AppendOutcome, EventId, ExpectedVersion, NewEvent, Position,
-    StorageError, StreamId, Timestamp, Version, check_append,
+    AppendError, AppendKind, AppendOutcome, EventId, ExpectedVersion, IdempotencyKey, NewEvent,
+    Position, ReadError, StorageError, StreamId, Timestamp, Version, check_append,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Row, Transaction};
@@ -51,9 +54,47 @@ impl PostgresStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, AppendError> {
+        self.append_with(stream, expected, events, None).await
+    }
+
+    /// Appends like [`PostgresStore::append`], and records `key` with the events; a key
+    /// recorded for the stream already answers with its outcome, and nothing is appended.
+    pub async fn append_keyed(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.append_with(stream, expected, events, Some(&key)).await
+    }
+
+    /// The outcome recorded for `key` on `stream`, if an append made with it was stored.
+    pub async fn keyed_outcome(
+        &self,
+        stream: StreamId,
+        key: IdempotencyKey,
+    ) -> Result<Option<AppendOutcome>, ReadError> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| ReadError::from(storage(e)))?;
+        recorded(&**client, &stream, &key)
+            .await
+            .map_err(|e| ReadError::from(storage(e)))
+    }
+
+    async fn append_with(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<AppendOutcome, AppendError> {
         check_append(&stream, &events)?;
         for _ in 0..TRIES {
-            if let Some(outcome) = self.try_append(&stream, expected, &events).await? {
+            if let Some(outcome) = self.try_append(&stream, expected, &events, key).await? {
                 return Ok(outcome);
             }
         }
@@ -68,9 +109,25 @@ impl PostgresStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[NewEvent],
+        key: Option<&IdempotencyKey>,
     ) -> Result<Option<AppendOutcome>, AppendError> {
         let mut client = self.pool.get().await.map_err(failed)?;
         let tx = client.transaction().await.map_err(failed)?;
+        if let Some(key) = key {
+            if let Some(outcome) = recorded(&*tx, stream, key).await.map_err(failed)? {
+                return Ok(Some(outcome));
+            }
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))",
+                &[&stream.as_str(), &key.as_str()],
+            )
+            .await
+            .map_err(failed)?;
+            // Recorded by an append that held the lock before this one.
+            if let Some(outcome) = recorded(&*tx, stream, key).await.map_err(failed)? {
+                return Ok(Some(outcome));
+            }
+        }
         let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id.as_uuid()).collect();
         let stored = tx
             .query(
@@ -151,6 +208,24 @@ impl PostgresStore {
         .await?
         {
             return Ok(None);
+        }
+        if let Some(key) = key {
+            tx.execute(
+                "INSERT INTO append_keys (stream, key, first_version, last_version, \
+                 first_position, last_position, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &stream.as_str(),
+                    &key.as_str(),
+                    &(last_version - count + 1),
+                    &last_version,
+                    &first_position,
+                    &head,
+                    &i64::try_from(recorded_at.as_millis()).map_err(failed)?,
+                ],
+            )
+            .await
+            .map_err(failed)?;
         }
         tx.commit().await.map_err(failed)?;
         self.head.advance(Position::new(head as u64));
@@ -261,4 +336,28 @@ fn recognise(
         recorded_at: Timestamp::from_millis(first.get::<_, i64>(7) as u64),
         kind: AppendKind::Recognised,
     })
+}
+
+/// The outcome recorded for `key` on `stream`, recognised, if there is one.
+async fn recorded(
+    client: &impl tokio_postgres::GenericClient,
+    stream: &StreamId,
+    key: &IdempotencyKey,
+) -> Result<Option<AppendOutcome>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT first_version, last_version, first_position, last_position, recorded_at \
+             FROM append_keys WHERE stream = $1 AND key = $2",
+            &[&stream.as_str(), &key.as_str()],
+        )
+        .await?;
+    Ok(row.map(|row| AppendOutcome {
+        stream: stream.clone(),
+        first_version: Version::new(row.get::<_, i64>(0) as u64),
+        last_version: Version::new(row.get::<_, i64>(1) as u64),
+        first_position: Position::new(row.get::<_, i64>(2) as u64),
+        last_position: Position::new(row.get::<_, i64>(3) as u64),
+        recorded_at: Timestamp::from_millis(row.get::<_, i64>(4) as u64),
+        kind: AppendKind::Recognised,
+    }))
 }

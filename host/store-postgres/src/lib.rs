@@ -17,17 +17,19 @@
 //! - `reads.rs`: reads of a stream and of the global log.
 //! - `follow.rs`: the head of the log followed across nodes (LISTEN/NOTIFY, and a read each
 //!   second as a fallback).
+//! - `event_log.rs`: [`cairn_store::EventLog`] on the store.
 //!
 //! Why tokio-postgres with deadpool-postgres: both are asynchronous like the rest of cairn, need
 //! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
 //! append its own connection, so appends from many tasks run side by side.
 //!
-//! What is here so far is the event log's core: appends (with ids recognised on a retry),
-//! stream and log reads, and the head. The store's other traits (keyed appends, the command
-//! log, snapshots, modules, read models) and group commit come next, and with them the
-//! contract suite of `host/store-contract`.
+//! What is here so far is the event log ([`cairn_store::EventLog`]: appends with ids
+//! recognised on a retry, keyed appends, stream and log reads, listings, the head followed
+//! across nodes). The store's other traits (the command log, snapshots, modules, read models)
+//! and group commit come next, and with them the contract suite of `host/store-contract`.
 
 mod append;
+mod event_log;
 mod follow;
 mod reads;
 mod schema;

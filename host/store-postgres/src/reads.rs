@@ -3,8 +3,9 @@
 //! its bytes says so.
 
 use cairn_store::{
-    AllRead, AllSlice, Direction, EventId, EventType, Json, Position, ReadError, RecordedEvent,
-    StorageError, StreamId, StreamRead, StreamSlice, Timestamp, Version,
+    AllRead, AllSlice, Direction, EventId, EventType, Json, ListedStream, Position, ReadError,
+    RecordedEvent, StorageError, StreamId, StreamInfo, StreamRead, StreamSlice, StreamsPage,
+    StreamsRead, Timestamp, Version,
 };
 use tokio_postgres::Row;
 
@@ -165,5 +166,65 @@ impl PostgresStore {
             head: Position::new(u64::try_from(head).map_err(failed)?),
             truncated,
         })
+    }
+
+    /// A stream's version (0 for a stream with no events).
+    pub async fn stream_info(&self, stream: StreamId) -> Result<StreamInfo, ReadError> {
+        let client = self.pool.get().await.map_err(failed)?;
+        let version: i64 = client
+            .query_opt(
+                "SELECT version FROM streams WHERE name = $1",
+                &[&stream.as_str()],
+            )
+            .await
+            .map_err(failed)?
+            .map_or(0, |row| row.get(0));
+        Ok(StreamInfo {
+            version: Version::new(u64::try_from(version).map_err(failed)?),
+        })
+    }
+
+    /// A page of the streams whose names begin with the read's prefix, in name order
+    /// (descending backward), strictly after (before) its `from`, each with its version.
+    pub async fn list_streams(&self, read: StreamsRead) -> Result<StreamsPage, ReadError> {
+        let client = self.pool.get().await.map_err(failed)?;
+        let limit = read.capped_limit();
+        // One more than the page, to say whether more follow. Names are compared byte for
+        // byte (`COLLATE "C"`), as the embedded store orders them.
+        let statement = match read.direction {
+            Direction::Forward => {
+                "SELECT name, version FROM streams WHERE starts_with(name, $1) \
+                 AND ($2::text IS NULL OR name COLLATE \"C\" > $2) \
+                 ORDER BY name COLLATE \"C\" LIMIT $3"
+            }
+            Direction::Backward => {
+                "SELECT name, version FROM streams WHERE starts_with(name, $1) \
+                 AND ($2::text IS NULL OR name COLLATE \"C\" < $2) \
+                 ORDER BY name COLLATE \"C\" DESC LIMIT $3"
+            }
+        };
+        let rows = client
+            .query(
+                statement,
+                &[
+                    &read.prefix,
+                    &read.from,
+                    &sql_limit(limit.saturating_add(1)),
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        let more = rows.len() > limit;
+        let streams = rows
+            .iter()
+            .take(limit)
+            .map(|row| {
+                Ok(ListedStream {
+                    stream: StreamId::new(row.get::<_, &str>(0)).map_err(corrupt)?,
+                    version: Version::new(u64::try_from(row.get::<_, i64>(1)).map_err(corrupt)?),
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(StreamsPage { streams, more })
     }
 }

@@ -6,6 +6,7 @@
 //! | `log_head` | one row: the position of the newest event (0 for an empty log) |
 //! | `streams` | a stream's name and version, from its first append on |
 //! | `events` | every event: its position (the key), id, stream, version, type, data and metadata as given (text, byte for byte), and when it was written |
+//! | `append_keys` | (stream, idempotency key): the versions and positions the append made with it wrote, and when (version 2) |
 //!
 //! Invariants, kept by `append.rs`:
 //! 1. `events` holds positions `1..=log_head.position` with no gap, and no transaction that
@@ -15,22 +16,26 @@
 //! 2. A stream's events have versions `1..=streams.version` with no gap, in position order;
 //!    its row changes only in a transaction that appends to it, under the row's lock.
 //! 3. An event id is stored once (`events.id` is unique).
+//! 4. An `append_keys` row is written in the transaction that appended the versions and
+//!    positions it names, under an advisory lock of its (stream, key) taken before the
+//!    stream's row, and never changes.
 
 use tokio_postgres::Transaction;
 
 use crate::store::OpenError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock under which a node moves the schema on, so two nodes starting at once
 /// do not both try.
 const SCHEMA_LOCK: i64 = 0x6361_6972_6e5f_7363; // "cairn_sc"
 
 /// Each version's statements, applied in order to a database that has fewer.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    r"
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        r"
 CREATE TABLE log_head (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     position bigint NOT NULL CHECK (position >= 0)
@@ -52,7 +57,23 @@ CREATE TABLE events (
     UNIQUE (stream, version)
 );
 ",
-)];
+    ),
+    (
+        2,
+        r"
+CREATE TABLE append_keys (
+    stream text NOT NULL,
+    key text NOT NULL,
+    first_version bigint NOT NULL,
+    last_version bigint NOT NULL,
+    first_position bigint NOT NULL,
+    last_position bigint NOT NULL,
+    recorded_at bigint NOT NULL,
+    PRIMARY KEY (stream, key)
+);
+",
+    ),
+];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses one that is newer.
 pub(crate) async fn prepare(tx: &Transaction<'_>) -> Result<(), OpenError> {

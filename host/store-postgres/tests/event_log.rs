@@ -274,3 +274,105 @@ async fn a_node_waiting_on_the_head_wakes_for_another_nodes_append() {
     assert_eq!(heard, outcome.last_position);
     assert_eq!(second.head(), outcome.last_position);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_records_one_append_and_answers_every_retry_with_it() {
+    use cairn_store::{EventLog, IdempotencyKey};
+    let store = store("keys").await;
+    let key = IdempotencyKey::new("order-7-pay").expect("a key");
+    // 16 appends under one new key at once, each with events of its own: one writes.
+    let mut racers = Vec::new();
+    for n in 0..16 {
+        let (store, key) = (store.clone(), key.clone());
+        racers.push(tokio::spawn(async move {
+            EventLog::append_keyed(
+                &store,
+                stream("pay-7"),
+                ExpectedVersion::Any,
+                vec![event(&format!("{{\"n\":{n}}}"))],
+                key,
+            )
+            .await
+            .expect("answered")
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for racer in racers {
+        outcomes.push(racer.await.expect("ran"));
+    }
+    let written: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.kind == AppendKind::Written)
+        .collect();
+    assert_eq!(written.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.first_position == written[0].first_position),
+        "every retry gets the first outcome"
+    );
+    assert_eq!(
+        EventLog::keyed_outcome(&store, stream("pay-7"), key.clone())
+            .await
+            .expect("reads")
+            .map(|o| o.last_version),
+        Some(Version::new(1))
+    );
+    // The same key on another stream is another key.
+    let other = EventLog::append_keyed(
+        &store,
+        stream("pay-8"),
+        ExpectedVersion::NoStream,
+        vec![event("{}")],
+        key,
+    )
+    .await
+    .expect("appends");
+    assert_eq!(other.kind, AppendKind::Written);
+    assert_eq!(EventLog::head(&store), Position::new(2));
+}
+
+#[tokio::test]
+async fn streams_are_listed_by_prefix_a_page_at_a_time() {
+    use cairn_store::{EventLog, StreamsRead};
+    let store = store("listing").await;
+    for name in ["acct-1", "acct-2", "acct-3", "other-1"] {
+        EventLog::append(
+            &store,
+            stream(name),
+            ExpectedVersion::Any,
+            vec![event("{}"), event("{}")],
+        )
+        .await
+        .expect("appends");
+    }
+    let page = EventLog::list_streams(&store, StreamsRead::prefixed("acct-", 2))
+        .await
+        .expect("lists");
+    let names: Vec<&str> = page.streams.iter().map(|s| s.stream.as_str()).collect();
+    assert_eq!((names, page.more), (vec!["acct-1", "acct-2"], true));
+    assert!(page.streams.iter().all(|s| s.version == Version::new(2)));
+    let rest = EventLog::list_streams(&store, StreamsRead::prefixed("acct-", 2).from("acct-2"))
+        .await
+        .expect("lists");
+    let names: Vec<&str> = rest.streams.iter().map(|s| s.stream.as_str()).collect();
+    assert_eq!((names, rest.more), (vec!["acct-3"], false));
+    let backward = EventLog::list_streams(&store, StreamsRead::prefixed("acct-", 10).backward())
+        .await
+        .expect("lists");
+    let names: Vec<&str> = backward.streams.iter().map(|s| s.stream.as_str()).collect();
+    assert_eq!(names, ["acct-3", "acct-2", "acct-1"]);
+    assert_eq!(
+        EventLog::stream_info(&store, stream("other-1"))
+            .await
+            .expect("reads")
+            .version,
+        Version::new(2)
+    );
+    assert!(
+        !EventLog::stream_info(&store, stream("none-1"))
+            .await
+            .expect("reads")
+            .exists()
+    );
+}
