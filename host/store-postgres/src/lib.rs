@@ -17,7 +17,8 @@
 //! - `reads.rs`: reads of a stream and of the global log.
 //! - `follow.rs`: the head of the log followed across nodes (LISTEN/NOTIFY, and a read each
 //!   second as a fallback).
-//! - `event_log.rs`: [`cairn_store::EventLog`] on the store.
+//! - `event_log.rs`: [`cairn_store::EventLog`] on the store; `snapshots.rs`,
+//!   [`cairn_store::Snapshots`].
 //!
 //! Why tokio-postgres with deadpool-postgres: both are asynchronous like the rest of cairn, need
 //! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
@@ -25,14 +26,15 @@
 //!
 //! What is here so far is the event log ([`cairn_store::EventLog`]: appends with ids
 //! recognised on a retry, keyed appends, stream and log reads, listings, the head followed
-//! across nodes). The store's other traits (the command log, snapshots, modules, read models)
-//! and group commit come next, and with them the contract suite of `host/store-contract`.
+//! across nodes) and snapshots ([`cairn_store::Snapshots`]). The store's other traits (the
+//! command log, modules, read models) and group commit come next, and with them the contract suite of `host/store-contract`.
 
 mod append;
 mod event_log;
 mod follow;
 mod reads;
 mod schema;
+mod snapshots;
 mod store;
 
 pub use schema::SCHEMA_VERSION;

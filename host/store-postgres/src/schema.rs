@@ -7,8 +7,9 @@
 //! | `streams` | a stream's name and version, from its first append on |
 //! | `events` | every event: its position (the key), id, stream, version, type, data and metadata as given (text, byte for byte), and when it was written |
 //! | `append_keys` | (stream, idempotency key): the versions and positions the append made with it wrote, and when (version 2) |
+//! | `snapshots` | (stream, snapshot key): the version folded and the state, byte for byte (version 3) |
 //!
-//! Invariants, kept by `append.rs`:
+//! Invariants, kept by `append.rs` (5 by `snapshots.rs`):
 //! 1. `events` holds positions `1..=log_head.position` with no gap, and no transaction that
 //!    wrote some of them is uncommitted while a later one is committed: an append updates
 //!    `log_head` last and holds its row lock until it commits, so appends commit in position
@@ -19,13 +20,15 @@
 //! 4. An `append_keys` row is written in the transaction that appended the versions and
 //!    positions it names, under an advisory lock of its (stream, key) taken before the
 //!    stream's row, and never changes.
+//! 5. Nothing that reads events reads `snapshots`; a snapshot's version is at most its
+//!    stream's when it is written.
 
 use tokio_postgres::Transaction;
 
 use crate::store::OpenError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The advisory lock under which a node moves the schema on, so two nodes starting at once
 /// do not both try.
@@ -69,6 +72,18 @@ CREATE TABLE append_keys (
     first_position bigint NOT NULL,
     last_position bigint NOT NULL,
     recorded_at bigint NOT NULL,
+    PRIMARY KEY (stream, key)
+);
+",
+    ),
+    (
+        3,
+        r"
+CREATE TABLE snapshots (
+    stream text NOT NULL,
+    key text NOT NULL,
+    version bigint NOT NULL CHECK (version > 0),
+    state bytea NOT NULL,
     PRIMARY KEY (stream, key)
 );
 ",

@@ -376,3 +376,102 @@ async fn streams_are_listed_by_prefix_a_page_at_a_time() {
             .exists()
     );
 }
+
+#[tokio::test]
+async fn a_snapshot_is_kept_per_stream_and_key_and_never_ahead_of_its_stream() {
+    use cairn_store::{EventLog, Snapshot, SnapshotError, SnapshotKey, Snapshots};
+    let store = store("snapshots").await;
+    let key = |k: &str| SnapshotKey::new(k).expect("a key");
+    EventLog::append(
+        &store,
+        stream("acct-1"),
+        ExpectedVersion::NoStream,
+        vec![event("{}"), event("{}")],
+    )
+    .await
+    .expect("appends");
+    assert_eq!(
+        store
+            .get_snapshot(stream("acct-1"), key("h1"))
+            .await
+            .expect("reads"),
+        None
+    );
+    let at2 = Snapshot {
+        version: Version::new(2),
+        state: b"\x00two\xff".to_vec(),
+    };
+    store
+        .put_snapshot(stream("acct-1"), key("h1"), at2.clone())
+        .await
+        .expect("kept");
+    let at1 = Snapshot {
+        version: Version::new(1),
+        state: b"one".to_vec(),
+    };
+    store
+        .put_snapshot(stream("acct-1"), key("h2"), at1.clone())
+        .await
+        .expect("kept");
+    assert_eq!(
+        store
+            .get_snapshot(stream("acct-1"), key("h1"))
+            .await
+            .expect("reads"),
+        Some(at2)
+    );
+    assert_eq!(
+        store
+            .get_snapshot(stream("acct-1"), key("h2"))
+            .await
+            .expect("reads"),
+        Some(at1.clone())
+    );
+    store
+        .put_snapshot(stream("acct-1"), key("h1"), at1.clone())
+        .await
+        .expect("replaced");
+    assert_eq!(
+        store
+            .get_snapshot(stream("acct-1"), key("h1"))
+            .await
+            .expect("reads"),
+        Some(at1)
+    );
+    let ahead = store
+        .put_snapshot(
+            stream("acct-1"),
+            key("h1"),
+            Snapshot {
+                version: Version::new(3),
+                state: Vec::new(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(ahead, Err(SnapshotError::AheadOfStream { snapshot, stream_version, .. })
+            if snapshot == Version::new(3) && stream_version == Version::new(2)),
+        "{ahead:?}"
+    );
+    let none = store
+        .put_snapshot(
+            stream("acct-9"),
+            key("h1"),
+            Snapshot {
+                version: Version::new(1),
+                state: Vec::new(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(none, Err(SnapshotError::AheadOfStream { .. })),
+        "{none:?}"
+    );
+    assert_eq!(
+        store
+            .get_snapshot(stream("acct-9"), key("h1"))
+            .await
+            .expect("reads"),
+        None
+    );
+}
