@@ -8,17 +8,20 @@
 //!    with other content is refused, and so is any other overlap;
 //! 2. the stream's row is read `FOR UPDATE` (or inserted, for a new stream), its version
 //!    checked against the expected one, and moved on: of appends racing at one expected
-//!    version, the first to lock the row wins and the others see the new version;
+//!    version, the first to lock the row wins and the others see the new version; a command's
+//!    append is refused if its id has appended already;
 //! 3. the log head is moved on last, and its row lock held until commit, so appends commit in
 //!    position order (invariant 1);
-//! 4. the events are written at the head's new positions.
+//! 4. the events are written at the head's new positions, with the key's row and the
+//!    command's entry.
 //!
 //! An append that meets a racing one (a new stream made meanwhile, or the same event ids
 //! written first) is tried again from step 1, where it is then recognised or refused.
 
 use cairn_store::{
-    AppendError, AppendKind, AppendOutcome, EventId, ExpectedVersion, IdempotencyKey, NewEvent,
-    Position, ReadError, StorageError, StreamId, Timestamp, Version, check_append,
+    AppendError, AppendKind, AppendOutcome, EventId, ExpectedVersion, IdempotencyKey,
+    LoggedCommand, NewEvent, Position, ReadError, StorageError, StreamId, Timestamp, Verdict,
+    Version, check_append,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Row, Transaction};
@@ -54,7 +57,7 @@ impl PostgresStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, AppendError> {
-        self.append_with(stream, expected, events, None).await
+        self.append_with(stream, expected, events, None, None).await
     }
 
     /// Appends like [`PostgresStore::append`], and records `key` with the events; a key
@@ -66,7 +69,22 @@ impl PostgresStore {
         events: Vec<NewEvent>,
         key: IdempotencyKey,
     ) -> Result<AppendOutcome, AppendError> {
-        self.append_with(stream, expected, events, Some(&key)).await
+        self.append_with(stream, expected, events, Some(&key), None)
+            .await
+    }
+
+    /// Appends a command's events to its stream, under its idempotency key if it has one, and
+    /// writes its appended entry in the same transaction (invariant 6 of `schema.rs`).
+    pub(crate) async fn append_for_command(
+        &self,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        command: LoggedCommand,
+    ) -> Result<AppendOutcome, AppendError> {
+        let stream = command.stream.clone();
+        let key = command.idempotency_key.clone();
+        self.append_with(stream, expected, events, key.as_ref(), Some(&command))
+            .await
     }
 
     /// The outcome recorded for `key` on `stream`, if an append made with it was stored.
@@ -91,10 +109,14 @@ impl PostgresStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
         key: Option<&IdempotencyKey>,
+        command: Option<&LoggedCommand>,
     ) -> Result<AppendOutcome, AppendError> {
         check_append(&stream, &events)?;
         for _ in 0..TRIES {
-            if let Some(outcome) = self.try_append(&stream, expected, &events, key).await? {
+            if let Some(outcome) = self
+                .try_append(&stream, expected, &events, key, command)
+                .await?
+            {
                 return Ok(outcome);
             }
         }
@@ -110,6 +132,7 @@ impl PostgresStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
         key: Option<&IdempotencyKey>,
+        command: Option<&LoggedCommand>,
     ) -> Result<Option<AppendOutcome>, AppendError> {
         let mut client = self.pool.get().await.map_err(failed)?;
         let tx = client.transaction().await.map_err(failed)?;
@@ -156,6 +179,11 @@ impl PostgresStore {
                 expected,
                 actual: Version::new(actual),
             });
+        }
+        if let Some(command) = command
+            && crate::command_log::has_appended(&*tx, command.id).await?
+        {
+            return Err(AppendError::CommandIdReused { id: command.id });
         }
         let count = i64::try_from(events.len()).map_err(failed)?;
         let last_version = current.unwrap_or(0) + count;
@@ -227,9 +255,7 @@ impl PostgresStore {
             .await
             .map_err(failed)?;
         }
-        tx.commit().await.map_err(failed)?;
-        self.head.advance(Position::new(head as u64));
-        Ok(Some(AppendOutcome {
+        let outcome = AppendOutcome {
             stream: stream.clone(),
             first_version: Version::new(actual + 1),
             last_version: Version::new(actual + events.len() as u64),
@@ -237,7 +263,19 @@ impl PostgresStore {
             last_position: Position::new(head as u64),
             recorded_at,
             kind: AppendKind::Written,
-        }))
+        };
+        if let Some(command) = command {
+            let appended = Verdict::Appended {
+                first_version: outcome.first_version,
+                last_version: outcome.last_version,
+                first_position: outcome.first_position,
+                last_position: outcome.last_position,
+            };
+            crate::command_log::write_entry(&*tx, command, &appended).await?;
+        }
+        tx.commit().await.map_err(failed)?;
+        self.head.advance(outcome.last_position);
+        Ok(Some(outcome))
     }
 }
 

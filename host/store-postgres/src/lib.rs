@@ -18,7 +18,7 @@
 //! - `follow.rs`: the head of the log followed across nodes (LISTEN/NOTIFY, and a read each
 //!   second as a fallback).
 //! - `event_log.rs`: [`cairn_store::EventLog`] on the store; `snapshots.rs`,
-//!   [`cairn_store::Snapshots`].
+//!   [`cairn_store::Snapshots`]; `command_log.rs`, [`cairn_store::CommandLog`].
 //!
 //! Why tokio-postgres with deadpool-postgres: both are asynchronous like the rest of cairn, need
 //! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
@@ -26,10 +26,12 @@
 //!
 //! What is here so far is the event log ([`cairn_store::EventLog`]: appends with ids
 //! recognised on a retry, keyed appends, stream and log reads, listings, the head followed
-//! across nodes) and snapshots ([`cairn_store::Snapshots`]). The store's other traits (the
-//! command log, modules, read models) and group commit come next, and with them the contract suite of `host/store-contract`.
+//! across nodes), snapshots ([`cairn_store::Snapshots`]) and the command log
+//! ([`cairn_store::CommandLog`]). The store's other traits (modules, read models) and group
+//! commit come next, and with them the contract suite of `host/store-contract`.
 
 mod append;
+mod command_log;
 mod event_log;
 mod follow;
 mod reads;

@@ -8,8 +8,9 @@
 //! | `events` | every event: its position (the key), id, stream, version, type, data and metadata as given (text, byte for byte), and when it was written |
 //! | `append_keys` | (stream, idempotency key): the versions and positions the append made with it wrote, and when (version 2) |
 //! | `snapshots` | (stream, snapshot key): the version folded and the state, byte for byte (version 3) |
+//! | `commands` | the command log: a command by its id, with what came of it (version 4) |
 //!
-//! Invariants, kept by `append.rs` (5 by `snapshots.rs`):
+//! Invariants, kept by `append.rs` (5 by `snapshots.rs`, 6 with `command_log.rs`):
 //! 1. `events` holds positions `1..=log_head.position` with no gap, and no transaction that
 //!    wrote some of them is uncommitted while a later one is committed: an append updates
 //!    `log_head` last and holds its row lock until it commits, so appends commit in position
@@ -22,13 +23,16 @@
 //!    stream's row, and never changes.
 //! 5. Nothing that reads events reads `snapshots`; a snapshot's version is at most its
 //!    stream's when it is written.
+//! 6. A `commands` row with verdict `appended` is written in the transaction that appended the
+//!    versions and positions it names, and never changes; a row of another verdict is replaced
+//!    by any later entry of its id (`command_log.rs`).
 
 use tokio_postgres::Transaction;
 
 use crate::store::OpenError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// The advisory lock under which a node moves the schema on, so two nodes starting at once
 /// do not both try.
@@ -85,6 +89,28 @@ CREATE TABLE snapshots (
     version bigint NOT NULL CHECK (version > 0),
     state bytea NOT NULL,
     PRIMARY KEY (stream, key)
+);
+",
+    ),
+    (
+        4,
+        r"
+CREATE TABLE commands (
+    id uuid PRIMARY KEY,
+    command_type text NOT NULL,
+    data text NOT NULL,
+    idempotency_key text,
+    time bigint NOT NULL,
+    aggregate text NOT NULL,
+    stream text NOT NULL,
+    decided_at bigint NOT NULL,
+    module_hash text NOT NULL,
+    verdict text NOT NULL CHECK (verdict IN ('appended', 'unchanged', 'rejected', 'invalid')),
+    message text,
+    first_version bigint,
+    last_version bigint,
+    first_position bigint,
+    last_position bigint
 );
 ",
     ),

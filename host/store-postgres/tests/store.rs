@@ -1,6 +1,9 @@
-//! The event log on a real PostgreSQL (a throwaway cluster of `cairn-pg-cluster`): the schema
-//! made and refused when newer, appends racing at one expected version, a reader that never
-//! meets a hole while writers append, and event ids recognised on a retry.
+//! The store on a real PostgreSQL (a throwaway cluster of `cairn-pg-cluster`), each test in a
+//! database of its own: the schema made and refused when newer; appends racing at one expected
+//! version; a reader that never meets a hole while writers append; event ids and idempotency
+//! keys recognised on a retry; the head followed across two stores; listings; snapshots; and
+//! the command log. The store-wide contract suite (`host/store-contract`) runs on it once its
+//! other traits are in.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -473,5 +476,133 @@ async fn a_snapshot_is_kept_per_stream_and_key_and_never_ahead_of_its_stream() {
             .await
             .expect("reads"),
         None
+    );
+}
+
+fn command(id: u128, stream_name: &str, key: Option<&str>) -> cairn_store::LoggedCommand {
+    cairn_store::LoggedCommand {
+        id: cairn_store::CommandId::from(uuid::Uuid::from_u128(id)),
+        command_type: cairn_store::CommandType::new("Deposit").expect("a type"),
+        data: Json::parse(r#"{"amount":5}"#).expect("JSON"),
+        idempotency_key: key.map(|k| cairn_store::IdempotencyKey::new(k).expect("a key")),
+        time: cairn_store::Timestamp::from_millis(1_000),
+        aggregate: cairn_store::ModuleName::new("bank_account").expect("a name"),
+        stream: stream(stream_name),
+        decided_at: Version::new(0),
+        module_hash: cairn_store::ModuleHash::of(b"module"),
+    }
+}
+
+#[tokio::test]
+async fn a_commands_entry_commits_with_its_events_and_an_appended_one_never_changes() {
+    use cairn_store::{CommandId, CommandLog, NothingAppended, Verdict};
+    let store = store("commands").await;
+    let first = command(1, "bank_account-a", Some("k1"));
+    let outcome = store
+        .append_command(ExpectedVersion::NoStream, vec![event("{}")], first.clone())
+        .await
+        .expect("appends");
+    let entry = store
+        .command(first.id)
+        .await
+        .expect("reads")
+        .expect("an entry");
+    assert_eq!(entry.command, first);
+    assert_eq!(
+        entry.verdict,
+        Verdict::Appended {
+            first_version: outcome.first_version,
+            last_version: outcome.last_version,
+            first_position: outcome.first_position,
+            last_position: outcome.last_position,
+        }
+    );
+    // A retry under its key is recognised and leaves the entry.
+    let again = store
+        .append_command(ExpectedVersion::NoStream, vec![event("{}")], first.clone())
+        .await
+        .expect("recognised");
+    assert_eq!(again.kind, AppendKind::Recognised);
+    // The same id without the key, with new events: refused, nothing stored.
+    let reused = store
+        .append_command(
+            ExpectedVersion::Any,
+            vec![event("{}")],
+            command(1, "bank_account-a", None),
+        )
+        .await;
+    assert!(
+        matches!(reused, Err(AppendError::CommandIdReused { .. })),
+        "{reused:?}"
+    );
+    assert_eq!(
+        store.stored_head().await.expect("the head"),
+        Position::new(1)
+    );
+    // An appended entry is not replaced by a later record of nothing appended.
+    store
+        .record_command(first.clone(), NothingAppended::Unchanged)
+        .await
+        .expect("recorded");
+    assert_eq!(
+        store
+            .command(first.id)
+            .await
+            .expect("reads")
+            .map(|e| e.verdict),
+        Some(entry.verdict.clone())
+    );
+    // A rejection is kept, and replaced by a later attempt that appends.
+    let second = command(2, "bank_account-b", None);
+    store
+        .record_command(
+            second.clone(),
+            NothingAppended::Rejected {
+                message: "insufficient funds".into(),
+            },
+        )
+        .await
+        .expect("recorded");
+    assert_eq!(
+        store
+            .command(second.id)
+            .await
+            .expect("reads")
+            .map(|e| e.verdict),
+        Some(Verdict::NothingAppended(NothingAppended::Rejected {
+            message: "insufficient funds".into()
+        }))
+    );
+    store
+        .append_command(ExpectedVersion::Any, vec![event("{}")], second.clone())
+        .await
+        .expect("appends");
+    assert!(matches!(
+        store
+            .command(second.id)
+            .await
+            .expect("reads")
+            .map(|e| e.verdict),
+        Some(Verdict::Appended { .. })
+    ));
+    // Read in order of ids, a page at a time.
+    store
+        .record_command(
+            command(3, "bank_account-c", None),
+            NothingAppended::Unchanged,
+        )
+        .await
+        .expect("recorded");
+    let page = store.read_commands(None, 2).await.expect("reads");
+    let ids: Vec<CommandId> = page.iter().map(|e| e.command.id).collect();
+    assert_eq!(ids, [first.id, second.id]);
+    let rest = store
+        .read_commands(Some(second.id), 10)
+        .await
+        .expect("reads");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        rest[0].command.id,
+        CommandId::from(uuid::Uuid::from_u128(3))
     );
 }
