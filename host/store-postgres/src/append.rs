@@ -113,11 +113,20 @@ impl PostgresStore {
     ) -> Result<AppendOutcome, AppendError> {
         check_append(&stream, &events)?;
         for _ in 0..TRIES {
-            if let Some(outcome) = self
+            let tried = self
                 .try_append(&stream, expected, &events, key, command)
-                .await?
-            {
-                return Ok(outcome);
+                .await;
+            match tried {
+                Ok(Some(outcome)) => {
+                    self.note_write(None);
+                    return Ok(outcome);
+                }
+                Ok(None) => {}
+                Err(AppendError::Storage(error)) => {
+                    self.note_write(Some(error.to_string()));
+                    return Err(AppendError::Storage(error));
+                }
+                Err(refused) => return Err(refused),
             }
         }
         Err(failed(format!(

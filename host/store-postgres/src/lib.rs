@@ -18,7 +18,9 @@
 //! - `follow.rs`: the head of the log followed across nodes (LISTEN/NOTIFY, and a read each
 //!   second as a fallback).
 //! - `event_log.rs`: [`cairn_store::EventLog`] on the store; `snapshots.rs`,
-//!   [`cairn_store::Snapshots`]; `command_log.rs`, [`cairn_store::CommandLog`].
+//!   [`cairn_store::Snapshots`]; `command_log.rs`, [`cairn_store::CommandLog`]; `modules.rs`,
+//!   [`cairn_store::Modules`]; `read_models.rs`, [`cairn_store::ReadModels`], whose views are
+//!   repeatable-read transactions.
 //!
 //! Why tokio-postgres with deadpool-postgres: both are asynchronous like the rest of cairn, need
 //! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
@@ -34,6 +36,8 @@ mod append;
 mod command_log;
 mod event_log;
 mod follow;
+mod modules;
+mod read_models;
 mod reads;
 mod schema;
 mod snapshots;

@@ -9,8 +9,15 @@
 //! | `append_keys` | (stream, idempotency key): the versions and positions the append made with it wrote, and when (version 2) |
 //! | `snapshots` | (stream, snapshot key): the version folded and the state, byte for byte (version 3) |
 //! | `commands` | the command log: a command by its id, with what came of it (version 4) |
+//! | `modules` | (name, version): kind, hash, when it was kept (version 5) |
+//! | `module_blobs` | a module's bytes by their hash (version 5) |
+//! | `module_states` | the runtime's opaque state for a module (version 5) |
+//! | `removed_modules` | a removed module's name and the version that was latest (version 5) |
+//! | `models` | a read model's name and checkpoint (version 5) |
+//! | `model_rows` | (model, key): value, a read model's entries (version 5) |
 //!
-//! Invariants, kept by `append.rs` (5 by `snapshots.rs`, 6 with `command_log.rs`):
+//! Invariants, kept by `append.rs` (5 by `snapshots.rs`, 6 with `command_log.rs`, 7 by
+//! `modules.rs`, 8 by `read_models.rs`):
 //! 1. `events` holds positions `1..=log_head.position` with no gap, and no transaction that
 //!    wrote some of them is uncommitted while a later one is committed: an append updates
 //!    `log_head` last and holds its row lock until it commits, so appends commit in position
@@ -26,13 +33,20 @@
 //! 6. A `commands` row with verdict `appended` is written in the transaction that appended the
 //!    versions and positions it names, and never changes; a row of another verdict is replaced
 //!    by any later entry of its id (`command_log.rs`).
+//! 7. `modules` has versions `1..=n` of a name, each naming a hash `module_blobs` holds; a put
+//!    or removal of a name holds the name's advisory lock to commit (`modules.rs`). A name is
+//!    removed when `removed_modules` names its latest version; it then has no `module_states`
+//!    row.
+//! 8. A model's `model_rows` and its `models` row change together, in one transaction, and its
+//!    checkpoint only grows but for a replacement (`read_models.rs`); rows exist only for a
+//!    model with a `models` row.
 
 use tokio_postgres::Transaction;
 
 use crate::store::OpenError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// The advisory lock under which a node moves the schema on, so two nodes starting at once
 /// do not both try.
@@ -111,6 +125,41 @@ CREATE TABLE commands (
     last_version bigint,
     first_position bigint,
     last_position bigint
+);
+",
+    ),
+    (
+        5,
+        r"
+CREATE TABLE modules (
+    name text NOT NULL,
+    version bigint NOT NULL CHECK (version > 0),
+    kind text NOT NULL,
+    hash text NOT NULL,
+    uploaded_at bigint NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE module_blobs (
+    hash text PRIMARY KEY,
+    bytes bytea NOT NULL
+);
+CREATE TABLE module_states (
+    name text PRIMARY KEY,
+    state bytea NOT NULL
+);
+CREATE TABLE removed_modules (
+    name text PRIMARY KEY,
+    version bigint NOT NULL
+);
+CREATE TABLE models (
+    name text PRIMARY KEY,
+    checkpoint bigint NOT NULL CHECK (checkpoint >= 0)
+);
+CREATE TABLE model_rows (
+    model text NOT NULL,
+    key bytea NOT NULL,
+    value bytea NOT NULL,
+    PRIMARY KEY (model, key)
 );
 ",
     ),

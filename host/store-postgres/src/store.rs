@@ -2,7 +2,7 @@
 //! brought to this build's version (`schema.rs`).
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cairn_store::{HeadSender, HeadWatch, Position};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -36,6 +36,8 @@ pub enum OpenError {
 pub struct PostgresStore {
     pub(crate) pool: Pool,
     pub(crate) head: Arc<HeadSender>,
+    /// Why the last append failed for the database, until one commits again.
+    failure: Arc<Mutex<Option<String>>>,
     _follower: Arc<Follower>,
 }
 
@@ -91,8 +93,15 @@ impl PostgresStore {
         Ok(Self {
             pool,
             head,
+            failure: Arc::new(Mutex::new(None)),
             _follower: Arc::new(Follower(follower)),
         })
+    }
+
+    /// Notes how an append to the database went: a failure of the database is kept until an
+    /// append commits again.
+    pub(crate) fn note_write(&self, failure: Option<String>) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = failure;
     }
 
     /// The position of the newest event this node knows of: its own appends at once, other
@@ -109,4 +118,13 @@ impl PostgresStore {
 
 fn config_of(url: &str) -> Result<tokio_postgres::Config, OpenError> {
     tokio_postgres::Config::from_str(url).map_err(|e| OpenError::Url(e.to_string()))
+}
+
+impl cairn_store::EventStore for PostgresStore {
+    fn write_failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }

@@ -81,7 +81,7 @@ pub use read::{
 };
 pub use read_model::{
     MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend, ModelCommit, ModelEntry, ModelRead, ModelRows,
-    ModelWrite, ReadModelName,
+    ModelWrite, ReadModelName, check_model_writes, prefix_end,
 };
 #[doc(hidden)]
 pub use redb_backend::fuzzing;

@@ -142,9 +142,30 @@ impl ModelRead for ModelRows {
     }
 }
 
+/// What every backend checks of a read model's writes before it applies any: a refusal if a
+/// key or a value is over its limit ([`MAX_MODEL_KEY`], [`MAX_MODEL_VALUE`]).
+pub fn check_model_writes(
+    model: &ReadModelName,
+    writes: &[ModelWrite],
+) -> Result<(), crate::error::ModelError> {
+    for write in writes {
+        let (key, value) = (write.key().len(), write.value().map_or(0, <[u8]>::len));
+        if key > MAX_MODEL_KEY || value > MAX_MODEL_VALUE {
+            return Err(crate::error::ModelError::TooLarge {
+                model: model.clone(),
+                key,
+                value,
+                max_key: MAX_MODEL_KEY,
+                max_value: MAX_MODEL_VALUE,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The key after every key that starts with `prefix`, or `None` if there is none (a prefix of
 /// only `0xff` bytes, or an empty one).
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

@@ -7,9 +7,7 @@ use redb::ReadableTable;
 use super::record;
 use super::tables::WriteTables;
 use crate::error::{ModelError, StorageError};
-use crate::read_model::{
-    MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend, ModelCommit, ModelWrite, ReadModelName,
-};
+use crate::read_model::{ModelAmend, ModelCommit, ModelWrite, ReadModelName};
 use crate::version::Position;
 
 /// Applies `commit`'s writes and moves its checkpoint, or refuses it whole.
@@ -19,7 +17,7 @@ pub(crate) fn apply_model_commit(
     tables: &mut WriteTables<'_>,
     commit: &ModelCommit,
 ) -> Result<Result<(), ModelError>, StorageError> {
-    if let Err(refusal) = check_sizes(&commit.model, &commit.writes) {
+    if let Err(refusal) = crate::read_model::check_model_writes(&commit.model, &commit.writes) {
         return Ok(Err(refusal));
     }
     let name = commit.model.as_str();
@@ -53,7 +51,7 @@ pub(crate) fn apply_model_amend(
     tables: &mut WriteTables<'_>,
     amend: &ModelAmend,
 ) -> Result<Result<(), ModelError>, StorageError> {
-    if let Err(refusal) = check_sizes(&amend.model, &amend.writes) {
+    if let Err(refusal) = crate::read_model::check_model_writes(&amend.model, &amend.writes) {
         return Ok(Err(refusal));
     }
     let stored = tables
@@ -76,28 +74,11 @@ pub(crate) fn apply_model_replace(
     tables: &mut WriteTables<'_>,
     commit: &ModelCommit,
 ) -> Result<Result<(), ModelError>, StorageError> {
-    if let Err(refusal) = check_sizes(&commit.model, &commit.writes) {
+    if let Err(refusal) = crate::read_model::check_model_writes(&commit.model, &commit.writes) {
         return Ok(Err(refusal));
     }
     apply_model_drop(tables, &commit.model)?;
     apply_model_commit(tables, commit)
-}
-
-/// A refusal if a key or a value of `writes` is over its limit.
-fn check_sizes(model: &ReadModelName, writes: &[ModelWrite]) -> Result<(), ModelError> {
-    for write in writes {
-        let (key, value) = (write.key().len(), write.value().map_or(0, <[u8]>::len));
-        if key > MAX_MODEL_KEY || value > MAX_MODEL_VALUE {
-            return Err(ModelError::TooLarge {
-                model: model.clone(),
-                key,
-                value,
-                max_key: MAX_MODEL_KEY,
-                max_value: MAX_MODEL_VALUE,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Writes `writes`, in order, to the entries of model `id`.
