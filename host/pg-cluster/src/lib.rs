@@ -4,6 +4,9 @@
 //! trust authentication for the `postgres` role, and on drop a fast shutdown and the directory
 //! removed. Nothing is mocked: what runs is a real PostgreSQL.
 //!
+//! [`FaultyLink`] stands between a store and the cluster for tests of a database that stops
+//! answering: it breaks at once, or after a number of statements.
+//!
 //! PostgreSQL refuses to run as root, so under root the cluster's programs run as the
 //! `postgres` user (`runuser`), which owns the directory. The programs are found under
 //! `CAIRN_PG_BIN` if set, else the newest `/usr/lib/postgresql/*/bin`, else on the `PATH`.
@@ -14,6 +17,10 @@
 //! // postgres://postgres@127.0.0.1:PORT/contract_1
 //! # Ok::<(), cairn_pg_cluster::ClusterError>(())
 //! ```
+
+mod link;
+
+pub use link::FaultyLink;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -153,7 +160,36 @@ impl Cluster {
             ],
         )?;
         cluster.pg_ctl_start()?;
+        cluster.watch_owner()?;
         Ok(cluster)
+    }
+
+    /// Starts a watcher that stops the cluster and removes its directory once this process
+    /// has ended, however it ended: a cluster kept in a `static` is never dropped, and a test
+    /// that panics or is killed drops nothing, but neither leaves a server running or its
+    /// data on the disk.
+    fn watch_owner(&self) -> Result<(), ClusterError> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let runner = if self.as_postgres {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        let script = format!(
+            "while kill -0 {owner} 2>/dev/null; do sleep 1; done; \
+             {runner}'{pg_ctl}' stop -m immediate -D '{data}' >/dev/null 2>&1; rm -rf '{dir}'",
+            owner = std::process::id(),
+            pg_ctl = pg_ctl.display(),
+            data = self.data().display(),
+            dir = self.dir.path().display(),
+        );
+        Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        Ok(())
     }
 
     fn data(&self) -> PathBuf {
@@ -249,6 +285,45 @@ impl Cluster {
             ],
         )?;
         Ok(self.url(name))
+    }
+
+    /// Makes database `name` as a copy of database `template` (which nobody may be connected
+    /// to), and gives its URL.
+    pub fn create_database_from(&self, name: &str, template: &str) -> Result<String, ClusterError> {
+        self.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-T",
+                template,
+                name,
+            ],
+        )?;
+        Ok(self.url(name))
+    }
+
+    /// Drops database `name`, ending the sessions connected to it.
+    pub fn drop_database(&self, name: &str) -> Result<(), ClusterError> {
+        self.run(
+            "dropdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "--force",
+                "--if-exists",
+                name,
+            ],
+        )
+        .map(drop)
     }
 
     /// Stops it (a fast shutdown: sessions are ended, what was committed stays).

@@ -15,6 +15,11 @@ pub trait Backend: Sized + Send + Sync + 'static {
     /// The switch that makes the store's storage fail under it.
     type Faults: WriteFaults;
 
+    /// How many random histories the model test runs (`model/`). A backend whose stores are
+    /// slow to make (a database server, where each history makes a database) may run fewer,
+    /// so its suite fits CI.
+    const MODEL_CASES: u32 = 1_000;
+
     /// A new, empty place to keep one store.
     fn create() -> impl Future<Output = Self> + Send;
 

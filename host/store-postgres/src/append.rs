@@ -31,13 +31,17 @@ use crate::store::PostgresStore;
 /// Tries of one append that met racing ones before it gives up.
 const TRIES: usize = 5;
 
-/// `error` as the store's, with what PostgreSQL said (its `Display` alone says only "db
-/// error").
+/// `error` as the store's. An error PostgreSQL answered with is given with what it said (its
+/// `Display` alone says only "db error"); any other (a connection refused, closed or timed
+/// out, a pool with none to give) is the node's I/O with the database failing, and says so.
 pub(crate) fn storage(error: impl std::fmt::Display + std::fmt::Debug) -> StorageError {
-    let text = format!("{error}");
-    let said = format!("{error:?}");
-    let message = if text.len() < 20 { said } else { text };
-    StorageError::backend(std::io::Error::other(format!("PostgreSQL: {message}")))
+    let (text, said) = (format!("{error}"), format!("{error:?}"));
+    let message = if said.contains("kind: Db") {
+        format!("PostgreSQL: {said}")
+    } else {
+        format!("I/O with PostgreSQL failed: {text}")
+    };
+    StorageError::backend(std::io::Error::other(message))
 }
 
 fn failed(error: impl std::fmt::Display + std::fmt::Debug) -> AppendError {

@@ -20,7 +20,8 @@
 //! - `event_log.rs`: [`cairn_store::EventLog`] on the store; `snapshots.rs`,
 //!   [`cairn_store::Snapshots`]; `command_log.rs`, [`cairn_store::CommandLog`]; `modules.rs`,
 //!   [`cairn_store::Modules`]; `read_models.rs`, [`cairn_store::ReadModels`], whose views are
-//!   repeatable-read transactions.
+//!   repeatable-read transactions read through `views.rs`, a runtime of the store's own, so a
+//!   view's synchronous reads work from any thread.
 //!
 //! Why tokio-postgres with deadpool-postgres: both are asynchronous like the rest of cairn, need
 //! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
@@ -42,6 +43,7 @@ mod reads;
 mod schema;
 mod snapshots;
 mod store;
+mod views;
 
 pub use schema::SCHEMA_VERSION;
 pub use store::{OpenError, PostgresStore};

@@ -8,11 +8,14 @@ use cairn_store::{
     ModelAmend, ModelCommit, ModelEntry, ModelError, ModelRead, ModelWrite, Position,
     ReadModelName, ReadModels, StorageError, check_model_writes, prefix_end,
 };
+use std::sync::Arc;
+
 use deadpool_postgres::Object;
 use tokio_postgres::{GenericClient, Transaction};
 
 use crate::append::storage;
 use crate::store::PostgresStore;
+use crate::views::Views;
 
 fn failed(error: impl std::fmt::Display + std::fmt::Debug) -> ModelError {
     ModelError::Storage(storage(error))
@@ -168,10 +171,9 @@ impl ReadModels for PostgresStore {
     }
 
     fn read_model(&self, model: &ReadModelName) -> Result<Box<dyn ModelRead>, StorageError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(storage)?;
-        let pool = self.pool.clone();
+        let pool = self.views.pool.clone();
         let name = model.clone();
-        let (client, checkpoint) = handle.block_on(async move {
+        let (client, checkpoint) = self.views.run(async move {
             let client = pool.get().await.map_err(storage)?;
             client
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -186,10 +188,10 @@ impl ReadModels for PostgresStore {
                 .map_err(storage)?
                 .map(|row| row.get(0));
             Ok::<_, StorageError>((client, checkpoint))
-        })?;
+        })??;
         Ok(Box::new(PostgresModelRead {
-            client: Some(client),
-            handle,
+            client: Some(Arc::new(client)),
+            views: Arc::clone(&self.views),
             model: model.clone(),
             checkpoint: checkpoint.map(|c| Position::new(u64::try_from(c).unwrap_or(0))),
         }))
@@ -197,10 +199,11 @@ impl ReadModels for PostgresStore {
 }
 
 /// A read model as of one snapshot: a connection in a repeatable-read transaction, given back
-/// to the pool (the transaction ended) when the view is dropped.
+/// to the views' pool (the transaction ended) when the view is dropped. Its reads run on the
+/// views' runtime (`views.rs`).
 struct PostgresModelRead {
-    client: Option<Object>,
-    handle: tokio::runtime::Handle,
+    client: Option<Arc<Object>>,
+    views: Arc<Views>,
     model: ReadModelName,
     checkpoint: Option<Position>,
 }
@@ -215,8 +218,8 @@ impl std::fmt::Debug for PostgresModelRead {
 }
 
 impl PostgresModelRead {
-    fn client(&self) -> Result<&Object, StorageError> {
-        self.client.as_ref().ok_or(StorageError::Closed)
+    fn client(&self) -> Result<Arc<Object>, StorageError> {
+        self.client.clone().ok_or(StorageError::Closed)
     }
 }
 
@@ -226,15 +229,16 @@ impl ModelRead for PostgresModelRead {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let client = self.client()?;
-        let row = self
-            .handle
-            .block_on(client.query_opt(
-                "SELECT value FROM model_rows WHERE model = $1 AND key = $2",
-                &[&self.model.as_str(), &key],
-            ))
-            .map_err(storage)?;
-        Ok(row.map(|row| row.get(0)))
+        let (client, model, key) = (self.client()?, self.model.clone(), key.to_vec());
+        let row = self.views.run(async move {
+            client
+                .query_opt(
+                    "SELECT value FROM model_rows WHERE model = $1 AND key = $2",
+                    &[&model.as_str(), &key],
+                )
+                .await
+        })?;
+        Ok(row.map_err(storage)?.map(|row| row.get(0)))
     }
 
     fn scan(
@@ -243,34 +247,35 @@ impl ModelRead for PostgresModelRead {
         start_after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<ModelEntry>, StorageError> {
-        let client = self.client()?;
+        let (client, model) = (self.client()?, self.model.clone());
         // Keys with the prefix are those from the prefix up to (not including) the first key
         // past all of them; bytea compares byte by byte.
-        let end = prefix_end(prefix);
-        let rows = self
-            .handle
-            .block_on(client.query(
-                "SELECT key, value FROM model_rows WHERE model = $1 AND key >= $2 \
-                 AND ($3::bytea IS NULL OR key < $3) AND ($4::bytea IS NULL OR key > $4) \
-                 ORDER BY key LIMIT $5",
-                &[
-                    &self.model.as_str(),
-                    &prefix,
-                    &end,
-                    &start_after,
-                    &i64::try_from(limit).unwrap_or(i64::MAX),
-                ],
-            ))
-            .map_err(storage)?;
-        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+        let (prefix, end) = (prefix.to_vec(), prefix_end(prefix));
+        let after = start_after.map(<[u8]>::to_vec);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.views.run(async move {
+            client
+                .query(
+                    "SELECT key, value FROM model_rows WHERE model = $1 AND key >= $2 \
+                     AND ($3::bytea IS NULL OR key < $3) AND ($4::bytea IS NULL OR key > $4) \
+                     ORDER BY key LIMIT $5",
+                    &[&model.as_str(), &prefix, &end, &after, &limit],
+                )
+                .await
+        })?;
+        Ok(rows
+            .map_err(storage)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect())
     }
 }
 
 impl Drop for PostgresModelRead {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            // Ended on the runtime, so a view dropped on an async thread never blocks it.
-            self.handle.spawn(async move {
+            // Ended on the views' runtime, so a view dropped on an async thread never blocks.
+            self.views.spawn(async move {
                 let _ = client.batch_execute("ROLLBACK").await;
                 drop(client);
             });

@@ -155,10 +155,17 @@ impl PostgresStore {
             .await
             .map_err(failed)?;
         let (events, truncated) = within_budget(&rows, read.max_bytes)?;
-        let full = rows.len() as u64 >= read.limit as u64;
-        let scanned_to = match events.last() {
-            Some(last) if truncated || full => last.position,
-            _ => Position::new(u64::try_from(scan_end.max(after)).map_err(failed)?),
+        // Where the next read starts: past everything examined, and no further than the first
+        // event this one could not return.
+        let scanned_to = if read.limit == 0 || after >= head {
+            read.after
+        } else if truncated {
+            let cut: i64 = rows[events.len()].get(0);
+            Position::new(u64::try_from(cut - 1).map_err(failed)?)
+        } else if events.len() == read.limit {
+            events.last().map_or(read.after, |last| last.position)
+        } else {
+            Position::new(u64::try_from(scan_end).map_err(failed)?)
         };
         Ok(AllSlice {
             events,

@@ -100,7 +100,7 @@ CREATE TABLE append_keys (
 CREATE TABLE snapshots (
     stream text NOT NULL,
     key text NOT NULL,
-    version bigint NOT NULL CHECK (version > 0),
+    version bigint NOT NULL CHECK (version >= 0),
     state bytea NOT NULL,
     PRIMARY KEY (stream, key)
 );

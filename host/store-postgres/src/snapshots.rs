@@ -20,8 +20,8 @@ impl Snapshots for PostgresStore {
         let written = client
             .execute(
                 "INSERT INTO snapshots (stream, key, version, state) \
-                 SELECT $1, $2, $3, $4 WHERE EXISTS \
-                 (SELECT 1 FROM streams WHERE name = $1 AND version >= $3) \
+                 SELECT $1, $2, $3, $4 \
+                 WHERE $3 <= coalesce((SELECT version FROM streams WHERE name = $1), 0) \
                  ON CONFLICT (stream, key) DO UPDATE \
                  SET version = excluded.version, state = excluded.state",
                 &[&stream.as_str(), &key.as_str(), &version, &snapshot.state],

@@ -36,9 +36,11 @@ pub enum OpenError {
 pub struct PostgresStore {
     pub(crate) pool: Pool,
     pub(crate) head: Arc<HeadSender>,
+    /// Where read model views run (`views.rs`).
+    pub(crate) views: Arc<crate::views::Views>,
     /// Why the last append failed for the database, until one commits again.
     failure: Arc<Mutex<Option<String>>>,
-    _follower: Arc<Follower>,
+    follower: Arc<Follower>,
 }
 
 /// The task following the head (`follow.rs`), stopped when dropped.
@@ -90,11 +92,14 @@ impl PostgresStore {
             u64::try_from(stored).unwrap_or(0),
         )));
         let follower = tokio::spawn(follow::follow(config_of(url)?, Arc::clone(&head)));
+        let views = crate::views::Views::new(config_of(url)?)
+            .map_err(|e| OpenError::Pool(e.to_string()))?;
         Ok(Self {
             pool,
             head,
+            views: Arc::new(views),
             failure: Arc::new(Mutex::new(None)),
-            _follower: Arc::new(Follower(follower)),
+            follower: Arc::new(Follower(follower)),
         })
     }
 
@@ -102,6 +107,13 @@ impl PostgresStore {
     /// append commits again.
     pub(crate) fn note_write(&self, failure: Option<String>) {
         *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = failure;
+    }
+
+    /// Closes the store: its connections are closed and its follower stops, so what it
+    /// committed is all there is (a restarted host opens the database again).
+    pub async fn close(self) {
+        self.pool.close();
+        self.follower.0.abort();
     }
 
     /// The position of the newest event this node knows of: its own appends at once, other

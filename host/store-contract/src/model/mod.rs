@@ -22,12 +22,13 @@ use machine::StoreReference;
 use system::StoreModelTest;
 
 /// EventLog promises 1–6, Snapshots promises 1–2 and ReadModels promises 1–2, against the
-/// model: 1,000 random histories of 1 to 23 steps, each step answered exactly as the model
+/// model: [`Backend::MODEL_CASES`] random histories (1,000 unless the backend says) of 1 to 23
+/// steps, each step answered exactly as the model
 /// answers it, with the store closed and opened again ([`Backend::close`], [`Backend::open`])
 /// between some steps. Builds its own runtime, so it is a plain `#[test]`.
 pub fn store_behaves_like_the_model<B: Backend>() {
     let config = Config {
-        cases: 1_000,
+        cases: B::MODEL_CASES,
         max_shrink_iters: 2_000,
         failure_persistence: None,
         ..Config::default()
