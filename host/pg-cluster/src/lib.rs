@@ -270,60 +270,31 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// Runs one of PostgreSQL's client programs against the cluster, as the `postgres` role.
+    fn run_client(&self, program: &str, args: &[&str]) -> Result<Output, ClusterError> {
+        let port = self.port.to_string();
+        let mut all = vec!["-h", "127.0.0.1", "-p", &port, "-U", "postgres"];
+        all.extend_from_slice(args);
+        self.run(program, &all)
+    }
+
     /// Makes database `name` and gives its URL.
     pub fn create_database(&self, name: &str) -> Result<String, ClusterError> {
-        self.run(
-            "createdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                name,
-            ],
-        )?;
+        self.run_client("createdb", &[name])?;
         Ok(self.url(name))
     }
 
     /// Makes database `name` as a copy of database `template` (which nobody may be connected
     /// to), and gives its URL.
     pub fn create_database_from(&self, name: &str, template: &str) -> Result<String, ClusterError> {
-        self.run(
-            "createdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-T",
-                template,
-                name,
-            ],
-        )?;
+        self.run_client("createdb", &["-T", template, name])?;
         Ok(self.url(name))
     }
 
     /// Drops database `name`, ending the sessions connected to it.
     pub fn drop_database(&self, name: &str) -> Result<(), ClusterError> {
-        self.run(
-            "dropdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "--force",
-                "--if-exists",
-                name,
-            ],
-        )
-        .map(drop)
+        self.run_client("dropdb", &["--force", "--if-exists", name])
+            .map(drop)
     }
 
     /// Stops it (a fast shutdown: sessions are ended, what was committed stays).
