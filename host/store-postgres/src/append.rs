@@ -3,13 +3,14 @@
 //! 0. for an append with an idempotency key, the key: a recorded key answers with the outcome
 //!    it recorded; else the key's advisory lock is taken and held to commit, so of two appends
 //!    under one new key the second waits, then finds the first's row;
-//! 1. the event ids it carries are looked up: if all are stored, in this stream, in order and
+//! 1. the stream's row is read `FOR UPDATE`, so every append to the stream that committed is
+//!    seen from here on;
+//! 2. the event ids it carries are looked up: if all are stored, in this stream, in order and
 //!    with the same content, the append is a retry and gets the original outcome; an id stored
-//!    with other content is refused, and so is any other overlap;
-//! 2. the stream's row is read `FOR UPDATE` (or inserted, for a new stream), its version
-//!    checked against the expected one, and moved on: of appends racing at one expected
-//!    version, the first to lock the row wins and the others see the new version; a command's
-//!    append is refused if its id has appended already;
+//!    with other content is refused, and so is any other overlap; then the stream's version is
+//!    checked against the expected one and moved on (its row inserted, for a new stream): of
+//!    appends racing at one expected version, the first to lock the row wins and the others
+//!    see the new version; a command's append is refused if its id has appended already;
 //! 3. the log head is moved on last, and its row lock held until commit, so appends commit in
 //!    position order (invariant 1);
 //! 4. the events are written at the head's new positions, with the key's row and the
@@ -164,6 +165,18 @@ impl PostgresStore {
                 return Ok(Some(outcome));
             }
         }
+        // The stream's row first: once it is locked, every append to the stream that
+        // committed is seen, so a copy of one of them is recognised below rather than taken
+        // for a stale expected version.
+        let name = stream.as_str();
+        let current: Option<i64> = tx
+            .query_opt(
+                "SELECT version FROM streams WHERE name = $1 FOR UPDATE",
+                &[&name],
+            )
+            .await
+            .map_err(failed)?
+            .map(|row| row.get(0));
         let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id.as_uuid()).collect();
         let stored = tx
             .query(
@@ -176,15 +189,6 @@ impl PostgresStore {
         if !stored.is_empty() {
             return recognise(stream, events, &stored).map(Some);
         }
-        let name = stream.as_str();
-        let current: Option<i64> = tx
-            .query_opt(
-                "SELECT version FROM streams WHERE name = $1 FOR UPDATE",
-                &[&name],
-            )
-            .await
-            .map_err(failed)?
-            .map(|row| row.get(0));
         let actual = u64::try_from(current.unwrap_or(0)).map_err(failed)?;
         if !expected.admits(Version::new(actual)) {
             return Err(AppendError::WrongExpectedVersion {
