@@ -24,7 +24,7 @@ pub use link::FaultyLink;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Why a cluster could not be started or used.
 #[derive(Debug, thiserror::Error)]
@@ -316,18 +316,6 @@ impl Cluster {
     /// Starts it again after [`Cluster::stop`], on the same port and data.
     pub fn restart(&self) -> Result<(), ClusterError> {
         self.pg_ctl_start()
-    }
-
-    /// Waits until a TCP connection to its port is taken, up to `limit`.
-    pub fn wait_listening(&self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
     }
 }
 

@@ -1,6 +1,7 @@
-//! Reads of a stream and of the global log, each one statement (so one snapshot), within the
-//! read's count and bytes: the first event is returned whatever its size, and a read cut by
-//! its bytes says so.
+//! Reads of a stream and of the global log, within the read's count and bytes: the first event
+//! is returned whatever its size, and a read cut by its bytes says so. A log read takes the
+//! head first and reads no further than it: appends commit in position order (invariant 1 of
+//! `schema.rs`), so every position up to that head is committed and the read has no hole.
 
 use cairn_store::{
     AllRead, AllSlice, Direction, EventId, EventType, Json, ListedStream, Position, ReadError,

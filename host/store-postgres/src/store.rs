@@ -66,7 +66,7 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, OpenError> {
         let config = config_of(url)?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -91,9 +91,8 @@ impl PostgresStore {
         let head = Arc::new(HeadSender::new(Position::new(
             u64::try_from(stored).unwrap_or(0),
         )));
-        let follower = tokio::spawn(follow::follow(config_of(url)?, Arc::clone(&head)));
-        let views = crate::views::Views::new(config_of(url)?)
-            .map_err(|e| OpenError::Pool(e.to_string()))?;
+        let follower = tokio::spawn(follow::follow(config.clone(), Arc::clone(&head)));
+        let views = crate::views::Views::new(config).map_err(|e| OpenError::Pool(e.to_string()))?;
         Ok(Self {
             pool,
             head,
