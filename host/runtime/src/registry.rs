@@ -243,6 +243,39 @@ impl Registry {
         })
     }
 
+    /// Loads what other nodes changed in the store's modules: a module kept with another
+    /// hash than the one loaded (or not loaded at all) is loaded from the store, and a loaded
+    /// module the store no longer keeps is forgotten. Called when the store says its modules
+    /// changed (`cairn_store::Modules::watch_modules`); a module that does not load is logged
+    /// and left as it was.
+    pub async fn catch_up(&self) -> Result<(), LoadError> {
+        let _changes = self.changes.lock().await;
+        let kept = self.store.modules().await?;
+        let loaded = self.list();
+        for record in &kept {
+            let current = loaded.iter().find(|m| m.name == record.name);
+            if current.is_some_and(|m| m.hash == record.hash) || !record.name.follows_rule() {
+                continue;
+            }
+            match self.load_kept(record).await {
+                Ok(()) => {
+                    tracing::info!(module = %record.name, version = record.version, hash = %record.hash, "module loaded, as another node kept it")
+                }
+                Err(error) => {
+                    tracing::error!(module = %record.name, version = record.version, %error, "a module another node kept does not load here; the one loaded stays")
+                }
+            }
+        }
+        for gone in loaded
+            .iter()
+            .filter(|m| !kept.iter().any(|k| k.name == m.name))
+        {
+            self.unload(gone.name.as_str());
+            tracing::info!(module = %gone.name, "module forgotten, as another node removed it");
+        }
+        Ok(())
+    }
+
     /// The aggregate module named `name`, if one is loaded.
     pub fn aggregate(&self, name: &str) -> Option<Arc<LoadedAggregate>> {
         let aggregates = self

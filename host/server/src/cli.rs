@@ -189,6 +189,11 @@ pub struct ServeArgs {
     /// modules are not built; deploy them). Defaults apply without it.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Keep the events in this PostgreSQL database (`postgres://user@host:port/db`), shared
+    /// with other nodes, instead of the data directory's embedded store; overrides `[store]
+    /// url` of the config. The data directory then holds only compiled code.
+    #[arg(long, env = "CAIRN_STORE", value_name = "URL")]
+    pub store: Option<String>,
     #[command(flatten)]
     pub key: KeyArgs,
 }

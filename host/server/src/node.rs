@@ -3,7 +3,9 @@
 //! consumer groups and the sinks.
 //!
 //! A data directory holds `store/cairn.redb` (events, snapshots, modules) and `compiled/`
-//! (wasmtime's cache of machine code, safe to delete).
+//! (wasmtime's cache of machine code, safe to delete). With `[store] url` set, the store is a
+//! PostgreSQL database instead, shared with other nodes, and the data directory holds only
+//! `compiled/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,20 +14,52 @@ use cairn_groups::{GroupError, Groups};
 use cairn_runtime::{CommandPath, Projections, Reactors, Registry};
 use cairn_sinks::{SinkError, Sinks};
 use cairn_store::{EventStore, RedbOptions, RedbStore};
+use cairn_store_postgres::PostgresStore;
 
 use crate::settings::Settings;
+
+/// The store a node opened.
+#[derive(Debug)]
+enum Backend {
+    /// The data directory's own redb file.
+    Embedded(RedbStore),
+    /// A PostgreSQL database, with where it is (without a password) for people to read.
+    Postgres { store: PostgresStore, at: String },
+}
 
 /// The store and the runtime of one data directory.
 #[derive(Debug)]
 pub struct Node {
-    store: RedbStore,
+    backend: Backend,
     shared: Arc<dyn EventStore>,
     command_path: Arc<CommandPath>,
     projections: Projections,
     reactors: Reactors,
     groups: Groups,
     sinks: Sinks,
+    /// Loads the modules other nodes keep, on a shared store.
+    _catching_up: Option<ModuleFollower>,
     data_dir: PathBuf,
+}
+
+/// The task loading what other nodes change in the modules, stopped when dropped.
+#[derive(Debug)]
+struct ModuleFollower(tokio::task::JoinHandle<()>);
+
+impl Drop for ModuleFollower {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Loads the modules the store keeps each time `changes` moves, so an upload on another node
+/// is served here within moments of its notification.
+async fn catch_up(registry: Arc<Registry>, mut changes: tokio::sync::watch::Receiver<u64>) {
+    while changes.changed().await.is_ok() {
+        if let Err(error) = registry.catch_up().await {
+            tracing::warn!(%error, "loading the modules other nodes changed failed; trying at the next change");
+        }
+    }
 }
 
 impl Node {
@@ -43,8 +77,27 @@ impl Node {
         settings: &Settings,
         layer: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore>,
     ) -> anyhow::Result<Self> {
-        let store = RedbStore::open(data_dir.join("store"), RedbOptions::default()).await?;
-        let shared: Arc<dyn EventStore> = layer(Arc::new(store.clone()));
+        let (backend, opened): (Backend, Arc<dyn EventStore>) = match &settings.store.url {
+            None => {
+                let store = RedbStore::open(data_dir.join("store"), RedbOptions::default()).await?;
+                (Backend::Embedded(store.clone()), Arc::new(store))
+            }
+            Some(url) => {
+                let store = PostgresStore::open(url)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", safe(url)))?;
+                let at = format!("PostgreSQL {}", safe(url));
+                (
+                    Backend::Postgres {
+                        store: store.clone(),
+                        at,
+                    },
+                    Arc::new(store),
+                )
+            }
+        };
+        let module_changes = opened.watch_modules();
+        let shared: Arc<dyn EventStore> = layer(opened);
         let registry = Registry::open(
             Arc::clone(&shared),
             &data_dir.join("compiled"),
@@ -52,6 +105,8 @@ impl Node {
         )
         .await?;
         let registry = Arc::new(registry);
+        let catching_up = module_changes
+            .map(|changes| ModuleFollower(tokio::spawn(catch_up(Arc::clone(&registry), changes))));
         let projections = Projections::start(
             Arc::clone(&shared),
             Arc::clone(&registry),
@@ -72,20 +127,33 @@ impl Node {
         let sinks = Sinks::start(Arc::clone(&shared), groups.clone()).await?;
         declare(&groups, &sinks, settings).await?;
         Ok(Self {
-            store,
+            backend,
             shared,
             command_path,
             projections,
             reactors,
             groups,
             sinks,
+            _catching_up: catching_up,
             data_dir: data_dir.to_path_buf(),
         })
     }
 
-    /// The embedded store itself, under any layer: what a backup copies.
-    pub fn redb(&self) -> &RedbStore {
-        &self.store
+    /// The embedded store itself, under any layer: what a backup copies. `None` on
+    /// PostgreSQL, whose backups are the database's own (`pg_dump`, base backups).
+    pub fn redb(&self) -> Option<&RedbStore> {
+        match &self.backend {
+            Backend::Embedded(store) => Some(store),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// Where the store is, for people: the data directory, or the database (no password).
+    pub fn describe_store(&self) -> String {
+        match &self.backend {
+            Backend::Embedded(_) => self.data_dir.display().to_string(),
+            Backend::Postgres { at, .. } => at.clone(),
+        }
     }
 
     /// The event store.
@@ -132,7 +200,7 @@ impl Node {
     /// has stopped taking requests; every append acknowledged before is already durable.
     pub async fn close(self) {
         let Self {
-            store,
+            backend,
             shared,
             command_path,
             projections,
@@ -148,7 +216,10 @@ impl Node {
         command_path.settle().await;
         drop(command_path);
         drop(shared);
-        store.close().await;
+        match backend {
+            Backend::Embedded(store) => store.close().await,
+            Backend::Postgres { store, .. } => store.close().await,
+        }
     }
 }
 
@@ -177,4 +248,40 @@ async fn declare(groups: &Groups, sinks: &Sinks, settings: &Settings) -> anyhow:
         }
     }
     Ok(())
+}
+
+/// `url` without its password, to print: `postgres://user:secret@host/db` as
+/// `postgres://user:***@host/db`.
+fn safe(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, place)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{place}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    #[test]
+    fn a_printed_url_hides_its_password() {
+        assert_eq!(
+            safe("postgres://cairn:s3cr@t@db:5432/cairn"),
+            "postgres://cairn:***@db:5432/cairn"
+        );
+        assert_eq!(
+            safe("postgres://cairn@db/cairn"),
+            "postgres://cairn@db/cairn"
+        );
+        assert_eq!(
+            safe("postgres:///cairn?host=/tmp"),
+            "postgres:///cairn?host=/tmp"
+        );
+    }
 }

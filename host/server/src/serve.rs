@@ -7,28 +7,35 @@ use tokio::net::TcpListener;
 use crate::cli::{KeyArgs, ServeArgs};
 use crate::http::{self, AppState};
 use crate::node::Node;
-use crate::settings::Settings;
+use crate::settings::{Settings, StoreConfig};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_exposure(args.listen, &args.key)?;
-    let settings = match &args.config {
+    let mut settings = match &args.config {
         Some(file) => Settings::load(file)?,
         None => Settings::default(),
     };
+    if let Some(url) = args.store {
+        settings.store = StoreConfig { url: Some(url) };
+        settings
+            .store
+            .check()
+            .map_err(|e| anyhow::anyhow!("--store: {e}"))?;
+    }
     let node = Node::open(&args.data, &settings).await?;
     let listener = bind(args.listen).await?;
     let stop = shutdown_signal();
     let address = listener.local_addr()?;
     announce(format_args!(
         "cairn is serving {} on http://{address}",
-        args.data.display()
+        node.describe_store()
     ));
     announce(format_args!("  console   http://{address}/ui/"));
     let state = AppState::new(&node, args.key.api_key);
     http::serve_with(listener, state, settings.http, stop).await?;
     node.close().await;
     announce(format_args!(
-        "cairn stopped; every acknowledged write is on disk"
+        "cairn stopped; every acknowledged write is stored"
     ));
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! [`CairnToml`]: a cairn.toml, read in one place and deserialised in one type: its
 //! `[[module]]` entries (for `project.rs`), and [`Settings`], what a node's runtime may use,
-//! from its `[limits]`, `[commands]`, `[projections]`, `[reactors]` and `[http]` sections and
+//! from its `[limits]`, `[commands]`, `[projections]`, `[reactors]`, `[http]` and `[store]` sections and
 //! the `[[groups]]` and `[[sinks]]` it makes at start. Each
 //! section is the configuration it sets (`cairn_runtime::Limits`, `CommandConfig`,
 //! `RunnerConfig`, `ReactorConfig`, `HttpConfig`), with serde's defaults, and checks itself. Every key is optional; a key left out
@@ -46,6 +46,9 @@
 //! name = "billing"
 //! filter = { categories = ["bank_account"] }
 //!
+//! [store]                     # without it, the data directory's embedded store
+//! url = "postgres://cairn@127.0.0.1:5432/cairn"  # a PostgreSQL several nodes share
+//!
 //! [[sinks]]                   # a sink, made at start; its target updated if it changed
 //! name = "accounts"
 //! kafka = { brokers = "127.0.0.1:9092", topic = "accounts" }
@@ -87,6 +90,34 @@ pub struct Settings {
     pub groups: Vec<cairn_groups::NamedGroup>,
     /// `[[sinks]]`: sinks made at start if missing, their targets updated if changed.
     pub sinks: Vec<cairn_sinks::SinkConfig>,
+    /// `[store]`: where the events are kept.
+    pub store: StoreConfig,
+}
+
+/// `[store]`: the embedded redb store in the data directory (the default), or a PostgreSQL
+/// database that several nodes share (`url = "postgres://user@host/db"`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A PostgreSQL connection URL. Without it, the data directory's redb store is used.
+    pub url: Option<String>,
+}
+
+impl StoreConfig {
+    /// Refuses a URL that is not PostgreSQL's, naming what is accepted.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.url.as_deref() {
+            None => Ok(()),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(())
+            }
+            Some(_) => anyhow::bail!(
+                "url: only PostgreSQL is supported besides the embedded store: give a \
+                 `postgres://user@host:port/database` URL, or leave `url` out for the data \
+                 directory's own store"
+            ),
+        }
+    }
 }
 
 /// cairn.toml: its modules (`project.rs` makes a project of them) and its settings sections,
@@ -110,6 +141,8 @@ pub struct CairnToml {
     pub groups: Vec<cairn_groups::NamedGroup>,
     #[serde(default)]
     pub sinks: Vec<cairn_sinks::SinkConfig>,
+    #[serde(default)]
+    pub store: StoreConfig,
 }
 
 /// A `[[module]]` entry: a module's name and its crate, relative to the file.
@@ -172,6 +205,9 @@ impl CairnToml {
                 .check()
                 .map_err(|e| anyhow::anyhow!("groups: {}: {e}", group.name))?;
         }
+        file.store
+            .check()
+            .map_err(|e| anyhow::anyhow!("store.{e}"))?;
         for sink in &file.sinks {
             sink.check()
                 .map_err(|e| anyhow::anyhow!("sinks: {}: {e}", sink.name))?;
@@ -190,6 +226,7 @@ impl CairnToml {
             http,
             groups,
             sinks,
+            store,
         } = self;
         (
             modules,
@@ -201,6 +238,7 @@ impl CairnToml {
                 http,
                 groups,
                 sinks,
+                store,
             },
         )
     }
@@ -389,6 +427,21 @@ mod tests {
         assert!(err.to_string().contains("unknown field `memory`"), "{err}");
         let err = parse("[limits]\nmemory_bytes = -1\n").expect_err("negative");
         assert!(err.to_string().contains("memory_bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_store_section_takes_a_postgres_url_and_nothing_else() {
+        assert_eq!(parse("").expect("empty").store.url, None);
+        let url = "postgres://cairn@127.0.0.1:5432/cairn";
+        let settings = parse(&format!("[store]\nurl = \"{url}\"\n")).expect("valid");
+        assert_eq!(settings.store.url.as_deref(), Some(url));
+        let err = parse("[store]\nurl = \"mysql://x@y/z\"\n").expect_err("not postgres");
+        assert!(
+            err.to_string().contains("store.url: only PostgreSQL"),
+            "{err}"
+        );
+        let err = parse("[store]\npath = \"x\"\n").expect_err("unknown key");
+        assert!(err.to_string().contains("unknown field `path`"), "{err}");
     }
 
     #[test]

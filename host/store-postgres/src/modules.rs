@@ -61,6 +61,20 @@ async fn latest(
     .transpose()
 }
 
+/// Tells every node, at commit, that module `name` changed (`follow.rs` hears it).
+async fn notify(
+    tx: &tokio_postgres::Transaction<'_>,
+    name: &ModuleName,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&crate::follow::MODULES_CHANNEL, &name.as_str()],
+    )
+    .await
+    .map_err(storage)?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Modules for PostgresStore {
     async fn put_module(&self, module: NewModule) -> Result<ModulePut, ModulePutError> {
@@ -109,6 +123,7 @@ impl Modules for PostgresStore {
         )
         .await
         .map_err(storage)?;
+        notify(&tx, module.name()).await?;
         tx.commit().await.map_err(storage)?;
         Ok(ModulePut::Created(ModuleRecord {
             name: module.name().clone(),
@@ -204,6 +219,7 @@ impl Modules for PostgresStore {
         for model in &state.drop_models {
             drop_in(&*tx, model).await?;
         }
+        notify(&tx, &state.module).await?;
         tx.commit().await.map_err(storage)
     }
 
@@ -236,8 +252,13 @@ impl Modules for PostgresStore {
         for model in &removal.drop_models {
             drop_in(&*tx, model).await?;
         }
+        notify(&tx, &removal.module).await?;
         tx.commit().await.map_err(storage)?;
         Ok(Some(record))
+    }
+
+    fn watch_modules(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.module_changes.subscribe())
     }
 
     async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError> {

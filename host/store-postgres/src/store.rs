@@ -2,7 +2,7 @@
 //! brought to this build's version (`schema.rs`).
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use cairn_store::{HeadSender, HeadWatch, Position};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -38,8 +38,10 @@ pub struct PostgresStore {
     pub(crate) head: Arc<HeadSender>,
     /// Where read model views run (`views.rs`).
     pub(crate) views: Arc<crate::views::Views>,
-    /// Why the last append failed for the database, until one commits again.
-    failure: Arc<Mutex<Option<String>>>,
+    /// Why appends fail or the database cannot be reached, if either.
+    link: follow::Link,
+    /// Moves when another node may have changed the modules.
+    pub(crate) module_changes: follow::ModuleChanges,
     follower: Arc<Follower>,
 }
 
@@ -91,13 +93,21 @@ impl PostgresStore {
         let head = Arc::new(HeadSender::new(Position::new(
             u64::try_from(stored).unwrap_or(0),
         )));
-        let follower = tokio::spawn(follow::follow(config.clone(), Arc::clone(&head)));
+        let link = follow::Link::default();
+        let module_changes = Arc::new(tokio::sync::watch::Sender::new(0));
+        let follower = tokio::spawn(follow::follow(
+            config.clone(),
+            Arc::clone(&head),
+            link.clone(),
+            Arc::clone(&module_changes),
+        ));
         let views = crate::views::Views::new(config).map_err(|e| OpenError::Pool(e.to_string()))?;
         Ok(Self {
             pool,
             head,
             views: Arc::new(views),
-            failure: Arc::new(Mutex::new(None)),
+            link,
+            module_changes,
             follower: Arc::new(Follower(follower)),
         })
     }
@@ -105,7 +115,7 @@ impl PostgresStore {
     /// Notes how an append to the database went: a failure of the database is kept until an
     /// append commits again.
     pub(crate) fn note_write(&self, failure: Option<String>) {
-        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = failure;
+        self.link.note_write(failure);
     }
 
     /// Closes the store: its connections are closed and its follower stops, so what it
@@ -132,10 +142,9 @@ fn config_of(url: &str) -> Result<tokio_postgres::Config, OpenError> {
 }
 
 impl cairn_store::EventStore for PostgresStore {
+    /// Why the last append failed, until one commits again (or the database is reached
+    /// again after it was lost); else why the database cannot be reached.
     fn write_failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.link.broken()
     }
 }

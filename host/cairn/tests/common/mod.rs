@@ -88,9 +88,15 @@ impl Output {
 
 /// Starts `cairn serve` on 127.0.0.1:0 with data in `data`; returns the child and its URL.
 pub fn serve(data: &Path) -> (Child, String) {
+    serve_with(data, &[])
+}
+
+/// [`serve`], with `extra` arguments (such as `--store URL`).
+pub fn serve_with(data: &Path, extra: &[&str]) -> (Child, String) {
     let mut child = cairn()
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -29,15 +29,27 @@ impl From<BackupError> for ApiError {
     get,
     path = "/v1/backup",
     operation_id = "backup",
-    responses((status = 200, description = "`application/octet-stream`: the store as of one commit, as a redb file that `cairn restore` starts a data directory from; `cairn-backup-head` names the newest event's position in it", content_type = "application/octet-stream", body = Vec<u8>)),
+    responses(
+        (status = 200, description = "`application/octet-stream`: the store as of one commit, as a redb file that `cairn restore` starts a data directory from; `cairn-backup-head` names the newest event's position in it", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 409, description = "`backup_not_here`: the node's store is PostgreSQL, backed up with PostgreSQL's own tools", body = crate::http::error::ErrorBody),
+    ),
     tag = "operations"
 )]
 pub(crate) async fn backup(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let Some(redb) = &state.redb else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "backup_not_here",
+            "this node keeps its events in PostgreSQL: back the database up with PostgreSQL's \
+             own tools (pg_dump, or a base backup with its WAL); `cairn backup` copies the \
+             embedded store",
+        ));
+    };
     let dir = state.backup_dir.clone();
     let io = |error: std::io::Error| ApiError::from(StorageError::backend(error));
     tokio::fs::create_dir_all(&dir).await.map_err(io)?;
     let path = dir.join(format!("backup-{}.redb", uuid::Uuid::new_v4()));
-    let report = state.redb.backup(path.clone()).await?;
+    let report = redb.backup(path.clone()).await?;
     let file = tokio::fs::File::open(&path).await.map_err(io)?;
     // Unlinked now: the open file is still read whole, and nothing stays if the client goes.
     tokio::fs::remove_file(&path).await.map_err(io)?;

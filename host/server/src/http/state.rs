@@ -23,8 +23,9 @@ pub struct AppState {
     pub(crate) api_key: Option<Arc<str>>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) stats: Arc<ServerStats>,
-    /// The embedded store, for `GET /v1/backup`, and where it makes its copies.
-    pub(crate) redb: cairn_store::RedbStore,
+    /// The embedded store, for `GET /v1/backup` (`None` on PostgreSQL), and where it makes
+    /// its copies.
+    pub(crate) redb: Option<cairn_store::RedbStore>,
     pub(crate) backup_dir: std::path::PathBuf,
     /// What the console's sessions are derived with, drawn at start.
     pub(crate) console_secret: ConsoleSecret,
@@ -45,7 +46,7 @@ impl AppState {
             api_key: api_key.map(Arc::from),
             metrics: crate::telemetry::prometheus(),
             stats: Arc::new(ServerStats::new(node.data_dir().join("store"))),
-            redb: node.redb().clone(),
+            redb: node.redb().cloned(),
             backup_dir: node.data_dir().join("backups"),
             console_secret: ConsoleSecret::draw(),
             shutdown: Arc::new(watch::Sender::new(false)),

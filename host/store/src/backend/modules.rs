@@ -68,4 +68,12 @@ pub trait Modules: Send + Sync {
 
     /// The state last put for module `name`.
     async fn module_state(&self, name: ModuleName) -> Result<Option<Vec<u8>>, ReadError>;
+
+    /// For a store several nodes share: a watch that moves after the modules kept (or their
+    /// states) may have changed by any node's hand, and whenever changes could have been
+    /// missed (a lost connection), so a node can load what others kept. `None` for a store
+    /// only this process writes, whose changes the process makes itself.
+    fn watch_modules(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

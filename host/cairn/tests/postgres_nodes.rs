@@ -1,0 +1,365 @@
+//! Several `cairn serve` nodes on one PostgreSQL, as an operator runs them: each started with
+//! `--store postgres://...` on a throwaway cluster (`cairn-pg-cluster`), the real
+//! `bank_account` module uploaded to one of them.
+//!
+//! - A module uploaded on one node is served by the others.
+//! - Withdrawals race on the same accounts through different nodes: no account goes below
+//!   zero, every accepted withdrawal's event is stored once, and an SSE subscriber on one node
+//!   sees every event appended through the others, in position order, with no gap.
+//! - PostgreSQL stopped under writers: every node's `/healthz` turns 503, nothing acknowledged
+//!   is lost, and the nodes serve again by themselves once it is back.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn_pg_cluster::{Cluster, Options};
+use common::{KillOnDrop, serve_with};
+use serde_json::{Value, json};
+
+const ACCOUNTS: usize = 8;
+const CLIENTS: usize = 64;
+const WITHDRAWALS_PER_CLIENT: usize = 6;
+const OPENING_BALANCE: i64 = 100;
+const WITHDRAWAL: i64 = 30;
+
+/// Nodes serving the database at `url`, each with its own data directory under `dir`.
+fn nodes(dir: &std::path::Path, url: &str, count: usize) -> (Vec<KillOnDrop>, Vec<String>) {
+    (0..count)
+        .map(|n| {
+            let (child, address) = serve_with(&dir.join(format!("node-{n}")), &["--store", url]);
+            (KillOnDrop::new(child), address)
+        })
+        .unzip()
+}
+
+async fn upload_bank_account(http: &reqwest::Client, url: &str) {
+    let module = cairn_server::guests::build("bank_account").expect("the example builds");
+    let reply = http
+        .put(format!("{url}/v1/modules/bank_account"))
+        .header("content-type", "application/wasm")
+        .body(module)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        reply.status(),
+        201,
+        "{}",
+        reply.text().await.unwrap_or_default()
+    );
+}
+
+/// Waits until the node at `url` lists module `name`.
+async fn serves_module(http: &reqwest::Client, url: &str, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed: Value = http
+            .get(format!("{url}/v1/modules"))
+            .send()
+            .await
+            .expect("listed")
+            .json()
+            .await
+            .expect("JSON");
+        let names: Vec<&str> = listed["modules"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|m| m["name"].as_str()).collect())
+            .unwrap_or_default();
+        if names.contains(&name) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never loaded {name}: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn command(http: &reqwest::Client, url: &str, account: &str, command: Value) -> (u16, Value) {
+    let reply = http
+        .post(format!(
+            "{url}/v1/aggregates/bank_account/{account}/commands"
+        ))
+        .json(&command)
+        .send()
+        .await
+        .expect("the command is answered");
+    let status = reply.status().as_u16();
+    (status, reply.json().await.expect("JSON"))
+}
+
+async fn head(http: &reqwest::Client, url: &str) -> u64 {
+    let health: Value = http
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    health["head"].as_u64().expect("a head")
+}
+
+/// Reads the SSE subscription of the node at `url` from the start, pushing each event's
+/// position (its `id:`) until `until` has been seen.
+async fn subscribe(url: String, seen: Arc<Mutex<Vec<u64>>>) {
+    let mut reply = reqwest::Client::new()
+        .get(format!("{url}/v1/subscribe"))
+        .send()
+        .await
+        .expect("subscribed");
+    assert_eq!(reply.status(), 200);
+    let mut pending = String::new();
+    while let Some(chunk) = reply.chunk().await.expect("the stream goes on") {
+        pending.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            if let Some(id) = line.trim_end().strip_prefix("id: ") {
+                let position = id.parse().expect("a position");
+                seen.lock().expect("not poisoned").push(position);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_one_log_and_race_fairly() {
+    let cluster = Cluster::start(Options::default()).expect("PostgreSQL starts");
+    let url = cluster.create_database("nodes").expect("a database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_nodes, urls) = nodes(dir.path(), &url, 3);
+    let http = reqwest::Client::new();
+
+    // Uploaded on one node, served by every node.
+    upload_bank_account(&http, &urls[0]).await;
+    for node in &urls {
+        serves_module(&http, node, "bank_account").await;
+    }
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let subscriber = tokio::spawn(subscribe(urls[2].clone(), Arc::clone(&seen)));
+
+    let accounts: Vec<String> = (0..ACCOUNTS).map(|n| format!("acct-{n}")).collect();
+    for (n, account) in accounts.iter().enumerate() {
+        let node = &urls[n % urls.len()];
+        let (status, body) = command(
+            &http,
+            node,
+            account,
+            json!({"type": "Open", "data": {"owner": account}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let deposit = json!({"type": "Deposit", "data": {"amount": OPENING_BALANCE}});
+        let (status, body) = command(&http, node, account, deposit).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // 64 clients withdraw from the same accounts through all three nodes.
+    let accepted: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let (http, node) = (http.clone(), urls[client % urls.len()].clone());
+        let (accounts, accepted) = (accounts.clone(), Arc::clone(&accepted));
+        clients.push(tokio::spawn(async move {
+            for round in 0..WITHDRAWALS_PER_CLIENT {
+                let account = &accounts[(client + round) % accounts.len()];
+                let withdraw = json!({"type": "Withdraw", "data": {"amount": WITHDRAWAL}});
+                let (status, body) = command(&http, &node, account, withdraw).await;
+                match status {
+                    200 => {
+                        assert_eq!(body["events"].as_array().map(Vec::len), Some(1), "{body}");
+                        *accepted
+                            .lock()
+                            .expect("not poisoned")
+                            .entry(account.clone())
+                            .or_default() += 1;
+                    }
+                    422 => assert_eq!(body["error"], "rejected", "{body}"),
+                    other => panic!("withdrawal through {node}: {other} {body}"),
+                }
+            }
+        }));
+    }
+    for client in clients {
+        client.await.expect("the client ran");
+    }
+
+    let accepted = accepted.lock().expect("not poisoned").clone();
+    for account in &accounts {
+        let stream: Value = http
+            .get(format!(
+                "{}/v1/streams/bank_account-{account}?limit=1000",
+                urls[1]
+            ))
+            .send()
+            .await
+            .expect("read")
+            .json()
+            .await
+            .expect("JSON");
+        let events = stream["events"].as_array().expect("events");
+        let withdrawn = events.iter().filter(|e| e["type"] == "Withdrawn").count();
+        // Each race had one winner: the accepted withdrawals are exactly the ones stored, and
+        // the money never ran out.
+        assert_eq!(
+            withdrawn,
+            accepted.get(account).copied().unwrap_or(0),
+            "{account}"
+        );
+        assert_eq!(
+            withdrawn as i64,
+            OPENING_BALANCE / WITHDRAWAL,
+            "{account}: {stream}"
+        );
+        for node in &urls {
+            let state: Value = http
+                .get(format!("{node}/v1/aggregates/bank_account/{account}"))
+                .send()
+                .await
+                .expect("read")
+                .json()
+                .await
+                .expect("JSON");
+            assert_eq!(
+                state["state"]["balance"],
+                json!(OPENING_BALANCE - withdrawn as i64 * WITHDRAWAL),
+                "{account} through {node}"
+            );
+        }
+    }
+
+    // The subscriber on the third node saw every position, in order, once.
+    let head = head(&http, &urls[0]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().expect("not poisoned").len() < head as usize {
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber fell short of {head}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    subscriber.abort();
+    let seen = seen.lock().expect("not poisoned").clone();
+    assert_eq!(seen, (1..=head).collect::<Vec<u64>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_report_a_stopped_database_and_recover_by_themselves() {
+    let cluster = Cluster::start(Options::default()).expect("PostgreSQL starts");
+    let url = cluster.create_database("restart").expect("a database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_nodes, urls) = nodes(dir.path(), &url, 2);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("a client");
+
+    // Writers append through both nodes, keeping the ids of what was acknowledged.
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let (http, node) = (http.clone(), urls[writer % urls.len()].clone());
+        let (acknowledged, writing) = (Arc::clone(&acknowledged), Arc::clone(&writing));
+        writers.push(tokio::spawn(async move {
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = uuid::Uuid::new_v4().to_string();
+                let sent = http
+                    .post(format!("{node}/v1/streams/storm-{writer}"))
+                    .json(&json!({"expected_version": "any",
+                                  "events": [{"id": id, "type": "Stormed", "data": {}}]}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(reply) if reply.status() == 201 => {
+                        acknowledged.lock().expect("not poisoned").push(id);
+                    }
+                    // Refused while the database is away: nothing is acknowledged.
+                    Ok(reply) => assert_eq!(reply.status(), 503, "{node}"),
+                    Err(_) => {}
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.stop().expect("PostgreSQL stops");
+    for node in &urls {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let reply = http
+                .get(format!("{node}/healthz"))
+                .send()
+                .await
+                .expect("healthz answers without the database");
+            if reply.status() == 503 {
+                let body: Value = reply.json().await.expect("JSON");
+                assert_eq!(body["status"], "writes_failing", "{body}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node} stayed healthy without PostgreSQL"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.restart().expect("PostgreSQL starts again");
+    for node in &urls {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http
+            .get(format!("{node}/healthz"))
+            .send()
+            .await
+            .map_or(true, |reply| reply.status() != 200)
+        {
+            assert!(Instant::now() < deadline, "{node} did not recover");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Writes go through again on both nodes.
+    let before = acknowledged.lock().expect("not poisoned").len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("the writer ran");
+    }
+    let acknowledged = acknowledged.lock().expect("not poisoned").clone();
+    assert!(
+        acknowledged.len() > before,
+        "no append went through after the restart"
+    );
+
+    // Every acknowledged event is stored.
+    let mut stored = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page: Value = http
+            .get(format!("{}/v1/all?after={after}&limit=1000", urls[1]))
+            .send()
+            .await
+            .expect("read")
+            .json()
+            .await
+            .expect("JSON");
+        let events = page["events"].as_array().expect("events");
+        if events.is_empty() {
+            break;
+        }
+        for event in events {
+            stored.insert(event["id"].as_str().expect("an id").to_owned());
+        }
+        after = page["scanned_to"].as_u64().expect("scanned_to");
+    }
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+}
