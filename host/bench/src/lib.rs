@@ -11,7 +11,8 @@
 //!   cores and disk they were measured on, probed before the run.
 //! - `store.rs`, `runtime.rs`, `commands.rs`, `http.rs`, `projections.rs`, `sandbox.rs`,
 //!   `plan.rs`, `ui.rs`, `reactors.rs`, `groups.rs`: the scenarios;
-//!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive.
+//!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive;
+//!   `postgres.rs`, `http --postgres`: two nodes on PostgreSQL beside a hand-built peer.
 
 mod bank;
 mod commands;
@@ -20,6 +21,7 @@ mod http;
 mod load;
 mod machine;
 mod plan;
+mod postgres;
 mod projections;
 mod reactors;
 mod report;
@@ -53,6 +55,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             )
         })?;
     let machine = machine::Machine::probe(dir.path())?;
+    anyhow::ensure!(
+        !args.postgres || matches!(args.scenario, Scenario::Http),
+        "--postgres applies to the http scenario"
+    );
     let pressure = if args.pressure {
         anyhow::ensure!(
             matches!(
@@ -72,6 +78,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Store => store::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Runtime => runtime::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Commands => commands::run(dir.path(), args.scale, !args.json).await?,
+        Scenario::Http if args.postgres => {
+            postgres::run(dir.path(), args.scale, !args.json).await?
+        }
         Scenario::Http => http::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Projections => projections::run(dir.path(), args.scale, !args.json).await?,
         Scenario::Sandbox => sandbox::run(dir.path(), args.scale, !args.json).await?,

@@ -15,7 +15,16 @@ pub(crate) struct Served {
 impl Served {
     /// Opens a node in `dir`, uploads `modules` (name and bytes), and starts serving.
     pub(crate) async fn start(dir: &Path, modules: Vec<(&str, Vec<u8>)>) -> anyhow::Result<Self> {
-        let node = Node::open(dir, &Settings::default()).await?;
+        Self::start_with(dir, &Settings::default(), modules).await
+    }
+
+    /// [`Served::start`] with `settings` (a store on PostgreSQL, say).
+    pub(crate) async fn start_with(
+        dir: &Path,
+        settings: &Settings,
+        modules: Vec<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Self> {
+        let node = Node::open(dir, settings).await?;
         for (name, bytes) in modules {
             node.registry().upload(name, bytes).await?;
         }

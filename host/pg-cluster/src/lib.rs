@@ -297,6 +297,42 @@ impl Cluster {
             .map(drop)
     }
 
+    /// Runs `pgbench` against database `database` with the custom script `script` (its text)
+    /// and `args` (such as `-c 64 -j 2 -t 500`), without vacuuming first; gives what it
+    /// printed.
+    pub fn pgbench(
+        &self,
+        database: &str,
+        script: &str,
+        args: &[&str],
+    ) -> Result<String, ClusterError> {
+        let file = self.dir.path().join(format!("{database}-script.sql"));
+        std::fs::write(&file, script)?;
+        let file = file.to_string_lossy().into_owned();
+        let mut all = vec!["-n", "-f", &file];
+        all.extend_from_slice(args);
+        all.push(database);
+        let output = self.run_client("pgbench", &all)?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Runs `statements` in database `database` with `psql`, stopping at the first error.
+    pub fn psql(&self, database: &str, statements: &str) -> Result<(), ClusterError> {
+        self.run_client(
+            "psql",
+            &[
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-d",
+                database,
+                "-c",
+                statements,
+            ],
+        )
+        .map(drop)
+    }
+
     /// Stops it (a fast shutdown: sessions are ended, what was committed stays).
     pub fn stop(&self) -> Result<(), ClusterError> {
         self.run(

@@ -752,6 +752,11 @@ pub struct BenchArgs {
     /// run must still fail nothing and put no module on probation.
     #[arg(long)]
     pub pressure: bool,
+    /// Run `http` on PostgreSQL instead: two nodes on a throwaway cluster (Debian's
+    /// PostgreSQL, fsync on), beside a hand-built PostgreSQL event store driven by pgbench
+    /// with the same clients, and a read of the log from PostgreSQL.
+    #[arg(long)]
+    pub postgres: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -45,7 +45,7 @@ pub(crate) fn storage(error: impl std::fmt::Display + std::fmt::Debug) -> Storag
     StorageError::backend(std::io::Error::other(message))
 }
 
-fn failed(error: impl std::fmt::Display + std::fmt::Debug) -> AppendError {
+pub(crate) fn failed(error: impl std::fmt::Display + std::fmt::Debug) -> AppendError {
     AppendError::Storage(storage(error))
 }
 
@@ -117,6 +117,38 @@ impl PostgresStore {
         command: Option<&LoggedCommand>,
     ) -> Result<AppendOutcome, AppendError> {
         check_append(&stream, &events)?;
+        let Some(queue) = &self.queue else {
+            return self
+                .append_alone(stream, expected, events, key, command)
+                .await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        queue
+            .send(crate::batch::Queued {
+                stream,
+                expected,
+                events,
+                key: key.cloned(),
+                command: command.cloned(),
+                reply,
+            })
+            .map_err(|_| AppendError::Storage(StorageError::Closed))?;
+        answer
+            .await
+            .map_err(|_| AppendError::Storage(StorageError::Closed))?
+    }
+
+    /// Writes one append in a transaction of its own, trying again after a racing append got
+    /// in the way: the path of a store with no writers of its own (`batch.rs`), and of an
+    /// append its batch could not settle.
+    pub(crate) async fn append_alone(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: Option<&IdempotencyKey>,
+        command: Option<&LoggedCommand>,
+    ) -> Result<AppendOutcome, AppendError> {
         for _ in 0..TRIES {
             let tried = self
                 .try_append(&stream, expected, &events, key, command)
@@ -187,7 +219,7 @@ impl PostgresStore {
             .await
             .map_err(failed)?;
         if !stored.is_empty() {
-            return recognise(stream, events, &stored).map(Some);
+            return recognise(stream, events, &stored.iter().collect::<Vec<_>>()).map(Some);
         }
         let actual = u64::try_from(current.unwrap_or(0)).map_err(failed)?;
         if !expected.admits(Version::new(actual)) {
@@ -342,10 +374,10 @@ async fn insert(
 
 /// The outcome of an append whose ids are stored (`stored`, their rows in position order): the
 /// original's if it is an exact retry, else why it is refused.
-fn recognise(
+pub(crate) fn recognise(
     stream: &StreamId,
     events: &[NewEvent],
-    stored: &[Row],
+    stored: &[&Row],
 ) -> Result<AppendOutcome, AppendError> {
     let by_id = |id: uuid::Uuid| stored.iter().find(|row| row.get::<_, uuid::Uuid>(0) == id);
     // An id stored with other content is refused first: it names another event.
@@ -362,7 +394,7 @@ fn recognise(
             }
         }
     }
-    let first: &Row = &stored[0];
+    let first: &Row = stored[0];
     let first_id = EventId::from(first.get::<_, uuid::Uuid>(0));
     let first_version: i64 = first.get(2);
     let in_order = stored.len() == events.len()
@@ -381,7 +413,7 @@ fn recognise(
             id: first_id,
         });
     }
-    let last = &stored[stored.len() - 1];
+    let last = stored[stored.len() - 1];
     Ok(AppendOutcome {
         stream: stream.clone(),
         first_version: Version::new(first_version as u64),
@@ -406,13 +438,19 @@ async fn recorded(
             &[&stream.as_str(), &key.as_str()],
         )
         .await?;
-    Ok(row.map(|row| AppendOutcome {
+    Ok(row.map(|row| outcome_of_key(stream, &row, 0)))
+}
+
+/// The outcome a key recorded, recognised, from an `append_keys` row whose first version is
+/// column `first` (then the last version, the positions and the time).
+pub(crate) fn outcome_of_key(stream: &StreamId, row: &Row, first: usize) -> AppendOutcome {
+    AppendOutcome {
         stream: stream.clone(),
-        first_version: Version::new(row.get::<_, i64>(0) as u64),
-        last_version: Version::new(row.get::<_, i64>(1) as u64),
-        first_position: Position::new(row.get::<_, i64>(2) as u64),
-        last_position: Position::new(row.get::<_, i64>(3) as u64),
-        recorded_at: Timestamp::from_millis(row.get::<_, i64>(4) as u64),
+        first_version: Version::new(row.get::<_, i64>(first) as u64),
+        last_version: Version::new(row.get::<_, i64>(first + 1) as u64),
+        first_position: Position::new(row.get::<_, i64>(first + 2) as u64),
+        last_position: Position::new(row.get::<_, i64>(first + 3) as u64),
+        recorded_at: Timestamp::from_millis(row.get::<_, i64>(first + 4) as u64),
         kind: AppendKind::Recognised,
-    }))
+    }
 }

@@ -3,7 +3,9 @@
 //! gap-free global positions handed out at append, commit order equal to position order, and
 //! exactly one winner per expected version.
 //!
-//! How an append moves (`append.rs`): inside one transaction it checks the event ids it
+//! How appends move: queued, and taken a batch at a time into one transaction by a few
+//! writer tasks (`batch.rs`, group commit), with the locks and checks of a lone append. A lone
+//! append (`append.rs`), inside one transaction, checks the event ids it
 //! carries, takes its stream's row with a conditional update, then takes the one-row log head
 //! last and holds it to commit, and writes its events at the head's next positions. Appends
 //! therefore commit one after another in position order, and a reader of the log never meets
@@ -27,13 +29,11 @@
 //! no database while compiling (sqlx's checked queries do), and add little; the pool hands each
 //! append its own connection, so appends from many tasks run side by side.
 //!
-//! What is here so far is the event log ([`cairn_store::EventLog`]: appends with ids
-//! recognised on a retry, keyed appends, stream and log reads, listings, the head followed
-//! across nodes), snapshots ([`cairn_store::Snapshots`]) and the command log
-//! ([`cairn_store::CommandLog`]). The store's other traits (modules, read models) and group
-//! commit come next, and with them the contract suite of `host/store-contract`.
+//! The store passes the contract suite of `host/store-contract` (`tests/contract.rs`), as the
+//! embedded store does.
 
 mod append;
+mod batch;
 mod command_log;
 mod event_log;
 mod follow;

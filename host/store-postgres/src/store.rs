@@ -42,6 +42,9 @@ pub struct PostgresStore {
     link: follow::Link,
     /// Moves when another node may have changed the modules.
     pub(crate) module_changes: follow::ModuleChanges,
+    /// Where appends wait for a batch (`batch.rs`); `None` in the writers' own copy, whose
+    /// appends are written alone.
+    pub(crate) queue: Option<crate::batch::Queue>,
     follower: Arc<Follower>,
 }
 
@@ -102,14 +105,17 @@ impl PostgresStore {
             Arc::clone(&module_changes),
         ));
         let views = crate::views::Views::new(config).map_err(|e| OpenError::Pool(e.to_string()))?;
-        Ok(Self {
+        let mut store = Self {
             pool,
             head,
             views: Arc::new(views),
             link,
             module_changes,
+            queue: None,
             follower: Arc::new(Follower(follower)),
-        })
+        };
+        store.queue = Some(crate::batch::start(&store));
+        Ok(store)
     }
 
     /// Notes how an append to the database went: a failure of the database is kept until an
