@@ -363,3 +363,140 @@ async fn nodes_report_a_stopped_database_and_recover_by_themselves() {
         .collect();
     assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
 }
+
+/// Whether the node at `url` runs the runners: a follower refuses anything about consumer
+/// groups as run elsewhere, the runner answers that the group is unknown.
+async fn runs_runners(http: &reqwest::Client, url: &str) -> bool {
+    match http.get(format!("{url}/v1/groups/nobody")).send().await {
+        Ok(reply) => reply.status() == 404,
+        Err(_) => false,
+    }
+}
+
+/// The node of `urls` that runs the runners, once exactly one does.
+async fn runner_of(http: &reqwest::Client, urls: &[String]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut running = Vec::new();
+        for (n, url) in urls.iter().enumerate() {
+            if runs_runners(http, url).await {
+                running.push(n);
+            }
+        }
+        if let [one] = running[..] {
+            return one;
+        }
+        assert!(
+            running.len() <= 1,
+            "several nodes run the runners: {running:?}"
+        );
+        assert!(Instant::now() < deadline, "no node took the runners over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn total_deposits(http: &reqwest::Client, url: &str) -> Option<i64> {
+    let reply = http
+        .post(format!("{url}/v1/projections/account_balances/query"))
+        .json(&json!({"type": "total_deposits"}))
+        .send()
+        .await
+        .ok()?;
+    if reply.status() != 200 {
+        return None;
+    }
+    reply.json::<Value>().await.ok()?["total_deposits"].as_i64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_queries() {
+    let cluster = Cluster::start(Options::default()).expect("PostgreSQL starts");
+    let url = cluster.create_database("takeover").expect("a database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut nodes, urls) = nodes(dir.path(), &url, 3);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("a client");
+    let runner = runner_of(&http, &urls).await;
+    let follower = (runner + 1) % urls.len();
+    upload_bank_account(&http, &urls[follower]).await;
+    let module = cairn_server::guests::build("account_balances").expect("the example builds");
+    let reply = http
+        .put(format!("{}/v1/modules/account_balances", urls[follower]))
+        .header("content-type", "application/wasm")
+        .body(module)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(reply.status(), 201);
+    for node in &urls {
+        serves_module(&http, node, "account_balances").await;
+    }
+
+    // Deposits through the two nodes that do not run the runners; the runner is killed
+    // while they go on.
+    let accepted = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let node = urls[if writer % 2 == 0 {
+            follower
+        } else {
+            (runner + 2) % 3
+        }]
+        .clone();
+        let (http, accepted, writing) = (http.clone(), Arc::clone(&accepted), Arc::clone(&writing));
+        writers.push(tokio::spawn(async move {
+            let account = format!("w-{writer}");
+            let open = json!({"type": "Open", "data": {"owner": account}});
+            let (status, body) = command(&http, &node, &account, open).await;
+            assert_eq!(status, 200, "{body}");
+            let mut amount = 1;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                let deposit = json!({"type": "Deposit", "data": {"amount": amount}});
+                let (status, body) = command(&http, &node, &account, deposit).await;
+                assert_eq!(status, 200, "{body}");
+                accepted.fetch_add(amount, std::sync::atomic::Ordering::Relaxed);
+                amount += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    common::kill(nodes[runner].take());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("the writer ran");
+    }
+    let accepted = accepted.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(accepted > 0);
+
+    // One of the two left takes the runners over, and the read model reaches the fold of the
+    // log, as every node that is left answers.
+    let alive: Vec<String> = urls
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| *n != runner)
+        .map(|(_, url)| url.clone())
+        .collect();
+    runner_of(&http, &alive).await;
+    for node in &alive {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let total = total_deposits(&http, node).await;
+            if total == Some(accepted) {
+                break;
+            }
+            assert!(
+                total.is_none_or(|t| t < accepted),
+                "{node}: the read model counts {total:?}, more than the {accepted} deposited"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{node}: the read model stayed at {total:?} of {accepted}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

@@ -15,6 +15,13 @@ pub enum GroupError {
     InvalidConfig(String),
     #[error("no group is named {0:?}")]
     NotFound(String),
+    /// This node shares its store with others, and consumer groups run on the node holding
+    /// the runner lease, not this one.
+    #[error(
+        "consumer groups run on the node that holds the runner lease, and this node does not: \
+         its store is shared with other nodes. Send this to the node running the runners"
+    )]
+    RunsElsewhere,
     #[error("a group named {0:?} exists already, with another config")]
     Exists(String),
     /// Deliveries that are not in flight: never made, already settled, or whose lease ran out

@@ -44,6 +44,8 @@ struct Handle {
 pub struct Groups {
     store: Arc<dyn EventStore>,
     handles: Arc<Mutex<BTreeMap<GroupName, Handle>>>,
+    /// Whether another node runs the groups (`Groups::dormant`).
+    dormant: bool,
     /// Held while a group is made or removed, so two of those never interleave.
     changes: Arc<tokio::sync::Mutex<()>>,
 }
@@ -59,6 +61,27 @@ pub struct Created {
 }
 
 impl Groups {
+    /// Groups this node does not run, because another node sharing the store holds the
+    /// runner lease: none is listed, and every request about one is refused
+    /// ([`GroupError::RunsElsewhere`]).
+    pub fn dormant(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            handles: Arc::default(),
+            dormant: true,
+            changes: Arc::default(),
+        }
+    }
+
+    /// Refuses a request to a node whose groups run elsewhere.
+    fn running_here(&self) -> Result<(), GroupError> {
+        if self.dormant {
+            Err(GroupError::RunsElsewhere)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Starts a task for every group the store keeps.
     pub async fn start(store: Arc<dyn EventStore>) -> Result<Self, GroupError> {
         let names = read_view(&store, registry(), |view| {
@@ -77,6 +100,7 @@ impl Groups {
         let groups = Self {
             store: Arc::clone(&store),
             handles: Arc::default(),
+            dormant: false,
             changes: Arc::default(),
         };
         match names {
@@ -165,6 +189,7 @@ impl Groups {
     /// Makes a group. The same name with the same config again is not an error (`created`
     /// false); with another config it is [`GroupError::Exists`].
     pub async fn create(&self, name: &str, config: GroupConfig) -> Result<Created, GroupError> {
+        self.running_here()?;
         let name = GroupName::new(name)?;
         config.check()?;
         let _change = self.changes.lock().await;
@@ -216,6 +241,7 @@ impl Groups {
 
     /// Removes a group: its task, its name and its rows. Deliveries in flight are forgotten.
     pub async fn delete(&self, name: &str) -> Result<(), GroupError> {
+        self.running_here()?;
         let _change = self.changes.lock().await;
         let (reply, done) = oneshot::channel();
         self.send(name, Request::Shutdown { reply })?;
@@ -237,6 +263,7 @@ impl Groups {
     }
 
     pub async fn status(&self, name: &str) -> Result<GroupStatus, GroupError> {
+        self.running_here()?;
         self.ask(name, |reply| Request::Status { reply }).await
     }
 
@@ -261,6 +288,7 @@ impl Groups {
         max: usize,
         wait: Duration,
     ) -> Result<Vec<Delivery>, GroupError> {
+        self.running_here()?;
         let member = MemberId::new(member)?;
         if max == 0 || max > MAX_POLL {
             return Err(GroupError::BadRequest(format!(
@@ -292,6 +320,7 @@ impl Groups {
     /// Joins `member` as a stream: deliveries arrive on the receiver until it is dropped,
     /// and then the member leaves.
     pub async fn stream(&self, name: &str, member: &str) -> Result<DeliveryStream, GroupError> {
+        self.running_here()?;
         let member = MemberId::new(member)?;
         let (sink, deliveries) = mpsc::unbounded_channel();
         let joining = member.clone();
@@ -313,6 +342,7 @@ impl Groups {
 
     /// `member` leaves now; its leases go back. Returns nothing whether or not it was one.
     pub fn leave(&self, name: &str, member: &str) -> Result<(), GroupError> {
+        self.running_here()?;
         let member = MemberId::new(member)?;
         self.send(name, Request::Leave { member })
     }
@@ -326,7 +356,10 @@ impl Groups {
         name: &str,
         ids: &[String],
     ) -> impl Future<Output = Result<usize, GroupError>> + Send + 'static {
-        let sent = parse_ids(ids).map(|ids| self.ask(name, |reply| Request::Ack { ids, reply }));
+        let sent = self
+            .running_here()
+            .and_then(|()| parse_ids(ids))
+            .map(|ids| self.ask(name, |reply| Request::Ack { ids, reply }));
         async move { sent?.await }
     }
 
@@ -338,6 +371,7 @@ impl Groups {
         action: NackAction,
         reason: Option<String>,
     ) -> Result<usize, GroupError> {
+        self.running_here()?;
         let ids = parse_ids(ids)?;
         self.ask(name, |reply| Request::Nack {
             ids,
@@ -355,6 +389,7 @@ impl Groups {
         after: u64,
         limit: usize,
     ) -> Result<Vec<ParkedEntry>, GroupError> {
+        self.running_here()?;
         let group = self.known(name)?;
         read_view(&self.store, group.model(), move |view| {
             load::parked_page(view, after, limit)
@@ -364,24 +399,28 @@ impl Groups {
 
     /// Releases parked events for replay; each is delivered once more, in its key's order.
     pub async fn replay(&self, name: &str, selection: Selection) -> Result<u64, GroupError> {
+        self.running_here()?;
         self.ask(name, |reply| Request::Replay { selection, reply })
             .await
     }
 
     /// Discards parked events.
     pub async fn discard(&self, name: &str, selection: Selection) -> Result<u64, GroupError> {
+        self.running_here()?;
         self.ask(name, |reply| Request::Discard { selection, reply })
             .await
     }
 
     /// Resumes a group stopped by a `stop`. Returns whether it was stopped.
     pub async fn resume(&self, name: &str) -> Result<bool, GroupError> {
+        self.running_here()?;
         self.ask(name, |reply| Request::Resume { reply }).await
     }
 
     /// Starts the group again from `start`: acknowledgements, parked events and deliveries in
     /// flight are dropped. Returns the position it starts after.
     pub async fn reset(&self, name: &str, start: &Start) -> Result<u64, GroupError> {
+        self.running_here()?;
         self.known(name)?;
         let to = resolve_start(&self.store, start).await?;
         self.ask(name, |reply| Request::Reset { to, reply }).await?;

@@ -33,6 +33,7 @@ pub mod new;
 pub mod node;
 pub mod project;
 pub mod restore;
+pub mod runners;
 pub mod serve;
 pub mod settings;
 pub mod telemetry;

@@ -2,6 +2,8 @@
 //! (with its compiled-code cache), the command path, the projection runners, the reactors, the
 //! consumer groups and the sinks.
 //!
+//! On a store several nodes share, the runners run on one node at a time (`runners.rs`).
+//!
 //! A data directory holds `store/cairn.redb` (events, snapshots, modules) and `compiled/`
 //! (wasmtime's cache of machine code, safe to delete). With `[store] url` set, the store is a
 //! PostgreSQL database instead, shared with other nodes, and the data directory holds only
@@ -10,12 +12,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_groups::{GroupError, Groups};
+use cairn_groups::Groups;
 use cairn_runtime::{CommandPath, Projections, Reactors, Registry};
-use cairn_sinks::{SinkError, Sinks};
+use cairn_sinks::Sinks;
 use cairn_store::{EventStore, RedbOptions, RedbStore};
 use cairn_store_postgres::PostgresStore;
 
+use crate::runners::{Lead, Parts, Seat};
 use crate::settings::Settings;
 
 /// The store a node opened.
@@ -33,10 +36,10 @@ pub struct Node {
     backend: Backend,
     shared: Arc<dyn EventStore>,
     command_path: Arc<CommandPath>,
-    projections: Projections,
-    reactors: Reactors,
-    groups: Groups,
-    sinks: Sinks,
+    /// The runners this node has now.
+    seat: Seat,
+    /// On a shared store: the task running the runners here while this node holds the lease.
+    lead: Option<Lead>,
     /// Loads the modules other nodes keep, on a shared store.
     _catching_up: Option<ModuleFollower>,
     data_dir: PathBuf,
@@ -107,33 +110,31 @@ impl Node {
         let registry = Arc::new(registry);
         let catching_up = module_changes
             .map(|changes| ModuleFollower(tokio::spawn(catch_up(Arc::clone(&registry), changes))));
-        let projections = Projections::start(
-            Arc::clone(&shared),
-            Arc::clone(&registry),
-            settings.projections.clone(),
-        );
         let command_path = Arc::new(CommandPath::new(
             Arc::clone(&registry),
             Arc::clone(&shared),
             settings.commands.clone(),
         ));
-        let reactors = Reactors::start(
-            Arc::clone(&shared),
+        let parts = Parts {
+            store: Arc::clone(&shared),
             registry,
-            Arc::clone(&command_path),
-            settings.reactors.clone(),
-        );
-        let groups = Groups::start(Arc::clone(&shared)).await?;
-        let sinks = Sinks::start(Arc::clone(&shared), groups.clone()).await?;
-        declare(&groups, &sinks, settings).await?;
+            command_path: Arc::clone(&command_path),
+            settings: settings.clone(),
+        };
+        // On a shared store the runners run where the runner lease is (`runners.rs`).
+        let (seat, lead) = if shared.is_shared() {
+            let seat = Seat::new(parts.dormant());
+            let lead = Lead::start(parts, seat.clone());
+            (seat, Some(lead))
+        } else {
+            (Seat::new(parts.running().await?), None)
+        };
         Ok(Self {
             backend,
             shared,
             command_path,
-            projections,
-            reactors,
-            groups,
-            sinks,
+            seat,
+            lead,
             _catching_up: catching_up,
             data_dir: data_dir.to_path_buf(),
         })
@@ -166,24 +167,30 @@ impl Node {
         &self.command_path
     }
 
-    /// The projection runners.
-    pub fn projections(&self) -> &Projections {
-        &self.projections
+    /// The projection runners (dormant ones while another node runs them).
+    pub fn projections(&self) -> Projections {
+        self.seat.current().projections
     }
 
-    /// The reactors.
-    pub fn reactors(&self) -> &Reactors {
-        &self.reactors
+    /// The reactors (dormant ones while another node runs them).
+    pub fn reactors(&self) -> Reactors {
+        self.seat.current().reactors
     }
 
-    /// The consumer groups.
-    pub fn groups(&self) -> &Groups {
-        &self.groups
+    /// The consumer groups (dormant ones while another node runs them).
+    pub fn groups(&self) -> Groups {
+        self.seat.current().groups
     }
 
-    /// The sinks.
-    pub fn sinks(&self) -> &Sinks {
-        &self.sinks
+    /// The sinks (dormant ones while another node runs them).
+    pub fn sinks(&self) -> Sinks {
+        self.seat.current().sinks
+    }
+
+    /// Where the node keeps its runners, which change as a shared store's runner lease comes
+    /// and goes.
+    pub fn seat(&self) -> &Seat {
+        &self.seat
     }
 
     /// The module registry.
@@ -203,16 +210,14 @@ impl Node {
             backend,
             shared,
             command_path,
-            projections,
-            reactors,
-            groups,
-            sinks,
+            seat,
+            lead,
             ..
         } = self;
-        sinks.stop().await;
-        groups.stop().await;
-        reactors.stop().await;
-        projections.stop().await;
+        if let Some(lead) = lead {
+            lead.stop().await;
+        }
+        seat.current().stop().await;
         command_path.settle().await;
         drop(command_path);
         drop(shared);
@@ -221,33 +226,6 @@ impl Node {
             Backend::Postgres { store, .. } => store.close().await,
         }
     }
-}
-
-/// Makes the groups and sinks a cairn.toml declares, when they are missing. A group kept with
-/// other settings stays as kept (said in the log); a sink whose target changed takes the new
-/// one.
-async fn declare(groups: &Groups, sinks: &Sinks, settings: &Settings) -> anyhow::Result<()> {
-    for group in &settings.groups {
-        match groups.create(&group.name, group.config.clone()).await {
-            Ok(_) => {}
-            Err(GroupError::Exists(name)) => tracing::warn!(
-                group = %name,
-                "cairn.toml declares this group with other settings than the kept ones; the kept ones stay (delete the group to make it anew)"
-            ),
-            Err(error) => anyhow::bail!("group {}: {error}", group.name),
-        }
-    }
-    for sink in &settings.sinks {
-        match sinks.ensure(sink.clone()).await {
-            Ok(()) => {}
-            Err(SinkError::Exists(name)) => tracing::warn!(
-                sink = %name,
-                "cairn.toml declares this sink with other group settings than the kept ones; the kept ones stay (delete the sink to make it anew)"
-            ),
-            Err(error) => anyhow::bail!("sink {}: {error}", sink.name),
-        }
-    }
-    Ok(())
 }
 
 /// `url` without its password, to print: `postgres://user:secret@host/db` as

@@ -61,9 +61,23 @@ pub struct Sinks {
     groups: Groups,
     running: Arc<Mutex<BTreeMap<String, Running>>>,
     changes: Arc<tokio::sync::Mutex<()>>,
+    /// Whether another node runs the sinks (`Sinks::dormant`).
+    dormant: bool,
 }
 
 impl Sinks {
+    /// Sinks this node does not run, because another node sharing the store holds the runner
+    /// lease: none is listed, and every request about one is refused.
+    pub fn dormant(store: Arc<dyn EventStore>, groups: Groups) -> Self {
+        Self {
+            store,
+            groups,
+            running: Arc::default(),
+            changes: Arc::default(),
+            dormant: true,
+        }
+    }
+
     /// Starts every sink the store keeps.
     pub async fn start(store: Arc<dyn EventStore>, groups: Groups) -> Result<Self, SinkError> {
         let reader = Arc::clone(&store);
@@ -87,6 +101,7 @@ impl Sinks {
             groups,
             running: Arc::default(),
             changes: Arc::default(),
+            dormant: false,
         };
         match kept {
             None => {
@@ -143,6 +158,9 @@ impl Sinks {
         config: SinkConfig,
         check_reachable: bool,
     ) -> Result<SinkCreated, SinkError> {
+        if self.dormant {
+            return Err(SinkError::Group(GroupError::RunsElsewhere));
+        }
         config.check()?;
         let _change = self.changes.lock().await;
         let group = config.group_name()?;
@@ -197,6 +215,9 @@ impl Sinks {
     /// target answers: it waits for it), its target and value replaced if only they changed.
     /// Other changed settings are [`SinkError::Exists`].
     pub async fn ensure(&self, config: SinkConfig) -> Result<(), SinkError> {
+        if self.dormant {
+            return Err(SinkError::Group(GroupError::RunsElsewhere));
+        }
         config.check()?;
         let existing = self.lock().get(&config.name).map(|r| Arc::clone(&r.config));
         match existing {
@@ -226,6 +247,9 @@ impl Sinks {
 
     /// Removes a sink: its task, its registry row and its group.
     pub async fn delete(&self, name: &str) -> Result<(), SinkError> {
+        if self.dormant {
+            return Err(SinkError::Group(GroupError::RunsElsewhere));
+        }
         let _change = self.changes.lock().await;
         let running = self
             .lock()
@@ -252,6 +276,9 @@ impl Sinks {
     }
 
     pub async fn status(&self, name: &str) -> Result<SinkStatus, SinkError> {
+        if self.dormant {
+            return Err(SinkError::Group(GroupError::RunsElsewhere));
+        }
         let (config, run) = {
             let running = self.lock();
             let sink = running

@@ -19,6 +19,8 @@
 //! - `reads.rs`: reads of a stream and of the global log.
 //! - `follow.rs`: the head of the log followed across nodes (LISTEN/NOTIFY, and a read each
 //!   second as a fallback).
+//! - `lease.rs`: the runner lease, an advisory lock on a session of its own, and the fence
+//!   that refuses a former holder's read model writes.
 //! - `event_log.rs`: [`cairn_store::EventLog`] on the store; `snapshots.rs`,
 //!   [`cairn_store::Snapshots`]; `command_log.rs`, [`cairn_store::CommandLog`]; `modules.rs`,
 //!   [`cairn_store::Modules`]; `read_models.rs`, [`cairn_store::ReadModels`], whose views are
@@ -37,6 +39,7 @@ mod batch;
 mod command_log;
 mod event_log;
 mod follow;
+mod lease;
 mod modules;
 mod read_models;
 mod reads;

@@ -136,6 +136,7 @@ impl ReadModels for PostgresStore {
         check_model_writes(&commit.model, &commit.writes)?;
         let mut client = self.pool.get().await.map_err(failed)?;
         let tx = client.transaction().await.map_err(failed)?;
+        crate::lease::check(&tx, &self.fence).await?;
         commit_in(&tx, &commit).await?;
         tx.commit().await.map_err(failed)
     }
@@ -144,6 +145,7 @@ impl ReadModels for PostgresStore {
         check_model_writes(&amend.model, &amend.writes)?;
         let mut client = self.pool.get().await.map_err(failed)?;
         let tx = client.transaction().await.map_err(failed)?;
+        crate::lease::check(&tx, &self.fence).await?;
         if lock(&tx, &amend.model).await?.is_none() {
             return Err(ModelError::NeverCommitted {
                 model: amend.model.clone(),
@@ -157,6 +159,7 @@ impl ReadModels for PostgresStore {
         check_model_writes(&commit.model, &commit.writes)?;
         let mut client = self.pool.get().await.map_err(failed)?;
         let tx = client.transaction().await.map_err(failed)?;
+        crate::lease::check(&tx, &self.fence).await?;
         lock(&tx, &commit.model).await?;
         drop_in(&*tx, &commit.model).await?;
         commit_in(&tx, &commit).await?;

@@ -15,9 +15,10 @@
 //! | `removed_modules` | a removed module's name and the version that was latest (version 5) |
 //! | `models` | a read model's name and checkpoint (version 5) |
 //! | `model_rows` | (model, key): value, a read model's entries (version 5) |
+//! | `runner_lease` | one row: the epoch of the runner lease, moved on by each node that takes it (version 6) |
 //!
 //! Invariants, kept by `append.rs` (5 by `snapshots.rs`, 6 with `command_log.rs`, 7 by
-//! `modules.rs`, 8 by `read_models.rs`):
+//! `modules.rs`, 8 by `read_models.rs`, 9 by `lease.rs` and `read_models.rs`):
 //! 1. `events` holds positions `1..=log_head.position` with no gap, and no transaction that
 //!    wrote some of them is uncommitted while a later one is committed: an append updates
 //!    `log_head` last and holds its row lock until it commits, so appends commit in position
@@ -40,13 +41,16 @@
 //! 8. A model's `model_rows` and its `models` row change together, in one transaction, and its
 //!    checkpoint only grows but for a replacement (`read_models.rs`); rows exist only for a
 //!    model with a `models` row.
+//! 9. A read model write of a node that took the runner lease commits only while
+//!    `runner_lease.epoch` is the one it took, read `FOR SHARE` in the write's transaction
+//!    (`lease.rs`).
 
 use tokio_postgres::Transaction;
 
 use crate::store::OpenError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// The advisory lock under which a node moves the schema on, so two nodes starting at once
 /// do not both try.
@@ -161,6 +165,16 @@ CREATE TABLE model_rows (
     value bytea NOT NULL,
     PRIMARY KEY (model, key)
 );
+",
+    ),
+    (
+        6,
+        r"
+CREATE TABLE runner_lease (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    epoch bigint NOT NULL CHECK (epoch >= 0)
+);
+INSERT INTO runner_lease (epoch) VALUES (0);
 ",
     ),
 ];

@@ -42,6 +42,10 @@ pub struct PostgresStore {
     link: follow::Link,
     /// Moves when another node may have changed the modules.
     pub(crate) module_changes: follow::ModuleChanges,
+    /// Where dedicated sessions connect (the runner lease's).
+    pub(crate) config: Arc<tokio_postgres::Config>,
+    /// The epoch of the runner lease this node took last (`lease.rs`).
+    pub(crate) fence: crate::lease::Fence,
     /// Where appends wait for a batch (`batch.rs`); `None` in the writers' own copy, whose
     /// appends are written alone.
     pub(crate) queue: Option<crate::batch::Queue>,
@@ -104,13 +108,16 @@ impl PostgresStore {
             link.clone(),
             Arc::clone(&module_changes),
         ));
-        let views = crate::views::Views::new(config).map_err(|e| OpenError::Pool(e.to_string()))?;
+        let views =
+            crate::views::Views::new(config.clone()).map_err(|e| OpenError::Pool(e.to_string()))?;
         let mut store = Self {
             pool,
             head,
             views: Arc::new(views),
             link,
             module_changes,
+            config: Arc::new(config.clone()),
+            fence: crate::lease::Fence::default(),
             queue: None,
             follower: Arc::new(Follower(follower)),
         };
@@ -152,5 +159,21 @@ impl cairn_store::EventStore for PostgresStore {
     /// again after it was lost); else why the database cannot be reached.
     fn write_failure(&self) -> Option<String> {
         self.link.broken()
+    }
+
+    fn acquire_runner_lease(
+        &self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn Future<Output = Result<cairn_store::RunnerLease, cairn_store::StorageError>>
+                + Send
+                + '_,
+        >,
+    > {
+        Box::pin(self.acquire_lease())
+    }
+
+    fn is_shared(&self) -> bool {
+        true
     }
 }

@@ -49,6 +49,7 @@ mod error;
 mod event;
 mod head;
 mod json;
+mod lease;
 mod module;
 mod name;
 mod read;
@@ -71,6 +72,7 @@ pub use error::{
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::{HeadSender, HeadWatch};
 pub use json::{Json, JsonError};
+pub use lease::RunnerLease;
 pub use module::{
     ModuleHash, ModuleKind, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState,
     NewModule, NotAModuleHash,

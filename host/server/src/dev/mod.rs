@@ -101,7 +101,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         },
         reloader,
     ));
-    let faults = tokio::spawn(faults::report(node.projections().clone()));
+    let faults = tokio::spawn(faults::report(node.projections()));
     let state = AppState::new(&node, args.key.api_key);
     let served = http::serve_with(listener, state, http_config, stop).await;
     watching.abort();

@@ -169,7 +169,7 @@ pub(crate) async fn create(
         return Err(invalid_body("the body is a JSON object"));
     };
     let NamedGroup { name, config } = NamedGroup::try_from(fields).map_err(|e| invalid_body(&e))?;
-    let created = state.groups.create(&name, config).await?;
+    let created = state.groups().create(&name, config).await?;
     let status = if created.created {
         StatusCode::CREATED
     } else {
@@ -192,7 +192,7 @@ fn invalid_body(message: &str) -> ApiError {
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<GroupList> {
     Json(GroupList {
-        groups: state.groups.list().await,
+        groups: state.groups().list().await,
     })
 }
 
@@ -209,7 +209,7 @@ pub(crate) async fn status(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<GroupStatus>, ApiError> {
-    Ok(Json(state.groups.status(&name).await?))
+    Ok(Json(state.groups().status(&name).await?))
 }
 
 /// Removes a group, with its checkpoint and parked events.
@@ -225,7 +225,7 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.groups.delete(&name).await?;
+    state.groups().delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -248,7 +248,7 @@ pub(crate) async fn poll(
 ) -> Result<Json<Deliveries>, ApiError> {
     let wait = body.wait_ms.map_or(DEFAULT_WAIT, Duration::from_millis);
     let deliveries = state
-        .groups
+        .groups()
         .poll(&name, &body.member, body.max.unwrap_or(DEFAULT_MAX), wait)
         .await?;
     Ok(Json(Deliveries { deliveries }))
@@ -269,7 +269,7 @@ pub(crate) async fn deliveries(
     PathParams(name): PathParams<String>,
     QueryParams(query): QueryParams<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let member = state.groups.stream(&name, &query.member).await?;
+    let member = state.groups().stream(&name, &query.member).await?;
     let events = stream::unfold(member, |mut member| async move {
         let delivery = member.next().await?;
         Some((Ok(to_sse(&delivery)), member))
@@ -304,7 +304,7 @@ pub(crate) async fn ack(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<AckBody>,
 ) -> Result<Json<Settled>, ApiError> {
-    let settled = state.groups.ack(&name, &body.deliveries).await?;
+    let settled = state.groups().ack(&name, &body.deliveries).await?;
     Ok(Json(Settled { settled }))
 }
 
@@ -326,7 +326,7 @@ pub(crate) async fn nack(
     JsonBody(body): JsonBody<NackBody>,
 ) -> Result<Json<Settled>, ApiError> {
     let settled = state
-        .groups
+        .groups()
         .nack(&name, &body.deliveries, body.action, body.reason)
         .await?;
     Ok(Json(Settled { settled }))
@@ -345,7 +345,7 @@ pub(crate) async fn leave(
     State(state): State<AppState>,
     PathParams((name, member)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.groups.leave(&name, &member)?;
+    state.groups().leave(&name, &member)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -364,7 +364,7 @@ pub(crate) async fn parked(
     QueryParams(query): QueryParams<ParkedQuery>,
 ) -> Result<Json<ParkedPage>, ApiError> {
     let (after, limit) = query.page()?;
-    let parked = state.groups.parked(&name, after, limit).await?;
+    let parked = state.groups().parked(&name, after, limit).await?;
     Ok(Json(ParkedPage { parked }))
 }
 
@@ -384,7 +384,7 @@ pub(crate) async fn replay(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<SelectionBody>,
 ) -> Result<Json<Counted>, ApiError> {
-    let count = state.groups.replay(&name, body.selection()?).await?;
+    let count = state.groups().replay(&name, body.selection()?).await?;
     Ok(Json(Counted { count }))
 }
 
@@ -403,7 +403,7 @@ pub(crate) async fn discard(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<SelectionBody>,
 ) -> Result<Json<Counted>, ApiError> {
-    let count = state.groups.discard(&name, body.selection()?).await?;
+    let count = state.groups().discard(&name, body.selection()?).await?;
     Ok(Json(Counted { count }))
 }
 
@@ -423,7 +423,7 @@ pub(crate) async fn reset(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<ResetBody>,
 ) -> Result<Json<ResetDone>, ApiError> {
-    let start_after = state.groups.reset(&name, &body.start).await?;
+    let start_after = state.groups().reset(&name, &body.start).await?;
     Ok(Json(ResetDone { start_after }))
 }
 
@@ -440,7 +440,7 @@ pub(crate) async fn resume(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Resumed>, ApiError> {
-    let resumed = state.groups.resume(&name).await?;
+    let resumed = state.groups().resume(&name).await?;
     Ok(Json(Resumed { resumed }))
 }
 
@@ -454,6 +454,9 @@ impl From<GroupError> for ApiError {
             GroupError::InvalidConfig(_) => ApiError::bad_request("invalid_group_config", message),
             GroupError::BadRequest(_) => ApiError::bad_request("invalid_request", message),
             GroupError::NotFound(_) => ApiError::not_found("unknown_group", message),
+            GroupError::RunsElsewhere => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "runs_elsewhere", message)
+            }
             GroupError::NotParked(_) => ApiError::not_found("not_parked", message),
             GroupError::Exists(_) => ApiError::new(StatusCode::CONFLICT, "group_exists", message),
             GroupError::UnknownDeliveries(_) => {

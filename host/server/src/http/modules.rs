@@ -112,7 +112,7 @@ pub(super) async fn upload(
     }
     let uploaded = match query.from {
         Some(from) => state
-            .reactors
+            .reactors()
             .install_from(&name, body, from)
             .await
             .map_err(|error| match error {
@@ -333,7 +333,7 @@ pub(super) async fn remove(
             ModuleRemoved::new(record, Some(format!("{name}-*")), Vec::new(), message)
         }
         Some(ModuleKind::Projection) => {
-            let removed = match state.projections.remove(&name).await {
+            let removed = match state.projections().remove(&name).await {
                 Ok(removed) => removed,
                 // Removed meanwhile by another request: no module is named so any more.
                 Err(cairn_runtime::ControlError::UnknownProjection(_)) => {
@@ -353,7 +353,7 @@ pub(super) async fn remove(
             ModuleRemoved::new(removed.record, None, dropped, message)
         }
         Some(ModuleKind::Reactor) => {
-            let record = match state.reactors.remove(&name).await {
+            let record = match state.reactors().remove(&name).await {
                 Ok(record) => record,
                 Err(cairn_runtime::ReactorError::UnknownReactor(_)) => {
                     return Err(unknown_module(&name));

@@ -79,6 +79,8 @@ pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     crate::telemetry::observe(state.store.head().get());
     let mut text = state.metrics.render();
-    text.push_str(&crate::telemetry::scraped_gauges(&state.projections.list()));
+    text.push_str(&crate::telemetry::scraped_gauges(
+        &state.projections().list(),
+    ));
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

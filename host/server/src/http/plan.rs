@@ -119,7 +119,7 @@ pub(super) async fn plan(
                 .await;
             if matches!(kind, Ok(ModuleKind::Projection)) {
                 state
-                    .projections
+                    .projections()
                     .plan(&name, candidate, &queries, &progress)
                     .await
                     .map(PlanReport::Projection)

@@ -28,7 +28,7 @@ pub(crate) struct ProjectionList {
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<ProjectionList> {
     Json(ProjectionList {
-        projections: state.projections.list(),
+        projections: state.projections().list(),
     })
 }
 
@@ -48,7 +48,7 @@ pub(crate) async fn status(
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ProjectionStatus>, ApiError> {
     state
-        .projections
+        .projections()
         .status(&name)
         .map(Json)
         .ok_or_else(|| unknown(&name))
@@ -74,7 +74,7 @@ pub(crate) async fn query(
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<JsonText>,
 ) -> Result<Json<JsonText>, ApiError> {
-    match state.projections.query(&name, request).await {
+    match state.projections().query(&name, request).await {
         Ok(answer) => Ok(Json(answer)),
         Err(error) => Err(query_failed(&name, error)),
     }
@@ -125,7 +125,7 @@ pub(crate) async fn pause(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ProjectionStatus>, ApiError> {
-    Ok(Json(state.projections.pause(&name).await?))
+    Ok(Json(state.projections().pause(&name).await?))
 }
 
 /// Resumes a paused projection from its checkpoint.
@@ -143,7 +143,7 @@ pub(crate) async fn resume(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ProjectionStatus>, ApiError> {
-    Ok(Json(state.projections.resume(&name).await?))
+    Ok(Json(state.projections().resume(&name).await?))
 }
 
 /// Rebuilds a projection from position 0. The new read model is built beside the serving one,
@@ -165,6 +165,6 @@ pub(crate) async fn reset(
 ) -> Result<(StatusCode, Json<ProjectionStatus>), ApiError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(state.projections.reset(&name).await?),
+        Json(state.projections().reset(&name).await?),
     ))
 }

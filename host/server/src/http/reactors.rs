@@ -80,7 +80,7 @@ pub(crate) struct ResetQuery {
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<ReactorList> {
     Json(ReactorList {
-        reactors: state.reactors.list(),
+        reactors: state.reactors().list(),
     })
 }
 
@@ -101,7 +101,7 @@ pub(crate) async fn status(
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ReactorStatus>, ApiError> {
     state
-        .reactors
+        .reactors()
         .status(&name)
         .map(Json)
         .ok_or_else(|| unknown(&name))
@@ -126,7 +126,7 @@ pub(crate) async fn parked(
 ) -> Result<Json<ParkedList>, ApiError> {
     let (after, limit) = query.page()?;
     Ok(Json(ParkedList {
-        parked: state.reactors.parked(&name, after, limit).await?,
+        parked: state.reactors().parked(&name, after, limit).await?,
     }))
 }
 
@@ -152,7 +152,7 @@ pub(crate) async fn retry(
     State(state): State<AppState>,
     PathParams((name, position)): PathParams<(String, u64)>,
 ) -> Result<Json<RetryDoc>, ApiError> {
-    let report = state.reactors.retry(&name, Some(position)).await?;
+    let report = state.reactors().retry(&name, Some(position)).await?;
     if report.succeeded == 0 && report.failed.is_empty() {
         return Err(not_parked(&name, position));
     }
@@ -176,7 +176,7 @@ pub(crate) async fn retry_all(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<RetryDoc>, ApiError> {
-    Ok(Json(state.reactors.retry(&name, None).await?.into()))
+    Ok(Json(state.reactors().retry(&name, None).await?.into()))
 }
 
 /// Discards the event parked at a position: the reactor will not react to it.
@@ -198,7 +198,7 @@ pub(crate) async fn discard(
     State(state): State<AppState>,
     PathParams((name, position)): PathParams<(String, u64)>,
 ) -> Result<Json<Discarded>, ApiError> {
-    match state.reactors.discard(&name, position).await? {
+    match state.reactors().discard(&name, position).await? {
         0 => Err(not_parked(&name, position)),
         discarded => Ok(Json(Discarded { discarded })),
     }
@@ -226,7 +226,7 @@ pub(crate) async fn reset(
     let from = query.from.unwrap_or(0);
     Ok((
         StatusCode::ACCEPTED,
-        Json(state.reactors.reset(&name, from).await?),
+        Json(state.reactors().reset(&name, from).await?),
     ))
 }
 

@@ -35,7 +35,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(config): JsonBody<SinkConfig>,
 ) -> Result<(StatusCode, Json<SinkCreated>), ApiError> {
-    let created = state.sinks.create(config, true).await?;
+    let created = state.sinks().create(config, true).await?;
     let status = if created.created {
         StatusCode::CREATED
     } else {
@@ -54,7 +54,7 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<SinkList> {
     Json(SinkList {
-        sinks: state.sinks.list().await,
+        sinks: state.sinks().list().await,
     })
 }
 
@@ -72,7 +72,7 @@ pub(crate) async fn status(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<SinkStatus>, ApiError> {
-    Ok(Json(state.sinks.status(&name).await?))
+    Ok(Json(state.sinks().status(&name).await?))
 }
 
 /// Removes a sink and its group.
@@ -88,7 +88,7 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.sinks.delete(&name).await?;
+    state.sinks().delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

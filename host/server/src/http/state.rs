@@ -16,10 +16,8 @@ use crate::node::Node;
 pub struct AppState {
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) command_path: Arc<CommandPath>,
-    pub(crate) projections: Projections,
-    pub(crate) reactors: Reactors,
-    pub(crate) groups: cairn_groups::Groups,
-    pub(crate) sinks: cairn_sinks::Sinks,
+    /// The node's runners, which change as a shared store's runner lease comes and goes.
+    seat: crate::runners::Seat,
     pub(crate) api_key: Option<Arc<str>>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) stats: Arc<ServerStats>,
@@ -39,10 +37,7 @@ impl AppState {
         Self {
             store: Arc::clone(node.store()),
             command_path: Arc::clone(node.command_path()),
-            projections: node.projections().clone(),
-            reactors: node.reactors().clone(),
-            groups: node.groups().clone(),
-            sinks: node.sinks().clone(),
+            seat: node.seat().clone(),
             api_key: api_key.map(Arc::from),
             metrics: crate::telemetry::prometheus(),
             stats: Arc::new(ServerStats::new(node.data_dir().join("store"))),
@@ -51,6 +46,26 @@ impl AppState {
             console_secret: ConsoleSecret::draw(),
             shutdown: Arc::new(watch::Sender::new(false)),
         }
+    }
+
+    /// The projections now (dormant ones while another node runs them).
+    pub(crate) fn projections(&self) -> Projections {
+        self.seat.current().projections
+    }
+
+    /// The reactors now.
+    pub(crate) fn reactors(&self) -> Reactors {
+        self.seat.current().reactors
+    }
+
+    /// The consumer groups now.
+    pub(crate) fn groups(&self) -> cairn_groups::Groups {
+        self.seat.current().groups
+    }
+
+    /// The sinks now.
+    pub(crate) fn sinks(&self) -> cairn_sinks::Sinks {
+        self.seat.current().sinks
     }
 
     /// Tells long-lived responses (subscriptions) to end, so a graceful shutdown can finish.

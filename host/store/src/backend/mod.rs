@@ -19,6 +19,8 @@
 //! write is durable (or refused, with nothing stored); a read call sees every write that
 //! returned before it began.
 
+use crate::error::StorageError;
+
 mod command_log;
 mod event_log;
 mod modules;
@@ -48,5 +50,22 @@ pub trait EventStore:
     /// checks. It stays set until the store is reopened.
     fn damage_seen(&self) -> Option<crate::error::Damage> {
         None
+    }
+
+    /// Waits until this node holds the lease to run the background runners
+    /// ([`crate::RunnerLease`]), and returns it. A store only this process writes grants it at
+    /// once; a shared one when no other node holds it. Fails only when the store cannot be
+    /// asked (then try again).
+    fn acquire_runner_lease(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<crate::RunnerLease, StorageError>> + Send + '_>>
+    {
+        Box::pin(async { Ok(crate::RunnerLease::sole()) })
+    }
+
+    /// Whether several nodes share this store, so the runners run where the lease is and the
+    /// modules other nodes keep are followed ([`Modules::watch_modules`]).
+    fn is_shared(&self) -> bool {
+        false
     }
 }

@@ -544,6 +544,19 @@ async fn load(env: &RunnerEnv, name: &ModuleName) -> Result<Lifecycle, StorageEr
     }
 }
 
+/// The version and read model serving projection `name`, as kept: for a node that does not
+/// run the projection (another node holds the runner lease) to answer queries from.
+pub(super) async fn kept_serving(
+    env: &RunnerEnv,
+    name: &ModuleName,
+) -> Result<Option<(u64, ReadModelName)>, StorageError> {
+    let kept = load(env, name).await?;
+    Ok(kept
+        .serving
+        .or(kept.building)
+        .map(|slot| (slot.version, slot.model(name.as_str()))))
+}
+
 /// Keeps `kept` for projection `name`, dropping `drop_models` in the same transaction.
 async fn save(
     env: &RunnerEnv,

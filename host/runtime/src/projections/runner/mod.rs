@@ -70,6 +70,8 @@ pub enum ControlError {
 #[derive(Clone)]
 pub struct Projections {
     lifecycles: Arc<Lifecycles>,
+    /// Whether this node leaves the runners to another (`Projections::dormant`).
+    dormant: bool,
     stop: watch::Sender<bool>,
     supervisor: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -112,8 +114,26 @@ impl Projections {
         });
         Self {
             lifecycles,
+            dormant: false,
             stop,
             supervisor: Arc::new(Mutex::new(Some(supervisor))),
+        }
+    }
+
+    /// Projections this node does not run, because another node sharing the store holds the
+    /// runner lease: nothing runs here, and queries are answered from the read model the
+    /// store says is serving, as the node running it committed it.
+    pub fn dormant(
+        store: Arc<dyn EventStore>,
+        registry: Arc<Registry>,
+        config: RunnerConfig,
+    ) -> Self {
+        let env = Arc::new(RunnerEnv { store, config });
+        Self {
+            lifecycles: Arc::new(Lifecycles::new(env, registry)),
+            dormant: true,
+            stop: watch::channel(true).0,
+            supervisor: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -202,12 +222,36 @@ impl Projections {
 
     /// The store's newest position now: statuses are measured against it, since a runner
     /// that is paused or faulted does not look at the head.
+    /// Answers `request` from the read model the store names as serving `name` (a dormant
+    /// node's queries).
+    async fn query_kept(&self, name: &str, request: Json) -> Result<Json, QueryError> {
+        let unknown = || QueryError::UnknownProjection(name.to_owned());
+        let module = self.registry().projection(name).ok_or_else(unknown)?;
+        let env = self.lifecycles.env();
+        let (version, model) = lifecycle::kept_serving(env, module.name())
+            .await?
+            .ok_or_else(unknown)?;
+        let projection = self
+            .registry()
+            .kept_projection(name, version)
+            .await
+            .map_err(|e| StorageError::backend(std::io::Error::other(e.to_string())))?;
+        let view = env.open_view(&model).await?;
+        projection
+            .query(view, request)
+            .await?
+            .map_err(QueryError::Refused)
+    }
+
     fn head(&self) -> u64 {
         self.lifecycles.env().store.head().get()
     }
 
     /// Answers `request` from the read model serving `name`.
     pub async fn query(&self, name: &str, request: Json) -> Result<Json, QueryError> {
+        if self.dormant {
+            return self.query_kept(name, request).await;
+        }
         let serving = self
             .lifecycles
             .serving(name)

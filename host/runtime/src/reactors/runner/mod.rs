@@ -137,21 +137,12 @@ impl Reactors {
         commands: Arc<CommandPath>,
         config: ReactorConfig,
     ) -> Self {
-        let (stop, mut stopped) = watch::channel(false);
-        let inner = Arc::new(Inner {
-            store,
-            registry,
-            commands,
-            config,
-            running: tokio::sync::Mutex::new(BTreeMap::new()),
-            boards: Mutex::new(BTreeMap::new()),
-            stop,
-            supervisor: Mutex::new(None),
-            threads: threads::ReactorThreads::start(REACTOR_THREADS),
-            unbuilt: Mutex::new(BTreeMap::new()),
-        });
+        let reactors = Self::dormant(store, registry, commands, config);
+        let inner = &reactors.inner;
+        inner.stop.send_replace(false);
+        let mut stopped = inner.stop.subscribe();
         let mut installs = inner.registry.watch_reactors();
-        let supervised = Arc::clone(&inner);
+        let supervised = Arc::clone(inner);
         let supervisor = tokio::spawn(async move {
             loop {
                 supervised.sync().await;
@@ -165,6 +156,31 @@ impl Reactors {
             .supervisor
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(supervisor);
+        reactors
+    }
+
+    /// Reactors this node does not run, because another node sharing the store holds the
+    /// runner lease: their statuses are listed, and asking one to retry, discard or reset is
+    /// refused as not running here.
+    pub fn dormant(
+        store: Arc<dyn EventStore>,
+        registry: Arc<Registry>,
+        commands: Arc<CommandPath>,
+        config: ReactorConfig,
+    ) -> Self {
+        let (stop, _) = watch::channel(true);
+        let inner = Arc::new(Inner {
+            store,
+            registry,
+            commands,
+            config,
+            running: tokio::sync::Mutex::new(BTreeMap::new()),
+            boards: Mutex::new(BTreeMap::new()),
+            stop,
+            supervisor: Mutex::new(None),
+            threads: threads::ReactorThreads::start(REACTOR_THREADS),
+            unbuilt: Mutex::new(BTreeMap::new()),
+        });
         Self { inner }
     }
 

@@ -83,7 +83,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::GET, "/v1/sinks", &[]),
     route(Method::GET, "/v1/sinks/{name}", &[E::PathParams, E::Sink]),
     route(Method::DELETE, "/v1/sinks/{name}", &[E::PathParams, E::Sink]),
-    route(Method::GET, "/v1/backup", &[E::Storage]),
+    route(Method::GET, "/v1/backup", &[E::BackupHere, E::Storage]),
     route(Method::GET, "/v1/stats", &[]),
     route(Method::GET, "/v1/stats/subscribe", &[]),
     route(Method::GET, "/healthz", &[]),

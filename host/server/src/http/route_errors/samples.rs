@@ -341,6 +341,7 @@ pub(super) fn group_errors() -> Vec<cairn_groups::GroupError> {
         GroupError::InvalidDelivery("sample".to_owned()),
         GroupError::InvalidConfig("sample".to_owned()),
         GroupError::NotFound("sample".to_owned()),
+        GroupError::RunsElsewhere,
         GroupError::Exists("sample".to_owned()),
         GroupError::UnknownDeliveries(vec!["0-1".to_owned()]),
         GroupError::BadRequest("sample".to_owned()),
@@ -363,6 +364,7 @@ pub(super) fn group_errors() -> Vec<cairn_groups::GroupError> {
             | GroupError::InvalidDelivery(_)
             | GroupError::InvalidConfig(_)
             | GroupError::NotFound(_)
+            | GroupError::RunsElsewhere
             | GroupError::Exists(_)
             | GroupError::UnknownDeliveries(_)
             | GroupError::BadRequest(_)

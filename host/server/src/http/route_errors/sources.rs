@@ -53,6 +53,8 @@ pub(crate) enum ErrorSource {
     StreamListing,
     /// A `Last-Event-ID` that is not a position (`subscribe::subscribe`).
     LastEventId,
+    /// A backup asked of a node whose store is PostgreSQL (`backup::backup`).
+    BackupHere,
     /// An `Idempotency-Key` that is not a key (`aggregates::command`).
     IdempotencyKey,
     /// A [`PlanError`](cairn_runtime::PlanError) (`plan::plan_failed`).
@@ -144,6 +146,7 @@ impl ErrorSource {
             }
             Self::StreamName => const { &[Reply::new(S::BAD_REQUEST, "invalid_stream")] },
             Self::LastEventId => const { &[Reply::new(S::BAD_REQUEST, "invalid_last_event_id")] },
+            Self::BackupHere => const { &[Reply::new(S::CONFLICT, "backup_not_here")] },
             Self::IdempotencyKey => {
                 const { &[Reply::new(S::BAD_REQUEST, "invalid_idempotency_key")] }
             }
@@ -197,6 +200,7 @@ impl ErrorSource {
                         Reply::new(S::CONFLICT, "not_in_flight"),
                         Reply::new(S::CONFLICT, "parked_behind"),
                         Reply::new(S::SERVICE_UNAVAILABLE, "group_unavailable"),
+                        Reply::new(S::SERVICE_UNAVAILABLE, "runs_elsewhere"),
                         Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
                     ]
                 }
@@ -327,6 +331,7 @@ impl ErrorSource {
             | Self::LogFilter
             | Self::StreamListing
             | Self::LastEventId
+            | Self::BackupHere
             | Self::IdempotencyKey
             | Self::CommandType
             | Self::CommandLookup

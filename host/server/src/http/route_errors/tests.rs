@@ -90,6 +90,7 @@ fn replies_made(source: ErrorSource) -> Option<BTreeSet<Reply>> {
         ErrorSource::Edge
         | ErrorSource::BodyDeadline
         | ErrorSource::LastEventId
+        | ErrorSource::BackupHere
         | ErrorSource::IdempotencyKey
         | ErrorSource::UnknownModule
         | ErrorSource::PathParams
