@@ -6,10 +6,18 @@
 //! - Withdrawals race on the same accounts through different nodes: no account goes below
 //!   zero, every accepted withdrawal's event is stored once, and an SSE subscriber on one node
 //!   sees every event appended through the others, in position order, with no gap.
+//! - Appends and reads through all three nodes are linearizable (the single-node suite's
+//!   checker, `common/linearizable.rs`).
+//! - The node running the projections is killed with SIGKILL under commands: another takes
+//!   them over, and every node's queries reach the fold of the log.
 //! - PostgreSQL stopped under writers: every node's `/healthz` turns 503, nothing acknowledged
 //!   is lost, and the nodes serve again by themselves once it is back.
 
 mod common;
+#[path = "common/linearizable.rs"]
+mod linearizable;
+#[path = "common/linearizable_client.rs"]
+mod linearizable_client;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -498,5 +506,56 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_and_reads_through_three_nodes_are_linearizable() {
+    use linearizable_client::{Histories, STREAMS, client, lock, read};
+    let cluster = Cluster::start(Options::default()).expect("PostgreSQL starts");
+    let url = cluster.create_database("linearizable").expect("a database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_nodes, urls) = nodes(dir.path(), &url, 3);
+    let http = reqwest::Client::new();
+    let histories: Histories = Arc::new(Mutex::new(vec![Vec::new(); STREAMS]));
+    let epoch = Instant::now();
+    let until = Instant::now() + Duration::from_secs(3);
+    let clients: Vec<_> = (0..18)
+        .map(|n| {
+            tokio::spawn(client(
+                http.clone(),
+                urls[n % urls.len()].clone(),
+                Arc::clone(&histories),
+                epoch,
+                until,
+            ))
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("a client panicked");
+    }
+    let histories = lock(&histories).clone();
+    for (stream, history) in histories.iter().enumerate() {
+        let (_, last) = read(&http, &urls[stream % urls.len()], stream)
+            .await
+            .expect("the final read");
+        let appends = history
+            .iter()
+            .filter(|op| matches!(op.action, linearizable::Action::Append { .. }))
+            .count();
+        assert!(appends > 30, "stream {stream} saw only {appends} appends");
+        if let Err(anomaly) = linearizable::check(history, &last) {
+            panic!(
+                "stream lin-{stream}: {} ({} operations, {} events)",
+                anomaly.0,
+                history.len(),
+                last.len()
+            );
+        }
+        eprintln!(
+            "lin-{stream}: {} operations ({appends} appends) over 3 nodes, {} events: linearizable",
+            history.len(),
+            last.len()
+        );
     }
 }
