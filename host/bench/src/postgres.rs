@@ -10,7 +10,9 @@
 //!   same number of appends ([`PEER_SCRIPT`], one transaction per append, the version taken as
 //!   the stream's highest plus one).
 //!
-//! Then the log is read whole from PostgreSQL through a node's store, in pages of 1,000.
+//! Then the same appends are made by 64 tasks through one node's store, without HTTP (where
+//! the time goes), and the log is read whole from PostgreSQL through a node's store, in pages
+//! of 1,000.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +20,9 @@ use std::time::Instant;
 
 use cairn_pg_cluster::{Cluster, Options};
 use cairn_server::settings::{Settings, StoreConfig};
-use cairn_store::{AllRead, EventStore, Position};
+use cairn_store::{
+    AllRead, EventStore, EventType, ExpectedVersion, Json, NewEvent, Position, StreamId,
+};
 
 use super::load::drive;
 use super::report::{Figure, Report, Target};
@@ -130,6 +134,44 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     ];
 
     say(&format!(
+        "{CONNECTIONS} tasks appending one event each through one node's store, no HTTP"
+    ));
+    let store: Arc<dyn EventStore> = Arc::clone(nodes[0].node.store());
+    let direct = drive(CONNECTIONS, per_connection, {
+        let store = Arc::clone(&store);
+        move |_, _| {
+            let store = Arc::clone(&store);
+            async move {
+                let stream = StreamId::new(&format!("direct-{}", fastrand::usize(..STREAMS)))?;
+                let event = NewEvent::new(EventType::new("Pinged")?, Json::parse(r#"{"n":1}"#)?);
+                store
+                    .append(stream, ExpectedVersion::Any, vec![event])
+                    .await?;
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    let workload = format!(
+        "{appends} single-event appends by {CONNECTIONS} tasks through one node's store \
+         (no HTTP), {STREAMS} streams"
+    );
+    figures.push(Figure {
+        key: "pg_store_append_64_per_s",
+        value: direct.per_second(1),
+        unit: "appends/s",
+        workload: workload.clone(),
+        target: None,
+    });
+    figures.push(Figure {
+        key: "pg_store_append_64_p99_ms",
+        value: direct.quantile_ms(0.99),
+        unit: "ms",
+        workload,
+        target: None,
+    });
+
+    say(&format!(
         "the hand-built store: pgbench, {CONNECTIONS} clients, {appends} appends"
     ));
     let transactions = per_connection.to_string();
@@ -165,7 +207,6 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         target: Some(Target::AtLeast(2.0)),
     });
 
-    let store: Arc<dyn EventStore> = Arc::clone(nodes[0].node.store());
     let log_len = scaled(200_000, scale) as u64;
     say(&format!("filling the log to {log_len} events"));
     fill(&store, log_len).await?;
@@ -203,7 +244,6 @@ fn tps(printed: &str) -> anyhow::Result<f64> {
 
 /// Appends 100-event batches from 16 writers until the log holds `len` events.
 async fn fill(store: &Arc<dyn EventStore>, len: u64) -> anyhow::Result<()> {
-    use cairn_store::{EventType, ExpectedVersion, Json, NewEvent, StreamId};
     while store.head().get() < len {
         let missing = (len - store.head().get()) as usize;
         drive(16, missing.div_ceil(100).div_ceil(16), {

@@ -137,24 +137,45 @@ impl PostgresStore {
         let scan_end = after.saturating_add(sql_limit(read.scan_limit)).min(head);
         let category = read.category.as_deref();
         let event_type = read.event_type.as_ref().map(EventType::as_str);
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
-                     AND ($3::text IS NULL OR split_part(stream, '-', 1) = $3) \
-                     AND ($4::text IS NULL OR event_type = $4) \
-                     ORDER BY position LIMIT $5"
-                ),
-                &[
-                    &after,
-                    &scan_end,
-                    &category,
-                    &event_type,
-                    &sql_limit(read.limit),
-                ],
-            )
-            .await
-            .map_err(failed)?;
+        let rows = if category.is_none() && event_type.is_none() {
+            // Unfiltered, the events wanted are the positions right after `after` (invariant
+            // 1): asked for by count alone, with no upper bound, so the planner takes the
+            // primary key's order even before the table has statistics (with a range it chose
+            // a bitmap scan and a sort of the whole range, 30 ms for 1,000 of 200,000 events).
+            // Rows past the head, committed since it was read, are left out below.
+            let count = sql_limit(read.limit).min(scan_end.saturating_sub(after));
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+                ))
+                .await
+                .map_err(failed)?;
+            let mut rows = client
+                .query(&statement, &[&after, &count])
+                .await
+                .map_err(failed)?;
+            rows.retain(|row| row.get::<_, i64>(0) <= scan_end);
+            rows
+        } else {
+            client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
+                         AND ($3::text IS NULL OR split_part(stream, '-', 1) = $3) \
+                         AND ($4::text IS NULL OR event_type = $4) \
+                         ORDER BY position LIMIT $5"
+                    ),
+                    &[
+                        &after,
+                        &scan_end,
+                        &category,
+                        &event_type,
+                        &sql_limit(read.limit),
+                    ],
+                )
+                .await
+                .map_err(failed)?
+        };
         let (events, truncated) = within_budget(&rows, read.max_bytes)?;
         // Where the next read starts: past everything examined, and no further than the first
         // event this one could not return.

@@ -150,8 +150,19 @@ impl PostgresStore {
     }
 }
 
+/// The connection settings of `url`, with every session planning each statement for its
+/// parameters (`plan_cache_mode = force_custom_plan`). The store's statements are prepared once
+/// per connection; a generic plan made while a table was empty (a sequential scan of `events`
+/// to look up a few ids) was kept as the table grew, until appends took five times as long.
 fn config_of(url: &str) -> Result<tokio_postgres::Config, OpenError> {
-    tokio_postgres::Config::from_str(url).map_err(|e| OpenError::Url(e.to_string()))
+    let mut config =
+        tokio_postgres::Config::from_str(url).map_err(|e| OpenError::Url(e.to_string()))?;
+    let options = match config.get_options() {
+        Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
+        None => "-c plan_cache_mode=force_custom_plan".to_owned(),
+    };
+    config.options(&options);
+    Ok(config)
 }
 
 impl cairn_store::EventStore for PostgresStore {
