@@ -143,7 +143,10 @@ impl PostgresStore {
             // primary key's order even before the table has statistics (with a range it chose
             // a bitmap scan and a sort of the whole range, 30 ms for 1,000 of 200,000 events).
             // Rows past the head, committed since it was read, are left out below.
-            let count = sql_limit(read.limit).min(scan_end.saturating_sub(after));
+            // None for a read from at or past the head.
+            let count = sql_limit(read.limit)
+                .min(scan_end.saturating_sub(after))
+                .max(0);
             let statement = client
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
