@@ -4,7 +4,8 @@
 //!
 //! A batch takes its locks in the order every append does (`append.rs`): the idempotency keys
 //! (in one statement, in (stream, key) order), then the streams' rows (in one statement, in
-//! name order), then the log head, held to commit. Any two transactions therefore lock in one
+//! name order; new streams inserted in name order after them), then the log head, held to
+//! commit. Any two transactions therefore lock in one
 //! order and never deadlock. The statements of a phase are sent together (tokio-postgres
 //! pipelines them), so a batch is about six round trips whatever its size:
 //! 1. the keys' locks, and the outcomes recorded for them;
@@ -336,7 +337,11 @@ async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, Batc
 
     //    New streams made; one another node made meanwhile is written alone, afterwards.
     let count = |w: &Writing| batch[w.index].events.len() as i64;
-    let (new, old): (Vec<&Writing>, Vec<&Writing>) = writing.iter().partition(|w| w.new_stream);
+    let (mut new, old): (Vec<&Writing>, Vec<&Writing>) = writing.iter().partition(|w| w.new_stream);
+    // Inserted in name order too: an insert that meets another transaction's uncommitted row
+    // of the same name waits for it, so two batches making the same new streams in different
+    // orders would deadlock.
+    new.sort_by(|a, b| batch[a.index].stream.cmp(&batch[b.index].stream));
     let new_names: Vec<&str> = new.iter().map(|w| batch[w.index].stream.as_str()).collect();
     let new_versions: Vec<i64> = new.iter().map(|w| count(w)).collect();
     let old_names: Vec<&str> = old.iter().map(|w| batch[w.index].stream.as_str()).collect();

@@ -109,7 +109,7 @@ async fn listen(
     let (client, mut connection) =
         tokio::time::timeout(READ_TIMEOUT, config.connect(NoTls)).await??;
     let (news, mut heard) = tokio::sync::mpsc::unbounded_channel();
-    let messages = tokio::spawn(async move {
+    let mut messages = Messages(tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
@@ -126,7 +126,7 @@ async fn listen(
             }
         }
         Ok(())
-    });
+    }));
     client
         .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {MODULES_CHANNEL}"))
         .await?;
@@ -148,8 +148,19 @@ async fn listen(
             }
         }
     }
-    match messages.await {
+    match (&mut messages.0).await {
         Ok(Err(error)) => Err(error.into()),
         _ => Ok(()),
+    }
+}
+
+/// The task reading a listening connection's messages, which owns the connection: aborted
+/// when the follower gives the connection up (a read that timed out on a half-open link would
+/// otherwise keep it, and the server's session, listening).
+struct Messages(tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
+
+impl Drop for Messages {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -204,6 +204,8 @@ impl Modules for PostgresStore {
     async fn put_module_state(&self, state: ModuleState) -> Result<(), StorageError> {
         let mut client = self.pool.get().await.map_err(storage)?;
         let tx = client.transaction().await.map_err(storage)?;
+        // The runners' lifecycles are kept here: fenced like their read models (`lease.rs`).
+        crate::lease::check(&tx, &self.fence).await?;
         lock(&tx, &state.module).await?;
         // A removed module's state is not kept (promise 4 of `Modules`).
         if let Some((_, true)) = latest(&*tx, &state.module).await? {
@@ -229,6 +231,10 @@ impl Modules for PostgresStore {
     ) -> Result<Option<ModuleRecord>, StorageError> {
         let mut client = self.pool.get().await.map_err(storage)?;
         let tx = client.transaction().await.map_err(storage)?;
+        if !removal.drop_models.is_empty() {
+            // Read models dropped by a runner's removal: fenced like its writes (`lease.rs`).
+            crate::lease::check(&tx, &self.fence).await?;
+        }
         lock(&tx, &removal.module).await?;
         let Some((record, false)) = latest(&*tx, &removal.module).await? else {
             return Ok(None);

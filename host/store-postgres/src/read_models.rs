@@ -169,6 +169,7 @@ impl ReadModels for PostgresStore {
     async fn drop_model(&self, model: ReadModelName) -> Result<(), StorageError> {
         let mut client = self.pool.get().await.map_err(storage)?;
         let tx = client.transaction().await.map_err(storage)?;
+        crate::lease::check(&tx, &self.fence).await?;
         drop_in(&*tx, &model).await?;
         tx.commit().await.map_err(storage)
     }

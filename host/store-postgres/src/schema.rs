@@ -41,7 +41,8 @@
 //! 8. A model's `model_rows` and its `models` row change together, in one transaction, and its
 //!    checkpoint only grows but for a replacement (`read_models.rs`); rows exist only for a
 //!    model with a `models` row.
-//! 9. A read model write of a node that took the runner lease commits only while
+//! 9. A read model write of a node that took the runner lease (a commit, amendment,
+//!    replacement or drop, a module state, a removal that drops models) commits only while
 //!    `runner_lease.epoch` is the one it took, read `FOR SHARE` in the write's transaction
 //!    (`lease.rs`).
 
