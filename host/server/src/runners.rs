@@ -139,7 +139,16 @@ impl Seat {
 #[derive(Debug)]
 pub(crate) struct Lead {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// `None` once stopped; a lead dropped without [`Lead::stop`] aborts it.
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
 }
 
 impl Lead {
@@ -147,13 +156,18 @@ impl Lead {
     pub(crate) fn start(parts: Parts, seat: Seat) -> Self {
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(lead(parts, seat, stopped));
-        Self { stop, task }
+        Self {
+            stop,
+            task: Some(task),
+        }
     }
 
     /// Stops the runners if they run here, and lets the lease go.
-    pub(crate) async fn stop(self) {
+    pub(crate) async fn stop(mut self) {
         self.stop.send_replace(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 

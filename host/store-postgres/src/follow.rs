@@ -127,9 +127,8 @@ async fn listen(
         }
         Ok(())
     }));
-    client
-        .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {MODULES_CHANNEL}"))
-        .await?;
+    let channels = format!("LISTEN {CHANNEL}; LISTEN {MODULES_CHANNEL}");
+    tokio::time::timeout(READ_TIMEOUT, client.batch_execute(&channels)).await??;
     // What changed while no connection listened is caught up on now.
     modules.send_modify(|n| *n += 1);
     let mut poll = tokio::time::interval(POLL_EVERY);

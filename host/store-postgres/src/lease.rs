@@ -46,6 +46,16 @@ impl Fence {
     }
 }
 
+/// The task driving the lease's connection, aborted when dropped: a bid that fails, or a
+/// keeper that ends, closes the session (and with it any lock it held).
+struct Session(tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Aborts the keeper when the lease is dropped, which drops its session and the lock.
 struct Keeper(tokio::task::JoinHandle<()>);
 
@@ -58,12 +68,18 @@ impl Drop for Keeper {
 impl PostgresStore {
     /// Waits until this node holds the runner lease; see the module's docs.
     pub(crate) async fn acquire_lease(&self) -> Result<RunnerLease, StorageError> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(storage)?;
-        let session = tokio::spawn(connection);
+        // Each step is bounded, so a link that hangs fails this bid, and the caller bids again.
+        let timed_out = |_| storage("the runner lease's session did not answer in time");
+        let (client, connection) = tokio::time::timeout(KEEP_TIMEOUT, self.config.connect(NoTls))
+            .await
+            .map_err(timed_out)?
+            .map_err(storage)?;
+        let session = Session(tokio::spawn(connection));
         loop {
-            let granted: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEASE_LOCK])
+            let ask = client.query_one("SELECT pg_try_advisory_lock($1)", &[&LEASE_LOCK]);
+            let granted: bool = tokio::time::timeout(KEEP_TIMEOUT, ask)
                 .await
+                .map_err(timed_out)?
                 .map_err(storage)?
                 .get(0);
             if granted {
@@ -71,12 +87,13 @@ impl PostgresStore {
             }
             tokio::time::sleep(RETRY_EVERY).await;
         }
-        let epoch: i64 = client
-            .query_one(
-                "UPDATE runner_lease SET epoch = epoch + 1 RETURNING epoch",
-                &[],
-            )
+        let take = client.query_one(
+            "UPDATE runner_lease SET epoch = epoch + 1 RETURNING epoch",
+            &[],
+        );
+        let epoch: i64 = tokio::time::timeout(KEEP_TIMEOUT, take)
             .await
+            .map_err(timed_out)?
             .map_err(storage)?
             .get(0);
         self.fence.0.store(epoch, Ordering::SeqCst);
@@ -96,7 +113,7 @@ impl PostgresStore {
             );
             lost.send_replace(true);
             drop(client);
-            session.abort();
+            drop(session);
         });
         Ok(RunnerLease::kept(watch, Keeper(keeper)))
     }
