@@ -43,10 +43,22 @@ fn nodes(dir: &std::path::Path, url: &str, count: usize) -> (Vec<KillOnDrop>, Ve
         .unzip()
 }
 
-async fn upload_bank_account(http: &reqwest::Client, url: &str) {
-    let module = cairn_server::guests::build("bank_account").expect("the example builds");
+/// GETs `url` and reads its JSON body.
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// Builds the example module `name` and uploads it to the node at `url`.
+async fn upload(http: &reqwest::Client, url: &str, name: &str) {
+    let module = cairn_server::guests::build(name).expect("the example builds");
     let reply = http
-        .put(format!("{url}/v1/modules/bank_account"))
+        .put(format!("{url}/v1/modules/{name}"))
         .header("content-type", "application/wasm")
         .body(module)
         .send()
@@ -64,14 +76,7 @@ async fn upload_bank_account(http: &reqwest::Client, url: &str) {
 async fn serves_module(http: &reqwest::Client, url: &str, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let listed: Value = http
-            .get(format!("{url}/v1/modules"))
-            .send()
-            .await
-            .expect("listed")
-            .json()
-            .await
-            .expect("JSON");
+        let listed = get_json(http, format!("{url}/v1/modules")).await;
         let names: Vec<&str> = listed["modules"]
             .as_array()
             .map(|m| m.iter().filter_map(|m| m["name"].as_str()).collect())
@@ -101,14 +106,7 @@ async fn command(http: &reqwest::Client, url: &str, account: &str, command: Valu
 }
 
 async fn head(http: &reqwest::Client, url: &str) -> u64 {
-    let health: Value = http
-        .get(format!("{url}/healthz"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let health = get_json(http, format!("{url}/healthz")).await;
     health["head"].as_u64().expect("a head")
 }
 
@@ -143,7 +141,7 @@ async fn three_nodes_share_one_log_and_race_fairly() {
     let http = reqwest::Client::new();
 
     // Uploaded on one node, served by every node.
-    upload_bank_account(&http, &urls[0]).await;
+    upload(&http, &urls[0], "bank_account").await;
     for node in &urls {
         serves_module(&http, node, "bank_account").await;
     }
@@ -199,17 +197,11 @@ async fn three_nodes_share_one_log_and_race_fairly() {
 
     let accepted = accepted.lock().expect("not poisoned").clone();
     for account in &accounts {
-        let stream: Value = http
-            .get(format!(
-                "{}/v1/streams/bank_account-{account}?limit=1000",
-                urls[1]
-            ))
-            .send()
-            .await
-            .expect("read")
-            .json()
-            .await
-            .expect("JSON");
+        let stream = get_json(
+            &http,
+            format!("{}/v1/streams/bank_account-{account}?limit=1000", urls[1]),
+        )
+        .await;
         let events = stream["events"].as_array().expect("events");
         let withdrawn = events.iter().filter(|e| e["type"] == "Withdrawn").count();
         // Each race had one winner: the accepted withdrawals are exactly the ones stored, and
@@ -225,14 +217,11 @@ async fn three_nodes_share_one_log_and_race_fairly() {
             "{account}: {stream}"
         );
         for node in &urls {
-            let state: Value = http
-                .get(format!("{node}/v1/aggregates/bank_account/{account}"))
-                .send()
-                .await
-                .expect("read")
-                .json()
-                .await
-                .expect("JSON");
+            let state = get_json(
+                &http,
+                format!("{node}/v1/aggregates/bank_account/{account}"),
+            )
+            .await;
             assert_eq!(
                 state["state"]["balance"],
                 json!(OPENING_BALANCE - withdrawn as i64 * WITHDRAWAL),
@@ -348,14 +337,11 @@ async fn nodes_report_a_stopped_database_and_recover_by_themselves() {
     let mut stored = std::collections::BTreeSet::new();
     let mut after = 0;
     loop {
-        let page: Value = http
-            .get(format!("{}/v1/all?after={after}&limit=1000", urls[1]))
-            .send()
-            .await
-            .expect("read")
-            .json()
-            .await
-            .expect("JSON");
+        let page = get_json(
+            &http,
+            format!("{}/v1/all?after={after}&limit=1000", urls[1]),
+        )
+        .await;
         let events = page["events"].as_array().expect("events");
         if events.is_empty() {
             break;
@@ -428,16 +414,8 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
         .expect("a client");
     let runner = runner_of(&http, &urls).await;
     let follower = (runner + 1) % urls.len();
-    upload_bank_account(&http, &urls[follower]).await;
-    let module = cairn_server::guests::build("account_balances").expect("the example builds");
-    let reply = http
-        .put(format!("{}/v1/modules/account_balances", urls[follower]))
-        .header("content-type", "application/wasm")
-        .body(module)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(reply.status(), 201);
+    upload(&http, &urls[follower], "bank_account").await;
+    upload(&http, &urls[follower], "account_balances").await;
     for node in &urls {
         serves_module(&http, node, "account_balances").await;
     }
@@ -504,17 +482,11 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
     let mut logged = 0;
     for writer in 0..9 {
         let account = format!("w-{writer}");
-        let stream: Value = http
-            .get(format!(
-                "{}/v1/streams/bank_account-{account}?limit=10000",
-                alive[0]
-            ))
-            .send()
-            .await
-            .expect("read")
-            .json()
-            .await
-            .expect("JSON");
+        let stream = get_json(
+            &http,
+            format!("{}/v1/streams/bank_account-{account}?limit=10000", alive[0]),
+        )
+        .await;
         let amounts: Vec<i64> = stream["events"]
             .as_array()
             .expect("events")
