@@ -76,6 +76,7 @@ fn main() -> std::process::ExitCode {
             Command::Verify(args) => cairn_server::verify::run(args).await,
             Command::Backup(args) => cairn_server::client::backup(args).await,
             Command::Restore(args) => cairn_server::restore::run(args).await,
+            Command::Migrate(args) => cairn_server::migrate::run(args).await,
             Command::New(args) => cairn_server::new::run(args),
             Command::Completions(args) => cairn_server::completions::run(args),
         }

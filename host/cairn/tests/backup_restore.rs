@@ -9,42 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{KillOnDrop, cairn, client, serve};
+use common::{KillOnDrop, cairn, client, log, serve};
 use serde_json::{Value, json};
-
-/// Every event of the server at `url` up to `head`, raw: (position, id, stream, version, data).
-async fn log(
-    http: &reqwest::Client,
-    url: &str,
-    head: u64,
-) -> Vec<(u64, Value, Value, Value, Value)> {
-    let mut events = Vec::new();
-    let mut after = 0;
-    while after < head {
-        let page: Value = http
-            .get(format!("{url}/v1/all?after={after}&limit=1000&raw=true"))
-            .send()
-            .await
-            .expect("read")
-            .json()
-            .await
-            .expect("JSON");
-        for e in page["events"].as_array().expect("events") {
-            let position = e["position"].as_u64().expect("a position");
-            if position <= head {
-                events.push((
-                    position,
-                    e["id"].clone(),
-                    e["stream"].clone(),
-                    e["version"].clone(),
-                    e["data"].clone(),
-                ));
-            }
-        }
-        after = page["scanned_to"].as_u64().expect("scanned_to");
-    }
-    events
-}
 
 /// Runs `cairn` with `args`; (success, stdout, stderr).
 fn run(args: &[&str], data: Option<&Path>) -> (bool, String, String) {
@@ -67,15 +33,7 @@ async fn a_backup_taken_under_writes_restores_into_a_server_of_its_own() {
     let http = reqwest::Client::new();
     let (source, url) = serve(&dir.path().join("source"));
     let mut source = KillOnDrop::new(source);
-    let module = cairn_server::guests::build("bank_account").expect("the example builds");
-    let reply = http
-        .put(format!("{url}/v1/modules/bank_account"))
-        .header("content-type", "application/wasm")
-        .body(module)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(reply.status(), 201);
+    common::upload(&http, &url, "bank_account", "bank_account").await;
     let (ok, _, err) = client(
         &url,
         &[

@@ -35,7 +35,7 @@ use cairn_store::{
     AllRead, CommandId, CommandLog, EventLog, ModuleName, Modules, Position, ReadModelName,
     ReadModels, RedbOptions, RedbStore, Verdict,
 };
-use common::{kill, serve};
+use common::{get_json, kill, serve};
 use serde_json::{Value, json};
 
 const LEDGER_STREAMS: usize = 900;
@@ -351,16 +351,6 @@ async fn check_store(data: &Path) {
     store.close().await;
 }
 
-async fn get_json(http: &reqwest::Client, url: String) -> Value {
-    http.get(url)
-        .send()
-        .await
-        .expect("reads")
-        .json()
-        .await
-        .expect("JSON")
-}
-
 /// Checks what was acknowledged against the restarted server at `url`.
 async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_from: usize) {
     let (appends, commands, in_doubt) = {
@@ -471,18 +461,6 @@ async fn check_server(http: &reqwest::Client, url: &str, shared: &Shared, retry_
     }
 }
 
-async fn upload(http: &reqwest::Client, url: &str, name: &str) {
-    let bytes = cairn_server::guests::build(name).expect("the example builds");
-    let reply = http
-        .put(format!("{url}/v1/modules/{name}"))
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(reply.status(), 201);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_acknowledged_is_lost_or_doubled_across_kills() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -490,8 +468,8 @@ async fn nothing_acknowledged_is_lost_or_doubled_across_kills() {
     let http = reqwest::Client::new();
     let shared: Shared = Arc::default();
     let (mut server, mut url) = serve(&data);
-    upload(&http, &url, "bank_account").await;
-    upload(&http, &url, "account_balances").await;
+    common::upload(&http, &url, "bank_account", "bank_account").await;
+    common::upload(&http, &url, "account_balances", "account_balances").await;
 
     for cycle in 0..cycles() {
         let retry_from = record(&shared).appends.len();

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_pg_cluster::{Cluster, Options};
-use common::{KillOnDrop, serve_with};
+use common::{KillOnDrop, get_json, serve_with};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 8;
@@ -41,35 +41,6 @@ fn nodes(dir: &std::path::Path, url: &str, count: usize) -> (Vec<KillOnDrop>, Ve
             (KillOnDrop::new(child), address)
         })
         .unzip()
-}
-
-/// GETs `url` and reads its JSON body.
-async fn get_json(http: &reqwest::Client, url: String) -> Value {
-    http.get(url)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON")
-}
-
-/// Builds the example module `name` and uploads it to the node at `url`.
-async fn upload(http: &reqwest::Client, url: &str, name: &str) {
-    let module = cairn_server::guests::build(name).expect("the example builds");
-    let reply = http
-        .put(format!("{url}/v1/modules/{name}"))
-        .header("content-type", "application/wasm")
-        .body(module)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(
-        reply.status(),
-        201,
-        "{}",
-        reply.text().await.unwrap_or_default()
-    );
 }
 
 /// Waits until the node at `url` lists module `name`.
@@ -141,7 +112,7 @@ async fn three_nodes_share_one_log_and_race_fairly() {
     let http = reqwest::Client::new();
 
     // Uploaded on one node, served by every node.
-    upload(&http, &urls[0], "bank_account").await;
+    common::upload(&http, &urls[0], "bank_account", "bank_account").await;
     for node in &urls {
         serves_module(&http, node, "bank_account").await;
     }
@@ -414,8 +385,14 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
         .expect("a client");
     let runner = runner_of(&http, &urls).await;
     let follower = (runner + 1) % urls.len();
-    upload(&http, &urls[follower], "bank_account").await;
-    upload(&http, &urls[follower], "account_balances").await;
+    common::upload(&http, &urls[follower], "bank_account", "bank_account").await;
+    common::upload(
+        &http,
+        &urls[follower],
+        "account_balances",
+        "account_balances",
+    )
+    .await;
     for node in &urls {
         serves_module(&http, node, "account_balances").await;
     }

@@ -61,18 +61,6 @@ async fn get(http: &reqwest::Client, url: &str) -> Value {
         .expect("JSON")
 }
 
-async fn upload(http: &reqwest::Client, url: &str, name: &str, package: &str) {
-    let bytes = cairn_server::guests::build(package).expect("the module builds");
-    let reply = http
-        .put(format!("{url}/v1/modules/{name}"))
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(reply.status(), 201, "{name}");
-}
-
 /// Requests transfers between random accounts until the server goes away.
 async fn client(
     http: reqwest::Client,
@@ -247,9 +235,9 @@ async fn every_command_executes_once_and_money_is_conserved_across_kills() {
         .build()
         .expect("client");
     let (mut running, url) = serve(&data);
-    upload(&http, &url, "bank_account", "bank_account").await;
-    upload(&http, &url, "transfer", "transfer").await;
-    upload(&http, &url, "transfers", "transfers").await;
+    common::upload(&http, &url, "bank_account", "bank_account").await;
+    common::upload(&http, &url, "transfer", "transfer").await;
+    common::upload(&http, &url, "transfers", "transfers").await;
     for account in 0..ACCOUNTS {
         let id = format!("a{account}");
         let open = json!({"type": "Open", "data": {"owner": id}});

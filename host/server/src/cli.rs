@@ -73,6 +73,7 @@ impl Cli {
             Command::Verify(args) => args.json = global.json,
             Command::Backup(args) => args.client = global,
             Command::Restore(args) => args.json = global.json,
+            Command::Migrate(args) => args.json = global.json,
             Command::New(_) | Command::Completions(_) => {}
         }
         command
@@ -127,6 +128,10 @@ pub enum Command {
     /// Start a new data directory from a backup of `cairn backup`, after checking its SHA-256
     /// and every record of it.
     Restore(RestoreArgs),
+    /// Copy a whole store into an empty one on another backend: a data directory's embedded
+    /// store into PostgreSQL, or back. The copy is read back and checked section by section
+    /// (counts, and a hash over the log and over each other table).
+    Migrate(MigrateArgs),
     /// Make a new module crate (an aggregate or a projection) that builds and tests at once,
     /// and list it in the cairn.toml here.
     New(NewArgs),
@@ -150,6 +155,21 @@ pub struct RestoreArgs {
     /// The data directory to start; it must not hold a store yet.
     #[arg(long)]
     pub data: PathBuf,
+    /// Print one JSON object instead of lines (the global `--json`).
+    #[arg(skip)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// The store to copy: a stopped server's data directory, or a PostgreSQL URL
+    /// (`postgres://user@host:port/db`).
+    #[arg(long, value_name = "DATA_DIR|URL")]
+    pub from: String,
+    /// Where to copy it: a data directory holding no store yet, or a PostgreSQL database with
+    /// no cairn rows in it.
+    #[arg(long, value_name = "DATA_DIR|URL")]
+    pub to: String,
     /// Print one JSON object instead of lines (the global `--json`).
     #[arg(skip)]
     pub json: bool,

@@ -16,7 +16,7 @@
 //! - `verify.rs`: `cairn verify`, the offline check of a data directory; `backup.rs`, a
 //!   backup's files (the copy and its manifest), which `cairn backup` (`client/backup.rs`)
 //!   writes from `GET /v1/backup` and `restore.rs`, `cairn restore`, starts a data directory
-//!   from.
+//!   from; `migrate.rs`, `cairn migrate`, a whole store copied to another backend and checked.
 //! - `new/`: `cairn new`, a new module crate; `completions.rs`: `cairn completions`.
 //! - `cli.rs`: the command line (clap); the binary parses it and runs each command here, but
 //!   `cairn bench`, which `cairn-bench` runs.
@@ -29,6 +29,7 @@ mod console;
 pub mod dev;
 pub mod guests;
 pub mod http;
+pub mod migrate;
 pub mod new;
 pub mod node;
 pub mod project;

@@ -230,7 +230,7 @@ impl Node {
 
 /// `url` without its password, to print: `postgres://user:secret@host/db` as
 /// `postgres://user:***@host/db`.
-fn safe(url: &str) -> String {
+pub(crate) fn safe(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

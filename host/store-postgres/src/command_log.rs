@@ -13,7 +13,7 @@ use tokio_postgres::{GenericClient, Row};
 use crate::append::storage;
 use crate::store::PostgresStore;
 
-const COLUMNS: &str = "id, command_type, data, idempotency_key, time, aggregate, stream, \
+pub(crate) const COLUMNS: &str = "id, command_type, data, idempotency_key, time, aggregate, stream, \
                        decided_at, module_hash, verdict, message, first_version, last_version, \
                        first_position, last_position";
 
@@ -110,7 +110,7 @@ pub(crate) async fn has_appended(
 }
 
 /// A `commands` row as an entry.
-fn entry_of(row: &Row) -> Result<CommandEntry, StorageError> {
+pub(crate) fn entry_of(row: &Row) -> Result<CommandEntry, StorageError> {
     let version = |i: usize| -> Result<Version, StorageError> {
         let value: Option<i64> = row.get(i);
         Ok(Version::new(

@@ -19,6 +19,8 @@
 //! - `reads.rs`: reads of a stream and of the global log.
 //! - `follow.rs`: the head of the log followed across nodes (LISTEN/NOTIFY, and a read each
 //!   second as a fallback).
+//! - `image_export.rs` and `image_import.rs`: the whole store as an image
+//!   ([`cairn_store::ImagePart`]) and a store filled from one, for `cairn migrate`.
 //! - `lease.rs`: the runner lease, an advisory lock on a session of its own, and the fence
 //!   that refuses a former holder's read model writes.
 //! - `event_log.rs`: [`cairn_store::EventLog`] on the store; `snapshots.rs`,
@@ -39,6 +41,8 @@ mod batch;
 mod command_log;
 mod event_log;
 mod follow;
+mod image_export;
+mod image_import;
 mod lease;
 mod modules;
 mod read_models;

@@ -17,7 +17,7 @@ fn corrupt(what: impl std::fmt::Display) -> StorageError {
 }
 
 /// A `(name, version, kind, hash)` row as a record.
-fn record_of(row: &Row) -> Result<ModuleRecord, StorageError> {
+pub(crate) fn record_of(row: &Row) -> Result<ModuleRecord, StorageError> {
     Ok(ModuleRecord {
         name: ModuleName::new(row.get::<_, &str>(0)).map_err(corrupt)?,
         version: u64::try_from(row.get::<_, i64>(1)).map_err(corrupt)?,
@@ -195,8 +195,11 @@ impl Modules for PostgresStore {
             )
             .await
             .map_err(storage)?;
+        // A version kept by the embedded store of a release that did not record upload times
+        // comes through `cairn migrate` with none.
         Ok(row
-            .map(|row| u64::try_from(row.get::<_, i64>(0)).map(Timestamp::from_millis))
+            .and_then(|row| row.get::<_, Option<i64>>(0))
+            .map(|at| u64::try_from(at).map(Timestamp::from_millis))
             .transpose()
             .map_err(corrupt)?)
     }

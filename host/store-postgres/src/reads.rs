@@ -24,7 +24,7 @@ fn corrupt(what: impl std::fmt::Display) -> StorageError {
 }
 
 /// A row of `events` as an event.
-fn event_of(row: &Row) -> Result<RecordedEvent, StorageError> {
+pub(crate) fn event_of(row: &Row) -> Result<RecordedEvent, StorageError> {
     Ok(RecordedEvent {
         position: Position::new(u64::try_from(row.get::<_, i64>(0)).map_err(corrupt)?),
         id: EventId::from(row.get::<_, uuid::Uuid>(1)),

@@ -9,7 +9,7 @@
 //! | `append_keys` | (stream, idempotency key): the versions and positions the append made with it wrote, and when (version 2) |
 //! | `snapshots` | (stream, snapshot key): the version folded and the state, byte for byte (version 3) |
 //! | `commands` | the command log: a command by its id, with what came of it (version 4) |
-//! | `modules` | (name, version): kind, hash, when it was kept (version 5) |
+//! | `modules` | (name, version): kind, hash, when it was kept (version 5; unknown for a version `cairn migrate` brought from a store that did not record it, version 7) |
 //! | `module_blobs` | a module's bytes by their hash (version 5) |
 //! | `module_states` | the runtime's opaque state for a module (version 5) |
 //! | `removed_modules` | a removed module's name and the version that was latest (version 5) |
@@ -51,7 +51,7 @@ use tokio_postgres::Transaction;
 use crate::store::OpenError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
 
 /// The advisory lock under which a node moves the schema on, so two nodes starting at once
 /// do not both try.
@@ -176,6 +176,12 @@ CREATE TABLE runner_lease (
     epoch bigint NOT NULL CHECK (epoch >= 0)
 );
 INSERT INTO runner_lease (epoch) VALUES (0);
+",
+    ),
+    (
+        7,
+        r"
+ALTER TABLE modules ALTER COLUMN uploaded_at DROP NOT NULL;
 ",
     ),
 ];

@@ -17,6 +17,8 @@
 //!   operations take and return; `error.rs`: one error enum
 //!   per operation.
 //! - `head.rs`: [`HeadWatch`], how subscribers wait for the log to grow.
+//! - `image.rs`: a store's whole content as backend-neutral parts ([`ImagePart`]) and their
+//!   digest ([`ImageDigest`]), for moving a store from one backend to another.
 //! - `module.rs`: modules kept as named ([`ModuleName`]), hashed ([`ModuleHash`]), versioned
 //!   blobs of a kind ([`ModuleKind`], [`ModuleRecord`]), their removal ([`ModuleRemoval`]), and
 //!   the runtime's opaque state for each ([`ModuleState`]).
@@ -48,6 +50,7 @@ mod command;
 mod error;
 mod event;
 mod head;
+mod image;
 mod json;
 mod lease;
 mod module;
@@ -71,6 +74,10 @@ pub use error::{
 };
 pub use event::{EventId, EventType, NewEvent, RecordedEvent, Timestamp};
 pub use head::{HeadSender, HeadWatch};
+pub use image::{
+    IMAGE_PART_ITEMS, IMAGE_SECTIONS, ImageDigest, ImagePart, ImportError, KeptAppendKey,
+    KeptModule, KeptSnapshot, SectionDigest, image_channel,
+};
 pub use json::{Json, JsonError};
 pub use lease::RunnerLease;
 pub use module::{

@@ -169,3 +169,55 @@ pub async fn append_counted(
         assert_eq!(reply.status(), 201);
     }
 }
+
+/// Builds the module crate `package` (an example or a test guest) and uploads it to the
+/// server at `url` as module `name`, which must be new there (201).
+pub async fn upload(http: &reqwest::Client, url: &str, name: &str, package: &str) {
+    let bytes = cairn_server::guests::build(package).expect("the module builds");
+    let reply = http
+        .put(format!("{url}/v1/modules/{name}"))
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .expect("sent");
+    let status = reply.status();
+    assert_eq!(
+        status,
+        201,
+        "uploading {name}: {}",
+        reply.text().await.unwrap_or_default()
+    );
+}
+
+/// GETs `url` and reads its JSON body.
+pub async fn get_json(http: &reqwest::Client, url: String) -> serde_json::Value {
+    http.get(url)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// Every event of the server at `url` up to `head`, raw (as `GET /v1/all?raw=true` gives
+/// each: position, id, stream, version, type, data, metadata, time), in position order.
+pub async fn log(http: &reqwest::Client, url: &str, head: u64) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    let mut after = 0;
+    while after < head {
+        let page = get_json(
+            http,
+            format!("{url}/v1/all?after={after}&limit=1000&raw=true"),
+        )
+        .await;
+        for e in page["events"].as_array().expect("events") {
+            if e["position"].as_u64().expect("a position") <= head {
+                events.push(e.clone());
+            }
+        }
+        after = page["scanned_to"].as_u64().expect("scanned_to");
+    }
+    events
+}

@@ -17,6 +17,8 @@
 //!   `damage_seen.rs`, the first damaged record the store met, for health checks.
 //! - `verify.rs`: [`RedbStore::verify`], the offline check of every record of a file.
 //! - `backup.rs`: [`RedbStore::backup`], a consistent copy of a running store into a new file.
+//! - `image_export.rs` and `image_import.rs`: [`RedbStore::export_image`], the whole store
+//!   as an image (`image.rs`), and [`RedbStore::import_image`], a new store from one.
 //! - `fuzzing.rs`: the decoders of stored values, for the fuzz targets in `fuzz/`.
 
 mod apply_append;
@@ -29,6 +31,8 @@ mod command_reads;
 mod command_record;
 mod damage_seen;
 pub mod fuzzing;
+mod image_export;
+mod image_import;
 mod migrate;
 mod model_reads;
 mod reads;
