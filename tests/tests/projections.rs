@@ -302,7 +302,10 @@ async fn the_runner_in_tiny_batches_builds_the_model_one_batch_would() {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let status = loop {
-        let status = projections.status("customer_directory");
+        let status = projections
+            .status("customer_directory")
+            .await
+            .expect("the status reads");
         if let Some(status) = status.filter(|s| s.serving.position == head) {
             break status;
         }

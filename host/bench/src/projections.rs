@@ -49,7 +49,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         RunnerConfig::default(),
     );
     loop {
-        let status = projections.status(PROJECTION);
+        let status = projections.status(PROJECTION).await?;
         if let Some(status) = &status {
             anyhow::ensure!(
                 status.serving.state != RunState::Faulted,
@@ -229,6 +229,7 @@ async fn live_lag(
         }
         let status = projections
             .status(PROJECTION)
+            .await?
             .ok_or_else(|| anyhow::anyhow!("the projection is gone"))?;
         anyhow::ensure!(
             status.serving.state != RunState::Faulted,

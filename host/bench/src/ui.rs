@@ -59,6 +59,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
         .node
         .projections()
         .status("account_balances")
+        .await?
         .is_none_or(|s| s.serving.position < head)
     {
         anyhow::ensure!(

@@ -396,6 +396,38 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
     for node in &urls {
         serves_module(&http, node, "account_balances").await;
     }
+    // A node that does not run the projection reports it as run elsewhere, from what the
+    // runner node committed, and refuses to change it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = get_json(&http, format!("{}/v1/projections", urls[follower])).await;
+        let states: Vec<&str> = listed["projections"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|p| p["state"].as_str()).collect())
+            .unwrap_or_default();
+        if states == ["elsewhere"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never listed as run elsewhere: {listed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = http
+        .post(format!(
+            "{}/v1/projections/account_balances/pause",
+            urls[follower]
+        ))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(refused.status(), 503);
+    let refused: Value = refused.json().await.expect("JSON");
+    assert_eq!(refused["error"], "runs_elsewhere", "{refused}");
+    let running = get_json(
+        &http,
+        format!("{}/v1/projections/account_balances", urls[runner]),
+    )
+    .await;
+    assert_ne!(running["state"], "elsewhere", "{running}");
 
     // Deposits through all three nodes; the runner is killed while they go on. A writer on
     // the killed node stops at its first unanswered command, whose deposit is in doubt.

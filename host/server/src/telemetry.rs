@@ -182,7 +182,7 @@ pub const METRICS: &[(&str, MetricKind, &str)] = &[
     (
         "cairn_projection_state",
         MetricKind::Gauge,
-        "1 for the state the projection is in (catching_up, live, paused, faulted), 0 for the others, by projection.",
+        "1 for the state the projection is in (catching_up, live, paused, faulted, or elsewhere: run by another node), 0 for the others, by projection.",
     ),
     (
         "cairn_projection_events_applied_total",
@@ -251,11 +251,12 @@ fn describe() {
 }
 
 /// The states a projection's state gauge is given for.
-const PROJECTION_STATES: [(RunState, &str); 4] = [
+const PROJECTION_STATES: [(RunState, &str); 5] = [
     (RunState::CatchingUp, "catching_up"),
     (RunState::Live, "live"),
     (RunState::Paused, "paused"),
     (RunState::Faulted, "faulted"),
+    (RunState::Elsewhere, "elsewhere"),
 ];
 
 /// Sets the log's head gauge, before a scrape renders the recorder.

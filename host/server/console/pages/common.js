@@ -12,7 +12,7 @@ export async function eventAt(position) {
 
 /** A projection's state, in words: live, catching up (with its lag), faulted, paused. */
 export function stateBadge(status) {
-  const labels = { live: "live", catching_up: "catching up", faulted: "faulted", paused: "paused" };
+  const labels = { live: "live", catching_up: "catching up", faulted: "faulted", paused: "paused", elsewhere: "run by another node" };
   const lag = status.state === "catching_up" ? ` (${num(status.lag_events)} behind)` : "";
   return h("span", { class: `badge state-${status.state}` }, `${labels[status.state] ?? status.state}${lag}`);
 }

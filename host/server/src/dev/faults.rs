@@ -13,7 +13,8 @@ const EVERY: Duration = Duration::from_millis(500);
 pub(super) async fn report(projections: Projections) {
     let mut told: HashSet<(String, u64)> = HashSet::new();
     loop {
-        let list = projections.list();
+        // `cairn dev` runs its projections itself, so the list needs no read of the store.
+        let list = projections.list().await.unwrap_or_default();
         // A name that left (removed, then perhaps uploaded again) starts afresh.
         told.retain(|(name, _)| list.iter().any(|status| &status.name == name));
         for status in list {

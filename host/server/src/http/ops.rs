@@ -79,8 +79,12 @@ pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     crate::telemetry::observe(state.store.head().get());
     let mut text = state.metrics.render();
-    text.push_str(&crate::telemetry::scraped_gauges(
-        &state.projections().list(),
-    ));
+    // A dormant node reads its projections' statuses from the store; a scrape that cannot
+    // still renders every other metric.
+    let projections = state.projections().list().await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "the projections' statuses could not be read for /metrics");
+        Vec::new()
+    });
+    text.push_str(&crate::telemetry::scraped_gauges(&projections));
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -26,10 +26,10 @@ pub(crate) struct ProjectionList {
     responses((status = 200, description = "Every projection: position, head, lag, state, and a rebuild in progress", body = ProjectionList)),
     tag = "projections"
 )]
-pub(crate) async fn list(State(state): State<AppState>) -> Json<ProjectionList> {
-    Json(ProjectionList {
-        projections: state.projections().list(),
-    })
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<ProjectionList>, ApiError> {
+    Ok(Json(ProjectionList {
+        projections: state.projections().list().await?,
+    }))
 }
 
 /// One projection's status.
@@ -50,6 +50,7 @@ pub(crate) async fn status(
     state
         .projections()
         .status(&name)
+        .await?
         .map(Json)
         .ok_or_else(|| unknown(&name))
 }
@@ -104,6 +105,11 @@ impl From<ControlError> for ApiError {
     fn from(error: ControlError) -> Self {
         match error {
             ControlError::UnknownProjection(name) => unknown(&name),
+            error @ ControlError::RunsElsewhere(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "runs_elsewhere",
+                error.to_string(),
+            ),
             ControlError::Storage(e) => e.into(),
         }
     }

@@ -228,7 +228,11 @@ pub(crate) async fn subscribe(
             tokio::time::sleep(LOOK_EVERY).await;
             let head = state.store.head().get();
             let now = state.stats.now(head);
-            let projections = state.projections().list();
+            // A dormant node reads the statuses from the store; on a failure the last ones stand.
+            let projections = match state.projections().list().await {
+                Ok(projections) => projections,
+                Err(_) => before.projections.clone(),
+            };
             let due =
                 now.at_ms.saturating_sub(before.sample.at_ms) >= SEND_EVERY.as_millis() as u64;
             if !due && projections == before.projections {

@@ -557,6 +557,26 @@ pub(super) async fn kept_serving(
         .map(|slot| (slot.version, slot.model(name.as_str()))))
 }
 
+/// The generations of projection `name` as kept, serving first, and whether it is paused: for
+/// a node that does not run it to report. `None` if nothing is kept yet.
+pub(super) async fn kept_generations(
+    env: &RunnerEnv,
+    name: &ModuleName,
+) -> Result<Option<KeptGenerations>, StorageError> {
+    let kept = load(env, name).await?;
+    let generations: Vec<Slot> = kept.serving.into_iter().chain(kept.building).collect();
+    Ok((!generations.is_empty()).then_some(KeptGenerations {
+        generations,
+        paused: kept.paused,
+    }))
+}
+
+/// What [`kept_generations`] finds.
+pub(super) struct KeptGenerations {
+    pub(super) generations: Vec<Slot>,
+    pub(super) paused: bool,
+}
+
 /// Keeps `kept` for projection `name`, dropping `drop_models` in the same transaction.
 async fn save(
     env: &RunnerEnv,

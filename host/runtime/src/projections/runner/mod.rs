@@ -61,6 +61,13 @@ pub enum QueryError {
 pub enum ControlError {
     #[error("no projection is named '{0}'")]
     UnknownProjection(String),
+    /// This node does not run the projections: another node sharing the store holds the
+    /// runner lease, and only it can change them.
+    #[error(
+        "projection '{0}' runs on the node holding the runner lease; ask that node (every node \
+         answers queries)"
+    )]
+    RunsElsewhere(String),
     /// Keeping the change in the store failed; nothing changed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -164,11 +171,13 @@ impl Projections {
     }
 
     async fn set_paused(&self, name: &str, paused: bool) -> Result<ProjectionStatus, ControlError> {
+        self.here(name)?;
         let _turn = self.lifecycles.turn().await;
         if !self.lifecycles.set_paused(name, paused).await? {
             return Err(ControlError::UnknownProjection(name.to_owned()));
         }
-        self.status(name)
+        self.lifecycles
+            .status(name, self.head())
             .ok_or_else(|| ControlError::UnknownProjection(name.to_owned()))
     }
 
@@ -176,6 +185,7 @@ impl Projections {
     /// which answers queries until the new one has caught up. A rebuild already under way is
     /// replaced.
     pub async fn reset(&self, name: &str) -> Result<ProjectionStatus, ControlError> {
+        self.here(name)?;
         let _turn = self.lifecycles.turn().await;
         let unknown = || ControlError::UnknownProjection(name.to_owned());
         if !self.lifecycles.knows(name) {
@@ -187,17 +197,32 @@ impl Projections {
             .projection(name)
             .ok_or_else(unknown)?;
         self.lifecycles.start_generation(&projection).await?;
-        self.status(name).ok_or_else(unknown)
+        self.lifecycles
+            .status(name, self.head())
+            .ok_or_else(unknown)
     }
 
     /// Removes projection `name`: its runners stop, and the module, its kept state and its
     /// read models leave the store together. `UnknownProjection` if none is loaded.
     pub async fn remove(&self, name: &str) -> Result<RemovedProjection, ControlError> {
+        self.here(name)?;
         let _turn = self.lifecycles.turn().await;
         self.lifecycles
             .remove(name)
             .await?
             .ok_or_else(|| ControlError::UnknownProjection(name.to_owned()))
+    }
+
+    /// Refuses a change on a dormant node ([`ControlError::RunsElsewhere`]), naming a
+    /// projection it knows, or else as unknown.
+    fn here(&self, name: &str) -> Result<(), ControlError> {
+        if !self.dormant {
+            return Ok(());
+        }
+        match self.registry().projection(name) {
+            Some(_) => Err(ControlError::RunsElsewhere(name.to_owned())),
+            None => Err(ControlError::UnknownProjection(name.to_owned())),
+        }
     }
 
     /// The registry the projections come from.
@@ -210,18 +235,83 @@ impl Projections {
         Arc::clone(&self.lifecycles.env().store)
     }
 
-    /// Every projection's status, by name.
-    pub fn list(&self) -> Vec<ProjectionStatus> {
-        self.lifecycles.statuses(self.head())
+    /// Every projection's status, by name. On a dormant node, each is read from what the
+    /// store kept ([`RunState::Elsewhere`]).
+    pub async fn list(&self) -> Result<Vec<ProjectionStatus>, StorageError> {
+        if !self.dormant {
+            return Ok(self.lifecycles.statuses(self.head()));
+        }
+        let mut statuses = Vec::new();
+        for projection in self.registry().projections() {
+            if let Some(status) = self.kept_status(projection.name()).await? {
+                statuses.push(status);
+            }
+        }
+        statuses.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(statuses)
     }
 
-    /// One projection's status.
-    pub fn status(&self, name: &str) -> Option<ProjectionStatus> {
-        self.lifecycles.status(name, self.head())
+    /// One projection's status (on a dormant node, from what the store kept).
+    pub async fn status(&self, name: &str) -> Result<Option<ProjectionStatus>, StorageError> {
+        if !self.dormant {
+            return Ok(self.lifecycles.status(name, self.head()));
+        }
+        match self.registry().projection(name) {
+            Some(projection) => self.kept_status(projection.name()).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The status of a projection another node runs, from its kept lifecycle and the
+    /// checkpoints of its read models; `None` before that node has started it.
+    async fn kept_status(
+        &self,
+        name: &cairn_store::ModuleName,
+    ) -> Result<Option<ProjectionStatus>, StorageError> {
+        let env = self.lifecycles.env();
+        let head = self.head();
+        let Some(kept) = lifecycle::kept_generations(env, name).await? else {
+            return Ok(None);
+        };
+        let mut generations = Vec::with_capacity(2);
+        for slot in kept.generations {
+            let model = slot.model(name.as_str());
+            let position = env
+                .open_view(&model)
+                .await?
+                .checkpoint()
+                .map_or(0, cairn_store::Position::get);
+            generations.push(GenerationStatus {
+                version: slot.version,
+                generation: slot.generation,
+                model: model.to_string(),
+                state: if kept.paused {
+                    RunState::Paused
+                } else {
+                    RunState::Elsewhere
+                },
+                position,
+                head,
+                lag_events: head.saturating_sub(position),
+                lag_ms: 0,
+                events_per_s: 0.0,
+                fault: None,
+            });
+        }
+        let mut generations = generations.into_iter();
+        Ok(generations.next().map(|serving| ProjectionStatus {
+            name: name.to_string(),
+            serving,
+            rebuilding: generations.next(),
+        }))
     }
 
     /// The store's newest position now: statuses are measured against it, since a runner
     /// that is paused or faulted does not look at the head.
+    fn head(&self) -> u64 {
+        self.lifecycles.env().store.head().get()
+    }
+
     /// Answers `request` from the read model the store names as serving `name` (a dormant
     /// node's queries).
     async fn query_kept(&self, name: &str, request: Json) -> Result<Json, QueryError> {
@@ -241,10 +331,6 @@ impl Projections {
             .query(view, request)
             .await?
             .map_err(QueryError::Refused)
-    }
-
-    fn head(&self) -> u64 {
-        self.lifecycles.env().store.head().get()
     }
 
     /// Answers `request` from the read model serving `name`.

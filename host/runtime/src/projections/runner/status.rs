@@ -14,6 +14,9 @@ pub enum RunState {
     Live,
     Faulted,
     Paused,
+    /// Another node sharing the store runs it (it holds the runner lease); the position is
+    /// where that node's last commit left the read model.
+    Elsewhere,
 }
 
 /// Why a runner stopped.

@@ -296,11 +296,16 @@ pub(super) fn query_errors() -> Vec<QueryError> {
 
 /// Every [`ControlError`].
 pub(super) fn control_errors() -> Vec<ControlError> {
-    let mut all = vec![ControlError::UnknownProjection("sample".to_owned())];
+    let mut all = vec![
+        ControlError::UnknownProjection("sample".to_owned()),
+        ControlError::RunsElsewhere("sample".to_owned()),
+    ];
     all.extend(storage_errors().into_iter().map(ControlError::Storage));
     for e in &all {
         match e {
-            ControlError::UnknownProjection(_) | ControlError::Storage(_) => {}
+            ControlError::UnknownProjection(_)
+            | ControlError::RunsElsewhere(_)
+            | ControlError::Storage(_) => {}
         }
     }
     all

@@ -171,8 +171,14 @@ impl ErrorSource {
                     ]
                 }
             }
-            Self::UnknownProjection | Self::ProjectionControl => {
-                const { &[Reply::new(S::NOT_FOUND, "unknown_projection")] }
+            Self::UnknownProjection => const { &[Reply::new(S::NOT_FOUND, "unknown_projection")] },
+            Self::ProjectionControl => {
+                const {
+                    &[
+                        Reply::new(S::NOT_FOUND, "unknown_projection"),
+                        Reply::new(S::SERVICE_UNAVAILABLE, "runs_elsewhere"),
+                    ]
+                }
             }
             Self::UnknownReactor => const { &[Reply::new(S::NOT_FOUND, "unknown_reactor")] },
             Self::Sink => {
