@@ -408,7 +408,10 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
         if states == ["elsewhere"] {
             break;
         }
-        assert!(Instant::now() < deadline, "never listed as run elsewhere: {listed}");
+        assert!(
+            Instant::now() < deadline,
+            "never listed as run elsewhere: {listed}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let refused = http
@@ -428,6 +431,29 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
     )
     .await;
     assert_ne!(running["state"], "elsewhere", "{running}");
+    // Nor does it write a reactor's model: a reset, or a version built from a position, is
+    // the running node's to do.
+    common::upload(&http, &urls[follower], "transfer", "transfer").await;
+    common::upload(&http, &urls[follower], "transfers", "transfers").await;
+    let reset = http
+        .post(format!(
+            "{}/v1/reactors/transfers/reset?from=0",
+            urls[follower]
+        ))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(reset.status(), 503);
+    let built_from = http
+        .put(format!("{}/v1/modules/transfers?from=0", urls[follower]))
+        .header("content-type", "application/wasm")
+        .body(cairn_server::guests::build("transfers").expect("the example builds"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(built_from.status(), 503);
+    let refused: Value = built_from.json().await.expect("JSON");
+    assert_eq!(refused["error"], "runs_elsewhere", "{refused}");
 
     // Deposits through all three nodes; the runner is killed while they go on. A writer on
     // the killed node stops at its first unanswered command, whose deposit is in doubt.

@@ -245,6 +245,11 @@ impl From<ReactorError> for ApiError {
     fn from(error: ReactorError) -> Self {
         match error {
             ReactorError::UnknownReactor(name) => unknown(&name),
+            error @ ReactorError::RunsElsewhere(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "runs_elsewhere",
+                error.to_string(),
+            ),
             error @ ReactorError::NotRunning(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "reactor_not_running",

@@ -59,6 +59,10 @@ pub enum ReactorError {
     /// The reactor's task is not running (faulted under `stop`, or the node is stopping).
     #[error("reactor '{0}' is not running; reset it to start it again")]
     NotRunning(String),
+    /// This node does not run the reactors: another node sharing the store holds the runner
+    /// lease, and only it may write a reactor's model.
+    #[error("reactor '{0}' runs on the node holding the runner lease; ask that node")]
+    RunsElsewhere(String),
     #[error(transparent)]
     Task(#[from] TaskError),
     #[error(transparent)]
@@ -119,6 +123,9 @@ struct Inner {
     /// Reactors installed to be built from a position (the value) whose model is not made
     /// there yet: no task runs them until it is.
     unbuilt: Mutex<BTreeMap<String, u64>>,
+    /// Whether another node runs the reactors (`Reactors::dormant`): nothing here may write
+    /// their models, which only the runner lease's fence guards.
+    dormant: bool,
 }
 
 impl std::fmt::Debug for Reactors {
@@ -137,7 +144,7 @@ impl Reactors {
         commands: Arc<CommandPath>,
         config: ReactorConfig,
     ) -> Self {
-        let reactors = Self::dormant(store, registry, commands, config);
+        let reactors = Self::new(store, registry, commands, config, false);
         let inner = &reactors.inner;
         inner.stop.send_replace(false);
         let mut stopped = inner.stop.subscribe();
@@ -168,6 +175,16 @@ impl Reactors {
         commands: Arc<CommandPath>,
         config: ReactorConfig,
     ) -> Self {
+        Self::new(store, registry, commands, config, true)
+    }
+
+    fn new(
+        store: Arc<dyn EventStore>,
+        registry: Arc<Registry>,
+        commands: Arc<CommandPath>,
+        config: ReactorConfig,
+        dormant: bool,
+    ) -> Self {
         let (stop, _) = watch::channel(true);
         let inner = Arc::new(Inner {
             store,
@@ -180,6 +197,7 @@ impl Reactors {
             supervisor: Mutex::new(None),
             threads: threads::ReactorThreads::start(REACTOR_THREADS),
             unbuilt: Mutex::new(BTreeMap::new()),
+            dormant,
         });
         Self { inner }
     }
@@ -271,6 +289,7 @@ impl Reactors {
     /// intents carry the keys they had the first time, so a command an aggregate recorded
     /// under its key is answered by the key and not executed again.
     pub async fn reset(&self, name: &str, from: u64) -> Result<ReactorStatus, ReactorError> {
+        self.here(name)?;
         // On a task of its own: a caller that goes away (an HTTP request cancelled) never
         // leaves the reactor stopped half-way.
         let inner = Arc::clone(&self.inner);
@@ -294,6 +313,9 @@ impl Reactors {
         bytes: Vec<u8>,
         from: u64,
     ) -> Result<Uploaded, InstallError> {
+        if self.inner.dormant {
+            return Err(ReactorError::RunsElsewhere(name.to_owned()).into());
+        }
         // On a task of its own, like a reset: a caller that goes away never leaves the new
         // version installed and not started from `from`.
         let inner = Arc::clone(&self.inner);
@@ -331,7 +353,7 @@ impl Reactors {
     /// together. Its outcome stream stays, and its name stays a reactor's. The version that was
     /// latest.
     pub async fn remove(&self, name: &str) -> Result<ModuleRecord, ReactorError> {
-        self.known(name)?;
+        self.here(name)?;
         let mut running = self.inner.running.lock().await;
         if let Some(run) = running.remove(name) {
             run.stop.send_replace(true);
@@ -364,6 +386,15 @@ impl Reactors {
         Ok(removed)
     }
 
+    /// [`Reactors::known`], and refused on a dormant node ([`ReactorError::RunsElsewhere`]).
+    fn here(&self, name: &str) -> Result<(), ReactorError> {
+        self.known(name)?;
+        match self.inner.dormant {
+            true => Err(ReactorError::RunsElsewhere(name.to_owned())),
+            false => Ok(()),
+        }
+    }
+
     fn known(&self, name: &str) -> Result<(), ReactorError> {
         match self.inner.registry.reactor(name) {
             Some(_) => Ok(()),
@@ -372,7 +403,7 @@ impl Reactors {
     }
 
     async fn ask(&self, name: &str, request: Request) -> Result<(), ReactorError> {
-        self.known(name)?;
+        self.here(name)?;
         let sender = {
             let running = self.inner.running.lock().await;
             running

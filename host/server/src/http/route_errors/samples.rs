@@ -316,6 +316,7 @@ pub(super) fn reactor_errors() -> Vec<ReactorError> {
     let mut all = vec![
         ReactorError::UnknownReactor("sample".to_owned()),
         ReactorError::NotRunning("sample".to_owned()),
+        ReactorError::RunsElsewhere("sample".to_owned()),
         ReactorError::Task(TaskError::Faulted),
         ReactorError::Task(TaskError::Host("sample".to_owned())),
     ];
@@ -329,6 +330,7 @@ pub(super) fn reactor_errors() -> Vec<ReactorError> {
         match e {
             ReactorError::UnknownReactor(_)
             | ReactorError::NotRunning(_)
+            | ReactorError::RunsElsewhere(_)
             | ReactorError::Storage(_)
             | ReactorError::Task(TaskError::Faulted | TaskError::Host(_) | TaskError::Storage(_)) =>
                 {}

@@ -216,6 +216,7 @@ impl ErrorSource {
                     &[
                         Reply::new(S::NOT_FOUND, "unknown_reactor"),
                         Reply::new(S::CONFLICT, "reactor_not_running"),
+                        Reply::new(S::SERVICE_UNAVAILABLE, "runs_elsewhere"),
                         Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
                     ]
                 }
