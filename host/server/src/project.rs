@@ -87,7 +87,11 @@ impl Project {
             .iter()
             .filter(|m| {
                 let dir = m.dir.canonicalize().unwrap_or_else(|_| m.dir.clone());
-                path.starts_with(&dir) && !path.starts_with(dir.join("target"))
+                // Build output and installed packages are not sources.
+                path.starts_with(&dir)
+                    && !["target", "node_modules", "dist"]
+                        .iter()
+                        .any(|out| path.starts_with(dir.join(out)))
             })
             .max_by_key(|m| m.dir.components().count())
     }

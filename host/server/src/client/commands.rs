@@ -32,7 +32,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         for module in &project.modules {
             eprintln!("building {} ({})", module.name, module.dir.display());
             let bytes =
-                tokio::task::block_in_place(|| guests::build_crate(&module.dir, &target_dir))
+                tokio::task::block_in_place(|| guests::build_module(&module.dir, &target_dir))
                     .map_err(|e| anyhow::anyhow!("module {}: {e}", module.name))?;
             built.push((module.name.clone(), bytes));
         }

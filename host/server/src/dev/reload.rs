@@ -36,7 +36,7 @@ impl Reloader {
         let dir = module.dir.clone();
         let target_dir = self.target_dir.clone();
         let built =
-            tokio::task::spawn_blocking(move || guests::build_crate(&dir, &target_dir)).await;
+            tokio::task::spawn_blocking(move || guests::build_module(&dir, &target_dir)).await;
         let bytes = match built {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(error)) => {
