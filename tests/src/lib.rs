@@ -3,6 +3,8 @@
 //! The tests themselves are in `tests/`:
 //! - `runtime.rs`: the example modules through the real runtime and store;
 //! - `sandbox.rs`: misbehaving guests, each stopped with a clear error and nothing appended;
+//! - `typescript.rs`: modules written in TypeScript (`guest-sdk-ts/`), built at test time:
+//!   decisions, snapshots, misbehaviour and determinism as for Rust modules;
 //! - `upload.rs`: what the registry refuses, and why;
 //! - `projections.rs`: the example projections through the runtime's projection calls and the
 //!   store's read models;

@@ -1,8 +1,8 @@
 //! Modules written in TypeScript (the SDK in `guest-sdk-ts/`), built by the SDK's build and run
 //! by the real runtime, as Rust modules are:
 //!
-//! - the TypeScript `bank_account` decides, rejects and folds as the Rust one does, and the
-//!   Rust `account_balances` projection folds its events;
+//! - the TypeScript `bank_account` decides, rejects and folds as the Rust one does; its
+//!   snapshots are its JSON state, and a restarted host loads from them;
 //! - a TypeScript module that throws, loops or allocates without bound meets the same typed
 //!   errors as a Rust one (the JavaScript error's message in the trap's), nothing is appended,
 //!   and the host keeps serving;
@@ -12,7 +12,7 @@
 mod common;
 
 use cairn_runtime::{CallError, CallInput, CommandConfig, CommandError, Decision, Limits};
-use cairn_store::{EventLog, StreamRead};
+use cairn_store::{EventLog, Snapshots, StreamRead};
 use common::{Host, command};
 
 /// The component of the TypeScript module `package` (under `examples/` or `tests/guests/`).
@@ -198,4 +198,69 @@ async fn the_clock_and_randomness_of_javascript_replay_identically_a_thousand_ti
         other["random"], data["random"],
         "another seed, other numbers"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typescript_aggregates_snapshots_are_its_json_state_and_survive_a_restart() {
+    let config = CommandConfig {
+        snapshot_every: 10,
+        ..CommandConfig::default()
+    };
+    let host = Host::start_in(
+        tempfile::tempdir().expect("dir"),
+        Limits::default(),
+        config.clone(),
+    )
+    .await;
+    upload_typescript(&host, "bank_account", "ts-bank-account").await;
+    let path = &host.command_path;
+    path.execute("bank_account", "s1", command("Open", r#"{"owner":"Ada"}"#))
+        .await
+        .expect("open");
+    for _ in 0..24 {
+        path.execute("bank_account", "s1", command("Deposit", r#"{"amount":1}"#))
+            .await
+            .expect("deposit");
+    }
+    path.settle().await;
+    let stream = cairn_runtime::CommandPath::stream_of("bank_account", "s1").expect("valid");
+    let hash = host
+        .registry()
+        .aggregate("bank_account")
+        .expect("loaded")
+        .hash()
+        .clone();
+    let key = cairn_store::SnapshotKey::new(hash.as_str()).expect("valid");
+    let snapshot = host
+        .store
+        .get_snapshot(stream.clone(), key.clone())
+        .await
+        .expect("read")
+        .expect("taken");
+    assert_eq!(snapshot.version, cairn_store::Version::new(20));
+    // The state bytes are the module's JSON, as the Rust module's are.
+    assert_eq!(snapshot.state, br#"{"owner":"Ada","balance":19}"#);
+    // A planted snapshot shows that loads after a restart start from it.
+    host.store
+        .put_snapshot(
+            stream,
+            key,
+            cairn_store::Snapshot {
+                version: cairn_store::Version::new(25),
+                state: br#"{"owner":"Ada","balance":999}"#.to_vec(),
+            },
+        )
+        .await
+        .expect("plant");
+    let dir = host.stop().await;
+    let host = Host::start_in(dir, Limits::default(), config).await;
+    let state = host
+        .command_path
+        .state("bank_account", "s1")
+        .await
+        .expect("state")
+        .state
+        .to_value::<serde_json::Value>()
+        .expect("json");
+    assert_eq!(state["balance"], 999, "the module loads from its snapshot");
 }

@@ -11,38 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Output, cairn, client, repository};
-
-/// A standalone copy of example `name`, depending on this repository's SDK.
-fn copy_example(dir: &Path, name: &str) -> PathBuf {
-    let module = dir.join(name);
-    std::fs::create_dir_all(module.join("src")).expect("mkdir");
-    let sdk = repository()
-        .join("guest-sdk")
-        .canonicalize()
-        .expect("sdk path");
-    std::fs::write(
-        module.join("Cargo.toml"),
-        format!(
-            "[package]\nname = {name:?}\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-             [lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\n\
-             [dependencies]\ncairn-sdk = {{ path = {sdk:?} }}\n\
-             serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n"
-        ),
-    )
-    .expect("write manifest");
-    std::fs::copy(repository().join("Cargo.lock"), module.join("Cargo.lock")).expect("lock");
-    // The examples' directories are named in kebab case, their packages in snake case.
-    std::fs::copy(
-        repository()
-            .join("examples")
-            .join(name.replace('_', "-"))
-            .join("src/lib.rs"),
-        module.join("src/lib.rs"),
-    )
-    .expect("copy source");
-    module
-}
+use common::{Output, cairn, client, copy_example, repository};
 
 /// A project of its own: copies of the customers aggregate and the customer_directory
 /// projection, a consumer group and a webhook sink (to a port nobody listens on). Returns the

@@ -63,8 +63,9 @@ impl Project {
             );
             let dir = root.join(&entry.path);
             anyhow::ensure!(
-                dir.join("Cargo.toml").is_file(),
-                "module '{}' in {}: {} has no Cargo.toml",
+                cairn_guest_build::Language::of(&dir).is_some(),
+                "module '{}' in {}: {} has no Cargo.toml (a Rust module) or package.json (a \
+                 TypeScript module)",
                 entry.name,
                 file.display(),
                 dir.display()
@@ -132,7 +133,11 @@ mod tests {
         assert!(missing.to_string().contains("[[module]]"), "{missing}");
         let file = write(dir.path(), "[[module]]\nname = \"m\"\npath = \"nowhere\"\n");
         let err = Project::load(&file).expect_err("no crate");
-        assert!(err.to_string().contains("has no Cargo.toml"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("has no Cargo.toml (a Rust module) or package.json"),
+            "{err}"
+        );
         let file = write(dir.path(), "[[module]]\nname = \"m\"\n");
         let err = Project::load(&file).expect_err("no path");
         assert!(err.to_string().contains("not a valid cairn.toml"), "{err}");

@@ -221,3 +221,56 @@ pub async fn log(http: &reqwest::Client, url: &str, head: u64) -> Vec<serde_json
     }
     events
 }
+
+/// A standalone copy of example `name`, depending on this repository's SDK.
+pub fn copy_example(dir: &Path, name: &str) -> PathBuf {
+    let module = dir.join(name);
+    std::fs::create_dir_all(module.join("src")).expect("mkdir");
+    let sdk = repository()
+        .join("guest-sdk")
+        .canonicalize()
+        .expect("sdk path");
+    std::fs::write(
+        module.join("Cargo.toml"),
+        format!(
+            "[package]\nname = {name:?}\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\n\
+             [dependencies]\ncairn-sdk = {{ path = {sdk:?} }}\n\
+             serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n"
+        ),
+    )
+    .expect("write manifest");
+    std::fs::copy(repository().join("Cargo.lock"), module.join("Cargo.lock")).expect("lock");
+    // The examples' directories are named in kebab case, their packages in snake case.
+    std::fs::copy(
+        repository()
+            .join("examples")
+            .join(name.replace('_', "-"))
+            .join("src/lib.rs"),
+        module.join("src/lib.rs"),
+    )
+    .expect("copy source");
+    module
+}
+
+/// A standalone copy of the TypeScript example in `examples/{example}` as module directory
+/// `name`, depending on this repository's TypeScript SDK.
+pub fn copy_typescript_example(dir: &Path, example: &str, name: &str) -> PathBuf {
+    let from = repository().join("examples").join(example);
+    let module = dir.join(name);
+    std::fs::create_dir_all(module.join("src")).expect("mkdir");
+    let sdk = repository()
+        .join("guest-sdk-ts")
+        .canonicalize()
+        .expect("sdk path");
+    let manifest = serde_json::json!({
+        "name": name,
+        "private": true,
+        "type": "module",
+        "cairn": {"entry": "src/index.ts"},
+        "devDependencies": {"@cairn/sdk": format!("file:{}", sdk.display())},
+    });
+    std::fs::write(module.join("package.json"), manifest.to_string()).expect("write manifest");
+    std::fs::copy(from.join("src/index.ts"), module.join("src/index.ts")).expect("copy source");
+    module
+}
