@@ -29,8 +29,18 @@ pub(crate) struct BankHost {
 
 impl BankHost {
     pub(crate) async fn start(dir: &Path, progress: Progress) -> anyhow::Result<Self> {
-        progress.say("building bank_account for wasm32-wasip2");
-        let bytes = guests::build("bank_account")?;
+        Self::start_with(dir, progress, "bank_account").await
+    }
+
+    /// [`BankHost::start`] with the module built from example `package` (such as
+    /// `ts-bank-account`, the TypeScript twin) loaded as `bank_account`.
+    pub(crate) async fn start_with(
+        dir: &Path,
+        progress: Progress,
+        package: &str,
+    ) -> anyhow::Result<Self> {
+        progress.say(&format!("building {package}"));
+        let bytes = guests::build(package)?;
         let store = RedbStore::open(dir.join("data"), RedbOptions::default()).await?;
         let shared: Arc<dyn EventStore> = Arc::new(store.clone());
         let registry =

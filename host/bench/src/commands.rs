@@ -99,11 +99,77 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     ));
     drop((aggregates, unlogged));
     host.stop().await;
+    let rust_per_s = result.per_second(1);
+    figures.extend(typescript(dir, scale, progress, rust_per_s).await?);
     Ok(Report {
         scenario: "commands",
         scale,
         figures,
     })
+}
+
+/// The same commands to the TypeScript `bank_account` (`examples/ts-bank-account`), fewer of
+/// them, and how far behind the Rust module's `rust_per_s` it is.
+async fn typescript(
+    dir: &Path,
+    scale: f64,
+    progress: Progress,
+    rust_per_s: f64,
+) -> anyhow::Result<Vec<Figure>> {
+    let host = BankHost::start_with(&dir.join("typescript"), progress, "ts-bank-account").await?;
+    let path = Arc::new(CommandPath::new(
+        Arc::clone(&host.registry),
+        Arc::clone(&host.shared),
+        CommandConfig::default(),
+    ));
+    let accounts = scaled(ACCOUNTS, scale).max(CLIENTS);
+    progress.say(&format!("TypeScript: opening {accounts} accounts"));
+    open_accounts(Arc::clone(&host.shared), accounts, CLIENTS).await?;
+    load_accounts(&path, 0..accounts).await?;
+    let warmup = scaled(WARMUP_PER_CLIENT, scale);
+    let per_client = scaled(MEASURED_PER_CLIENT / 6, scale);
+    progress.say(&format!(
+        "TypeScript: {CLIENTS} clients sending commands ({warmup} each before measuring)"
+    ));
+    let result = send_commands(&path, 0..accounts, warmup, per_client).await?;
+    path.settle().await;
+    let probations = host
+        .registry
+        .probation("bank_account")
+        .map_or(0, |p| p.started);
+    drop(path);
+    host.stop().await;
+    let per_s = result.per_second(1);
+    let workload = format!(
+        "{} commands (Deposit, Withdraw) to the TypeScript bank_account, {CLIENTS} clients, \
+         {accounts} accounts, after {} unmeasured",
+        CLIENTS * per_client,
+        CLIENTS * warmup
+    );
+    Ok(vec![
+        Figure {
+            key: "ts_commands_64_per_s",
+            value: per_s,
+            unit: "commands/s",
+            workload: workload.clone(),
+            target: None,
+        },
+        Figure {
+            key: "ts_commands_64_p99_ms",
+            value: result.quantile_ms(0.99),
+            unit: "ms",
+            workload,
+            target: None,
+        },
+        Figure {
+            key: "rust_over_ts_commands",
+            value: rust_per_s / per_s,
+            unit: "×",
+            workload: "the Rust bank_account's commands/s over the TypeScript one's".into(),
+            target: Some(Target::AtMost(4.0)),
+        },
+        super::report::probations("ts_commands_probations", probations, "bank_account"),
+    ])
 }
 
 /// Loads `accounts` into `path`'s cache.

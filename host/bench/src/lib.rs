@@ -13,6 +13,8 @@
 //!   `plan.rs`, `ui.rs`, `reactors.rs`, `groups.rs`: the scenarios;
 //!   `bank.rs`, what the runtime ones share; `served.rs`, the server the HTTP ones drive;
 //!   `postgres.rs`, `http --postgres`: two nodes on PostgreSQL beside a hand-built peer.
+//! - `typescript.rs`: the TypeScript `bank_account` in `runtime` (build, compile, restart,
+//!   instances, folds); `commands.rs` sends it commands too.
 
 mod bank;
 mod commands;
@@ -29,6 +31,7 @@ mod runtime;
 mod sandbox;
 mod served;
 mod store;
+mod typescript;
 mod ui;
 
 pub mod pressure;

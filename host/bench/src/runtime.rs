@@ -1,5 +1,6 @@
 //! `cairn bench runtime`: the WebAssembly runtime with the `bank_account` example: folding,
-//! fresh instances, loads from snapshots, and stepping through an account's history.
+//! fresh instances, loads from snapshots, and stepping through an account's history; and the
+//! TypeScript `bank_account` beside it (`typescript.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -139,6 +140,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     aggregates.settle().await;
     drop(aggregates);
     host.stop().await;
+    figures.extend(super::typescript::runtime_figures(dir, scale, progress).await?);
     Ok(Report {
         scenario: "runtime",
         scale,
