@@ -852,6 +852,18 @@ pub struct NewCrateArgs {
     /// else cairn's git repository.
     #[arg(long, value_name = "DIR")]
     pub sdk: Option<PathBuf>,
+    /// The module's language: a Rust crate, or a TypeScript package (`ts`, with the checkout's
+    /// `guest-sdk-ts`; aggregates and projections).
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
+}
+
+/// The languages `cairn new` writes modules in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    Rust,
+    #[value(name = "ts")]
+    TypeScript,
 }
 
 #[derive(Debug, clap::Args)]

@@ -11,7 +11,8 @@
 //! - `name.rs`: which names a new module may take.
 //! - `sdk.rs`: where the crate gets `cairn-sdk`.
 //! - `template.rs`: the crate's files, kept as templates in `templates/`, and their filling.
-//! - `crate_files.rs`: writing them.
+//! - `crate_files.rs`: writing them; `ts_files.rs`, a TypeScript package's files (`--lang ts`),
+//!   from `templates/ts/`.
 //! - `project_entry.rs`: the `[[module]]` entry added to cairn.toml.
 //! - `report.rs`: what `cairn new` says it made, and what to do next.
 
@@ -21,13 +22,14 @@ mod project_entry;
 mod report;
 mod sdk;
 mod template;
+mod ts_files;
 
 use std::path::{Path, PathBuf};
 
 pub use name::BadName;
 pub use sdk::SdkSource;
 
-use crate::cli::{NewArgs, NewCrateArgs, NewModule};
+use crate::cli::{Lang, NewArgs, NewCrateArgs, NewModule};
 use project_entry::{ProjectEntry, absolute};
 
 /// What kind of module to make.
@@ -63,6 +65,8 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
 struct Made {
     dir: PathBuf,
     sdk: SdkSource,
+    /// For a TypeScript package, the SDK it depends on.
+    typescript_sdk: Option<PathBuf>,
     /// The cairn.toml entry it added, or `None` when it found no cairn.toml.
     listed: Option<ProjectEntry>,
 }
@@ -83,6 +87,10 @@ fn make(here: &Path, args: &NewCrateArgs, kind: &Kind) -> anyhow::Result<Made> {
         dir.display()
     );
     let sdk = SdkSource::find(args.sdk.as_deref())?;
+    let typescript_sdk = match args.lang {
+        Lang::Rust => None,
+        Lang::TypeScript => Some(ts_files::sdk_of(&sdk, kind)?),
+    };
     let listed = ProjectEntry::plan(here, &args.name, &dir)?;
     let cannot_make = |e: std::io::Error| {
         anyhow::anyhow!("cannot make the crate's directory {}: {e}", dir.display())
@@ -91,7 +99,11 @@ fn make(here: &Path, args: &NewCrateArgs, kind: &Kind) -> anyhow::Result<Made> {
         std::fs::create_dir_all(parent).map_err(cannot_make)?;
     }
     std::fs::create_dir(&dir).map_err(cannot_make)?;
-    if let Err(e) = crate_files::write_crate(&dir, &args.name, kind, &sdk) {
+    let written = match &typescript_sdk {
+        None => crate_files::write_crate(&dir, &args.name, kind, &sdk),
+        Some(typescript_sdk) => ts_files::write_package(&dir, &args.name, kind, typescript_sdk),
+    };
+    if let Err(e) = written {
         // The directory is this command's own (creating it failed if it existed).
         let _ = std::fs::remove_dir_all(&dir);
         return Err(e.context(format!("cannot make the crate in {}", dir.display())));
@@ -99,7 +111,12 @@ fn make(here: &Path, args: &NewCrateArgs, kind: &Kind) -> anyhow::Result<Made> {
     if let Some(entry) = &listed {
         entry.write()?;
     }
-    Ok(Made { dir, sdk, listed })
+    Ok(Made {
+        dir,
+        sdk,
+        typescript_sdk,
+        listed,
+    })
 }
 
 #[cfg(test)]
@@ -111,6 +128,7 @@ mod tests {
             name: name.to_owned(),
             dir: dir.map(Path::to_path_buf),
             sdk: Some(sdk.to_path_buf()),
+            lang: Lang::Rust,
         }
     }
 

@@ -15,10 +15,11 @@ impl Made {
             Kind::Reactor { .. } => "reactor",
         };
         let dir = shown(&self.dir);
-        let mut report = format!(
-            "made the {what} `{name}` in {dir}, with {}\n",
-            self.sdk.describe()
-        );
+        let (language, sdk) = match &self.typescript_sdk {
+            None => ("", self.sdk.describe()),
+            Some(sdk) => ("TypeScript ", format!("@cairn/sdk from {}", sdk.display())),
+        };
+        let mut report = format!("made the {language}{what} `{name}` in {dir}, with {sdk}\n");
         let indent = |entry: &str| {
             entry
                 .lines()
@@ -44,8 +45,12 @@ impl Made {
             }
         };
         report.push_str("next:\n");
+        let test = match self.typescript_sdk {
+            None => "cargo test",
+            Some(_) => "npm install && npm test",
+        };
         report.push_str(&format!(
-            "  cd {dir} && cargo test    # its given/when/then tests\n"
+            "  cd {dir} && {test}    # its given/when/then tests\n"
         ));
         let dev = match (&self.listed, dev_dir.as_deref()) {
             (None, _) => "cairn dev    # with that cairn.toml here: builds it,".to_owned(),
@@ -59,7 +64,13 @@ impl Made {
             Kind::Aggregate => format!(
                 "cairn send {name} 1 '{{\"type\": \"Create\", \"data\": {{\"title\": \"First\"}}}}'"
             ),
-            Kind::Projection { .. } => format!("cairn query {name} '{{\"type\": \"count\"}}'"),
+            Kind::Projection { .. } => {
+                let query = match self.typescript_sdk {
+                    None => "count",
+                    Some(_) => "titles",
+                };
+                format!("cairn query {name} '{{\"type\": \"{query}\"}}'")
+            }
             Kind::Reactor { of } => format!(
                 "cairn send {of} 1 '{{\"type\": \"Create\", \"data\": {{\"title\": \"First\"}}}}' && cairn reactors status {name}"
             ),
