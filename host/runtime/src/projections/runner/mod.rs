@@ -312,8 +312,8 @@ impl Projections {
         self.lifecycles.env().store.head().get()
     }
 
-    /// Answers `request` from the read model the store names as serving `name` (a dormant
-    /// node's queries).
+    /// Answers `request` from the read model the store names as serving `name`: a dormant
+    /// node's queries, and a running node's before its runner has the projection.
     async fn query_kept(&self, name: &str, request: Json) -> Result<Json, QueryError> {
         let unknown = || QueryError::UnknownProjection(name.to_owned());
         let module = self.registry().projection(name).ok_or_else(unknown)?;
@@ -334,14 +334,14 @@ impl Projections {
     }
 
     /// Answers `request` from the read model serving `name`.
+    /// On a dormant node, and on a running one before its runner has taken the projection up
+    /// (just after it took the runner lease, or just after the module loaded), the read model
+    /// the store names as serving answers.
     pub async fn query(&self, name: &str, request: Json) -> Result<Json, QueryError> {
-        if self.dormant {
-            return self.query_kept(name, request).await;
-        }
-        let serving = self
-            .lifecycles
-            .serving(name)
-            .ok_or_else(|| QueryError::UnknownProjection(name.to_owned()))?;
+        let serving = match self.lifecycles.serving(name) {
+            Some(serving) if !self.dormant => serving,
+            _ => return self.query_kept(name, request).await,
+        };
         let view = self.lifecycles.env().open_view(serving.model()).await?;
         serving
             .projection()
