@@ -22,7 +22,7 @@
 // Exits with status 1 and a message on stderr on any failure.
 
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -197,7 +197,11 @@ async function main() {
       throw new BuildError(`componentize-js failed: ${e?.message ?? e}`);
     }
     await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, component);
+    // Written beside, then renamed: a reader never sees half a component, and builds of one
+    // module at once each put a whole one in place.
+    const partial = `${out}.${process.pid}.partial`;
+    await writeFile(partial, component);
+    await rename(partial, out);
     const done = performance.now();
     const mib = (component.length / 1024 / 1024).toFixed(1);
     console.log(

@@ -29,11 +29,15 @@ enum StoreAt {
 }
 
 impl StoreAt {
-    fn parse(text: &str) -> Self {
+    fn parse(text: &str) -> anyhow::Result<Self> {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Self::Postgres(text.to_owned())
+            Ok(Self::Postgres(text.to_owned()))
         } else {
-            Self::Directory(PathBuf::from(text))
+            anyhow::ensure!(
+                !text.contains("://"),
+                "{text} is neither a data directory nor a PostgreSQL URL (postgres://...)"
+            );
+            Ok(Self::Directory(PathBuf::from(text)))
         }
     }
 
@@ -121,7 +125,7 @@ async fn export(
 }
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let (from, to) = (StoreAt::parse(&args.from), StoreAt::parse(&args.to));
+    let (from, to) = (StoreAt::parse(&args.from)?, StoreAt::parse(&args.to)?);
     if let (StoreAt::Directory(dir), true) = (&to, matches!(from, StoreAt::Directory(_))) {
         anyhow::ensure!(
             Path::new(&args.from) != dir,

@@ -120,9 +120,14 @@ impl PostgresStore {
             )
             .await?;
         export.models().await?;
-        export.send(ImagePart::End).await?;
+        // Ended before the end is sent: once the import has the end it commits, and nothing
+        // here may fail after that.
+        let Export { parts, .. } = export;
         tx.commit().await.map_err(storage)?;
-        Ok(())
+        parts
+            .send(ImagePart::End)
+            .await
+            .map_err(|_| StorageError::Closed)
     }
 }
 

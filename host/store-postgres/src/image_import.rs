@@ -10,7 +10,10 @@
 
 use std::collections::HashMap;
 
-use cairn_store::{ImagePart, ImportError, RecordedEvent, StorageError};
+use cairn_store::{
+    EventType, ImagePart, ImportError, ModuleName, ReadModelName, RecordedEvent, SnapshotKey,
+    StorageError, StreamId,
+};
 use tokio::sync::mpsc::Receiver;
 use tokio_postgres::Transaction;
 
@@ -48,6 +51,29 @@ impl PostgresStore {
     pub async fn import_image(&self, mut parts: Receiver<ImagePart>) -> Result<(), ImportError> {
         let mut client = self.pool.get().await.map_err(storage)?;
         let tx = client.transaction().await.map_err(storage)?;
+        // Nodes serving the database would write into the copy, or change it before it is
+        // read back: refuse while one runs the runners, and lock every table to commit.
+        let serving = tx
+            .query_opt(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1",
+                &[&crate::lease::LEASE_LOCK],
+            )
+            .await
+            .map_err(storage)?;
+        if serving.is_some() {
+            return Err(ImportError::NotEmpty(
+                "cairn nodes are serving this database (one holds the runner lease): stop them \
+                 before importing into it"
+                    .into(),
+            ));
+        }
+        tx.batch_execute(&format!(
+            "LOCK TABLE {} IN EXCLUSIVE MODE",
+            TABLES.join(", ")
+        ))
+        .await
+        .map_err(storage)?;
         // Held to commit: no append can start meanwhile (invariant 1 of `schema.rs`).
         let head: i64 = tx
             .query_one("SELECT position FROM log_head FOR UPDATE", &[])
@@ -108,6 +134,7 @@ struct Filling<'a> {
 
 impl Filling<'_> {
     async fn add(&mut self, part: ImagePart) -> Result<(), ImportError> {
+        check_names(&part)?;
         if let ImagePart::Events(events) = part {
             if self.past_events {
                 return Err(out_of_order("events came after other parts"));
@@ -327,6 +354,68 @@ impl Filling<'_> {
             .map_err(storage)?;
         Ok(())
     }
+}
+
+/// Refuses a name this backend's readers would refuse (`StreamId::new` and the rest): the
+/// embedded store keeps some that older releases allowed, and a copy holding them could not
+/// be read back or served.
+fn check_names(part: &ImagePart) -> Result<(), ImportError> {
+    fn check<T, E: std::fmt::Display>(
+        what: &str,
+        name: &str,
+        rule: impl Fn(&str) -> Result<T, E>,
+    ) -> Result<(), ImportError> {
+        rule(name).map(drop).map_err(|e| {
+            ImportError::Unsupported(format!(
+                "{what} {name:?} {e}; PostgreSQL's store takes only names of the current rule"
+            ))
+        })
+    }
+    match part {
+        ImagePart::Events(events) => {
+            for event in events {
+                check("stream", event.stream.as_str(), StreamId::new)?;
+                check("event type", event.event_type.as_str(), EventType::new)?;
+            }
+        }
+        ImagePart::AppendKeys(keys) => {
+            for key in keys {
+                check("stream", key.stream.as_str(), StreamId::new)?;
+            }
+        }
+        ImagePart::Commands(entries) => {
+            for entry in entries {
+                check("stream", entry.command.stream.as_str(), StreamId::new)?;
+                check("module", entry.command.aggregate.as_str(), ModuleName::new)?;
+            }
+        }
+        ImagePart::Snapshots(snapshots) => {
+            for kept in snapshots {
+                check("stream", kept.stream.as_str(), StreamId::new)?;
+                check("snapshot key", kept.key.as_str(), SnapshotKey::new)?;
+            }
+        }
+        ImagePart::Modules(modules) => {
+            for kept in modules {
+                check("module", kept.record.name.as_str(), ModuleName::new)?;
+            }
+        }
+        ImagePart::ModuleStates(states) => {
+            for (name, _) in states {
+                check("module", name.as_str(), ModuleName::new)?;
+            }
+        }
+        ImagePart::RemovedModules(removed) => {
+            for (name, _) in removed {
+                check("module", name.as_str(), ModuleName::new)?;
+            }
+        }
+        ImagePart::Model { name, .. } | ImagePart::ModelRows { name, .. } => {
+            check("read model", name.as_str(), ReadModelName::new)?;
+        }
+        ImagePart::ModuleBlob { .. } | ImagePart::End => {}
+    }
+    Ok(())
 }
 
 /// A part's events as one array per column.

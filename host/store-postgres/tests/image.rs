@@ -6,8 +6,9 @@
 //! original does; and each copy goes on where the original stopped (the next position, the
 //! next version, a retry under a migrated key recognised).
 //!
-//! Bad input leaves the target as it was: a target that is not empty, an export cut short,
-//! events out of order, and a key naming versions its stream lacks.
+//! Bad input leaves the target as it was: a target that is not empty or that nodes serve, an
+//! export cut short, events out of order, a key naming versions its stream lacks, and a name
+//! an older release allowed that PostgreSQL's store refuses.
 
 use std::sync::{Arc, OnceLock};
 
@@ -472,6 +473,38 @@ async fn a_bad_image_or_a_full_target_leaves_the_target_as_it_was() {
             .unwrap_or_default();
         assert!(left.is_empty(), "{case}: {left:?} left behind");
     }
+
+    // A name an older release allowed, which this backend's readers refuse.
+    let legacy = cairn_store::ModuleName::kept("old-style-name").expect("a kept name");
+    let (parts, received) = image_channel();
+    let (_, refused) = tokio::join!(
+        send_image(
+            parts,
+            recorded(1, 1),
+            vec![ImagePart::ModuleStates(vec![(legacy, b"state".to_vec())])],
+            true,
+        ),
+        postgres.import_image(received)
+    );
+    assert!(
+        matches!(refused, Err(ImportError::Unsupported(ref why)) if why.contains("old-style-name")),
+        "{refused:?}"
+    );
+    let (out, received) = image_channel();
+    assert_eq!(digest_of(postgres.export_image(out), received).await, empty);
+
+    // A database that nodes serve: one holds the runner lease.
+    let lease = postgres.acquire_runner_lease().await.expect("the lease");
+    let (parts, received) = image_channel();
+    let (_, refused) = tokio::join!(
+        send_image(parts, recorded(1, 1), vec![], true),
+        postgres.import_image(received)
+    );
+    assert!(
+        matches!(refused, Err(ImportError::NotEmpty(ref why)) if why.contains("runner lease")),
+        "{refused:?}"
+    );
+    drop(lease);
 
     // A full target: a database with events, and a data directory with a store.
     postgres

@@ -114,6 +114,10 @@ pub enum ImportError {
     /// The parts break an invariant of an image (see `image.rs`).
     #[error("the image is out of order: {0}")]
     OutOfOrder(String),
+    /// The image holds something the target cannot keep, such as a name an older release
+    /// allowed that this backend refuses.
+    #[error("the target cannot keep this: {0}")]
+    Unsupported(String),
     /// The export feeding the import stopped before its end.
     #[error("the image ended before its end: the export stopped")]
     Cut,

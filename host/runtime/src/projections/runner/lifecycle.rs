@@ -160,6 +160,11 @@ impl Lifecycles {
             .collect()
     }
 
+    /// Whether [`Lifecycles::stop`] has begun: no change may start a generation any more.
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
     /// Stops every generation and waits for them to finish; none takes over afterwards.
     pub(super) async fn stop(&self) {
         {

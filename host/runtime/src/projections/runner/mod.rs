@@ -171,8 +171,8 @@ impl Projections {
     }
 
     async fn set_paused(&self, name: &str, paused: bool) -> Result<ProjectionStatus, ControlError> {
-        self.here(name)?;
         let _turn = self.lifecycles.turn().await;
+        self.here(name)?;
         if !self.lifecycles.set_paused(name, paused).await? {
             return Err(ControlError::UnknownProjection(name.to_owned()));
         }
@@ -185,8 +185,8 @@ impl Projections {
     /// which answers queries until the new one has caught up. A rebuild already under way is
     /// replaced.
     pub async fn reset(&self, name: &str) -> Result<ProjectionStatus, ControlError> {
-        self.here(name)?;
         let _turn = self.lifecycles.turn().await;
+        self.here(name)?;
         let unknown = || ControlError::UnknownProjection(name.to_owned());
         if !self.lifecycles.knows(name) {
             return Err(unknown());
@@ -205,18 +205,20 @@ impl Projections {
     /// Removes projection `name`: its runners stop, and the module, its kept state and its
     /// read models leave the store together. `UnknownProjection` if none is loaded.
     pub async fn remove(&self, name: &str) -> Result<RemovedProjection, ControlError> {
-        self.here(name)?;
         let _turn = self.lifecycles.turn().await;
+        self.here(name)?;
         self.lifecycles
             .remove(name)
             .await?
             .ok_or_else(|| ControlError::UnknownProjection(name.to_owned()))
     }
 
-    /// Refuses a change on a dormant node ([`ControlError::RunsElsewhere`]), naming a
-    /// projection it knows, or else as unknown.
+    /// Refuses a change on a dormant node, or on a running one whose runners are stopping
+    /// (it is letting the runner lease go): [`ControlError::RunsElsewhere`] for a projection it
+    /// knows, else unknown. Call under the turn, which [`Lifecycles::stop`] takes too, so no
+    /// change starts a generation after the runners stopped.
     fn here(&self, name: &str) -> Result<(), ControlError> {
-        if !self.dormant {
+        if !self.dormant && !self.lifecycles.is_stopping() {
             return Ok(());
         }
         match self.registry().projection(name) {

@@ -322,6 +322,7 @@ impl Reactors {
         let owned = name.to_owned();
         tokio::spawn(async move {
             let mut running = inner.running.lock().await;
+            inner.refuse_if_stopped(&owned)?;
             let uploaded = inner
                 .registry
                 .upload_as(&owned, bytes, Some(ModuleKind::Reactor))
@@ -355,6 +356,7 @@ impl Reactors {
     pub async fn remove(&self, name: &str) -> Result<ModuleRecord, ReactorError> {
         self.here(name)?;
         let mut running = self.inner.running.lock().await;
+        self.inner.refuse_if_stopped(name)?;
         if let Some(run) = running.remove(name) {
             run.stop.send_replace(true);
             let _ = run.task.await;
@@ -426,7 +428,18 @@ impl Inner {
     /// the model fails, the task starts again on what is there.
     async fn reset(&self, name: &str, from: u64) -> Result<(), ReactorError> {
         let mut running = self.running.lock().await;
+        self.refuse_if_stopped(name)?;
         self.remake(&mut running, name, from).await
+    }
+
+    /// Refuses work that would start a task once [`Reactors::stop`] began (the node is letting
+    /// the runner lease go). Call under the lock of the running tasks, which `stop` takes
+    /// after setting the flag, so no task starts after the tasks were stopped.
+    fn refuse_if_stopped(&self, name: &str) -> Result<(), ReactorError> {
+        match *self.stop.borrow() {
+            true => Err(ReactorError::RunsElsewhere(name.to_owned())),
+            false => Ok(()),
+        }
     }
 
     /// The steps of [`Inner::reset`], under the lock of the running tasks.
