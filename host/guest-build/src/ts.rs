@@ -4,8 +4,10 @@
 //!
 //! The SDK's build script does the work (`bin/cairn-ts-build.mjs`: esbuild bundles the module,
 //! componentize-js makes the component, no ahead-of-time compilation). Node runs it, with the
-//! SDK's packages installed: when the SDK has no `node_modules` yet, `npm ci` installs them from
-//! its lockfile first, under a lock file in the SDK so builds running at once install once.
+//! SDK's packages installed: when they are missing, or were installed from another lockfile
+//! (`node_modules/.cairn-installed` holds a hash of the one they came from), `npm ci` installs
+//! them from its lockfile first, under a lock file in the SDK so builds running at once install
+//! once.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -45,8 +47,8 @@ pub enum TsBuildError {
     },
     /// No SDK was found for the module.
     #[error(
-        "no TypeScript SDK for {module}: its package.json names none (`@cairn/sdk` as a \
-         `file:` dependency) and {sdk} holds none"
+        "no TypeScript SDK for {module} at {sdk} (the `file:` path of its `@cairn/sdk` \
+         dependency, else the guest-sdk-ts of cairn's checkout)"
     )]
     NoSdk { module: PathBuf, sdk: PathBuf },
     /// `npm ci` in the SDK failed.
@@ -55,6 +57,12 @@ pub enum TsBuildError {
     /// The build script refused the module; `output` is what it printed.
     #[error("the build failed:\n{output}")]
     Failed { output: String },
+    /// A directory or the install lock could not be made.
+    #[error("cannot prepare {path}: {source}")]
+    Prepare {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The build succeeded but its component could not be read.
     #[error("cannot read the component {path}: {source}")]
     Read {
@@ -93,7 +101,7 @@ impl TsBuild {
     pub fn run(&self) -> Result<Vec<u8>, TsBuildError> {
         install(&self.sdk)?;
         if let Some(dir) = self.out.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| TsBuildError::Read {
+            std::fs::create_dir_all(dir).map_err(|source| TsBuildError::Prepare {
                 path: dir.to_path_buf(),
                 source,
             })?;
@@ -131,21 +139,35 @@ fn named_sdk(module: &Path) -> Option<PathBuf> {
         })
 }
 
-/// Runs `npm ci` in `sdk` unless its packages are installed, under `sdk/.install.lock`.
+/// Where a finished install says which lockfile it came from.
+const INSTALLED_MARK: &str = "node_modules/.cairn-installed";
+
+/// A hash of `sdk`'s lockfile, as the install mark holds it.
+fn lockfile_hash(sdk: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::fs::read(sdk.join("package-lock.json"))
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// Runs `npm ci` in `sdk` unless its packages are installed from its lockfile as it is, under
+/// `sdk/.install.lock`.
 fn install(sdk: &Path) -> Result<(), TsBuildError> {
+    let wanted = lockfile_hash(sdk);
     let installed = || {
-        sdk.join("node_modules/@bytecodealliance/componentize-js")
-            .is_dir()
+        std::fs::read_to_string(sdk.join(INSTALLED_MARK)).is_ok_and(|mark| mark.trim() == wanted)
     };
     if installed() {
         return Ok(());
     }
     let lock_path = sdk.join(".install.lock");
-    let lock = File::create(&lock_path).map_err(|source| TsBuildError::Read {
+    let lock = File::create(&lock_path).map_err(|source| TsBuildError::Prepare {
         path: lock_path.clone(),
         source,
     })?;
-    lock.lock().map_err(|source| TsBuildError::Read {
+    lock.lock().map_err(|source| TsBuildError::Prepare {
         path: lock_path,
         source,
     })?;
@@ -166,7 +188,8 @@ fn install(sdk: &Path) -> Result<(), TsBuildError> {
             output: printed(&output),
         });
     }
-    Ok(())
+    let mark = sdk.join(INSTALLED_MARK);
+    std::fs::write(&mark, wanted).map_err(|source| TsBuildError::Prepare { path: mark, source })
 }
 
 fn printed(output: &std::process::Output) -> String {
@@ -191,6 +214,23 @@ mod tests {
         assert_eq!(Language::of(dir.path()), Some(Language::TypeScript));
         std::fs::write(dir.path().join("Cargo.toml"), "").expect("written");
         assert_eq!(Language::of(dir.path()), Some(Language::Rust));
+    }
+
+    #[test]
+    fn packages_installed_from_the_lockfile_as_it_is_are_not_installed_again() {
+        let sdk = tempfile::tempdir().expect("a directory");
+        std::fs::write(sdk.path().join("package-lock.json"), "{\"v\": 1}").expect("written");
+        std::fs::create_dir(sdk.path().join("node_modules")).expect("mkdir");
+        std::fs::write(sdk.path().join(INSTALLED_MARK), lockfile_hash(sdk.path()))
+            .expect("written");
+        // With the mark matching, no npm is run (none need be on the PATH for this).
+        install(sdk.path()).expect("nothing to do");
+        std::fs::write(sdk.path().join("package-lock.json"), "{\"v\": 2}").expect("written");
+        assert_ne!(
+            std::fs::read_to_string(sdk.path().join(INSTALLED_MARK)).expect("read"),
+            lockfile_hash(sdk.path()),
+            "a changed lockfile no longer matches the mark"
+        );
     }
 
     #[test]
