@@ -14,7 +14,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cairn_pg_cluster::{Cluster, Options};
-use common::{KillOnDrop, cairn, get_json, log, serve, serve_with, signal, upload};
+use common::{
+    KillOnDrop, bank_command, cairn, get_json, head, log, serve, serve_with, signal, upload,
+};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 12;
@@ -34,26 +36,6 @@ fn migrate(from: &str, to: &str) -> (bool, String, String) {
 
 fn path(dir: &Path) -> &str {
     dir.to_str().expect("a UTF-8 path")
-}
-
-/// Sends `command` to account `account`, with `key` as its idempotency key if given.
-async fn send(
-    http: &reqwest::Client,
-    url: &str,
-    account: &str,
-    command: Value,
-    key: Option<&str>,
-) -> (u16, Value) {
-    let mut request = http
-        .post(format!(
-            "{url}/v1/aggregates/bank_account/{account}/commands"
-        ))
-        .json(&command);
-    if let Some(key) = key {
-        request = request.header("idempotency-key", key);
-    }
-    let reply = request.send().await.expect("the command is answered");
-    (reply.status().as_u16(), reply.json().await.expect("JSON"))
 }
 
 async fn query(http: &reqwest::Client, url: &str, request: Value) -> Value {
@@ -82,12 +64,6 @@ async fn answers(http: &reqwest::Client, url: &str, head: u64) -> (Value, Value)
         query(http, url, json!({"type": "total_deposits"})).await,
         query(http, url, json!({"type": "top", "n": ACCOUNTS})).await,
     )
-}
-
-async fn head(http: &reqwest::Client, url: &str) -> u64 {
-    get_json(http, format!("{url}/healthz")).await["head"]
-        .as_u64()
-        .expect("a head")
 }
 
 /// Stops a server as an operator would, and waits for it to exit.
@@ -133,18 +109,20 @@ async fn a_store_moves_to_postgresql_and_back_and_serves_on_from_where_it_was() 
     for n in 0..ACCOUNTS {
         let account = format!("acct-{n}");
         let open = json!({"type": "Open", "data": {"owner": format!("owner {n}")}});
-        assert_eq!(send(&http, &url, &account, open, None).await.0, 200);
+        assert_eq!(bank_command(&http, &url, &account, open, None).await.0, 200);
         for d in 0..3 {
             let deposit = json!({"type": "Deposit", "data": {"amount": 10 * (n + d + 1)}});
             let key = format!("deposit-{n}-{d}");
             assert_eq!(
-                send(&http, &url, &account, deposit, Some(&key)).await.0,
+                bank_command(&http, &url, &account, deposit, Some(&key))
+                    .await
+                    .0,
                 200
             );
         }
     }
     let overdraw = json!({"type": "Withdraw", "data": {"amount": 1_000_000}});
-    let (status, refused) = send(&http, &url, "acct-0", overdraw, None).await;
+    let (status, refused) = bank_command(&http, &url, "acct-0", overdraw, None).await;
     assert_eq!(status, 422, "{refused}");
     let source_head = head(&http, &url).await;
     let source_log = log(&http, &url, source_head).await;
@@ -187,12 +165,13 @@ async fn a_store_moves_to_postgresql_and_back_and_serves_on_from_where_it_was() 
     );
     // A retry under a key the source kept gets the original result and appends nothing.
     let retry = json!({"type": "Deposit", "data": {"amount": 10}});
-    let (status, retried) = send(&http, &node_url, "acct-0", retry, Some("deposit-0-0")).await;
+    let (status, retried) =
+        bank_command(&http, &node_url, "acct-0", retry, Some("deposit-0-0")).await;
     assert_eq!(status, 200, "{retried}");
     assert_eq!(head(&http, &node_url).await, source_head);
     // It goes on where the source stopped.
     let more = json!({"type": "Deposit", "data": {"amount": 7}});
-    let (status, appended) = send(&http, &node_url, "acct-1", more, None).await;
+    let (status, appended) = bank_command(&http, &node_url, "acct-1", more, None).await;
     assert_eq!(status, 200, "{appended}");
     let moved_head = head(&http, &node_url).await;
     assert_eq!(moved_head, source_head + 1);

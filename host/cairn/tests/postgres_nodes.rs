@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_pg_cluster::{Cluster, Options};
-use common::{KillOnDrop, get_json, serve_with};
+use common::{KillOnDrop, bank_command, get_json, head, serve_with};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 8;
@@ -61,24 +61,6 @@ async fn serves_module(http: &reqwest::Client, url: &str, name: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn command(http: &reqwest::Client, url: &str, account: &str, command: Value) -> (u16, Value) {
-    let reply = http
-        .post(format!(
-            "{url}/v1/aggregates/bank_account/{account}/commands"
-        ))
-        .json(&command)
-        .send()
-        .await
-        .expect("the command is answered");
-    let status = reply.status().as_u16();
-    (status, reply.json().await.expect("JSON"))
-}
-
-async fn head(http: &reqwest::Client, url: &str) -> u64 {
-    let health = get_json(http, format!("{url}/healthz")).await;
-    health["head"].as_u64().expect("a head")
 }
 
 /// Reads the SSE subscription of the node at `url` from the start, pushing each event's
@@ -123,16 +105,17 @@ async fn three_nodes_share_one_log_and_race_fairly() {
     let accounts: Vec<String> = (0..ACCOUNTS).map(|n| format!("acct-{n}")).collect();
     for (n, account) in accounts.iter().enumerate() {
         let node = &urls[n % urls.len()];
-        let (status, body) = command(
+        let (status, body) = bank_command(
             &http,
             node,
             account,
             json!({"type": "Open", "data": {"owner": account}}),
+            None,
         )
         .await;
         assert_eq!(status, 200, "{body}");
         let deposit = json!({"type": "Deposit", "data": {"amount": OPENING_BALANCE}});
-        let (status, body) = command(&http, node, account, deposit).await;
+        let (status, body) = bank_command(&http, node, account, deposit, None).await;
         assert_eq!(status, 200, "{body}");
     }
 
@@ -146,7 +129,7 @@ async fn three_nodes_share_one_log_and_race_fairly() {
             for round in 0..WITHDRAWALS_PER_CLIENT {
                 let account = &accounts[(client + round) % accounts.len()];
                 let withdraw = json!({"type": "Withdraw", "data": {"amount": WITHDRAWAL}});
-                let (status, body) = command(&http, &node, account, withdraw).await;
+                let (status, body) = bank_command(&http, &node, account, withdraw, None).await;
                 match status {
                     200 => {
                         assert_eq!(body["events"].as_array().map(Vec::len), Some(1), "{body}");
@@ -470,7 +453,7 @@ async fn a_killed_runner_node_hands_its_projections_over_and_every_node_answers_
         writers.push(tokio::spawn(async move {
             let account = format!("w-{writer}");
             let open = json!({"type": "Open", "data": {"owner": account}});
-            let (status, body) = command(&http, &node, &account, open).await;
+            let (status, body) = bank_command(&http, &node, &account, open, None).await;
             assert_eq!(status, 200, "{body}");
             let mut amount = 1;
             while writing.load(std::sync::atomic::Ordering::Relaxed) {

@@ -15,21 +15,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    KillOnDrop, client, copy_example, copy_typescript_example, get_json, serve, signal, upload,
+    KillOnDrop, bank_command, client, copy_example, copy_typescript_example, get_json, head, serve,
+    signal, upload,
 };
 use serde_json::{Value, json};
-
-async fn send(http: &reqwest::Client, url: &str, account: &str, command: Value) -> (u16, Value) {
-    let reply = http
-        .post(format!(
-            "{url}/v1/aggregates/bank_account/{account}/commands"
-        ))
-        .json(&command)
-        .send()
-        .await
-        .expect("the command is answered");
-    (reply.status().as_u16(), reply.json().await.expect("JSON"))
-}
 
 /// What projection `name` answers to `request`, once it has reached `head`.
 async fn ask(http: &reqwest::Client, url: &str, name: &str, head: u64, request: Value) -> Value {
@@ -50,12 +39,6 @@ async fn ask(http: &reqwest::Client, url: &str, name: &str, head: u64, request: 
         .expect("answered");
     assert_eq!(reply.status(), 200);
     reply.json().await.expect("JSON")
-}
-
-async fn head(http: &reqwest::Client, url: &str) -> u64 {
-    get_json(http, format!("{url}/healthz")).await["head"]
-        .as_u64()
-        .expect("a head")
 }
 
 /// The files of the compiled-code cache under `data`.
@@ -88,24 +71,29 @@ async fn a_typescript_aggregate_and_projection_serve_and_survive_a_restart() {
 
     for (n, owner) in ["Ada", "Grace", "Edsger"].iter().enumerate() {
         let account = format!("a{n}");
-        let (status, body) = send(
+        let (status, body) = bank_command(
             &http,
             &url,
             &account,
             json!({"type": "Open", "data": {"owner": owner}}),
+            None,
         )
         .await;
         assert_eq!(status, 200, "{body}");
         for amount in [100, 250] {
             let deposit = json!({"type": "Deposit", "data": {"amount": amount * (n + 1)}});
-            assert_eq!(send(&http, &url, &account, deposit).await.0, 200);
+            assert_eq!(
+                bank_command(&http, &url, &account, deposit, None).await.0,
+                200
+            );
         }
     }
-    let (status, body) = send(
+    let (status, body) = bank_command(
         &http,
         &url,
         "a0",
         json!({"type": "Withdraw", "data": {"amount": 1000}}),
+        None,
     )
     .await;
     assert_eq!(status, 422, "{body}");
@@ -116,11 +104,12 @@ async fn a_typescript_aggregate_and_projection_serve_and_survive_a_restart() {
         ),
         "{body}"
     );
-    let (status, body) = send(
+    let (status, body) = bank_command(
         &http,
         &url,
         "a0",
         json!({"type": "Deposit", "data": {"amount": "lots"}}),
+        None,
     )
     .await;
     assert_eq!(
@@ -128,11 +117,12 @@ async fn a_typescript_aggregate_and_projection_serve_and_survive_a_restart() {
         (422, &json!("invalid_command")),
         "{body}"
     );
-    let (status, _) = send(
+    let (status, _) = bank_command(
         &http,
         &url,
         "a0",
         json!({"type": "Withdraw", "data": {"amount": 50}}),
+        None,
     )
     .await;
     assert_eq!(status, 200);
@@ -171,19 +161,21 @@ async fn a_typescript_aggregate_and_projection_serve_and_survive_a_restart() {
         ask(&http, &url, "ts_account_balances", at, question.clone()).await,
         from_typescript
     );
-    let (status, body) = send(
+    let (status, body) = bank_command(
         &http,
         &url,
         "a2",
         json!({"type": "Withdraw", "data": {"amount": 1050}}),
+        None,
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = send(
+    let (status, _) = bank_command(
         &http,
         &url,
         "a2",
         json!({"type": "Withdraw", "data": {"amount": 1}}),
+        None,
     )
     .await;
     assert_eq!(status, 422);

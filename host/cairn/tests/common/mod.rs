@@ -274,3 +274,31 @@ pub fn copy_typescript_example(dir: &Path, example: &str, name: &str) -> PathBuf
     std::fs::copy(from.join("src/index.ts"), module.join("src/index.ts")).expect("copy source");
     module
 }
+
+/// Sends `command` to the `bank_account` aggregate `account` of the server at `url`, with `key`
+/// as its idempotency key if given: the reply's status and JSON body.
+pub async fn bank_command(
+    http: &reqwest::Client,
+    url: &str,
+    account: &str,
+    command: serde_json::Value,
+    key: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut request = http
+        .post(format!(
+            "{url}/v1/aggregates/bank_account/{account}/commands"
+        ))
+        .json(&command);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let reply = request.send().await.expect("the command is answered");
+    (reply.status().as_u16(), reply.json().await.expect("JSON"))
+}
+
+/// The head of the log of the server at `url`, from `/healthz`.
+pub async fn head(http: &reqwest::Client, url: &str) -> u64 {
+    get_json(http, format!("{url}/healthz")).await["head"]
+        .as_u64()
+        .expect("a head")
+}
