@@ -1,20 +1,24 @@
-//! Group commit: appends from many tasks are queued, and a few writer tasks each take what is
-//! queued into one transaction, so one commit (one flush of PostgreSQL's WAL) and a handful of
-//! round trips serve a whole batch instead of each append paying its own.
+//! Group commit: appends from many tasks are queued, and the node's writer task takes what is
+//! queued into one transaction, so one commit (one flush of PostgreSQL's WAL) and two round
+//! trips serve a whole batch instead of each append paying its own.
 //!
 //! A batch takes its locks in the order every append does (`append.rs`): the idempotency keys
 //! (in one statement, in (stream, key) order), then the streams' rows (in one statement, in
 //! name order; new streams inserted in name order after them), then the log head, held to
-//! commit. Any two transactions therefore lock in one
-//! order and never deadlock. The statements of a phase are sent together (tokio-postgres
-//! pipelines them), so a batch is about six round trips whatever its size:
-//! 1. the keys' locks, and the outcomes recorded for them;
-//! 2. the streams' rows `FOR UPDATE`, the stored events with any of the batch's ids, and the
-//!    commands of the batch that appended already;
-//! 3. (decided here) new streams inserted and the others' versions moved on;
-//! 4. the head moved on by the batch's event count;
-//! 5. the events, keys and command entries written, and the notification;
-//! 6. the commit.
+//! commit. Any two transactions therefore lock in one order and never deadlock.
+//!
+//! A batch is two round trips whatever its size (three when it makes a new stream), and
+//! holds the head for the last alone. Each is one flight of statements sent together
+//! (tokio-postgres pipelines them; PostgreSQL runs a connection's statements in the order
+//! sent, and after a failed one the rest of the transaction fails and its `COMMIT` rolls back):
+//! 1. `BEGIN`; the keys' locks and the outcomes recorded for them; the streams' rows `FOR
+//!    UPDATE`; the stored events with any of the batch's ids; the batch's commands that
+//!    appended already. Then each append is decided here, as it would be alone.
+//! 2. Only when the batch makes new streams: they are inserted (and the others' versions moved
+//!    on). One that another node made meanwhile is left out of the batch.
+//! 3. The streams' versions moved on (unless done in 2); the head moved on by the batch's
+//!    event count; the events, keys and command entries written at positions the server
+//!    counts back from the head it has just moved; the notification; `COMMIT`.
 //!
 //! Invariants the gathering keeps, so that an append's checks never depend on another append
 //! of its own batch:
@@ -26,13 +30,17 @@
 //! An append the batch cannot settle (its new stream made meanwhile by another node), and
 //! every unsettled append of a batch whose transaction failed, is written alone by the path
 //! of `append.rs`, which retries races and reports failures.
+//!
+//! Measured on 2026-12-04 (`cairn bench http --postgres`, two nodes): with six round trips,
+//! three of them holding the head, and two writers a node, 6,348 to 7,627 appends/s; in two
+//! flights ... .
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use cairn_store::{
     AppendError, AppendKind, AppendOutcome, EventId, ExpectedVersion, IdempotencyKey,
-    LoggedCommand, NewEvent, Position, StreamId, Timestamp, Verdict, Version,
+    LoggedCommand, NewEvent, Position, StreamId, Timestamp, Version,
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::types::ToSql;
@@ -44,10 +52,12 @@ use crate::store::PostgresStore;
 const MAX_APPENDS: usize = 256;
 /// About the most bytes of event data one batch takes.
 const MAX_BYTES: usize = 8 * 1024 * 1024;
-/// Writer tasks: while one waits on its commit, the other gathers and checks its batch. More
-/// make smaller batches that only queue on the log head (6,400 appends from 64 tasks: about
-/// 300 ms with two writers, 330 with one, 360 to 400 with three, on 2026-12-04).
-pub(crate) const WRITERS: usize = 2;
+/// Writer tasks per node. One: its batch takes all that came while the one before was written,
+/// and the nodes' batches take turns at the log head. Two made smaller batches (two nodes over
+/// HTTP, `cairn bench http --postgres` on 2026-12-04: 10,056 to 10,826 appends/s with two,
+/// 12,905 to 13,568 with one), and still did when the second writer gathered only once the
+/// first batch had reached its last flight (11,207 to 12,516).
+pub(crate) const WRITERS: usize = 1;
 
 /// An append waiting for a batch.
 pub(crate) struct Queued {
@@ -213,93 +223,179 @@ struct Writing {
 /// alone, which reports the cause to each.
 type BatchError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The batch in one transaction. An error leaves nothing written.
-async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, BatchError> {
-    let mut settled: Settled = batch.iter().map(|_| None).collect();
-    let mut client = store.pool.get().await?;
-    let tx = client.transaction().await?;
+/// A pooled connection a batch's transaction runs on. The batch sends `BEGIN` and `COMMIT`
+/// among its flights' statements, so no `Transaction` handle would roll it back: unless
+/// [`BatchConnection::release`] is called once the transaction has ended, the connection is
+/// closed instead of going back to the pool, and PostgreSQL rolls back what was begun.
+struct BatchConnection(Option<deadpool_postgres::Object>);
 
-    // 1. Keys: locked in (stream, key) order, then their recorded outcomes read.
-    let mut keyed: Vec<(&str, &str)> = batch
-        .iter()
-        .filter_map(|a| a.key.as_ref().map(|k| (a.stream.as_str(), k.as_str())))
-        .collect();
-    if !keyed.is_empty() {
-        keyed.sort_unstable();
-        let (streams, keys): (Vec<&str>, Vec<&str>) = keyed.into_iter().unzip();
-        let lock = tx
-            .prepare_cached(
-                "SELECT pg_advisory_xact_lock(hashtextextended(s || chr(31) || k, 0)) \
-                 FROM unnest($1::text[], $2::text[]) AS u(s, k)",
-            )
-            .await?;
-        // Keys of the batch's streams, matched to their appends below (by the primary key, not
-        // a join with the arrays, for the reason `update_streams` gives).
-        let recorded = tx
-            .prepare_cached(
-                "SELECT stream, key, first_version, last_version, first_position, \
-                 last_position, recorded_at FROM append_keys \
-                 WHERE stream = ANY($1::text[]) AND key = ANY($2::text[])",
-            )
-            .await?;
-        let params: [&(dyn ToSql + Sync); 2] = [&streams, &keys];
-        let (_, rows) = tokio::try_join!(tx.execute(&lock, &params), tx.query(&recorded, &params))?;
-        for row in rows {
-            let (stream, key): (&str, &str) = (row.get(0), row.get(1));
-            if let Some(index) = batch.iter().position(|a| {
-                a.stream.as_str() == stream && a.key.as_ref().is_some_and(|k| k.as_str() == key)
-            }) {
-                settled[index] = Some(Ok(outcome_of_key(&batch[index].stream, &row, 2)));
-            }
+impl BatchConnection {
+    fn client(&self) -> Result<&deadpool_postgres::Object, BatchError> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| "the connection was released".into())
+    }
+
+    /// The transaction has ended: the connection goes back to the pool.
+    fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for BatchConnection {
+    fn drop(&mut self) {
+        if let Some(connection) = self.0.take() {
+            drop(deadpool_postgres::Object::take(connection));
         }
     }
+}
 
-    // 2. The streams' rows in name order, the events stored under the batch's ids, and the
-    //    batch's commands that appended already.
-    let open: Vec<usize> = (0..batch.len()).filter(|&i| settled[i].is_none()).collect();
-    if open.is_empty() {
-        tx.commit().await?;
-        return Ok(settled);
-    }
-    let mut names: Vec<&str> = open.iter().map(|&i| batch[i].stream.as_str()).collect();
-    names.sort_unstable();
-    let ids: Vec<uuid::Uuid> = open
-        .iter()
-        .flat_map(|&i| batch[i].events.iter().map(|e| e.id.as_uuid()))
-        .collect();
-    let command_ids: Vec<uuid::Uuid> = open
-        .iter()
-        .filter_map(|&i| batch[i].command.as_ref().map(|c| c.id.as_uuid()))
-        .collect();
-    let lock_streams = tx
+/// The batch in one transaction, in two flights (see the module's docs). An error leaves
+/// nothing written.
+async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, BatchError> {
+    let mut settled: Settled = batch.iter().map(|_| None).collect();
+    let connection = BatchConnection(Some(store.pool.get().await?));
+    let client = connection.client()?;
+
+    // Every statement prepared first: preparing one is a round trip the first time on a
+    // connection, and a flight's statements must go out in the order written.
+    let lock_keys = client
+        .prepare_cached(
+            "SELECT pg_advisory_xact_lock(hashtextextended(s || chr(31) || k, 0)) \
+             FROM unnest($1::text[], $2::text[]) AS u(s, k)",
+        )
+        .await?;
+    // Keys of the batch's streams, matched to their appends below (by the primary key, not a
+    // join with the arrays, for the reason `move_streams` gives).
+    let recorded_keys = client
+        .prepare_cached(
+            "SELECT stream, key, first_version, last_version, first_position, \
+             last_position, recorded_at FROM append_keys \
+             WHERE stream = ANY($1::text[]) AND key = ANY($2::text[])",
+        )
+        .await?;
+    let lock_streams = client
         .prepare_cached(
             "SELECT name, version FROM streams WHERE name = ANY($1) ORDER BY name FOR UPDATE",
         )
         .await?;
-    let stored = tx
+    let stored_events = client
         .prepare_cached(
             "SELECT id, stream, version, position, event_type, data, metadata, recorded_at \
              FROM events WHERE id = ANY($1) ORDER BY position",
         )
         .await?;
-    let appended = tx
+    let appended_commands = client
         .prepare_cached("SELECT id FROM commands WHERE id = ANY($1) AND verdict = 'appended'")
         .await?;
-    let names: [&(dyn ToSql + Sync); 1] = [&names];
-    let ids: [&(dyn ToSql + Sync); 1] = [&ids];
-    let command_ids: [&(dyn ToSql + Sync); 1] = [&command_ids];
-    let (versions, stored, appended) = tokio::try_join!(
-        tx.query(&lock_streams, &names),
-        tx.query(&stored, &ids),
-        tx.query(&appended, &command_ids),
-    )?;
+    // New streams are inserted in name order: an insert that meets another transaction's
+    // uncommitted row of the same name waits for it, so two batches making the same new
+    // streams in different orders would deadlock. The others are found by their primary key
+    // (`= ANY`), never by a join with the arrays: without statistics the planner joined them by
+    // scanning the whole table (about 2,500 appends/s instead of 20,000 on 2026-12-04).
+    let move_streams = client
+        .prepare_cached(
+            "WITH made AS (INSERT INTO streams (name, version) \
+             SELECT * FROM unnest($1::text[], $2::bigint[]) \
+             ON CONFLICT (name) DO NOTHING RETURNING name), \
+             moved AS (UPDATE streams \
+             SET version = ($4::bigint[])[array_position($3::text[], name)] \
+             WHERE name = ANY($3::text[])) \
+             SELECT name FROM made",
+        )
+        .await?;
+    // The head moved on, the events written at positions counted back from it, and the news
+    // sent (delivered at commit to every node listening, `follow.rs`).
+    let write_events = client
+        .prepare_cached(
+            "WITH h AS (UPDATE log_head SET position = position + $9 RETURNING position), \
+             e AS (INSERT INTO events (position, id, stream, version, event_type, data, \
+             metadata, recorded_at) \
+             SELECT h.position - $9 + o, i, s, v, t, d, m, $8 FROM h, \
+             unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
+             $6::text[], $7::text[]) AS u(o, i, s, v, t, d, m)) \
+             SELECT h.position FROM h, LATERAL pg_notify($10, h.position::text)",
+        )
+        .await?;
+    let write_keys = client
+        .prepare_cached(
+            "INSERT INTO append_keys (stream, key, first_version, last_version, \
+             first_position, last_position, recorded_at) \
+             SELECT s, k, fv, lv, h.position - $8 + fo, h.position - $8 + lo, $7 \
+             FROM log_head h, unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], \
+             $5::bigint[], $6::bigint[]) AS u(s, k, fv, lv, fo, lo)",
+        )
+        .await?;
+    let write_entries = crate::command_log::AppendedEntries::prepare(client).await?;
+
+    // The first flight: the transaction begun; the keys locked in (stream, key) order and
+    // their recorded outcomes read; the streams' rows locked in name order; the stored
+    // events with any of the batch's ids; the batch's commands that appended already.
+    let mut keyed: Vec<(&str, &str)> = batch
+        .iter()
+        .filter_map(|a| a.key.as_ref().map(|k| (a.stream.as_str(), k.as_str())))
+        .collect();
+    keyed.sort_unstable();
+    let (key_streams, keys): (Vec<&str>, Vec<&str>) = keyed.into_iter().unzip();
+    let mut names: Vec<&str> = batch.iter().map(|a| a.stream.as_str()).collect();
+    names.sort_unstable();
+    let ids: Vec<uuid::Uuid> = batch
+        .iter()
+        .flat_map(|a| a.events.iter().map(|e| e.id.as_uuid()))
+        .collect();
+    let command_ids: Vec<uuid::Uuid> = batch
+        .iter()
+        .filter_map(|a| a.command.as_ref().map(|c| c.id.as_uuid()))
+        .collect();
+    let key_params: [&(dyn ToSql + Sync); 2] = [&key_streams, &keys];
+    let name_params: [&(dyn ToSql + Sync); 1] = [&names];
+    let id_params: [&(dyn ToSql + Sync); 1] = [&ids];
+    let command_params: [&(dyn ToSql + Sync); 1] = [&command_ids];
+    let lock_keys = async {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        client.execute(&lock_keys, &key_params).await
+    };
+    let recorded_keys = async {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        client.query(&recorded_keys, &key_params).await
+    };
+    let appended_commands = async {
+        if command_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        client.query(&appended_commands, &command_params).await
+    };
+    let (begun, keys_locked, recorded, versions, stored, appended) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        lock_keys,
+        recorded_keys,
+        client.query(&lock_streams, &name_params),
+        client.query(&stored_events, &id_params),
+        appended_commands,
+    );
+    begun?;
+    keys_locked?;
+    let (recorded, versions, stored, appended) = (recorded?, versions?, stored?, appended?);
+    for row in recorded {
+        let (stream, key): (&str, &str) = (row.get(0), row.get(1));
+        if let Some(index) = batch.iter().position(|a| {
+            a.stream.as_str() == stream && a.key.as_ref().is_some_and(|k| k.as_str() == key)
+        }) {
+            settled[index] = Some(Ok(outcome_of_key(&batch[index].stream, &row, 2)));
+        }
+    }
     let versions: BTreeMap<&str, i64> = versions.iter().map(|r| (r.get(0), r.get(1))).collect();
     let appended: HashSet<uuid::Uuid> = appended.iter().map(|r| r.get(0)).collect();
 
-    // 3. Each append decided as it would be alone (invariants 1 and 2: nothing else in the
-    //    batch touches its stream, ids or command).
+    // Each append not settled by its key decided as it would be alone (invariants 1 and 2:
+    // nothing else in the batch touches its stream, ids or command).
     let mut writing = Vec::new();
-    for &index in &open {
+    let open: Vec<usize> = (0..batch.len()).filter(|&i| settled[i].is_none()).collect();
+    for index in open {
         let append = &batch[index];
         let own: Vec<&tokio_postgres::Row> = stored
             .iter()
@@ -334,125 +430,87 @@ async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, Batc
             new_stream: current.is_none(),
         });
     }
+    if writing.is_empty() {
+        client.batch_execute("COMMIT").await?;
+        connection.release();
+        return Ok(settled);
+    }
 
-    //    New streams made; one another node made meanwhile is written alone, afterwards.
+    // New streams, if the batch makes any, are made in a round trip of their own (with the
+    // others' versions), so that one another transaction made meanwhile is left out, to be
+    // written alone, instead of failing the batch.
     let count = |w: &Writing| batch[w.index].events.len() as i64;
     let (mut new, old): (Vec<&Writing>, Vec<&Writing>) = writing.iter().partition(|w| w.new_stream);
-    // Inserted in name order too: an insert that meets another transaction's uncommitted row
-    // of the same name waits for it, so two batches making the same new streams in different
-    // orders would deadlock.
     new.sort_by(|a, b| batch[a.index].stream.cmp(&batch[b.index].stream));
     let new_names: Vec<&str> = new.iter().map(|w| batch[w.index].stream.as_str()).collect();
     let new_versions: Vec<i64> = new.iter().map(|w| count(w)).collect();
     let old_names: Vec<&str> = old.iter().map(|w| batch[w.index].stream.as_str()).collect();
     let old_versions: Vec<i64> = old.iter().map(|w| w.before + count(w)).collect();
-    let insert_streams = tx
-        .prepare_cached(
-            "INSERT INTO streams (name, version) SELECT * FROM unnest($1::text[], $2::bigint[]) \
-             ON CONFLICT (name) DO NOTHING RETURNING name",
-        )
-        .await?;
-    // By the primary key (`= ANY`), never a join with the arrays: without statistics the
-    // planner joined them by scanning the whole table (about 2,500 appends/s instead of
-    // 20,000 on 2026-12-04).
-    let update_streams = tx
-        .prepare_cached(
-            "UPDATE streams SET version = ($2::bigint[])[array_position($1::text[], name)] \
-             WHERE name = ANY($1::text[])",
-        )
-        .await?;
-    let (new, old): ([&(dyn ToSql + Sync); 2], [&(dyn ToSql + Sync); 2]) =
-        ([&new_names, &new_versions], [&old_names, &old_versions]);
-    let (made, _) = tokio::try_join!(
-        tx.query(&insert_streams, &new),
-        tx.execute(&update_streams, &old),
-    )?;
-    let made: HashSet<&str> = made.iter().map(|r| r.get(0)).collect();
-    writing.retain(|w| !w.new_stream || made.contains(batch[w.index].stream.as_str()));
-    if writing.is_empty() {
-        tx.commit().await?;
-        return Ok(settled);
+    let stream_columns: [&(dyn ToSql + Sync); 4] =
+        [&new_names, &new_versions, &old_names, &old_versions];
+    let streams_moved = !new_names.is_empty();
+    if streams_moved {
+        let made = client.query(&move_streams, &stream_columns).await?;
+        let made: HashSet<&str> = made.iter().map(|r| r.get(0)).collect();
+        writing.retain(|w| !w.new_stream || made.contains(batch[w.index].stream.as_str()));
+        if writing.is_empty() {
+            client.batch_execute("COMMIT").await?;
+            connection.release();
+            return Ok(settled);
+        }
     }
 
-    // 4. The head, last, held to commit.
+    // The second flight: the streams' versions moved on (unless done above); the head moved
+    // on by the batch's event count and the events written at positions the server counts
+    // back from it (`head - total + ordinal`, the batch's ordinals numbered from 1); the keys
+    // and command entries likewise; and the commit. Statements of one connection run in the
+    // order sent, and after a failed one the rest fail and the commit rolls back, so the batch
+    // is committed exactly when every answer is a success.
     let total: i64 = writing.iter().map(count).sum();
-    let move_head = tx
-        .prepare_cached("UPDATE log_head SET position = position + $1 RETURNING position")
-        .await?;
-    let head: i64 = tx.query_one(&move_head, &[&total]).await?.get(0);
-
-    // 5. The events at the head's new positions, in batch order; the keys; the commands.
     let recorded_at = Timestamp::now();
     let at = i64::try_from(recorded_at.as_millis()).unwrap_or(i64::MAX);
-    let mut next_position = head - total + 1;
+    let mut ordinal = 0i64;
     let mut rows = EventRows::default();
     let mut key_rows = KeyRows::default();
-    let mut outcomes = Vec::new();
+    let mut entries = crate::command_log::AppendedEntries::default();
+    let mut placed = Vec::new();
     for w in &writing {
         let append = &batch[w.index];
-        let first_position = next_position;
+        let first_ordinal = ordinal + 1;
         for (offset, event) in append.events.iter().enumerate() {
-            rows.positions.push(next_position);
+            ordinal += 1;
+            rows.ordinals.push(ordinal);
             rows.ids.push(event.id.as_uuid());
             rows.streams.push(append.stream.as_str());
             rows.versions.push(w.before + 1 + offset as i64);
             rows.types.push(event.event_type.as_str());
             rows.data.push(event.data.as_str());
             rows.metadata.push(event.metadata.as_str());
-            next_position += 1;
         }
-        let outcome = AppendOutcome {
-            stream: append.stream.clone(),
-            first_version: Version::new(w.before as u64 + 1),
-            last_version: Version::new((w.before + count(w)) as u64),
-            first_position: Position::new(first_position as u64),
-            last_position: Position::new((next_position - 1) as u64),
-            recorded_at,
-            kind: AppendKind::Written,
-        };
+        let (first_version, last_version) = (w.before + 1, w.before + count(w));
         if let Some(key) = &append.key {
             key_rows.streams.push(append.stream.as_str());
             key_rows.keys.push(key.as_str());
-            key_rows.first_versions.push(w.before + 1);
-            key_rows.last_versions.push(w.before + count(w));
-            key_rows.first_positions.push(first_position);
-            key_rows.last_positions.push(next_position - 1);
+            key_rows.first_versions.push(first_version);
+            key_rows.last_versions.push(last_version);
+            key_rows.first_ordinals.push(first_ordinal);
+            key_rows.last_ordinals.push(ordinal);
         }
-        outcomes.push((w.index, outcome));
+        if let Some(command) = &append.command {
+            entries.push(
+                command,
+                [first_version, last_version],
+                [first_ordinal, ordinal],
+            )?;
+        }
+        placed.push((
+            w.index,
+            [first_version, last_version],
+            [first_ordinal, ordinal],
+        ));
     }
-    let insert_events = tx
-        .prepare_cached(
-            "INSERT INTO events (position, id, stream, version, event_type, data, metadata, \
-             recorded_at) \
-             SELECT p, i, s, v, t, d, m, $8 FROM unnest($1::bigint[], $2::uuid[], $3::text[], \
-             $4::bigint[], $5::text[], $6::text[], $7::text[]) AS u(p, i, s, v, t, d, m)",
-        )
-        .await?;
-    let insert_keys = tx
-        .prepare_cached(
-            "INSERT INTO append_keys (stream, key, first_version, last_version, \
-             first_position, last_position, recorded_at) \
-             SELECT s, k, fv, lv, fp, lp, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], \
-             $4::bigint[], $5::bigint[], $6::bigint[]) AS u(s, k, fv, lv, fp, lp)",
-        )
-        .await?;
-    let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
-    let head_text = head.to_string();
-    let inner: &tokio_postgres::Transaction<'_> = &tx;
-    let entries = outcomes.iter().filter_map(|(index, outcome)| {
-        batch[*index].command.as_ref().map(|command| {
-            let appended = Verdict::Appended {
-                first_version: outcome.first_version,
-                last_version: outcome.last_version,
-                first_position: outcome.first_position,
-                last_position: outcome.last_position,
-            };
-            async move { crate::command_log::write_entry(inner, command, &appended).await }
-        })
-    });
-    let entries = futures_util::future::join_all(entries);
-    let event_columns: [&(dyn ToSql + Sync); 8] = [
-        &rows.positions,
+    let event_columns: [&(dyn ToSql + Sync); 10] = [
+        &rows.ordinals,
         &rows.ids,
         &rows.streams,
         &rows.versions,
@@ -460,36 +518,57 @@ async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, Batc
         &rows.data,
         &rows.metadata,
         &at,
+        &total,
+        &crate::follow::CHANNEL,
     ];
-    let key_columns: [&(dyn ToSql + Sync); 7] = [
+    let key_columns: [&(dyn ToSql + Sync); 8] = [
         &key_rows.streams,
         &key_rows.keys,
         &key_rows.first_versions,
         &key_rows.last_versions,
-        &key_rows.first_positions,
-        &key_rows.last_positions,
+        &key_rows.first_ordinals,
+        &key_rows.last_ordinals,
         &at,
+        &total,
     ];
-    // Delivered at commit to every node listening (`follow.rs`).
-    let news: [&(dyn ToSql + Sync); 2] = [&crate::follow::CHANNEL, &head_text];
-    let (events, keys, notified, entries) = tokio::join!(
-        tx.execute(&insert_events, &event_columns),
-        tx.execute(&insert_keys, &key_columns),
-        tx.execute(&notify, &news),
-        entries,
+    let write_keys = async {
+        if key_rows.keys.is_empty() {
+            return Ok(0);
+        }
+        client.execute(&write_keys, &key_columns).await
+    };
+    let move_streams = async {
+        if streams_moved {
+            return Ok(Vec::new());
+        }
+        client.query(&move_streams, &stream_columns).await
+    };
+    let (streams, head, keys_written, entries_written, committed) = tokio::join!(
+        move_streams,
+        client.query_one(&write_events, &event_columns),
+        write_keys,
+        entries.write(client, &write_entries, total),
+        client.batch_execute("COMMIT"),
     );
-    events?;
-    keys?;
-    notified?;
-    for entry in entries {
-        entry?;
-    }
+    streams?;
+    let head: i64 = head?.get(0);
+    keys_written?;
+    entries_written?;
+    committed?;
+    connection.release();
 
-    // 6. The commit.
-    tx.commit().await?;
     store.head.advance(Position::new(head as u64));
-    for (index, outcome) in outcomes {
-        settled[index] = Some(Ok(outcome));
+    let base = head - total;
+    for (index, [first_version, last_version], [first_ordinal, last_ordinal]) in placed {
+        settled[index] = Some(Ok(AppendOutcome {
+            stream: batch[index].stream.clone(),
+            first_version: Version::new(first_version as u64),
+            last_version: Version::new(last_version as u64),
+            first_position: Position::new((base + first_ordinal) as u64),
+            last_position: Position::new((base + last_ordinal) as u64),
+            recorded_at,
+            kind: AppendKind::Written,
+        }));
     }
     Ok(settled)
 }
@@ -497,7 +576,8 @@ async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, Batc
 /// The columns of the events a batch writes.
 #[derive(Default)]
 struct EventRows<'a> {
-    positions: Vec<i64>,
+    /// Each event's place in the batch, from 1.
+    ordinals: Vec<i64>,
     ids: Vec<uuid::Uuid>,
     streams: Vec<&'a str>,
     versions: Vec<i64>,
@@ -513,6 +593,6 @@ struct KeyRows<'a> {
     keys: Vec<&'a str>,
     first_versions: Vec<i64>,
     last_versions: Vec<i64>,
-    first_positions: Vec<i64>,
-    last_positions: Vec<i64>,
+    first_ordinals: Vec<i64>,
+    last_ordinals: Vec<i64>,
 }

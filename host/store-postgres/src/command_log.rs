@@ -8,7 +8,7 @@ use cairn_store::{
     IdempotencyKey, Json, LoggedCommand, ModuleHash, ModuleName, NewEvent, NothingAppended,
     Position, ReadError, StorageError, StreamId, Timestamp, Verdict, Version,
 };
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::{GenericClient, Row, Statement};
 
 use crate::append::storage;
 use crate::store::PostgresStore;
@@ -92,6 +92,116 @@ pub(crate) async fn write_entry(
         .await
         .map_err(storage)?;
     Ok(())
+}
+
+/// The appended entries of a batch's commands, as columns, written in one statement with
+/// their positions counted back from the log head the batch has moved (`batch.rs`): an
+/// entry's positions are `head - total + ordinal`, its events' places in the batch numbered
+/// from 1. Each is written whatever was there, as [`write_entry`] writes an appended one.
+#[derive(Default)]
+pub(crate) struct AppendedEntries<'a> {
+    ids: Vec<uuid::Uuid>,
+    types: Vec<&'a str>,
+    data: Vec<&'a str>,
+    keys: Vec<Option<&'a str>>,
+    times: Vec<i64>,
+    aggregates: Vec<&'a str>,
+    streams: Vec<&'a str>,
+    decided_at: Vec<i64>,
+    hashes: Vec<&'a str>,
+    first_versions: Vec<i64>,
+    last_versions: Vec<i64>,
+    first_ordinals: Vec<i64>,
+    last_ordinals: Vec<i64>,
+}
+
+impl<'a> AppendedEntries<'a> {
+    /// Adds `command`'s entry: it appended `versions` (first, last) at the batch's
+    /// `ordinals` (first, last).
+    pub(crate) fn push(
+        &mut self,
+        command: &'a LoggedCommand,
+        versions: [i64; 2],
+        ordinals: [i64; 2],
+    ) -> Result<(), StorageError> {
+        self.ids.push(command.id.as_uuid());
+        self.types.push(command.command_type.as_str());
+        self.data.push(command.data.as_str());
+        self.keys
+            .push(command.idempotency_key.as_ref().map(IdempotencyKey::as_str));
+        self.times.push(int(command.time.as_millis())?);
+        self.aggregates.push(command.aggregate.as_str());
+        self.streams.push(command.stream.as_str());
+        self.decided_at.push(int(command.decided_at.get())?);
+        self.hashes.push(command.module_hash.as_str());
+        self.first_versions.push(versions[0]);
+        self.last_versions.push(versions[1]);
+        self.first_ordinals.push(ordinals[0]);
+        self.last_ordinals.push(ordinals[1]);
+        Ok(())
+    }
+
+    /// The statement that writes the entries, prepared (before the batch's last flight, whose
+    /// statements must be sent in order).
+    pub(crate) async fn prepare(
+        client: &deadpool_postgres::Object,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        client
+            .prepare_cached(&format!(
+                "INSERT INTO commands ({COLUMNS}) \
+                 SELECT i, ct, d, k, t, a, s, da, mh, 'appended', NULL, fv, lv, \
+                 h.position - $14 + fo, h.position - $14 + lo \
+                 FROM log_head h, unnest($1::uuid[], $2::text[], $3::text[], $4::text[], \
+                 $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[], \
+                 $11::bigint[], $12::bigint[], $13::bigint[]) \
+                 AS u(i, ct, d, k, t, a, s, da, mh, fv, lv, fo, lo) \
+                 ON CONFLICT (id) DO UPDATE SET command_type = excluded.command_type, \
+                 data = excluded.data, idempotency_key = excluded.idempotency_key, \
+                 time = excluded.time, aggregate = excluded.aggregate, stream = excluded.stream, \
+                 decided_at = excluded.decided_at, module_hash = excluded.module_hash, \
+                 verdict = excluded.verdict, message = excluded.message, \
+                 first_version = excluded.first_version, last_version = excluded.last_version, \
+                 first_position = excluded.first_position, \
+                 last_position = excluded.last_position \
+                 WHERE commands.verdict <> 'appended'"
+            ))
+            .await
+    }
+
+    /// Writes the entries with `statement` (from [`Self::prepare`]), in the transaction of
+    /// `client` after the head was moved on by `total` events. Sends nothing when there are
+    /// none.
+    pub(crate) async fn write(
+        &self,
+        client: &deadpool_postgres::Object,
+        statement: &Statement,
+        total: i64,
+    ) -> Result<u64, tokio_postgres::Error> {
+        if self.ids.is_empty() {
+            return Ok(0);
+        }
+        client
+            .execute(
+                statement,
+                &[
+                    &self.ids,
+                    &self.types,
+                    &self.data,
+                    &self.keys,
+                    &self.times,
+                    &self.aggregates,
+                    &self.streams,
+                    &self.decided_at,
+                    &self.hashes,
+                    &self.first_versions,
+                    &self.last_versions,
+                    &self.first_ordinals,
+                    &self.last_ordinals,
+                    &total,
+                ],
+            )
+            .await
+    }
 }
 
 /// Whether command `id` has an entry that appended events.

@@ -3,8 +3,9 @@
 //! gap-free global positions handed out at append, commit order equal to position order, and
 //! exactly one winner per expected version.
 //!
-//! How appends move: queued, and taken a batch at a time into one transaction by a few
-//! writer tasks (`batch.rs`, group commit), with the locks and checks of a lone append. A lone
+//! How appends move: queued, and taken a batch at a time into one transaction of two
+//! pipelined round trips by the node's writer task (`batch.rs`, group commit), with the locks
+//! and checks of a lone append. A lone
 //! append (`append.rs`), inside one transaction, checks the event ids it
 //! carries, takes its stream's row with a conditional update, then takes the one-row log head
 //! last and holds it to commit, and writes its events at the head's next positions. Appends
