@@ -1,6 +1,8 @@
 //! The store on a real PostgreSQL (a throwaway cluster of `cairn-pg-cluster`), each test in a
 //! database of its own: the schema made and refused when newer; appends racing at one expected
-//! version; a reader that never meets a hole while writers append; event ids and idempotency
+//! version; two nodes making the same new streams at once, and a batch meeting a stream another
+//! transaction is making; a reader that never meets a hole
+//! while writers append; event ids and idempotency
 //! keys recognised on a retry; the head followed across two stores; listings; snapshots; and
 //! the command log. The store-wide contract suite (`host/store-contract`) runs on it once its
 //! other traits are in.
@@ -127,6 +129,108 @@ async fn of_64_appends_at_one_expected_version_exactly_one_wins() {
         .expect("reads");
     let positions: Vec<u64> = slice.events.iter().map(|e| e.position.get()).collect();
     assert_eq!(positions, (1..=10).collect::<Vec<_>>(), "gap-free");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_making_the_same_new_streams_at_once_lose_no_append() {
+    // Each node's batches make new streams; a stream the other node made meanwhile leaves the
+    // batch and is written alone, after it (`batch.rs`).
+    let url = cluster()
+        .create_database("new_streams")
+        .expect("a database");
+    let nodes = [
+        PostgresStore::open(&url).await.expect("opens"),
+        PostgresStore::open(&url).await.expect("opens"),
+    ];
+    let mut appends = Vec::new();
+    for n in 0..96 {
+        let node = nodes[n % 2].clone();
+        appends.push(tokio::spawn(async move {
+            node.append(
+                stream(&format!("made-{}", n % 12)),
+                ExpectedVersion::Any,
+                vec![event(&format!("{{\"n\":{n}}}"))],
+            )
+            .await
+        }));
+    }
+    let mut positions = Vec::new();
+    for append in appends {
+        let outcome = append.await.expect("ran").expect("appended");
+        positions.push(outcome.first_position.get());
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=96).collect::<Vec<_>>(), "one position each");
+    for s in 0..12 {
+        let read = nodes[s % 2]
+            .read_stream(stream(&format!("made-{s}")), StreamRead::forward())
+            .await
+            .expect("reads");
+        let versions: Vec<u64> = read.events.iter().map(|e| e.version.get()).collect();
+        assert_eq!(versions, (1..=8).collect::<Vec<_>>(), "stream made-{s}");
+        let mut stored: Vec<&str> = read.events.iter().map(|e| e.data.as_str()).collect();
+        stored.sort_unstable();
+        let mut sent: Vec<String> = (0..96)
+            .filter(|n| n % 12 == s)
+            .map(|n| format!("{{\"n\":{n}}}"))
+            .collect();
+        sent.sort_unstable();
+        assert_eq!(stored, sent, "every append to made-{s} is stored once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_stream_another_transaction_makes_first_is_appended_to_after_it() {
+    // Another node's transaction makes the stream and holds it uncommitted while this node's
+    // batch tries to make it too: the batch waits, finds it made, leaves the append out, and
+    // the append is written alone after the other's event.
+    let url = cluster().create_database("made_first").expect("a database");
+    let node = PostgresStore::open(&url).await.expect("opens");
+    let other = std::thread::spawn(|| {
+        cluster().psql(
+            "made_first",
+            "BEGIN; \
+             INSERT INTO streams (name, version) VALUES ('made-late', 1); \
+             SELECT pg_sleep(2); \
+             UPDATE log_head SET position = position + 1; \
+             INSERT INTO events (position, id, stream, version, event_type, data, metadata, \
+             recorded_at) SELECT position, gen_random_uuid(), 'made-late', 1, 'Happened', \
+             '{\"by\":\"other\"}', '{}', 0 FROM log_head; \
+             COMMIT;",
+        )
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let append = tokio::spawn({
+        let node = node.clone();
+        async move {
+            node.append(
+                stream("made-late"),
+                ExpectedVersion::Any,
+                vec![event(r#"{"by":"node"}"#)],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !append.is_finished(),
+        "the batch waits for the other's stream"
+    );
+    other
+        .join()
+        .expect("ran")
+        .expect("the other transaction commits");
+    let outcome = append.await.expect("ran").expect("appended");
+    assert_eq!(
+        (outcome.first_version, outcome.first_position),
+        (Version::new(2), Position::new(2))
+    );
+    let read = node
+        .read_stream(stream("made-late"), StreamRead::forward())
+        .await
+        .expect("reads");
+    let stored: Vec<&str> = read.events.iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(stored, [r#"{"by":"other"}"#, r#"{"by":"node"}"#]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
