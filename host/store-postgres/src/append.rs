@@ -320,7 +320,9 @@ impl PostgresStore {
                 first_position: outcome.first_position,
                 last_position: outcome.last_position,
             };
-            crate::command_log::write_entry(&*tx, command, &appended).await?;
+            if !crate::command_log::write_entry(&*tx, command, &appended).await? {
+                return Err(AppendError::CommandIdReused { id: command.id });
+            }
         }
         tx.commit().await.map_err(failed)?;
         self.head.advance(outcome.last_position);

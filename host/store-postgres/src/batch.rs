@@ -27,16 +27,18 @@
 //!    of an append is recognised as it is alone.)
 //! 2. No two appends of a batch share an event id or a command id.
 //!
-//! An append the batch cannot settle (its new stream made meanwhile by another node), and
-//! every unsettled append of a batch whose transaction failed, is written alone by the path
-//! of `append.rs`, which retries races and reports failures.
+//! An append the batch cannot settle (its new stream made meanwhile by another transaction),
+//! and every unsettled append of a batch whose transaction failed, is written alone by the
+//! path of `append.rs`, which retries races and reports failures, on a task of its own.
 //!
 //! Measured on 2026-12-04 (`cairn bench http --postgres`, two nodes over HTTP): with six
 //! round trips, three of them holding the head, and two writers a node, 6,348 to 7,627
-//! appends/s; as here, 11,171 to 12,790.
+//! appends/s; as here, 11,171 to 12,790 (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use cairn_store::{
     AppendError, AppendKind, AppendOutcome, EventId, ExpectedVersion, IdempotencyKey,
@@ -189,21 +191,27 @@ async fn write_batch(store: &PostgresStore, batch: Vec<Queued>) {
         }
     };
     for (append, answer) in batch.into_iter().zip(settled) {
-        let answer = match answer {
-            Some(answer) => answer,
-            None => {
-                store
-                    .append_alone(
-                        append.stream,
-                        append.expected,
-                        append.events,
-                        append.key.as_ref(),
-                        append.command.as_ref(),
-                    )
-                    .await
+        match answer {
+            Some(answer) => {
+                let _ = append.reply.send(answer);
             }
-        };
-        let _ = append.reply.send(answer);
+            // Each on a task of its own, so the writer goes on to the next batch.
+            None => {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let answer = store
+                        .append_alone(
+                            append.stream,
+                            append.expected,
+                            append.events,
+                            append.key.as_ref(),
+                            append.command.as_ref(),
+                        )
+                        .await;
+                    let _ = append.reply.send(answer);
+                });
+            }
+        }
     }
 }
 
@@ -250,8 +258,8 @@ impl Drop for BatchConnection {
     }
 }
 
-/// The batch in one transaction, in two flights (see the module's docs). An error leaves
-/// nothing written.
+/// The batch in one transaction, in two or three flights (see the module's docs). An error
+/// leaves nothing written.
 async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, BatchError> {
     let mut settled: Settled = batch.iter().map(|_| None).collect();
     let connection = BatchConnection(Some(store.pool.get().await?));
@@ -369,7 +377,10 @@ async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, Batc
         }
         client.query(&appended_commands, &command_params).await
     };
+    // `biased`: the futures are polled in the order written, and each sends its statement
+    // when first polled.
     let (begun, keys_locked, recorded, versions, stored, appended) = tokio::join!(
+        biased;
         client.batch_execute("BEGIN"),
         lock_keys,
         recorded_keys,
@@ -543,12 +554,26 @@ async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, Batc
         }
         client.query(&move_streams, &stream_columns).await
     };
+    // A statement the client fails to send (one it cannot encode) fails at once, before the
+    // commit is polled: then no `COMMIT` is sent, and the guard's closing the connection rolls
+    // the transaction back. The server rolls back for a statement that fails there.
+    let unsent = AtomicBool::new(false);
+    let commit = async {
+        if unsent.load(Ordering::Relaxed) {
+            return Err("a statement of the batch could not be sent".into());
+        }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(BatchError::from)
+    };
     let (streams, head, keys_written, entries_written, committed) = tokio::join!(
-        move_streams,
-        client.query_one(&write_events, &event_columns),
-        write_keys,
-        entries.write(client, &write_entries, total),
-        client.batch_execute("COMMIT"),
+        biased;
+        noting(&unsent, move_streams),
+        noting(&unsent, client.query_one(&write_events, &event_columns)),
+        noting(&unsent, write_keys),
+        noting(&unsent, entries.write(client, &write_entries, total)),
+        commit,
     );
     streams?;
     let head: i64 = head?.get(0);
@@ -571,6 +596,18 @@ async fn settle(store: &PostgresStore, batch: &[Queued]) -> Result<Settled, Batc
         }));
     }
     Ok(settled)
+}
+
+/// `statement`'s result, noting in `failed` that it failed.
+async fn noting<T>(
+    failed: &AtomicBool,
+    statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, tokio_postgres::Error> {
+    let result = statement.await;
+    if result.is_err() {
+        failed.store(true, Ordering::Relaxed);
+    }
+    result
 }
 
 /// The columns of the events a batch writes.

@@ -25,13 +25,14 @@ fn int(value: u64) -> Result<i64, StorageError> {
     i64::try_from(value).map_err(storage)
 }
 
-/// Writes `command`'s entry with `verdict`: an appended one whatever was there (its append
-/// checked that no appended entry was), another only over an entry that did not append.
+/// Writes `command`'s entry with `verdict`, only over an entry that did not append. False when
+/// an appended entry holds the id (for an appended verdict, one another transaction committed
+/// after its append checked: the append must then roll back).
 pub(crate) async fn write_entry(
     client: &impl GenericClient,
     command: &LoggedCommand,
     verdict: &Verdict,
-) -> Result<(), StorageError> {
+) -> Result<bool, StorageError> {
     let (name, message, places) = match verdict {
         Verdict::Appended {
             first_version,
@@ -90,14 +91,16 @@ pub(crate) async fn write_entry(
             ],
         )
         .await
-        .map_err(storage)?;
-    Ok(())
+        .map_err(storage)
+        .map(|written| written == 1)
 }
 
 /// The appended entries of a batch's commands, as columns, written in one statement with
 /// their positions counted back from the log head the batch has moved (`batch.rs`): an
 /// entry's positions are `head - total + ordinal`, its events' places in the batch numbered
-/// from 1. Each is written whatever was there, as [`write_entry`] writes an appended one.
+/// from 1. Each is written over an entry that did not append, as [`write_entry`] writes; an
+/// appended entry of the same id, committed by another transaction since the batch checked,
+/// fails the statement, and with it the batch.
 #[derive(Default)]
 pub(crate) struct AppendedEntries<'a> {
     ids: Vec<uuid::Uuid>,
@@ -142,13 +145,16 @@ impl<'a> AppendedEntries<'a> {
     }
 
     /// The statement that writes the entries, prepared (before the batch's last flight, whose
-    /// statements must be sent in order).
+    /// statements must be sent in order). It answers one row; when an entry was not written
+    /// (another transaction's appended entry holds its id) it fails by dividing by zero, the
+    /// one way plain SQL has to fail a statement on what it found, so the transaction rolls
+    /// back.
     pub(crate) async fn prepare(
         client: &deadpool_postgres::Object,
     ) -> Result<Statement, tokio_postgres::Error> {
         client
             .prepare_cached(&format!(
-                "INSERT INTO commands ({COLUMNS}) \
+                "WITH w AS (INSERT INTO commands ({COLUMNS}) \
                  SELECT i, ct, d, k, t, a, s, da, mh, 'appended', NULL, fv, lv, \
                  h.position - $14 + fo, h.position - $14 + lo \
                  FROM log_head h, unnest($1::uuid[], $2::text[], $3::text[], $4::text[], \
@@ -163,7 +169,8 @@ impl<'a> AppendedEntries<'a> {
                  first_version = excluded.first_version, last_version = excluded.last_version, \
                  first_position = excluded.first_position, \
                  last_position = excluded.last_position \
-                 WHERE commands.verdict <> 'appended'"
+                 WHERE commands.verdict <> 'appended' RETURNING 1) \
+                 SELECT 1 / (CASE WHEN count(*) = $15 THEN 1 ELSE 0 END) FROM w"
             ))
             .await
     }
@@ -180,6 +187,7 @@ impl<'a> AppendedEntries<'a> {
         if self.ids.is_empty() {
             return Ok(0);
         }
+        let entries = i64::try_from(self.ids.len()).unwrap_or(i64::MAX);
         client
             .execute(
                 statement,
@@ -198,6 +206,7 @@ impl<'a> AppendedEntries<'a> {
                     &self.first_ordinals,
                     &self.last_ordinals,
                     &total,
+                    &entries,
                 ],
             )
             .await
@@ -276,7 +285,10 @@ impl CommandLog for PostgresStore {
         verdict: NothingAppended,
     ) -> Result<(), StorageError> {
         let client = self.pool.get().await.map_err(storage)?;
-        write_entry(&**client, &command, &Verdict::NothingAppended(verdict)).await
+        // Over an appended entry nothing is written: what the command did stands.
+        write_entry(&**client, &command, &Verdict::NothingAppended(verdict))
+            .await
+            .map(drop)
     }
 
     async fn command(&self, id: CommandId) -> Result<Option<CommandEntry>, ReadError> {

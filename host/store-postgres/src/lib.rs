@@ -4,7 +4,7 @@
 //! exactly one winner per expected version.
 //!
 //! How appends move: queued, and taken a batch at a time into one transaction of two
-//! pipelined round trips by the node's writer task (`batch.rs`, group commit), with the locks
+//! pipelined round trips (three when it makes a stream) by the node's writer task (`batch.rs`, group commit), with the locks
 //! and checks of a lone append. A lone
 //! append (`append.rs`), inside one transaction, checks the event ids it
 //! carries, takes its stream's row with a conditional update, then takes the one-row log head

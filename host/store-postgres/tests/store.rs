@@ -710,3 +710,59 @@ async fn a_commands_entry_commits_with_its_events_and_an_appended_one_never_chan
         CommandId::from(uuid::Uuid::from_u128(3))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_id_another_transaction_appends_under_meanwhile_fails_the_batch_and_is_refused() {
+    use cairn_store::CommandLog;
+    // Another transaction records command 7 as appended and holds it uncommitted while this
+    // node's batch, which checked the id before, writes its entry: the batch fails and
+    // writes nothing, and the append, written alone, is refused.
+    let url = cluster()
+        .create_database("command_raced")
+        .expect("a database");
+    let node = PostgresStore::open(&url).await.expect("opens");
+    let raced = command(7, "bank_account-raced", None);
+    let id = uuid::Uuid::from_u128(7);
+    let other = std::thread::spawn(move || {
+        cluster().psql(
+            "command_raced",
+            &format!(
+                "BEGIN; \
+                 INSERT INTO commands (id, command_type, data, time, aggregate, stream, \
+                 decided_at, module_hash, verdict, first_version, last_version, \
+                 first_position, last_position) VALUES ('{id}', 'Deposit', '{{}}', 0, \
+                 'bank_account', 'bank_account-elsewhere', 0, 'h', 'appended', 1, 1, 1, 1); \
+                 SELECT pg_sleep(2); \
+                 COMMIT;"
+            ),
+        )
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let append = tokio::spawn({
+        let node = node.clone();
+        async move {
+            node.append_command(ExpectedVersion::NoStream, vec![event("{}")], raced)
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !append.is_finished(),
+        "the batch waits on the other's entry"
+    );
+    other
+        .join()
+        .expect("ran")
+        .expect("the other transaction commits");
+    let refused = append.await.expect("ran");
+    assert!(
+        matches!(refused, Err(AppendError::CommandIdReused { .. })),
+        "{refused:?}"
+    );
+    let read = node
+        .read_stream(stream("bank_account-raced"), StreamRead::forward())
+        .await
+        .expect("reads");
+    assert!(read.events.is_empty(), "nothing of the batch was kept");
+    assert_eq!(node.stored_head().await.expect("the head"), Position::START);
+}
