@@ -30,6 +30,7 @@ mod prefetch;
 mod status;
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use cairn_store::{EventStore, Json, StorageError};
 use tokio::sync::watch;
@@ -81,7 +82,17 @@ pub struct Projections {
     dormant: bool,
     stop: watch::Sender<bool>,
     supervisor: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// On a dormant node: the statuses last read from the store, and when.
+    kept_statuses: Arc<tokio::sync::Mutex<Option<KeptStatuses>>>,
 }
+
+/// Statuses a dormant node read from the store, and when it read them.
+type KeptStatuses = (Instant, Vec<ProjectionStatus>);
+
+/// How long a dormant node answers a listing from its last read of what the store kept. Every
+/// listing within it shares one read, so the console's live stats (which look every 200 ms
+/// per page) cost the store a few reads a second however many pages watch.
+const KEPT_STATUSES_FOR: Duration = Duration::from_millis(200);
 
 impl std::fmt::Debug for Projections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,6 +135,7 @@ impl Projections {
             dormant: false,
             stop,
             supervisor: Arc::new(Mutex::new(Some(supervisor))),
+            kept_statuses: Arc::default(),
         }
     }
 
@@ -141,6 +153,7 @@ impl Projections {
             dormant: true,
             stop: watch::channel(true).0,
             supervisor: Arc::new(Mutex::new(None)),
+            kept_statuses: Arc::default(),
         }
     }
 
@@ -238,10 +251,17 @@ impl Projections {
     }
 
     /// Every projection's status, by name. On a dormant node, each is read from what the
-    /// store kept ([`RunState::Elsewhere`]).
+    /// store kept ([`RunState::Elsewhere`]), at most [`KEPT_STATUSES_FOR`] ago.
     pub async fn list(&self) -> Result<Vec<ProjectionStatus>, StorageError> {
         if !self.dormant {
             return Ok(self.lifecycles.statuses(self.head()));
+        }
+        // Held while reading, so listings that come meanwhile wait for this read.
+        let mut kept = self.kept_statuses.lock().await;
+        if let Some((read_at, statuses)) = kept.as_ref()
+            && read_at.elapsed() < KEPT_STATUSES_FOR
+        {
+            return Ok(statuses.clone());
         }
         let mut statuses = Vec::new();
         for projection in self.registry().projections() {
@@ -250,6 +270,7 @@ impl Projections {
             }
         }
         statuses.sort_by(|a, b| a.name.cmp(&b.name));
+        *kept = Some((Instant::now(), statuses.clone()));
         Ok(statuses)
     }
 
