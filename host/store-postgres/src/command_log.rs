@@ -17,6 +17,17 @@ pub(crate) const COLUMNS: &str = "id, command_type, data, idempotency_key, time,
                        decided_at, module_hash, verdict, message, first_version, last_version, \
                        first_position, last_position";
 
+/// How an entry is written over one of the same id: in full, unless that one appended (an
+/// appended entry never changes, invariant 6 of `schema.rs`).
+const OVER_UNAPPENDED: &str = "ON CONFLICT (id) DO UPDATE SET command_type = excluded.command_type, \
+     data = excluded.data, idempotency_key = excluded.idempotency_key, time = excluded.time, \
+     aggregate = excluded.aggregate, stream = excluded.stream, \
+     decided_at = excluded.decided_at, module_hash = excluded.module_hash, \
+     verdict = excluded.verdict, message = excluded.message, \
+     first_version = excluded.first_version, last_version = excluded.last_version, \
+     first_position = excluded.first_position, last_position = excluded.last_position \
+     WHERE commands.verdict <> 'appended'";
+
 fn corrupt(what: impl std::fmt::Display) -> StorageError {
     StorageError::Corrupt(format!("a command log entry does not read: {what}"))
 }
@@ -63,14 +74,7 @@ pub(crate) async fn write_entry(
             &format!(
                 "INSERT INTO commands ({COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-                 ON CONFLICT (id) DO UPDATE SET command_type = excluded.command_type, \
-                 data = excluded.data, idempotency_key = excluded.idempotency_key, \
-                 time = excluded.time, aggregate = excluded.aggregate, stream = excluded.stream, \
-                 decided_at = excluded.decided_at, module_hash = excluded.module_hash, \
-                 verdict = excluded.verdict, message = excluded.message, \
-                 first_version = excluded.first_version, last_version = excluded.last_version, \
-                 first_position = excluded.first_position, last_position = excluded.last_position \
-                 WHERE commands.verdict <> 'appended'"
+                 {OVER_UNAPPENDED}"
             ),
             &[
                 &command.id.as_uuid(),
@@ -161,15 +165,7 @@ impl<'a> AppendedEntries<'a> {
                  $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[], \
                  $11::bigint[], $12::bigint[], $13::bigint[]) \
                  AS u(i, ct, d, k, t, a, s, da, mh, fv, lv, fo, lo) \
-                 ON CONFLICT (id) DO UPDATE SET command_type = excluded.command_type, \
-                 data = excluded.data, idempotency_key = excluded.idempotency_key, \
-                 time = excluded.time, aggregate = excluded.aggregate, stream = excluded.stream, \
-                 decided_at = excluded.decided_at, module_hash = excluded.module_hash, \
-                 verdict = excluded.verdict, message = excluded.message, \
-                 first_version = excluded.first_version, last_version = excluded.last_version, \
-                 first_position = excluded.first_position, \
-                 last_position = excluded.last_position \
-                 WHERE commands.verdict <> 'appended' RETURNING 1) \
+                 {OVER_UNAPPENDED} RETURNING 1) \
                  SELECT 1 / (CASE WHEN count(*) = $15 THEN 1 ELSE 0 END) FROM w"
             ))
             .await
