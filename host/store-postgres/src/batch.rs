@@ -15,7 +15,7 @@
 //!    UPDATE`; the stored events with any of the batch's ids; the batch's commands that
 //!    appended already. Then each append is decided here, as it would be alone.
 //! 2. Only when the batch makes new streams: they are inserted (and the others' versions moved
-//!    on). One that another node made meanwhile is left out of the batch.
+//!    on). One that another transaction made meanwhile is left out of the batch.
 //! 3. The streams' versions moved on (unless done in 2); the head moved on by the batch's
 //!    event count; the events, keys and command entries written at positions the server
 //!    counts back from the head it has just moved; the notification; `COMMIT`.
