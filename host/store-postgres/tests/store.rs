@@ -179,6 +179,31 @@ async fn two_nodes_making_the_same_new_streams_at_once_lose_no_append() {
     }
 }
 
+/// What `append` answered, sent half a second into a transaction of `statements` (which
+/// hold it open for two seconds, with `pg_sleep(2)`) in `database`, and still waiting on that
+/// transaction 0.7 s later; the transaction commits before the answer is taken.
+async fn while_another_transaction_holds<T: Send + 'static>(
+    database: &'static str,
+    statements: String,
+    append: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let other = std::thread::spawn(move || {
+        cluster().psql(database, &format!("BEGIN; {statements} COMMIT;"))
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let append = tokio::spawn(append);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !append.is_finished(),
+        "the append waits on the other transaction"
+    );
+    other
+        .join()
+        .expect("ran")
+        .expect("the other transaction commits");
+    append.await.expect("ran")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_stream_another_transaction_makes_first_is_appended_to_after_it() {
     // Another node's transaction makes the stream and holds it uncommitted while this node's
@@ -186,41 +211,29 @@ async fn a_new_stream_another_transaction_makes_first_is_appended_to_after_it() 
     // the append is written alone after the other's event.
     let url = cluster().create_database("made_first").expect("a database");
     let node = PostgresStore::open(&url).await.expect("opens");
-    let other = std::thread::spawn(|| {
-        cluster().psql(
-            "made_first",
-            "BEGIN; \
-             INSERT INTO streams (name, version) VALUES ('made-late', 1); \
-             SELECT pg_sleep(2); \
-             UPDATE log_head SET position = position + 1; \
-             INSERT INTO events (position, id, stream, version, event_type, data, metadata, \
-             recorded_at) SELECT position, gen_random_uuid(), 'made-late', 1, 'Happened', \
-             '{\"by\":\"other\"}', '{}', 0 FROM log_head; \
-             COMMIT;",
-        )
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let append = tokio::spawn({
-        let node = node.clone();
-        async move {
-            node.append(
-                stream("made-late"),
-                ExpectedVersion::Any,
-                vec![event(r#"{"by":"node"}"#)],
-            )
-            .await
-        }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert!(
-        !append.is_finished(),
-        "the batch waits for the other's stream"
-    );
-    other
-        .join()
-        .expect("ran")
-        .expect("the other transaction commits");
-    let outcome = append.await.expect("ran").expect("appended");
+    let outcome = while_another_transaction_holds(
+        "made_first",
+        "INSERT INTO streams (name, version) VALUES ('made-late', 1); \
+         SELECT pg_sleep(2); \
+         UPDATE log_head SET position = position + 1; \
+         INSERT INTO events (position, id, stream, version, event_type, data, metadata, \
+         recorded_at) SELECT position, gen_random_uuid(), 'made-late', 1, 'Happened', \
+         '{\"by\":\"other\"}', '{}', 0 FROM log_head;"
+            .to_owned(),
+        {
+            let node = node.clone();
+            async move {
+                node.append(
+                    stream("made-late"),
+                    ExpectedVersion::Any,
+                    vec![event(r#"{"by":"node"}"#)],
+                )
+                .await
+            }
+        },
+    )
+    .await
+    .expect("appended");
     assert_eq!(
         (outcome.first_version, outcome.first_position),
         (Version::new(2), Position::new(2))
@@ -723,38 +736,24 @@ async fn a_command_id_another_transaction_appends_under_meanwhile_fails_the_batc
     let node = PostgresStore::open(&url).await.expect("opens");
     let raced = command(7, "bank_account-raced", None);
     let id = uuid::Uuid::from_u128(7);
-    let other = std::thread::spawn(move || {
-        cluster().psql(
-            "command_raced",
-            &format!(
-                "BEGIN; \
-                 INSERT INTO commands (id, command_type, data, time, aggregate, stream, \
-                 decided_at, module_hash, verdict, first_version, last_version, \
-                 first_position, last_position) VALUES ('{id}', 'Deposit', '{{}}', 0, \
-                 'bank_account', 'bank_account-elsewhere', 0, 'h', 'appended', 1, 1, 1, 1); \
-                 SELECT pg_sleep(2); \
-                 COMMIT;"
-            ),
-        )
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let append = tokio::spawn({
-        let node = node.clone();
-        async move {
-            node.append_command(ExpectedVersion::NoStream, vec![event("{}")], raced)
-                .await
-        }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert!(
-        !append.is_finished(),
-        "the batch waits on the other's entry"
-    );
-    other
-        .join()
-        .expect("ran")
-        .expect("the other transaction commits");
-    let refused = append.await.expect("ran");
+    let refused = while_another_transaction_holds(
+        "command_raced",
+        format!(
+            "INSERT INTO commands (id, command_type, data, time, aggregate, stream, \
+             decided_at, module_hash, verdict, first_version, last_version, \
+             first_position, last_position) VALUES ('{id}', 'Deposit', '{{}}', 0, \
+             'bank_account', 'bank_account-elsewhere', 0, 'h', 'appended', 1, 1, 1, 1); \
+             SELECT pg_sleep(2);"
+        ),
+        {
+            let node = node.clone();
+            async move {
+                node.append_command(ExpectedVersion::NoStream, vec![event("{}")], raced)
+                    .await
+            }
+        },
+    )
+    .await;
     assert!(
         matches!(refused, Err(AppendError::CommandIdReused { .. })),
         "{refused:?}"
