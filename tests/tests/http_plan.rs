@@ -1,8 +1,8 @@
 //! Plans over HTTP, against the real server: a candidate that folds, decides and reads events
 //! otherwise (`tests/guests/bank-account-v2`, four rules) is planned over a history made to hold
 //! a known number of each kind of change, and the report counts exactly those; a candidate
-//! identical to the serving version reports nothing; nothing is installed either way; bad
-//! candidates are clear errors.
+//! identical to the serving version reports nothing; nothing is installed either way; plans
+//! sent at once each report what one alone does; bad candidates are clear errors.
 
 mod common;
 
@@ -319,5 +319,30 @@ async fn commands_an_older_version_decided_are_compared_with_what_serves() {
             .iter()
             .all(|f| f["compared_with"] == "serving" && f["recorded"]["verdict"] == "rejected")
     );
+    server.stop().await;
+}
+
+/// Plans share the host's cores (one plan worker a core, over every plan): several at once
+/// each wait their turn and report what one alone does.
+#[tokio::test(flavor = "multi_thread")]
+async fn plans_at_once_each_report_what_one_alone_does() {
+    let server = Server::start().await;
+    history(&server).await;
+    let without_time = |(status, mut report): (u16, Value)| {
+        assert_eq!(status, 200, "{report}");
+        report
+            .as_object_mut()
+            .map(|fields| fields.remove("elapsed_ms"));
+        report
+    };
+    let alone = without_time(plan(&server, cairn_tests::guest("bank-account-v2"), "").await);
+    assert_eq!(alone["changes"], true);
+    let at_once = futures_util::future::join_all(
+        (0..6).map(|_| plan(&server, cairn_tests::guest("bank-account-v2"), "")),
+    )
+    .await;
+    for report in at_once {
+        assert_eq!(without_time(report), alone);
+    }
     server.stop().await;
 }

@@ -5,7 +5,9 @@
 //! - A module uploaded on one node is served by the others.
 //! - Withdrawals race on the same accounts through different nodes: no account goes below
 //!   zero, every accepted withdrawal's event is stored once, and an SSE subscriber on one node
-//!   sees every event appended through the others, in position order, with no gap.
+//!   sees every event appended through the others, in position order, with no gap. A plan
+//!   of another build of the module on a third node replays every account and decides every
+//!   logged command again, and finds no change.
 //! - Appends and reads through all three nodes are linearizable (the single-node suite's
 //!   checker, `common/linearizable.rs`).
 //! - The node running the projections is killed with SIGKILL under commands: another takes
@@ -197,6 +199,31 @@ async fn three_nodes_share_one_log_and_race_fairly() {
     subscriber.abort();
     let seen = seen.lock().expect("not poisoned").clone();
     assert_eq!(seen, (1..=head).collect::<Vec<u64>>());
+
+    // A plan on another node, over the history on PostgreSQL: another build of the same code
+    // replays every account and decides every logged command again, and changes nothing.
+    let mut candidate = cairn_server::guests::build("bank_account").expect("the module builds");
+    let (name, payload) = (b"cairn-test".as_slice(), b"another build".as_slice());
+    candidate.extend([0, (1 + name.len() + payload.len()) as u8, name.len() as u8]);
+    candidate.extend_from_slice(name);
+    candidate.extend_from_slice(payload);
+    let reply = http
+        .post(format!("{}/v1/modules/bank_account/plan", urls[1]))
+        .header("content-type", "application/wasm")
+        .body(candidate)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(reply.status(), 200);
+    let report: Value = reply.json().await.expect("a report");
+    let withdrawals: usize = accepted.values().sum();
+    let logged = 2 * ACCOUNTS + withdrawals;
+    assert_eq!(report["changes"], json!(false), "{report}");
+    assert_eq!(report["replay"]["streams"], json!(ACCOUNTS), "{report}");
+    assert_eq!(report["replay"]["equal"], json!(ACCOUNTS), "{report}");
+    assert_eq!(report["replay"]["events"], json!(logged), "{report}");
+    assert_eq!(report["redecide"]["commands"], json!(logged), "{report}");
+    assert_eq!(report["redecide"]["same"], json!(logged), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,6 +64,7 @@ macro_rules! contract_suite {
                 an_event_larger_than_the_budget_is_returned_alone_and_a_count_cut_is_not_truncated,
                 the_log_pages_by_bytes_with_and_without_filters,
                 reads_are_bounded_by_default,
+                versions_are_read_whole_past_the_byte_budget_one_stream_or_many,
             ]
             durability [
                 events_read_back_identically_after_reopening,

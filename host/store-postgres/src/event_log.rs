@@ -3,11 +3,16 @@
 
 use cairn_store::{
     AllRead, AllSlice, AppendError, AppendOutcome, EventLog, ExpectedVersion, HeadWatch,
-    IdempotencyKey, NewEvent, Position, ReadError, StreamId, StreamInfo, StreamRead, StreamSlice,
-    StreamsPage, StreamsRead,
+    IdempotencyKey, NewEvent, Position, ReadError, RecordedEvent, StreamId, StreamInfo, StreamRead,
+    StreamSlice, StreamsPage, StreamsRead, VersionsRead,
 };
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::store::PostgresStore;
+
+/// How many of a batch of reads ([`EventLog::read_versions_of`]) take connections of the pool
+/// at once: enough to overlap their round trips, few enough to leave the pool to the others.
+const READS_AT_ONCE: usize = 4;
 
 #[async_trait::async_trait]
 impl EventLog for PostgresStore {
@@ -44,6 +49,18 @@ impl EventLog for PostgresStore {
         read: StreamRead,
     ) -> Result<StreamSlice, ReadError> {
         PostgresStore::read_stream(self, stream, read).await
+    }
+
+    /// The reads on a few connections at once, so the round trips overlap.
+    async fn read_versions_of(
+        &self,
+        reads: Vec<VersionsRead>,
+    ) -> Result<Vec<Vec<RecordedEvent>>, ReadError> {
+        futures_util::stream::iter(reads)
+            .map(|read| self.read_versions(read.stream, read.first, read.last))
+            .buffered(READS_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     async fn read_all(&self, read: AllRead) -> Result<AllSlice, ReadError> {

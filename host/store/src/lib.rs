@@ -87,6 +87,7 @@ pub use module::{
 pub use name::NameError;
 pub use read::{
     AllRead, AllSlice, DEFAULT_READ_BYTES, Direction, StreamInfo, StreamRead, StreamSlice,
+    VersionsRead,
 };
 pub use read_model::{
     MAX_MODEL_KEY, MAX_MODEL_VALUE, ModelAmend, ModelCommit, ModelEntry, ModelRead, ModelRows,

@@ -111,6 +111,60 @@ fn is_false(flag: &bool) -> bool {
     !flag
 }
 
+/// Versions `first..=last` of one stream, whatever their size: a read that pages on until it
+/// has them all ([`crate::EventLog::read_versions`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionsRead {
+    pub stream: StreamId,
+    pub first: Version,
+    pub last: Version,
+}
+
+/// A [`VersionsRead`] under way, page by page: what every backend's `read_versions` does,
+/// whether it reads a page by awaiting or by blocking.
+pub(crate) struct VersionsPaging {
+    wanted: VersionsRead,
+    /// The version the next page begins at; none once a page came back empty (the stream
+    /// ends before `last`).
+    from: Option<Version>,
+    events: Vec<RecordedEvent>,
+}
+
+impl VersionsPaging {
+    pub(crate) fn new(wanted: VersionsRead) -> Self {
+        Self {
+            from: Some(wanted.first),
+            wanted,
+            events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn stream(&self) -> &StreamId {
+        &self.wanted.stream
+    }
+
+    /// The read of the next page (up to `last`, within the default byte budget); none once
+    /// the read is done.
+    pub(crate) fn next_page(&self) -> Option<StreamRead> {
+        let from = self.from.filter(|from| *from <= self.wanted.last)?;
+        let count = usize::try_from(self.wanted.last.get() + 1 - from.get()).unwrap_or(usize::MAX);
+        Some(StreamRead::forward().from(from).limit(count))
+    }
+
+    /// Takes a page's events. An empty page ends the read: the stream ends before `last`.
+    pub(crate) fn take(&mut self, page: StreamSlice) {
+        self.from = page
+            .events
+            .last()
+            .map(|e| Version::new(e.version.get() + 1));
+        self.events.extend(page.events);
+    }
+
+    pub(crate) fn into_events(self) -> Vec<RecordedEvent> {
+        self.events
+    }
+}
+
 /// A read of the global log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllRead {

@@ -32,6 +32,7 @@ use cairn_store::{
     ExpectedVersion, IdempotencyKey, Json, LoggedCommand, ModuleName, NameError, NewEvent,
     NothingAppended, Position, RecordedEvent, Snapshot, StreamId, StreamRead, Timestamp, Version,
 };
+use futures_util::TryFutureExt;
 use sha2::{Digest, Sha256};
 
 use crate::aggregates::aggregate::{DecidedEvent, Decision, LoadedAggregate};
@@ -43,7 +44,7 @@ use crate::call::sandbox::CallInput;
 use crate::error::{CallError, CommandError, PlanError};
 use crate::plan::report::{AggregatePlan, PlanModule, PlanProgress, RedecideReport};
 use crate::plan::upcasts::{UpcastPassError, upcast_category};
-use crate::plan::{PlanOptions, plan_aggregate};
+use crate::plan::{self, PlanOptions, plan_aggregate};
 use crate::registry::Registry;
 use crate::setting::{InvalidSetting, MAX_EVENTS_PER_CALL, at_least, number, within};
 
@@ -457,19 +458,27 @@ impl CommandPath {
                 .plan_upcaster(module, candidate, options, progress)
                 .await;
         }
-        let candidate = self.registry.compile_aggregate(module, candidate).await?;
+        let started = std::time::Instant::now();
+        let (candidate, scope) = tokio::try_join!(
+            self.registry
+                .compile_aggregate(module, candidate)
+                .map_err(PlanError::from),
+            plan::scope(&*self.store, module, options),
+        )?;
         let candidate = AggregateReader::new(candidate, &self.registry.upcasters());
         let live = self.registry.aggregate_reader(module);
-        plan_aggregate(
+        let mut report = plan_aggregate(
             &self.store,
             module,
             (live.as_ref(), &candidate),
-            options,
+            scope,
             self.config.fold_batch,
             &self.cache,
             progress,
         )
-        .await
+        .await?;
+        report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(report)
     }
 
     /// The plan of upcaster `name` (a candidate's bytes): the aggregate of its category, read
@@ -493,11 +502,12 @@ impl CommandPath {
             Some(aggregate) => {
                 let live = AggregateReader::new(Arc::clone(&aggregate), &serving);
                 let candidate = AggregateReader::new(aggregate, &with_candidate);
+                let scope = plan::scope(&*self.store, &category, options).await?;
                 plan_aggregate(
                     &self.store,
                     &category,
                     (Some(&live), &candidate),
-                    options,
+                    scope,
                     self.config.fold_batch,
                     &self.cache,
                     progress,

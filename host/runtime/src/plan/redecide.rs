@@ -1,7 +1,7 @@
 //! The re-decide half of a plan: the commands the log holds for the module, and how a
 //! decision the candidate made again (`stream_pass.rs`) compares with what was recorded.
 
-use cairn_store::{CommandEntry, EventStore, NothingAppended, RecordedEvent, Verdict};
+use cairn_store::{CommandEntry, EventStore, NothingAppended, RecordedEvent, Verdict, Version};
 use serde_json::{Value, json};
 
 use crate::aggregates::aggregate::Decision;
@@ -36,6 +36,15 @@ pub(crate) fn compare(
     decision: &Decision,
     serving: Option<&Decision>,
 ) {
+    // Equal text is equal JSON: most decisions are the same, and need no JSON built.
+    let alike = match serving {
+        Some(serving) => serving == decision,
+        None => recorded_alike(entry, events, decision),
+    };
+    if alike {
+        report.same += 1;
+        return;
+    }
     let (recorded, compared_with) = match serving {
         Some(serving) => (decision_json(serving), "serving"),
         None => (recorded_decision(entry, events), "recorded"),
@@ -65,6 +74,47 @@ pub(crate) fn compare(
     }
 }
 
+/// Whether `decision` is what `entry` recorded, as text: the same events (types and data) in
+/// the same order, or the same refusal with the same message.
+fn recorded_alike(entry: &CommandEntry, events: &[RecordedEvent], decision: &Decision) -> bool {
+    match (&entry.verdict, decision) {
+        (
+            Verdict::Appended {
+                first_version,
+                last_version,
+                ..
+            },
+            Decision::Events(decided),
+        ) => {
+            let appended = appended(events, *first_version, *last_version);
+            appended.len() == decided.len()
+                && appended.iter().zip(decided).all(|(stored, decided)| {
+                    stored.event_type == decided.event_type
+                        && stored.data.as_str() == decided.data.as_str()
+                })
+        }
+        (Verdict::NothingAppended(NothingAppended::Unchanged), Decision::Events(decided)) => {
+            decided.is_empty()
+        }
+        (
+            Verdict::NothingAppended(NothingAppended::Rejected { message }),
+            Decision::Rejected(decided),
+        )
+        | (
+            Verdict::NothingAppended(NothingAppended::Invalid { message }),
+            Decision::Invalid(decided),
+        ) => message == decided,
+        _ => false,
+    }
+}
+
+/// Versions `first..=last` of the stream's `events` (from version 1): the events a command
+/// appended, as far as they were read.
+fn appended(events: &[RecordedEvent], first: Version, last: Version) -> &[RecordedEvent] {
+    let range = (first.get() as usize).saturating_sub(1)..(last.get() as usize).min(events.len());
+    events.get(range).unwrap_or_default()
+}
+
 /// What was recorded, in the shape [`decision_json`] gives a decision.
 fn recorded_decision(entry: &CommandEntry, events: &[RecordedEvent]) -> Value {
     match &entry.verdict {
@@ -73,11 +123,7 @@ fn recorded_decision(entry: &CommandEntry, events: &[RecordedEvent]) -> Value {
             last_version,
             ..
         } => {
-            let range = (first_version.get() as usize).saturating_sub(1)
-                ..(last_version.get() as usize).min(events.len());
-            let appended: Vec<Value> = events
-                .get(range)
-                .unwrap_or_default()
+            let appended: Vec<Value> = appended(events, *first_version, *last_version)
                 .iter()
                 .map(|e| event_json(e.event_type.as_str(), e.data.as_str()))
                 .collect();

@@ -1,5 +1,8 @@
 //! The streams a plan replays (every stream of the module's category, or a sample of them),
-//! and folding one from `init` so that a failure names its event.
+//! with their events when they fit in memory, and folding one from `init` so that a failure
+//! names its event.
+
+use std::collections::HashMap;
 
 use cairn_store::{AllRead, EventStore, Position, RecordedEvent, StreamId, Version};
 
@@ -7,25 +10,54 @@ use crate::aggregates::reader::AggregateReader;
 use crate::error::CallError;
 use crate::plan::report::ReplayFailure;
 
-/// The streams of `category`, with their versions, in order of their first event.
+/// The streams of a category, in order of their first event, each with its version; and the
+/// events read to list them, kept when they fit in the budget the listing was given.
+pub(crate) struct Listing {
+    pub(crate) streams: Vec<(StreamId, Version)>,
+    /// Every listed stream's events, versions 1 to the version listed, or none at all: the
+    /// listing reads every event of the category once, in order, so a stream's events are
+    /// whole (the log's positions are gap-free and each stream's versions rise with them).
+    pub(crate) kept: Option<HashMap<StreamId, Vec<RecordedEvent>>>,
+}
+
+/// The streams of `category`, with their versions, in order of their first event, and their
+/// events if they take at most `keep_bytes` in memory.
 pub(crate) async fn streams_of(
     store: &dyn EventStore,
     category: &str,
-) -> Result<Vec<(StreamId, Version)>, cairn_store::ReadError> {
+    keep_bytes: usize,
+) -> Result<Listing, cairn_store::ReadError> {
     let mut order: Vec<StreamId> = Vec::new();
-    let mut versions: std::collections::HashMap<StreamId, Version> =
-        std::collections::HashMap::new();
+    let mut versions: HashMap<StreamId, Version> = HashMap::new();
+    let mut kept: Option<HashMap<StreamId, Vec<RecordedEvent>>> = Some(HashMap::new());
+    let mut kept_bytes = 0usize;
     let mut after = Position::START;
     loop {
         let slice = store
             .read_all(AllRead::after(after).category(category).limit(10_000))
             .await?;
-        for event in &slice.events {
-            if versions
-                .insert(event.stream.clone(), event.version)
-                .is_none()
-            {
-                order.push(event.stream.clone());
+        if kept.is_some() {
+            kept_bytes = kept_bytes.saturating_add(slice.events.iter().map(bytes_of).sum());
+            if kept_bytes > keep_bytes {
+                kept = None;
+            }
+        }
+        // A stream's name is cloned once, for its first event, not for every event.
+        for event in slice.events {
+            match versions.get_mut(&event.stream) {
+                Some(version) => *version = event.version,
+                None => {
+                    versions.insert(event.stream.clone(), event.version);
+                    order.push(event.stream.clone());
+                }
+            }
+            if let Some(kept) = kept.as_mut() {
+                match kept.get_mut(&event.stream) {
+                    Some(events) => events.push(event),
+                    None => {
+                        kept.insert(event.stream.clone(), vec![event]);
+                    }
+                }
             }
         }
         if slice.scanned_to >= slice.head || slice.scanned_to == after {
@@ -33,13 +65,26 @@ pub(crate) async fn streams_of(
         }
         after = slice.scanned_to;
     }
-    Ok(order
+    let streams = order
         .into_iter()
         .map(|stream| {
             let version = versions.get(&stream).copied().unwrap_or(Version::NONE);
             (stream, version)
         })
-        .collect())
+        .collect();
+    Ok(Listing { streams, kept })
+}
+
+/// What a kept event takes in memory, about: its record, its stream's name, type, data and
+/// metadata, and the headers of their allocations.
+fn bytes_of(event: &RecordedEvent) -> usize {
+    const ALLOCATIONS: usize = 64;
+    std::mem::size_of::<RecordedEvent>()
+        + event.stream.as_str().len()
+        + event.event_type.as_str().len()
+        + event.data.as_str().len()
+        + event.metadata.as_str().len()
+        + ALLOCATIONS
 }
 
 /// Every `step`-th of `items` (all of them for a step of 1).

@@ -36,6 +36,7 @@ pub struct AggregatePlan {
     pub redecide: RedecideReport,
     /// Whether anything failed or differed: what `cairn deploy --plan` exits non-zero on.
     pub changes: bool,
+    /// How long the plan took, from its start (the candidate's compile included) to its report.
     pub elapsed_ms: u64,
 }
 

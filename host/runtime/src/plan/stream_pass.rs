@@ -1,11 +1,10 @@
-//! One pass over one stream, doing both halves of a plan for it: the stream is read once; the
-//! candidate folds it from `init`, stopping at each recorded command's version to decide it
-//! again, then on to the end; the live version folds it whole; and the two end states are
-//! compared (as bytes first: equal bytes need no `state-json`).
+//! One pass over one stream, doing both halves of a plan for it, over the stream's events read
+//! once (by `pass_workers.rs`, as [`StreamWork::wanted`] names them): the candidate folds them
+//! from `init`, stopping at each recorded command's version to decide it again, then on to
+//! the end; the live version folds them whole; and the two end states are compared (as bytes
+//! first: equal bytes need no `state-json`).
 
-use std::sync::Arc;
-
-use cairn_store::{CommandEntry, EventStore, RecordedEvent, StreamId, Verdict, Version};
+use cairn_store::{CommandEntry, RecordedEvent, StreamId, Verdict, Version, VersionsRead};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -27,6 +26,9 @@ pub(crate) struct StreamWork {
     /// The live version's state at `version`, when the command path holds it already: the
     /// replay need not fold the stream with the live version again.
     pub(crate) live_state: Option<Vec<u8>>,
+    /// The stream's events, all of those [`StreamWork::wanted`] names, once read (or kept
+    /// from the listing of the streams).
+    pub(crate) events: Option<Vec<RecordedEvent>>,
 }
 
 /// What one pass found.
@@ -143,32 +145,45 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// Does `work` with `live` (none when the name serves nothing) and `candidate`.
+impl StreamWork {
+    /// The last version the work needs: the replay's version or the last event a command
+    /// appended, whichever is later.
+    pub(crate) fn last_needed(&self) -> Version {
+        self.commands
+            .iter()
+            .map(|entry| match entry.verdict {
+                Verdict::Appended { last_version, .. } => last_version,
+                Verdict::NothingAppended(_) => entry.command.decided_at,
+            })
+            .chain(self.replay.then_some(self.version))
+            .max()
+            .unwrap_or(Version::NONE)
+    }
+
+    /// The stream's events the work needs: versions 1 to [`StreamWork::last_needed`].
+    pub(crate) fn wanted(&self) -> VersionsRead {
+        VersionsRead {
+            stream: self.stream.clone(),
+            first: Version::new(1),
+            last: self.last_needed(),
+        }
+    }
+}
+
+/// Does `work` with `live` (none when the name serves nothing) and `candidate`, over the
+/// stream's `events` ([`StreamWork::wanted`]).
 pub(crate) async fn pass(
-    store: Arc<dyn EventStore>,
-    live: Option<AggregateReader>,
-    candidate: AggregateReader,
+    live: Option<&AggregateReader>,
+    candidate: &AggregateReader,
     work: StreamWork,
+    events: Vec<RecordedEvent>,
     fold_batch: usize,
 ) -> Result<StreamOutcome, PassError> {
-    let last_needed = work
-        .commands
-        .iter()
-        .map(|entry| match entry.verdict {
-            Verdict::Appended { last_version, .. } => last_version,
-            Verdict::NothingAppended(_) => entry.command.decided_at,
-        })
-        .chain(work.replay.then_some(work.version))
-        .max()
-        .unwrap_or(Version::NONE);
-    let events = store
-        .read_versions(work.stream.clone(), Version::new(1), last_needed)
-        .await?;
     let replay_len = (work.version.get() as usize).min(events.len());
 
     // Both versions fold forward to each command in turn; each end state is taken at the
     // replay's version, whatever commands (logged after the streams were listed) lie beyond.
-    let mut candidate_walk = Walker::start(&candidate).await?;
+    let mut candidate_walk = Walker::start(candidate).await?;
     let mut live_walk: Option<Walker<'_>> = None;
     let mut ends: Option<Ends> = None;
     let mut decisions = Vec::with_capacity(work.commands.len());
@@ -188,9 +203,7 @@ pub(crate) async fn pass(
         }
         candidate_walk.advance(&events, to, fold_batch).await?;
         let candidate_decision = candidate_walk.decide(entry).await?;
-        let older = live
-            .as_ref()
-            .filter(|live| *live.hash() != entry.command.module_hash);
+        let older = live.filter(|live| *live.hash() != entry.command.module_hash);
         let serving = match older {
             None => None,
             Some(live) => {
@@ -226,8 +239,8 @@ pub(crate) async fn pass(
         let replayed = &events[..replay_len];
         Some(
             compare(
-                live.as_ref(),
-                &candidate,
+                live,
+                candidate,
                 candidate_end,
                 live_known,
                 replayed,

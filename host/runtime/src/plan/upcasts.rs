@@ -29,9 +29,11 @@ pub(crate) async fn upcast_category(
     sample: Option<usize>,
     progress: &PlanProgress,
 ) -> Result<ReplayReport, UpcastPassError> {
-    let streams = replay::streams_of(store, category)
+    // Each stream is read again below, a page at a time: nothing is kept.
+    let streams = replay::streams_of(store, category, 0)
         .await
-        .map_err(UpcastPassError::Read)?;
+        .map_err(UpcastPassError::Read)?
+        .streams;
     let total = streams.len();
     let streams = replay::every(streams, replay::sample_step(total, sample));
     progress

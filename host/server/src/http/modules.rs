@@ -94,10 +94,13 @@ pub(super) struct UploadQuery {
 pub(super) async fn upload(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
-    QueryParams(query): QueryParams<UploadQuery>,
+    query: Result<QueryParams<UploadQuery>, ApiError>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<ModuleInfo>), ApiError> {
+    // A bad query is refused here, once the body has been read: refused by the extractor,
+    // before the body, the connection could be closed while the client still sends it.
+    let QueryParams(query) = query?;
     let body = module_body(&headers, body)?;
     // A reactor has no history to read; `from` is for reactors only, refused below otherwise.
     if !query.force

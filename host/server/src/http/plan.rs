@@ -91,10 +91,12 @@ fn plan_queries(queries: Option<&str>) -> Result<Vec<JsonText>, ApiError> {
 pub(super) async fn plan(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
-    QueryParams(query): QueryParams<PlanQuery>,
+    query: Result<QueryParams<PlanQuery>, ApiError>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // Refused once the body has been read, as an upload's query is (`modules.rs`).
+    let QueryParams(query) = query?;
     if query.sample == Some(0) {
         return Err(ApiError::bad_request(
             "invalid_query",

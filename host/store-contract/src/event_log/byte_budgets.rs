@@ -4,7 +4,7 @@
 
 use cairn_store::{
     AllRead, DEFAULT_READ_BYTES, EventLog, EventStore, EventType, ExpectedVersion, Json, NewEvent,
-    Position, RecordedEvent, StreamRead, Version,
+    Position, RecordedEvent, StreamId, StreamRead, Version, VersionsRead,
 };
 
 use crate::Backend;
@@ -252,17 +252,27 @@ pub async fn the_log_pages_by_bytes_with_and_without_filters<B: Backend>() {
     }
 }
 
+/// Stream `name`, made of `count` events of type `event_type` and `bytes` bytes each.
+async fn sized_stream(
+    store: &impl EventStore,
+    name: &str,
+    (count, event_type, bytes): (usize, &str, usize),
+) -> StreamId {
+    let stream = fixtures::stream(name);
+    let events = (0..count).map(|_| sized_event(event_type, bytes)).collect();
+    store
+        .append(stream.clone(), ExpectedVersion::NoStream, events)
+        .await
+        .expect("append");
+    stream
+}
+
 /// EventLog promise 5 with the default budget ([`DEFAULT_READ_BYTES`], 4 MiB): a read asking
 /// for 10,000 events of 1 MiB returns three, cut, from a stream and from the log.
 pub async fn reads_are_bounded_by_default<B: Backend>() {
     let backend = B::create().await;
     let store = backend.open().await;
-    let stream = fixtures::stream("mega-1");
-    let events = (0..6).map(|_| sized_event("Mega", 1024 * KIB)).collect();
-    store
-        .append(stream.clone(), ExpectedVersion::NoStream, events)
-        .await
-        .expect("append");
+    let stream = sized_stream(&store, "mega-1", (6, "Mega", 1024 * KIB)).await;
     let slice = store
         .read_stream(stream, StreamRead::forward().limit(10_000))
         .await
@@ -276,4 +286,65 @@ pub async fn reads_are_bounded_by_default<B: Backend>() {
         .expect("read");
     assert_eq!((all.events.len(), all.truncated), (3, true));
     assert_eq!(all.scanned_to, Position::new(3));
+}
+
+/// `EventLog::read_versions` and `EventLog::read_versions_of` as their docs promise: versions
+/// `first..=last` whole, paging on past the default budget; fewer where the stream ends
+/// before `last`; none of a missing stream; and, for many reads, one answer each, in the
+/// order asked.
+pub async fn versions_are_read_whole_past_the_byte_budget_one_stream_or_many<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let mega = sized_stream(&store, "mega-1", (6, "Mega", 1024 * KIB)).await;
+    let small = sized_stream(&store, "small-1", (4, "Small", 100)).await;
+
+    let whole = store
+        .read_versions(mega.clone(), Version::new(1), Version::new(6))
+        .await
+        .expect("read");
+    assert_eq!(versions(&whole), [1, 2, 3, 4, 5, 6], "past 4 MiB, paged on");
+    let part = store
+        .read_versions(mega.clone(), Version::new(2), Version::new(5))
+        .await
+        .expect("read");
+    assert_eq!(versions(&part), [2, 3, 4, 5]);
+
+    let reads = vec![
+        VersionsRead {
+            stream: small.clone(),
+            first: Version::new(2),
+            last: Version::new(9),
+        },
+        VersionsRead {
+            stream: fixtures::stream("nobody-1"),
+            first: Version::new(1),
+            last: Version::new(3),
+        },
+        VersionsRead {
+            stream: mega.clone(),
+            first: Version::new(1),
+            last: Version::new(6),
+        },
+        VersionsRead {
+            stream: small.clone(),
+            first: Version::new(3),
+            last: Version::new(3),
+        },
+    ];
+    let answers = store.read_versions_of(reads).await.expect("read");
+    let answered: Vec<Vec<u64>> = answers.iter().map(|events| versions(events)).collect();
+    assert_eq!(
+        answered,
+        [vec![2, 3, 4], vec![], vec![1, 2, 3, 4, 5, 6], vec![3]],
+        "one answer a read, in order"
+    );
+    assert!(answers[0].iter().all(|e| e.stream == small));
+    assert_eq!(answers[2], whole, "the same events as the read alone");
+    assert!(
+        store
+            .read_versions_of(Vec::new())
+            .await
+            .expect("read")
+            .is_empty()
+    );
 }

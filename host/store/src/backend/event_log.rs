@@ -4,7 +4,9 @@ use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{AppendError, ReadError};
 use crate::event::{NewEvent, RecordedEvent};
 use crate::head::HeadWatch;
-use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
+use crate::read::{
+    AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice, VersionsPaging, VersionsRead,
+};
 use crate::stream_id::StreamId;
 use crate::stream_list::{StreamsPage, StreamsRead};
 use crate::version::{ExpectedVersion, Position, Version};
@@ -83,19 +85,34 @@ pub trait EventLog: Send + Sync {
         first: Version,
         last: Version,
     ) -> Result<Vec<RecordedEvent>, ReadError> {
-        let mut events = Vec::new();
-        let mut from = first;
-        while from <= last {
-            let count = usize::try_from(last.get() + 1 - from.get()).unwrap_or(usize::MAX);
-            let read = StreamRead::forward().from(from).limit(count);
-            let slice = self.read_stream(stream.clone(), read).await?;
-            let Some(next) = slice.events.last().map(|e| e.version.get() + 1) else {
-                break;
-            };
-            events.extend(slice.events);
-            from = Version::new(next);
+        let mut paging = VersionsPaging::new(VersionsRead {
+            stream,
+            first,
+            last,
+        });
+        while let Some(page) = paging.next_page() {
+            let slice = self.read_stream(paging.stream().clone(), page).await?;
+            paging.take(slice);
         }
-        Ok(events)
+        Ok(paging.into_events())
+    }
+
+    /// [`EventLog::read_versions`] of each of `reads`, answered in the same order, each as it
+    /// would be alone. For work over many small streams (a plan), where one read each would
+    /// cost more in hand-offs than in reading: a backend may answer them together, as redb
+    /// does in one hop to its blocking pool.
+    async fn read_versions_of(
+        &self,
+        reads: Vec<VersionsRead>,
+    ) -> Result<Vec<Vec<RecordedEvent>>, ReadError> {
+        let mut answers = Vec::with_capacity(reads.len());
+        for read in reads {
+            answers.push(
+                self.read_versions(read.stream, read.first, read.last)
+                    .await?,
+            );
+        }
+        Ok(answers)
     }
 
     /// Reads the global log in position order, within the read's count, scan limit and bytes

@@ -15,9 +15,11 @@ use super::tables::{
 };
 use crate::append::{AppendOutcome, IdempotencyKey};
 use crate::error::{Damage, StorageError, StoredRecord};
-use crate::event::Timestamp;
+use crate::event::{RecordedEvent, Timestamp};
 use crate::module::{ModuleHash, ModuleKind, ModuleName, ModuleRecord};
-use crate::read::{AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice};
+use crate::read::{
+    AllRead, AllSlice, Direction, StreamInfo, StreamRead, StreamSlice, VersionsPaging, VersionsRead,
+};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::{StreamId, category_of};
 use crate::version::{Position, Version};
@@ -32,6 +34,20 @@ pub(crate) fn stream_info(db: &Database, stream: &StreamId) -> Result<StreamInfo
     Ok(StreamInfo {
         version: Version::new(version),
     })
+}
+
+/// Versions `first..=last` of a stream, paging on past each read's byte budget (fewer if the
+/// stream ends before `last`), as [`crate::EventLog::read_versions`] promises.
+pub(crate) fn read_versions(
+    db: &Database,
+    wanted: &VersionsRead,
+) -> Result<Vec<RecordedEvent>, StorageError> {
+    let mut paging = VersionsPaging::new(wanted.clone());
+    while let Some(page) = paging.next_page() {
+        let slice = read_stream(db, paging.stream(), page)?;
+        paging.take(slice);
+    }
+    Ok(paging.into_events())
 }
 
 pub(crate) fn read_stream(

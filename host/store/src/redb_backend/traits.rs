@@ -18,17 +18,17 @@ use crate::command::{CommandEntry, CommandId, LoggedCommand, NothingAppended};
 use crate::error::{
     AppendError, Damage, ModelError, ModulePutError, ReadError, SnapshotError, StorageError,
 };
-use crate::event::{NewEvent, Timestamp};
+use crate::event::{NewEvent, RecordedEvent, Timestamp};
 use crate::head::HeadWatch;
 use crate::module::{
     ModuleHash, ModuleName, ModulePut, ModuleRecord, ModuleRemoval, ModuleState, NewModule,
 };
-use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice};
+use crate::read::{AllRead, AllSlice, StreamInfo, StreamRead, StreamSlice, VersionsRead};
 use crate::read_model::{ModelAmend, ModelCommit, ModelRead, ReadModelName};
 use crate::snapshot::{Snapshot, SnapshotKey};
 use crate::stream_id::StreamId;
 use crate::stream_list::{StreamsPage, StreamsRead};
-use crate::version::{ExpectedVersion, Position};
+use crate::version::{ExpectedVersion, Position, Version};
 
 #[async_trait::async_trait]
 impl EventLog for RedbStore {
@@ -82,6 +82,36 @@ impl EventLog for RedbStore {
     ) -> Result<StreamSlice, ReadError> {
         Ok(self
             .blocking(move |db| reads::read_stream(db, &stream, read))
+            .await?)
+    }
+
+    async fn read_versions(
+        &self,
+        stream: StreamId,
+        first: Version,
+        last: Version,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let wanted = VersionsRead {
+            stream,
+            first,
+            last,
+        };
+        Ok(self
+            .blocking(move |db| reads::read_versions(db, &wanted))
+            .await?)
+    }
+
+    async fn read_versions_of(
+        &self,
+        wanted: Vec<VersionsRead>,
+    ) -> Result<Vec<Vec<RecordedEvent>>, ReadError> {
+        Ok(self
+            .blocking(move |db| {
+                wanted
+                    .iter()
+                    .map(|read| reads::read_versions(db, read))
+                    .collect()
+            })
             .await?)
     }
 
