@@ -2,7 +2,8 @@
 //! otherwise (`tests/guests/bank-account-v2`, four rules) is planned over a history made to hold
 //! a known number of each kind of change, and the report counts exactly those; a candidate
 //! identical to the serving version reports nothing; nothing is installed either way; plans
-//! sent at once each report what one alone does; bad candidates are clear errors.
+//! sent at once each report what one alone does; bad candidates (a reactor among them, which is
+//! not planned) are clear errors.
 
 mod common;
 
@@ -216,6 +217,14 @@ async fn bad_candidates_are_clear_errors() {
     assert_eq!(reply["error"], "invalid_module");
     let projection = plan(&server, cairn_tests::guest("customer_directory"), "").await;
     assert_error(&projection, 400, "not_a_projection");
+    // A reactor has no history of its own to replay: it is not planned, and the reply says so.
+    let reactor = plan(&server, cairn_tests::guest("transfers"), "").await;
+    assert_error(&reactor, 400, "not_planned");
+    let message = reactor.1["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("is a reactor, which a plan does not replay"),
+        "{message}"
+    );
     let plain = server
         .call(
             server

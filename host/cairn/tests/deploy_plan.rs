@@ -1,7 +1,8 @@
 //! `cairn deploy --plan` and `cairn history` as a user runs them, against `cairn serve`: a plan
 //! of a candidate that reads and decides the history otherwise prints each change readably and
 //! exits non-zero (zero with `--accept-changes`), `--json` prints the report, an identical
-//! candidate has no changes, and nothing is installed; `cairn history` prints each step's diff;
+//! candidate has no changes, a reactor is said not to be planned, and nothing is installed;
+//! `cairn history` prints each step's diff;
 //! a projection's plan compares the answers to the queries of `--queries FILE`.
 
 mod common;
@@ -72,6 +73,30 @@ fn a_plan_prints_the_changes_and_fails_unless_they_are_accepted() {
     let (ok, stdout, stderr) = client(&url, &["deploy", "--plan", live_path]);
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("bank_account: no changes"), "{stdout}");
+
+    // A reactor is not planned: that is said, and is no change (so a cairn.toml with one
+    // plans its other modules and can pass).
+    let reactor = dir.path().join("transfers.wasm");
+    std::fs::write(
+        &reactor,
+        cairn_server::guests::build("transfers").expect("builds"),
+    )
+    .expect("write");
+    let reactor_path = reactor.to_str().expect("utf-8");
+    let (ok, stdout, stderr) = client(&url, &["deploy", "--plan", reactor_path]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("transfers: not planned: the candidate for 'transfers' is a reactor"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = client(&url, &["deploy", "--plan", reactor_path, "--json"]);
+    assert!(ok, "{stdout}{stderr}");
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(line["module"], "transfers");
+    assert_eq!(line["planned"], false);
+    let (ok, reactors, stderr) = client(&url, &["reactors", "status", "transfers"]);
+    assert!(!ok, "nothing installed: {reactors}");
+    assert!(stderr.contains("unknown_reactor"), "{stderr}");
 
     // Nothing was installed: the serving version still reads Eve as she was written.
     let (ok, stdout, _) = client(&url, &["state", "bank_account", "a2"]);

@@ -209,6 +209,14 @@ pub enum PlanError {
     /// The module's name is an aggregate's or an upcaster's, and the candidate a projection.
     #[error("'{0}' is not a projection; the candidate is")]
     NotAProjection(String),
+    /// The candidate is a reactor, which has no history of its own to replay: a new version
+    /// goes on from the last one's checkpoint, or from the position its upload names.
+    #[error(
+        "the candidate for '{0}' is a reactor, which a plan does not replay: a plan reads the \
+         history of aggregates, upcasters and projections, and a new version of a reactor \
+         reacts to the events after the last one's checkpoint (or after `?from=P` on upload)"
+    )]
+    Reactor(String),
     /// The store failed while the plan read the history.
     #[error(transparent)]
     Storage(StorageError),

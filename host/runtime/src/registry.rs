@@ -689,10 +689,18 @@ impl Registry {
     ) -> Result<Arc<LoadedAggregate>, LoadError> {
         let name = ModuleName::new(name)?;
         let hash = ModuleHash::of(&bytes);
-        let Prepared::Aggregate(pre) = self.prepare(bytes).await? else {
-            return Err(LoadError::WrongWorld {
-                reason: "this is a projection module, not an aggregate".into(),
-            });
+        let pre = match self.prepare(bytes).await? {
+            Prepared::Aggregate(pre) => pre,
+            other => {
+                let kind = match other.kind() {
+                    ModuleKind::Upcaster => "an upcaster",
+                    ModuleKind::Reactor => "a reactor",
+                    ModuleKind::Aggregate | ModuleKind::Projection => "a projection",
+                };
+                return Err(LoadError::WrongWorld {
+                    reason: format!("this is {kind} module, not an aggregate"),
+                });
+            }
         };
         Ok(Arc::new(LoadedAggregate::new(
             name,

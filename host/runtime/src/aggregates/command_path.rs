@@ -41,7 +41,7 @@ use crate::aggregates::reader::AggregateReader;
 use crate::aggregates::state_cache::{Loaded, StateCache};
 use crate::aggregates::stream_turns::{StreamTurns, Turn};
 use crate::call::sandbox::CallInput;
-use crate::error::{CallError, CommandError, PlanError};
+use crate::error::{CallError, CommandError, LoadError, PlanError};
 use crate::plan::report::{AggregatePlan, PlanModule, PlanProgress, RedecideReport};
 use crate::plan::upcasts::{UpcastPassError, upcast_category};
 use crate::plan::{self, PlanOptions, plan_aggregate};
@@ -451,12 +451,20 @@ impl CommandPath {
         if self.registry.kind_of(module) == Some(cairn_store::ModuleKind::Projection) {
             return Err(PlanError::NotAnAggregate(module.to_owned()));
         }
-        if self.registry.kind_of_bytes(candidate.clone()).await?
-            == cairn_store::ModuleKind::Upcaster
-        {
-            return self
-                .plan_upcaster(module, candidate, options, progress)
-                .await;
+        // Only the world's exports are read here: a candidate of another kind is not compiled.
+        match self.registry.kind_of_bytes(candidate.clone()).await? {
+            cairn_store::ModuleKind::Aggregate => {}
+            cairn_store::ModuleKind::Upcaster => {
+                return self
+                    .plan_upcaster(module, candidate, options, progress)
+                    .await;
+            }
+            cairn_store::ModuleKind::Reactor => return Err(PlanError::Reactor(module.to_owned())),
+            cairn_store::ModuleKind::Projection => {
+                return Err(PlanError::Candidate(LoadError::WrongWorld {
+                    reason: "this is a projection module, not an aggregate".into(),
+                }));
+            }
         }
         let started = std::time::Instant::now();
         let (candidate, scope) = tokio::try_join!(
@@ -592,7 +600,10 @@ impl CommandPath {
             .await
         {
             Ok(report) if report.replay.failed > 0 => Ok(Some(report)),
-            Ok(_) | Err(PlanError::Candidate(_) | PlanError::NotAnAggregate(_)) => Ok(None),
+            Ok(_)
+            | Err(PlanError::Candidate(_) | PlanError::NotAnAggregate(_) | PlanError::Reactor(_)) => {
+                Ok(None)
+            }
             Err(error) => Err(error),
         }
     }

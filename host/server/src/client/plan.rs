@@ -45,7 +45,9 @@ pub(super) fn queries_file(
     Ok(queries)
 }
 
-/// Plans `bytes` as the next version of `name`. Returns whether the report found changes.
+/// Plans `bytes` as the next version of `name`. Returns whether the report found changes. A
+/// reactor is not planned (the server says why, `not_planned`): that is said, and is no change,
+/// so the plan of a cairn.toml goes on to its other modules.
 pub(super) async fn plan(
     api: &Api,
     name: &str,
@@ -75,7 +77,23 @@ pub(super) async fn plan(
         .send(request)
         .await
         .map_err(|error| error.context(format!("planning {name}")))?;
-    let report = read_events(response, name).await?;
+    let report = match read_events(response, name).await? {
+        PlanReply::Report(report) => report,
+        PlanReply::Failed { code, message } if code == "not_planned" => {
+            if json {
+                let line = serde_json::json!({
+                    "module": name,
+                    "planned": false,
+                    "reason": message,
+                });
+                println!("{line}");
+            } else {
+                println!("{name}: not planned: {message}");
+            }
+            return Ok(false);
+        }
+        PlanReply::Failed { code, message } => anyhow::bail!("planning {name}: {message} ({code})"),
+    };
     if json {
         println!("{report}");
     } else if report["kind"] == "projection" {
@@ -154,8 +172,14 @@ fn print_projection_report(name: &str, report: &Value) {
     }
 }
 
+/// How a streamed plan ended: its report, or the error the server sent instead.
+enum PlanReply {
+    Report(Value),
+    Failed { code: String, message: String },
+}
+
 /// Reads the plan's events: progress to the terminal, until the report (or an error).
-async fn read_events(response: reqwest::Response, name: &str) -> anyhow::Result<Value> {
+async fn read_events(response: reqwest::Response, name: &str) -> anyhow::Result<PlanReply> {
     let show_progress = std::io::stderr().is_terminal();
     let mut messages = SseReader::new(response.bytes_stream());
     while let Some(message) = messages.next().await? {
@@ -167,13 +191,20 @@ async fn read_events(response: reqwest::Response, name: &str) -> anyhow::Result<
                 if show_progress {
                     eprint!("\r\x1b[K");
                 }
-                return Ok(value);
+                return Ok(PlanReply::Report(value));
             }
-            Some(_) => anyhow::bail!(
-                "planning {name}: {} ({})",
-                value["message"].as_str().unwrap_or("the plan failed"),
-                value["error"].as_str().unwrap_or("error")
-            ),
+            Some(_) => {
+                if show_progress {
+                    eprint!("\r\x1b[K");
+                }
+                return Ok(PlanReply::Failed {
+                    code: value["error"].as_str().unwrap_or("error").to_owned(),
+                    message: value["message"]
+                        .as_str()
+                        .unwrap_or("the plan failed")
+                        .to_owned(),
+                });
+            }
         }
     }
     anyhow::bail!("planning {name}: the server ended the plan without a report")

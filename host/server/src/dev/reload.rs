@@ -98,11 +98,12 @@ impl Reloader {
             .await;
         let report = match planned {
             Ok(report) => report,
-            // A projection, or a module that does not load: the upload says so.
+            // A projection or a reactor, or a module that does not load: the upload says so.
             Err(
                 PlanError::Candidate(_)
                 | PlanError::NotAnAggregate(_)
-                | PlanError::NotAProjection(_),
+                | PlanError::NotAProjection(_)
+                | PlanError::Reactor(_),
             ) => return true,
             Err(PlanError::Storage(error)) => {
                 crate::serve::complain(format_args!(

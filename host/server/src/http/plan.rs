@@ -172,6 +172,7 @@ pub(super) fn plan_failed(error: PlanError) -> ApiError {
         PlanError::NotAProjection(_) => {
             ApiError::bad_request("not_a_projection", error.to_string())
         }
+        PlanError::Reactor(_) => ApiError::bad_request("not_planned", error.to_string()),
         PlanError::Storage(error) => error.into(),
         PlanError::Host(error) => error.into(),
     }

@@ -44,6 +44,7 @@ pub(super) fn plan_errors() -> Vec<cairn_runtime::PlanError> {
         .collect();
     all.push(PlanError::NotAnAggregate("sample".to_owned()));
     all.push(PlanError::NotAProjection("sample".to_owned()));
+    all.push(PlanError::Reactor("sample".to_owned()));
     all.extend(storage_errors().into_iter().map(PlanError::Storage));
     all.extend(
         call_errors()
@@ -56,6 +57,7 @@ pub(super) fn plan_errors() -> Vec<cairn_runtime::PlanError> {
             PlanError::Candidate(_)
             | PlanError::NotAnAggregate(_)
             | PlanError::NotAProjection(_)
+            | PlanError::Reactor(_)
             | PlanError::Storage(_)
             | PlanError::Host(_) => {}
         }

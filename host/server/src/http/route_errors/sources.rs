@@ -156,6 +156,7 @@ impl ErrorSource {
                     &[
                         Reply::new(S::BAD_REQUEST, "not_an_aggregate"),
                         Reply::new(S::BAD_REQUEST, "not_a_projection"),
+                        Reply::new(S::BAD_REQUEST, "not_planned"),
                         Reply::new(S::SERVICE_UNAVAILABLE, "host_backstop"),
                         Reply::new(S::INTERNAL_SERVER_ERROR, "internal"),
                     ]
