@@ -691,16 +691,7 @@ impl Registry {
         let hash = ModuleHash::of(&bytes);
         let pre = match self.prepare(bytes).await? {
             Prepared::Aggregate(pre) => pre,
-            other => {
-                let kind = match other.kind() {
-                    ModuleKind::Upcaster => "an upcaster",
-                    ModuleKind::Reactor => "a reactor",
-                    ModuleKind::Aggregate | ModuleKind::Projection => "a projection",
-                };
-                return Err(LoadError::WrongWorld {
-                    reason: format!("this is {kind} module, not an aggregate"),
-                });
-            }
+            other => return Err(not_an_aggregate(other.kind())),
         };
         Ok(Arc::new(LoadedAggregate::new(
             name,
@@ -895,5 +886,12 @@ fn refused_component(error: wasmtime::Error) -> LoadError {
         LoadError::ExceedsLimits { reason }
     } else {
         LoadError::Invalid { reason }
+    }
+}
+
+/// Why a component of `kind` is refused where an aggregate is wanted (a plan's candidate).
+pub(crate) fn not_an_aggregate(kind: ModuleKind) -> LoadError {
+    LoadError::WrongWorld {
+        reason: format!("this is a module of kind '{kind}', not an aggregate"),
     }
 }

@@ -41,11 +41,11 @@ use crate::aggregates::reader::AggregateReader;
 use crate::aggregates::state_cache::{Loaded, StateCache};
 use crate::aggregates::stream_turns::{StreamTurns, Turn};
 use crate::call::sandbox::CallInput;
-use crate::error::{CallError, CommandError, LoadError, PlanError};
+use crate::error::{CallError, CommandError, PlanError};
 use crate::plan::report::{AggregatePlan, PlanModule, PlanProgress, RedecideReport};
 use crate::plan::upcasts::{UpcastPassError, upcast_category};
 use crate::plan::{self, PlanOptions, plan_aggregate};
-use crate::registry::Registry;
+use crate::registry::{Registry, not_an_aggregate};
 use crate::setting::{InvalidSetting, MAX_EVENTS_PER_CALL, at_least, number, within};
 
 /// How the command path behaves (the `[commands]` section of cairn.toml, keys as the fields).
@@ -460,10 +460,8 @@ impl CommandPath {
                     .await;
             }
             cairn_store::ModuleKind::Reactor => return Err(PlanError::Reactor(module.to_owned())),
-            cairn_store::ModuleKind::Projection => {
-                return Err(PlanError::Candidate(LoadError::WrongWorld {
-                    reason: "this is a projection module, not an aggregate".into(),
-                }));
+            kind @ cairn_store::ModuleKind::Projection => {
+                return Err(PlanError::Candidate(not_an_aggregate(kind)));
             }
         }
         let started = std::time::Instant::now();
