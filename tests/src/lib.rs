@@ -50,13 +50,5 @@ pub fn guest_path(name: &str) -> PathBuf {
 /// Guest `name` with a custom section added: the same code under another hash, as a new build
 /// of a module would be.
 pub fn rebuilt(name: &str) -> Vec<u8> {
-    let mut bytes = guest(name);
-    let section = b"cairn-test";
-    let payload = b"another build";
-    bytes.push(0); // a custom section
-    bytes.push((1 + section.len() + payload.len()) as u8);
-    bytes.push(section.len() as u8);
-    bytes.extend_from_slice(section);
-    bytes.extend_from_slice(payload);
-    bytes
+    cairn_guest_build::rebuilt(guest(name))
 }

@@ -38,7 +38,7 @@ pub(crate) async fn run(dir: &Path, scale: f64, progress: bool) -> anyhow::Resul
     let fold_rate = fold_rate(&host).await?;
 
     progress.say("planning a new build of bank_account over the whole history");
-    let candidate = rebuilt(cairn_server::guests::build("bank_account")?);
+    let candidate = cairn_guest_build::rebuilt(cairn_server::guests::build("bank_account")?);
     let began = Instant::now();
     let report = aggregates
         .plan(
@@ -163,16 +163,4 @@ async fn fold_rate(host: &BankHost) -> anyhow::Result<f64> {
         state = module.evolve(state, batch.clone(), input).await?;
     }
     Ok((batches * batch.len()) as f64 / began.elapsed().as_secs_f64())
-}
-
-/// `bytes` with a custom section added: the same code under another hash, as a new build of
-/// a module would be.
-fn rebuilt(mut bytes: Vec<u8>) -> Vec<u8> {
-    let (name, payload) = (b"cairn-bench".as_slice(), b"another build".as_slice());
-    bytes.push(0);
-    bytes.push((1 + name.len() + payload.len()) as u8);
-    bytes.push(name.len() as u8);
-    bytes.extend_from_slice(name);
-    bytes.extend_from_slice(payload);
-    bytes
 }

@@ -202,11 +202,9 @@ async fn three_nodes_share_one_log_and_race_fairly() {
 
     // A plan on another node, over the history on PostgreSQL: another build of the same code
     // replays every account and decides every logged command again, and changes nothing.
-    let mut candidate = cairn_server::guests::build("bank_account").expect("the module builds");
-    let (name, payload) = (b"cairn-test".as_slice(), b"another build".as_slice());
-    candidate.extend([0, (1 + name.len() + payload.len()) as u8, name.len() as u8]);
-    candidate.extend_from_slice(name);
-    candidate.extend_from_slice(payload);
+    let candidate = cairn_guest_build::rebuilt(
+        cairn_server::guests::build("bank_account").expect("the module builds"),
+    );
     let reply = http
         .post(format!("{}/v1/modules/bank_account/plan", urls[1]))
         .header("content-type", "application/wasm")

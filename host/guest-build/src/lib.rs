@@ -11,13 +11,16 @@
 //! - `build.rs`: [`GuestBuild`], [`Built`] and [`BuildError`].
 //! - `ts.rs`: [`Language`], a module directory's language from its manifest, and [`TsBuild`],
 //!   a TypeScript module built by the SDK's script under Node.
+//! - `rebuilt.rs`: [`rebuilt`], a component under another hash, as another build would be.
 //!
 //! It lives in a crate of its own, with few dependencies, because a build script uses it too.
 
 mod build;
+mod rebuilt;
 mod target;
 mod ts;
 
 pub use build::{BuildError, Built, GuestBuild, Profile, lib_name, wasm_file_name};
+pub use rebuilt::rebuilt;
 pub use target::{Readiness, TARGET, TargetError, ensure};
 pub use ts::{Language, TsBuild, TsBuildError};
